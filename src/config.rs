@@ -1,0 +1,240 @@
+//! `golive.toml`: targets and variables, found by walking up from the script.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::error::{Failure, Result, io_failure};
+use crate::suggest::did_you_mean;
+
+pub const FILE_NAME: &str = "golive.toml";
+pub const LOCAL: &str = "local";
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct ConfigFile {
+    default_target: Option<Spanned<String>>,
+    #[serde(default)]
+    vars: toml::Table,
+    #[serde(default)]
+    targets: BTreeMap<String, TargetSpec>,
+}
+
+/// A host to act on, as `[targets.NAME]` describes it.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct TargetSpec {
+    /// `local` (this machine) or `ssh`; inferred from `host` when absent.
+    pub kind: Option<String>,
+    pub host: Option<String>,
+    pub user: Option<String>,
+    pub port: Option<u16>,
+    /// Where the project lives on the target (the compose project, drush's working directory).
+    pub project_dir: Option<String>,
+    /// Variables that override `[vars]` when this target is the run's target.
+    #[serde(default)]
+    pub vars: toml::Table,
+}
+
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub name: String,
+    pub spec: TargetSpec,
+}
+
+impl Target {
+    pub fn kind(&self) -> &str {
+        match (&self.spec.kind, &self.spec.host) {
+            (Some(kind), _) => kind,
+            (None, Some(_)) => "ssh",
+            (None, None) => LOCAL,
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct Config {
+    pub path: PathBuf,
+    /// The folder holding golive.toml: `.golive/`, `.env` and `stdlib/` live beside it.
+    pub root: PathBuf,
+    vars: toml::Table,
+    targets: BTreeMap<String, TargetSpec>,
+    default_target: Option<String>,
+}
+
+impl Config {
+    /// Finds golive.toml in `start` or the nearest parent folder.
+    pub fn discover(start: &Path) -> Result<Config> {
+        let start = std::fs::canonicalize(start).map_err(|e| io_failure("read", start, e))?;
+        let mut dir = if start.is_dir() { start.as_path() } else { start.parent().unwrap_or(&start) };
+        loop {
+            let candidate = dir.join(FILE_NAME);
+            if candidate.is_file() {
+                return Config::load(&candidate);
+            }
+            match dir.parent() {
+                Some(parent) => dir = parent,
+                None => {
+                    return Err(Failure::Usage(format!(
+                        "error: no {FILE_NAME} in {} or any folder above it\n  hint: create one beside your scripts; \
+                         `default_target = \"local\"` is enough to start (see README.md)",
+                        start.display()
+                    )));
+                }
+            }
+        }
+    }
+
+    pub fn load(path: &Path) -> Result<Config> {
+        let text = std::fs::read_to_string(path).map_err(|e| io_failure("read", path, e))?;
+        Config::parse(path, &text)
+    }
+
+    pub fn parse(path: &Path, text: &str) -> Result<Config> {
+        let file: ConfigFile = toml::from_str(text)
+            .map_err(|e| Failure::Usage(format!("error: {} is not a valid golive config\n{e}", path.display())))?;
+        let root = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        let mut config =
+            Config { path: path.to_path_buf(), root, vars: file.vars, targets: file.targets, default_target: None };
+        if let Some(default) = file.default_target {
+            let line = line_of(text, default.span().start);
+            config
+                .target(default.get_ref())
+                .map_err(|e| Failure::Usage(format!("error: {}:{line}: key `default_target`: {e}", path.display())))?;
+            config.default_target = Some(default.into_inner());
+        }
+        for (name, spec) in &config.targets {
+            if let Some(kind) = &spec.kind
+                && kind != LOCAL
+                && kind != "ssh"
+            {
+                let line = text.find(&format!("[targets.{name}]")).map(|at| line_of(text, at)).unwrap_or(0);
+                return Err(Failure::Usage(format!(
+                    "error: {}:{line}: key `targets.{name}.kind`: `{kind}` is not a target kind; use \"local\" or \"ssh\"",
+                    path.display()
+                )));
+            }
+        }
+        Ok(config)
+    }
+
+    /// The target a run acts on when the command line names none.
+    pub fn default_target(&self) -> &str {
+        self.default_target.as_deref().unwrap_or(LOCAL)
+    }
+
+    pub fn target_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.targets.keys().cloned().collect();
+        if !self.targets.contains_key(LOCAL) {
+            names.push(LOCAL.into());
+        }
+        names.sort();
+        names
+    }
+
+    pub fn target(&self, name: &str) -> Result<Target, String> {
+        if let Some(spec) = self.targets.get(name) {
+            return Ok(Target { name: name.into(), spec: spec.clone() });
+        }
+        if name == LOCAL {
+            return Ok(Target {
+                name: LOCAL.into(),
+                spec: TargetSpec { kind: Some(LOCAL.into()), ..Default::default() },
+            });
+        }
+        let names = self.target_names();
+        Err(format!(
+            "unknown target `{name}`; {} defines: {}{}",
+            self.path.display(),
+            names.join(", "),
+            did_you_mean(name, names.iter().map(String::as_str))
+        ))
+    }
+
+    /// A variable for `run_target`: `[targets.T.vars]` first, then `[vars]`. Dotted keys walk into tables.
+    pub fn var(&self, run_target: &str, key: &str) -> Option<&toml::Value> {
+        let scoped = self.targets.get(run_target).and_then(|t| lookup(&t.vars, key));
+        scoped.or_else(|| lookup(&self.vars, key))
+    }
+
+    pub fn var_names(&self, run_target: &str) -> Vec<String> {
+        let mut names: Vec<String> = self.vars.keys().cloned().collect();
+        if let Some(t) = self.targets.get(run_target) {
+            names.extend(t.vars.keys().cloned());
+        }
+        names.sort();
+        names.dedup();
+        names
+    }
+}
+
+fn lookup<'a>(table: &'a toml::Table, key: &str) -> Option<&'a toml::Value> {
+    let mut parts = key.split('.');
+    let mut value = table.get(parts.next()?)?;
+    for part in parts {
+        value = value.as_table()?.get(part)?;
+    }
+    Some(value)
+}
+
+fn line_of(text: &str, byte: usize) -> usize {
+    text[..byte.min(text.len())].matches('\n').count() + 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config> {
+        Config::parse(Path::new("/x/golive.toml"), text)
+    }
+
+    #[test]
+    fn target_vars_override_global_vars() {
+        let c = parse(
+            "default_target = \"rehearsal\"\n[vars]\nsite = \"https://prod\"\nport = 1\n\
+             [targets.rehearsal]\nkind = \"local\"\n[targets.rehearsal.vars]\nsite = \"http://127.0.0.1:8080\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.default_target(), "rehearsal");
+        assert_eq!(c.var("rehearsal", "site").unwrap().as_str(), Some("http://127.0.0.1:8080"));
+        assert_eq!(c.var("prod", "site").unwrap().as_str(), Some("https://prod"));
+        assert_eq!(c.var("rehearsal", "port").unwrap().as_integer(), Some(1));
+        assert!(c.var("rehearsal", "nope").is_none());
+    }
+
+    #[test]
+    fn unknown_default_target_names_file_line_and_key() {
+        let err = parse("\n\ndefault_target = \"prd\"\n[targets.prod]\nhost = \"h\"\n").unwrap_err();
+        let m = err.message();
+        assert!(m.contains("/x/golive.toml:3: key `default_target`"), "{m}");
+        assert!(m.contains("did you mean `prod`"), "{m}");
+    }
+
+    #[test]
+    fn unknown_key_names_line_and_key() {
+        let err = parse("[targets.prod]\nhots = \"h\"\n").unwrap_err();
+        let m = err.message();
+        assert!(m.contains("/x/golive.toml"), "{m}");
+        assert!(m.contains("line 2"), "{m}");
+        assert!(m.contains("hots"), "{m}");
+    }
+
+    #[test]
+    fn malformed_toml_is_an_error_with_position() {
+        let err = parse("[vars\nx = 1\n").unwrap_err();
+        assert_eq!(err.exit_code(), 2);
+        assert!(err.message().contains("line 1"), "{}", err.message());
+    }
+
+    #[test]
+    fn kind_is_inferred_and_checked() {
+        let c = parse("[targets.prod]\nhost = \"h\"\n").unwrap();
+        assert_eq!(c.target("prod").unwrap().kind(), "ssh");
+        assert_eq!(c.target("local").unwrap().kind(), "local");
+        let err = parse("[targets.prod]\nkind = \"telnet\"\n").unwrap_err();
+        assert!(err.message().contains(":1: key `targets.prod.kind`"), "{}", err.message());
+    }
+}

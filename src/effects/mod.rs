@@ -1,0 +1,202 @@
+//! THE boundary: every effect is a value, and a World performs it.
+//!
+//! Modules build effects and parse outcomes; they never do I/O. The live world performs effects,
+//! the plan world records them and answers from a scenario or with stated assumptions.
+
+pub mod live;
+pub mod plan;
+pub mod scenario;
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tokio_util::sync::CancellationToken;
+
+/// Does the effect change the world? Plans record writes and answer reads; resume re-runs an in-doubt step
+/// by itself only if it made no writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Access {
+    Read,
+    Write,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Command {
+    /// A shell string, run by `sh -c` (logged verbatim).
+    Shell(String),
+    /// A program and its arguments, passed without a shell.
+    Argv(Vec<String>),
+}
+
+impl Command {
+    pub fn display(&self) -> String {
+        match self {
+            Command::Shell(s) => s.clone(),
+            Command::Argv(argv) => argv.iter().map(|a| quote_word(a)).collect::<Vec<_>>().join(" "),
+        }
+    }
+
+    pub fn program(&self) -> &str {
+        match self {
+            Command::Shell(s) => s.split_whitespace().next().unwrap_or(""),
+            Command::Argv(argv) => argv.first().map(String::as_str).unwrap_or(""),
+        }
+    }
+}
+
+/// Shows an argv word the way a POSIX shell would need it, so logged commands can be pasted.
+fn quote_word(word: &str) -> String {
+    let plain = !word.is_empty() && word.chars().all(|c| c.is_ascii_alphanumeric() || "-_=/,.+:@%".contains(c));
+    if plain { word.to_string() } else { format!("'{}'", word.replace('\'', "'\\''")) }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Exec {
+    pub target: String,
+    pub command: Command,
+    pub dir: Option<String>,
+    pub access: Access,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Prompt {
+    /// The question as the operator reads it; also the key answers are looked up by.
+    pub question: String,
+    /// The answers accepted; empty means free text.
+    pub choices: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Effect {
+    Exec(Exec),
+    Sleep {
+        #[serde(with = "millis")]
+        duration: Duration,
+    },
+    Prompt(Prompt),
+}
+
+impl Effect {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Effect::Exec(_) => "exec",
+            Effect::Sleep { .. } => "sleep",
+            Effect::Prompt(_) => "prompt",
+        }
+    }
+
+    pub fn access(&self) -> Access {
+        match self {
+            Effect::Exec(exec) => exec.access,
+            Effect::Sleep { .. } | Effect::Prompt(_) => Access::Read,
+        }
+    }
+
+    /// One line for progress, journal and plan (not yet redacted).
+    pub fn describe(&self) -> String {
+        match self {
+            Effect::Exec(exec) => {
+                let dir = exec.dir.as_deref().map(|d| format!(" (in {d})")).unwrap_or_default();
+                format!("{}$ {}{dir}", exec.target, exec.command.display())
+            }
+            Effect::Sleep { duration } => format!("sleep {}", crate::duration::short(*duration)),
+            Effect::Prompt(p) if p.choices.is_empty() => format!("ask: {}", p.question),
+            Effect::Prompt(p) => format!("ask: {} [{}]", p.question, p.choices.join("/")),
+        }
+    }
+
+    /// How long the effect may take when the step sets no timeout.
+    pub fn default_timeout(&self) -> Option<Duration> {
+        match self {
+            Effect::Exec(_) => Some(Duration::from_secs(10 * 60)),
+            Effect::Sleep { .. } | Effect::Prompt(_) => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ExecOutput {
+    pub code: i64,
+    pub stdout: String,
+    pub stderr: String,
+    pub duration_ms: u64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    Exec(ExecOutput),
+    Slept,
+    Answer(String),
+}
+
+/// Where an outcome came from: plans say which values were assumed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Provenance {
+    Performed,
+    Recorded,
+    Scenario(String),
+    Assumed(String),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum EffectError {
+    Cancelled,
+    TimedOut(Duration),
+    /// Nobody can answer this prompt (no terminal, no answer given).
+    Unanswered(String),
+    Failed(String),
+}
+
+impl std::fmt::Display for EffectError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            EffectError::Cancelled => f.write_str("cancelled by the operator (Ctrl-C)"),
+            EffectError::TimedOut(d) => write!(f, "timed out after {}", crate::duration::short(*d)),
+            EffectError::Unanswered(q) => write!(
+                f,
+                "no answer for \"{q}\": this run is not interactive; run it on a terminal, or pass --yes to accept confirmations"
+            ),
+            EffectError::Failed(m) => f.write_str(m),
+        }
+    }
+}
+
+/// The time and the cancellation an effect runs under.
+#[derive(Debug, Clone)]
+pub struct Budget {
+    pub timeout: Option<Duration>,
+    pub cancel: CancellationToken,
+}
+
+pub trait World {
+    fn perform(&self, effect: &Effect, budget: &Budget) -> Result<(Outcome, Provenance), EffectError>;
+
+    /// True when effects are only recorded (plan): the controller then keeps no journal.
+    fn is_dry(&self) -> bool {
+        false
+    }
+}
+
+mod millis {
+    use serde::Serializer;
+    use std::time::Duration;
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(d.as_millis() as u64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn argv_display_quotes_what_a_shell_would_split() {
+        let c = Command::Argv(vec!["printf".into(), "%s\n".into(), "it's".into(), "a;b".into(), "plain-1".into()]);
+        assert_eq!(c.display(), "printf '%s\n' 'it'\\''s' 'a;b' plain-1");
+    }
+}

@@ -1,0 +1,142 @@
+//! The Rhai engine with golive's syntax, modules and stdlib, and script loading with diagnostics.
+
+pub mod diagnostics;
+pub mod outline;
+pub mod stdlib;
+pub mod syntax;
+
+use std::rc::Rc;
+use std::sync::Arc;
+
+use rhai::{AST, Engine, OptimizationLevel, Scope};
+
+use self::diagnostics::{Diagnostic, SourceMap, from_eval_error, from_parse_error};
+use self::outline::{KnownFunctions, Outline};
+use self::stdlib::Stdlib;
+use crate::config::Config;
+use crate::error::Failure;
+use crate::modules::{FnDoc, Registrar};
+use crate::run::controller::Controller;
+use crate::secrets::Secrets;
+
+/// What native functions and syntax handlers share for one run.
+pub struct Host {
+    pub controller: Controller,
+    pub config: Arc<Config>,
+    pub secrets: Secrets,
+    pub run_target: String,
+}
+
+/// An engine ready to compile and run scripts, with everything needed to explain its errors.
+pub struct Loaded {
+    pub engine: Engine,
+    pub sources: SourceMap,
+    pub known: KnownFunctions,
+    pub docs: Vec<FnDoc>,
+}
+
+pub fn build(host: &Rc<Host>, stdlib: &Stdlib, color: bool) -> Result<Loaded, Failure> {
+    let mut engine = Engine::new();
+    // Full optimisation would run effectful functions at compile time, and Simple drops dead steps the
+    // static listing must see; golive's cost is in the world, not in the interpreter.
+    engine.set_optimization_level(OptimizationLevel::None);
+    engine.set_strict_variables(true);
+    engine.set_fail_on_invalid_map_property(true);
+    engine.set_max_call_levels(64);
+
+    let mut registrar = Registrar::default();
+    syntax::register(&mut engine, host);
+    crate::modules::core::register(&mut engine, &mut registrar, host);
+    crate::modules::local::register(&mut engine, &mut registrar, host);
+
+    let h = Rc::clone(host);
+    engine.on_print(move |text| h.controller.output(text));
+    let h = Rc::clone(host);
+    engine.on_debug(move |text, source, pos| {
+        let at = match (source, pos.line()) {
+            (Some(s), Some(l)) => format!("[{s}:{l}] "),
+            _ => String::new(),
+        };
+        h.controller.output(&format!("debug {at}{text}"));
+    });
+    let h = Rc::clone(host);
+    engine.on_progress(move |_| h.controller.poll());
+
+    let mut sources = SourceMap::default();
+    let mut known = registrar.known;
+    let mut docs = registrar.docs;
+    add_standard_functions(&engine, &mut known);
+    for module in &stdlib.modules {
+        sources.add(&module.source_name, &module.text);
+        let diagnose = |d: Diagnostic, sources: &SourceMap| {
+            Failure::Usage(format!(
+                "{}  (in the stdlib module loaded from {})",
+                sources.render(&d, color),
+                stdlib.origin
+            ))
+        };
+        let mut ast = engine
+            .compile(&module.text)
+            .map_err(|e| diagnose(from_parse_error(&e, &module.source_name, &known), &sources))?;
+        ast.set_source(module.source_name.as_str());
+        for f in ast.iter_functions() {
+            let full = format!("{}::{}", module.name, f.name);
+            known.add(&full, f.params.len());
+            docs.push(FnDoc {
+                module: module.name.clone(),
+                name: f.name.to_string(),
+                params: f.params.iter().map(|p| p.to_string()).collect(),
+                returns: String::new(),
+                doc: f.comments.iter().map(|c| c.trim_start_matches("///").trim()).collect::<Vec<_>>().join(" "),
+                effectful: false,
+            });
+        }
+        let compiled = rhai::Module::eval_ast_as_new(Scope::new(), &ast, &engine)
+            .map_err(|e| diagnose(from_eval_error(&e, &module.source_name), &sources))?;
+        engine.register_static_module(module.name.as_str(), compiled.into());
+    }
+    Ok(Loaded { engine, sources, known, docs })
+}
+
+/// Rhai's own functions (string, array, map, math...), by name and arity, for the unknown-function lint.
+fn add_standard_functions(engine: &Engine, known: &mut KnownFunctions) {
+    for signature in engine.gen_fn_signatures(true) {
+        let Some((name, rest)) = signature.split_once('(') else { continue };
+        let name = name.trim_start_matches("get$").trim_start_matches("set$");
+        let params = rest.rsplit_once(')').map(|(p, _)| p).unwrap_or("");
+        let mut depth = 0;
+        let mut arity = usize::from(!params.trim().is_empty());
+        for c in params.chars() {
+            match c {
+                '(' | '<' | '[' => depth += 1,
+                ')' | '>' | ']' => depth -= 1,
+                ',' if depth == 0 => arity += 1,
+                _ => {}
+            }
+        }
+        if name.contains("::") {
+            continue; // static modules are registered with their own arities
+        }
+        known.add(name, arity);
+    }
+}
+
+/// A compiled script and what the static walk found in it.
+pub struct Script {
+    pub ast: AST,
+    pub outline: Outline,
+}
+
+/// Compiles and lints; every problem comes back rendered, positioned in the file at fault.
+pub fn compile(loaded: &mut Loaded, name: &str, text: &str, color: bool) -> Result<Script, Failure> {
+    loaded.sources.add(name, text);
+    let mut ast = loaded
+        .engine
+        .compile(text)
+        .map_err(|e| Failure::Usage(loaded.sources.render(&from_parse_error(&e, name, &loaded.known), color)))?;
+    ast.set_source(name);
+    let outline = outline::outline(&ast, text, name, &loaded.known).map_err(|errors| {
+        Failure::Usage(errors.iter().map(|d| loaded.sources.render(d, color)).collect::<Vec<_>>().join("\n"))
+    })?;
+    Ok(Script { ast, outline })
+}

@@ -1,0 +1,289 @@
+//! What a script contains, read from its AST without running it: phases, steps and their source hashes,
+//! and the mistakes that must stop a run before it starts (DESIGN.md: run semantics 1 and 2).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use rhai::{AST, ASTNode, Expr, Position, Stmt};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use super::diagnostics::Diagnostic;
+use crate::run::lock::hex;
+use crate::suggest::did_you_mean;
+
+pub const PHASE: &str = "phase";
+/// The keywords that make a step: each is journaled, checkpointed and resumable.
+pub const STEP_KINDS: [&str; 4] = ["step", "check", "manual", "gate"];
+
+#[derive(Debug, Clone, Serialize)]
+pub struct OutlineStep {
+    pub kind: String,
+    pub name: String,
+    pub phase: Option<String>,
+    pub line: usize,
+    pub col: usize,
+    #[serde(skip)]
+    pub source_sha256: String,
+    /// The script uses the step's value (`let v = gate "..."`), rather than writing it as a bare statement.
+    #[serde(skip)]
+    pub value_used: bool,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Outline {
+    pub phases: Vec<String>,
+    pub steps: Vec<OutlineStep>,
+}
+
+impl Outline {
+    pub fn step(&self, name: &str) -> Option<&OutlineStep> {
+        self.steps.iter().find(|s| s.name == name)
+    }
+}
+
+/// Functions a script may call: native ones and stdlib ones, by full name, with their arities.
+#[derive(Debug, Default, Clone)]
+pub struct KnownFunctions {
+    pub arities: HashMap<String, BTreeSet<usize>>,
+    /// Functions that touch the world: calling one outside a step is an error.
+    pub effectful: BTreeSet<String>,
+    pub modules: BTreeSet<String>,
+}
+
+/// Rhai keywords that look like calls but are not registered functions.
+const KEYWORD_CALLS: [&str; 11] =
+    ["print", "debug", "type_of", "Fn", "call", "curry", "is_def_fn", "is_def_var", "is_shared", "eval", "exit"];
+
+impl KnownFunctions {
+    pub fn add(&mut self, full_name: &str, arity: usize) {
+        if let Some((module, _)) = full_name.rsplit_once("::") {
+            self.modules.insert(module.to_string());
+        }
+        self.arities.entry(full_name.to_string()).or_default().insert(arity);
+    }
+
+    fn names_in(&self, module: Option<&str>) -> Vec<&str> {
+        self.arities
+            .keys()
+            .filter(|k| match (module, k.rsplit_once("::")) {
+                (Some(m), Some((km, _))) => km == m,
+                (None, None) => true,
+                _ => false,
+            })
+            .map(|k| k.rsplit_once("::").map_or(k.as_str(), |(_, n)| n))
+            .collect()
+    }
+}
+
+struct Walk<'a> {
+    source: &'a str,
+    file: &'a str,
+    known: &'a KnownFunctions,
+    script_fns: HashMap<String, BTreeSet<usize>>,
+    variables: BTreeSet<String>,
+    properties: BTreeSet<String>,
+    outline: Outline,
+    seen: BTreeMap<String, Position>,
+    errors: Vec<Diagnostic>,
+}
+
+pub fn outline(ast: &AST, source: &str, file: &str, known: &KnownFunctions) -> Result<Outline, Vec<Diagnostic>> {
+    let mut walk = Walk {
+        source,
+        file,
+        known,
+        script_fns: HashMap::new(),
+        variables: BTreeSet::new(),
+        properties: BTreeSet::new(),
+        outline: Outline::default(),
+        seen: BTreeMap::new(),
+        errors: Vec::new(),
+    };
+    for f in ast.iter_fn_def() {
+        walk.script_fns.entry(f.name.to_string()).or_default().insert(f.params.len());
+    }
+    // Names bound anywhere: a variable holding a function pointer may be called like a function.
+    ast.walk(&mut |path: &[ASTNode]| {
+        match path.last() {
+            Some(ASTNode::Stmt(Stmt::Var(x, ..))) => {
+                walk.variables.insert(x.0.name.to_string());
+            }
+            Some(ASTNode::Expr(Expr::Map(x, _))) => {
+                walk.properties.extend(x.0.iter().map(|(ident, _)| ident.name.to_string()));
+            }
+            _ => {}
+        }
+        true
+    });
+    for f in ast.iter_fn_def() {
+        walk.variables.extend(f.params.iter().map(|p| p.to_string()));
+    }
+    let mut path = Vec::new();
+    for stmt in ast.statements() {
+        stmt.walk(&mut path, &mut |p: &[ASTNode]| walk.visit(p, None));
+    }
+    for f in ast.iter_fn_def() {
+        // An AST holding this one function and no statements: its walk visits only the function's body.
+        let (name, arity) = (f.name.as_str(), f.params.len());
+        let only_this = ast.clone_functions_only_filtered(|_, _, _, n, a| n == name && a == arity);
+        only_this.walk(&mut |p: &[ASTNode]| walk.visit(p, Some(name)));
+    }
+    if walk.errors.is_empty() { Ok(walk.outline) } else { Err(walk.errors) }
+}
+
+impl Walk<'_> {
+    fn visit(&mut self, path: &[ASTNode], in_fn: Option<&str>) -> bool {
+        let Some(ASTNode::Expr(expr)) = path.last() else { return true };
+        let ancestors = &path[..path.len() - 1];
+        match expr {
+            Expr::Custom(custom, pos) => {
+                let keyword = custom.tokens[0].as_str();
+                if STEP_KINDS.contains(&keyword) {
+                    self.step(keyword, custom, *pos, ancestors, in_fn);
+                } else if keyword == PHASE
+                    && in_fn.is_none()
+                    && let Some(Expr::StringConstant(name, _)) = custom.inputs.first()
+                {
+                    self.outline.phases.push(name.to_string());
+                }
+            }
+            Expr::FnCall(call, pos) if call.op_token.is_none() => {
+                let namespace = call.namespace.path.iter().map(|i| i.name.as_str()).collect::<Vec<_>>().join("::");
+                let full =
+                    if namespace.is_empty() { call.name.to_string() } else { format!("{namespace}::{}", call.name) };
+                self.call(&full, call.args.len(), *pos, ancestors, in_fn);
+            }
+            Expr::MethodCall(call, pos) => {
+                let name = call.name.as_str();
+                let known = self.known.arities.contains_key(name)
+                    || self.script_fns.contains_key(name)
+                    || self.properties.contains(name)
+                    || KEYWORD_CALLS.contains(&name);
+                if !known {
+                    let hint = did_you_mean(name, self.known.names_in(None));
+                    self.error(*pos, format!("no method `{name}` exists{hint}"));
+                }
+            }
+            _ => {}
+        }
+        true
+    }
+
+    fn step(
+        &mut self,
+        kind: &str,
+        custom: &rhai::CustomExpr,
+        pos: Position,
+        ancestors: &[ASTNode],
+        in_fn: Option<&str>,
+    ) {
+        let Some(Expr::StringConstant(name, _)) = custom.inputs.first() else { return };
+        let name = name.to_string();
+        if let Some(f) = in_fn {
+            self.error(pos, format!("{kind} \"{name}\" is inside function `{f}`; steps must be written in the script body, so golive can list and resume them"));
+            return;
+        }
+        if let Some(outer) = enclosing(ancestors, &STEP_KINDS) {
+            self.error(pos, format!("{kind} \"{name}\" is inside {} \"{}\"; steps cannot nest", outer.0, outer.1));
+            return;
+        }
+        if let Some(first) = self.seen.get(&name) {
+            let at = first.line().unwrap_or(0);
+            self.error(pos, format!("a step named \"{name}\" already exists at line {at}; step names identify checkpoints, so each must be unique"));
+            return;
+        }
+        self.seen.insert(name.clone(), pos);
+        let end = custom.inputs.last().and_then(|e| match e {
+            Expr::Stmt(block) => Some(block.end_position()),
+            _ => None,
+        });
+        let text = slice(self.source, pos, end);
+        self.outline.steps.push(OutlineStep {
+            kind: kind.to_string(),
+            name,
+            phase: enclosing(ancestors, &[PHASE]).map(|p| p.1),
+            line: pos.line().unwrap_or(0),
+            col: pos.position().unwrap_or(0),
+            source_sha256: hex(&Sha256::digest(text.as_bytes())),
+            value_used: !matches!(ancestors.last(), Some(ASTNode::Stmt(Stmt::Expr(_)))),
+        });
+    }
+
+    fn call(&mut self, full: &str, arity: usize, pos: Position, ancestors: &[ASTNode], in_fn: Option<&str>) {
+        let (module, name) = match full.rsplit_once("::") {
+            Some((m, n)) => (Some(m), n),
+            None => (None, full),
+        };
+        if module.is_none() && (KEYWORD_CALLS.contains(&name) || self.variables.contains(name)) {
+            return;
+        }
+        let arities =
+            self.known.arities.get(full).or_else(|| if module.is_none() { self.script_fns.get(full) } else { None });
+        match arities {
+            None => {
+                let hint = did_you_mean(
+                    name,
+                    self.known.names_in(module).into_iter().chain(if module.is_none() {
+                        self.script_fns.keys().map(String::as_str).collect()
+                    } else {
+                        vec![]
+                    }),
+                );
+                self.error(pos, format!("no function `{full}` exists{hint}"));
+                return;
+            }
+            Some(arities) if !arities.contains(&arity) => {
+                let takes = arities.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(" or ");
+                self.error(
+                    pos,
+                    format!(
+                        "`{full}` takes {takes} argument(s), but is given {arity}; see `golive docs{}`",
+                        module.map(|m| format!(" {m}")).unwrap_or_default()
+                    ),
+                );
+                return;
+            }
+            Some(_) => {}
+        }
+        if self.known.effectful.contains(full) && in_fn.is_none() && enclosing(ancestors, &STEP_KINDS).is_none() {
+            self.error(
+                pos,
+                format!("`{full}` acts on the world, so it must run inside a step; wrap it in `step \"...\" {{ }}`"),
+            );
+        }
+    }
+
+    fn error(&mut self, pos: Position, message: String) {
+        self.errors.push(Diagnostic::at(self.file, pos, message));
+    }
+}
+
+/// The nearest enclosing custom syntax among `keywords`: (keyword, name).
+fn enclosing(ancestors: &[ASTNode], keywords: &[&str]) -> Option<(String, String)> {
+    ancestors.iter().rev().find_map(|node| match node {
+        ASTNode::Expr(Expr::Custom(c, _)) if keywords.contains(&c.tokens[0].as_str()) => match c.inputs.first() {
+            Some(Expr::StringConstant(name, _)) => Some((c.tokens[0].to_string(), name.to_string())),
+            _ => None,
+        },
+        _ => None,
+    })
+}
+
+/// The source text from `start` to `end` (inclusive), or the rest of the start line without an end.
+fn slice(source: &str, start: Position, end: Option<Position>) -> &str {
+    let from = byte_offset(source, start).unwrap_or(0);
+    let to = match end.and_then(|e| byte_offset(source, e)) {
+        Some(to) => (to + 1).min(source.len()),
+        None => source[from..].find('\n').map_or(source.len(), |n| from + n),
+    };
+    source.get(from..to.max(from)).unwrap_or("")
+}
+
+/// Rhai positions are 1-based lines and 1-based character columns.
+pub fn byte_offset(source: &str, pos: Position) -> Option<usize> {
+    let (line, col) = (pos.line()?, pos.position().unwrap_or(1));
+    let line_start = if line == 1 { 0 } else { source.match_indices('\n').nth(line - 2).map(|(i, _)| i + 1)? };
+    let rest = &source[line_start..];
+    let offset = rest.char_indices().nth(col.saturating_sub(1)).map(|(i, _)| i).unwrap_or(rest.len());
+    Some(line_start + offset)
+}

@@ -1,0 +1,47 @@
+//! The failures golive reports, each tied to its exit code (DESIGN.md, run semantics 9).
+
+use std::fmt;
+
+#[derive(Debug)]
+pub enum Failure {
+    /// Bad command line, bad config, bad script: exit 2. The text is already rendered.
+    Usage(String),
+    /// The runbook ran and failed (a step failed, a gate said NO-GO, an in-doubt step needs a person): exit 1.
+    Runbook(String),
+    /// Another run holds the lock: exit 3.
+    Locked(String),
+    /// The operator interrupted the run: exit 130.
+    Interrupted(String),
+}
+
+impl Failure {
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Failure::Usage(_) => 2,
+            Failure::Runbook(_) => 1,
+            Failure::Locked(_) => 3,
+            Failure::Interrupted(_) => 130,
+        }
+    }
+
+    pub fn message(&self) -> &str {
+        match self {
+            Failure::Usage(m) | Failure::Runbook(m) | Failure::Locked(m) | Failure::Interrupted(m) => m,
+        }
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.message())
+    }
+}
+
+impl std::error::Error for Failure {}
+
+pub type Result<T, E = Failure> = std::result::Result<T, E>;
+
+/// Wraps an I/O error with the path it concerns, as a usage-level failure.
+pub fn io_failure(what: &str, path: &std::path::Path, err: std::io::Error) -> Failure {
+    Failure::Usage(format!("error: cannot {what} {}: {err}", path.display()))
+}

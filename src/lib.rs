@@ -1,0 +1,12 @@
+//! golive: executable go-live runbooks. See ARCHITECTURE.md for the map of this crate.
+
+pub mod config;
+pub mod duration;
+pub mod effects;
+pub mod engine;
+pub mod error;
+pub mod modules;
+pub mod run;
+pub mod secrets;
+pub mod suggest;
+pub mod terminal;

@@ -1,0 +1,240 @@
+//! The `golive` command: parse, call the library, map failures to exit codes (DESIGN.md, run semantics 9).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use golive::error::Failure;
+use golive::run::controller::InDoubtPolicy;
+use golive::run::{self, Options, PlanRequest};
+
+#[derive(Parser)]
+#[command(name = "golive", version, about = "Executable go-live runbooks", args_conflicts_with_subcommands = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// The runbook to run (same as `golive run FILE`).
+    file: Option<PathBuf>,
+    #[command(flatten)]
+    common: Common,
+}
+
+#[derive(Args, Clone)]
+struct Common {
+    /// The target to act on (default: default_target in golive.toml).
+    #[arg(long, global = true)]
+    target: Option<String>,
+    /// Accept confirmations without asking (never a gate).
+    #[arg(long, global = true)]
+    yes: bool,
+    /// Never wait for an answer: a question with no answer is an error that names it.
+    #[arg(long, global = true)]
+    non_interactive: bool,
+    /// Where stdlib modules come from (default: $GOLIVE_STDLIB, stdlib/ beside golive.toml, built in).
+    #[arg(long, global = true, value_name = "DIR")]
+    stdlib: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a runbook.
+    Run {
+        file: PathBuf,
+        /// Run only these steps; the others yield their last stored value.
+        #[arg(long, value_name = "STEP")]
+        only: Vec<String>,
+    },
+    /// Show what a run would do, touching nothing.
+    Plan {
+        file: PathBuf,
+        /// Answers for the plan's reads (a file under tests/scenarios/).
+        #[arg(long)]
+        scenario: Option<PathBuf>,
+        /// Perform read-only effects for real.
+        #[arg(long)]
+        live_reads: bool,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Carry on a run that stopped: done steps are skipped and give their stored values.
+    Resume {
+        /// The run id (default: the newest run).
+        run: Option<String>,
+        /// What to do with a step that started, never finished, and may have changed things.
+        #[arg(long, value_enum, default_value_t = InDoubtPolicy::Ask)]
+        in_doubt: InDoubtPolicy,
+    },
+    /// Compile and lint scripts and the stdlib (default: scripts/*.rhai and examples/*.rhai).
+    Check { files: Vec<PathBuf> },
+    /// List a runbook's phases and steps without running it.
+    Steps {
+        file: PathBuf,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// A run's steps, their status and duration (default: the newest run).
+    Status { run: Option<String> },
+    /// The functions scripts can call, with their documentation.
+    Docs { module: Option<String> },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    Text,
+    Json,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let options = Options {
+        target: cli.common.target.clone(),
+        yes: cli.common.yes,
+        non_interactive: cli.common.non_interactive,
+        in_doubt: InDoubtPolicy::Ask,
+        stdlib: cli.common.stdlib.clone(),
+    };
+    match dispatch(cli, options) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            let message = failure.message().trim_end();
+            if !message.is_empty() {
+                let prefix = if message.starts_with("error") || message.starts_with("Error") { "" } else { "error: " };
+                eprintln!("{prefix}{message}");
+            }
+            ExitCode::from(failure.exit_code() as u8)
+        }
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::Usage(format!("error: cannot start the async runtime: {e}")))
+}
+
+fn dispatch(cli: Cli, mut options: Options) -> Result<(), Failure> {
+    let command = match (cli.command, cli.file) {
+        (Some(command), _) => command,
+        (None, Some(file)) => Command::Run { file, only: Vec::new() },
+        (None, None) => {
+            return Err(Failure::Usage(
+                "error: name a runbook to run, e.g. `golive scripts/saturday.rhai`; `golive --help` lists commands"
+                    .into(),
+            ));
+        }
+    };
+    match command {
+        Command::Run { file, only } => {
+            let rt = runtime()?;
+            finish_run(run::run(&file, &only, &options, rt.handle()))
+        }
+        Command::Resume { run: id, in_doubt } => {
+            options.in_doubt = in_doubt;
+            let rt = runtime()?;
+            finish_run(run::resume(id.as_deref(), &options, rt.handle()))
+        }
+        Command::Plan { file, scenario, live_reads, format } => {
+            let rt = runtime()?;
+            let plan = run::plan(&file, &options, &PlanRequest { scenario, live_reads }, rt.handle())?;
+            match format {
+                Format::Text => print!("{}", plan.render_text()),
+                Format::Json => println!("{}", serde_json::to_string_pretty(&plan).expect("plans serialise")),
+            }
+            Ok(())
+        }
+        Command::Steps { file, format } => {
+            let outline = run::steps(&file, &options)?;
+            match format {
+                Format::Json => println!("{}", serde_json::to_string_pretty(&outline).expect("outlines serialise")),
+                Format::Text => {
+                    let mut phase = None;
+                    for step in &outline.steps {
+                        if step.phase != phase {
+                            phase = step.phase.clone();
+                            if let Some(p) = &phase {
+                                println!("phase \"{p}\"");
+                            }
+                        }
+                        let indent = if step.phase.is_some() { "  " } else { "" };
+                        println!("{indent}{:<7}{:?}  (line {})", step.kind, step.name, step.line);
+                    }
+                }
+            }
+            Ok(())
+        }
+        Command::Check { files } => {
+            let files = if files.is_empty() { default_scripts() } else { files };
+            let failures = run::check(&files, &options);
+            for f in &failures {
+                eprintln!("{}", f.trim_end());
+            }
+            if failures.is_empty() {
+                println!("{} script(s) and the stdlib compile and pass the lints", files.len());
+                Ok(())
+            } else {
+                Err(Failure::Usage(format!("{} of {} script(s) have errors", failures.len(), files.len())))
+            }
+        }
+        Command::Status { run: id } => {
+            let dir = run::resolve_run(id.as_deref())?;
+            print!("{}", run::status::render(&dir)?);
+            Ok(())
+        }
+        Command::Docs { module } => {
+            let docs = run::docs(&options)?;
+            let mut modules: Vec<&str> = docs.iter().map(|d| d.module.as_str()).collect();
+            modules.dedup();
+            if let Some(m) = &module
+                && !docs.iter().any(|d| d.module == *m)
+            {
+                let hint = golive::suggest::did_you_mean(m, modules.iter().copied().filter(|m| !m.is_empty()));
+                return Err(Failure::Usage(format!("error: no module `{m}`{hint}")));
+            }
+            let mut last = None;
+            for doc in docs.iter().filter(|d| module.as_ref().is_none_or(|m| d.module == *m)) {
+                if last != Some(&doc.module) {
+                    let title = if doc.module.is_empty() { "global functions" } else { doc.module.as_str() };
+                    println!("\n## {title}\n");
+                    last = Some(&doc.module);
+                }
+                let effect = if doc.effectful { "  [effect: only inside a step]" } else { "" };
+                println!("{}{effect}\n    {}\n", doc.signature(), doc.doc);
+            }
+            Ok(())
+        }
+    }
+}
+
+fn finish_run((summary, outcome): (Option<run::RunSummary>, Result<(), Failure>)) -> Result<(), Failure> {
+    match (summary, outcome) {
+        (Some(summary), Err(failure)) if !matches!(failure, Failure::Usage(_)) => {
+            let hint = format!(
+                "\n  journal: {}\n  status:  golive status {}\n  resume:  golive resume {}",
+                summary.journal.display(),
+                summary.run_id,
+                summary.run_id
+            );
+            Err(match failure {
+                Failure::Runbook(m) => Failure::Runbook(format!("{m}{hint}")),
+                Failure::Interrupted(m) => Failure::Interrupted(format!("{m}{hint}")),
+                other => other,
+            })
+        }
+        (_, outcome) => outcome,
+    }
+}
+
+fn default_scripts() -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for dir in ["scripts", "examples"] {
+        if let Ok(entries) = std::fs::read_dir(dir) {
+            files.extend(
+                entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|e| e == "rhai")),
+            );
+        }
+    }
+    files.sort();
+    files
+}

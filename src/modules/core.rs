@@ -1,0 +1,188 @@
+//! The helpers every script uses: `target`, `config`, `secret`, `sleep`, `now`, `timestamp`.
+
+use std::rc::Rc;
+
+use rhai::{Dynamic, Engine, EvalAltResult, NativeCallContext};
+
+use super::{Registrar, Sig};
+use crate::effects::Effect;
+use crate::engine::Host;
+use crate::run::controller::runtime;
+use crate::suggest::did_you_mean;
+
+/// A host to act on, from golive.toml. Scripts pass it to modules (`ssh::run(t, ...)`).
+#[derive(Debug, Clone)]
+pub struct TargetHandle {
+    pub name: String,
+    pub kind: String,
+    pub host: String,
+    pub project_dir: String,
+}
+
+/// What `now()` gives in a plan, so plans stay deterministic.
+pub const PLAN_NOW: &str = "2000-01-01T00:00:00+00:00";
+
+pub fn register(engine: &mut Engine, reg: &mut Registrar, host: &Rc<Host>) {
+    engine
+        .register_type_with_name::<TargetHandle>("Target")
+        .register_get("name", |t: &mut TargetHandle| t.name.clone())
+        .register_get("kind", |t: &mut TargetHandle| t.kind.clone())
+        .register_get("host", |t: &mut TargetHandle| t.host.clone())
+        .register_get("project_dir", |t: &mut TargetHandle| t.project_dir.clone())
+        .register_fn("to_string", |t: &mut TargetHandle| format!("target {}", t.name))
+        .register_fn("to_debug", |t: &mut TargetHandle| format!("target {} ({})", t.name, t.kind));
+
+    let h = Rc::clone(host);
+    reg.global(
+        engine,
+        Sig {
+            name: "target",
+            params: &[],
+            returns: "Target",
+            doc: "The run's target: --target, else default_target in golive.toml.",
+            effectful: false,
+        },
+        move |ctx: NativeCallContext| target(&h, &ctx, &h.run_target.clone()),
+    );
+    let h = Rc::clone(host);
+    reg.global(
+        engine,
+        Sig {
+            name: "target",
+            params: &["name: string"],
+            returns: "Target",
+            doc: "The target named NAME in golive.toml.",
+            effectful: false,
+        },
+        move |ctx: NativeCallContext, name: &str| target(&h, &ctx, name),
+    );
+    let h = Rc::clone(host);
+    reg.global(
+        engine,
+        Sig {
+            name: "config",
+            params: &["key: string"],
+            returns: "any",
+            doc: "A variable from golive.toml: [targets.RUN_TARGET.vars] first, then [vars]; dotted keys walk tables.",
+            effectful: false,
+        },
+        move |ctx: NativeCallContext, key: &str| config(&h, &ctx, key, None),
+    );
+    let h = Rc::clone(host);
+    reg.global(
+        engine,
+        Sig {
+            name: "config",
+            params: &["key: string", "default: any"],
+            returns: "any",
+            doc: "As config(key), with a default when the key is absent.",
+            effectful: false,
+        },
+        move |ctx: NativeCallContext, key: &str, default: Dynamic| config(&h, &ctx, key, Some(default)),
+    );
+    let h = Rc::clone(host);
+    reg.global(
+        engine,
+        Sig {
+            name: "secret",
+            params: &["name: string"],
+            returns: "string",
+            doc: "A secret from the environment or .env beside golive.toml. Its value is masked in every output; plans show <secret:NAME>.",
+            effectful: false,
+        },
+        move |ctx: NativeCallContext, name: &str| -> Result<String, Box<EvalAltResult>> {
+            if h.controller.is_dry() {
+                return Ok(crate::secrets::mask(name));
+            }
+            h.secrets.get(name).map_err(|e| runtime(e, ctx.call_position()))
+        },
+    );
+    for (params, doc) in [
+        (&["duration: string"][..], "Waits, e.g. sleep(\"30s\"); Ctrl-C cancels the wait."),
+        (&["seconds: int"][..], "Waits this many seconds."),
+    ] {
+        let h = Rc::clone(host);
+        let sig = Sig { name: "sleep", params, returns: "", doc, effectful: true };
+        if params[0].starts_with("duration") {
+            reg.global(engine, sig, move |ctx: NativeCallContext, text: &str| {
+                let duration = crate::duration::parse(text).map_err(|e| runtime(e, ctx.call_position()))?;
+                sleep(&h, &ctx, duration)
+            });
+        } else {
+            reg.global(engine, sig, move |ctx: NativeCallContext, seconds: i64| {
+                let duration = std::time::Duration::from_secs(seconds.max(0) as u64);
+                sleep(&h, &ctx, duration)
+            });
+        }
+    }
+    let h = Rc::clone(host);
+    reg.global(
+        engine,
+        Sig {
+            name: "now",
+            params: &[],
+            returns: "string",
+            doc: "The local time, RFC 3339 (fixed in plans).",
+            effectful: false,
+        },
+        move || -> String {
+            if h.controller.is_dry() {
+                PLAN_NOW.into()
+            } else {
+                chrono::Local::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
+            }
+        },
+    );
+    let h = Rc::clone(host);
+    reg.global(
+        engine,
+        Sig {
+            name: "timestamp",
+            params: &[],
+            returns: "int",
+            doc: "Seconds since the Unix epoch (0 in plans).",
+            effectful: false,
+        },
+        move || -> i64 { if h.controller.is_dry() { 0 } else { chrono::Utc::now().timestamp() } },
+    );
+}
+
+fn target(host: &Host, ctx: &NativeCallContext, name: &str) -> Result<TargetHandle, Box<EvalAltResult>> {
+    let target = host.config.target(name).map_err(|e| runtime(e, ctx.call_position()))?;
+    Ok(TargetHandle {
+        kind: target.kind().to_string(),
+        host: target.spec.host.clone().unwrap_or_default(),
+        project_dir: target.spec.project_dir.clone().unwrap_or_default(),
+        name: target.name,
+    })
+}
+
+fn config(
+    host: &Host,
+    ctx: &NativeCallContext,
+    key: &str,
+    default: Option<Dynamic>,
+) -> Result<Dynamic, Box<EvalAltResult>> {
+    match (host.config.var(&host.run_target, key), default) {
+        (Some(value), _) => {
+            rhai::serde::to_dynamic(value).map_err(|e| runtime(format!("config `{key}`: {e}"), ctx.call_position()))
+        }
+        (None, Some(default)) => Ok(default),
+        (None, None) => {
+            let names = host.config.var_names(&host.run_target);
+            Err(runtime(
+                format!(
+                    "{} has no `{key}` in [vars] or [targets.{}.vars]{}",
+                    host.config.path.display(),
+                    host.run_target,
+                    did_you_mean(key, names.iter().map(String::as_str))
+                ),
+                ctx.call_position(),
+            ))
+        }
+    }
+}
+
+fn sleep(host: &Host, ctx: &NativeCallContext, duration: std::time::Duration) -> Result<(), Box<EvalAltResult>> {
+    host.controller.perform(Effect::Sleep { duration }, "sleep", ctx.call_position()).map(|_| ())
+}

@@ -1,0 +1,94 @@
+//! What every command-running module shares: its options and how an outcome becomes a script value.
+
+use rhai::{Dynamic, EvalAltResult, Map, NativeCallContext};
+use serde::Deserialize;
+
+use crate::effects::{Access, ExecOutput, Outcome};
+use crate::run::controller::runtime;
+
+/// The options map of `local::run(cmd, #{ ... })` and friends.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExecOptions {
+    /// The command only reads: plans may run it for real with `--live-reads`, and resume re-runs a step
+    /// that made only reads.
+    #[serde(default)]
+    pub read_only: bool,
+    /// A non-zero exit gives the result instead of failing the step.
+    #[serde(default)]
+    pub allow_fail: bool,
+    pub dir: Option<String>,
+}
+
+impl ExecOptions {
+    pub fn from_map(ctx: &NativeCallContext, map: Map) -> Result<ExecOptions, Box<EvalAltResult>> {
+        rhai::serde::from_dynamic(&Dynamic::from_map(map)).map_err(|e| {
+            let text = e.to_string();
+            let text = text.split(" (line").next().unwrap_or(&text).trim_start_matches("Syntax error: ").to_string();
+            runtime(format!("bad options for `{}`: {text}", ctx.fn_name()), ctx.call_position())
+        })
+    }
+
+    pub fn access(&self) -> Access {
+        if self.read_only { Access::Read } else { Access::Write }
+    }
+}
+
+/// `#{ code, stdout, stderr, duration_ms, ok }`, or the step's failure when the command failed.
+pub fn result_map(
+    ctx: &NativeCallContext,
+    outcome: Outcome,
+    what: &str,
+    program: &str,
+    allow_fail: bool,
+) -> Result<Map, Box<EvalAltResult>> {
+    let Outcome::Exec(out) = outcome else {
+        return Err(runtime(format!("`{what}` got no command result"), ctx.call_position()));
+    };
+    if !allow_fail {
+        check_exit(&out, what, program).map_err(|m| runtime(m, ctx.call_position()))?;
+    }
+    let mut map = Map::new();
+    map.insert("ok".into(), (out.code == 0).into());
+    map.insert("code".into(), out.code.into());
+    map.insert("stdout".into(), out.stdout.into());
+    map.insert("stderr".into(), out.stderr.into());
+    map.insert("duration_ms".into(), (out.duration_ms as i64).into());
+    Ok(map)
+}
+
+fn check_exit(out: &ExecOutput, what: &str, program: &str) -> Result<(), String> {
+    match out.code {
+        0 => Ok(()),
+        127 => Err(format!("command not found: `{program}` (exit 127) in `{what}`; is it installed and on PATH?")),
+        code => {
+            let stream = if out.stderr.trim().is_empty() { &out.stdout } else { &out.stderr };
+            let tail: Vec<&str> = stream.trim_end().lines().rev().take(5).collect();
+            let tail: Vec<&str> = tail.into_iter().rev().collect();
+            let detail = if tail.is_empty() { String::new() } else { format!(":\n    {}", tail.join("\n    ")) };
+            Err(format!("`{what}` exited with {code}{detail}"))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn out(code: i64, stderr: &str) -> ExecOutput {
+        ExecOutput { code, stdout: String::new(), stderr: stderr.into(), duration_ms: 1 }
+    }
+
+    #[test]
+    fn exit_127_names_the_missing_command() {
+        let err = check_exit(&out(127, "sh: drush: not found"), "local$ drush st", "drush").unwrap_err();
+        assert!(err.starts_with("command not found: `drush`"), "{err}");
+    }
+
+    #[test]
+    fn failure_shows_the_last_lines_of_stderr() {
+        let err = check_exit(&out(1, "a\nb\nc\nd\ne\nf\n"), "x", "x").unwrap_err();
+        assert_eq!(err, "`x` exited with 1:\n    b\n    c\n    d\n    e\n    f");
+        assert!(check_exit(&out(0, ""), "x", "x").is_ok());
+    }
+}

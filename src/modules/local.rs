@@ -1,0 +1,72 @@
+//! `local::run` and `local::exec`: commands on the machine golive runs on (target `local`).
+
+use std::rc::Rc;
+
+use rhai::{Array, Engine, EvalAltResult, Map, Module, NativeCallContext};
+
+use super::exec::{ExecOptions, result_map};
+use super::{Registrar, Sig};
+use crate::config::LOCAL;
+use crate::effects::{Command, Effect, Exec};
+use crate::engine::Host;
+use crate::run::controller::runtime;
+
+pub fn register(engine: &mut Engine, reg: &mut Registrar, host: &Rc<Host>) {
+    let mut module = Module::new();
+    const RUN_DOC: &str = "Runs a shell string with `sh -c` on this machine; fails the step on a non-zero exit. \
+        Options: read_only, allow_fail, dir. Returns #{code, stdout, stderr, duration_ms, ok}.";
+    const EXEC_DOC: &str = "Runs a program with arguments (no shell: each argument arrives as is). \
+        Options as for local::run.";
+    let h = Rc::clone(host);
+    reg.in_module(
+        &mut module,
+        "local",
+        Sig { name: "run", params: &["cmd: string"], returns: "map", doc: RUN_DOC, effectful: true },
+        move |ctx: NativeCallContext, cmd: &str| run(&h, &ctx, Command::Shell(cmd.into()), Map::new()),
+    );
+    let h = Rc::clone(host);
+    reg.in_module(
+        &mut module,
+        "local",
+        Sig { name: "run", params: &["cmd: string", "options: map"], returns: "map", doc: RUN_DOC, effectful: true },
+        move |ctx: NativeCallContext, cmd: &str, options: Map| run(&h, &ctx, Command::Shell(cmd.into()), options),
+    );
+    let h = Rc::clone(host);
+    reg.in_module(
+        &mut module,
+        "local",
+        Sig { name: "exec", params: &["argv: array"], returns: "map", doc: EXEC_DOC, effectful: true },
+        move |ctx: NativeCallContext, argv: Array| run(&h, &ctx, Command::Argv(strings(&ctx, argv)?), Map::new()),
+    );
+    let h = Rc::clone(host);
+    reg.in_module(
+        &mut module,
+        "local",
+        Sig { name: "exec", params: &["argv: array", "options: map"], returns: "map", doc: EXEC_DOC, effectful: true },
+        move |ctx: NativeCallContext, argv: Array, options: Map| {
+            run(&h, &ctx, Command::Argv(strings(&ctx, argv)?), options)
+        },
+    );
+    engine.register_static_module("local", module.into());
+}
+
+fn strings(ctx: &NativeCallContext, argv: Array) -> Result<Vec<String>, Box<EvalAltResult>> {
+    argv.into_iter()
+        .enumerate()
+        .map(|(i, a)| {
+            a.into_string().map_err(|t| {
+                runtime(format!("argument {i} of the command is a {t}, not a string"), ctx.call_position())
+            })
+        })
+        .collect()
+}
+
+fn run(host: &Host, ctx: &NativeCallContext, command: Command, options: Map) -> Result<Map, Box<EvalAltResult>> {
+    let options = ExecOptions::from_map(ctx, options)?;
+    let program = command.program().to_string();
+    let effect =
+        Effect::Exec(Exec { target: LOCAL.into(), command, dir: options.dir.clone(), access: options.access() });
+    let what = host.controller.terminal().redactor().redact(&effect.describe()).into_owned();
+    let outcome = host.controller.perform(effect, &format!("local::{}", ctx.fn_name()), ctx.call_position())?;
+    result_map(ctx, outcome, &what, &program, options.allow_fail)
+}

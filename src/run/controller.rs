@@ -1,0 +1,876 @@
+//! The step controller: decides whether each step runs, records it in the journal, performs its effects
+//! through the World, and turns failures and interrupts into the operator's choices.
+
+use std::cell::RefCell;
+use std::collections::{BTreeSet, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rhai::{Dynamic, EvalAltResult, Position};
+use serde::Deserialize;
+
+use super::interrupt::Interrupts;
+use super::journal::{CheckRecord, Entry, Journal, StepStatus};
+use super::plan::{Plan, PlanItem, PlannedEffect};
+use super::prior::Prior;
+use crate::duration;
+use crate::effects::{Access, Budget, Effect, EffectError, Outcome, Prompt, Provenance, World};
+use crate::engine::outline::Outline;
+use crate::error::Failure;
+use crate::run::identity::now_stamp;
+use crate::terminal::{Terminal, Tone};
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Mode {
+    Run,
+    /// Skip steps the journal has as done; settle the step in doubt.
+    Resume,
+    /// Run only these steps; the others yield their last stored value.
+    Only(BTreeSet<String>),
+    Plan,
+}
+
+/// What resume does with a step that started and never finished, and made writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum InDoubtPolicy {
+    /// Ask the operator (a non-interactive run stops with exit 1 and names the step).
+    Ask,
+    Rerun,
+    MarkDone,
+    Abort,
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `--yes`: confirmations are accepted (never a gate).
+    pub yes: bool,
+    pub in_doubt: InDoubtPolicy,
+    pub identity: String,
+}
+
+/// `with #{ ... }` on a step.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StepOptions {
+    pub timeout: Option<String>,
+    #[serde(default)]
+    pub retries: u32,
+    pub retry_delay: Option<String>,
+    #[serde(default)]
+    pub idempotent: bool,
+}
+
+/// `with #{ ... }` on a phase.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PhaseOptions {
+    /// Planned local time window, "06:00-12:00".
+    pub window: Option<String>,
+    pub owner: Option<String>,
+}
+
+pub struct StepSpec {
+    pub kind: &'static str,
+    pub name: String,
+    pub options: StepOptions,
+    pub pos: Position,
+}
+
+pub struct StepOutput {
+    pub value: Dynamic,
+    pub check: Option<CheckRecord>,
+    /// A gate said NO-GO and the script does not look at the verdict: the run stops after recording it.
+    pub stop_after: Option<String>,
+}
+
+impl StepOutput {
+    pub fn value(value: Dynamic) -> StepOutput {
+        StepOutput { value, check: None, stop_after: None }
+    }
+}
+
+/// Why the run is stopping; the runner turns it into an exit code after the engine unwinds.
+#[derive(Debug)]
+pub enum Stop {
+    Failure(Failure),
+    /// A mistake in the script found while running a step (unknown function, wrong type...): exit 2.
+    ScriptError(Box<EvalAltResult>),
+}
+
+/// Marks the engine error golive raises to unwind the script; scripts cannot catch it.
+pub const STOP_TOKEN: &str = "golive-stop";
+pub const INTERRUPT_TOKEN: &str = "golive-interrupt";
+pub const DEADLINE_TOKEN: &str = "golive-deadline";
+
+struct Frame {
+    name: String,
+    deadline: Option<(Instant, Duration)>,
+    wrote: bool,
+    effects: Vec<PlannedEffect>,
+}
+
+#[derive(Default)]
+struct State {
+    phase: Option<String>,
+    step: Option<Frame>,
+    seen: HashSet<String>,
+    checks: Vec<CheckRecord>,
+    stop: Option<Stop>,
+}
+
+pub struct Controller {
+    mode: RefCell<Mode>,
+    world: Box<dyn World>,
+    journal: RefCell<Option<Journal>>,
+    prior: RefCell<Prior>,
+    outline: RefCell<Outline>,
+    terminal: Arc<Terminal>,
+    interrupts: Arc<Interrupts>,
+    settings: Settings,
+    state: RefCell<State>,
+    plan: RefCell<Plan>,
+}
+
+impl Controller {
+    /// A controller in plan mode with nothing known yet; `begin` sets it up once the script compiled.
+    pub fn new(
+        world: Box<dyn World>,
+        terminal: Arc<Terminal>,
+        interrupts: Arc<Interrupts>,
+        settings: Settings,
+    ) -> Controller {
+        Controller {
+            mode: RefCell::new(Mode::Plan),
+            world,
+            journal: RefCell::new(None),
+            prior: RefCell::new(Prior::default()),
+            outline: RefCell::new(Outline::default()),
+            terminal,
+            interrupts,
+            settings,
+            state: RefCell::new(State::default()),
+            plan: RefCell::new(Plan::default()),
+        }
+    }
+
+    pub fn begin(&self, mode: Mode, journal: Option<Journal>, prior: Prior, outline: Outline) {
+        self.state.borrow_mut().checks = prior.checks.clone();
+        *self.mode.borrow_mut() = mode;
+        *self.journal.borrow_mut() = journal;
+        *self.prior.borrow_mut() = prior;
+        *self.outline.borrow_mut() = outline;
+    }
+
+    pub fn outline_step_uses_value(&self, name: &str) -> bool {
+        self.outline.borrow().step(name).is_none_or(|s| s.value_used)
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    pub fn is_dry(&self) -> bool {
+        self.world.is_dry()
+    }
+
+    pub fn terminal(&self) -> &Arc<Terminal> {
+        &self.terminal
+    }
+
+    pub fn interrupts(&self) -> &Arc<Interrupts> {
+        &self.interrupts
+    }
+
+    pub fn take_stop(&self) -> Option<Stop> {
+        self.state.borrow_mut().stop.take()
+    }
+
+    pub fn take_plan(&self) -> Plan {
+        std::mem::take(&mut self.plan.borrow_mut())
+    }
+
+    pub fn checks(&self) -> Vec<CheckRecord> {
+        self.state.borrow().checks.clone()
+    }
+
+    /// Script output from `print`: on the terminal, or in the plan.
+    pub fn output(&self, text: &str) {
+        if self.is_dry() {
+            let text = self.terminal.redactor().redact(text).into_owned();
+            self.plan.borrow_mut().items.push(PlanItem::Output { text });
+        } else {
+            self.terminal.out(text);
+        }
+    }
+
+    pub fn journal(&self, entry: Entry, durable: bool) -> Result<(), Box<EvalAltResult>> {
+        if let Some(journal) = self.journal.borrow_mut().as_mut() {
+            journal.append(&entry, durable).map_err(|f| self.stop(Stop::Failure(f), Position::NONE))?;
+        }
+        Ok(())
+    }
+
+    /// Records why the run stops and returns the uncatchable error that unwinds the script.
+    pub fn stop(&self, why: Stop, pos: Position) -> Box<EvalAltResult> {
+        let mut state = self.state.borrow_mut();
+        if state.stop.is_none() {
+            state.stop = Some(why);
+        }
+        EvalAltResult::ErrorTerminated(STOP_TOKEN.into(), pos).into()
+    }
+
+    fn stopping(&self) -> bool {
+        self.state.borrow().stop.is_some()
+    }
+
+    /// Checked by the engine between operations: Ctrl-C and step deadlines stop even busy script code.
+    pub fn poll(&self) -> Option<Dynamic> {
+        if self.interrupts.fired() {
+            return Some(INTERRUPT_TOKEN.into());
+        }
+        match self.state.borrow().step.as_ref().and_then(|f| f.deadline) {
+            Some((deadline, _)) if Instant::now() >= deadline => Some(DEADLINE_TOKEN.into()),
+            _ => None,
+        }
+    }
+
+    // ----- phases -----
+
+    pub fn phase(
+        &self,
+        name: &str,
+        options: &PhaseOptions,
+        pos: Position,
+        body: &mut dyn FnMut() -> Result<Dynamic, Box<EvalAltResult>>,
+    ) -> Result<Dynamic, Box<EvalAltResult>> {
+        {
+            let state = self.state.borrow();
+            if let Some(step) = &state.step {
+                return Err(runtime(
+                    format!("phase \"{name}\" is inside step \"{}\"; phases hold steps", step.name),
+                    pos,
+                ));
+            }
+            if let Some(outer) = &state.phase {
+                return Err(runtime(format!("phase \"{name}\" is inside phase \"{outer}\"; phases cannot nest"), pos));
+            }
+        }
+        let window = options.window.as_deref().map(Window::parse).transpose().map_err(|e| runtime(e, pos))?;
+        self.state.borrow_mut().phase = Some(name.to_string());
+        let started = Instant::now();
+        let started_clock = chrono::Local::now();
+        if self.is_dry() {
+            self.plan.borrow_mut().items.push(PlanItem::Phase {
+                name: name.into(),
+                window: options.window.clone(),
+                owner: options.owner.clone(),
+            });
+        } else {
+            let mut heading = format!("phase \"{name}\"");
+            if let Some(w) = &options.window {
+                heading.push_str(&format!("  planned {w}"));
+            }
+            if let Some(o) = &options.owner {
+                heading.push_str(&format!("  owner {o}"));
+            }
+            self.terminal.line(&self.terminal.paint(&format!("\n{heading}"), Tone::Heading));
+            self.journal(Entry::PhaseStarted { phase: name.into(), at: now_stamp() }, false)?;
+        }
+        let result = body();
+        self.state.borrow_mut().phase = None;
+        if !self.is_dry() && !self.stopping() {
+            let elapsed = started.elapsed();
+            self.journal(
+                Entry::PhaseFinished { phase: name.into(), at: now_stamp(), duration_ms: elapsed.as_millis() as u64 },
+                false,
+            )?;
+            let actual = format!(
+                "{}-{} ({})",
+                started_clock.format("%H:%M"),
+                chrono::Local::now().format("%H:%M"),
+                duration::short(elapsed)
+            );
+            let line = match &window {
+                Some(w) => {
+                    format!("phase \"{name}\": planned {} ({}), actual {actual}", w.text, duration::short(w.length))
+                }
+                None => format!("phase \"{name}\": actual {actual}"),
+            };
+            self.terminal.line(&self.terminal.paint(&line, Tone::Dim));
+        }
+        result
+    }
+
+    // ----- steps -----
+
+    pub fn step(
+        &self,
+        spec: &StepSpec,
+        work: &mut dyn FnMut() -> Result<StepOutput, Box<EvalAltResult>>,
+    ) -> Result<Dynamic, Box<EvalAltResult>> {
+        self.enter(spec)?;
+        if let Some(value) = self.skip_decision(spec)? {
+            return Ok(value);
+        }
+        if self.is_dry() {
+            return self.plan_step(spec, work);
+        }
+        let timeout =
+            spec.options.timeout.as_deref().map(duration::parse).transpose().map_err(|e| runtime(e, spec.pos))?;
+        let retry_delay = spec
+            .options
+            .retry_delay
+            .as_deref()
+            .map(duration::parse)
+            .transpose()
+            .map_err(|e| runtime(e, spec.pos))?
+            .unwrap_or(Duration::from_secs(2));
+        let phase = self.state.borrow().phase.clone();
+        let source_sha256 = self.outline.borrow().step(&spec.name).map(|s| s.source_sha256.clone()).unwrap_or_default();
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            self.journal(
+                Entry::StepStarted {
+                    step: spec.name.clone(),
+                    kind: spec.kind.into(),
+                    phase: phase.clone(),
+                    attempt,
+                    source_sha256: source_sha256.clone(),
+                    at: now_stamp(),
+                },
+                true,
+            )?;
+            self.state.borrow_mut().step = Some(Frame {
+                name: spec.name.clone(),
+                deadline: timeout.map(|t| (Instant::now() + t, t)),
+                wrote: false,
+                effects: Vec::new(),
+            });
+            let label = format!("{} \"{}\"", spec.kind, spec.name);
+            self.terminal.start_spinner(&label);
+            let started = Instant::now();
+            let result = work();
+            self.terminal.stop_spinner();
+            self.state.borrow_mut().step = None;
+            let elapsed = started.elapsed();
+            let duration_ms = elapsed.as_millis() as u64;
+
+            let err = match result {
+                Ok(output) => {
+                    let value = to_json(&output.value);
+                    self.journal(
+                        Entry::StepFinished {
+                            step: spec.name.clone(),
+                            status: StepStatus::Done,
+                            duration_ms,
+                            value,
+                            error: None,
+                            check: output.check.clone(),
+                            at: now_stamp(),
+                        },
+                        true,
+                    )?;
+                    let (mark, tone) = match &output.check {
+                        Some(c) if !c.ok => ("FAIL", Tone::Bad),
+                        _ => ("ok", Tone::Good),
+                    };
+                    let evidence = output.check.as_ref().map(evidence).unwrap_or_default();
+                    self.report(mark, tone, &label, &format!("{}{evidence}", duration::short(elapsed)));
+                    if let Some(check) = output.check {
+                        self.record_check(check);
+                    }
+                    if let Some(why) = output.stop_after {
+                        return Err(self.stop(Stop::Failure(Failure::Runbook(why)), spec.pos));
+                    }
+                    return Ok(output.value);
+                }
+                Err(err) => err,
+            };
+            if self.stopping() {
+                return Err(err);
+            }
+            let interrupted = self.interrupts.fired();
+            let message = match terminated_by(&err) {
+                Some(DEADLINE_TOKEN) => {
+                    format!("timed out after {} (step timeout)", duration::short(timeout.unwrap_or_default()))
+                }
+                Some(INTERRUPT_TOKEN) => "interrupted by the operator (Ctrl-C)".to_string(),
+                _ => crate::engine::diagnostics::one_line(&err),
+            };
+            let status = if interrupted { StepStatus::Interrupted } else { StepStatus::Failed };
+            self.journal(
+                Entry::StepFinished {
+                    step: spec.name.clone(),
+                    status,
+                    duration_ms,
+                    value: serde_json::Value::Null,
+                    error: Some(message.clone()),
+                    check: None,
+                    at: now_stamp(),
+                },
+                true,
+            )?;
+            if !interrupted && crate::engine::diagnostics::is_script_mistake(&err) {
+                self.report("FAIL", Tone::Bad, &label, "the script itself is wrong here");
+                return Err(self.stop(Stop::ScriptError(err), spec.pos));
+            }
+            let mark = if interrupted { "INTR" } else { "FAIL" };
+            self.report(mark, Tone::Bad, &label, &format!("{} - {message}", duration::short(elapsed)));
+            if !interrupted && attempt <= spec.options.retries {
+                self.terminal.line(&format!(
+                    "        retrying in {} (attempt {} of {})",
+                    duration::short(retry_delay),
+                    attempt + 1,
+                    spec.options.retries + 1
+                ));
+                self.pause(retry_delay);
+                continue;
+            }
+            match self.after_failure(spec, interrupted, &message)? {
+                Choice::Retry => {
+                    self.interrupts.settle();
+                    continue;
+                }
+                Choice::Skip => {
+                    self.interrupts.settle();
+                    self.journal(
+                        Entry::StepFinished {
+                            step: spec.name.clone(),
+                            status: StepStatus::Skipped,
+                            duration_ms: 0,
+                            value: serde_json::Value::Null,
+                            error: Some(format!("skipped by {} after: {message}", self.settings.identity)),
+                            check: None,
+                            at: now_stamp(),
+                        },
+                        true,
+                    )?;
+                    self.report("skip", Tone::Dim, &label, "skipped by the operator");
+                    return Ok(Dynamic::UNIT);
+                }
+                Choice::Abort => {
+                    let why = format!("{} \"{}\" failed: {message}", spec.kind, spec.name);
+                    let failure = if interrupted { Failure::Interrupted(why) } else { Failure::Runbook(why) };
+                    return Err(self.stop(Stop::Failure(failure), spec.pos));
+                }
+            }
+        }
+    }
+
+    fn enter(&self, spec: &StepSpec) -> Result<(), Box<EvalAltResult>> {
+        let mut state = self.state.borrow_mut();
+        if let Some(outer) = &state.step {
+            return Err(runtime(
+                format!("{} \"{}\" is inside step \"{}\"; steps cannot nest", spec.kind, spec.name, outer.name),
+                spec.pos,
+            ));
+        }
+        if !state.seen.insert(spec.name.clone()) {
+            return Err(runtime(
+                format!(
+                    "step \"{}\" runs a second time; step names identify checkpoints, so each must run once",
+                    spec.name
+                ),
+                spec.pos,
+            ));
+        }
+        Ok(())
+    }
+
+    /// `Some(value)` when the step is not to run now, with the value it yields instead.
+    fn skip_decision(&self, spec: &StepSpec) -> Result<Option<Dynamic>, Box<EvalAltResult>> {
+        let label = format!("{} \"{}\"", spec.kind, spec.name);
+        let prior = self.prior.borrow();
+        let stored = |name: &str| prior.done.get(name).map(|d| from_json(&d.value)).unwrap_or(Dynamic::UNIT);
+        let mode = self.mode.borrow().clone();
+        match &mode {
+            Mode::Run | Mode::Plan => Ok(None),
+            Mode::Only(selected) if selected.contains(&spec.name) => Ok(None),
+            Mode::Only(_) => {
+                self.report("skip", Tone::Dim, &label, "not selected");
+                Ok(Some(stored(&spec.name)))
+            }
+            Mode::Resume => {
+                if let Some(done) = prior.done.get(&spec.name) {
+                    let outline = self.outline.borrow();
+                    let now_sha = outline.step(&spec.name).map(|s| s.source_sha256.as_str()).unwrap_or("");
+                    let edited = if !done.source_sha256.is_empty() && done.source_sha256 != now_sha {
+                        "; warning: its source changed since it ran"
+                    } else {
+                        ""
+                    };
+                    let how = if done.status == StepStatus::Skipped { "skipped" } else { "done" };
+                    self.report("skip", Tone::Dim, &label, &format!("{how} in an earlier attempt{edited}"));
+                    return Ok(Some(stored(&spec.name)));
+                }
+                match prior.in_doubt.clone() {
+                    Some(doubt) if doubt.step == spec.name => {
+                        drop(prior);
+                        self.settle_in_doubt(spec, doubt.wrote)
+                    }
+                    _ => Ok(None),
+                }
+            }
+        }
+    }
+
+    fn settle_in_doubt(&self, spec: &StepSpec, wrote: bool) -> Result<Option<Dynamic>, Box<EvalAltResult>> {
+        let label = format!("{} \"{}\"", spec.kind, spec.name);
+        if !wrote || spec.options.idempotent {
+            let why = if wrote { "it is idempotent" } else { "it made no writes" };
+            self.terminal.line(&format!("        {label} was in doubt; re-running it because {why}"));
+            return Ok(None);
+        }
+        let question = format!(
+            "{label} started but never finished, and it may have changed things. Re-run it, mark it done, or abort?"
+        );
+        let policy = match self.settings.in_doubt {
+            InDoubtPolicy::Ask if self.terminal.is_interactive() => {
+                self.terminal.line(&format!("        {question}"));
+                let prompt =
+                    Prompt { question: question.clone(), choices: vec!["rerun".into(), "done".into(), "abort".into()] };
+                match self.terminal.ask(&prompt, &self.interrupts.token()) {
+                    Ok(a) if a == "rerun" => InDoubtPolicy::Rerun,
+                    Ok(a) if a == "done" => InDoubtPolicy::MarkDone,
+                    _ => InDoubtPolicy::Abort,
+                }
+            }
+            other => other,
+        };
+        match policy {
+            InDoubtPolicy::Rerun => {
+                self.terminal.line(&format!("        {label} was in doubt; re-running it as the operator chose"));
+                Ok(None)
+            }
+            InDoubtPolicy::MarkDone => {
+                self.journal(
+                    Entry::StepFinished {
+                        step: spec.name.clone(),
+                        status: StepStatus::Done,
+                        duration_ms: 0,
+                        value: serde_json::Value::Null,
+                        error: Some(format!("marked done by {} after the run died in it", self.settings.identity)),
+                        check: None,
+                        at: now_stamp(),
+                    },
+                    true,
+                )?;
+                self.report("skip", Tone::Dim, &label, "in doubt; marked done by the operator");
+                Ok(Some(Dynamic::UNIT))
+            }
+            InDoubtPolicy::Ask | InDoubtPolicy::Abort => {
+                let why = format!(
+                    "{label} is in doubt: the run died while it was running, after it started changing things.\n  \
+                     Check by hand whether it took effect, then resume with `--in-doubt rerun` or `--in-doubt mark-done`"
+                );
+                Err(self.stop(Stop::Failure(Failure::Runbook(why)), spec.pos))
+            }
+        }
+    }
+
+    fn plan_step(
+        &self,
+        spec: &StepSpec,
+        work: &mut dyn FnMut() -> Result<StepOutput, Box<EvalAltResult>>,
+    ) -> Result<Dynamic, Box<EvalAltResult>> {
+        self.state.borrow_mut().step =
+            Some(Frame { name: spec.name.clone(), deadline: None, wrote: false, effects: Vec::new() });
+        let result = work();
+        let effects = self.state.borrow_mut().step.take().map(|f| f.effects).unwrap_or_default();
+        let redact = |s: String| self.terminal.redactor().redact(&s).into_owned();
+        let (result_text, outcome) = match result {
+            Ok(output) => {
+                let text = match &output.check {
+                    Some(c) => format!("{}{}", if c.ok { "pass" } else { "FAIL" }, evidence(c)),
+                    None if output.value.is_unit() => "done".to_string(),
+                    None => format!("done -> {}", redact(to_json(&output.value).to_string())),
+                };
+                if let Some(check) = output.check.clone() {
+                    self.record_check(check);
+                }
+                let stop = output.stop_after.map(|why| self.stop(Stop::Failure(Failure::Runbook(why)), spec.pos));
+                (text, stop.map_or(Ok(output.value), Err))
+            }
+            Err(err) if self.stopping() => ("stops the run".to_string(), Err(err)),
+            Err(err) if crate::engine::diagnostics::is_script_mistake(&err) => {
+                ("script error".to_string(), Err(self.stop(Stop::ScriptError(err), spec.pos)))
+            }
+            Err(err) => {
+                let message = crate::engine::diagnostics::one_line(&err);
+                let why = format!("{} \"{}\" failed: {message}", spec.kind, spec.name);
+                (format!("FAILS: {}", redact(message)), Err(self.stop(Stop::Failure(Failure::Runbook(why)), spec.pos)))
+            }
+        };
+        self.plan.borrow_mut().items.push(PlanItem::Step {
+            kind: spec.kind.into(),
+            name: spec.name.clone(),
+            effects,
+            result: result_text,
+        });
+        outcome
+    }
+
+    fn after_failure(&self, spec: &StepSpec, interrupted: bool, message: &str) -> Result<Choice, Box<EvalAltResult>> {
+        if !self.terminal.is_interactive() {
+            return Ok(Choice::Abort);
+        }
+        let what = if interrupted { "was interrupted" } else { "failed" };
+        let prompt = Prompt {
+            question: format!("{} \"{}\" {what}: {message}. What now?", spec.kind, spec.name),
+            choices: vec!["retry".into(), "skip".into(), "abort".into()],
+        };
+        // The interrupt that brought us here is handled by this question; a new Ctrl-C cancels the question.
+        self.interrupts.settle();
+        let answer = self.terminal.ask(&prompt, &self.interrupts.token());
+        let choice = match answer.as_deref() {
+            Ok("retry") => Choice::Retry,
+            Ok("skip") => Choice::Skip,
+            _ => Choice::Abort,
+        };
+        if let Ok(answer) = answer {
+            self.journal(
+                Entry::Answer {
+                    step: spec.name.clone(),
+                    question: prompt.question,
+                    answer,
+                    by: self.settings.identity.clone(),
+                    at: now_stamp(),
+                },
+                true,
+            )?;
+        }
+        Ok(choice)
+    }
+
+    fn report(&self, mark: &str, tone: Tone, label: &str, detail: &str) {
+        let mark = self.terminal.paint(&format!("{mark:<4}"), tone);
+        self.terminal.line(&format!("  {mark}  {label}  {}", self.terminal.paint(detail, Tone::Dim)));
+    }
+
+    fn record_check(&self, check: CheckRecord) {
+        let mut state = self.state.borrow_mut();
+        state.checks.retain(|c| c.name != check.name);
+        state.checks.push(check);
+    }
+
+    fn pause(&self, delay: Duration) {
+        let cancel = self.interrupts.token();
+        let deadline = Instant::now() + delay;
+        while Instant::now() < deadline && !cancel.is_cancelled() {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    // ----- effects -----
+
+    /// Performs an effect for the current step. `caller` names the script function, for errors.
+    pub fn perform(&self, effect: Effect, caller: &str, pos: Position) -> Result<Outcome, Box<EvalAltResult>> {
+        let (step, deadline) = match self.state.borrow().step.as_ref() {
+            Some(frame) => (frame.name.clone(), frame.deadline),
+            None => {
+                return Err(runtime(
+                    format!(
+                        "`{caller}` acts on the world, so it must run inside a step; wrap it in `step \"...\" {{ }}`"
+                    ),
+                    pos,
+                ));
+            }
+        };
+        let what = self.terminal.redactor().redact(&effect.describe()).into_owned();
+        let access = effect.access();
+        if !self.is_dry() {
+            self.journal(
+                Entry::Effect {
+                    step: step.clone(),
+                    kind: effect.kind().into(),
+                    access,
+                    what: what.clone(),
+                    at: now_stamp(),
+                },
+                false,
+            )?;
+            if access == Access::Write
+                && let Some(frame) = self.state.borrow_mut().step.as_mut()
+            {
+                frame.wrote = true;
+            }
+        }
+        let timeout = match (effect.default_timeout(), deadline) {
+            (None, None) => None,
+            (Some(t), None) => Some(t),
+            (limit, Some((at, _))) => {
+                let left = at.saturating_duration_since(Instant::now());
+                Some(limit.map_or(left, |l| l.min(left)))
+            }
+        };
+        let step_limited =
+            deadline.is_some_and(|(at, _)| timeout == Some(at.saturating_duration_since(Instant::now())));
+        let budget = Budget { timeout, cancel: self.interrupts.token() };
+        let started = Instant::now();
+        let result = self.world.perform(&effect, &budget);
+        if self.is_dry() {
+            if let Some(frame) = self.state.borrow_mut().step.as_mut() {
+                let answer = match &result {
+                    Ok((_, provenance)) => provenance.clone(),
+                    Err(e) => Provenance::Assumed(format!("error: {e}")),
+                };
+                frame.effects.push(PlannedEffect { access, what: what.clone(), answer });
+            }
+        } else {
+            let detail = match &result {
+                Ok((Outcome::Exec(out), _)) => format!("exit {}{}", out.code, excerpt(&out.stderr, &out.stdout)),
+                Ok((Outcome::Answer(a), _)) => format!("answer {a}"),
+                Ok((Outcome::Slept, _)) => "slept".into(),
+                Err(e) => e.to_string(),
+            };
+            self.journal(
+                Entry::EffectFinished {
+                    step,
+                    ok: result.is_ok(),
+                    detail,
+                    duration_ms: started.elapsed().as_millis() as u64,
+                },
+                false,
+            )?;
+        }
+        match result {
+            Ok((outcome, _)) => Ok(outcome),
+            Err(EffectError::TimedOut(_)) if step_limited => {
+                let (_, total) = deadline.expect("step_limited implies a deadline");
+                Err(runtime(
+                    format!("{what}: timed out (the step's timeout of {} ran out)", duration::short(total)),
+                    pos,
+                ))
+            }
+            Err(EffectError::Cancelled) => Err(EvalAltResult::ErrorTerminated(INTERRUPT_TOKEN.into(), pos).into()),
+            Err(e) => Err(runtime(format!("{what}: {e}"), pos)),
+        }
+    }
+
+    /// Asks the operator (or the journal, a scenario, `--yes`) and journals the answer.
+    pub fn ask(
+        &self,
+        question: &str,
+        choices: &[&str],
+        confirm: bool,
+        pos: Position,
+    ) -> Result<String, Box<EvalAltResult>> {
+        let step = self.state.borrow().step.as_ref().map(|f| f.name.clone()).unwrap_or_default();
+        let earlier = self.prior.borrow().answers.get(&(step.clone(), question.to_string())).cloned();
+        if let Some(answer) = earlier {
+            self.terminal.line(&format!("        {question} -> {answer} (answered earlier)"));
+            return Ok(answer.clone());
+        }
+        let (answer, by) = if confirm && self.settings.yes && !self.is_dry() {
+            ("yes".to_string(), format!("{} (--yes)", self.settings.identity))
+        } else {
+            let prompt = Prompt { question: question.into(), choices: choices.iter().map(|c| c.to_string()).collect() };
+            match self.perform(Effect::Prompt(prompt), "prompt", pos)? {
+                Outcome::Answer(a) => (a, self.settings.identity.clone()),
+                other => return Err(runtime(format!("a prompt got {other:?} instead of an answer"), pos)),
+            }
+        };
+        self.journal(
+            Entry::Answer { step, question: question.into(), answer: answer.clone(), by, at: now_stamp() },
+            true,
+        )?;
+        Ok(answer)
+    }
+
+    /// Ends the journal: how the run finished.
+    pub fn finish(&self, exit_code: i32, message: &str) {
+        let _ = self.journal(Entry::RunFinished { exit_code, message: message.into(), at: now_stamp() }, true);
+    }
+}
+
+enum Choice {
+    Retry,
+    Skip,
+    Abort,
+}
+
+/// A planned time window, "06:00-12:00" (may cross midnight).
+#[derive(Debug)]
+struct Window {
+    text: String,
+    length: Duration,
+}
+
+impl Window {
+    fn parse(text: &str) -> Result<Window, String> {
+        let bad = || format!("`{text}` is not a time window; write it like \"06:00-12:00\"");
+        let (from, to) = text.split_once('-').ok_or_else(bad)?;
+        let minutes = |t: &str| -> Result<i64, String> {
+            let (h, m) = t.trim().split_once(':').ok_or_else(bad)?;
+            let (h, m): (i64, i64) = (h.parse().map_err(|_| bad())?, m.parse().map_err(|_| bad())?);
+            if !(0..24).contains(&h) || !(0..60).contains(&m) {
+                return Err(bad());
+            }
+            Ok(h * 60 + m)
+        };
+        // "18:00-18:00" is the runbook's 24-hour monitoring window, not an empty one.
+        let span = match (minutes(to)? - minutes(from)?).rem_euclid(24 * 60) {
+            0 => 24 * 60,
+            span => span,
+        };
+        Ok(Window { text: text.into(), length: Duration::from_secs(span as u64 * 60) })
+    }
+}
+
+fn evidence(check: &CheckRecord) -> String {
+    match (check.actual.is_empty(), check.target.is_empty()) {
+        (true, true) => String::new(),
+        (false, true) => format!(" (actual {})", check.actual),
+        (true, false) => format!(" (target {})", check.target),
+        (false, false) => format!(" (actual {}, target {})", check.actual, check.target),
+    }
+}
+
+fn excerpt(stderr: &str, stdout: &str) -> String {
+    let text = if stderr.trim().is_empty() { stdout } else { stderr };
+    let text = text.trim();
+    if text.is_empty() {
+        return String::new();
+    }
+    let cut: String = text.chars().take(400).collect();
+    format!(": {cut}")
+}
+
+fn terminated_by(err: &EvalAltResult) -> Option<&'static str> {
+    match err {
+        EvalAltResult::ErrorTerminated(token, _) => {
+            let token = token.clone().into_string().unwrap_or_default();
+            [INTERRUPT_TOKEN, DEADLINE_TOKEN, STOP_TOKEN].into_iter().find(|t| *t == token)
+        }
+        EvalAltResult::ErrorInFunctionCall(_, _, inner, _) | EvalAltResult::ErrorInModule(_, inner, _) => {
+            terminated_by(inner)
+        }
+        _ => None,
+    }
+}
+
+pub fn runtime(message: String, pos: Position) -> Box<EvalAltResult> {
+    EvalAltResult::ErrorRuntime(message.into(), pos).into()
+}
+
+pub fn to_json(value: &Dynamic) -> serde_json::Value {
+    serde_json::to_value(value).unwrap_or(serde_json::Value::Null)
+}
+
+pub fn from_json(value: &serde_json::Value) -> Dynamic {
+    rhai::serde::to_dynamic(value).unwrap_or(Dynamic::UNIT)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Window;
+
+    #[test]
+    fn windows_parse_and_may_cross_midnight() {
+        assert_eq!(Window::parse("06:00-12:00").unwrap().length.as_secs(), 6 * 3600);
+        assert_eq!(Window::parse("18:00-18:00").unwrap().length.as_secs(), 24 * 3600);
+        assert_eq!(Window::parse("22:00-02:30").unwrap().length.as_secs(), 4 * 3600 + 1800);
+        assert!(Window::parse("6am-noon").unwrap_err().contains("06:00-12:00"));
+    }
+}

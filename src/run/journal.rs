@@ -1,0 +1,258 @@
+//! `.golive/runs/<run-id>/journal.jsonl`: the append-only record of a run.
+//!
+//! Each entry is one JSON line written with a single `write`, so a killed process leaves at most one torn
+//! last line; readers detect it and ignore it with a warning, and appenders cut it off before writing.
+//! The file is fsynced at every step boundary and every operator answer.
+
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Failure, Result, io_failure};
+use crate::secrets::Redactor;
+
+pub const FILE_NAME: &str = "journal.jsonl";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepStatus {
+    Done,
+    Failed,
+    /// Skipped by the operator after a failure or an interrupt.
+    Skipped,
+    Interrupted,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Entry {
+    RunStarted {
+        run_id: String,
+        script: PathBuf,
+        script_sha256: String,
+        target: String,
+        mode: String,
+        by: String,
+        pid: u32,
+        at: String,
+        version: String,
+    },
+    RunResumed {
+        by: String,
+        pid: u32,
+        at: String,
+    },
+    PhaseStarted {
+        phase: String,
+        at: String,
+    },
+    PhaseFinished {
+        phase: String,
+        at: String,
+        duration_ms: u64,
+    },
+    StepStarted {
+        step: String,
+        kind: String,
+        phase: Option<String>,
+        attempt: u32,
+        source_sha256: String,
+        at: String,
+    },
+    /// Written before the effect is performed, so a run killed mid-effect still knows it may have written.
+    Effect {
+        step: String,
+        kind: String,
+        access: crate::effects::Access,
+        what: String,
+        at: String,
+    },
+    EffectFinished {
+        step: String,
+        ok: bool,
+        detail: String,
+        duration_ms: u64,
+    },
+    Answer {
+        step: String,
+        question: String,
+        answer: String,
+        by: String,
+        at: String,
+    },
+    StepFinished {
+        step: String,
+        status: StepStatus,
+        duration_ms: u64,
+        #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
+        value: serde_json::Value,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        check: Option<CheckRecord>,
+        at: String,
+    },
+    RunFinished {
+        exit_code: i32,
+        message: String,
+        at: String,
+    },
+}
+
+/// A check's verdict and evidence, as gates and reports show it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CheckRecord {
+    pub name: String,
+    pub ok: bool,
+    #[serde(default)]
+    pub actual: String,
+    #[serde(default)]
+    pub target: String,
+}
+
+pub struct Journal {
+    path: PathBuf,
+    file: File,
+    redactor: Arc<Redactor>,
+}
+
+impl Journal {
+    pub fn create(path: &Path, redactor: Arc<Redactor>) -> Result<Journal> {
+        let file = OpenOptions::new()
+            .create_new(true)
+            .append(true)
+            .open(path)
+            .map_err(|e| io_failure("create journal", path, e))?;
+        Ok(Journal { path: path.to_path_buf(), file, redactor })
+    }
+
+    /// Opens an existing journal for appending, first cutting off a torn last line.
+    pub fn reopen(path: &Path, redactor: Arc<Redactor>) -> Result<Journal> {
+        let mut file =
+            OpenOptions::new().read(true).write(true).open(path).map_err(|e| io_failure("open journal", path, e))?;
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes).map_err(|e| io_failure("read journal", path, e))?;
+        let keep = bytes.iter().rposition(|b| *b == b'\n').map(|i| i + 1).unwrap_or(0);
+        if keep < bytes.len() {
+            file.set_len(keep as u64).map_err(|e| io_failure("repair journal", path, e))?;
+            file.sync_all().map_err(|e| io_failure("repair journal", path, e))?;
+        }
+        file.seek(SeekFrom::End(0)).map_err(|e| io_failure("open journal", path, e))?;
+        Ok(Journal { path: path.to_path_buf(), file, redactor })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Appends one entry; `durable` also fsyncs (step boundaries and answers).
+    pub fn append(&mut self, entry: &Entry, durable: bool) -> Result<()> {
+        let json = serde_json::to_string(entry).expect("journal entries serialise");
+        let mut line = self.redactor.redact(&json).into_owned();
+        line.push('\n');
+        self.file.write_all(line.as_bytes()).map_err(|e| io_failure("write journal", &self.path, e))?;
+        if durable {
+            self.file.sync_data().map_err(|e| io_failure("sync journal", &self.path, e))?;
+        }
+        Ok(())
+    }
+}
+
+/// A journal as read back: its entries and what was wrong with its tail.
+#[derive(Debug)]
+pub struct Record {
+    pub entries: Vec<Entry>,
+    /// Set when the last line was torn (the run died while writing it); the line is ignored.
+    pub torn_tail: Option<String>,
+}
+
+pub fn read(path: &Path) -> Result<Record> {
+    let text = std::fs::read(path).map_err(|e| io_failure("read journal", path, e))?;
+    let text = String::from_utf8_lossy(&text);
+    let mut entries = Vec::new();
+    let mut torn_tail = None;
+    let lines: Vec<&str> = text.split_inclusive('\n').collect();
+    for (index, line) in lines.iter().enumerate() {
+        let last = index + 1 == lines.len();
+        match (serde_json::from_str::<Entry>(line.trim_end()), last && !line.ends_with('\n')) {
+            (Ok(entry), false) => entries.push(entry),
+            (_, true) => {
+                torn_tail = Some(format!(
+                    "warning: {}:{}: the last line is incomplete (the run died while writing it); ignoring it",
+                    path.display(),
+                    index + 1
+                ));
+            }
+            (Err(e), false) => {
+                return Err(Failure::Usage(format!(
+                    "error: {}:{}: the journal is corrupted: {e}\n  hint: golive never rewrites journals; \
+                     was this file edited by hand?",
+                    path.display(),
+                    index + 1
+                )));
+            }
+        }
+    }
+    Ok(Record { entries, torn_tail })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(step: &str) -> Entry {
+        Entry::StepStarted {
+            step: step.into(),
+            kind: "step".into(),
+            phase: None,
+            attempt: 1,
+            source_sha256: "x".into(),
+            at: "t".into(),
+        }
+    }
+
+    #[test]
+    fn torn_last_line_is_ignored_with_a_warning_and_cut_before_appending() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(FILE_NAME);
+        let mut j = Journal::create(&path, Redactor::new()).unwrap();
+        j.append(&entry("a"), true).unwrap();
+        drop(j);
+        let mut f = OpenOptions::new().append(true).open(&path).unwrap();
+        f.write_all(b"{\"event\":\"step_sta").unwrap();
+        let record = read(&path).unwrap();
+        assert_eq!(record.entries, vec![entry("a")]);
+        assert!(record.torn_tail.unwrap().contains(":2: the last line is incomplete"));
+
+        let mut j = Journal::reopen(&path, Redactor::new()).unwrap();
+        j.append(&entry("b"), true).unwrap();
+        let record = read(&path).unwrap();
+        assert_eq!(record.entries, vec![entry("a"), entry("b")]);
+        assert!(record.torn_tail.is_none());
+    }
+
+    #[test]
+    fn a_bad_line_in_the_middle_is_corruption() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(FILE_NAME);
+        std::fs::write(&path, "not json\n{}\n").unwrap();
+        let err = read(&path).unwrap_err();
+        assert!(err.message().contains(":1: the journal is corrupted"), "{}", err.message());
+    }
+
+    #[test]
+    fn secrets_never_reach_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(FILE_NAME);
+        let redactor = Redactor::new();
+        redactor.add("TOKEN", "hunter2-secret");
+        let mut j = Journal::create(&path, redactor).unwrap();
+        j.append(&entry("deploy with hunter2-secret"), false).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(!text.contains("hunter2-secret"));
+        assert!(text.contains("<secret:TOKEN>"));
+    }
+}

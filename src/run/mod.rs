@@ -1,0 +1,440 @@
+//! Runs: one execution of a runbook with its id, journal, lock and report; and the plan, its dry twin.
+
+pub mod controller;
+pub mod identity;
+pub mod interrupt;
+pub mod journal;
+pub mod lock;
+pub mod plan;
+pub mod prior;
+pub mod report;
+pub mod status;
+
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Instant;
+
+use rhai::{EvalAltResult, Scope};
+use sha2::{Digest, Sha256};
+
+use self::controller::{Controller, InDoubtPolicy, Mode, Settings, Stop};
+use self::interrupt::Interrupts;
+use self::journal::{Entry, Journal};
+use self::plan::Plan;
+use self::prior::Prior;
+use crate::config::Config;
+use crate::effects::World;
+use crate::effects::live::LiveWorld;
+use crate::effects::plan::PlanWorld;
+use crate::effects::scenario::Scenario;
+use crate::engine::diagnostics::from_eval_error;
+use crate::engine::outline::Outline;
+use crate::engine::{self, Host, Loaded, Script};
+use crate::error::{Failure, Result, io_failure};
+use crate::secrets::{Redactor, Secrets};
+use crate::terminal::Terminal;
+
+pub const STATE_DIR: &str = ".golive";
+
+/// What the operator asked for on the command line, common to every kind of run.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub target: Option<String>,
+    pub yes: bool,
+    pub non_interactive: bool,
+    pub in_doubt: InDoubtPolicy,
+    pub stdlib: Option<PathBuf>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options { target: None, yes: false, non_interactive: false, in_doubt: InDoubtPolicy::Ask, stdlib: None }
+    }
+}
+
+pub struct PlanRequest {
+    pub scenario: Option<PathBuf>,
+    pub live_reads: bool,
+}
+
+/// A script on disk, read and placed relative to its golive.toml.
+struct ScriptFile {
+    config: Arc<Config>,
+    path: PathBuf,
+    /// As errors and plans name it: relative to golive.toml's folder when inside it.
+    name: String,
+    text: String,
+}
+
+impl ScriptFile {
+    fn read(path: &Path) -> Result<ScriptFile> {
+        let text = std::fs::read_to_string(path).map_err(|e| io_failure("read script", path, e))?;
+        let config = Arc::new(Config::discover(path)?);
+        let canonical = std::fs::canonicalize(path).map_err(|e| io_failure("read script", path, e))?;
+        let name = canonical
+            .strip_prefix(&config.root)
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|_| path.display().to_string());
+        Ok(ScriptFile { config, path: canonical, name, text })
+    }
+
+    fn sha256(&self) -> String {
+        lock::hex(&Sha256::digest(self.text.as_bytes()))
+    }
+}
+
+/// The engine, its host and the compiled script, for one run or plan.
+struct Session {
+    host: Rc<Host>,
+    loaded: Loaded,
+    script: Script,
+    file: ScriptFile,
+    color: bool,
+}
+
+fn open_session(
+    file: ScriptFile,
+    world: Box<dyn World>,
+    terminal: Arc<Terminal>,
+    options: &Options,
+    run_target: &str,
+    interrupts: Arc<Interrupts>,
+) -> Result<Session> {
+    let redactor = Arc::clone(terminal.redactor());
+    let color = std::env::var_os("NO_COLOR").is_none() && std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let secrets = Secrets::load(&file.config.root, redactor)?;
+    let settings = Settings { yes: options.yes, in_doubt: options.in_doubt, identity: identity::operator() };
+    let controller = Controller::new(world, terminal, interrupts, settings);
+    let host =
+        Rc::new(Host { controller, config: Arc::clone(&file.config), secrets, run_target: run_target.to_string() });
+    let stdlib = engine::stdlib::locate(options.stdlib.as_deref(), &file.config.root)?;
+    let mut loaded = engine::build(&host, &stdlib, color)?;
+    let script = engine::compile(&mut loaded, &file.name, &file.text, color)?;
+    Ok(Session { host, loaded, script, file, color })
+}
+
+fn run_target(config: &Config, options: &Options) -> Result<String> {
+    let name = options.target.clone().unwrap_or_else(|| config.default_target().to_string());
+    config.target(&name).map_err(|e| Failure::Usage(format!("error: --target: {e}"))).map(|t| t.name)
+}
+
+fn world_for_plan(config: &Arc<Config>, request: &PlanRequest, runtime: &tokio::runtime::Handle) -> Result<PlanWorld> {
+    let scenario = request.scenario.as_deref().map(Scenario::load).transpose()?;
+    // Live reads never prompt: a plan asks nobody anything.
+    let live_reads = request
+        .live_reads
+        .then(|| LiveWorld::new(runtime.clone(), Arc::clone(config), Arc::new(Terminal::new(Redactor::new(), true))));
+    Ok(PlanWorld { scenario, live_reads })
+}
+
+/// Evaluates the script and turns how it ended into golive's outcome.
+fn evaluate(session: &Session) -> Result<()> {
+    let mut scope = Scope::new();
+    let result = session.loaded.engine.run_ast_with_scope(&mut scope, &session.script.ast);
+    let Err(err) = result else { return Ok(()) };
+    let render =
+        |e: &EvalAltResult| session.loaded.sources.render(&from_eval_error(e, &session.file.name), session.color);
+    match session.host.controller.take_stop() {
+        Some(Stop::Failure(failure)) => Err(failure),
+        Some(Stop::ScriptError(e)) => Err(Failure::Usage(render(&e))),
+        None if session.host.controller.interrupts().fired() => {
+            Err(Failure::Interrupted("interrupted by the operator (Ctrl-C)".into()))
+        }
+        None => Err(Failure::Usage(render(&err))),
+    }
+}
+
+pub fn plan(script: &Path, options: &Options, request: &PlanRequest, runtime: &tokio::runtime::Handle) -> Result<Plan> {
+    let file = ScriptFile::read(script)?;
+    let target = run_target(&file.config, options)?;
+    let world = world_for_plan(&file.config, request, runtime)?;
+    let terminal = Arc::new(Terminal::new(Redactor::new(), true));
+    let session = open_session(file, Box::new(world), terminal, options, &target, Interrupts::new())?;
+    let outline = session.script.outline.clone();
+    session.host.controller.begin(Mode::Plan, None, Prior::default(), outline);
+    let outcome = evaluate(&session);
+    let mut plan = session.host.controller.take_plan();
+    plan.script = session.file.name.clone();
+    plan.target = target;
+    plan.scenario = request.scenario.as_ref().map(|p| relative(p, &session.file.config.root));
+    plan.outcome = match outcome {
+        Ok(()) => "the run would complete (exit 0)".into(),
+        Err(Failure::Usage(message)) => return Err(Failure::Usage(message)),
+        Err(failure) => format!("the run would stop (exit {}): {}", failure.exit_code(), failure.message()),
+    };
+    Ok(plan)
+}
+
+/// `golive steps`: the static list, without running anything.
+pub fn steps(script: &Path, options: &Options) -> Result<Outline> {
+    let file = ScriptFile::read(script)?;
+    let target = run_target(&file.config, options)?;
+    let world = PlanWorld { scenario: None, live_reads: None };
+    let terminal = Arc::new(Terminal::new(Redactor::new(), true));
+    let session = open_session(file, Box::new(world), terminal, options, &target, Interrupts::new())?;
+    Ok(session.script.outline)
+}
+
+/// `golive check`: compiles and lints each script (and the stdlib with it). Returns the failures, rendered.
+pub fn check(scripts: &[PathBuf], options: &Options) -> Vec<String> {
+    scripts.iter().filter_map(|script| steps(script, options).err().map(|f| f.message().to_string())).collect()
+}
+
+pub fn docs(options: &Options) -> Result<Vec<crate::modules::FnDoc>> {
+    let config = Arc::new(Config::discover(Path::new("."))?);
+    let redactor = Redactor::new();
+    let terminal = Arc::new(Terminal::new(Arc::clone(&redactor), true));
+    let settings = Settings { yes: false, in_doubt: InDoubtPolicy::Abort, identity: String::new() };
+    let world = PlanWorld { scenario: None, live_reads: None };
+    let controller = Controller::new(Box::new(world), terminal, Interrupts::new(), settings);
+    let secrets = Secrets::load(&config.root, redactor)?;
+    let host =
+        Rc::new(Host { controller, config: Arc::clone(&config), secrets, run_target: config.default_target().into() });
+    let stdlib = engine::stdlib::locate(options.stdlib.as_deref(), &config.root)?;
+    Ok(engine::build(&host, &stdlib, false)?.docs)
+}
+
+/// What a finished (or stopped) run reports.
+pub struct RunSummary {
+    pub run_id: String,
+    pub journal: PathBuf,
+}
+
+/// `golive run` and `golive run --only`.
+pub fn run(
+    script: &Path,
+    only: &[String],
+    options: &Options,
+    runtime: &tokio::runtime::Handle,
+) -> (Option<RunSummary>, Result<()>) {
+    let file = match ScriptFile::read(script) {
+        Ok(f) => f,
+        Err(e) => return (None, Err(e)),
+    };
+    let target = match run_target(&file.config, options) {
+        Ok(t) => t,
+        Err(e) => return (None, Err(e)),
+    };
+    let mode = if only.is_empty() { Mode::Run } else { Mode::Only(only.iter().cloned().collect()) };
+    live(file, target, mode, None, options, runtime)
+}
+
+/// `golive resume [RUN]`: carries on the newest unfinished run, or the one named.
+pub fn resume(
+    run: Option<&str>,
+    options: &Options,
+    runtime: &tokio::runtime::Handle,
+) -> (Option<RunSummary>, Result<()>) {
+    let found = (|| {
+        let config = Config::discover(Path::new("."))?;
+        let dir = find_run(&config, run)?;
+        let record = journal::read(&dir.join(journal::FILE_NAME))?;
+        Ok::<_, Failure>((dir, record))
+    })();
+    let (dir, record) = match found {
+        Ok(found) => found,
+        Err(e) => return (None, Err(e)),
+    };
+    if let Some(warning) = &record.torn_tail {
+        eprintln!("{warning}");
+    }
+    let Some(Entry::RunStarted { script, target, script_sha256, .. }) = record.entries.first().cloned() else {
+        return (
+            None,
+            Err(Failure::Usage(format!("error: {} does not start with a run_started entry", dir.display()))),
+        );
+    };
+    let prior = Prior::from_entries(&record.entries);
+    if let Some(code) = prior.finished.filter(|c| *c == 0) {
+        let id = dir.file_name().unwrap_or_default().to_string_lossy().into_owned();
+        return (
+            None,
+            Err(Failure::Usage(format!("error: run {id} already finished (exit {code}); there is nothing to resume"))),
+        );
+    }
+    let file = match ScriptFile::read(&script) {
+        Ok(f) => f,
+        Err(e) => return (None, Err(e)),
+    };
+    if file.sha256() != script_sha256 {
+        eprintln!(
+            "warning: {} changed since the run started; completed steps whose source changed are flagged",
+            file.name
+        );
+    }
+    live(file, target, Mode::Resume, Some((dir, prior)), options, runtime)
+}
+
+fn live(
+    file: ScriptFile,
+    target: String,
+    mode: Mode,
+    resuming: Option<(PathBuf, Prior)>,
+    options: &Options,
+    runtime: &tokio::runtime::Handle,
+) -> (Option<RunSummary>, Result<()>) {
+    let interrupts = Interrupts::new();
+    interrupts.listen(runtime, || eprintln!("\naborted by a second Ctrl-C (exit 130); `golive resume` carries on"));
+    let config = Arc::clone(&file.config);
+    let terminal = Arc::new(Terminal::new(Redactor::new(), options.non_interactive));
+    let world = LiveWorld::new(runtime.clone(), Arc::clone(&config), Arc::clone(&terminal));
+    let session = match open_session(file, Box::new(world), terminal, options, &target, Arc::clone(&interrupts)) {
+        Ok(s) => s,
+        Err(e) => return (None, Err(e)),
+    };
+    let state_dir = config.root.join(STATE_DIR);
+    let identity = session.host.controller.settings().identity.clone();
+    let started_at = identity::now_stamp();
+    let prepared = (|| {
+        let (run_dir, prior, resumed) = match resuming {
+            Some((dir, prior)) => (dir, prior, true),
+            None => {
+                let prior = match &mode {
+                    Mode::Only(_) => latest_prior(&config, &session.file.path, &target).unwrap_or_default(),
+                    _ => Prior::default(),
+                };
+                (new_run_dir(&state_dir, &session.file.path, &target)?, prior, false)
+            }
+        };
+        let run_id = run_dir.file_name().unwrap_or_default().to_string_lossy().into_owned();
+        let holder = lock::Holder {
+            by: identity.clone(),
+            pid: std::process::id(),
+            since: started_at.clone(),
+            run_id: run_id.clone(),
+        };
+        let lock = lock::acquire(
+            &lock::lock_path(&state_dir, &session.file.path, &target),
+            &holder,
+            Path::new(&session.file.name),
+            &target,
+        );
+        let lock = match lock {
+            Ok(lock) => lock,
+            Err(e) => {
+                if !resumed {
+                    let _ = std::fs::remove_dir_all(&run_dir);
+                }
+                return Err(e);
+            }
+        };
+        let journal_path = run_dir.join(journal::FILE_NAME);
+        let redactor = Arc::clone(session.host.controller.terminal().redactor());
+        let journal = if resumed {
+            let mut j = Journal::reopen(&journal_path, redactor)?;
+            j.append(
+                &Entry::RunResumed { by: identity.clone(), pid: std::process::id(), at: started_at.clone() },
+                true,
+            )?;
+            j
+        } else {
+            let mut j = Journal::create(&journal_path, redactor)?;
+            let mode_name = match &mode {
+                Mode::Only(_) => "only",
+                _ => "run",
+            };
+            j.append(
+                &Entry::RunStarted {
+                    run_id: run_id.clone(),
+                    script: session.file.path.clone(),
+                    script_sha256: session.file.sha256(),
+                    target: target.clone(),
+                    mode: mode_name.into(),
+                    by: identity.clone(),
+                    pid: std::process::id(),
+                    at: started_at.clone(),
+                    version: env!("CARGO_PKG_VERSION").into(),
+                },
+                true,
+            )?;
+            j
+        };
+        Ok::<_, Failure>((run_id, journal_path, journal, prior, lock))
+    })();
+    let (run_id, journal_path, journal, prior, _lock) = match prepared {
+        Ok(p) => p,
+        Err(e) => return (None, Err(e)),
+    };
+    let summary = RunSummary { run_id: run_id.clone(), journal: journal_path };
+    let terminal = Arc::clone(session.host.controller.terminal());
+    let verb = if matches!(mode, Mode::Resume) { "resuming" } else { "running" };
+    terminal.line(&format!("{verb} {} on target `{target}` as run {run_id}", session.file.name));
+    session.host.controller.begin(mode, Some(journal), prior, session.script.outline.clone());
+    let started = Instant::now();
+    let outcome = evaluate(&session);
+    let (code, message) = match &outcome {
+        Ok(()) => (0, "done".to_string()),
+        Err(f) => (f.exit_code(), f.message().to_string()),
+    };
+    session.host.controller.finish(code, &message);
+    if outcome.is_ok() {
+        terminal.line(&format!("\nrun {run_id} done in {}", crate::duration::short(started.elapsed())));
+    }
+    (Some(summary), outcome)
+}
+
+fn new_run_dir(state_dir: &Path, script: &Path, target: &str) -> Result<PathBuf> {
+    let runs = state_dir.join("runs");
+    std::fs::create_dir_all(&runs).map_err(|e| io_failure("create", &runs, e))?;
+    let stem = script.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let base = format!("{}-{stem}-{target}", chrono::Local::now().format("%Y%m%d-%H%M%S"));
+    for n in 1.. {
+        let id = if n == 1 { base.clone() } else { format!("{base}-{n}") };
+        let dir = runs.join(&id);
+        match std::fs::create_dir(&dir) {
+            Ok(()) => return Ok(dir),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(io_failure("create", &dir, e)),
+        }
+    }
+    unreachable!("an unbounded counter always finds a free run id")
+}
+
+/// Every run folder, oldest first (ids start with their start time).
+pub fn run_dirs(config: &Config) -> Vec<PathBuf> {
+    let runs = config.root.join(STATE_DIR).join("runs");
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&runs)
+        .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.join(journal::FILE_NAME).is_file()).collect())
+        .unwrap_or_default();
+    dirs.sort_by_key(|d| (std::fs::metadata(d.join(journal::FILE_NAME)).and_then(|m| m.created()).ok(), d.clone()));
+    dirs
+}
+
+fn find_run(config: &Config, run: Option<&str>) -> Result<PathBuf> {
+    let dirs = run_dirs(config);
+    match run {
+        Some(id) => dirs.into_iter().find(|d| d.file_name().is_some_and(|n| n == id)).ok_or_else(|| {
+            Failure::Usage(format!(
+                "error: no run `{id}` under {}; `golive status` lists runs",
+                config.root.join(STATE_DIR).display()
+            ))
+        }),
+        None => dirs.into_iter().last().ok_or_else(|| {
+            Failure::Usage(format!("error: no runs under {} yet", config.root.join(STATE_DIR).display()))
+        }),
+    }
+}
+
+/// The newest journal of this script and target: what `--only` yields for the steps it skips.
+fn latest_prior(config: &Config, script: &Path, target: &str) -> Option<Prior> {
+    run_dirs(config).into_iter().rev().find_map(|dir| {
+        let record = journal::read(&dir.join(journal::FILE_NAME)).ok()?;
+        match record.entries.first() {
+            Some(Entry::RunStarted { script: s, target: t, .. }) if s == script && t == target => {
+                Some(Prior::from_entries(&record.entries))
+            }
+            _ => None,
+        }
+    })
+}
+
+pub fn resolve_run(run: Option<&str>) -> Result<PathBuf> {
+    let config = Config::discover(Path::new("."))?;
+    find_run(&config, run)
+}
+
+fn relative(path: &Path, root: &Path) -> String {
+    let canonical = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    canonical.strip_prefix(root).map(|p| p.display().to_string()).unwrap_or_else(|_| path.display().to_string())
+}

@@ -1,0 +1,91 @@
+//! The plan: what a run would do, in order, deterministic (no times, no ids) so it can be snapshot-tested.
+
+use serde::Serialize;
+
+use crate::effects::{Access, Provenance};
+
+#[derive(Debug, Default, Serialize)]
+pub struct Plan {
+    pub script: String,
+    pub target: String,
+    pub scenario: Option<String>,
+    pub items: Vec<PlanItem>,
+    pub outcome: String,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(tag = "item", rename_all = "snake_case")]
+pub enum PlanItem {
+    Phase { name: String, window: Option<String>, owner: Option<String> },
+    Step { kind: String, name: String, effects: Vec<PlannedEffect>, result: String },
+    Output { text: String },
+}
+
+#[derive(Debug, Serialize)]
+pub struct PlannedEffect {
+    pub access: Access,
+    pub what: String,
+    pub answer: Provenance,
+}
+
+impl Plan {
+    pub fn assumed(&self) -> usize {
+        self.items
+            .iter()
+            .map(|item| match item {
+                PlanItem::Step { effects, .. } => {
+                    effects.iter().filter(|e| matches!(e.answer, Provenance::Assumed(_))).count()
+                }
+                _ => 0,
+            })
+            .sum()
+    }
+
+    pub fn render_text(&self) -> String {
+        let mut out = format!("plan for {} on target `{}`", self.script, self.target);
+        match &self.scenario {
+            Some(s) => out.push_str(&format!(" (scenario {s})\n")),
+            None => out.push('\n'),
+        }
+        for item in &self.items {
+            match item {
+                PlanItem::Phase { name, window, owner } => {
+                    out.push_str(&format!("\nphase \"{name}\""));
+                    if let Some(w) = window {
+                        out.push_str(&format!("  {w}"));
+                    }
+                    if let Some(o) = owner {
+                        out.push_str(&format!("  owner {o}"));
+                    }
+                    out.push('\n');
+                }
+                PlanItem::Step { kind, name, effects, result } => {
+                    out.push_str(&format!("  {kind} \"{name}\"\n"));
+                    for effect in effects {
+                        let access = match effect.access {
+                            Access::Read => "read ",
+                            Access::Write => "write",
+                        };
+                        let answer = match &effect.answer {
+                            Provenance::Performed => "  (read live)".to_string(),
+                            Provenance::Recorded => String::new(),
+                            Provenance::Scenario(rule) => format!("  <- scenario {rule}"),
+                            Provenance::Assumed(value) => format!("  <- assumed {value}"),
+                        };
+                        out.push_str(&format!("    {access}  {}{answer}\n", effect.what));
+                    }
+                    out.push_str(&format!("    = {result}\n"));
+                }
+                PlanItem::Output { text } => out.push_str(&format!("  | {text}\n")),
+            }
+        }
+        let assumed = self.assumed();
+        if assumed > 0 {
+            out.push_str(&format!(
+                "\n{assumed} value(s) were assumed; answer them with --scenario FILE or --live-reads\n"
+            ));
+        }
+        out.push_str(&format!("\noutcome: {}\n", self.outcome));
+        out
+    }
+}

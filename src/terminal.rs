@@ -1,0 +1,195 @@
+//! The operator's terminal: progress lines (a spinner with elapsed time on a terminal, plain lines
+//! otherwise), prompts, and script output. Everything written passes the redaction filter.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use tokio_util::sync::CancellationToken;
+
+use crate::effects::{EffectError, Prompt};
+use crate::secrets::Redactor;
+
+pub struct Terminal {
+    redactor: Arc<Redactor>,
+    interactive: bool,
+    fancy: bool,
+    color: bool,
+    spinner: Mutex<Option<ProgressBar>>,
+    stdin_lines: OnceLock<Mutex<Receiver<String>>>,
+}
+
+#[derive(Clone, Copy)]
+pub enum Tone {
+    Plain,
+    Good,
+    Bad,
+    Dim,
+    Heading,
+}
+
+impl Terminal {
+    pub fn new(redactor: Arc<Redactor>, non_interactive: bool) -> Terminal {
+        let stderr_tty = std::io::stderr().is_terminal();
+        Terminal {
+            redactor,
+            interactive: !non_interactive && std::io::stdin().is_terminal() && std::env::var_os("CI").is_none(),
+            fancy: stderr_tty,
+            color: stderr_tty && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+            spinner: Mutex::new(None),
+            stdin_lines: OnceLock::new(),
+        }
+    }
+
+    /// Can golive ask the operator a question and wait for the answer?
+    pub fn is_interactive(&self) -> bool {
+        self.interactive
+    }
+
+    pub fn redactor(&self) -> &Arc<Redactor> {
+        &self.redactor
+    }
+
+    pub fn paint(&self, text: &str, tone: Tone) -> String {
+        if !self.color {
+            return text.to_string();
+        }
+        let code = match tone {
+            Tone::Plain => return text.to_string(),
+            Tone::Good => "32",
+            Tone::Bad => "1;31",
+            Tone::Dim => "2",
+            Tone::Heading => "1",
+        };
+        format!("\x1b[{code}m{text}\x1b[0m")
+    }
+
+    /// A progress or report line on stderr.
+    pub fn line(&self, text: &str) {
+        let text = self.redactor.redact(text).into_owned();
+        self.suspend(|| eprintln!("{text}"));
+    }
+
+    /// Script output (`print`) on stdout.
+    pub fn out(&self, text: &str) {
+        let text = self.redactor.redact(text).into_owned();
+        self.suspend(|| {
+            println!("{text}");
+            let _ = std::io::stdout().flush();
+        });
+    }
+
+    pub fn start_spinner(&self, message: &str) {
+        if !self.fancy {
+            return;
+        }
+        let bar = ProgressBar::new_spinner();
+        bar.set_style(
+            ProgressStyle::with_template("  {spinner} {msg} {elapsed:.dim}").expect("static template is valid"),
+        );
+        bar.set_message(self.redactor.redact(message).into_owned());
+        bar.enable_steady_tick(Duration::from_millis(120));
+        *self.spinner.lock().unwrap_or_else(|p| p.into_inner()) = Some(bar);
+    }
+
+    pub fn stop_spinner(&self) {
+        if let Some(bar) = self.spinner.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            bar.finish_and_clear();
+        }
+    }
+
+    fn suspend(&self, f: impl FnOnce()) {
+        let guard = self.spinner.lock().unwrap_or_else(|p| p.into_inner());
+        match guard.as_ref() {
+            Some(bar) => bar.suspend(f),
+            None => f(),
+        }
+    }
+
+    /// Asks on the terminal until the answer is one of the choices; Ctrl-C cancels the question.
+    pub fn ask(&self, prompt: &Prompt, cancel: &CancellationToken) -> Result<String, EffectError> {
+        if !self.interactive {
+            return Err(EffectError::Unanswered(self.redactor.redact(&prompt.question).into_owned()));
+        }
+        let lines = self.stdin_lines.get_or_init(|| Mutex::new(spawn_stdin_reader()));
+        let lines = lines.lock().unwrap_or_else(|p| p.into_inner());
+        loop {
+            let choices =
+                if prompt.choices.is_empty() { String::new() } else { format!(" [{}]", prompt.choices.join("/")) };
+            let question = self.redactor.redact(&prompt.question).into_owned();
+            self.suspend(|| {
+                eprint!("? {question}{choices} ");
+                let _ = std::io::stderr().flush();
+            });
+            let answer = loop {
+                match lines.recv_timeout(Duration::from_millis(50)) {
+                    Ok(line) => break line,
+                    Err(RecvTimeoutError::Timeout) if cancel.is_cancelled() => {
+                        eprintln!();
+                        return Err(EffectError::Cancelled);
+                    }
+                    Err(RecvTimeoutError::Timeout) => continue,
+                    Err(RecvTimeoutError::Disconnected) => {
+                        return Err(EffectError::Unanswered(question));
+                    }
+                }
+            };
+            if prompt.choices.is_empty() {
+                return Ok(answer);
+            }
+            if let Some(choice) = match_choice(&answer, &prompt.choices) {
+                return Ok(choice);
+            }
+            self.line(&format!("  please answer one of: {}", prompt.choices.join(", ")));
+        }
+    }
+}
+
+/// Accepts a choice by its full text or an unambiguous prefix, ignoring case.
+pub fn match_choice(answer: &str, choices: &[String]) -> Option<String> {
+    let answer = answer.trim().to_lowercase();
+    if answer.is_empty() {
+        return None;
+    }
+    if let Some(exact) = choices.iter().find(|c| c.to_lowercase() == answer) {
+        return Some(exact.clone());
+    }
+    let mut prefixed = choices.iter().filter(|c| c.to_lowercase().starts_with(&answer));
+    match (prefixed.next(), prefixed.next()) {
+        (Some(only), None) => Some(only.clone()),
+        _ => None,
+    }
+}
+
+/// One reader for the whole process, so an abandoned question never swallows the next answer.
+fn spawn_stdin_reader() -> Receiver<String> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let stdin = std::io::stdin();
+        for line in stdin.lock().lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+#[cfg(test)]
+mod tests {
+    use super::match_choice;
+
+    #[test]
+    fn choices_match_by_unambiguous_prefix() {
+        let choices: Vec<String> = ["retry", "skip", "abort"].map(String::from).to_vec();
+        assert_eq!(match_choice("R", &choices).as_deref(), Some("retry"));
+        assert_eq!(match_choice(" Abort ", &choices).as_deref(), Some("abort"));
+        assert_eq!(match_choice("x", &choices), None);
+        let go: Vec<String> = ["GO", "NO-GO"].map(String::from).to_vec();
+        assert_eq!(match_choice("go", &go).as_deref(), Some("GO"));
+        assert_eq!(match_choice("no", &go).as_deref(), Some("NO-GO"));
+    }
+}
