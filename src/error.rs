@@ -31,6 +31,18 @@ impl Failure {
     }
 }
 
+impl Failure {
+    /// The same failure with its message rewritten (used to mask secrets before anything prints it).
+    pub fn map_message(self, f: impl FnOnce(&str) -> String) -> Failure {
+        match self {
+            Failure::Usage(m) => Failure::Usage(f(&m)),
+            Failure::Runbook(m) => Failure::Runbook(f(&m)),
+            Failure::Locked(m) => Failure::Locked(f(&m)),
+            Failure::Interrupted(m) => Failure::Interrupted(f(&m)),
+        }
+    }
+}
+
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.message())

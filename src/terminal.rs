@@ -35,7 +35,7 @@ impl Terminal {
         let stderr_tty = std::io::stderr().is_terminal();
         Terminal {
             redactor,
-            interactive: !non_interactive && std::io::stdin().is_terminal() && std::env::var_os("CI").is_none(),
+            interactive: !non_interactive && std::io::stdin().is_terminal(),
             fancy: stderr_tty,
             color: stderr_tty && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
             spinner: Mutex::new(None),

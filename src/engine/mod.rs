@@ -121,6 +121,25 @@ fn add_standard_functions(engine: &Engine, known: &mut KnownFunctions) {
     }
 }
 
+impl Loaded {
+    /// A runtime error as a diagnostic, with the signatures of the function it could not match.
+    pub fn explain(&self, err: &rhai::EvalAltResult, file: &str) -> Diagnostic {
+        let mut diagnostic = from_eval_error(err, file);
+        if let Some(name) = diagnostic.message.strip_prefix("no function `").and_then(|m| m.split('`').next()) {
+            let signatures: Vec<String> = self
+                .docs
+                .iter()
+                .filter(|d| d.module.is_empty() && d.name == name || format!("{}::{}", d.module, d.name) == name)
+                .map(|d| d.signature())
+                .collect();
+            if !signatures.is_empty() {
+                diagnostic.notes.push(format!("it takes: {}", signatures.join("  or  ")));
+            }
+        }
+        diagnostic
+    }
+}
+
 /// A compiled script and what the static walk found in it.
 pub struct Script {
     pub ast: AST,

@@ -696,16 +696,17 @@ impl Controller {
                 frame.wrote = true;
             }
         }
-        let timeout = match (effect.default_timeout(), deadline) {
-            (None, None) => None,
-            (Some(t), None) => Some(t),
+        // The effect's own limit, or what is left of the step's timeout when that is shorter.
+        let (timeout, step_limited) = match (effect.default_timeout(), deadline) {
+            (limit, None) => (limit, false),
             (limit, Some((at, _))) => {
                 let left = at.saturating_duration_since(Instant::now());
-                Some(limit.map_or(left, |l| l.min(left)))
+                match limit {
+                    Some(l) if l < left => (Some(l), false),
+                    _ => (Some(left), true),
+                }
             }
         };
-        let step_limited =
-            deadline.is_some_and(|(at, _)| timeout == Some(at.saturating_duration_since(Instant::now())));
         let budget = Budget { timeout, cancel: self.interrupts.token() };
         let started = Instant::now();
         let result = self.world.perform(&effect, &budget);

@@ -28,7 +28,6 @@ use crate::effects::World;
 use crate::effects::live::LiveWorld;
 use crate::effects::plan::PlanWorld;
 use crate::effects::scenario::Scenario;
-use crate::engine::diagnostics::from_eval_error;
 use crate::engine::outline::Outline;
 use crate::engine::{self, Host, Loaded, Script};
 use crate::error::{Failure, Result, io_failure};
@@ -133,16 +132,20 @@ fn evaluate(session: &Session) -> Result<()> {
     let mut scope = Scope::new();
     let result = session.loaded.engine.run_ast_with_scope(&mut scope, &session.script.ast);
     let Err(err) = result else { return Ok(()) };
-    let render =
-        |e: &EvalAltResult| session.loaded.sources.render(&from_eval_error(e, &session.file.name), session.color);
-    match session.host.controller.take_stop() {
-        Some(Stop::Failure(failure)) => Err(failure),
-        Some(Stop::ScriptError(e)) => Err(Failure::Usage(render(&e))),
+    let render = |e: &EvalAltResult| {
+        session.loaded.sources.render(&session.loaded.explain(e, &session.file.name), session.color)
+    };
+    let failure = match session.host.controller.take_stop() {
+        Some(Stop::Failure(failure)) => failure,
+        Some(Stop::ScriptError(e)) => Failure::Usage(render(&e)),
         None if session.host.controller.interrupts().fired() => {
-            Err(Failure::Interrupted("interrupted by the operator (Ctrl-C)".into()))
+            Failure::Interrupted("interrupted by the operator (Ctrl-C)".into())
         }
-        None => Err(Failure::Usage(render(&err))),
-    }
+        None => Failure::Usage(render(&err)),
+    };
+    // The one exit for failure text: it is printed by main, so it is masked here.
+    let redactor = session.host.controller.terminal().redactor();
+    Err(failure.map_message(|m| redactor.redact(m).into_owned()))
 }
 
 pub fn plan(script: &Path, options: &Options, request: &PlanRequest, runtime: &tokio::runtime::Handle) -> Result<Plan> {

@@ -1,0 +1,221 @@
+//! Bad input gets exit 2 and a message that names the file, line and column: never a panic, never a run.
+
+mod common;
+
+use common::Project;
+
+/// Runs `script` non-interactively and returns stderr, asserting exit 2 and the position.
+fn rejected(script: &str, location: &str) -> String {
+    let project = Project::new();
+    project.write("bad.rhai", script);
+    let run = project.golive(&["bad.rhai", "--non-interactive"]);
+    run.assert_code(2);
+    assert!(run.stderr.contains(&format!("bad.rhai:{location}")), "expected bad.rhai:{location} in:\n{}", run.stderr);
+    assert!(run.stderr.contains('^') || run.stderr.contains('|'), "no caret:\n{}", run.stderr);
+    let check = project.golive(&["check", "bad.rhai"]);
+    assert_eq!(check.code, 2, "golive check must reject it too:\n{}", check.all());
+    run.stderr
+}
+
+#[test]
+fn syntax_error() {
+    let err = rejected("step \"a\" {\n  let x = ;\n}\n", "2:11");
+    assert!(err.contains("Unexpected ';'"), "{err}");
+}
+
+#[test]
+fn unknown_function_suggests_the_close_one() {
+    let err = rejected("step \"a\" {\n  local::rnu(\"ls\");\n}\n", "2:10");
+    assert!(err.contains("no function `local::rnu` exists; did you mean `run`?"), "{err}");
+}
+
+#[test]
+fn unknown_global_function_suggests_the_close_one() {
+    let err = rejected("step \"a\" {\n  sleeep(\"1s\");\n}\n", "2:3");
+    assert!(err.contains("no function `sleeep` exists; did you mean `sleep`?"), "{err}");
+}
+
+#[test]
+fn unknown_module_suggests_the_close_one() {
+    let err = rejected("let a = 1;\nstep \"a\" {\n  lokal::run(\"ls\");\n}\n", "3:3");
+    assert!(err.contains("no module `lokal` exists; did you mean `local`?"), "{err}");
+}
+
+#[test]
+fn unknown_method_suggests_the_close_one() {
+    let err = rejected("step \"a\" { \"x\".contians(\"y\") }\n", "1:16");
+    assert!(err.contains("did you mean `contains`?"), "{err}");
+}
+
+#[test]
+fn wrong_argument_count() {
+    let err = rejected("step \"a\" {\n  local::run(\"ls\", #{}, 2);\n}\n", "2:10");
+    assert!(err.contains("`local::run` takes 1 or 2 argument(s), but is given 3"), "{err}");
+}
+
+#[test]
+fn wrong_argument_type_lists_the_signatures() {
+    let project = Project::new();
+    project.write("bad.rhai", "step \"a\" {\n  local::run(42);\n}\n");
+    let run = project.golive(&["bad.rhai"]);
+    run.assert_code(2);
+    assert!(run.stderr.contains("bad.rhai:2:10"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("no function `local::run` takes these arguments: `local::run (int)`"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains("it takes: local::run(cmd: string) -> map  or  local::run(cmd: string, options: map) -> map"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn effect_outside_a_step_is_caught_before_anything_runs() {
+    let project = Project::new();
+    project.write("bad.rhai", "step \"first\" { local::run(\"touch first\"); }\nlocal::run(\"touch outside\");\n");
+    let run = project.golive(&["bad.rhai"]);
+    run.assert_code(2);
+    assert!(run.stderr.contains("bad.rhai:2:8"), "{}", run.stderr);
+    assert!(run.stderr.contains("`local::run` acts on the world, so it must run inside a step"), "{}", run.stderr);
+    assert!(!project.file("first").exists() && !project.file("outside").exists(), "nothing may run");
+}
+
+#[test]
+fn effect_outside_a_step_through_a_function_is_caught_at_the_call() {
+    let project = Project::new();
+    project.write("bad.rhai", "fn helper() { local::run(\"touch f\") }\nhelper();\n");
+    let run = project.golive(&["bad.rhai"]);
+    run.assert_code(2);
+    assert!(run.stderr.contains("bad.rhai:1:22"), "{}", run.stderr);
+    assert!(run.stderr.contains("in call to `helper` at bad.rhai:2:1"), "{}", run.stderr);
+    assert!(!project.file("f").exists());
+}
+
+#[test]
+fn sleep_outside_a_step() {
+    let err = rejected("let a = 1;\nsleep(\"1s\");\n", "2:1");
+    assert!(err.contains("`sleep` acts on the world"), "{err}");
+}
+
+#[test]
+fn duplicate_step_names() {
+    let err = rejected("step \"a\" { }\nphase \"p\" {\n  check \"a\" { true }\n}\n", "3:3");
+    assert!(err.contains("a step named \"a\" already exists at line 1"), "{err}");
+}
+
+#[test]
+fn nested_steps() {
+    let err = rejected("step \"a\" {\n  step \"b\" { }\n}\n", "2:3");
+    assert!(err.contains("step \"b\" is inside step \"a\"; steps cannot nest"), "{err}");
+}
+
+#[test]
+fn steps_inside_functions() {
+    let err = rejected("fn f() {\n  step \"b\" { }\n}\n", "2:3");
+    assert!(err.contains("inside function `f`"), "{err}");
+}
+
+#[test]
+fn a_step_name_must_be_a_literal_string() {
+    let err = rejected("let n = \"x\";\nstep n { }\n", "2:6");
+    assert!(err.to_lowercase().contains("string"), "{err}");
+}
+
+#[test]
+fn unknown_step_option() {
+    let project = Project::new();
+    project.write("bad.rhai", "step \"a\" with #{ timout: \"1m\" } { local::run(\"touch ran\"); }\n");
+    let run = project.golive(&["bad.rhai"]);
+    run.assert_code(2);
+    assert!(run.stderr.contains("bad.rhai:1:15"), "{}", run.stderr);
+    assert!(run.stderr.contains("unknown field `timout`, expected one of `timeout`"), "{}", run.stderr);
+    assert!(!project.file("ran").exists());
+}
+
+#[test]
+fn unknown_target_in_a_script() {
+    let project = Project::new();
+    project.write("bad.rhai", "let t = target(\"prd\");\n");
+    let run = project.golive(&["bad.rhai"]);
+    run.assert_code(2);
+    assert!(run.stderr.contains("bad.rhai:1:9"), "{}", run.stderr);
+    assert!(run.stderr.contains("unknown target `prd`"), "{}", run.stderr);
+    assert!(run.stderr.contains("defines: local, prod; did you mean `prod`?"), "{}", run.stderr);
+}
+
+#[test]
+fn unknown_target_on_the_command_line() {
+    let project = Project::new();
+    project.write("ok.rhai", "let a = 1;\n");
+    let run = project.golive(&["ok.rhai", "--target", "staging"]);
+    run.assert_code(2);
+    assert!(run.stderr.contains("--target: unknown target `staging`"), "{}", run.stderr);
+}
+
+#[test]
+fn unknown_config_key_suggests_the_close_one() {
+    let project = Project::new();
+    project.write("bad.rhai", "let g = config(\"greting\");\n");
+    let run = project.golive(&["bad.rhai"]);
+    run.assert_code(2);
+    assert!(run.stderr.contains("bad.rhai:1:9"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("has no `greting` in [vars] or [targets.local.vars]; did you mean `greeting`?"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn malformed_config_names_file_line_and_key() {
+    let project = Project::with_config("default_target = \"local\"\n\n[targets.prod]\nhots = \"x\"\n");
+    project.write("ok.rhai", "let a = 1;\n");
+    let run = project.golive(&["ok.rhai"]);
+    run.assert_code(2);
+    assert!(run.stderr.contains("golive.toml"), "{}", run.stderr);
+    assert!(run.stderr.contains("line 4"), "{}", run.stderr);
+    assert!(run.stderr.contains("unknown field `hots`"), "{}", run.stderr);
+}
+
+#[test]
+fn missing_config_says_where_it_looked() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("x.rhai"), "let a = 1;\n").unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_golive"))
+        .arg("x.rhai")
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no golive.toml in") && err.contains("or any folder above it"), "{err}");
+}
+
+#[test]
+fn missing_script_is_a_clear_error() {
+    let project = Project::new();
+    let run = project.golive(&["nope.rhai"]);
+    run.assert_code(2);
+    assert!(run.stderr.contains("cannot read script nope.rhai"), "{}", run.stderr);
+}
+
+#[test]
+fn errors_inside_stdlib_modules_name_the_stdlib_file() {
+    let project = Project::new();
+    project.write("stdlib/broken.rhai", "fn ok() { 1 }\nfn bad( { }\n");
+    project.write("ok.rhai", "let a = 1;\n");
+    let run = project.golive(&["ok.rhai"]);
+    run.assert_code(2);
+    assert!(run.stderr.contains("stdlib/broken.rhai:2:"), "{}", run.stderr);
+
+    project.write("stdlib/broken.rhai", "fn explode() { throw \"boom from stdlib\"; }\n");
+    project.write("ok.rhai", "step \"s\" { broken::explode(); }\n");
+    let run = project.golive(&["ok.rhai"]);
+    run.assert_code(1);
+    assert!(run.stderr.contains("boom from stdlib"), "{}", run.stderr);
+    assert!(run.stderr.contains("stdlib/broken.rhai:1:16"), "{}", run.stderr);
+}

@@ -1,0 +1,236 @@
+//! The real binary end to end: the example runbook, bad scripts, secrets, --only, and journal repair.
+
+mod common;
+
+use common::Project;
+
+/// The shipped example, pointed at a folder of this test's own.
+fn example_project() -> Project {
+    let project = Project::new();
+    let work = project.file("work");
+    let config = common::BASE_CONFIG.replace("[vars]\n", &format!("[vars]\nwork_dir = \"{}\"\n", work.display()));
+    std::fs::write(project.file("golive.toml"), config).unwrap();
+    let example = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/three_phases.rhai")).unwrap();
+    project.write("three_phases.rhai", &example);
+    project
+}
+
+#[test]
+fn the_example_runs_and_its_effects_happen() {
+    let project = example_project();
+    let run = project.golive(&["three_phases.rhai", "--yes"]);
+    run.assert_code(0);
+    assert!(run.stderr.contains("ok    check \"disk has room\""), "{}", run.stderr);
+    assert!(run.stderr.contains("planned 06:00-06:30 (30m00s), actual"), "{}", run.stderr);
+    assert!(project.read("work/history").starts_with("released 20"), "{}", project.read("work/history"));
+    let status = project.golive(&["status"]);
+    status.assert_code(0);
+    assert!(status.stdout.contains("exit 0 (done)"), "{}", status.stdout);
+    assert_eq!(status.stdout.matches("done").count(), 7, "{}", status.stdout);
+}
+
+#[test]
+fn the_example_lists_its_steps_statically() {
+    let project = example_project();
+    let run = project.golive(&["steps", "three_phases.rhai"]);
+    run.assert_code(0);
+    let expected = [
+        "phase \"Prepare\"",
+        "  step   \"make work folder\"  (line 7)",
+        "  check  \"disk has room\"  (line 10)",
+        "phase \"Change\"",
+        "  step   \"write release marker\"  (line 18)",
+        "  step   \"record release\"  (line 24)",
+        "phase \"Verify\"",
+        "  check  \"release recorded\"  (line 30)",
+        "  manual \"Someone looked at the site\"  (line 34)",
+    ];
+    assert_eq!(run.stdout.lines().collect::<Vec<_>>(), expected);
+    assert!(!project.file(".golive").exists(), "listing steps must not create run state");
+}
+
+#[test]
+fn the_example_plans_without_touching_anything() {
+    let project = example_project();
+    let run = project.golive(&["plan", "three_phases.rhai"]);
+    run.assert_code(0);
+    assert!(run.stdout.contains("write  local$ mkdir -p"), "{}", run.stdout);
+    assert!(run.stdout.contains("outcome: the run would complete (exit 0)"), "{}", run.stdout);
+    assert!(!project.file("work").exists(), "a plan must not perform writes");
+    assert!(!project.file(".golive").exists(), "a plan keeps no journal");
+    let json = project.golive(&["plan", "three_phases.rhai", "--format", "json"]);
+    json.assert_code(0);
+    let plan: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(plan["items"].as_array().unwrap().len(), 3 + 6);
+}
+
+#[test]
+fn the_example_resumes_after_an_unanswered_question() {
+    let project = example_project();
+    let first = project.golive(&["three_phases.rhai"]);
+    first.assert_code(1);
+    assert!(first.stderr.contains("no answer for \"Someone looked at the site\""), "{}", first.stderr);
+    let history = project.read("work/history");
+    let resumed = project.golive(&["resume", "--yes"]);
+    resumed.assert_code(0);
+    assert_eq!(resumed.stderr.matches("done in an earlier attempt").count(), 5, "{}", resumed.stderr);
+    assert!(resumed.stderr.contains("ok    manual \"Someone looked at the site\""), "{}", resumed.stderr);
+    assert_eq!(project.read("work/history"), history, "a resumed run must not redo done steps");
+    project.golive(&["resume"]).assert_code(2);
+}
+
+#[test]
+fn only_runs_the_named_steps_and_others_yield_their_stored_values() {
+    let project = Project::new();
+    project.write(
+        "only.rhai",
+        r#"
+        let a = step "produce" { local::run("echo produced >> log").code; 41 };
+        step "consume" { local::run(`echo got ${a + 1} >> log`); }
+        "#,
+    );
+    project.golive(&["only.rhai"]).assert_code(0);
+    let run = project.golive(&["run", "only.rhai", "--only", "consume"]);
+    run.assert_code(0);
+    assert_eq!(project.read("log"), "produced\ngot 42\ngot 42\n");
+    assert!(run.stderr.contains("skip  step \"produce\"  not selected"), "{}", run.stderr);
+}
+
+#[test]
+fn a_torn_journal_tail_is_reported_ignored_and_repaired() {
+    let project = Project::new();
+    project.write(
+        "torn.rhai",
+        "step \"one\" { local::run(\"echo one >> log\"); }\nstep \"two\" { local::run(\"exit 3\"); }\n",
+    );
+    project.golive(&["torn.rhai"]).assert_code(1);
+    let journal = project.journals().pop().unwrap();
+    let mut text = std::fs::read_to_string(&journal).unwrap();
+    text.push_str("{\"event\":\"step_star");
+    std::fs::write(&journal, &text).unwrap();
+    project.write(
+        "torn.rhai",
+        "step \"one\" { local::run(\"echo one >> log\"); }\nstep \"two\" { local::run(\"true\"); }\n",
+    );
+    let run = project.golive(&["resume"]);
+    run.assert_code(0);
+    assert!(run.stderr.contains("the last line is incomplete"), "{}", run.stderr);
+    assert_eq!(project.read("log"), "one\n");
+    let text = std::fs::read_to_string(&journal).unwrap();
+    for (n, line) in text.lines().enumerate() {
+        serde_json::from_str::<serde_json::Value>(line).unwrap_or_else(|e| panic!("line {}: {e}: {line}", n + 1));
+    }
+}
+
+#[test]
+fn a_failing_step_exits_1_and_names_the_step_and_the_command() {
+    let project = Project::new();
+    project.write("fail.rhai", "phase \"P\" {\n  step \"migrate\" { local::run(\"echo boom >&2; exit 4\"); }\n  step \"after\" { local::run(\"touch after\"); }\n}\n");
+    let run = project.golive(&["fail.rhai"]);
+    run.assert_code(1);
+    assert!(
+        run.stderr.contains("step \"migrate\" failed: `local$ echo boom >&2; exit 4` exited with 4:\n    boom"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("resume:  golive resume"), "{}", run.stderr);
+    assert!(!project.file("after").exists());
+}
+
+#[test]
+fn retries_rerun_a_failing_step() {
+    let project = Project::new();
+    project.write(
+        "retry.rhai",
+        "step \"flaky\" with #{ retries: 2, retry_delay: \"10ms\" } { local::run(\"echo x >> tries; test $(wc -l < tries) -ge 3\"); }\n",
+    );
+    project.golive(&["retry.rhai"]).assert_code(0);
+    assert_eq!(project.read("tries").lines().count(), 3);
+}
+
+#[test]
+fn a_step_timeout_stops_a_hanging_command() {
+    let project = Project::new();
+    project.write("hang.rhai", "step \"hang\" with #{ timeout: \"300ms\" } { local::run(\"sleep 30\"); }\n");
+    let started = std::time::Instant::now();
+    let run = project.golive(&["hang.rhai"]);
+    run.assert_code(1);
+    assert!(started.elapsed().as_secs() < 10, "the timeout did not stop the command");
+    assert!(run.stderr.contains("timed out (the step's timeout of 300ms ran out)"), "{}", run.stderr);
+}
+
+#[test]
+fn a_planted_secret_never_reaches_any_output_or_file() {
+    let project = Project::new();
+    project.write(".env", "DB_PASSWORD=from-dotenv-s3cret\n");
+    project.write(
+        "secret.rhai",
+        r#"
+        let canary = secret("CANARY");
+        let db = secret("DB_PASSWORD");
+        print(`printing ${canary}`);
+        step "use it" {
+            local::run(`echo ${canary} ${db}; echo ${canary} >&2`);
+            canary + " as value"
+        }
+        check "evidence" { #{ ok: true, actual: canary, target: db } }
+        step "fail with it" { local::run(`echo ${canary} >&2; exit 1`); }
+        "#,
+    );
+    let canary = "CANARY-7f3a9c-do-not-leak";
+    let run = project.command(&["secret.rhai"]).env("CANARY", canary).output().unwrap();
+    let run = common::Run::from(run);
+    run.assert_code(1);
+    assert!(run.stdout.contains("printing <secret:CANARY>"), "{}", run.stdout);
+    let everything = format!("{}{}", run.all(), project.state_files());
+    assert!(everything.contains("<secret:DB_PASSWORD>"), "the .env secret was used and masked");
+    assert!(!everything.contains(canary), "the canary leaked:\n{everything}");
+    assert!(!everything.contains("from-dotenv-s3cret"), "the .env secret leaked:\n{everything}");
+    let plan = project.command(&["plan", "secret.rhai"]).env("CANARY", canary).output().unwrap();
+    let plan = common::Run::from(plan);
+    assert!(plan.stdout.contains("local$ echo <secret:CANARY> <secret:DB_PASSWORD>"), "{}", plan.stdout);
+    assert!(!plan.all().contains(canary));
+}
+
+#[test]
+fn a_missing_secret_is_an_error_that_says_where_to_put_it() {
+    let project = Project::new();
+    project.write("s.rhai", "step \"x\" { let k = secret(\"NOPE_KEY\"); }\n");
+    let run = project.golive(&["s.rhai"]);
+    run.assert_code(1);
+    assert!(
+        run.stderr.contains("secret `NOPE_KEY` is not set; export NOPE_KEY=... or add it to .env"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn version_and_help_work_without_a_project() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_golive"))
+        .arg("--version")
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), format!("golive {}", env!("CARGO_PKG_VERSION")));
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_golive")).current_dir(dir.path()).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn docs_list_module_functions_and_reject_unknown_modules() {
+    let project = Project::new();
+    let run = project.golive(&["docs", "local"]);
+    run.assert_code(0);
+    assert!(
+        run.stdout.contains("local::run(cmd: string, options: map) -> map  [effect: only inside a step]"),
+        "{}",
+        run.stdout
+    );
+    let all = project.golive(&["docs"]);
+    assert!(all.stdout.contains("verdict::below(actual, limit, unit)"), "{}", all.stdout);
+    let bad = project.golive(&["docs", "lokal"]);
+    bad.assert_code(2);
+    assert!(bad.stderr.contains("did you mean `local`?"), "{}", bad.stderr);
+}

@@ -1,0 +1,114 @@
+//! A throwaway golive project (its own golive.toml and .golive/) and the real binary to run in it.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+pub struct Project {
+    pub dir: tempfile::TempDir,
+}
+
+pub const BASE_CONFIG: &str = "default_target = \"local\"\n\n[vars]\ngreeting = \"hello\"\n\n[targets.local]\nkind = \"local\"\n\n[targets.prod]\nhost = \"prod.example\"\n";
+
+impl Project {
+    pub fn new() -> Project {
+        Project::with_config(BASE_CONFIG)
+    }
+
+    pub fn with_config(config: &str) -> Project {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::write(dir.path().join("golive.toml"), config).unwrap();
+        Project { dir }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn file(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    pub fn write(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.file(name);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).unwrap();
+        }
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    pub fn read(&self, name: &str) -> String {
+        std::fs::read_to_string(self.file(name)).unwrap_or_default()
+    }
+
+    /// The binary, run in the project folder, with no terminal and no colour.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_golive"));
+        cmd.args(args).current_dir(self.path()).env("NO_COLOR", "1").env_remove("GOLIVE_STDLIB");
+        cmd.stdin(Stdio::null());
+        cmd
+    }
+
+    pub fn golive(&self, args: &[&str]) -> Run {
+        Run::from(self.command(args).output().expect("golive runs"))
+    }
+
+    /// Every file under .golive/, concatenated: for "nothing leaked" assertions.
+    pub fn state_files(&self) -> String {
+        let mut all = String::new();
+        let mut stack = vec![self.file(".golive")];
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else {
+                    all.push_str(&String::from_utf8_lossy(&std::fs::read(&path).unwrap()));
+                }
+            }
+        }
+        all
+    }
+
+    pub fn journals(&self) -> Vec<PathBuf> {
+        let mut found: Vec<PathBuf> = std::fs::read_dir(self.file(".golive/runs"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path().join("journal.jsonl"))
+            .filter(|p| p.is_file())
+            .collect();
+        found.sort();
+        found
+    }
+}
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl From<Output> for Run {
+    fn from(out: Output) -> Run {
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+}
+
+impl Run {
+    pub fn all(&self) -> String {
+        format!("{}{}", self.stdout, self.stderr)
+    }
+
+    pub fn assert_code(&self, code: i32) -> &Run {
+        assert_eq!(self.code, code, "exit code\n--- stdout\n{}\n--- stderr\n{}", self.stdout, self.stderr);
+        assert!(!self.stderr.contains("panicked"), "golive panicked:\n{}", self.stderr);
+        self
+    }
+}
