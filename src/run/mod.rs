@@ -413,9 +413,14 @@ fn find_run(config: &Config, run: Option<&str>) -> Result<PathBuf> {
                 config.root.join(STATE_DIR).display()
             ))
         }),
-        None => dirs.into_iter().last().ok_or_else(|| {
-            Failure::Usage(format!("error: no runs under {} yet", config.root.join(STATE_DIR).display()))
-        }),
+        // A run killed before its first journal line was written never started: skip it.
+        None => dirs
+            .into_iter()
+            .rev()
+            .find(|d| journal::read(&d.join(journal::FILE_NAME)).is_ok_and(|r| !r.entries.is_empty()))
+            .ok_or_else(|| {
+                Failure::Usage(format!("error: no runs under {} yet", config.root.join(STATE_DIR).display()))
+            }),
     }
 }
 

@@ -1,0 +1,106 @@
+//! Ctrl-C through a real pseudo-terminal: the first cancels the running effect and offers
+//! retry/skip/abort (journaled); a second aborts with exit 130. A non-interactive run stops with 130.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::Project;
+use rexpect::process::WaitStatus;
+use rexpect::session::{PtySession, spawn_command};
+
+const SCRIPT: &str = "step \"wait\" { sleep(\"60s\"); }\nstep \"after\" { local::run(\"touch after\"); }\n";
+
+fn spawn(project: &Project, args: &[&str]) -> PtySession {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_golive"));
+    cmd.args(args).current_dir(project.path()).env("NO_COLOR", "1").env("TERM", "dumb");
+    spawn_command(cmd, Some(15_000)).expect("spawn golive on a pty")
+}
+
+fn exit_code(session: &PtySession) -> i32 {
+    match session.process.wait().expect("golive exits") {
+        WaitStatus::Exited(_, code) => code,
+        other => panic!("golive did not exit normally: {other:?}"),
+    }
+}
+
+#[test]
+fn first_ctrl_c_cancels_the_effect_and_offers_retry_skip_abort() {
+    let project = Project::new();
+    project.write("wait.rhai", SCRIPT);
+    let mut p = spawn(&project, &["wait.rhai"]);
+    p.exp_string("as run").unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let interrupted = Instant::now();
+    p.send_control('c').unwrap();
+    p.exp_string("was interrupted").unwrap();
+    p.exp_string("[retry/skip/abort]").unwrap();
+    assert!(interrupted.elapsed() < Duration::from_secs(5), "the 60 s sleep was not cancelled");
+    p.send_line("skip").unwrap();
+    p.exp_string("done in").unwrap();
+    assert_eq!(exit_code(&p), 0);
+    assert!(project.file("after").exists(), "the run goes on after skip");
+    let journal = std::fs::read_to_string(&project.journals()[0]).unwrap();
+    assert!(journal.contains("\"status\":\"interrupted\""), "{journal}");
+    assert!(journal.contains("\"answer\":\"skip\""), "{journal}");
+    assert!(journal.contains("\"status\":\"skipped\""), "{journal}");
+}
+
+#[test]
+fn retry_after_ctrl_c_runs_the_step_again() {
+    let project = Project::new();
+    project.write(
+        "retry.rhai",
+        "step \"count\" { local::run(\"echo x >> tries; test $(wc -l < tries) -ge 2 || sleep 60\"); }\n",
+    );
+    let mut p = spawn(&project, &["retry.rhai"]);
+    p.exp_string("as run").unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    p.send_control('c').unwrap();
+    p.exp_string("[retry/skip/abort]").unwrap();
+    p.send_line("r").unwrap();
+    p.exp_string("done in").unwrap();
+    assert_eq!(exit_code(&p), 0);
+    assert_eq!(project.read("tries").lines().count(), 2);
+}
+
+#[test]
+fn second_ctrl_c_aborts_with_130() {
+    let project = Project::new();
+    project.write("wait.rhai", SCRIPT);
+    let mut p = spawn(&project, &["wait.rhai"]);
+    p.exp_string("as run").unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    p.send_control('c').unwrap();
+    p.exp_string("[retry/skip/abort]").unwrap();
+    // At the question, the second Ctrl-C aborts cleanly: the journal still gets its last line.
+    p.send_control('c').unwrap();
+    p.exp_string("interrupted by the operator (Ctrl-C)").unwrap();
+    p.exp_eof().unwrap();
+    assert_eq!(exit_code(&p), 130);
+    assert!(!project.file("after").exists());
+    let journal = std::fs::read_to_string(&project.journals()[0]).unwrap();
+    assert!(journal.contains("\"status\":\"interrupted\""), "{journal}");
+    assert!(journal.contains("\"exit_code\":130"), "{journal}");
+}
+
+#[test]
+fn ctrl_c_in_a_non_interactive_run_stops_it_with_130_and_journals_it() {
+    let project = Project::new();
+    project.write("wait.rhai", SCRIPT);
+    let child = project.command(&["wait.rhai"]).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !project.state_files().contains("\"step\":\"wait\"") {
+        assert!(Instant::now() < deadline, "the run never reached the step");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // SAFETY: sends SIGINT to a child this test spawned.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", String::from_utf8_lossy(&out.stderr));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("step \"wait\" failed: interrupted by the operator (Ctrl-C)"), "{stderr}");
+    let journal = std::fs::read_to_string(&project.journals()[0]).unwrap();
+    assert!(journal.contains("\"status\":\"interrupted\""), "{journal}");
+    assert!(journal.contains("\"exit_code\":130"), "{journal}");
+}
