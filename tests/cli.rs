@@ -234,3 +234,66 @@ fn docs_list_module_functions_and_reject_unknown_modules() {
     bad.assert_code(2);
     assert!(bad.stderr.contains("did you mean `local`?"), "{}", bad.stderr);
 }
+
+/// A step that kills its own golive (the shell's parent) the first time: a deterministic run death mid-step.
+const DIES_ONCE: &str = "local::run(\"echo ran >> log; test -e died || { touch died; kill -9 $PPID; sleep 5; }\")";
+
+#[test]
+fn an_idempotent_step_in_doubt_is_rerun_by_itself() {
+    let project = Project::new();
+    project.write("doubt.rhai", &format!("step \"first\" {{ local::run(\"echo first >> log\"); }}\nstep \"deploy\" with #{{ idempotent: true }} {{ {DIES_ONCE}; }}\n"));
+    let first = project.golive(&["doubt.rhai"]);
+    assert_eq!(first.code, -1, "golive should have been killed: {}", first.all());
+    let resumed = project.golive(&["resume", "--non-interactive"]);
+    resumed.assert_code(0);
+    assert!(
+        resumed.stderr.contains("step \"deploy\" was in doubt; re-running it because it is idempotent"),
+        "{}",
+        resumed.stderr
+    );
+    assert_eq!(project.read("log"), "first\nran\nran\n");
+}
+
+#[test]
+fn a_step_in_doubt_that_wrote_stops_a_non_interactive_resume_and_names_the_step() {
+    let project = Project::new();
+    project.write("doubt.rhai", &format!("step \"first\" {{ local::run(\"echo first >> log\"); }}\nstep \"migrate\" {{ {DIES_ONCE}; }}\nstep \"last\" {{ local::run(\"echo last >> log\"); }}\n"));
+    project.golive(&["doubt.rhai"]);
+    let refused = project.golive(&["resume", "--non-interactive"]);
+    refused.assert_code(1);
+    assert!(refused.stderr.contains("step \"migrate\" is in doubt"), "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("--in-doubt rerun") && refused.stderr.contains("--in-doubt mark-done"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(project.read("log"), "first\nran\n", "nothing may run while the step is in doubt");
+    let done = project.golive(&["resume", "--non-interactive", "--in-doubt", "mark-done"]);
+    done.assert_code(0);
+    assert_eq!(project.read("log"), "first\nran\nlast\n");
+    let status = project.golive(&["status"]);
+    assert!(status.stdout.contains("marked done by"), "{}", status.stdout);
+}
+
+#[test]
+fn resuming_over_an_edited_completed_step_warns() {
+    let project = Project::new();
+    project.write(
+        "edit.rhai",
+        "step \"one\" { local::run(\"echo one >> log\"); }\nstep \"two\" { local::run(\"exit 1\"); }\n",
+    );
+    project.golive(&["edit.rhai"]).assert_code(1);
+    project.write(
+        "edit.rhai",
+        "step \"one\" { local::run(\"echo ONE >> log\"); }\nstep \"two\" { local::run(\"true\"); }\n",
+    );
+    let run = project.golive(&["resume"]);
+    run.assert_code(0);
+    assert!(run.stderr.contains("edit.rhai changed since the run started"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("skip  step \"one\"  done in an earlier attempt; warning: its source changed since it ran"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(project.read("log"), "one\n");
+}
