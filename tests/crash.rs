@@ -43,7 +43,12 @@ fn resume_after_sigkill_never_runs_a_step_twice() {
         let project = Project::new();
         project.write("crash.rhai", &script());
         let delay = Duration::from_micros(rng.random_range(0..(full_run.as_micros() as u64 * 12 / 10).max(1)));
-        let mut child = project.command(&["crash.rhai"]).spawn().unwrap();
+        let mut child = project
+            .command(&["crash.rhai"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
         std::thread::sleep(delay);
         let _ = child.kill();
         child.wait().unwrap();

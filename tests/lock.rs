@@ -28,7 +28,7 @@ fn a_second_run_of_the_same_runbook_and_target_exits_3_with_the_holder() {
     let config = format!("{}\n[targets.staging]\nkind = \"local\"\n", common::BASE_CONFIG);
     let project = Project::with_config(&config);
     project.write("hold.rhai", "step \"hold\" { sleep(config(\"hold\", \"30s\")); }\n");
-    let mut first = project.command(&["hold.rhai"]).spawn().unwrap();
+    let mut first = project.command(&["hold.rhai"]).stderr(std::process::Stdio::null()).spawn().unwrap();
     let holder = wait_for_holder(&project);
 
     let second = project.golive(&["hold.rhai"]);

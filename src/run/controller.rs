@@ -359,18 +359,7 @@ impl Controller {
             let err = match result {
                 Ok(output) => {
                     let value = to_json(&output.value);
-                    self.journal(
-                        Entry::StepFinished {
-                            step: spec.name.clone(),
-                            status: StepStatus::Done,
-                            duration_ms,
-                            value,
-                            error: None,
-                            check: output.check.clone(),
-                            at: now_stamp(),
-                        },
-                        true,
-                    )?;
+                    self.finished(&spec.name, StepStatus::Done, duration_ms, value, None, output.check.clone())?;
                     let (mark, tone) = match &output.check {
                         Some(c) if !c.ok => ("FAIL", Tone::Bad),
                         _ => ("ok", Tone::Good),
@@ -399,18 +388,7 @@ impl Controller {
                 _ => crate::engine::diagnostics::one_line(&err),
             };
             let status = if interrupted { StepStatus::Interrupted } else { StepStatus::Failed };
-            self.journal(
-                Entry::StepFinished {
-                    step: spec.name.clone(),
-                    status,
-                    duration_ms,
-                    value: serde_json::Value::Null,
-                    error: Some(message.clone()),
-                    check: None,
-                    at: now_stamp(),
-                },
-                true,
-            )?;
+            self.finished(&spec.name, status, duration_ms, serde_json::Value::Null, Some(message.clone()), None)?;
             if !interrupted && crate::engine::diagnostics::is_script_mistake(&err) {
                 self.report("FAIL", Tone::Bad, &label, "the script itself is wrong here");
                 return Err(self.stop(Stop::ScriptError(err), spec.pos));
@@ -434,17 +412,13 @@ impl Controller {
                 }
                 Choice::Skip => {
                     self.interrupts.settle();
-                    self.journal(
-                        Entry::StepFinished {
-                            step: spec.name.clone(),
-                            status: StepStatus::Skipped,
-                            duration_ms: 0,
-                            value: serde_json::Value::Null,
-                            error: Some(format!("skipped by {} after: {message}", self.settings.identity)),
-                            check: None,
-                            at: now_stamp(),
-                        },
-                        true,
+                    self.finished(
+                        &spec.name,
+                        StepStatus::Skipped,
+                        0,
+                        serde_json::Value::Null,
+                        Some(format!("skipped by {} after: {message}", self.settings.identity)),
+                        None,
                     )?;
                     self.report("skip", Tone::Dim, &label, "skipped by the operator");
                     return Ok(Dynamic::UNIT);
@@ -456,6 +430,21 @@ impl Controller {
                 }
             }
         }
+    }
+
+    /// The step's closing journal line, fsynced: it is what resume trusts.
+    fn finished(
+        &self,
+        step: &str,
+        status: StepStatus,
+        duration_ms: u64,
+        value: serde_json::Value,
+        error: Option<String>,
+        check: Option<CheckRecord>,
+    ) -> Result<(), Box<EvalAltResult>> {
+        let entry =
+            Entry::StepFinished { step: step.into(), status, duration_ms, value, error, check, at: now_stamp() };
+        self.journal(entry, true)
     }
 
     fn enter(&self, spec: &StepSpec) -> Result<(), Box<EvalAltResult>> {
@@ -544,17 +533,13 @@ impl Controller {
                 Ok(None)
             }
             InDoubtPolicy::MarkDone => {
-                self.journal(
-                    Entry::StepFinished {
-                        step: spec.name.clone(),
-                        status: StepStatus::Done,
-                        duration_ms: 0,
-                        value: serde_json::Value::Null,
-                        error: Some(format!("marked done by {} after the run died in it", self.settings.identity)),
-                        check: None,
-                        at: now_stamp(),
-                    },
-                    true,
+                self.finished(
+                    &spec.name,
+                    StepStatus::Done,
+                    0,
+                    serde_json::Value::Null,
+                    Some(format!("marked done by {} after the run died in it", self.settings.identity)),
+                    None,
                 )?;
                 self.report("skip", Tone::Dim, &label, "in doubt; marked done by the operator");
                 Ok(Some(Dynamic::UNIT))
