@@ -1,0 +1,136 @@
+#!/bin/sh
+# The test bed, shared by the tests, the rehearsal target in golive.toml and CI:
+#   - a throwaway sshd on 127.0.0.1:2201, user `golive` (unprivileged, /bin/sh, in the docker group),
+#     key-only, strict host keys (known_hosts written from the host key, no trust on first use);
+#   - the stand-in Drupal stack: images built FROM scratch with busybox-static (nothing is pulled),
+#     tagged jaraba/drupal:11-prod (release "new") and jaraba/drupal:11-prod-backup (release "backup").
+# Usage: testbed.sh up | reset | down | status.   Idempotent; concurrent callers wait on a lock.
+# Everything stops by itself after four hours (a watchdog runs `down`).
+set -eu
+HERE=$(cd "$(dirname "$0")" && pwd)
+T=${GOLIVE_TESTBED:-/tmp/golive-testbed}
+PORT=${GOLIVE_TESTBED_PORT:-2201}
+D=$T/ssh
+P=$T/project
+TUSER=golive
+mkdir -p "$T"
+exec 9>"$T/.lock"
+flock 9
+
+sshd_running() { [ -f "$D/sshd.bgpid" ] && kill -0 "$(cat "$D/sshd.bgpid")" 2>/dev/null; }
+
+setup_sshd() {
+  mkdir -p "$D" && chmod 755 "$T" "$D"
+  mkdir -p -m 0755 /run/sshd
+  if ! id "$TUSER" >/dev/null 2>&1; then
+    useradd --system --home-dir "$D/home" --create-home --shell /bin/sh "$TUSER"
+  fi
+  usermod -p '*' "$TUSER"                       # no password, but not locked (UsePAM no refuses '!')
+  getent group docker >/dev/null && usermod -aG docker "$TUSER"
+  [ -f "$D/host_ed25519" ] || ssh-keygen -q -t ed25519 -N '' -C golive-testbed-host -f "$D/host_ed25519"
+  [ -f "$D/client_ed25519" ] || ssh-keygen -q -t ed25519 -N '' -C golive-testbed-client -f "$D/client_ed25519"
+  [ -f "$D/other_host_ed25519" ] || ssh-keygen -q -t ed25519 -N '' -C golive-testbed-other -f "$D/other_host_ed25519"
+  cp "$D/client_ed25519.pub" "$D/authorized_keys"; chmod 644 "$D/authorized_keys"
+  printf '[127.0.0.1]:%s %s\n' "$PORT" "$(cut -d' ' -f1,2 "$D/host_ed25519.pub")" > "$D/known_hosts"
+  # A known_hosts that holds another key for the same host: the "host key changed" case.
+  printf '[127.0.0.1]:%s %s\n' "$PORT" "$(cut -d' ' -f1,2 "$D/other_host_ed25519.pub")" > "$D/known_hosts_wrong"
+  : > "$D/known_hosts_empty"
+  cat > "$D/sshd_config" <<CFG
+Port $PORT
+ListenAddress 127.0.0.1
+HostKey $D/host_ed25519
+PidFile $D/sshd.pid
+AuthorizedKeysFile $D/authorized_keys
+PermitRootLogin no
+PubkeyAuthentication yes
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+StrictModes no
+MaxSessions 64
+MaxStartups 64:30:128
+LogLevel VERBOSE
+PrintMotd no
+UseDNS no
+Subsystem sftp /usr/lib/openssh/sftp-server
+SetEnv PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+CFG
+  cat > "$D/ssh_config" <<CFG
+Host golive-testbed
+  HostName 127.0.0.1
+  Port $PORT
+  User $TUSER
+  IdentityFile $D/client_ed25519
+  IdentitiesOnly yes
+  UserKnownHostsFile $D/known_hosts
+  GlobalKnownHostsFile /dev/null
+  StrictHostKeyChecking yes
+  BatchMode yes
+  LogLevel ERROR
+CFG
+  /usr/sbin/sshd -t -f "$D/sshd_config"
+}
+
+start_sshd() {
+  sshd_running && return 0
+  timeout 4h /usr/sbin/sshd -D -f "$D/sshd_config" -E "$D/sshd.log" </dev/null >/dev/null 2>&1 9>&- &
+  echo $! > "$D/sshd.bgpid"
+  i=0
+  until ssh -F "$D/ssh_config" golive-testbed true 2>/dev/null; do
+    i=$((i+1)); [ $i -gt 100 ] && { echo "sshd did not come up" >&2; tail -20 "$D/sshd.log" >&2; exit 1; }
+    sleep 0.05
+  done
+}
+
+build_images() {
+  hash=$(cd "$HERE/image" && find . -type f | sort | xargs sha256sum | sha256sum | cut -c1-12)
+  for release in new backup; do
+    tag="golive/fake-drupal:$release-$hash"
+    if ! docker image inspect "$tag" >/dev/null 2>&1; then
+      ctx=$T/image-ctx
+      rm -rf "$ctx"; cp -r "$HERE/image" "$ctx"
+      mkdir -p "$ctx/rootfs/bin"; cp "$(readlink -f /bin/busybox)" "$ctx/rootfs/bin/busybox"
+      docker build -q --build-arg RELEASE=$release -t "$tag" "$ctx" >/dev/null 2>"$T/build.log" \
+        || { cat "$T/build.log" >&2; exit 1; }
+    fi
+  done
+  echo "$hash" > "$T/image.hash"
+}
+
+reset_stack() {
+  hash=$(cat "$T/image.hash")
+  mkdir -p "$P/state"; chmod 777 "$P/state"
+  cp "$HERE/docker-compose.yml" "$P/docker-compose.yml"
+  printf 'COMPOSE_PROJECT_NAME=golivebed\n' > "$P/.env"
+  (cd "$P" && docker-compose down -t 1 >/dev/null 2>&1 || true)
+  rm -rf "$P/state"/* "$P/backups"
+  mkdir -p "$P/files" "$P/backups"; chmod 777 "$P/files" "$P/backups"
+  docker tag "golive/fake-drupal:new-$hash" jaraba/drupal:11-prod
+  docker tag "golive/fake-drupal:backup-$hash" jaraba/drupal:11-prod-backup
+  docker rmi jaraba/drupal:11-prod-failed >/dev/null 2>&1 || true
+  chown -R "$TUSER" "$P"
+}
+
+watchdog() {
+  [ -f "$T/watchdog.pid" ] && kill -0 "$(cat "$T/watchdog.pid")" 2>/dev/null && return 0
+  nohup sh -c "sleep 14400; GOLIVE_TESTBED=$T '$HERE/testbed.sh' down" </dev/null >/dev/null 2>&1 9>&- &
+  echo $! > "$T/watchdog.pid"
+}
+
+case "${1:-up}" in
+  up)
+    [ -f "$D/sshd_config" ] || setup_sshd
+    start_sshd
+    build_images
+    [ -f "$P/docker-compose.yml" ] || reset_stack
+    watchdog
+    echo "testbed up: ssh -F $D/ssh_config golive-testbed; project $P; site http://127.0.0.1:18080/"
+    ;;
+  reset) reset_stack ;;
+  down)
+    [ -d "$P" ] && (cd "$P" && docker-compose down -t 1 >/dev/null 2>&1 || true)
+    if sshd_running; then kill "$(cat "$D/sshd.bgpid")"; rm -f "$D/sshd.bgpid"; fi
+    ;;
+  status) sshd_running && echo "sshd up" || echo "sshd down"; docker images jaraba/drupal ;;
+  *) echo "usage: $0 up|reset|down|status" >&2; exit 2 ;;
+esac
