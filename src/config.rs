@@ -31,8 +31,22 @@ pub struct TargetSpec {
     pub host: Option<String>,
     pub user: Option<String>,
     pub port: Option<u16>,
+    /// Private key for ssh (default: ssh's own choice).
+    pub identity_file: Option<String>,
+    /// known_hosts file for ssh; host keys are always checked strictly.
+    pub known_hosts: Option<String>,
+    /// An ssh_config file whose `Host` entries apply (passed as `ssh -F`).
+    pub ssh_config: Option<String>,
+    /// Seconds to wait for an ssh connection (default 10).
+    pub connect_timeout: Option<u64>,
+    /// Concurrent commands on this target (default 8; sshd's MaxSessions default is 10 per connection).
+    pub max_sessions: Option<usize>,
     /// Where the project lives on the target (the compose project, drush's working directory).
     pub project_dir: Option<String>,
+    /// `v1` (docker-compose) or `v2` (docker compose); detected once per target when absent.
+    pub compose: Option<String>,
+    /// The compose service that runs Drupal and drush (default "drupal").
+    pub drupal_service: Option<String>,
     /// Variables that override `[vars]` when this target is the run's target.
     #[serde(default)]
     pub vars: toml::Table,
@@ -106,15 +120,24 @@ impl Config {
             config.default_target = Some(default.into_inner());
         }
         for (name, spec) in &config.targets {
+            let line = text.find(&format!("[targets.{name}]")).map(|at| line_of(text, at)).unwrap_or(0);
+            let bad = |key: &str, why: String| {
+                Failure::Usage(format!("error: {}:{line}: key `targets.{name}.{key}`: {why}", path.display()))
+            };
             if let Some(kind) = &spec.kind
                 && kind != LOCAL
                 && kind != "ssh"
             {
-                let line = text.find(&format!("[targets.{name}]")).map(|at| line_of(text, at)).unwrap_or(0);
-                return Err(Failure::Usage(format!(
-                    "error: {}:{line}: key `targets.{name}.kind`: `{kind}` is not a target kind; use \"local\" or \"ssh\"",
-                    path.display()
-                )));
+                return Err(bad("kind", format!("`{kind}` is not a target kind; use \"local\" or \"ssh\"")));
+            }
+            if let Some(compose) = &spec.compose
+                && compose != "v1"
+                && compose != "v2"
+            {
+                return Err(bad("compose", format!("`{compose}` is not a compose version; use \"v1\" or \"v2\"")));
+            }
+            if spec.kind.as_deref() == Some("ssh") && spec.host.is_none() {
+                return Err(bad("host", "an ssh target needs a host".into()));
             }
         }
         Ok(config)

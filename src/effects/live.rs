@@ -1,57 +1,125 @@
-//! The live world: performs effects for real. Today: commands on the local machine, sleeps and prompts.
+//! The live world: performs effects for real. Commands run on the local machine or on ssh targets (the
+//! connectors are the only code that touches a host); sleeps and prompts happen here too.
 
 use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Instant;
 
-use tokio::io::AsyncReadExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::runtime::Handle;
 
-use super::{Budget, Command, Effect, EffectError, Exec, ExecOutput, Outcome, Provenance, World};
-use crate::config::{Config, LOCAL};
+use super::ssh::SshConnector;
+use super::{Budget, Command, Effect, EffectError, Exec, ExecOutput, Outcome, Provenance, World, shell_quote};
+use crate::config::{Config, LOCAL, Target};
 use crate::terminal::Terminal;
 
 pub struct LiveWorld {
     runtime: Handle,
     config: Arc<Config>,
     terminal: Arc<Terminal>,
+    ssh: SshConnector,
 }
 
 impl LiveWorld {
     pub fn new(runtime: Handle, config: Arc<Config>, terminal: Arc<Terminal>) -> LiveWorld {
-        LiveWorld { runtime, config, terminal }
+        LiveWorld { runtime, config, terminal, ssh: SshConnector::new() }
     }
 
-    fn exec(&self, exec: &Exec, budget: &Budget) -> Result<Outcome, EffectError> {
-        let target = self.config.target(&exec.target).map_err(EffectError::Failed)?;
-        if target.kind() != LOCAL {
+    fn target(&self, name: &str) -> Result<Target, EffectError> {
+        self.config.target(name).map_err(EffectError::Failed)
+    }
+
+    async fn exec(&self, exec: &Exec, budget: &Budget) -> Result<Outcome, EffectError> {
+        let target = self.target(&exec.target)?;
+        let out = if target.kind() == LOCAL {
+            run_local(exec, None, budget).await?
+        } else {
+            self.ssh.run(&target, &exec.command.shell_line(exec.dir.as_deref()), None, budget).await?
+        };
+        Ok(Outcome::Exec(out))
+    }
+
+    async fn perform_async(&self, effect: &Effect, budget: &Budget) -> Result<Outcome, EffectError> {
+        match effect {
+            Effect::Exec(exec) => self.exec(exec, budget).await,
+            Effect::Sleep { duration } => tokio::select! {
+                _ = tokio::time::sleep(*duration) => Ok(Outcome::Slept),
+                _ = budget.cancel.cancelled() => Err(EffectError::Cancelled),
+            },
+            Effect::Prompt(prompt) => Ok(Outcome::Answer(self.terminal.ask(prompt, &budget.cancel)?)),
+            Effect::Upload { target, local, remote } => self.upload(target, local, remote, budget).await,
+            Effect::Download { target, remote, local } => self.download(target, remote, local, budget).await,
+        }
+    }
+
+    async fn upload(&self, target: &str, local: &str, remote: &str, budget: &Budget) -> Result<Outcome, EffectError> {
+        let bytes =
+            tokio::fs::read(local).await.map_err(|e| EffectError::Failed(format!("cannot read {local}: {e}")))?;
+        let size = bytes.len() as u64;
+        // Written beside the destination, then renamed: the file is whole or absent, never half there.
+        let partial = format!("{remote}.golive-partial");
+        let line =
+            format!("cat > {} && mv -f {} {}", shell_quote(&partial), shell_quote(&partial), shell_quote(remote));
+        let exec =
+            Exec { target: target.into(), command: Command::Shell(line), dir: None, access: super::Access::Write };
+        let target = self.target(target)?;
+        let out = if target.kind() == LOCAL {
+            run_local(&exec, Some(bytes), budget).await?
+        } else {
+            self.ssh.run(&target, &exec.command.shell_line(None), Some(bytes), budget).await?
+        };
+        if out.code != 0 {
             return Err(EffectError::Failed(format!(
-                "target `{}` is an {} target, and this golive runs commands on local targets only",
-                target.name,
-                target.kind()
+                "upload to {remote} failed (exit {}): {}",
+                out.code,
+                out.stderr.trim()
             )));
         }
-        self.runtime.block_on(run_local(exec, budget)).map(Outcome::Exec)
+        Ok(Outcome::Transferred { bytes: size })
+    }
+
+    async fn download(&self, target: &str, remote: &str, local: &str, budget: &Budget) -> Result<Outcome, EffectError> {
+        let target = self.target(target)?;
+        let line = format!("cat {}", shell_quote(remote));
+        let (code, bytes, stderr) = if target.kind() == LOCAL {
+            let exec =
+                Exec { target: LOCAL.into(), command: Command::Shell(line), dir: None, access: super::Access::Read };
+            let out = run_local(&exec, None, budget).await?;
+            (out.code, out.stdout.into_bytes(), out.stderr)
+        } else {
+            let out = self.ssh.run_raw(&target, &line, None, budget).await?;
+            (out.code, out.stdout, String::from_utf8_lossy(&out.stderr).into_owned())
+        };
+        if code != 0 {
+            return Err(EffectError::Failed(format!("download of {remote} failed (exit {code}): {}", stderr.trim())));
+        }
+        let partial = format!("{local}.golive-partial");
+        tokio::fs::write(&partial, &bytes)
+            .await
+            .and(tokio::fs::rename(&partial, local).await)
+            .map_err(|e| EffectError::Failed(format!("cannot write {local}: {e}")))?;
+        Ok(Outcome::Transferred { bytes: bytes.len() as u64 })
     }
 }
 
 impl World for LiveWorld {
     fn perform(&self, effect: &Effect, budget: &Budget) -> Result<(Outcome, Provenance), EffectError> {
-        let outcome = match effect {
-            Effect::Exec(exec) => self.exec(exec, budget)?,
-            Effect::Sleep { duration } => self.runtime.block_on(async {
-                tokio::select! {
-                    _ = tokio::time::sleep(*duration) => Ok(Outcome::Slept),
-                    _ = budget.cancel.cancelled() => Err(EffectError::Cancelled),
-                }
-            })?,
-            Effect::Prompt(prompt) => Outcome::Answer(self.terminal.ask(prompt, &budget.cancel)?),
-        };
-        Ok((outcome, Provenance::Performed))
+        self.runtime.block_on(self.perform_async(effect, budget)).map(|o| (o, Provenance::Performed))
+    }
+
+    fn perform_all(&self, effects: &[Effect], budget: &Budget) -> Vec<Result<(Outcome, Provenance), EffectError>> {
+        let all = futures::future::join_all(effects.iter().map(|e| self.perform_async(e, budget)));
+        self.runtime.block_on(all).into_iter().map(|r| r.map(|o| (o, Provenance::Performed))).collect()
     }
 }
 
-async fn run_local(exec: &Exec, budget: &Budget) -> Result<ExecOutput, EffectError> {
+impl Drop for LiveWorld {
+    fn drop(&mut self) {
+        self.runtime.block_on(self.ssh.close());
+    }
+}
+
+async fn run_local(exec: &Exec, stdin: Option<Vec<u8>>, budget: &Budget) -> Result<ExecOutput, EffectError> {
     let mut command = match &exec.command {
         Command::Shell(script) => {
             let mut c = tokio::process::Command::new("sh");
@@ -69,17 +137,36 @@ async fn run_local(exec: &Exec, budget: &Budget) -> Result<ExecOutput, EffectErr
         command.current_dir(dir);
     }
     // Its own process group: the terminal's Ctrl-C reaches golive only, and golive decides what to stop.
-    command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).process_group(0).kill_on_drop(true);
+    command
+        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(true);
     let started = Instant::now();
-    let mut child =
-        command.spawn().map_err(|e| EffectError::Failed(format!("cannot start `{}`: {e}", exec.command.program())))?;
+    let mut child = command.spawn().map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => EffectError::Failed(format!(
+            "command not found: `{}` (exit 127); is it installed and on PATH?",
+            exec.command.program()
+        )),
+        _ => EffectError::Failed(format!("cannot start `{}`: {e}", exec.command.program())),
+    })?;
     let group = child.id().map(|pid| pid as libc::pid_t);
     let mut stdout = child.stdout.take().expect("stdout is piped");
     let mut stderr = child.stderr.take().expect("stderr is piped");
+    let input = child.stdin.take();
     let finished = async {
+        let feed = async {
+            if let (Some(mut input), Some(bytes)) = (input, stdin) {
+                input.write_all(&bytes).await?;
+                input.shutdown().await?;
+            }
+            Ok::<_, std::io::Error>(())
+        };
         let (mut out, mut err) = (Vec::new(), Vec::new());
-        let (r1, r2, status) = tokio::join!(stdout.read_to_end(&mut out), stderr.read_to_end(&mut err), child.wait());
-        r1.and(r2).map_err(|e| EffectError::Failed(format!("cannot read the command's output: {e}")))?;
+        let (fed, r1, r2, status) =
+            tokio::join!(feed, stdout.read_to_end(&mut out), stderr.read_to_end(&mut err), child.wait());
+        fed.and(r1).and(r2).map_err(|e| EffectError::Failed(format!("cannot talk to the command: {e}")))?;
         let status = status.map_err(|e| EffectError::Failed(format!("cannot wait for the command: {e}")))?;
         Ok::<_, EffectError>((status, out, err))
     };

@@ -6,6 +6,7 @@
 pub mod live;
 pub mod plan;
 pub mod scenario;
+pub mod ssh;
 
 use std::time::Duration;
 
@@ -34,7 +35,15 @@ impl Command {
     pub fn display(&self) -> String {
         match self {
             Command::Shell(s) => s.clone(),
-            Command::Argv(argv) => argv.iter().map(|a| quote_word(a)).collect::<Vec<_>>().join(" "),
+            Command::Argv(argv) => argv.iter().map(|a| shell_quote(a)).collect::<Vec<_>>().join(" "),
+        }
+    }
+
+    /// The command as one POSIX shell string, run in `dir` when given: what a remote login shell receives.
+    pub fn shell_line(&self, dir: Option<&str>) -> String {
+        match dir {
+            Some(dir) => format!("cd {} && {}", shell_quote(dir), self.display()),
+            None => self.display(),
         }
     }
 
@@ -46,8 +55,9 @@ impl Command {
     }
 }
 
-/// Shows an argv word the way a POSIX shell would need it, so logged commands can be pasted.
-fn quote_word(word: &str) -> String {
+/// Quotes a word for a POSIX shell: plain words stay as they are, anything else is single-quoted, so the
+/// shell sees data, never code (quotes, `;`, `$(...)`, backticks, newlines, globs, unicode).
+pub fn shell_quote(word: &str) -> String {
     let plain = !word.is_empty() && word.chars().all(|c| c.is_ascii_alphanumeric() || "-_=/,.+:@%".contains(c));
     if plain { word.to_string() } else { format!("'{}'", word.replace('\'', "'\\''")) }
 }
@@ -77,6 +87,18 @@ pub enum Effect {
         duration: Duration,
     },
     Prompt(Prompt),
+    /// Copies a local file to the target.
+    Upload {
+        target: String,
+        local: String,
+        remote: String,
+    },
+    /// Copies a file from the target to this machine (written whole or not at all).
+    Download {
+        target: String,
+        remote: String,
+        local: String,
+    },
 }
 
 impl Effect {
@@ -85,13 +107,16 @@ impl Effect {
             Effect::Exec(_) => "exec",
             Effect::Sleep { .. } => "sleep",
             Effect::Prompt(_) => "prompt",
+            Effect::Upload { .. } => "upload",
+            Effect::Download { .. } => "download",
         }
     }
 
     pub fn access(&self) -> Access {
         match self {
             Effect::Exec(exec) => exec.access,
-            Effect::Sleep { .. } | Effect::Prompt(_) => Access::Read,
+            Effect::Upload { .. } => Access::Write,
+            Effect::Sleep { .. } | Effect::Prompt(_) | Effect::Download { .. } => Access::Read,
         }
     }
 
@@ -105,13 +130,15 @@ impl Effect {
             Effect::Sleep { duration } => format!("sleep {}", crate::duration::short(*duration)),
             Effect::Prompt(p) if p.choices.is_empty() => format!("ask: {}", p.question),
             Effect::Prompt(p) => format!("ask: {} [{}]", p.question, p.choices.join("/")),
+            Effect::Upload { target, local, remote } => format!("upload {local} -> {target}:{remote}"),
+            Effect::Download { target, remote, local } => format!("download {target}:{remote} -> {local}"),
         }
     }
 
     /// How long the effect may take when the step sets no timeout.
     pub fn default_timeout(&self) -> Option<Duration> {
         match self {
-            Effect::Exec(_) => Some(Duration::from_secs(10 * 60)),
+            Effect::Exec(_) | Effect::Upload { .. } | Effect::Download { .. } => Some(Duration::from_secs(10 * 60)),
             Effect::Sleep { .. } | Effect::Prompt(_) => None,
         }
     }
@@ -130,6 +157,7 @@ pub enum Outcome {
     Exec(ExecOutput),
     Slept,
     Answer(String),
+    Transferred { bytes: u64 },
 }
 
 /// Where an outcome came from: plans say which values were assumed.
@@ -174,6 +202,11 @@ pub struct Budget {
 
 pub trait World {
     fn perform(&self, effect: &Effect, budget: &Budget) -> Result<(Outcome, Provenance), EffectError>;
+
+    /// Several effects at once (fan-out). Worlds that can overlap them do; the default runs them in turn.
+    fn perform_all(&self, effects: &[Effect], budget: &Budget) -> Vec<Result<(Outcome, Provenance), EffectError>> {
+        effects.iter().map(|e| self.perform(e, budget)).collect()
+    }
 
     /// True when effects are only recorded (plan): the controller then keeps no journal.
     fn is_dry(&self) -> bool {

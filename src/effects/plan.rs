@@ -28,6 +28,10 @@ impl World for PlanWorld {
                 }
             }
             Effect::Sleep { .. } => (Outcome::Slept, Provenance::Recorded),
+            Effect::Upload { .. } => (Outcome::Transferred { bytes: 0 }, Provenance::Recorded),
+            Effect::Download { .. } => {
+                (Outcome::Transferred { bytes: 0 }, Provenance::Assumed("nothing downloaded in a plan".into()))
+            }
             Effect::Prompt(prompt) => {
                 let answer = prompt.choices.first().cloned().unwrap_or_default();
                 let note = format!("answer \"{answer}\"");

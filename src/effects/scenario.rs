@@ -113,7 +113,7 @@ impl Scenario {
                 }
                 None
             }
-            Effect::Sleep { .. } => None,
+            Effect::Sleep { .. } | Effect::Upload { .. } | Effect::Download { .. } => None,
         }
     }
 }

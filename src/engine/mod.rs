@@ -25,6 +25,8 @@ pub struct Host {
     pub config: Arc<Config>,
     pub secrets: Secrets,
     pub run_target: String,
+    /// `v1` or `v2` per target, detected once per run.
+    pub compose_versions: std::cell::RefCell<std::collections::HashMap<String, String>>,
 }
 
 /// An engine ready to compile and run scripts, with everything needed to explain its errors.
@@ -48,6 +50,9 @@ pub fn build(host: &Rc<Host>, stdlib: &Stdlib, color: bool) -> Result<Loaded, Fa
     syntax::register(&mut engine, host);
     crate::modules::core::register(&mut engine, &mut registrar, host);
     crate::modules::local::register(&mut engine, &mut registrar, host);
+    crate::modules::ssh::register(&mut engine, &mut registrar, host);
+    crate::modules::docker::register(&mut engine, &mut registrar, host);
+    crate::modules::drush::register(&mut engine, &mut registrar, host);
 
     let h = Rc::clone(host);
     engine.on_print(move |text| h.controller.output(text));

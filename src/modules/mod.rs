@@ -2,8 +2,11 @@
 //! to the World), and turn outcomes into script values. None of them does I/O.
 
 pub mod core;
+pub mod docker;
+pub mod drush;
 pub mod exec;
 pub mod local;
+pub mod ssh;
 
 use rhai::{Engine, Module, RhaiNativeFunc, Variant};
 use serde::Serialize;

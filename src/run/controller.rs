@@ -651,6 +651,18 @@ impl Controller {
 
     /// Performs an effect for the current step. `caller` names the script function, for errors.
     pub fn perform(&self, effect: Effect, caller: &str, pos: Position) -> Result<Outcome, Box<EvalAltResult>> {
+        let mut results = self.perform_all(vec![effect], caller, pos)?;
+        results.pop().expect("one effect gives one result")
+    }
+
+    /// Performs several effects at once (fan-out): each is journaled, and each gets its own result, so
+    /// one host's failure never hides another's. An interrupt stops them all.
+    pub fn perform_all(
+        &self,
+        effects: Vec<Effect>,
+        caller: &str,
+        pos: Position,
+    ) -> Result<Vec<Result<Outcome, Box<EvalAltResult>>>, Box<EvalAltResult>> {
         let (step, deadline) = match self.state.borrow().step.as_ref() {
             Some(frame) => (frame.name.clone(), frame.deadline),
             None => {
@@ -662,27 +674,29 @@ impl Controller {
                 ));
             }
         };
-        let what = self.terminal.redactor().redact(&effect.describe()).into_owned();
-        let access = effect.access();
+        let redact = |text: String| self.terminal.redactor().redact(&text).into_owned();
+        let whats: Vec<String> = effects.iter().map(|e| redact(e.describe())).collect();
         if !self.is_dry() {
-            self.journal(
-                Entry::Effect {
+            for (effect, what) in effects.iter().zip(&whats) {
+                let access = effect.access();
+                let entry = Entry::Effect {
                     step: step.clone(),
                     kind: effect.kind().into(),
                     access,
                     what: what.clone(),
                     at: now_stamp(),
-                },
-                false,
-            )?;
-            if access == Access::Write
-                && let Some(frame) = self.state.borrow_mut().step.as_mut()
-            {
-                frame.wrote = true;
+                };
+                self.journal(entry, false)?;
+                if access == Access::Write
+                    && let Some(frame) = self.state.borrow_mut().step.as_mut()
+                {
+                    frame.wrote = true;
+                }
             }
         }
-        // The effect's own limit, or what is left of the step's timeout when that is shorter.
-        let (timeout, step_limited) = match (effect.default_timeout(), deadline) {
+        // The effects' own limit, or what is left of the step's timeout when that is shorter.
+        let limit = effects.iter().filter_map(Effect::default_timeout).max();
+        let (timeout, step_limited) = match (limit, deadline) {
             (limit, None) => (limit, false),
             (limit, Some((at, _))) => {
                 let left = at.saturating_duration_since(Instant::now());
@@ -694,44 +708,52 @@ impl Controller {
         };
         let budget = Budget { timeout, cancel: self.interrupts.token() };
         let started = Instant::now();
-        let result = self.world.perform(&effect, &budget);
-        if self.is_dry() {
-            if let Some(frame) = self.state.borrow_mut().step.as_mut() {
-                let answer = match &result {
-                    Ok((_, provenance)) => provenance.clone(),
-                    Err(e) => Provenance::Assumed(format!("error: {e}")),
-                };
-                frame.effects.push(PlannedEffect { access, what: what.clone(), answer });
-            }
+        let results = if effects.len() == 1 {
+            vec![self.world.perform(&effects[0], &budget)]
         } else {
-            let detail = match &result {
-                Ok((Outcome::Exec(out), _)) => format!("exit {}{}", out.code, excerpt(&out.stderr, &out.stdout)),
-                Ok((Outcome::Answer(a), _)) => format!("answer {a}"),
-                Ok((Outcome::Slept, _)) => "slept".into(),
-                Err(e) => e.to_string(),
-            };
-            self.journal(
-                Entry::EffectFinished {
-                    step,
+            self.world.perform_all(&effects, &budget)
+        };
+        let elapsed_ms = started.elapsed().as_millis() as u64;
+        let mut outcomes = Vec::with_capacity(results.len());
+        for ((effect, what), result) in effects.iter().zip(whats).zip(results) {
+            if self.is_dry() {
+                if let Some(frame) = self.state.borrow_mut().step.as_mut() {
+                    let answer = match &result {
+                        Ok((_, provenance)) => provenance.clone(),
+                        Err(e) => Provenance::Assumed(format!("error: {e}")),
+                    };
+                    frame.effects.push(PlannedEffect { access: effect.access(), what: what.clone(), answer });
+                }
+            } else {
+                let detail = match &result {
+                    Ok((Outcome::Exec(out), _)) => format!("exit {}{}", out.code, excerpt(&out.stderr, &out.stdout)),
+                    Ok((Outcome::Answer(a), _)) => format!("answer {a}"),
+                    Ok((Outcome::Slept, _)) => "slept".into(),
+                    Ok((Outcome::Transferred { bytes }, _)) => format!("{bytes} bytes"),
+                    Err(e) => e.to_string(),
+                };
+                let entry = Entry::EffectFinished {
+                    step: step.clone(),
                     ok: result.is_ok(),
-                    detail,
-                    duration_ms: started.elapsed().as_millis() as u64,
-                },
-                false,
-            )?;
-        }
-        match result {
-            Ok((outcome, _)) => Ok(outcome),
-            Err(EffectError::TimedOut(_)) if step_limited => {
-                let (_, total) = deadline.expect("step_limited implies a deadline");
-                Err(runtime(
-                    format!("{what}: timed out (the step's timeout of {} ran out)", duration::short(total)),
-                    pos,
-                ))
+                    detail: redact(detail),
+                    duration_ms: elapsed_ms,
+                };
+                self.journal(entry, false)?;
             }
-            Err(EffectError::Cancelled) => Err(EvalAltResult::ErrorTerminated(INTERRUPT_TOKEN.into(), pos).into()),
-            Err(e) => Err(runtime(format!("{what}: {e}"), pos)),
+            outcomes.push(match result {
+                Ok((outcome, _)) => Ok(outcome),
+                Err(EffectError::TimedOut(_)) if step_limited => {
+                    let (_, total) = deadline.expect("step_limited implies a deadline");
+                    Err(runtime(
+                        format!("{what}: timed out (the step's timeout of {} ran out)", duration::short(total)),
+                        pos,
+                    ))
+                }
+                Err(EffectError::Cancelled) => Err(EvalAltResult::ErrorTerminated(INTERRUPT_TOKEN.into(), pos).into()),
+                Err(e) => Err(runtime(format!("{what}: {e}"), pos)),
+            });
         }
+        Ok(outcomes)
     }
 
     /// Asks the operator (or the journal, a scenario, `--yes`) and journals the answer.

@@ -105,8 +105,13 @@ fn open_session(
     let secrets = Secrets::load(&file.config.root, redactor)?;
     let settings = Settings { yes: options.yes, in_doubt: options.in_doubt, identity: identity::operator() };
     let controller = Controller::new(world, terminal, interrupts, settings);
-    let host =
-        Rc::new(Host { controller, config: Arc::clone(&file.config), secrets, run_target: run_target.to_string() });
+    let host = Rc::new(Host {
+        controller,
+        config: Arc::clone(&file.config),
+        secrets,
+        run_target: run_target.to_string(),
+        compose_versions: Default::default(),
+    });
     let stdlib = engine::stdlib::locate(options.stdlib.as_deref(), &file.config.root)?;
     let mut loaded = engine::build(&host, &stdlib, color)?;
     let script = engine::compile(&mut loaded, &file.name, &file.text, color)?;
@@ -192,8 +197,13 @@ pub fn docs(options: &Options) -> Result<Vec<crate::modules::FnDoc>> {
     let world = PlanWorld { scenario: None, live_reads: None };
     let controller = Controller::new(Box::new(world), terminal, Interrupts::new(), settings);
     let secrets = Secrets::load(&config.root, redactor)?;
-    let host =
-        Rc::new(Host { controller, config: Arc::clone(&config), secrets, run_target: config.default_target().into() });
+    let host = Rc::new(Host {
+        controller,
+        config: Arc::clone(&config),
+        secrets,
+        run_target: config.default_target().into(),
+        compose_versions: Default::default(),
+    });
     let stdlib = engine::stdlib::locate(options.stdlib.as_deref(), &config.root)?;
     Ok(engine::build(&host, &stdlib, false)?.docs)
 }

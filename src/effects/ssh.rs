@@ -1,0 +1,241 @@
+//! Commands on ssh targets: one multiplexed master per target (openssh, native-mux), opened lazily on the
+//! first command, reused by every command of the run, closed when the run ends. Its control socket lives in
+//! a per-process folder and the master exits after a minute idle, so a killed golive leaves none behind.
+
+use std::collections::HashMap;
+use std::num::NonZeroUsize;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use openssh::{ControlPersist, KnownHosts, Session, SessionBuilder};
+use tokio::sync::Semaphore;
+
+use super::{Budget, EffectError, ExecOutput};
+
+use crate::config::Target;
+
+/// Concurrent commands per target unless golive.toml says otherwise: under sshd's default MaxSessions (10).
+pub const DEFAULT_MAX_SESSIONS: usize = 8;
+
+pub struct SshConnector {
+    control_dir: PathBuf,
+    sessions: tokio::sync::Mutex<HashMap<String, Arc<Session>>>,
+    slots: Mutex<HashMap<String, Arc<Semaphore>>>,
+}
+
+impl Default for SshConnector {
+    fn default() -> Self {
+        SshConnector::new()
+    }
+}
+
+impl SshConnector {
+    pub fn new() -> SshConnector {
+        // Short, per process: unix socket paths are limited to about 100 bytes.
+        let control_dir = std::env::temp_dir().join(format!("golive-ssh-{}", std::process::id()));
+        SshConnector {
+            control_dir,
+            sessions: tokio::sync::Mutex::new(HashMap::new()),
+            slots: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Runs one shell line on the target, with `stdin` fed to it when given.
+    pub async fn run(
+        &self,
+        target: &Target,
+        line: &str,
+        stdin: Option<Vec<u8>>,
+        budget: &Budget,
+    ) -> Result<ExecOutput, EffectError> {
+        let raw = self.run_raw(target, line, stdin, budget).await?;
+        Ok(ExecOutput {
+            code: raw.code,
+            stdout: String::from_utf8_lossy(&raw.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&raw.stderr).into_owned(),
+            duration_ms: raw.duration_ms,
+        })
+    }
+
+    /// As `run`, with stdout and stderr as bytes (downloads).
+    pub async fn run_raw(
+        &self,
+        target: &Target,
+        line: &str,
+        stdin: Option<Vec<u8>>,
+        budget: &Budget,
+    ) -> Result<RawOutput, EffectError> {
+        let slots = self.slots(target);
+        let _slot = slots.acquire().await.map_err(|_| EffectError::Failed("the session pool was closed".into()))?;
+        let work = async {
+            let session = self.session(target).await?;
+            let started = Instant::now();
+            let result = run_on(&session, line, stdin).await;
+            match result {
+                Ok(out) => Ok(RawOutput { duration_ms: started.elapsed().as_millis() as u64, ..out }),
+                Err(e) => {
+                    // A broken master is dropped so the next command (the next step's) reconnects.
+                    if matches!(
+                        e,
+                        openssh::Error::Disconnected
+                            | openssh::Error::RemoteProcessTerminated
+                            | openssh::Error::SshMux(_)
+                    ) {
+                        self.sessions.lock().await.remove(&target.name);
+                    }
+                    Err(EffectError::Failed(transport_error(target, &e, "running a command")))
+                }
+            }
+        };
+        let deadline = async {
+            match budget.timeout {
+                Some(t) => tokio::time::sleep(t).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            result = work => result,
+            _ = budget.cancel.cancelled() => Err(EffectError::Cancelled),
+            _ = deadline => Err(EffectError::TimedOut(budget.timeout.unwrap_or_default())),
+        }
+    }
+
+    fn slots(&self, target: &Target) -> Arc<Semaphore> {
+        let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+        let limit = target.spec.max_sessions.unwrap_or(DEFAULT_MAX_SESSIONS).max(1);
+        Arc::clone(slots.entry(target.name.clone()).or_insert_with(|| Arc::new(Semaphore::new(limit))))
+    }
+
+    async fn session(&self, target: &Target) -> Result<Arc<Session>, EffectError> {
+        let mut sessions = self.sessions.lock().await;
+        if let Some(session) = sessions.get(&target.name) {
+            return Ok(Arc::clone(session));
+        }
+        std::fs::create_dir_all(&self.control_dir)
+            .map_err(|e| EffectError::Failed(format!("cannot create {}: {e}", self.control_dir.display())))?;
+        let spec = &target.spec;
+        let mut builder = SessionBuilder::default();
+        builder
+            .known_hosts_check(KnownHosts::Strict)
+            .control_directory(&self.control_dir)
+            .clean_history_control_directory(true)
+            .control_persist(ControlPersist::IdleFor(NonZeroUsize::new(60).expect("60 is not zero")))
+            .connect_timeout(Duration::from_secs(spec.connect_timeout.unwrap_or(10)));
+        if let Some(user) = &spec.user {
+            builder.user(user.clone());
+        }
+        if let Some(port) = spec.port {
+            builder.port(port);
+        }
+        if let Some(key) = &spec.identity_file {
+            builder.keyfile(key);
+        }
+        if let Some(known_hosts) = &spec.known_hosts {
+            builder.user_known_hosts_file(known_hosts);
+        }
+        if let Some(config) = &spec.ssh_config {
+            builder.config_file(config);
+        }
+        let host = spec.host.clone().unwrap_or_default();
+        let session = builder
+            .connect_mux(&host)
+            .await
+            .map_err(|e| EffectError::Failed(transport_error(target, &e, "connecting")))?;
+        let session = Arc::new(session);
+        sessions.insert(target.name.clone(), Arc::clone(&session));
+        Ok(session)
+    }
+
+    /// Closes every master (the end of a run).
+    pub async fn close(&self) {
+        let sessions: Vec<Arc<Session>> = self.sessions.lock().await.drain().map(|(_, s)| s).collect();
+        for session in sessions {
+            if let Ok(session) = Arc::try_unwrap(session) {
+                let _ = session.close().await;
+            }
+        }
+        let _ = std::fs::remove_dir(&self.control_dir);
+    }
+}
+
+pub struct RawOutput {
+    pub code: i64,
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+    pub duration_ms: u64,
+}
+
+async fn run_on(session: &Arc<Session>, line: &str, stdin: Option<Vec<u8>>) -> Result<RawOutput, openssh::Error> {
+    let mut command = Session::arc_raw_command(Arc::clone(session), line);
+    let output = match stdin {
+        None => command.output().await,
+        Some(bytes) => {
+            use tokio::io::AsyncWriteExt;
+            command.stdin(openssh::Stdio::piped());
+            command.stdout(openssh::Stdio::piped());
+            command.stderr(openssh::Stdio::piped());
+            let mut child = command.spawn().await?;
+            if let Some(mut input) = child.stdin().take() {
+                input.write_all(&bytes).await.map_err(openssh::Error::ChildIo)?;
+                input.shutdown().await.map_err(openssh::Error::ChildIo)?;
+            }
+            child.wait_with_output().await
+        }
+    };
+    match output {
+        Ok(out) => Ok(RawOutput {
+            code: out.status.code().map(i64::from).unwrap_or(255),
+            stdout: out.stdout,
+            stderr: out.stderr,
+            duration_ms: 0,
+        }),
+        // The crate turns a remote exit 127 into an error and drops the output: it is a command result.
+        Err(openssh::Error::Remote(e)) if e.kind() == std::io::ErrorKind::NotFound => {
+            Ok(RawOutput { code: 127, stdout: Vec::new(), stderr: b"command not found".to_vec(), duration_ms: 0 })
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// What went wrong between golive and the target, in words that say what to do.
+fn transport_error(target: &Target, err: &openssh::Error, doing: &str) -> String {
+    let spec = &target.spec;
+    let host = spec.host.as_deref().unwrap_or("?");
+    let port = spec.port.unwrap_or(22);
+    let at = format!("{host}:{port}");
+    let known_hosts = spec.known_hosts.as_deref().unwrap_or("~/.ssh/known_hosts");
+    let text = format!("{err} {}", std::error::Error::source(err).map(|s| s.to_string()).unwrap_or_default());
+    let name = &target.name;
+    if text.contains("REMOTE HOST IDENTIFICATION HAS CHANGED")
+        || text.contains("Host key for") && text.contains("has changed")
+    {
+        format!(
+            "target `{name}`: the host key of {at} has CHANGED since it was recorded in {known_hosts}. This may be an \
+             attack, or the host was rebuilt. Verify the new key with the host's owner, then replace the old line: \
+             ssh-keygen -R '[{host}]:{port}' -f {known_hosts}"
+        )
+    } else if text.contains("host key is known") || text.contains("Host key verification failed") {
+        format!(
+            "target `{name}`: the host key of {at} is not in {known_hosts}, and golive checks host keys strictly. \
+             Verify the host's fingerprint with its owner, then add it: ssh-keyscan -p {port} {host} >> {known_hosts}"
+        )
+    } else if text.contains("Permission denied") {
+        format!(
+            "target `{name}`: {at} refused to log in user `{}` with key {}; check `user` and `identity_file` for \
+             [targets.{name}] in golive.toml",
+            spec.user.as_deref().unwrap_or("(ssh default)"),
+            spec.identity_file.as_deref().unwrap_or("(ssh default)")
+        )
+    } else if text.contains("Connection refused") {
+        format!(
+            "target `{name}`: {at} refused the connection; is sshd running there, and is `port` right in golive.toml?"
+        )
+    } else if text.contains("timed out") || text.contains("Connection timed out") {
+        format!("target `{name}`: no answer from {at} within the connect timeout; is the host up and reachable?")
+    } else if matches!(err, openssh::Error::Disconnected | openssh::Error::RemoteProcessTerminated) {
+        format!("target `{name}`: the connection to {at} was lost while {doing}; the next step reconnects")
+    } else {
+        format!("target `{name}`: ssh failed while {doing}: {}", text.trim())
+    }
+}
