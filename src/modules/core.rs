@@ -119,6 +119,18 @@ pub fn register(engine: &mut Engine, reg: &mut Registrar, host: &Rc<Host>) {
     reg.global(
         engine,
         Sig {
+            name: "planning",
+            params: &[],
+            returns: "bool",
+            doc: "True in `golive plan`: reads are answered by a scenario or assumed, so scripts may skip verdicts on assumed values.",
+            effectful: false,
+        },
+        move || h.controller.is_dry(),
+    );
+    let h = Rc::clone(host);
+    reg.global(
+        engine,
+        Sig {
             name: "now",
             params: &[],
             returns: "string",

@@ -67,6 +67,8 @@ pub struct PhaseOptions {
     /// Planned local time window, "06:00-12:00".
     pub window: Option<String>,
     pub owner: Option<String>,
+    /// How long the phase may take ("5m" for the quick rollback); the run reports the time against it.
+    pub budget: Option<String>,
 }
 
 pub struct StepSpec {
@@ -256,6 +258,7 @@ impl Controller {
             }
         }
         let window = options.window.as_deref().map(Window::parse).transpose().map_err(|e| runtime(e, pos))?;
+        let budget = options.budget.as_deref().map(duration::parse).transpose().map_err(|e| runtime(e, pos))?;
         self.state.borrow_mut().phase = Some(name.to_string());
         let started = Instant::now();
         let started_clock = chrono::Local::now();
@@ -297,6 +300,15 @@ impl Controller {
                 None => format!("phase \"{name}\": actual {actual}"),
             };
             self.terminal.line(&self.terminal.paint(&line, Tone::Dim));
+            if let Some(budget) = budget {
+                let (verdict, tone) = if elapsed <= budget { ("within", Tone::Good) } else { ("OVER", Tone::Bad) };
+                let line = format!(
+                    "phase \"{name}\" took {} of its {} budget: {verdict}",
+                    duration::short(elapsed),
+                    duration::short(budget)
+                );
+                self.terminal.line(&self.terminal.paint(&line, tone));
+            }
         }
         result
     }
@@ -568,7 +580,8 @@ impl Controller {
             Ok(output) => {
                 let text = match &output.check {
                     Some(c) => format!("{}{}", if c.ok { "pass" } else { "FAIL" }, evidence(c)),
-                    None if output.value.is_unit() => "done".to_string(),
+                    // Command results are already listed as effects: only plain values are worth showing.
+                    None if output.value.is_unit() || output.value.is_map() => "done".to_string(),
                     None => format!("done -> {}", redact(to_json(&output.value).to_string())),
                 };
                 if let Some(check) = output.check.clone() {

@@ -103,12 +103,24 @@ reset_stack() {
   cp "$HERE/docker-compose.yml" "$P/docker-compose.yml"
   printf 'COMPOSE_PROJECT_NAME=golivebed\n' > "$P/.env"
   (cd "$P" && docker-compose down -t 1 >/dev/null 2>&1 || true)
-  rm -rf "$P/state"/* "$P/backups"
-  mkdir -p "$P/files" "$P/backups"; chmod 777 "$P/files" "$P/backups"
+  rm -rf "$P/state"/* "$P/backups" "$P/files" "$P/staging-files" "$P/scripts"
+  cp -r "$HERE/project/scripts" "$P/scripts"
+  mkdir -p "$P/files" "$P/backups" "$P/staging-files/img"
+  echo "logo" > "$P/staging-files/img/logo.png"; echo "terms" > "$P/staging-files/terms.html"
+  echo "old" > "$P/files/old.txt"
+  chmod 777 "$P/files" "$P/backups"
   docker tag "golive/fake-drupal:new-$hash" jaraba/drupal:11-prod
   docker tag "golive/fake-drupal:backup-$hash" jaraba/drupal:11-prod-backup
   docker rmi jaraba/drupal:11-prod-failed >/dev/null 2>&1 || true
   chown -R "$TUSER" "$P"
+  # Production is running before the go-live: so is the test bed after a reset.
+  (cd "$P" && docker-compose up -d >/dev/null 2>&1)
+  i=0
+  until [ "$(docker inspect -f '{{.State.Health.Status}}' golivebed_drupal_1 2>/dev/null)" = healthy ]; do
+    i=$((i+1)); [ $i -gt 120 ] && { echo "the test bed stack did not become healthy" >&2; exit 1; }
+    sleep 0.25
+  done
+  : > "$P/state/drush.log"
 }
 
 watchdog() {
@@ -122,7 +134,7 @@ case "${1:-up}" in
     [ -f "$D/sshd_config" ] || setup_sshd
     start_sshd
     build_images
-    [ -f "$P/docker-compose.yml" ] || reset_stack
+    [ -f "$P/docker-compose.yml" ] && docker inspect golivebed_drupal_1 >/dev/null 2>&1 || reset_stack
     watchdog
     echo "testbed up: ssh -F $D/ssh_config golive-testbed; project $P; site http://127.0.0.1:18080/"
     ;;
