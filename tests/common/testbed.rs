@@ -1,0 +1,89 @@
+//! The shared test bed (tests/testbed/testbed.sh): a real sshd on 127.0.0.1:2201 and the stand-in Drupal
+//! stack on the real Docker engine. Tests that use it hold `lock()` and start from `reset()`.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard, OnceLock};
+
+use super::Project;
+
+pub const ROOT: &str = "/tmp/golive-testbed";
+pub const SITE: &str = "http://127.0.0.1:18080/";
+
+fn script() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/testbed/testbed.sh")
+}
+
+fn testbed(action: &str) {
+    let out = std::process::Command::new(script()).arg(action).output().expect("run testbed.sh");
+    assert!(
+        out.status.success(),
+        "testbed.sh {action} failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Serialises the tests that change the shared stack, and brings the test bed up once per process.
+pub fn lock() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    static UP: OnceLock<()> = OnceLock::new();
+    let guard = LOCK.lock().unwrap_or_else(|p| p.into_inner());
+    UP.get_or_init(|| testbed("up"));
+    guard
+}
+
+/// Stack running release "new", maintenance off, empty call logs, tags as before a deploy.
+pub fn reset() {
+    testbed("reset");
+}
+
+pub fn state(file: &str) -> String {
+    std::fs::read_to_string(Path::new(ROOT).join("project/state").join(file)).unwrap_or_default()
+}
+
+pub fn set_fault(file: &str) {
+    std::fs::write(Path::new(ROOT).join("project/state").join(file), "").unwrap();
+}
+
+pub fn image_id(image: &str) -> String {
+    let out = std::process::Command::new("docker").args(["image", "inspect", "-f", "{{.Id}}", image]).output().unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+pub fn http_status(url: &str) -> String {
+    let out = std::process::Command::new("curl")
+        .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "5", url])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+/// A project with the repository's golive.toml, scripts and stdlib, plus targets for failure cases.
+pub fn project() -> Project {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut config = std::fs::read_to_string(repo.join("golive.toml")).unwrap();
+    let ssh = format!("{ROOT}/ssh");
+    for (name, extra) in [
+        ("unknown_key", format!("known_hosts = \"{ssh}/known_hosts_empty\"")),
+        ("changed_key", format!("known_hosts = \"{ssh}/known_hosts_wrong\"")),
+        ("wrong_user", format!("known_hosts = \"{ssh}/known_hosts\"\nuser = \"no-such-user\"")),
+    ] {
+        let user = if name == "wrong_user" { "" } else { "user = \"golive\"\n" };
+        config.push_str(&format!(
+            "\n[targets.{name}]\nhost = \"127.0.0.1\"\nport = 2201\n{user}identity_file = \"{ssh}/client_ed25519\"\n{extra}\nproject_dir = \"{ROOT}/project\"\ncompose = \"v1\"\n"
+        ));
+    }
+    config.push_str(&format!(
+        "\n[targets.refused]\nhost = \"127.0.0.1\"\nport = 2299\nuser = \"golive\"\nidentity_file = \"{ssh}/client_ed25519\"\nknown_hosts = \"{ssh}/known_hosts\"\n"
+    ));
+    let project = Project::with_config(&config);
+    for dir in ["scripts", "stdlib"] {
+        for entry in std::fs::read_dir(repo.join(dir)).unwrap().flatten() {
+            let name = format!("{dir}/{}", entry.file_name().to_string_lossy());
+            project.write(&name, &std::fs::read_to_string(entry.path()).unwrap());
+        }
+    }
+    project
+}

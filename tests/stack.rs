@@ -1,0 +1,276 @@
+//! ssh, docker and drush against the real sshd and the real Docker engine (the test bed), through the binary.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::testbed::{self, SITE};
+
+/// The stand-in drush's calls for the deploy phase, in the runbook's order (section 3).
+const DEPLOY_CALLS: &[&str] = &[
+    "drush state:set system.maintenance_mode 1 --input-format=integer",
+    "drush sql:dump --result-file=/state/backup-pre-golive.sql --gzip",
+    "drush updatedb -y",
+    "drush config:import -y",
+    "drush cache:rebuild",
+    "drush status --format=json",
+    "drush image:flush --all",
+    "drush config:set system.site name Jaraba Impact Platform -y",
+    "drush config:set system.site mail noreply@jarabaimpact.com -y",
+    "drush cache:rebuild",
+    "drush search-api:index",
+    "drush state:set system.maintenance_mode 0 --input-format=integer",
+];
+
+fn drush_calls() -> Vec<String> {
+    testbed::state("drush.log").lines().map(str::to_string).collect()
+}
+
+#[test]
+fn the_deploy_phase_runs_against_the_test_bed_in_the_runbooks_order() {
+    let _bed = testbed::lock();
+    testbed::reset();
+    let project = testbed::project();
+    let run = project.golive(&["scripts/saturday.rhai", "--yes"]);
+    run.assert_code(0);
+    // The step itself checked the 503 during maintenance; the site is back at 200 with the new settings.
+    assert!(run.stderr.contains("ok    step \"maintenance on\""), "{}", run.stderr);
+    assert_eq!(testbed::http_status(SITE), "200");
+    let page = std::process::Command::new("curl").args(["-s", SITE]).output().unwrap();
+    assert!(String::from_utf8_lossy(&page.stdout).contains("<title>Jaraba Impact Platform</title>"));
+    assert_eq!(drush_calls(), DEPLOY_CALLS);
+    assert!(std::path::Path::new(testbed::ROOT).join("project/files/img/logo.png").exists(), "rsync copied the files");
+    assert!(std::path::Path::new(testbed::ROOT).join("project/backups/pre-golive/db.sql").exists());
+}
+
+#[test]
+fn killed_mid_deploy_then_resumed_runs_no_step_twice() {
+    let _bed = testbed::lock();
+    testbed::reset();
+    let project = testbed::project();
+    let mut child = project
+        .command(&["scripts/saturday.rhai", "--yes"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !testbed::state("drush.log").contains("drush updatedb -y") {
+        assert!(Instant::now() < deadline, "the deploy never reached the database updates");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    std::thread::sleep(Duration::from_millis(1500)); // a command already sent finishes on the target
+    let mut args = vec!["resume", "--non-interactive"];
+    for _ in 0..4 {
+        let run = project.golive(&args);
+        if run.code == 0 {
+            break;
+        }
+        run.assert_code(1);
+        let end = run.stderr.find("\" is in doubt").unwrap_or_else(|| panic!("no step in doubt:\n{}", run.stderr));
+        let step = run.stderr[..end].rsplit("step \"").next().unwrap_or_default().to_string();
+        assert!(run.stderr.contains("is in doubt"), "{}", run.stderr);
+        // The operator checks the drush log for the in-doubt step's command, then decides.
+        let done = match step.as_str() {
+            "database updates" => drush_calls().iter().any(|c| c == "drush updatedb -y"),
+            "config import" => drush_calls().iter().any(|c| c == "drush config:import -y"),
+            other => panic!("unexpected step in doubt: {other}"),
+        };
+        args = vec!["resume", "--non-interactive", "--in-doubt", if done { "mark-done" } else { "rerun" }];
+    }
+    assert_eq!(drush_calls(), DEPLOY_CALLS, "every drush call exactly once, in order");
+    assert_eq!(testbed::http_status(SITE), "200");
+}
+
+#[test]
+fn quick_rollback_swaps_the_image_tags_for_real_within_its_budget() {
+    let _bed = testbed::lock();
+    testbed::reset();
+    let new = testbed::image_id("jaraba/drupal:11-prod");
+    let backup = testbed::image_id("jaraba/drupal:11-prod-backup");
+    assert_ne!(new, backup);
+    let project = testbed::project();
+    let run = project.golive(&["scripts/rollback_quick.rhai", "--yes"]);
+    run.assert_code(0);
+    assert_eq!(testbed::image_id("jaraba/drupal:11-prod"), backup, "11-prod is now the backup image");
+    assert_eq!(testbed::image_id("jaraba/drupal:11-prod-failed"), new, "the failed release is kept as -failed");
+    assert!(run.stderr.contains("ok    check \"running the backup image\""), "{}", run.stderr);
+    assert!(run.stderr.contains("of its 5m00s budget: within"), "{}", run.stderr);
+    assert_eq!(testbed::http_status(SITE), "503", "maintenance stays on after the quick rollback");
+
+    // The full rollback restores the pre-golive backup and reopens the site.
+    let deploy_backup = std::path::Path::new(testbed::ROOT).join("project/backups/pre-golive");
+    std::fs::create_dir_all(deploy_backup.join("files")).unwrap();
+    std::fs::write(deploy_backup.join("db.sql"), "-- pre-golive dump\nCREATE TABLE t (id int);\n").unwrap();
+    std::fs::write(deploy_backup.join("files/restored.txt"), "restored\n").unwrap();
+    let full = project
+        .command(&["scripts/rollback_full.rhai", "--yes"])
+        .env("MYSQL_ROOT_PASSWORD", "rehearsal-root-pw")
+        .output()
+        .unwrap();
+    let full = common::Run::from(full);
+    full.assert_code(0);
+    assert!(
+        testbed::state("mysql.log").contains("mysql -u root jaraba\n-- pre-golive dump\nCREATE TABLE t (id int);"),
+        "{}",
+        testbed::state("mysql.log")
+    );
+    let files = std::path::Path::new(testbed::ROOT).join("project/files");
+    assert!(files.join("restored.txt").exists() && !files.join("old.txt").exists(), "files restored with --delete");
+    assert_eq!(testbed::http_status(SITE), "200");
+    assert!(
+        !full.all().contains("rehearsal-root-pw") && !project.state_files().contains("rehearsal-root-pw"),
+        "the password leaked"
+    );
+}
+
+#[test]
+fn hostile_arguments_arrive_byte_for_byte_and_create_no_file() {
+    let _bed = testbed::lock();
+    let project = testbed::project();
+    let canary = format!("/tmp/golive-pwned-{}", std::process::id());
+    let hostile = [
+        "two words".to_string(),
+        "it's".into(),
+        "say \"hi\"".into(),
+        format!("a; touch {canary}-semicolon"),
+        format!("$(touch {canary}-subst)"),
+        format!("`touch {canary}-backtick`"),
+        "$HOME".into(),
+        "*".into(),
+        "~".into(),
+        "new\nline".into(),
+        "tab\there".into(),
+        "back\\slash".into(),
+        "héllo ünïcode ✓".into(),
+        "--dash".into(),
+        "".into(),
+        format!("| touch {canary}-pipe"),
+    ];
+    let array = hostile.iter().map(|h| format!("{h:?}")).collect::<Vec<_>>().join(", ");
+    project.write(
+        "hostile.rhai",
+        &format!(
+            r#"
+            let t = target();
+            let words = [{array}];
+            step "ssh" {{ ssh::exec(t, ["printf", "<%s>\n"] + words).stdout }}
+            step "compose" {{ docker::compose(t).exec("drupal", ["printf", "<%s>\n"] + words).stdout }}
+            step "drush" {{ drush::run(t, ["echo-args"] + words).stdout }}
+            "#
+        ),
+    );
+    project.golive(&["hostile.rhai"]).assert_code(0);
+    let expected: String = hostile.iter().map(|h| format!("<{h}>\n")).collect();
+    let journal = std::fs::read_to_string(&project.journals()[0]).unwrap();
+    let values: Vec<serde_json::Value> = journal
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|v| v["event"] == "step_finished")
+        .collect();
+    assert_eq!(values.len(), 3);
+    for value in values {
+        assert_eq!(value["value"].as_str().unwrap(), expected, "step {}", value["step"]);
+    }
+    for suffix in ["-semicolon", "-subst", "-backtick", "-pipe"] {
+        assert!(!std::path::Path::new(&format!("{canary}{suffix}")).exists(), "{suffix} ran as code");
+    }
+}
+
+fn fails_with(script: &str, target: &str, expect: &[&str]) -> Duration {
+    let project = testbed::project();
+    project.write("f.rhai", script);
+    let started = Instant::now();
+    let run = project.golive(&["f.rhai", "--target", target]);
+    let took = started.elapsed();
+    run.assert_code(1);
+    for e in expect {
+        assert!(run.stderr.contains(e), "expected {e:?} in:\n{}", run.stderr);
+    }
+    took
+}
+
+#[test]
+fn connection_problems_fail_the_step_with_what_to_do() {
+    let _bed = testbed::lock();
+    let script = "step \"hello\" { ssh::run(target(), \"true\"); }\n";
+    fails_with(script, "unknown_key", &["host key of 127.0.0.1:2201 is not in", "ssh-keyscan -p 2201 127.0.0.1 >>"]);
+    fails_with(script, "changed_key", &["host key of 127.0.0.1:2201 has CHANGED", "ssh-keygen -R '[127.0.0.1]:2201'"]);
+    fails_with(
+        script,
+        "wrong_user",
+        &["refused to log in user `no-such-user`", "check `user` and `identity_file` for [targets.wrong_user]"],
+    );
+    fails_with(script, "refused", &["127.0.0.1:2299 refused the connection; is sshd running there"]);
+}
+
+#[test]
+fn remote_failures_fail_the_step_with_what_to_do_within_the_timeout() {
+    let _bed = testbed::lock();
+    testbed::reset();
+    let missing = "step \"x\" { ssh::run(target(), \"no-such-tool --flag\"); }\n";
+    fails_with(missing, "rehearsal", &["command not found: `no-such-tool` (exit 127)"]);
+
+    testbed::set_fault("fault-updatedb");
+    let updb = "step \"database updates\" { drush::updb(target()); }\n";
+    fails_with(updb, "rehearsal", &["drush updatedb -y", "exited with 1", "[error] updatedb failed"]);
+
+    testbed::reset();
+    testbed::set_fault("hang-cache-rebuild");
+    let hang = "step \"cache rebuild\" with #{ timeout: \"3s\" } { drush::cr(target()); }\n";
+    let took = fails_with(hang, "rehearsal", &["timed out (the step's timeout of 3.0s ran out)"]);
+    assert!(took < Duration::from_secs(15), "the hang was not cut at the timeout: {took:?}");
+
+    testbed::reset();
+    testbed::set_fault("fault-health");
+    // As in a deploy: the stack restarts, and its healthcheck then fails.
+    let unhealthy = "let s = docker::compose(target());\nstep \"restart\" { s.down(); s.up(); }\nstep \"healthy\" { s.wait_healthy(\"8s\"); }\n";
+    fails_with(
+        unhealthy,
+        "rehearsal",
+        &[
+            "step \"healthy\" failed",
+            "was not healthy after 8.0s: drupal is running (unhealthy)",
+            "docker-compose logs",
+        ],
+    );
+
+    testbed::reset();
+    testbed::set_fault("fault-db");
+    let status = "step \"status\" { drush::status(target()); }\n";
+    fails_with(status, "rehearsal", &["drush status: Drupal did not bootstrap", "the database is not connected"]);
+    testbed::reset();
+}
+
+#[test]
+fn a_lost_connection_fails_the_step_and_the_next_step_reconnects() {
+    let _bed = testbed::lock();
+    let project = testbed::project();
+    // Kill this session's own sshd child (its parent), mid-step: the connection drops under the command.
+    project.write(
+        "lost.rhai",
+        "let t = target();\n\
+         step \"before\" { ssh::run(t, \"true\"); }\n\
+         step \"drop\" { ssh::run(t, \"kill -9 $PPID; sleep 5\"); }\n",
+    );
+    let run = project.golive(&["lost.rhai"]);
+    run.assert_code(1);
+    assert!(
+        run.stderr
+            .contains("the connection to 127.0.0.1:2201 was lost while running a command; the next step reconnects"),
+        "{}",
+        run.stderr
+    );
+    project.write(
+        "lost.rhai",
+        "let t = target();\n\
+         step \"before\" { ssh::run(t, \"true\"); }\n\
+         step \"drop\" { ssh::run(t, \"echo reconnected\").stdout }\n",
+    );
+    let resumed = project.golive(&["resume", "--in-doubt", "rerun"]);
+    resumed.assert_code(0);
+    let journal = std::fs::read_to_string(project.journals().last().unwrap()).unwrap();
+    assert!(journal.contains("\"value\":\"reconnected\\n\""), "{journal}");
+}
