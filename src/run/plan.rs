@@ -61,6 +61,8 @@ impl Plan {
                 }
                 PlanItem::Step { kind, name, effects, result } => {
                     out.push_str(&format!("  {kind} \"{name}\"\n"));
+                    // Polls repeat the same effects: show a run of identical lines once, with its count.
+                    let mut lines: Vec<(String, usize)> = Vec::new();
                     for effect in effects {
                         let access = match effect.access {
                             Access::Read => "read ",
@@ -72,7 +74,15 @@ impl Plan {
                             Provenance::Scenario(rule) => format!("  <- scenario {rule}"),
                             Provenance::Assumed(value) => format!("  <- assumed {value}"),
                         };
-                        out.push_str(&format!("    {access}  {}{answer}\n", effect.what));
+                        let line = format!("    {access}  {}{answer}", effect.what);
+                        match lines.iter().rposition(|(l, _)| *l == line) {
+                            Some(at) if lines.len() - at <= 2 => lines[at].1 += 1,
+                            _ => lines.push((line, 1)),
+                        }
+                    }
+                    for (line, count) in lines {
+                        let times = if count > 1 { format!("  (x{count})") } else { String::new() };
+                        out.push_str(&format!("{line}{times}\n"));
                     }
                     out.push_str(&format!("    = {result}\n"));
                 }
