@@ -274,3 +274,56 @@ fn a_lost_connection_fails_the_step_and_the_next_step_reconnects() {
     let journal = std::fs::read_to_string(project.journals().last().unwrap()).unwrap();
     assert!(journal.contains("\"value\":\"reconnected\\n\""), "{journal}");
 }
+
+#[test]
+fn files_go_up_and_come_back_whole() {
+    let _bed = testbed::lock();
+    let project = testbed::project();
+    let payload: Vec<u8> = (0..=255u8).cycle().take(300_000).collect();
+    std::fs::write(project.file("payload.bin"), &payload).unwrap();
+    let remote = format!("{}/ssh/home/payload-{}.bin", testbed::ROOT, std::process::id());
+    project.write(
+        "files.rhai",
+        &format!(
+            "let t = target();\n\
+             step \"up\" {{ ssh::upload(t, \"payload.bin\", \"{remote}\") }}\n\
+             step \"down\" {{ ssh::download(t, \"{remote}\", \"back.bin\") }}\n\
+             step \"missing\" {{ ssh::download(t, \"{remote}.nope\", \"nope.bin\") }}\n"
+        ),
+    );
+    let run = project.golive(&["files.rhai"]);
+    run.assert_code(1);
+    assert_eq!(std::fs::read(project.file("back.bin")).unwrap(), payload, "the file came back changed");
+    assert!(run.stderr.contains("download of") && run.stderr.contains(".nope failed (exit 1)"), "{}", run.stderr);
+    assert!(
+        !project.file("nope.bin").exists() && !project.file("nope.bin.golive-partial").exists(),
+        "a failed download left a file"
+    );
+    let _ = std::fs::remove_file(remote);
+}
+
+#[test]
+fn fan_out_reports_each_hosts_result_and_names_every_failure() {
+    let _bed = testbed::lock();
+    let project = testbed::project();
+    project.write(
+        "each.rhai",
+        "let hosts = [target(\"rehearsal\"), target(\"local\"), target(\"refused\")];\n\
+         step \"all\" { ssh::run_each(hosts, \"echo hi from $(id -un)\") }\n",
+    );
+    let run = project.golive(&["each.rhai"]);
+    run.assert_code(1);
+    assert!(run.stderr.contains("1 of 3 targets failed"), "{}", run.stderr);
+    assert!(run.stderr.contains("refused: ") && run.stderr.contains("2299 refused the connection"), "{}", run.stderr);
+    let journal = std::fs::read_to_string(&project.journals()[0]).unwrap();
+    assert!(
+        journal.contains("rehearsal$ echo hi from $(id -un)") && journal.contains("local$ echo hi from $(id -un)"),
+        "{journal}"
+    );
+    assert_eq!(journal.matches("\"event\":\"effect_finished\"").count(), 3, "{journal}");
+    project.write("each.rhai", "let hosts = [target(\"rehearsal\"), target(\"local\")];\nstep \"all\" { let r = ssh::run_each(hosts, \"id -un\"); r.rehearsal.stdout + r.local.stdout }\n");
+    let run = project.golive(&["each.rhai"]);
+    run.assert_code(0);
+    let journal = std::fs::read_to_string(project.journals().last().unwrap()).unwrap();
+    assert!(journal.contains("\"value\":\"golive\\nroot\\n\""), "{journal}");
+}

@@ -1,0 +1,160 @@
+//! ssh figures against the test bed (`tests/testbed/testbed.sh up` first): `cargo bench --bench ssh`.
+//!
+//! - 100 sequential `true` on one target: golive's per-command median against a raw
+//!   `ssh -o ControlPath=... host true` loop over an existing master, in the same run (target <= 1.5x)
+//! - 20 commands in parallel on one target against one (target < 5x)
+//! - the same 100-step run as golive script and as an Ansible playbook (ansible-core in a throwaway
+//!   virtualenv at $GOLIVE_ANSIBLE_VENV, default /tmp/golive-ansible-venv; skipped when absent)
+
+use std::path::Path;
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use golive::config::Config;
+use golive::effects::live::LiveWorld;
+use golive::effects::{Access, Budget, Command as Cmd, Effect, Exec, World};
+use golive::secrets::Redactor;
+use golive::terminal::Terminal;
+
+const BED: &str = "/tmp/golive-testbed";
+const N: usize = 100;
+
+fn median(times: &mut [Duration]) -> f64 {
+    times.sort();
+    times[times.len() / 2].as_secs_f64() * 1000.0
+}
+
+fn main() {
+    assert!(
+        Path::new(&format!("{BED}/ssh/ssh_config")).exists(),
+        "start the test bed first: tests/testbed/testbed.sh up"
+    );
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let config = Arc::new(Config::load(&repo.join("golive.toml")).unwrap());
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let terminal = Arc::new(Terminal::new(Redactor::new(), true));
+    let world = LiveWorld::new(runtime.handle().clone(), config, terminal);
+    let true_on = || {
+        Effect::Exec(Exec {
+            target: "rehearsal".into(),
+            command: Cmd::Shell("true".into()),
+            dir: None,
+            access: Access::Write,
+        })
+    };
+    let budget = Budget { timeout: Some(Duration::from_secs(30)), cancel: Default::default() };
+
+    world.perform(&true_on(), &budget).unwrap(); // opens the master
+    let mut golive = Vec::new();
+    for _ in 0..N {
+        let started = Instant::now();
+        world.perform(&true_on(), &budget).unwrap();
+        golive.push(started.elapsed());
+    }
+
+    let sock = format!("{BED}/bench-mux.sock");
+    let cfg = format!("{BED}/ssh/ssh_config");
+    let _ = std::fs::remove_file(&sock);
+    let master = Command::new("ssh")
+        .args([
+            "-F",
+            &cfg,
+            "-o",
+            "ControlMaster=yes",
+            "-o",
+            &format!("ControlPath={sock}"),
+            "-o",
+            "ControlPersist=60",
+            "-N",
+            "-f",
+            "golive-testbed",
+        ])
+        .status()
+        .unwrap();
+    assert!(master.success());
+    let mut raw = Vec::new();
+    for _ in 0..N {
+        let started = Instant::now();
+        let ok = Command::new("ssh")
+            .args(["-F", &cfg, "-o", &format!("ControlPath={sock}"), "golive-testbed", "true"])
+            .status()
+            .unwrap();
+        raw.push(started.elapsed());
+        assert!(ok.success());
+    }
+    let _ = Command::new("ssh")
+        .args(["-F", &cfg, "-o", &format!("ControlPath={sock}"), "-O", "exit", "golive-testbed"])
+        .output();
+
+    let mut one = Vec::new();
+    let mut twenty = Vec::new();
+    for _ in 0..10 {
+        let started = Instant::now();
+        world.perform(&true_on(), &budget).unwrap();
+        one.push(started.elapsed());
+        let effects: Vec<Effect> = (0..20).map(|_| true_on()).collect();
+        let started = Instant::now();
+        let results = world.perform_all(&effects, &budget);
+        twenty.push(started.elapsed());
+        assert!(results.iter().all(|r| r.is_ok()));
+    }
+    drop(world);
+
+    let (g, r) = (median(&mut golive), median(&mut raw));
+    let (o, t) = (median(&mut one), median(&mut twenty));
+    println!("golive ssh benchmark (test bed sshd on 127.0.0.1:2201, {N} commands each)");
+    println!("  golive per command (native-mux), median   {g:>7.2} ms");
+    println!("  raw ssh -o ControlPath over a master      {r:>7.2} ms   ratio {:.2}x (target <= 1.5x)", g / r);
+    println!("  one command {o:.2} ms; 20 in parallel {t:.2} ms   ratio {:.2}x (target < 5x)", t / o);
+
+    ansible(repo);
+}
+
+/// The same 100 steps as a golive script and as an Ansible playbook, wall time of each whole run.
+fn ansible(repo: &Path) {
+    let venv = std::env::var("GOLIVE_ANSIBLE_VENV").unwrap_or_else(|_| "/tmp/golive-ansible-venv".into());
+    let playbook_bin = Path::new(&venv).join("bin/ansible-playbook");
+    if !playbook_bin.exists() {
+        println!(
+            "  ansible: skipped ({} not found; python3 -m venv {venv} && {venv}/bin/pip install ansible-core)",
+            playbook_bin.display()
+        );
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(repo.join("golive.toml"), dir.path().join("golive.toml")).unwrap();
+    let steps: String = (0..N).map(|i| format!("step \"s{i}\" {{ ssh::run(t, \"true\"); }}\n")).collect();
+    std::fs::write(dir.path().join("hundred.rhai"), format!("let t = target(\"rehearsal\");\n{steps}")).unwrap();
+    let tasks: String = (0..N).map(|i| format!("    - name: s{i}\n      ansible.builtin.raw: \"true\"\n")).collect();
+    std::fs::write(dir.path().join("hundred.yml"), format!("- hosts: bed\n  gather_facts: false\n  tasks:\n{tasks}"))
+        .unwrap();
+    std::fs::write(
+        dir.path().join("inventory.ini"),
+        format!(
+            "bed ansible_host=127.0.0.1 ansible_port=2201 ansible_user=golive ansible_ssh_private_key_file={BED}/ssh/client_ed25519 \
+             ansible_ssh_common_args='-o UserKnownHostsFile={BED}/ssh/known_hosts -o StrictHostKeyChecking=yes'\n"
+        ),
+    )
+    .unwrap();
+    let started = Instant::now();
+    let golive =
+        Command::new(env!("CARGO_BIN_EXE_golive")).arg("hundred.rhai").current_dir(dir.path()).output().unwrap();
+    let golive_time = started.elapsed();
+    assert!(golive.status.success(), "{}", String::from_utf8_lossy(&golive.stderr));
+    let started = Instant::now();
+    let out = Command::new(&playbook_bin)
+        .args(["-i", "inventory.ini", "hundred.yml"])
+        .current_dir(dir.path())
+        .env("ANSIBLE_HOST_KEY_CHECKING", "True")
+        .output()
+        .unwrap();
+    let ansible_time = started.elapsed();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    println!(
+        "  100-step run: golive {:.2} s (journaled, fsynced), ansible-playbook {:.2} s   ansible/golive {:.1}x",
+        golive_time.as_secs_f64(),
+        ansible_time.as_secs_f64(),
+        ansible_time.as_secs_f64() / golive_time.as_secs_f64()
+    );
+}
