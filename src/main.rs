@@ -33,6 +33,9 @@ struct Common {
     /// Where stdlib modules come from (default: $GOLIVE_STDLIB, stdlib/ beside golive.toml, built in).
     #[arg(long, global = true, value_name = "DIR")]
     stdlib: Option<PathBuf>,
+    /// Answers for questions, gates included (TOML: "question or step" = "answer", or { answer, by, note }).
+    #[arg(long, global = true, value_name = "FILE")]
+    answers: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -92,6 +95,7 @@ fn main() -> ExitCode {
         non_interactive: cli.common.non_interactive,
         in_doubt: InDoubtPolicy::Ask,
         stdlib: cli.common.stdlib.clone(),
+        answers: cli.common.answers.clone(),
     };
     match dispatch(cli, options) {
         Ok(()) => ExitCode::SUCCESS,

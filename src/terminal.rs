@@ -115,6 +115,7 @@ impl Terminal {
         }
         let lines = self.stdin_lines.get_or_init(|| Mutex::new(spawn_stdin_reader()));
         let lines = lines.lock().unwrap_or_else(|p| p.into_inner());
+        let _echo_off = prompt.secret.then(EchoOff::new);
         loop {
             let choices =
                 if prompt.choices.is_empty() { String::new() } else { format!(" [{}]", prompt.choices.join("/")) };
@@ -143,6 +144,39 @@ impl Terminal {
                 return Ok(choice);
             }
             self.line(&format!("  please answer one of: {}", prompt.choices.join(", ")));
+        }
+    }
+}
+
+/// Turns the terminal's echo off while a secret is typed, and back on when dropped.
+struct EchoOff {
+    saved: Option<libc::termios>,
+}
+
+impl EchoOff {
+    fn new() -> EchoOff {
+        // SAFETY: tcgetattr/tcsetattr read and write a termios struct for stdin, which is a terminal here.
+        unsafe {
+            let mut term: libc::termios = std::mem::zeroed();
+            if libc::tcgetattr(libc::STDIN_FILENO, &mut term) != 0 {
+                return EchoOff { saved: None };
+            }
+            let saved = term;
+            term.c_lflag &= !libc::ECHO;
+            libc::tcsetattr(libc::STDIN_FILENO, libc::TCSANOW, &term);
+            EchoOff { saved: Some(saved) }
+        }
+    }
+}
+
+impl Drop for EchoOff {
+    fn drop(&mut self) {
+        if let Some(saved) = &self.saved {
+            // SAFETY: restores the attributes read in `new`.
+            unsafe {
+                libc::tcsetattr(libc::STDIN_FILENO, libc::TCSANOW, saved);
+            }
+            eprintln!();
         }
     }
 }

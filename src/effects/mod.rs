@@ -76,6 +76,9 @@ pub struct Prompt {
     pub question: String,
     /// The answers accepted; empty means free text.
     pub choices: Vec<String>,
+    /// Not echoed, and never kept anywhere.
+    #[serde(default)]
+    pub secret: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -15,7 +15,7 @@ use rhai::{Dynamic, Engine, EvalAltResult, EvalContext, Expression, ImmutableStr
 use serde::de::DeserializeOwned;
 
 use super::Host;
-use crate::run::controller::{PhaseOptions, StepOptions, StepOutput, StepSpec, runtime};
+use crate::run::controller::{AskKind, PhaseOptions, StepOptions, StepOutput, StepSpec, runtime};
 use crate::run::journal::CheckRecord;
 
 /// Registers every keyword; `has_block` says whether a `{ }` body follows the name and options.
@@ -74,12 +74,13 @@ fn dispatch(
             controller.phase(&name, &options, pos, &mut || ctx.eval_expression_tree(body))
         }
         _ => {
-            let spec = StepSpec {
-                kind: keyword,
-                name: name.clone(),
-                options: decode_options::<StepOptions>(options, keyword)?,
-                pos,
+            // A gate's options say what it weighs; every other step's say how it runs.
+            let (step_options, gate_options) = if keyword == "gate" {
+                (StepOptions::default(), decode_options::<GateOptions>(options, keyword)?)
+            } else {
+                (decode_options::<StepOptions>(options, keyword)?, GateOptions::default())
             };
+            let spec = StepSpec { kind: keyword, name: name.clone(), options: step_options, pos };
             match keyword {
                 "step" => {
                     let body = inputs.last().expect("step has a block");
@@ -90,7 +91,7 @@ fn dispatch(
                     controller.step(&spec, &mut || check(&name, ctx.eval_expression_tree(body), body.position()))
                 }
                 "manual" => controller.step(&spec, &mut || {
-                    let answer = controller.ask(&name, &["yes", "no", "skip"], true, pos)?;
+                    let (answer, _) = controller.ask(&name, &["yes", "no", "skip"], AskKind::Confirm, pos)?;
                     let check = CheckRecord {
                         name: name.clone(),
                         ok: answer == "yes",
@@ -99,7 +100,7 @@ fn dispatch(
                     };
                     Ok(StepOutput { value: answer.into(), check: Some(check), stop_after: None })
                 }),
-                _ => controller.step(&spec, &mut || gate(host, &name, pos)),
+                _ => controller.step(&spec, &mut || gate(host, &name, &gate_options, pos)),
             }
         }
     }
@@ -163,15 +164,55 @@ fn one_line(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-/// Shows every check so far, asks the decider GO or NO-GO, and returns the verdict.
-fn gate(host: &Rc<Host>, name: &str, pos: Position) -> Result<StepOutput, Box<EvalAltResult>> {
+/// `gate "name" with #{ required: [...], include: ["friday"], nogo: #{ "trigger": bool } }`.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GateOptions {
+    /// Checks that must pass for GO (default: every check recorded).
+    pub required: Option<Vec<String>>,
+    /// Earlier runbooks (by script name, e.g. "friday") whose newest run's checks count too.
+    #[serde(default)]
+    pub include: Vec<String>,
+    /// The runbook's No-Go triggers, each true when it fired.
+    #[serde(default)]
+    pub nogo: std::collections::BTreeMap<String, bool>,
+}
+
+/// Shows every check so far (and those of the runs it includes), the No-Go triggers and a recommendation,
+/// asks the decider GO or NO-GO and who they are, and records the decision.
+fn gate(host: &Rc<Host>, name: &str, options: &GateOptions, pos: Position) -> Result<StepOutput, Box<EvalAltResult>> {
     let controller = &host.controller;
-    if !controller.is_dry() {
-        controller.terminal().line(&crate::run::report::checks_table(&controller.checks(), controller.terminal()));
+    let mut checks = Vec::new();
+    for script in &options.include {
+        let earlier = crate::run::latest_checks(&host.config, script, &host.run_target).map_err(|e| runtime(e, pos))?;
+        checks.extend(earlier.into_iter().map(|mut c| {
+            c.name = format!("{script}: {}", c.name);
+            c
+        }));
     }
-    let verdict = controller.ask(name, &["GO", "NO-GO"], false, pos)?;
-    let record = CheckRecord { name: name.into(), ok: verdict == "GO", actual: verdict.clone(), target: "GO".into() };
+    checks.extend(controller.checks());
+    let board = crate::run::report::GateBoard::new(&checks, options.required.as_deref(), &options.nogo);
+    if !controller.is_dry() {
+        controller.terminal().line(&board.render(controller.terminal()));
+    }
+    let (verdict, by) = controller.ask(name, &["GO", "NO-GO"], AskKind::Choice, pos)?;
+    let by = if by == controller.settings().identity && controller.terminal().is_interactive() {
+        controller.ask(&format!("{name}: who takes this decision (name and role)?"), &[], AskKind::Text, pos)?.0
+    } else {
+        by
+    };
+    let at = if controller.is_dry() {
+        crate::modules::core::PLAN_NOW.to_string()
+    } else {
+        crate::run::identity::now_stamp()
+    };
+    let record = CheckRecord {
+        name: name.into(),
+        ok: verdict == "GO",
+        actual: format!("{verdict} by {by} at {at} (recommended {})", board.recommendation()),
+        target: "GO".into(),
+    };
     let stop_after = (verdict != "GO" && !controller.outline_step_uses_value(name))
-        .then(|| format!("gate \"{name}\" said {verdict}"));
+        .then(|| format!("gate \"{name}\" said {verdict} ({by})"));
     Ok(StepOutput { value: verdict.into(), check: Some(record), stop_after })
 }

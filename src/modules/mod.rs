@@ -6,6 +6,7 @@ pub mod docker;
 pub mod drush;
 pub mod exec;
 pub mod local;
+pub mod prompt;
 pub mod ssh;
 
 use rhai::{Engine, Module, RhaiNativeFunc, Variant};

@@ -46,6 +46,21 @@ pub struct Settings {
     pub yes: bool,
     pub in_doubt: InDoubtPolicy,
     pub identity: String,
+    /// `--answers FILE`.
+    pub answers: Option<std::sync::Arc<super::answers::Answers>>,
+}
+
+/// What kind of question: it decides what `--yes` may answer and what is kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AskKind {
+    /// yes/no: `--yes` answers it.
+    Confirm,
+    /// One of the choices; `--yes` never answers it (gates are choices).
+    Choice,
+    /// Free text.
+    Text,
+    /// Free text never echoed, journaled or reused: masked everywhere, asked again on resume.
+    Secret,
 }
 
 /// `with #{ ... }` on a step.
@@ -529,8 +544,11 @@ impl Controller {
         let policy = match self.settings.in_doubt {
             InDoubtPolicy::Ask if self.terminal.is_interactive() => {
                 self.terminal.line(&format!("        {question}"));
-                let prompt =
-                    Prompt { question: question.clone(), choices: vec!["rerun".into(), "done".into(), "abort".into()] };
+                let prompt = Prompt {
+                    question: question.clone(),
+                    choices: vec!["rerun".into(), "done".into(), "abort".into()],
+                    secret: false,
+                };
                 match self.terminal.ask(&prompt, &self.interrupts.token()) {
                     Ok(a) if a == "rerun" => InDoubtPolicy::Rerun,
                     Ok(a) if a == "done" => InDoubtPolicy::MarkDone,
@@ -617,6 +635,7 @@ impl Controller {
         let prompt = Prompt {
             question: format!("{} \"{}\" {what}: {message}. What now?", spec.kind, spec.name),
             choices: vec!["retry".into(), "skip".into(), "abort".into()],
+            secret: false,
         };
         // The interrupt that brought us here is handled by this question; a new Ctrl-C cancels the question.
         self.interrupts.settle();
@@ -740,6 +759,9 @@ impl Controller {
             } else {
                 let detail = match &result {
                     Ok((Outcome::Exec(out), _)) => format!("exit {}{}", out.code, excerpt(&out.stderr, &out.stdout)),
+                    Ok((Outcome::Answer(_), _)) if matches!(effect, Effect::Prompt(p) if p.secret) => {
+                        "answer (secret)".into()
+                    }
                     Ok((Outcome::Answer(a), _)) => format!("answer {a}"),
                     Ok((Outcome::Slept, _)) => "slept".into(),
                     Ok((Outcome::Transferred { bytes }, _)) => format!("{bytes} bytes"),
@@ -769,34 +791,70 @@ impl Controller {
         Ok(outcomes)
     }
 
-    /// Asks the operator (or the journal, a scenario, `--yes`) and journals the answer.
+    /// Asks the operator (or the journal, `--answers`, `--yes`, a scenario) and journals the answer with who
+    /// gave it. Returns the answer and who answered.
     pub fn ask(
         &self,
         question: &str,
         choices: &[&str],
-        confirm: bool,
+        kind: AskKind,
         pos: Position,
-    ) -> Result<String, Box<EvalAltResult>> {
+    ) -> Result<(String, String), Box<EvalAltResult>> {
         let step = self.state.borrow().step.as_ref().map(|f| f.name.clone()).unwrap_or_default();
-        let earlier = self.prior.borrow().answers.get(&(step.clone(), question.to_string())).cloned();
-        if let Some(answer) = earlier {
-            self.terminal.line(&format!("        {question} -> {answer} (answered earlier)"));
-            return Ok(answer.clone());
+        if kind != AskKind::Secret {
+            let earlier = self.prior.borrow().answers.get(&(step.clone(), question.to_string())).cloned();
+            if let Some(answer) = earlier {
+                self.terminal.line(&format!("        {question} -> {answer} (answered earlier)"));
+                return Ok((answer, "an earlier attempt".into()));
+            }
         }
-        let (answer, by) = if confirm && self.settings.yes && !self.is_dry() {
+        let given =
+            if self.is_dry() { None } else { self.settings.answers.as_ref().and_then(|a| a.get(question, &step)) };
+        let (answer, by) = if let Some(given) = given {
+            if !choices.is_empty() && !choices.contains(&given.answer.as_str()) {
+                let file = self.settings.answers.as_ref().map(|a| a.path.display().to_string()).unwrap_or_default();
+                return Err(runtime(
+                    format!(
+                        "{file}: the answer to \"{question}\" is \"{}\", but it must be one of: {}",
+                        given.answer,
+                        choices.join(", ")
+                    ),
+                    pos,
+                ));
+            }
+            let by = given.by.unwrap_or_else(|| format!("{} (--answers)", self.settings.identity));
+            (given.answer, by)
+        } else if kind == AskKind::Confirm && self.settings.yes && !self.is_dry() {
             ("yes".to_string(), format!("{} (--yes)", self.settings.identity))
         } else {
-            let prompt = Prompt { question: question.into(), choices: choices.iter().map(|c| c.to_string()).collect() };
+            let prompt = Prompt {
+                question: question.into(),
+                choices: choices.iter().map(|c| c.to_string()).collect(),
+                secret: kind == AskKind::Secret,
+            };
             match self.perform(Effect::Prompt(prompt), "prompt", pos)? {
                 Outcome::Answer(a) => (a, self.settings.identity.clone()),
                 other => return Err(runtime(format!("a prompt got {other:?} instead of an answer"), pos)),
             }
         };
+        let kept = if kind == AskKind::Secret {
+            if answer.len() >= crate::secrets::MIN_SECRET_LEN {
+                self.terminal.redactor().add(question, &answer);
+            }
+            "(secret, not kept)".to_string()
+        } else {
+            answer.clone()
+        };
         self.journal(
-            Entry::Answer { step, question: question.into(), answer: answer.clone(), by, at: now_stamp() },
+            Entry::Answer { step, question: question.into(), answer: kept, by: by.clone(), at: now_stamp() },
             true,
         )?;
-        Ok(answer)
+        Ok((answer, by))
+    }
+
+    /// Adds a verdict for gates to weigh (checklist items, gate decisions).
+    pub fn record(&self, check: CheckRecord) {
+        self.record_check(check);
     }
 
     /// Ends the journal: how the run finished.

@@ -1,5 +1,6 @@
 //! Runs: one execution of a runbook with its id, journal, lock and report; and the plan, its dry twin.
 
+pub mod answers;
 pub mod controller;
 pub mod identity;
 pub mod interrupt;
@@ -44,11 +45,20 @@ pub struct Options {
     pub non_interactive: bool,
     pub in_doubt: InDoubtPolicy,
     pub stdlib: Option<PathBuf>,
+    /// `--answers FILE`: answers for questions, by question text or step name.
+    pub answers: Option<PathBuf>,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { target: None, yes: false, non_interactive: false, in_doubt: InDoubtPolicy::Ask, stdlib: None }
+        Options {
+            target: None,
+            yes: false,
+            non_interactive: false,
+            in_doubt: InDoubtPolicy::Ask,
+            stdlib: None,
+            answers: None,
+        }
     }
 }
 
@@ -103,7 +113,8 @@ fn open_session(
     let redactor = Arc::clone(terminal.redactor());
     let color = std::env::var_os("NO_COLOR").is_none() && std::io::IsTerminal::is_terminal(&std::io::stderr());
     let secrets = Secrets::load(&file.config.root, redactor)?;
-    let settings = Settings { yes: options.yes, in_doubt: options.in_doubt, identity: identity::operator() };
+    let answers = options.answers.as_deref().map(answers::Answers::load).transpose()?.map(Arc::new);
+    let settings = Settings { yes: options.yes, in_doubt: options.in_doubt, identity: identity::operator(), answers };
     let controller = Controller::new(world, terminal, interrupts, settings);
     let host = Rc::new(Host {
         controller,
@@ -193,7 +204,7 @@ pub fn docs(options: &Options) -> Result<Vec<crate::modules::FnDoc>> {
     let config = Arc::new(Config::discover(Path::new("."))?);
     let redactor = Redactor::new();
     let terminal = Arc::new(Terminal::new(Arc::clone(&redactor), true));
-    let settings = Settings { yes: false, in_doubt: InDoubtPolicy::Abort, identity: String::new() };
+    let settings = Settings { yes: false, in_doubt: InDoubtPolicy::Abort, identity: String::new(), answers: None };
     let world = PlanWorld { scenario: None, live_reads: None };
     let controller = Controller::new(Box::new(world), terminal, Interrupts::new(), settings);
     let secrets = Secrets::load(&config.root, redactor)?;
@@ -455,4 +466,21 @@ pub fn resolve_run(run: Option<&str>) -> Result<PathBuf> {
 fn relative(path: &Path, root: &Path) -> String {
     let canonical = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
     canonical.strip_prefix(root).map(|p| p.display().to_string()).unwrap_or_else(|_| path.display().to_string())
+}
+
+/// The checks of the newest run of `script` (a file stem, like "friday") on `target`: what a gate includes.
+pub fn latest_checks(config: &Config, script: &str, target: &str) -> Result<Vec<journal::CheckRecord>, String> {
+    for dir in run_dirs(config).into_iter().rev() {
+        let Ok(record) = journal::read(&dir.join(journal::FILE_NAME)) else { continue };
+        if let Some(Entry::RunStarted { script: path, target: t, .. }) = record.entries.first()
+            && t == target
+            && path.file_stem().is_some_and(|s| s == script)
+        {
+            return Ok(Prior::from_entries(&record.entries).checks);
+        }
+    }
+    Err(format!(
+        "no run of `{script}` on target `{target}` under {}; run it first, or drop it from `include`",
+        config.root.join(STATE_DIR).display()
+    ))
 }

@@ -1,0 +1,75 @@
+//! `--answers FILE`: answers for a run that nobody watches, keyed by question text or step name.
+//!
+//! ```toml
+//! "Support team notified" = "yes"
+//! "Go/No-Go" = { answer = "NO-GO", by = "Ana Ruiz (Go-Live Lead)", note = "payments failing" }
+//! ```
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::error::{Failure, Result, io_failure};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+enum Spec {
+    Plain(String),
+    Full { answer: String, by: Option<String>, note: Option<String> },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Given {
+    pub answer: String,
+    pub by: Option<String>,
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Default)]
+pub struct Answers {
+    pub path: PathBuf,
+    map: BTreeMap<String, Spec>,
+}
+
+impl Answers {
+    pub fn load(path: &Path) -> Result<Answers> {
+        let text = std::fs::read_to_string(path).map_err(|e| io_failure("read answers", path, e))?;
+        let map: BTreeMap<String, Spec> = toml::from_str(&text).map_err(|e| {
+            Failure::Usage(format!(
+                "error: {} is not a valid answers file (question = \"answer\", or question = {{ answer, by, note }})\n{e}",
+                path.display()
+            ))
+        })?;
+        Ok(Answers { path: path.to_path_buf(), map })
+    }
+
+    /// The answer for `question`, else for the step it is asked in.
+    pub fn get(&self, question: &str, step: &str) -> Option<Given> {
+        let spec = self.map.get(question).or_else(|| self.map.get(step))?;
+        Some(match spec.clone() {
+            Spec::Plain(answer) => Given { answer, by: None, note: None },
+            Spec::Full { answer, by, note } => Given { answer, by, note },
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_and_full_answers_by_question_or_step() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.toml");
+        std::fs::write(&path, "\"Team ready?\" = \"yes\"\n\"Go/No-Go\" = { answer = \"NO-GO\", by = \"Ana\" }\n")
+            .unwrap();
+        let a = Answers::load(&path).unwrap();
+        assert_eq!(a.get("Team ready?", "x").unwrap().answer, "yes");
+        let g = a.get("Go or not?", "Go/No-Go").unwrap();
+        assert_eq!((g.answer.as_str(), g.by.as_deref()), ("NO-GO", Some("Ana")));
+        assert!(a.get("other", "other").is_none());
+        std::fs::write(&path, "\"q\" = 3\n").unwrap();
+        assert!(Answers::load(&path).unwrap_err().message().contains("not a valid answers file"));
+    }
+}
