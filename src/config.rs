@@ -20,6 +20,34 @@ struct ConfigFile {
     vars: toml::Table,
     #[serde(default)]
     targets: BTreeMap<String, TargetSpec>,
+    /// The go-live team (runbook 1.2).
+    #[serde(default)]
+    team: Vec<TeamMember>,
+    /// Emergency contacts (runbook 10).
+    #[serde(default)]
+    contacts: Vec<Contact>,
+}
+
+#[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TeamMember {
+    pub role: String,
+    pub name: String,
+    #[serde(default)]
+    pub phone: String,
+    #[serde(default)]
+    pub duty: String,
+}
+
+#[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Contact {
+    pub service: String,
+    pub contact: String,
+    #[serde(default)]
+    pub sla: String,
+    #[serde(default)]
+    pub escalation: String,
 }
 
 /// A host to act on, as `[targets.NAME]` describes it.
@@ -76,6 +104,8 @@ pub struct Config {
     vars: toml::Table,
     targets: BTreeMap<String, TargetSpec>,
     default_target: Option<String>,
+    pub team: Vec<TeamMember>,
+    pub contacts: Vec<Contact>,
 }
 
 impl Config {
@@ -110,8 +140,15 @@ impl Config {
         let file: ConfigFile = toml::from_str(text)
             .map_err(|e| Failure::Usage(format!("error: {} is not a valid golive config\n{e}", path.display())))?;
         let root = path.parent().map(Path::to_path_buf).unwrap_or_default();
-        let mut config =
-            Config { path: path.to_path_buf(), root, vars: file.vars, targets: file.targets, default_target: None };
+        let mut config = Config {
+            path: path.to_path_buf(),
+            root,
+            vars: file.vars,
+            targets: file.targets,
+            default_target: None,
+            team: file.team,
+            contacts: file.contacts,
+        };
         if let Some(default) = file.default_target {
             let line = line_of(text, default.span().start);
             config
@@ -182,6 +219,11 @@ impl Config {
         scoped.or_else(|| lookup(&self.vars, key))
     }
 
+    /// Who to call for a phase owned by `owner` ("DevOps" finds the "DevOps Lead").
+    pub fn who_to_call(&self, owner: &str) -> Vec<&TeamMember> {
+        members_for(&self.team, owner)
+    }
+
     pub fn var_names(&self, run_target: &str) -> Vec<String> {
         let mut names: Vec<String> = self.vars.keys().cloned().collect();
         if let Some(t) = self.targets.get(run_target) {
@@ -191,6 +233,13 @@ impl Config {
         names.dedup();
         names
     }
+}
+
+/// The team members whose role names one of the owners ("QA + Product" names two).
+pub fn members_for<'a>(team: &'a [TeamMember], owner: &str) -> Vec<&'a TeamMember> {
+    let wanted: Vec<String> =
+        owner.split(['+', ',', '/']).map(|o| o.trim().to_lowercase()).filter(|o| !o.is_empty()).collect();
+    team.iter().filter(|m| wanted.iter().any(|w| m.role.to_lowercase().contains(w.as_str()))).collect()
 }
 
 fn lookup<'a>(table: &'a toml::Table, key: &str) -> Option<&'a toml::Value> {
@@ -250,6 +299,19 @@ mod tests {
         let err = parse("[vars\nx = 1\n").unwrap_err();
         assert_eq!(err.exit_code(), 2);
         assert!(err.message().contains("line 1"), "{}", err.message());
+    }
+
+    #[test]
+    fn a_phase_owner_finds_the_team_members_to_call() {
+        let c = parse(
+            "[[team]]\nrole = \"DevOps Lead\"\nname = \"Luis\"\nphone = \"+34 600\"\n\
+             [[team]]\nrole = \"QA Lead\"\nname = \"Eva\"\n[[team]]\nrole = \"Product Owner\"\nname = \"Sol\"\n",
+        )
+        .unwrap();
+        let names = |owner: &str| c.who_to_call(owner).iter().map(|m| m.name.clone()).collect::<Vec<_>>();
+        assert_eq!(names("DevOps"), ["Luis"]);
+        assert_eq!(names("QA + Product"), ["Eva", "Sol"]);
+        assert!(names("Marketing").is_empty());
     }
 
     #[test]

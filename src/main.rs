@@ -79,6 +79,8 @@ enum Command {
     Status { run: Option<String> },
     /// The functions scripts can call, with their documentation.
     Docs { module: Option<String> },
+    /// The go-live team and the emergency contacts from golive.toml.
+    Contacts,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -184,6 +186,11 @@ fn dispatch(cli: Cli, mut options: Options) -> Result<(), Failure> {
         Command::Status { run: id } => {
             let dir = run::resolve_run(id.as_deref())?;
             print!("{}", run::status::render(&dir)?);
+            Ok(())
+        }
+        Command::Contacts => {
+            let config = golive::config::Config::discover(std::path::Path::new("."))?;
+            print!("{}", golive::run::report::contacts(&config));
             Ok(())
         }
         Command::Docs { module } => {

@@ -160,3 +160,27 @@ fn a_secret_typed_at_a_prompt_is_in_no_file_and_no_output() {
     assert!(!run.all().contains(value), "{}", run.all());
     assert!(!project.state_files().contains(value), "{}", project.state_files());
 }
+
+#[test]
+fn contacts_are_listed_and_a_failed_step_names_who_to_call() {
+    let config = format!(
+        "{}\n[[team]]\nrole = \"DevOps Lead\"\nname = \"Luis Gil\"\nphone = \"+34 600 111 222\"\n\n[[team]]\nrole = \"QA Lead\"\nname = \"Eva Sanz\"\nphone = \"+34 600 333 444\"\n\n[[contacts]]\nservice = \"IONOS Soporte\"\ncontact = \"+49 721 XXX XXXX\"\nsla = \"24/7\"\n",
+        common::BASE_CONFIG
+    );
+    let project = Project::with_config(&config);
+    let list = project.golive(&["contacts"]);
+    list.assert_code(0);
+    assert!(
+        list.stdout.contains("Luis Gil") && list.stdout.contains("IONOS Soporte") && list.stdout.contains("24/7"),
+        "{}",
+        list.stdout
+    );
+    project.write(
+        "fail.rhai",
+        "phase \"Deploy\" with #{ owner: \"DevOps\" } { step \"migrate\" { local::run(\"exit 3\"); } }\n",
+    );
+    let run = project.golive(&["fail.rhai"]);
+    run.assert_code(1);
+    assert!(run.stderr.contains("call DevOps Lead: Luis Gil +34 600 111 222"), "{}", run.stderr);
+    assert!(!run.stderr.contains("Eva Sanz"), "{}", run.stderr);
+}

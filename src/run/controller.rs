@@ -48,6 +48,8 @@ pub struct Settings {
     pub identity: String,
     /// `--answers FILE`.
     pub answers: Option<std::sync::Arc<super::answers::Answers>>,
+    /// golive.toml's team: a failed step names who to call for its phase's owner.
+    pub team: Vec<crate::config::TeamMember>,
 }
 
 /// What kind of question: it decides what `--yes` may answer and what is kept.
@@ -129,6 +131,7 @@ struct Frame {
 #[derive(Default)]
 struct State {
     phase: Option<String>,
+    owner: Option<String>,
     step: Option<Frame>,
     seen: HashSet<String>,
     checks: Vec<CheckRecord>,
@@ -274,7 +277,11 @@ impl Controller {
         }
         let window = options.window.as_deref().map(Window::parse).transpose().map_err(|e| runtime(e, pos))?;
         let budget = options.budget.as_deref().map(duration::parse).transpose().map_err(|e| runtime(e, pos))?;
-        self.state.borrow_mut().phase = Some(name.to_string());
+        {
+            let mut state = self.state.borrow_mut();
+            state.phase = Some(name.to_string());
+            state.owner = options.owner.clone();
+        }
         let started = Instant::now();
         let started_clock = chrono::Local::now();
         if self.is_dry() {
@@ -295,7 +302,11 @@ impl Controller {
             self.journal(Entry::PhaseStarted { phase: name.into(), at: now_stamp() }, false)?;
         }
         let result = body();
-        self.state.borrow_mut().phase = None;
+        {
+            let mut state = self.state.borrow_mut();
+            state.phase = None;
+            state.owner = None;
+        }
         if !self.is_dry() && !self.stopping() {
             let elapsed = started.elapsed();
             self.journal(
@@ -422,6 +433,9 @@ impl Controller {
             }
             let mark = if interrupted { "INTR" } else { "FAIL" };
             self.report(mark, Tone::Bad, &label, &format!("{} - {message}", duration::short(elapsed)));
+            if !interrupted {
+                self.call_the_owner();
+            }
             if !interrupted && attempt <= spec.options.retries {
                 self.terminal.line(&format!(
                     "        retrying in {} (attempt {} of {})",
@@ -663,6 +677,15 @@ impl Controller {
     fn report(&self, mark: &str, tone: Tone, label: &str, detail: &str) {
         let mark = self.terminal.paint(&format!("{mark:<4}"), tone);
         self.terminal.line(&format!("  {mark}  {label}  {}", self.terminal.paint(detail, Tone::Dim)));
+    }
+
+    /// Who owns the failing step's phase, and how to reach them (golive.toml [[team]]).
+    fn call_the_owner(&self) {
+        let Some(owner) = self.state.borrow().owner.clone() else { return };
+        let team = crate::config::members_for(&self.settings.team, &owner);
+        for member in team {
+            self.terminal.line(&format!("        call {}: {} {}", member.role, member.name, member.phone));
+        }
     }
 
     fn record_check(&self, check: CheckRecord) {

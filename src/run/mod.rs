@@ -114,7 +114,9 @@ fn open_session(
     let color = std::env::var_os("NO_COLOR").is_none() && std::io::IsTerminal::is_terminal(&std::io::stderr());
     let secrets = Secrets::load(&file.config.root, redactor)?;
     let answers = options.answers.as_deref().map(answers::Answers::load).transpose()?.map(Arc::new);
-    let settings = Settings { yes: options.yes, in_doubt: options.in_doubt, identity: identity::operator(), answers };
+    let team = file.config.team.clone();
+    let settings =
+        Settings { yes: options.yes, in_doubt: options.in_doubt, identity: identity::operator(), answers, team };
     let controller = Controller::new(world, terminal, interrupts, settings);
     let host = Rc::new(Host {
         controller,
@@ -204,7 +206,13 @@ pub fn docs(options: &Options) -> Result<Vec<crate::modules::FnDoc>> {
     let config = Arc::new(Config::discover(Path::new("."))?);
     let redactor = Redactor::new();
     let terminal = Arc::new(Terminal::new(Arc::clone(&redactor), true));
-    let settings = Settings { yes: false, in_doubt: InDoubtPolicy::Abort, identity: String::new(), answers: None };
+    let settings = Settings {
+        yes: false,
+        in_doubt: InDoubtPolicy::Abort,
+        identity: String::new(),
+        answers: None,
+        team: Vec::new(),
+    };
     let world = PlanWorld { scenario: None, live_reads: None };
     let controller = Controller::new(Box::new(world), terminal, Interrupts::new(), settings);
     let secrets = Secrets::load(&config.root, redactor)?;
