@@ -6,6 +6,7 @@ pub mod effects;
 pub mod engine;
 pub mod error;
 pub mod modules;
+pub mod repl;
 pub mod run;
 pub mod secrets;
 pub mod suggest;

@@ -81,6 +81,8 @@ enum Command {
     Docs { module: Option<String> },
     /// The go-live team and the emergency contacts from golive.toml.
     Contacts,
+    /// An incident console: run any call or a script's steps by hand, journaled.
+    Repl { file: Option<PathBuf> },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -187,6 +189,10 @@ fn dispatch(cli: Cli, mut options: Options) -> Result<(), Failure> {
             let dir = run::resolve_run(id.as_deref())?;
             print!("{}", run::status::render(&dir)?);
             Ok(())
+        }
+        Command::Repl { file } => {
+            let rt = runtime()?;
+            golive::repl::repl(file.as_deref(), &options, rt.handle())
         }
         Command::Contacts => {
             let config = golive::config::Config::discover(std::path::Path::new("."))?;

@@ -230,6 +230,40 @@ impl Controller {
         Ok(())
     }
 
+    /// Runs `work` as an ad-hoc step (the REPL's inputs): journaled with its effects, no retries or
+    /// questions on failure, and an interrupt only cancels it.
+    pub fn adhoc(
+        &self,
+        name: &str,
+        work: &mut dyn FnMut() -> Result<Dynamic, Box<EvalAltResult>>,
+    ) -> Result<Dynamic, Box<EvalAltResult>> {
+        let phase = self.state.borrow().phase.clone();
+        let entry = Entry::StepStarted {
+            step: name.into(),
+            kind: "repl".into(),
+            phase,
+            attempt: 1,
+            source_sha256: String::new(),
+            at: now_stamp(),
+        };
+        self.journal(entry, true)?;
+        self.state.borrow_mut().step =
+            Some(Frame { name: name.into(), deadline: None, wrote: false, effects: Vec::new() });
+        let started = Instant::now();
+        let result = work();
+        self.state.borrow_mut().step = None;
+        let duration_ms = started.elapsed().as_millis() as u64;
+        let (status, value, error) = match &result {
+            Ok(v) => (StepStatus::Done, to_json(v), None),
+            Err(_) if self.interrupts.fired() => {
+                (StepStatus::Interrupted, serde_json::Value::Null, Some("interrupted".into()))
+            }
+            Err(e) => (StepStatus::Failed, serde_json::Value::Null, Some(crate::engine::diagnostics::one_line(e))),
+        };
+        self.finished(name, status, duration_ms, value, error, None)?;
+        result
+    }
+
     /// Records why the run stops and returns the uncatchable error that unwinds the script.
     pub fn stop(&self, why: Stop, pos: Position) -> Box<EvalAltResult> {
         let mut state = self.state.borrow_mut();

@@ -16,10 +16,15 @@ impl Interrupts {
         Arc::new(Interrupts::default())
     }
 
-    /// Listens for SIGINT on the runtime. `on_abort` runs (then the process exits 130) on the second one.
-    pub fn listen(self: &Arc<Self>, runtime: &tokio::runtime::Handle, on_abort: impl Fn() + Send + 'static) {
+    /// Listens for SIGINT on the runtime until the guard is dropped. `on_abort` runs (then the process
+    /// exits 130) on the second one.
+    pub fn listen(
+        self: &Arc<Self>,
+        runtime: &tokio::runtime::Handle,
+        on_abort: impl Fn() + Send + 'static,
+    ) -> Listening {
         let this = Arc::clone(self);
-        runtime.spawn(async move {
+        let task = runtime.spawn(async move {
             let Ok(mut signals) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()) else {
                 return;
             };
@@ -31,6 +36,7 @@ impl Interrupts {
                 this.token.lock().unwrap_or_else(|p| p.into_inner()).cancel();
             }
         });
+        Listening { task }
     }
 
     /// The token effects race; it is cancelled by the first Ctrl-C.
@@ -46,5 +52,16 @@ impl Interrupts {
     pub fn settle(&self) {
         *self.token.lock().unwrap_or_else(|p| p.into_inner()) = CancellationToken::new();
         self.pending.store(0, Ordering::SeqCst);
+    }
+}
+
+/// Stops listening when dropped, so a finished run's listener never acts on a later Ctrl-C.
+pub struct Listening {
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Listening {
+    fn drop(&mut self) {
+        self.task.abort();
     }
 }

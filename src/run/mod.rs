@@ -68,16 +68,22 @@ pub struct PlanRequest {
 }
 
 /// A script on disk, read and placed relative to its golive.toml.
-struct ScriptFile {
-    config: Arc<Config>,
-    path: PathBuf,
+pub(crate) struct ScriptFile {
+    pub(crate) config: Arc<Config>,
+    pub(crate) path: PathBuf,
     /// As errors and plans name it: relative to golive.toml's folder when inside it.
-    name: String,
-    text: String,
+    pub(crate) name: String,
+    pub(crate) text: String,
 }
 
 impl ScriptFile {
-    fn read(path: &Path) -> Result<ScriptFile> {
+    /// A script that is not a file (the REPL without one), under the golive.toml found from here.
+    pub(crate) fn inline(name: &str) -> Result<ScriptFile> {
+        let config = Arc::new(Config::discover(Path::new("."))?);
+        Ok(ScriptFile { path: config.root.join(name), config, name: name.into(), text: String::new() })
+    }
+
+    pub(crate) fn read(path: &Path) -> Result<ScriptFile> {
         let text = std::fs::read_to_string(path).map_err(|e| io_failure("read script", path, e))?;
         let config = Arc::new(Config::discover(path)?);
         let canonical = std::fs::canonicalize(path).map_err(|e| io_failure("read script", path, e))?;
@@ -94,15 +100,15 @@ impl ScriptFile {
 }
 
 /// The engine, its host and the compiled script, for one run or plan.
-struct Session {
-    host: Rc<Host>,
-    loaded: Loaded,
-    script: Script,
-    file: ScriptFile,
-    color: bool,
+pub(crate) struct Session {
+    pub(crate) host: Rc<Host>,
+    pub(crate) loaded: Loaded,
+    pub(crate) script: Script,
+    pub(crate) file: ScriptFile,
+    pub(crate) color: bool,
 }
 
-fn open_session(
+pub(crate) fn open_session(
     file: ScriptFile,
     world: Box<dyn World>,
     terminal: Arc<Terminal>,
@@ -131,7 +137,7 @@ fn open_session(
     Ok(Session { host, loaded, script, file, color })
 }
 
-fn run_target(config: &Config, options: &Options) -> Result<String> {
+pub(crate) fn run_target(config: &Config, options: &Options) -> Result<String> {
     let name = options.target.clone().unwrap_or_else(|| config.default_target().to_string());
     config.target(&name).map_err(|e| Failure::Usage(format!("error: --target: {e}"))).map(|t| t.name)
 }
@@ -307,7 +313,8 @@ fn live(
     runtime: &tokio::runtime::Handle,
 ) -> (Option<RunSummary>, Result<()>) {
     let interrupts = Interrupts::new();
-    interrupts.listen(runtime, || eprintln!("\naborted by a second Ctrl-C (exit 130); `golive resume` carries on"));
+    let _listening =
+        interrupts.listen(runtime, || eprintln!("\naborted by a second Ctrl-C (exit 130); `golive resume` carries on"));
     let config = Arc::clone(&file.config);
     let terminal = Arc::new(Terminal::new(Redactor::new(), options.non_interactive));
     let world = LiveWorld::new(runtime.clone(), Arc::clone(&config), Arc::clone(&terminal));
@@ -406,7 +413,7 @@ fn live(
     (Some(summary), outcome)
 }
 
-fn new_run_dir(state_dir: &Path, script: &Path, target: &str) -> Result<PathBuf> {
+pub(crate) fn new_run_dir(state_dir: &Path, script: &Path, target: &str) -> Result<PathBuf> {
     let runs = state_dir.join("runs");
     std::fs::create_dir_all(&runs).map_err(|e| io_failure("create", &runs, e))?;
     let stem = script.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
@@ -454,7 +461,7 @@ fn find_run(config: &Config, run: Option<&str>) -> Result<PathBuf> {
 }
 
 /// The newest journal of this script and target: what `--only` yields for the steps it skips.
-fn latest_prior(config: &Config, script: &Path, target: &str) -> Option<Prior> {
+pub(crate) fn latest_prior(config: &Config, script: &Path, target: &str) -> Option<Prior> {
     run_dirs(config).into_iter().rev().find_map(|dir| {
         let record = journal::read(&dir.join(journal::FILE_NAME)).ok()?;
         match record.entries.first() {

@@ -1,0 +1,168 @@
+//! The REPL in a real terminal (tmux: send-keys to type, capture-pane to read the screen): variables,
+//! multi-line blocks, completion, :run, Ctrl-C, errors, history, and the journal of what was done by hand.
+
+mod common;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::Project;
+
+const SCRIPT: &str = "let greeting = config(\"greeting\");\nstep \"one\" { local::run(\"echo one >> log\"); }\nstep \"two\" { local::run(\"echo two >> log\"); }\n";
+
+/// One REPL in its own tmux session, killed when dropped.
+struct Screen {
+    name: String,
+}
+
+impl Screen {
+    fn start(project: &Project, tag: &str) -> Screen {
+        let name = format!("golive-test-{}-{tag}", std::process::id());
+        let command = format!(
+            "cd {} && NO_COLOR=1 {} repl ops.rhai; sleep 60",
+            project.path().display(),
+            env!("CARGO_BIN_EXE_golive")
+        );
+        let ok = Command::new("tmux")
+            .args(["new-session", "-d", "-s", &name, "-x", "150", "-y", "50", &command])
+            .status()
+            .unwrap();
+        assert!(ok.success(), "tmux could not start");
+        let screen = Screen { name };
+        screen.wait_for("golive>", Duration::from_secs(15));
+        screen
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", &self.name];
+        args.extend(keys);
+        assert!(Command::new("tmux").args(&args).status().unwrap().success());
+    }
+
+    fn line(&self, text: &str) {
+        self.keys(&["-l", text]);
+        self.keys(&["Enter"]);
+    }
+
+    fn text(&self) -> String {
+        let out = Command::new("tmux").args(["capture-pane", "-p", "-S", "-200", "-t", &self.name]).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Waits until `needle` is on the screen `count` times; returns how long that took.
+    fn wait_for_n(&self, needle: &str, count: usize, limit: Duration) -> Duration {
+        let started = Instant::now();
+        loop {
+            if self.text().matches(needle).count() >= count {
+                return started.elapsed();
+            }
+            assert!(started.elapsed() < limit, "{needle:?} (x{count}) never showed:\n{}", self.text());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn wait_for(&self, needle: &str, limit: Duration) -> Duration {
+        self.wait_for_n(needle, 1, limit)
+    }
+
+    fn quit(&self) {
+        self.line(":quit");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+impl Drop for Screen {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux").args(["kill-session", "-t", &self.name]).status();
+    }
+}
+
+fn project() -> Project {
+    let project = Project::new();
+    project.write("ops.rhai", SCRIPT);
+    project
+}
+
+const T: Duration = Duration::from_secs(15);
+
+#[test]
+fn variables_blocks_and_the_scripts_setup_persist_and_errors_keep_it_alive() {
+    let project = project();
+    let s = Screen::start(&project, "vars");
+    s.line("let x = 40;");
+    s.line("x + 2");
+    s.wait_for("= 42", T);
+    s.line("fn twice(a) {");
+    s.line("  a * 2");
+    s.line("}");
+    s.line("twice(x) + greeting.len()");
+    s.wait_for("= 85", T);
+    s.line("nosuch_function(1)");
+    s.wait_for("error:", T);
+    s.line("1 + 1");
+    s.wait_for("= 2\n", T);
+    s.quit();
+}
+
+#[test]
+fn tab_completes_module_functions() {
+    let project = project();
+    let s = Screen::start(&project, "tab");
+    s.keys(&["-l", "docker::comp"]);
+    s.keys(&["Tab"]);
+    s.wait_for("golive> docker::compose", T);
+    s.keys(&["C-u"]);
+    s.quit();
+}
+
+#[test]
+fn run_reruns_one_step_of_the_script_and_effects_are_journaled() {
+    let project = project();
+    let s = Screen::start(&project, "run");
+    s.line(":run two");
+    s.wait_for("done in", T);
+    assert_eq!(project.read("log"), "two\n");
+    s.line("local::run(\"echo by-hand >> log\").code");
+    s.wait_for("= 0", T);
+    s.quit();
+    assert_eq!(project.read("log"), "two\nby-hand\n");
+    let journals = project.state_files();
+    assert!(journals.contains("\"mode\":\"repl\""), "{journals}");
+    assert!(journals.contains("repl 1: local::run(\\\"echo by-hand >> log\\\").code"), "{journals}");
+    assert!(journals.contains("local$ echo by-hand >> log"), "{journals}");
+    assert!(journals.contains("\"mode\":\"only\""), "{journals}");
+}
+
+#[test]
+fn ctrl_c_during_a_sleep_returns_to_the_prompt_within_a_second() {
+    let project = project();
+    let s = Screen::start(&project, "ctrlc");
+    s.line("sleep(\"60s\")");
+    std::thread::sleep(Duration::from_millis(400));
+    s.keys(&["C-c"]);
+    let took = s.wait_for("cancelled (Ctrl-C)", T);
+    assert!(took < Duration::from_secs(1), "Ctrl-C took {took:?}");
+    s.wait_for_n("golive>", 2, T);
+    s.line("3 * 3");
+    s.wait_for("= 9", T);
+    s.quit();
+}
+
+#[test]
+fn history_survives_a_restart() {
+    let project = project();
+    {
+        let s = Screen::start(&project, "hist1");
+        s.line("6 * 7");
+        s.wait_for("= 42", T);
+        s.quit();
+    }
+    let s = Screen::start(&project, "hist2");
+    s.keys(&["Up"]);
+    s.wait_for("golive> :quit", T);
+    s.keys(&["Up"]);
+    s.wait_for("golive> 6 * 7", T);
+    s.keys(&["Enter"]);
+    s.wait_for("= 42", T);
+    s.quit();
+}
