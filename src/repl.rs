@@ -220,7 +220,7 @@ fn meta(
             Err(e) => eprintln!("{}", e.message()),
         },
         "run" => {
-            let Some(script) = needs_script() else { return None };
+            let script = needs_script()?;
             let steps = step_names(rest);
             if steps.is_empty() {
                 eprintln!("usage: :run STEP...  (quote names with spaces: :run \"maintenance on\")");
@@ -232,7 +232,7 @@ fn meta(
             }
         }
         "plan" => {
-            let Some(script) = needs_script() else { return None };
+            let script = needs_script()?;
             let wanted = step_names(rest);
             match run::plan(script, options, &PlanRequest { scenario: None, live_reads: false }, runtime) {
                 Ok(plan) => {
