@@ -17,9 +17,13 @@ struct Screen {
 
 impl Screen {
     fn start(project: &Project, tag: &str) -> Screen {
+        Screen::start_with(project, tag, "ops.rhai")
+    }
+
+    fn start_with(project: &Project, tag: &str, script: &str) -> Screen {
         let name = format!("golive-test-{}-{tag}", std::process::id());
         let command = format!(
-            "cd {} && NO_COLOR=1 {} repl ops.rhai; sleep 60",
+            "cd {} && NO_COLOR=1 {} repl {script}; sleep 60",
             project.path().display(),
             env!("CARGO_BIN_EXE_golive")
         );
@@ -165,4 +169,25 @@ fn history_survives_a_restart() {
     s.keys(&["Enter"]);
     s.wait_for("= 42", T);
     s.quit();
+}
+
+#[test]
+fn run_of_one_rollback_step_against_the_test_bed() {
+    let _bed = common::testbed::lock();
+    common::testbed::reset();
+    let project = common::testbed::project();
+    let s = Screen::start_with(&project, "rollback", "scripts/rollback_quick.rhai");
+    s.line(":steps");
+    s.wait_for("swap image tags", T);
+    s.line(":plan \"stop the stack\"");
+    s.wait_for("write  rehearsal$ docker-compose down", T);
+    s.line(":run \"maintenance on\"");
+    s.wait_for("done in", T);
+    s.quit();
+    assert_eq!(
+        common::testbed::state("drush.log"),
+        "drush state:set system.maintenance_mode 1 --input-format=integer\n"
+    );
+    assert_eq!(common::testbed::http_status(common::testbed::SITE), "503");
+    common::testbed::reset();
 }

@@ -31,8 +31,11 @@ fn the_deploy_phase_runs_against_the_test_bed_in_the_runbooks_order() {
     let _bed = testbed::lock();
     testbed::reset();
     let project = testbed::project();
-    let run = project.golive(&["scripts/saturday.rhai", "--yes"]);
+    let answers = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/answers/saturday-go.toml");
+    let run = project.golive(&["scripts/saturday.rhai", "--yes", "--answers", answers]);
     run.assert_code(0);
+    assert!(run.stderr.contains("recommendation: GO"), "{}", run.stderr);
+    assert!(run.stderr.contains("ok    manual \"Recoger feedback inicial\""), "{}", run.stderr);
     // The step itself checked the 503 during maintenance; the site is back at 200 with the new settings.
     assert!(run.stderr.contains("ok    step \"maintenance on\""), "{}", run.stderr);
     assert_eq!(testbed::http_status(SITE), "200");
@@ -49,7 +52,12 @@ fn killed_mid_deploy_then_resumed_runs_no_step_twice() {
     testbed::reset();
     let project = testbed::project();
     let mut child = project
-        .command(&["scripts/saturday.rhai", "--yes"])
+        .command(&[
+            "scripts/saturday.rhai",
+            "--yes",
+            "--answers",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/tests/answers/saturday-go.toml"),
+        ])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -62,7 +70,8 @@ fn killed_mid_deploy_then_resumed_runs_no_step_twice() {
     child.kill().unwrap();
     child.wait().unwrap();
     std::thread::sleep(Duration::from_millis(1500)); // a command already sent finishes on the target
-    let mut args = vec!["resume", "--non-interactive"];
+    let answers = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/answers/saturday-go.toml");
+    let mut args = vec!["resume", "--non-interactive", "--yes", "--answers", answers];
     for _ in 0..4 {
         let run = project.golive(&args);
         if run.code == 0 {
@@ -78,7 +87,15 @@ fn killed_mid_deploy_then_resumed_runs_no_step_twice() {
             "config import" => drush_calls().iter().any(|c| c == "drush config:import -y"),
             other => panic!("unexpected step in doubt: {other}"),
         };
-        args = vec!["resume", "--non-interactive", "--in-doubt", if done { "mark-done" } else { "rerun" }];
+        args = vec![
+            "resume",
+            "--non-interactive",
+            "--yes",
+            "--answers",
+            answers,
+            "--in-doubt",
+            if done { "mark-done" } else { "rerun" },
+        ];
     }
     assert_eq!(drush_calls(), DEPLOY_CALLS, "every drush call exactly once, in order");
     assert_eq!(testbed::http_status(SITE), "200");

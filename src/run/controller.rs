@@ -889,8 +889,10 @@ impl Controller {
                 choices: choices.iter().map(|c| c.to_string()).collect(),
                 secret: kind == AskKind::Secret,
             };
+            // Plans are the same on every machine: they name no operator.
+            let by = if self.is_dry() { "the operator".to_string() } else { self.settings.identity.clone() };
             match self.perform(Effect::Prompt(prompt), "prompt", pos)? {
-                Outcome::Answer(a) => (a, self.settings.identity.clone()),
+                Outcome::Answer(a) => (a, by),
                 other => return Err(runtime(format!("a prompt got {other:?} instead of an answer"), pos)),
             }
         };
