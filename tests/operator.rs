@@ -184,3 +184,16 @@ fn contacts_are_listed_and_a_failed_step_names_who_to_call() {
     assert!(run.stderr.contains("call DevOps Lead: Luis Gil +34 600 111 222"), "{}", run.stderr);
     assert!(!run.stderr.contains("Eva Sanz"), "{}", run.stderr);
 }
+
+#[test]
+fn a_manual_item_records_who_confirmed_it_and_when() {
+    let project = Project::new();
+    project.write("manual.rhai", "manual \"Equipo de soporte notificado\";\n");
+    project.write(
+        "answers.toml",
+        "\"Equipo de soporte notificado\" = { answer = \"yes\", by = \"Marta (Support Lead)\" }\n",
+    );
+    project.golive(&["manual.rhai", "--answers", "answers.toml"]).assert_code(0);
+    let status = project.golive(&["status"]);
+    assert!(status.stdout.contains("actual yes by Marta (Support Lead) at 20"), "{}", status.stdout);
+}

@@ -91,13 +91,14 @@ fn dispatch(
                     controller.step(&spec, &mut || check(&name, ctx.eval_expression_tree(body), body.position()))
                 }
                 "manual" => controller.step(&spec, &mut || {
-                    let (answer, _) = controller.ask(&name, &["yes", "no", "skip"], AskKind::Confirm, pos)?;
-                    let check = CheckRecord {
-                        name: name.clone(),
-                        ok: answer == "yes",
-                        actual: answer.clone(),
-                        target: "done".into(),
+                    let (answer, by) = controller.ask(&name, &["yes", "no", "skip"], AskKind::Confirm, pos)?;
+                    let at = if controller.is_dry() {
+                        crate::modules::core::PLAN_NOW.to_string()
+                    } else {
+                        crate::run::identity::now_stamp()
                     };
+                    let actual = format!("{answer} by {by} at {at}");
+                    let check = CheckRecord { name: name.clone(), ok: answer == "yes", actual, target: "done".into() };
                     Ok(StepOutput { value: answer.into(), check: Some(check), stop_after: None })
                 }),
                 _ => controller.step(&spec, &mut || gate(host, &name, &gate_options, pos)),
