@@ -118,12 +118,7 @@ fn decode_options<T: DeserializeOwned + Default>(
             pos,
         ));
     }
-    // from_dynamic errors carry no position and cannot be caught: give them the options' position.
-    rhai::serde::from_dynamic(&value).map_err(|e| {
-        let text = e.to_string();
-        let text = text.split(" (line").next().unwrap_or(&text).trim_start_matches("Syntax error: ").to_string();
-        runtime(format!("bad {keyword} options: {text}"), pos)
-    })
+    crate::modules::exec::decode(value, &format!("{keyword} \"...\""), pos)
 }
 
 /// A check's body gives `true`/`false` or `#{ ok, actual, target }`. An error in the body is a failed check

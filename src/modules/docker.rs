@@ -8,6 +8,7 @@ use std::rc::Rc;
 use rhai::{Array, Dynamic, Engine, EvalAltResult, Map, Module, NativeCallContext};
 
 use super::core::TargetHandle;
+use super::exec::stdout;
 use super::ssh::{command, strings};
 use super::{Registrar, Sig};
 use crate::effects::{Command, Effect};
@@ -311,10 +312,6 @@ fn read_only() -> Map {
     let mut m = Map::new();
     m.insert("read_only".into(), true.into());
     m
-}
-
-fn stdout(result: &Map) -> String {
-    result.get("stdout").map(|s| s.to_string()).unwrap_or_default()
 }
 
 fn project_dir(ctx: &NativeCallContext, c: &Compose) -> Result<String, Box<EvalAltResult>> {

@@ -8,6 +8,7 @@ use rhai::{Array, Dynamic, Engine, EvalAltResult, Map, Module, NativeCallContext
 
 use super::core::TargetHandle;
 use super::docker::{Compose, compose_base, exec_argv};
+use super::exec::stdout;
 use super::ssh::{command, strings};
 use super::{Registrar, Sig};
 use crate::effects::Command;
@@ -126,7 +127,7 @@ pub fn register(engine: &mut Engine, reg: &mut Registrar, host: &Rc<Host>) {
         },
         move |ctx: NativeCallContext, t: TargetHandle| -> Result<Dynamic, Box<EvalAltResult>> {
             let out = drush(&h, &ctx, &t, args("status", &[]), true)?;
-            let text = out.get("stdout").map(|s| s.to_string()).unwrap_or_default();
+            let text = stdout(&out);
             // A plan with no scenario answer assumes a healthy site (the plan lists the read as assumed).
             let text = if text.trim().is_empty() && h.controller.is_dry() { PLAN_STATUS.to_string() } else { text };
             let value = check_status(&text).map_err(|e| runtime(e, ctx.call_position()))?;
@@ -161,7 +162,7 @@ pub fn register(engine: &mut Engine, reg: &mut Registrar, host: &Rc<Host>) {
         },
         move |ctx: NativeCallContext, t: TargetHandle| -> Result<bool, Box<EvalAltResult>> {
             let out = drush(&h, &ctx, &t, args("maintenance_status", &[]), true)?;
-            Ok(out.get("stdout").map(|s| s.to_string()).unwrap_or_default().trim() == "1")
+            Ok(stdout(&out).trim() == "1")
         },
     );
     let h = Rc::clone(host);
@@ -192,7 +193,7 @@ pub fn register(engine: &mut Engine, reg: &mut Registrar, host: &Rc<Host>) {
         },
         move |ctx: NativeCallContext, t: TargetHandle, name: &str, key: &str| -> Result<String, Box<EvalAltResult>> {
             let out = drush(&h, &ctx, &t, args("cget", &[name, key]), true)?;
-            let text = out.get("stdout").map(|s| s.to_string()).unwrap_or_default();
+            let text = stdout(&out);
             Ok(text.trim().split_once(": ").map(|(_, v)| v.trim_matches('\'').to_string()).unwrap_or_default())
         },
     );
@@ -209,7 +210,7 @@ pub fn register(engine: &mut Engine, reg: &mut Registrar, host: &Rc<Host>) {
         },
         move |ctx: NativeCallContext, t: TargetHandle, key: &str| -> Result<String, Box<EvalAltResult>> {
             let out = drush(&h, &ctx, &t, args("state_get", &[key]), true)?;
-            Ok(out.get("stdout").map(|s| s.to_string()).unwrap_or_default().trim().to_string())
+            Ok(stdout(&out).trim().to_string())
         },
     );
     let h = Rc::clone(host);

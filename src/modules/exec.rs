@@ -22,16 +22,31 @@ pub struct ExecOptions {
 
 impl ExecOptions {
     pub fn from_map(ctx: &NativeCallContext, map: Map) -> Result<ExecOptions, Box<EvalAltResult>> {
-        rhai::serde::from_dynamic(&Dynamic::from_map(map)).map_err(|e| {
-            let text = e.to_string();
-            let text = text.split(" (line").next().unwrap_or(&text).trim_start_matches("Syntax error: ").to_string();
-            runtime(format!("bad options for `{}`: {text}", ctx.fn_name()), ctx.call_position())
-        })
+        decode(Dynamic::from_map(map), &format!("`{}`", ctx.fn_name()), ctx.call_position())
     }
 
     pub fn access(&self) -> Access {
         if self.read_only { Access::Read } else { Access::Write }
     }
+}
+
+/// An options map as a typed struct. serde's errors carry no position and cannot be caught by scripts,
+/// so they become ordinary errors at `pos` that name what the options were for.
+pub fn decode<T: serde::de::DeserializeOwned>(
+    value: Dynamic,
+    what: &str,
+    pos: rhai::Position,
+) -> Result<T, Box<EvalAltResult>> {
+    rhai::serde::from_dynamic(&value).map_err(|e| {
+        let text = e.to_string();
+        let text = text.split(" (line").next().unwrap_or(&text).trim_start_matches("Syntax error: ");
+        runtime(format!("bad options for {what}: {text}"), pos)
+    })
+}
+
+/// The `stdout` of a command's result map.
+pub fn stdout(result: &Map) -> String {
+    result.get("stdout").map(|s| s.to_string()).unwrap_or_default()
 }
 
 /// `#{ code, stdout, stderr, duration_ms, ok }`, or the step's failure when the command failed.

@@ -71,13 +71,8 @@ pub fn register(engine: &mut Engine, reg: &mut Registrar, host: &Rc<Host>) {
                     })
                 })
                 .transpose()?;
-            let options: InputOptions = rhai::serde::from_dynamic(&Dynamic::from_map(options)).map_err(|e| {
-                let text = e.to_string();
-                runtime(
-                    format!("bad options for `prompt::input`: {}", text.split(" (line").next().unwrap_or(&text)),
-                    ctx.call_position(),
-                )
-            })?;
+            let options: InputOptions =
+                super::exec::decode(Dynamic::from_map(options), "`prompt::input`", ctx.call_position())?;
             let (answer, _) = h.controller.ask(q, &[], AskKind::Text, ctx.call_position())?;
             let answer = match (answer.trim().is_empty(), options.default) {
                 (true, Some(default)) => default,

@@ -230,17 +230,10 @@ fn rsync(
     dst: &str,
     options: Map,
 ) -> Result<Map, Box<EvalAltResult>> {
-    let o: RsyncOptions = rhai::serde::from_dynamic(&Dynamic::from_map(options)).map_err(|e| {
-        let text = e.to_string();
-        runtime(
-            format!("bad options for `ssh::rsync`: {}", text.split(" (line").next().unwrap_or(&text)),
-            ctx.call_position(),
-        )
-    })?;
+    let o: RsyncOptions = super::exec::decode(Dynamic::from_map(options), "`ssh::rsync`", ctx.call_position())?;
     let argv = rsync_argv(src, dst, o.delete, o.compress, o.dry_run, &o.excludes);
     let mut result = command(host, ctx, target, Command::Argv(argv), Map::new())?;
-    let stdout = result.get("stdout").map(|s| s.to_string()).unwrap_or_default();
-    let (files, bytes) = parse_rsync_stats(&stdout);
+    let (files, bytes) = parse_rsync_stats(&super::exec::stdout(&result));
     result.insert("files".into(), files.into());
     result.insert("bytes".into(), bytes.into());
     Ok(result)
