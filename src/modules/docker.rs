@@ -9,7 +9,7 @@ use rhai::{Array, Dynamic, Engine, EvalAltResult, Map, Module, NativeCallContext
 
 use super::core::TargetHandle;
 use super::exec::stdout;
-use super::ssh::{command, strings};
+use super::exec::{command, strings};
 use super::{Registrar, Sig};
 use crate::effects::{Command, Effect};
 use crate::engine::Host;
@@ -153,7 +153,7 @@ pub fn register(engine: &mut Engine, reg: &mut Registrar, host: &Rc<Host>) {
             effectful: true,
         },
         move |ctx: NativeCallContext, t: TargetHandle, src: &str, dst: &str| {
-            command(&h, &ctx, &t, Command::Argv(compose_argv(&["docker"], &["tag", src, dst])), Map::new())
+            command(&h, &ctx, "docker", &t, Command::Argv(compose_argv(&["docker"], &["tag", src, dst])), Map::new())
         },
     );
     let h = Rc::clone(host);
@@ -169,7 +169,7 @@ pub fn register(engine: &mut Engine, reg: &mut Registrar, host: &Rc<Host>) {
         },
         move |ctx: NativeCallContext, t: TargetHandle| -> Result<Array, Box<EvalAltResult>> {
             let argv = compose_argv(&["docker"], &["images", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}"]);
-            let out = command(&h, &ctx, &t, Command::Argv(argv), read_only())?;
+            let out = command(&h, &ctx, "docker", &t, Command::Argv(argv), read_only())?;
             Ok(stdout(&out)
                 .lines()
                 .filter_map(|l| l.split_once(' '))
@@ -194,7 +194,14 @@ pub fn register(engine: &mut Engine, reg: &mut Registrar, host: &Rc<Host>) {
             effectful: true,
         },
         move |ctx: NativeCallContext, t: TargetHandle, name: &str| -> Result<Dynamic, Box<EvalAltResult>> {
-            let out = command(&h, &ctx, &t, Command::Argv(compose_argv(&["docker"], &["inspect", name])), read_only())?;
+            let out = command(
+                &h,
+                &ctx,
+                "docker",
+                &t,
+                Command::Argv(compose_argv(&["docker"], &["inspect", name])),
+                read_only(),
+            )?;
             let text = stdout(&out);
             if text.trim().is_empty() && h.controller.is_dry() {
                 return Ok(Dynamic::from_map(Map::new()));
@@ -249,7 +256,7 @@ pub fn register(engine: &mut Engine, reg: &mut Registrar, host: &Rc<Host>) {
             let base = compose_base(&h, ctx, c)?;
             let mut options = options;
             options.insert("dir".into(), project_dir(ctx, c)?.into());
-            command(&h, ctx, &c.target, Command::Argv(exec_argv(&base, service, &argv)), options)
+            command(&h, ctx, "docker", &c.target, Command::Argv(exec_argv(&base, service, &argv)), options)
         };
         if with_options {
             reg.global(engine, sig, move |ctx: NativeCallContext, c: &mut Compose, s: &str, a: Array, o: Map| {
@@ -337,7 +344,7 @@ fn run(
 ) -> Result<Map, Box<EvalAltResult>> {
     let mut options = if read { read_only() } else { Map::new() };
     options.insert("dir".into(), project_dir(ctx, c)?.into());
-    command(host, ctx, &c.target, Command::Argv(argv), options)
+    command(host, ctx, "docker", &c.target, Command::Argv(argv), options)
 }
 
 fn ps(host: &Host, ctx: &NativeCallContext, c: &Compose) -> Result<Vec<Container>, Box<EvalAltResult>> {
@@ -359,13 +366,25 @@ pub fn compose_base(
         None => {
             let mut probe = read_only();
             probe.insert("allow_fail".into(), true.into());
-            let v1 =
-                command(host, ctx, &c.target, Command::Argv(compose_argv(V1, &["version", "--short"])), probe.clone())?;
+            let v1 = command(
+                host,
+                ctx,
+                "docker",
+                &c.target,
+                Command::Argv(compose_argv(V1, &["version", "--short"])),
+                probe.clone(),
+            )?;
             let version = if v1.get("code").and_then(|c| c.as_int().ok()) == Some(0) {
                 "v1"
             } else {
-                let v2 =
-                    command(host, ctx, &c.target, Command::Argv(compose_argv(V2, &["version", "--short"])), probe)?;
+                let v2 = command(
+                    host,
+                    ctx,
+                    "docker",
+                    &c.target,
+                    Command::Argv(compose_argv(V2, &["version", "--short"])),
+                    probe,
+                )?;
                 if v2.get("code").and_then(|c| c.as_int().ok()) != Some(0) {
                     return Err(runtime(
                         format!(

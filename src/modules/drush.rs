@@ -9,7 +9,7 @@ use rhai::{Array, Dynamic, Engine, EvalAltResult, Map, Module, NativeCallContext
 use super::core::TargetHandle;
 use super::docker::{Compose, compose_base, exec_argv};
 use super::exec::stdout;
-use super::ssh::{command, strings};
+use super::exec::{command, strings};
 use super::{Registrar, Sig};
 use crate::effects::Command;
 use crate::engine::Host;
@@ -63,7 +63,7 @@ fn drush(
     let mut options = Map::new();
     options.insert("dir".into(), t.project_dir.clone().into());
     options.insert("read_only".into(), read.into());
-    command(host, ctx, t, Command::Argv(exec_argv(&base, &service, &argv)), options)
+    command(host, ctx, "drush", t, Command::Argv(exec_argv(&base, &service, &argv)), options)
 }
 
 /// Checks `drush status --format=json`: both `bootstrap: Successful` and `db-status: Connected` must be there.

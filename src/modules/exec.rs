@@ -1,9 +1,11 @@
 //! What every command-running module shares: its options and how an outcome becomes a script value.
 
-use rhai::{Dynamic, EvalAltResult, Map, NativeCallContext};
+use rhai::{Array, Dynamic, EvalAltResult, Map, NativeCallContext};
 use serde::Deserialize;
 
-use crate::effects::{Access, ExecOutput, Outcome};
+use super::core::TargetHandle;
+use crate::effects::{Access, Command, Effect, Exec, ExecOutput, Outcome};
+use crate::engine::Host;
 use crate::run::controller::runtime;
 
 /// The options map of `local::run(cmd, #{ ... })` and friends.
@@ -28,6 +30,36 @@ impl ExecOptions {
     pub fn access(&self) -> Access {
         if self.read_only { Access::Read } else { Access::Write }
     }
+}
+
+/// An argv array from a script: every element must be a string.
+pub fn strings(ctx: &NativeCallContext, argv: Array) -> Result<Vec<String>, Box<EvalAltResult>> {
+    argv.into_iter()
+        .enumerate()
+        .map(|(i, a)| {
+            a.into_string().map_err(|t| runtime(format!("argument {i} is a {t}, not a string"), ctx.call_position()))
+        })
+        .collect()
+}
+
+/// Runs `command` on `target` through the controller and turns the outcome into the script's result map;
+/// shared by local, ssh, docker and drush. `module` names the caller in errors (`ssh::run`).
+pub fn command(
+    host: &Host,
+    ctx: &NativeCallContext,
+    module: &str,
+    target: &TargetHandle,
+    command: Command,
+    options: Map,
+) -> Result<Map, Box<EvalAltResult>> {
+    let options = ExecOptions::from_map(ctx, options)?;
+    let program = command.program().to_string();
+    let exec = Exec { target: target.name.clone(), command, dir: options.dir.clone(), access: options.access() };
+    let effect = Effect::Exec(exec);
+    let what = host.controller.terminal().redactor().redact(&effect.describe()).into_owned();
+    let caller = format!("{module}::{}", ctx.fn_name());
+    let outcome = host.controller.perform(effect, &caller, ctx.call_position())?;
+    result_map(ctx, outcome, &what, &program, options.allow_fail)
 }
 
 /// An options map as a typed struct. serde's errors carry no position and cannot be caught by scripts,

@@ -4,12 +4,12 @@ use std::rc::Rc;
 
 use rhai::{Array, Engine, EvalAltResult, Map, Module, NativeCallContext};
 
-use super::exec::{ExecOptions, result_map};
+use super::core::TargetHandle;
+use super::exec::{command, strings};
 use super::{Registrar, Sig};
 use crate::config::LOCAL;
-use crate::effects::{Command, Effect, Exec};
+use crate::effects::Command;
 use crate::engine::Host;
-use crate::run::controller::runtime;
 
 pub fn register(engine: &mut Engine, reg: &mut Registrar, host: &Rc<Host>) {
     let mut module = Module::new();
@@ -50,23 +50,9 @@ pub fn register(engine: &mut Engine, reg: &mut Registrar, host: &Rc<Host>) {
     engine.register_static_module("local", module.into());
 }
 
-fn strings(ctx: &NativeCallContext, argv: Array) -> Result<Vec<String>, Box<EvalAltResult>> {
-    argv.into_iter()
-        .enumerate()
-        .map(|(i, a)| {
-            a.into_string().map_err(|t| {
-                runtime(format!("argument {i} of the command is a {t}, not a string"), ctx.call_position())
-            })
-        })
-        .collect()
-}
-
-fn run(host: &Host, ctx: &NativeCallContext, command: Command, options: Map) -> Result<Map, Box<EvalAltResult>> {
-    let options = ExecOptions::from_map(ctx, options)?;
-    let program = command.program().to_string();
-    let effect =
-        Effect::Exec(Exec { target: LOCAL.into(), command, dir: options.dir.clone(), access: options.access() });
-    let what = host.controller.terminal().redactor().redact(&effect.describe()).into_owned();
-    let outcome = host.controller.perform(effect, &format!("local::{}", ctx.fn_name()), ctx.call_position())?;
-    result_map(ctx, outcome, &what, &program, options.allow_fail)
+/// Runs on this machine: the `local` target, whatever golive.toml says about other targets.
+fn run(host: &Host, ctx: &NativeCallContext, cmd: Command, options: Map) -> Result<Map, Box<EvalAltResult>> {
+    let local =
+        TargetHandle { name: LOCAL.into(), kind: LOCAL.into(), host: String::new(), project_dir: String::new() };
+    command(host, ctx, "local", &local, cmd, options)
 }

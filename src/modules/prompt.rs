@@ -47,7 +47,7 @@ pub fn register(engine: &mut Engine, reg: &mut Registrar, host: &Rc<Host>) {
             effectful: true,
         },
         move |ctx: NativeCallContext, q: &str, options: Array| -> Result<String, Box<EvalAltResult>> {
-            let options = super::ssh::strings(&ctx, options)?;
+            let options = super::exec::strings(&ctx, options)?;
             let refs: Vec<&str> = options.iter().map(String::as_str).collect();
             Ok(h.controller.ask(q, &refs, AskKind::Choice, ctx.call_position())?.0)
         },
@@ -117,7 +117,7 @@ pub fn register(engine: &mut Engine, reg: &mut Registrar, host: &Rc<Host>) {
     reg.in_module(&mut m, "prompt", Sig { name: "checklist", params: &["title: string", "items: array"], returns: "map",
             doc: "Asks yes / no / skip for each item (a skip asks why). Returns #{item: #{answer, note}}; each item counts as a check for gates.", effectful: true },
         move |ctx: NativeCallContext, title: &str, items: Array| -> Result<Map, Box<EvalAltResult>> {
-            let items = super::ssh::strings(&ctx, items)?;
+            let items = super::exec::strings(&ctx, items)?;
             let mut out = Map::new();
             for item in items {
                 let question = format!("{title}: {item}");

@@ -6,7 +6,7 @@ use std::rc::Rc;
 use rhai::{Array, Dynamic, Engine, EvalAltResult, Map, Module, NativeCallContext};
 
 use super::core::TargetHandle;
-use super::exec::{ExecOptions, result_map};
+use super::exec::{ExecOptions, command, result_map, strings};
 use super::{Registrar, Sig};
 use crate::effects::{Command, Effect, Exec, Outcome};
 use crate::engine::Host;
@@ -27,7 +27,7 @@ pub fn register(engine: &mut Engine, reg: &mut Registrar, host: &Rc<Host>) {
         "ssh",
         Sig { name: "run", params: &["target: Target", "cmd: string"], returns: "map", doc: RUN_DOC, effectful: true },
         move |ctx: NativeCallContext, t: TargetHandle, cmd: &str| {
-            command(&h, &ctx, &t, Command::Shell(cmd.into()), Map::new())
+            command(&h, &ctx, "ssh", &t, Command::Shell(cmd.into()), Map::new())
         },
     );
     let h = Rc::clone(host);
@@ -42,7 +42,7 @@ pub fn register(engine: &mut Engine, reg: &mut Registrar, host: &Rc<Host>) {
             effectful: true,
         },
         move |ctx: NativeCallContext, t: TargetHandle, cmd: &str, o: Map| {
-            command(&h, &ctx, &t, Command::Shell(cmd.into()), o)
+            command(&h, &ctx, "ssh", &t, Command::Shell(cmd.into()), o)
         },
     );
     let h = Rc::clone(host);
@@ -58,7 +58,7 @@ pub fn register(engine: &mut Engine, reg: &mut Registrar, host: &Rc<Host>) {
         },
         move |ctx: NativeCallContext, t: TargetHandle, argv: Array| {
             let argv = strings(&ctx, argv)?;
-            command(&h, &ctx, &t, Command::Argv(argv), Map::new())
+            command(&h, &ctx, "ssh", &t, Command::Argv(argv), Map::new())
         },
     );
     let h = Rc::clone(host);
@@ -74,7 +74,7 @@ pub fn register(engine: &mut Engine, reg: &mut Registrar, host: &Rc<Host>) {
         },
         move |ctx: NativeCallContext, t: TargetHandle, argv: Array, o: Map| {
             let argv = strings(&ctx, argv)?;
-            command(&h, &ctx, &t, Command::Argv(argv), o)
+            command(&h, &ctx, "ssh", &t, Command::Argv(argv), o)
         },
     );
     let h = Rc::clone(host);
@@ -150,33 +150,6 @@ pub fn register(engine: &mut Engine, reg: &mut Registrar, host: &Rc<Host>) {
     engine.register_static_module("ssh", m.into());
 }
 
-pub fn strings(ctx: &NativeCallContext, argv: Array) -> Result<Vec<String>, Box<EvalAltResult>> {
-    argv.into_iter()
-        .enumerate()
-        .map(|(i, a)| {
-            a.into_string().map_err(|t| runtime(format!("argument {i} is a {t}, not a string"), ctx.call_position()))
-        })
-        .collect()
-}
-
-/// Runs `command` on `target` through the controller; shared by ssh, docker and drush.
-pub fn command(
-    host: &Host,
-    ctx: &NativeCallContext,
-    target: &TargetHandle,
-    command: Command,
-    options: Map,
-) -> Result<Map, Box<EvalAltResult>> {
-    let options = ExecOptions::from_map(ctx, options)?;
-    let program = command.program().to_string();
-    let exec = Exec { target: target.name.clone(), command, dir: options.dir.clone(), access: options.access() };
-    let effect = Effect::Exec(exec);
-    let what = host.controller.terminal().redactor().redact(&effect.describe()).into_owned();
-    let caller = ctx.fn_name().to_string();
-    let outcome = host.controller.perform(effect, &caller, ctx.call_position())?;
-    result_map(ctx, outcome, &what, &program, options.allow_fail)
-}
-
 fn transferred(outcome: Outcome) -> Result<i64, Box<EvalAltResult>> {
     match outcome {
         Outcome::Transferred { bytes } => Ok(bytes as i64),
@@ -232,7 +205,7 @@ fn rsync(
 ) -> Result<Map, Box<EvalAltResult>> {
     let o: RsyncOptions = super::exec::decode(Dynamic::from_map(options), "`ssh::rsync`", ctx.call_position())?;
     let argv = rsync_argv(src, dst, o.delete, o.compress, o.dry_run, &o.excludes);
-    let mut result = command(host, ctx, target, Command::Argv(argv), Map::new())?;
+    let mut result = command(host, ctx, "ssh", target, Command::Argv(argv), Map::new())?;
     let (files, bytes) = parse_rsync_stats(&super::exec::stdout(&result));
     result.insert("files".into(), files.into());
     result.insert("bytes".into(), bytes.into());
