@@ -227,7 +227,7 @@ pub fn register(engine: &mut Engine, reg: &mut Registrar, host: &Rc<Host>) {
             Sig { name, params: &["compose: Compose"], returns: "map", doc, effectful: true },
             move |ctx: NativeCallContext, c: &mut Compose| {
                 let base = compose_base(&h, &ctx, c)?;
-                run(&h, &ctx, c, compose_argv(&base, args), false)
+                in_project(&h, &ctx, "docker", c, compose_argv(&base, args), false)
             },
         );
     }
@@ -285,7 +285,7 @@ pub fn register(engine: &mut Engine, reg: &mut Registrar, host: &Rc<Host>) {
               -> Result<String, Box<EvalAltResult>> {
             let base = compose_base(&h, &ctx, c)?;
             let argv = compose_argv(&base, &["logs", "--no-color", &format!("--tail={tail}"), service]);
-            let out = run(&h, &ctx, c, argv, true)?;
+            let out = in_project(&h, &ctx, "docker", c, argv, true)?;
             Ok(format!("{}{}", stdout(&out), out.get("stderr").map(|s| s.to_string()).unwrap_or_default()))
         },
     );
@@ -321,7 +321,7 @@ fn read_only() -> Map {
     m
 }
 
-fn project_dir(ctx: &NativeCallContext, c: &Compose) -> Result<String, Box<EvalAltResult>> {
+pub(crate) fn project_dir(ctx: &NativeCallContext, c: &Compose) -> Result<String, Box<EvalAltResult>> {
     if c.target.project_dir.is_empty() {
         return Err(runtime(
             format!(
@@ -334,22 +334,23 @@ fn project_dir(ctx: &NativeCallContext, c: &Compose) -> Result<String, Box<EvalA
     Ok(c.target.project_dir.clone())
 }
 
-/// A compose command in the project folder.
-fn run(
+/// A compose command in the project folder (docker's and drush's).
+pub(crate) fn in_project(
     host: &Host,
     ctx: &NativeCallContext,
+    module: &str,
     c: &Compose,
     argv: Vec<String>,
     read: bool,
 ) -> Result<Map, Box<EvalAltResult>> {
     let mut options = if read { read_only() } else { Map::new() };
     options.insert("dir".into(), project_dir(ctx, c)?.into());
-    command(host, ctx, "docker", &c.target, Command::Argv(argv), options)
+    command(host, ctx, module, &c.target, Command::Argv(argv), options)
 }
 
 fn ps(host: &Host, ctx: &NativeCallContext, c: &Compose) -> Result<Vec<Container>, Box<EvalAltResult>> {
     let base = compose_base(host, ctx, c)?;
-    let out = run(host, ctx, c, ps_args(&base), true)?;
+    let out = in_project(host, ctx, "docker", c, ps_args(&base), true)?;
     parse_ps(&stdout(&out)).map_err(|e| runtime(e, ctx.call_position()))
 }
 

@@ -7,11 +7,10 @@ use std::rc::Rc;
 use rhai::{Array, Dynamic, Engine, EvalAltResult, Map, Module, NativeCallContext};
 
 use super::core::TargetHandle;
-use super::docker::{Compose, compose_base, exec_argv};
+use super::docker::{Compose, compose_base, exec_argv, in_project, project_dir};
 use super::exec::stdout;
-use super::exec::{command, strings};
+use super::exec::strings;
 use super::{Registrar, Sig};
-use crate::effects::Command;
 use crate::engine::Host;
 use crate::run::controller::runtime;
 
@@ -48,22 +47,14 @@ fn drush(
     drush_args: Vec<String>,
     read: bool,
 ) -> Result<Map, Box<EvalAltResult>> {
-    if t.project_dir.is_empty() {
-        return Err(runtime(
-            format!("target `{}` has no project_dir in golive.toml; drush runs in that folder", t.name),
-            ctx.call_position(),
-        ));
-    }
+    let compose = Compose { target: t.clone() };
+    project_dir(ctx, &compose)?;
     let service =
         host.config.target(&t.name).ok().and_then(|t| t.spec.drupal_service).unwrap_or_else(|| DEFAULT_SERVICE.into());
-    let compose = Compose { target: t.clone() };
     let base = compose_base(host, ctx, &compose)?;
     let mut argv = vec!["drush".to_string()];
     argv.extend(drush_args);
-    let mut options = Map::new();
-    options.insert("dir".into(), t.project_dir.clone().into());
-    options.insert("read_only".into(), read.into());
-    command(host, ctx, "drush", t, Command::Argv(exec_argv(&base, &service, &argv)), options)
+    in_project(host, ctx, "drush", &compose, exec_argv(&base, &service, &argv), read)
 }
 
 /// Checks `drush status --format=json`: both `bootstrap: Successful` and `db-status: Connected` must be there.
