@@ -219,11 +219,6 @@ impl Config {
         scoped.or_else(|| lookup(&self.vars, key))
     }
 
-    /// Who to call for a phase owned by `owner` ("DevOps" finds the "DevOps Lead").
-    pub fn who_to_call(&self, owner: &str) -> Vec<&TeamMember> {
-        members_for(&self.team, owner)
-    }
-
     pub fn var_names(&self, run_target: &str) -> Vec<String> {
         let mut names: Vec<String> = self.vars.keys().cloned().collect();
         if let Some(t) = self.targets.get(run_target) {
@@ -235,7 +230,8 @@ impl Config {
     }
 }
 
-/// The team members whose role names one of the owners ("QA + Product" names two).
+/// Who to call for a phase owned by `owner`: the team members whose role names one of the owners
+/// ("DevOps" finds the "DevOps Lead"; "QA + Product" names two).
 pub fn members_for<'a>(team: &'a [TeamMember], owner: &str) -> Vec<&'a TeamMember> {
     let wanted: Vec<String> =
         owner.split(['+', ',', '/']).map(|o| o.trim().to_lowercase()).filter(|o| !o.is_empty()).collect();
@@ -308,7 +304,7 @@ mod tests {
              [[team]]\nrole = \"QA Lead\"\nname = \"Eva\"\n[[team]]\nrole = \"Product Owner\"\nname = \"Sol\"\n",
         )
         .unwrap();
-        let names = |owner: &str| c.who_to_call(owner).iter().map(|m| m.name.clone()).collect::<Vec<_>>();
+        let names = |owner: &str| members_for(&c.team, owner).iter().map(|m| m.name.clone()).collect::<Vec<_>>();
         assert_eq!(names("DevOps"), ["Luis"]);
         assert_eq!(names("QA + Product"), ["Eva", "Sol"]);
         assert!(names("Marketing").is_empty());

@@ -97,24 +97,29 @@ pub fn register(engine: &mut Engine, reg: &mut Registrar, host: &Rc<Host>) {
             h.secrets.get(name).map_err(|e| runtime(e, ctx.call_position()))
         },
     );
-    for (params, doc) in [
-        (&["duration: string"][..], "Waits, e.g. sleep(\"30s\"); Ctrl-C cancels the wait."),
-        (&["seconds: int"][..], "Waits this many seconds."),
-    ] {
-        let h = Rc::clone(host);
-        let sig = Sig { name: "sleep", params, returns: "", doc, effectful: true };
-        if params[0].starts_with("duration") {
-            reg.global(engine, sig, move |ctx: NativeCallContext, text: &str| {
-                let duration = crate::duration::parse(text).map_err(|e| runtime(e, ctx.call_position()))?;
-                sleep(&h, &ctx, duration)
-            });
-        } else {
-            reg.global(engine, sig, move |ctx: NativeCallContext, seconds: i64| {
-                let duration = std::time::Duration::from_secs(seconds.max(0) as u64);
-                sleep(&h, &ctx, duration)
-            });
-        }
-    }
+    let h = Rc::clone(host);
+    reg.global(
+        engine,
+        Sig {
+            name: "sleep",
+            params: &["duration: string"],
+            returns: "",
+            doc: "Waits, e.g. sleep(\"30s\"); Ctrl-C cancels the wait.",
+            effectful: true,
+        },
+        move |ctx: NativeCallContext, text: &str| {
+            let duration = crate::duration::parse(text).map_err(|e| runtime(e, ctx.call_position()))?;
+            sleep(&h, &ctx, duration)
+        },
+    );
+    let h = Rc::clone(host);
+    reg.global(
+        engine,
+        Sig { name: "sleep", params: &["seconds: int"], returns: "", doc: "Waits this many seconds.", effectful: true },
+        move |ctx: NativeCallContext, seconds: i64| {
+            sleep(&h, &ctx, std::time::Duration::from_secs(seconds.max(0) as u64))
+        },
+    );
     let h = Rc::clone(host);
     reg.global(
         engine,

@@ -128,7 +128,7 @@ pub fn register(engine: &mut Engine, reg: &mut Registrar, host: &Rc<Host>) {
                     String::new()
                 };
                 let actual = if note.is_empty() { format!("{answer} ({by})") } else { format!("{answer} ({by}): {note}") };
-                h.controller.record(CheckRecord { name: question, ok: answer == "yes", actual, target: "yes".into() });
+                h.controller.record_check(CheckRecord { name: question, ok: answer == "yes", actual, target: "yes".into() });
                 let mut entry = Map::new();
                 entry.insert("answer".into(), answer.into());
                 entry.insert("note".into(), note.into());

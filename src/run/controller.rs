@@ -722,7 +722,8 @@ impl Controller {
         }
     }
 
-    fn record_check(&self, check: CheckRecord) {
+    /// Adds a verdict for gates to weigh (checks, checklist items, gate decisions); the newest per name wins.
+    pub fn record_check(&self, check: CheckRecord) {
         let mut state = self.state.borrow_mut();
         state.checks.retain(|c| c.name != check.name);
         state.checks.push(check);
@@ -909,11 +910,6 @@ impl Controller {
             true,
         )?;
         Ok((answer, by))
-    }
-
-    /// Adds a verdict for gates to weigh (checklist items, gate decisions).
-    pub fn record(&self, check: CheckRecord) {
-        self.record_check(check);
     }
 
     /// Ends the journal: how the run finished.

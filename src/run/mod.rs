@@ -209,28 +209,12 @@ pub fn check(scripts: &[PathBuf], options: &Options) -> Vec<String> {
 }
 
 pub fn docs(options: &Options) -> Result<Vec<crate::modules::FnDoc>> {
-    let config = Arc::new(Config::discover(Path::new("."))?);
-    let redactor = Redactor::new();
-    let terminal = Arc::new(Terminal::new(Arc::clone(&redactor), true));
-    let settings = Settings {
-        yes: false,
-        in_doubt: InDoubtPolicy::Abort,
-        identity: String::new(),
-        answers: None,
-        team: Vec::new(),
-    };
+    // The docs are what an engine for an empty script registers: the same session a plan gets.
+    let file = ScriptFile::inline("<docs>")?;
+    let target = run_target(&file.config, options)?;
     let world = PlanWorld { scenario: None, live_reads: None };
-    let controller = Controller::new(Box::new(world), terminal, Interrupts::new(), settings);
-    let secrets = Secrets::load(&config.root, redactor)?;
-    let host = Rc::new(Host {
-        controller,
-        config: Arc::clone(&config),
-        secrets,
-        run_target: config.default_target().into(),
-        compose_versions: Default::default(),
-    });
-    let stdlib = engine::stdlib::locate(options.stdlib.as_deref(), &config.root)?;
-    Ok(engine::build(&host, &stdlib, false)?.docs)
+    let terminal = Arc::new(Terminal::new(Redactor::new(), true));
+    Ok(open_session(file, Box::new(world), terminal, options, &target, Interrupts::new())?.loaded.docs)
 }
 
 /// What a finished (or stopped) run reports.
