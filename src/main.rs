@@ -1,5 +1,6 @@
 //! The `golive` command: parse, call the library, map failures to exit codes (DESIGN.md, run semantics 9).
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -93,6 +94,14 @@ enum Format {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if prints_only(&cli) {
+        // `golive docs | head` ends quietly, as any Unix tool does, instead of panicking on a closed pipe.
+        // Runs keep Rust's default (SIGPIPE ignored): losing the reader of the output must not kill a step.
+        // SAFETY: restores the default disposition of one signal before any thread is started.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+    }
     let options = Options {
         target: cli.common.target.clone(),
         yes: cli.common.yes,
@@ -107,11 +116,26 @@ fn main() -> ExitCode {
             let message = failure.message().trim_end();
             if !message.is_empty() {
                 let prefix = if message.starts_with("error") || message.starts_with("Error") { "" } else { "error: " };
-                eprintln!("{prefix}{message}");
+                let _ = writeln!(std::io::stderr(), "{prefix}{message}");
             }
             ExitCode::from(failure.exit_code() as u8)
         }
     }
+}
+
+/// Commands that only print what they read: they touch nothing, so a closed pipe may end them.
+fn prints_only(cli: &Cli) -> bool {
+    matches!(
+        cli.command,
+        Some(
+            Command::Plan { .. }
+                | Command::Steps { .. }
+                | Command::Status { .. }
+                | Command::Docs { .. }
+                | Command::Contacts
+                | Command::Check { .. }
+        )
+    )
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, Failure> {

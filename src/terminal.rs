@@ -69,15 +69,18 @@ impl Terminal {
     /// A progress or report line on stderr.
     pub fn line(&self, text: &str) {
         let text = self.redactor.redact(text).into_owned();
-        self.suspend(|| eprintln!("{text}"));
+        // A closed stderr (a pipe whose reader left) must not stop a run in the middle of a step.
+        self.suspend(|| {
+            let _ = writeln!(std::io::stderr(), "{text}");
+        });
     }
 
     /// Script output (`print`) on stdout.
     pub fn out(&self, text: &str) {
         let text = self.redactor.redact(text).into_owned();
         self.suspend(|| {
-            println!("{text}");
-            let _ = std::io::stdout().flush();
+            let mut stdout = std::io::stdout();
+            let _ = writeln!(stdout, "{text}").and_then(|_| stdout.flush());
         });
     }
 

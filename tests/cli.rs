@@ -297,3 +297,32 @@ fn resuming_over_an_edited_completed_step_warns() {
     );
     assert_eq!(project.read("log"), "one\n");
 }
+
+#[test]
+fn a_closed_pipe_ends_a_listing_quietly_and_never_stops_a_run() {
+    let project = Project::new();
+    let mut docs = project
+        .command(&["docs"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(docs.stdout.take()); // the reader leaves at once, like `golive docs | head -0`
+    let out = docs.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+
+    let prints: String = (0..200).map(|i| format!("print(\"line {i}\");\n")).collect();
+    project.write("talky.rhai", &format!("{prints}step \"work\" {{ local::run(\"echo done >> log\"); }}\n{prints}"));
+    let mut run = project
+        .command(&["talky.rhai"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(run.stdout.take());
+    drop(run.stderr.take());
+    let status = run.wait().unwrap();
+    assert_eq!(status.code(), Some(0), "a run whose output reader left must still finish");
+    assert_eq!(project.read("log"), "done\n");
+}
