@@ -92,11 +92,7 @@ fn dispatch(
                 }
                 "manual" => controller.step(&spec, &mut || {
                     let (answer, by) = controller.ask(&name, &["yes", "no", "skip"], AskKind::Confirm, pos)?;
-                    let at = if controller.is_dry() {
-                        crate::modules::core::PLAN_NOW.to_string()
-                    } else {
-                        crate::run::identity::now_stamp()
-                    };
+                    let at = controller.now_stamp();
                     let actual = format!("{answer} by {by} at {at}");
                     let check = CheckRecord { name: name.clone(), ok: answer == "yes", actual, target: "done".into() };
                     Ok(StepOutput { value: answer.into(), check: Some(check), stop_after: None })
@@ -197,11 +193,7 @@ fn gate(host: &Rc<Host>, name: &str, options: &GateOptions, pos: Position) -> Re
     } else {
         by
     };
-    let at = if controller.is_dry() {
-        crate::modules::core::PLAN_NOW.to_string()
-    } else {
-        crate::run::identity::now_stamp()
-    };
+    let at = controller.now_stamp();
     let record = CheckRecord {
         name: name.into(),
         ok: verdict == "GO",

@@ -185,6 +185,11 @@ impl Controller {
         self.outline.borrow().step(name).is_none_or(|s| s.value_used)
     }
 
+    /// When a decision was taken: now, or the fixed time plans use so they stay deterministic.
+    pub fn now_stamp(&self) -> String {
+        if self.is_dry() { crate::modules::core::PLAN_NOW.to_string() } else { now_stamp() }
+    }
+
     pub fn settings(&self) -> &Settings {
         &self.settings
     }
