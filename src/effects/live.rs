@@ -8,6 +8,7 @@ use std::time::Instant;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::runtime::Handle;
 
+use super::http::HttpConnector;
 use super::ssh::SshConnector;
 use super::{Budget, Command, Effect, EffectError, Exec, ExecOutput, Outcome, Provenance, World, shell_quote};
 use crate::config::{Config, LOCAL, Target};
@@ -18,11 +19,12 @@ pub struct LiveWorld {
     config: Arc<Config>,
     terminal: Arc<Terminal>,
     ssh: SshConnector,
+    http: HttpConnector,
 }
 
 impl LiveWorld {
     pub fn new(runtime: Handle, config: Arc<Config>, terminal: Arc<Terminal>) -> LiveWorld {
-        LiveWorld { runtime, config, terminal, ssh: SshConnector::new() }
+        LiveWorld { runtime, config, terminal, ssh: SshConnector::new(), http: HttpConnector::default() }
     }
 
     fn target(&self, name: &str) -> Result<Target, EffectError> {
@@ -49,6 +51,21 @@ impl LiveWorld {
             Effect::Prompt(prompt) => Ok(Outcome::Answer(self.terminal.ask(prompt, &budget.cancel)?)),
             Effect::Upload { target, local, remote } => self.upload(target, local, remote, budget).await,
             Effect::Download { target, remote, local } => self.download(target, remote, local, budget).await,
+            Effect::Http(request) => {
+                let performing = self.http.perform(request, budget.timeout);
+                cancellable(performing, budget).await.map(Outcome::Http)
+            }
+            Effect::Probe(probe) => {
+                super::probe::run(probe, &budget.cancel).await.map(Outcome::Probe).map_err(EffectError::Failed)
+            }
+            Effect::Cert(request) => {
+                let limit = budget.timeout.unwrap_or(std::time::Duration::from_secs(10));
+                cancellable(super::tls::probe(request, limit), budget).await.map(Outcome::Cert)
+            }
+            Effect::Dns(query) => {
+                let limit = budget.timeout.unwrap_or(std::time::Duration::from_secs(5));
+                cancellable(super::dns::resolve(query, limit), budget).await.map(Outcome::Dns)
+            }
         }
     }
 
@@ -99,6 +116,17 @@ impl LiveWorld {
             .and(tokio::fs::rename(&partial, local).await)
             .map_err(|e| EffectError::Failed(format!("cannot write {local}: {e}")))?;
         Ok(Outcome::Transferred { bytes: bytes.len() as u64 })
+    }
+}
+
+/// Network work stops at Ctrl-C; its own timeouts say what timed out.
+async fn cancellable<T>(
+    work: impl std::future::Future<Output = Result<T, String>>,
+    budget: &Budget,
+) -> Result<T, EffectError> {
+    tokio::select! {
+        r = work => r.map_err(EffectError::Failed),
+        _ = budget.cancel.cancelled() => Err(EffectError::Cancelled),
     }
 }
 

@@ -3,10 +3,14 @@
 //! Modules build effects and parse outcomes; they never do I/O. The live world performs effects,
 //! the plan world records them and answers from a scenario or with stated assumptions.
 
+pub mod dns;
+pub mod http;
 pub mod live;
 pub mod plan;
+pub mod probe;
 pub mod scenario;
 pub mod ssh;
+pub mod tls;
 
 use std::time::Duration;
 
@@ -102,6 +106,12 @@ pub enum Effect {
         remote: String,
         local: String,
     },
+    Http(http::HttpRequest),
+    /// Many GETs of one URL, for latency percentiles.
+    Probe(probe::ProbeRequest),
+    /// A TLS handshake to read the server's certificate.
+    Cert(tls::CertRequest),
+    Dns(dns::DnsQuery),
 }
 
 impl Effect {
@@ -112,6 +122,10 @@ impl Effect {
             Effect::Prompt(_) => "prompt",
             Effect::Upload { .. } => "upload",
             Effect::Download { .. } => "download",
+            Effect::Http(_) => "http",
+            Effect::Probe(_) => "probe",
+            Effect::Cert(_) => "tls",
+            Effect::Dns(_) => "dns",
         }
     }
 
@@ -119,7 +133,13 @@ impl Effect {
         match self {
             Effect::Exec(exec) => exec.access,
             Effect::Upload { .. } => Access::Write,
-            Effect::Sleep { .. } | Effect::Prompt(_) | Effect::Download { .. } => Access::Read,
+            Effect::Http(request) => request.access,
+            Effect::Sleep { .. }
+            | Effect::Prompt(_)
+            | Effect::Download { .. }
+            | Effect::Probe(_)
+            | Effect::Cert(_)
+            | Effect::Dns(_) => Access::Read,
         }
     }
 
@@ -135,6 +155,17 @@ impl Effect {
             Effect::Prompt(p) => format!("ask: {} [{}]", p.question, p.choices.join("/")),
             Effect::Upload { target, local, remote } => format!("upload {local} -> {target}:{remote}"),
             Effect::Download { target, remote, local } => format!("download {target}:{remote} -> {local}"),
+            Effect::Http(request) => request.describe(),
+            Effect::Probe(p) => {
+                let rate = p.rate.map(|r| format!(" at {r}/s")).unwrap_or_default();
+                format!("probe GET {} x{} (concurrency {}{rate})", p.url, p.requests, p.concurrency)
+            }
+            Effect::Cert(c) if c.server_name == c.host => format!("tls certificate of {}:{}", c.host, c.port),
+            Effect::Cert(c) => format!("tls certificate of {}:{} (name {})", c.host, c.port, c.server_name),
+            Effect::Dns(q) => {
+                let at = q.nameserver.as_deref().map(|n| format!(" @{n}")).unwrap_or_default();
+                format!("dns {} {}{at}", q.record_type.to_ascii_uppercase(), q.name)
+            }
         }
     }
 
@@ -142,6 +173,10 @@ impl Effect {
     pub fn default_timeout(&self) -> Option<Duration> {
         match self {
             Effect::Exec(_) | Effect::Upload { .. } | Effect::Download { .. } => Some(Duration::from_secs(10 * 60)),
+            Effect::Http(request) => Some(request.timeout.unwrap_or(Duration::from_secs(30))),
+            Effect::Probe(p) => Some(p.timeout),
+            Effect::Cert(_) => Some(Duration::from_secs(10)),
+            Effect::Dns(_) => Some(Duration::from_secs(5)),
             Effect::Sleep { .. } | Effect::Prompt(_) => None,
         }
     }
@@ -161,6 +196,10 @@ pub enum Outcome {
     Slept,
     Answer(String),
     Transferred { bytes: u64 },
+    Http(http::HttpResponse),
+    Probe(probe::ProbeReport),
+    Cert(tls::CertInfo),
+    Dns(Vec<String>),
 }
 
 /// Where an outcome came from: plans say which values were assumed.

@@ -1,8 +1,11 @@
 //! The plan world: writes are recorded, never performed; reads are answered by a scenario, by the live
 //! world (`--live-reads`, read-only effects only), or by a neutral default that the plan calls assumed.
 
+use super::http::{HttpResponse, Timings};
 use super::live::LiveWorld;
+use super::probe::ProbeReport;
 use super::scenario::Scenario;
+use super::tls::CertInfo;
 use super::{Access, Budget, Effect, EffectError, ExecOutput, Outcome, Provenance, World};
 
 pub struct PlanWorld {
@@ -12,10 +15,14 @@ pub struct PlanWorld {
 
 impl World for PlanWorld {
     fn perform(&self, effect: &Effect, budget: &Budget) -> Result<(Outcome, Provenance), EffectError> {
-        if let Some((outcome, rule)) = self.scenario.as_ref().and_then(|s| s.answer(effect)) {
-            return Ok((outcome, Provenance::Scenario(rule)));
+        if let Some((answer, rule)) = self.scenario.as_ref().and_then(|s| s.answer(effect)) {
+            return match answer {
+                Ok(outcome) => Ok((outcome, Provenance::Scenario(rule))),
+                Err(error) => Err(EffectError::Failed(format!("{error} (scenario {rule})"))),
+            };
         }
-        if let (Some(live), Access::Read, Effect::Exec(_)) = (&self.live_reads, effect.access(), effect) {
+        let live_able = matches!(effect, Effect::Exec(_) | Effect::Http(_) | Effect::Cert(_) | Effect::Dns(_));
+        if let (Some(live), Access::Read, true) = (&self.live_reads, effect.access(), live_able) {
             return live.perform(effect, budget);
         }
         Ok(match effect {
@@ -32,6 +39,37 @@ impl World for PlanWorld {
             Effect::Download { .. } => {
                 (Outcome::Transferred { bytes: 0 }, Provenance::Assumed("nothing downloaded in a plan".into()))
             }
+            Effect::Http(request) => {
+                let response = HttpResponse {
+                    status: 200,
+                    url: request.full_url(),
+                    headers: Vec::new(),
+                    body: String::new(),
+                    timings: Timings::default(),
+                };
+                match request.access {
+                    Access::Write => (Outcome::Http(response), Provenance::Recorded),
+                    Access::Read => (Outcome::Http(response), Provenance::Assumed("200, empty body".into())),
+                }
+            }
+            Effect::Probe(probe) => {
+                let report = ProbeReport { requests: probe.requests, ..ProbeReport::default() };
+                (Outcome::Probe(report), Provenance::Assumed("no measurement in a plan".into()))
+            }
+            Effect::Cert(_) => {
+                let info = CertInfo {
+                    subject: String::new(),
+                    issuer: String::new(),
+                    sans: Vec::new(),
+                    not_before: String::new(),
+                    not_after: String::new(),
+                    days_left: 0,
+                    trusted: false,
+                    problem: "not checked in a plan".into(),
+                };
+                (Outcome::Cert(info), Provenance::Assumed("no certificate read".into()))
+            }
+            Effect::Dns(_) => (Outcome::Dns(Vec::new()), Provenance::Assumed("no records".into())),
             Effect::Prompt(prompt) => {
                 let answer = prompt.choices.first().cloned().unwrap_or_default();
                 let note = format!("answer \"{answer}\"");

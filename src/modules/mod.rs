@@ -2,12 +2,16 @@
 //! to the World), and turn outcomes into script values. None of them does I/O.
 
 pub mod core;
+pub mod dns;
 pub mod docker;
 pub mod drush;
 pub mod exec;
+pub mod http;
 pub mod local;
 pub mod prompt;
 pub mod ssh;
+pub mod stripe;
+pub mod tls;
 
 use rhai::{Engine, Module, RhaiNativeFunc, Variant};
 use serde::Serialize;

@@ -828,6 +828,12 @@ impl Controller {
                     Ok((Outcome::Answer(a), _)) => format!("answer {a}"),
                     Ok((Outcome::Slept, _)) => "slept".into(),
                     Ok((Outcome::Transferred { bytes }, _)) => format!("{bytes} bytes"),
+                    Ok((Outcome::Http(r), _)) => format!("{} in {} ms", r.status, r.timings.total_ms),
+                    Ok((Outcome::Probe(p), _)) => {
+                        format!("p95 {} ms, {} errors of {}", p.p95_ms, p.errors, p.requests)
+                    }
+                    Ok((Outcome::Cert(c), _)) => format!("{} days left {}", c.days_left, c.problem),
+                    Ok((Outcome::Dns(records), _)) => records.join(", "),
                     Err(e) => e.to_string(),
                 };
                 let entry = Entry::EffectFinished {

@@ -2,6 +2,7 @@
 
 #![allow(dead_code)]
 
+pub mod doubles;
 pub mod testbed;
 
 use std::path::{Path, PathBuf};

@@ -1,0 +1,146 @@
+//! The latency probe behind `http::probe`: many requests, percentiles from an HdrHistogram.
+//!
+//! With a fixed `rate` the schedule is open-loop: request i is due at start + i/rate and its latency is
+//! measured from that moment, so a server stall shows up in the percentiles instead of slowing the sender
+//! (no coordinated omission). Without a rate, `concurrency` workers send back to back (closed loop, as wrk).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+use serde::Serialize;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ProbeRequest {
+    pub url: String,
+    pub requests: usize,
+    pub concurrency: usize,
+    /// Requests per second, or none for as fast as the server answers.
+    pub rate: Option<f64>,
+    pub timeout: Duration,
+    pub ca_file: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ProbeReport {
+    pub requests: usize,
+    pub ok: usize,
+    /// Transport failures and answers of 400 or more.
+    pub errors: usize,
+    /// The first error's text, to say what went wrong.
+    pub first_error: String,
+    pub p50_ms: f64,
+    pub p90_ms: f64,
+    pub p95_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+    pub mean_ms: f64,
+    pub throughput_rps: f64,
+    pub duration_ms: f64,
+}
+
+const MAX_MICROS: u64 = 3_600_000_000;
+
+pub async fn run(probe: &ProbeRequest, cancel: &CancellationToken) -> Result<ProbeReport, String> {
+    if probe.requests == 0 || probe.concurrency == 0 {
+        return Err("a probe needs at least one request and a concurrency of at least 1".into());
+    }
+    if probe.rate.is_some_and(|r| !(r > 0.0 && r.is_finite())) {
+        return Err("rate must be a positive number of requests per second".into());
+    }
+    let client = super::http::client(probe.ca_file.as_deref(), true, probe.concurrency)?;
+    let next = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let workers: Vec<_> = (0..probe.concurrency.min(probe.requests))
+        .map(|_| {
+            let client = client.clone();
+            let next = Arc::clone(&next);
+            let probe = probe.clone();
+            tokio::spawn(async move { worker(&client, &probe, &next, started).await })
+        })
+        .collect();
+    let joined = async {
+        let mut total = new_histogram();
+        let (mut errors, mut first_error) = (0, String::new());
+        for w in workers {
+            let part = w.await.map_err(|e| format!("probe worker failed: {e}"))?;
+            total.add(&part.histogram).map_err(|e| format!("probe histogram: {e}"))?;
+            errors += part.errors;
+            if first_error.is_empty() {
+                first_error = part.first_error;
+            }
+        }
+        Ok::<_, String>((total, errors, first_error))
+    };
+    let (histogram, errors, first_error) = tokio::select! {
+        r = joined => r?,
+        _ = cancel.cancelled() => return Err("cancelled by the operator (Ctrl-C)".into()),
+        _ = tokio::time::sleep(probe.timeout) => return Err(format!("the probe did not finish within {}", crate::duration::short(probe.timeout))),
+    };
+    let elapsed = started.elapsed();
+    let ms = |micros: u64| (micros as f64 / 10.0).round() / 100.0;
+    let ok = histogram.len() as usize;
+    Ok(ProbeReport {
+        requests: probe.requests,
+        ok,
+        errors,
+        first_error,
+        p50_ms: ms(histogram.value_at_quantile(0.50)),
+        p90_ms: ms(histogram.value_at_quantile(0.90)),
+        p95_ms: ms(histogram.value_at_quantile(0.95)),
+        p99_ms: ms(histogram.value_at_quantile(0.99)),
+        max_ms: ms(histogram.max()),
+        mean_ms: (histogram.mean() / 10.0).round() / 100.0,
+        throughput_rps: ((probe.requests as f64 / elapsed.as_secs_f64()) * 10.0).round() / 10.0,
+        duration_ms: (elapsed.as_secs_f64() * 1000.0).round(),
+    })
+}
+
+fn new_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, MAX_MICROS, 3).expect("static histogram bounds are valid")
+}
+
+struct Part {
+    histogram: Histogram<u64>,
+    errors: usize,
+    first_error: String,
+}
+
+async fn worker(client: &reqwest::Client, probe: &ProbeRequest, next: &AtomicUsize, started: Instant) -> Part {
+    let mut part = Part { histogram: new_histogram(), errors: 0, first_error: String::new() };
+    loop {
+        let i = next.fetch_add(1, Ordering::Relaxed);
+        if i >= probe.requests {
+            return part;
+        }
+        let sent = match probe.rate {
+            Some(rate) => {
+                let due = started + Duration::from_secs_f64(i as f64 / rate);
+                tokio::time::sleep_until(due.into()).await;
+                due
+            }
+            None => Instant::now(),
+        };
+        let result = async {
+            let response = client.get(&probe.url).send().await.map_err(|e| super::http::chain(&e))?;
+            let status = response.status();
+            response.bytes().await.map_err(|e| super::http::chain(&e))?;
+            if status.as_u16() >= 400 { Err(format!("answered {status}")) } else { Ok(()) }
+        }
+        .await;
+        match result {
+            Ok(()) => {
+                let micros = sent.elapsed().as_micros().clamp(1, MAX_MICROS as u128) as u64;
+                part.histogram.saturating_record(micros);
+            }
+            Err(e) => {
+                part.errors += 1;
+                if part.first_error.is_empty() {
+                    part.first_error = e;
+                }
+            }
+        }
+    }
+}
