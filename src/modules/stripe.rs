@@ -2,7 +2,7 @@
 //!
 //! Settings come from golive.toml (`[vars.stripe]`, overridable per target): `api` (default
 //! https://api.stripe.com), `key_secret` (the secret's name, default STRIPE_SECRET_KEY), `version` (the pinned
-//! Stripe-Version) and `ca_file`. The key is read with `secret()`, so it is masked in every output.
+//! Stripe-Version), `ca_file` and `retry_base_ms` (the first wait after a 429, doubled on each retry; 500). The key is read with `secret()`, so it is masked in every output.
 
 use std::rc::Rc;
 use std::time::Duration;
@@ -33,6 +33,7 @@ struct Client<'a> {
     key: String,
     version: String,
     ca_file: Option<String>,
+    retry_base: Duration,
 }
 
 fn setting(host: &Host, key: &str) -> Option<String> {
@@ -54,6 +55,12 @@ impl<'a> Client<'a> {
             key,
             version: setting(host, "version").unwrap_or_else(|| STRIPE_VERSION.into()),
             ca_file: setting(host, "ca_file"),
+            retry_base: Duration::from_millis(
+                host.config
+                    .var(&host.run_target, "stripe.retry_base_ms")
+                    .and_then(|v| v.as_integer())
+                    .map_or(500, |ms| ms.max(0) as u64),
+            ),
         })
     }
 
@@ -90,7 +97,7 @@ impl<'a> Client<'a> {
             };
             if response.status == 429 && attempt < RETRIES_ON_429 {
                 attempt += 1;
-                let wait = Duration::from_millis(500 * 2u64.pow(attempt - 1));
+                let wait = self.retry_base * 2u32.pow(attempt - 1);
                 self.host.controller.perform(Effect::Sleep { duration: wait }, &caller, self.pos())?;
                 continue;
             }
