@@ -45,6 +45,8 @@ pub fn build(host: &Rc<Host>, stdlib: &Stdlib, color: bool) -> Result<Loaded, Fa
     engine.set_strict_variables(true);
     engine.set_fail_on_invalid_map_property(true);
     engine.set_max_call_levels(64);
+    // Rhai's defaults (64, and 32 inside functions) reject an ordinary options map inside a loop in a stdlib function.
+    engine.set_max_expr_depths(128, 96);
 
     let mut registrar = Registrar::default();
     syntax::register(&mut engine, host);
