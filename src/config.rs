@@ -78,6 +78,8 @@ pub struct TargetSpec {
     /// Variables that override `[vars]` when this target is the run's target.
     #[serde(default)]
     pub vars: toml::Table,
+    /// A dotenv file of secrets for runs on this target, read after `.env` (relative to golive.toml).
+    pub env_file: Option<String>,
 }
 
 #[derive(Debug, Clone)]

@@ -2,7 +2,7 @@
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
 use crate::error::{Failure, Result};
@@ -51,28 +51,25 @@ pub fn mask(name: &str) -> String {
 pub struct Secrets {
     dotenv: BTreeMap<String, String>,
     redactor: Arc<Redactor>,
+    /// The target's env_file when golive.toml names one that is not there (yet): said when a secret is missing.
+    missing_env_file: Option<PathBuf>,
 }
 
 impl Secrets {
-    pub fn load(root: &Path, redactor: Arc<Redactor>) -> Result<Secrets> {
-        let path = root.join(".env");
+    /// `.env` beside golive.toml, then the run target's `env_file` (its values win), when they exist.
+    pub fn load(root: &Path, target_env_file: Option<&Path>, redactor: Arc<Redactor>) -> Result<Secrets> {
         let mut dotenv = BTreeMap::new();
-        if path.is_file() {
-            let entries = dotenvy::from_path_iter(&path)
-                .map_err(|e| Failure::Usage(format!("error: cannot read {}: {e}", path.display())))?;
-            for entry in entries {
-                // dotenvy's error text quotes the offending line, which may hold a secret: name the file only.
-                let (key, value) = entry.map_err(|e| {
-                    let at = match &e {
-                        dotenvy::Error::LineParse(_, index) => format!(" near character {index}"),
-                        _ => String::new(),
-                    };
-                    Failure::Usage(format!("error: {} has a line golive cannot parse{at}", path.display()))
-                })?;
-                dotenv.insert(key, value);
+        read_env_file(&root.join(".env"), &mut dotenv)?;
+        let mut missing_env_file = None;
+        if let Some(file) = target_env_file {
+            let path = root.join(file);
+            if path.is_file() {
+                read_env_file(&path, &mut dotenv)?;
+            } else {
+                missing_env_file = Some(path);
             }
         }
-        Ok(Secrets { dotenv, redactor })
+        Ok(Secrets { dotenv, redactor, missing_env_file })
     }
 
     pub fn get(&self, name: &str) -> Result<String, String> {
@@ -85,13 +82,40 @@ impl Secrets {
             Some(_) => Err(format!(
                 "secret `{name}` is shorter than {MIN_SECRET_LEN} characters; golive cannot mask it safely"
             )),
-            None => Err(format!("secret `{name}` is not set; export {name}=... or add it to .env beside golive.toml")),
+            None => {
+                let env_file = match &self.missing_env_file {
+                    Some(path) => format!(" (the target's env_file {} does not exist)", path.display()),
+                    None => String::new(),
+                };
+                Err(format!(
+                    "secret `{name}` is not set; export {name}=... or add it to .env beside golive.toml{env_file}"
+                ))
+            }
         }
     }
 
     pub fn redactor(&self) -> &Arc<Redactor> {
         &self.redactor
     }
+}
+
+fn read_env_file(path: &Path, dotenv: &mut BTreeMap<String, String>) -> Result<()> {
+    if path.is_file() {
+        let entries = dotenvy::from_path_iter(path)
+            .map_err(|e| Failure::Usage(format!("error: cannot read {}: {e}", path.display())))?;
+        for entry in entries {
+            // dotenvy's error text quotes the offending line, which may hold a secret: name the file only.
+            let (key, value) = entry.map_err(|e| {
+                let at = match &e {
+                    dotenvy::Error::LineParse(_, index) => format!(" near character {index}"),
+                    _ => String::new(),
+                };
+                Failure::Usage(format!("error: {} has a line golive cannot parse{at}", path.display()))
+            })?;
+            dotenv.insert(key, value);
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

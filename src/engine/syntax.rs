@@ -117,8 +117,10 @@ fn decode_options<T: DeserializeOwned + Default>(
     crate::modules::exec::decode(value, &format!("{keyword} \"...\""), pos)
 }
 
-/// A check's body gives `true`/`false` or `#{ ok, actual, target }`. An error in the body is a failed check
-/// with the error as evidence; only script mistakes and interrupts go further.
+/// A check's body gives `true`/`false` or `#{ ok, actual, target, ... }`, and the check yields it as given (extra
+/// keys, like a measured `value`, stay for the script). An error in the body is a failed check with the error
+/// as evidence, yielding `#{ ok: false, actual: <the error>, target: "" }`; only script mistakes and interrupts
+/// go further.
 fn check(
     name: &str,
     result: Result<Dynamic, Box<EvalAltResult>>,
@@ -129,8 +131,12 @@ fn check(
         Err(err) if !err.is_catchable() || crate::engine::diagnostics::is_script_mistake(&err) => return Err(err),
         Err(err) => {
             let actual = crate::engine::diagnostics::one_line(&err);
+            let mut evidence = Map::new();
+            evidence.insert("ok".into(), false.into());
+            evidence.insert("actual".into(), actual.clone().into());
+            evidence.insert("target".into(), "".into());
             let record = CheckRecord { name: name.into(), ok: false, actual, target: String::new() };
-            return Ok(StepOutput { value: false.into(), check: Some(record), stop_after: None });
+            return Ok(StepOutput { value: Dynamic::from_map(evidence), check: Some(record), stop_after: None });
         }
     };
     let record = if let Some(ok) = value.clone().try_cast::<bool>() {
@@ -148,7 +154,7 @@ fn check(
             pos,
         ));
     };
-    Ok(StepOutput { value: record.ok.into(), check: Some(record), stop_after: None })
+    Ok(StepOutput { value, check: Some(record), stop_after: None })
 }
 
 /// Evidence is shown in tables and one-line reports: whitespace runs become single spaces.

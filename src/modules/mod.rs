@@ -9,6 +9,7 @@ pub mod exec;
 pub mod http;
 pub mod local;
 pub mod prompt;
+pub mod report;
 pub mod ssh;
 pub mod stripe;
 pub mod tls;

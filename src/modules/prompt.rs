@@ -59,7 +59,7 @@ pub fn register(engine: &mut Engine, reg: &mut Registrar, host: &Rc<Host>) {
             name: "input",
             params,
             returns: "string",
-            doc: "Asks for text. Options: \"default\" (quoted: a reserved word; given for an empty answer), validate (a function of the answer that returns true, or false / a message to refuse it).",
+            doc: "Asks for text. Options: \"default\" (quoted: a reserved word; given for an empty answer, and taken under --yes), validate (a function of the answer that returns true, or false / a message to refuse it).",
             effectful: true,
         };
         let body = move |ctx: &NativeCallContext, q: &str, mut options: Map| -> Result<String, Box<EvalAltResult>> {
@@ -73,7 +73,9 @@ pub fn register(engine: &mut Engine, reg: &mut Registrar, host: &Rc<Host>) {
                 .transpose()?;
             let options: InputOptions =
                 super::exec::decode(Dynamic::from_map(options), "`prompt::input`", ctx.call_position())?;
-            let (answer, _) = h.controller.ask(q, &[], AskKind::Text, ctx.call_position())?;
+            // --yes accepts confirmations and stated defaults alike: nobody is there to type.
+            let kind = if options.default.is_some() { AskKind::Defaulted } else { AskKind::Text };
+            let (answer, _) = h.controller.ask(q, &[], kind, ctx.call_position())?;
             let answer = match (answer.trim().is_empty(), options.default) {
                 (true, Some(default)) => default,
                 _ => answer,

@@ -61,6 +61,8 @@ pub enum AskKind {
     Choice,
     /// Free text.
     Text,
+    /// Free text with a stated default: `--yes` takes the default (answers empty).
+    Defaulted,
     /// Free text never echoed, journaled or reused: masked everywhere, asked again on resume.
     Secret,
 }
@@ -895,6 +897,8 @@ impl Controller {
             (given.answer, by)
         } else if kind == AskKind::Confirm && self.settings.yes && !self.is_dry() {
             ("yes".to_string(), format!("{} (--yes)", self.settings.identity))
+        } else if kind == AskKind::Defaulted && self.settings.yes && !self.is_dry() {
+            (String::new(), format!("{} (--yes, the default)", self.settings.identity))
         } else {
             let prompt = Prompt {
                 question: question.into(),

@@ -118,7 +118,8 @@ pub(crate) fn open_session(
 ) -> Result<Session> {
     let redactor = Arc::clone(terminal.redactor());
     let color = std::env::var_os("NO_COLOR").is_none() && std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let secrets = Secrets::load(&file.config.root, redactor)?;
+    let env_file = file.config.target(run_target).ok().and_then(|t| t.spec.env_file);
+    let secrets = Secrets::load(&file.config.root, env_file.as_deref().map(Path::new), redactor)?;
     let answers = options.answers.as_deref().map(answers::Answers::load).transpose()?.map(Arc::new);
     let team = file.config.team.clone();
     let settings =

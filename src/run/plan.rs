@@ -86,7 +86,11 @@ impl Plan {
                     }
                     out.push_str(&format!("    = {result}\n"));
                 }
-                PlanItem::Output { text } => out.push_str(&format!("  | {text}\n")),
+                PlanItem::Output { text } => {
+                    for line in text.lines() {
+                        out.push_str(&format!("  | {line}\n"));
+                    }
+                }
             }
         }
         let assumed = self.assumed();

@@ -37,6 +37,7 @@ STRIPE_DATA = os.path.join(HERE, "..", "fixtures", "stripe")
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "golive-double/1"
+    disable_nagle_algorithm = True  # headers and body go out in two writes: without this, delayed ACKs add 40 ms
 
     def log_message(self, *args):
         pass
@@ -96,6 +97,9 @@ class Site(Handler):
         if path == "/slow":
             time.sleep(int(q.get("ms", "100")) / 1000)
             return self.reply(200, "slow answer", "text/plain")
+        if path == "/search":
+            keys = q.get("keys", "")
+            return self.reply(200, f"<h1>Resultados para {keys}</h1><ol><li>{keys} ecológico</li></ol>", "text/html")
         if path == "/json":
             return self.reply(200, {"ok": True, "items": [1, 2, 3], "name": "jaraba"})
         if path == "/malformed":

@@ -4,6 +4,9 @@
 #     key-only, strict host keys (known_hosts written from the host key, no trust on first use);
 #   - the stand-in Drupal stack: images built FROM scratch with busybox-static (nothing is pulled),
 #     tagged jaraba/drupal:11-prod (release "new") and jaraba/drupal:11-prod-backup (release "backup").
+#   - the services validation talks to: the HTTPS test site (127.0.0.1:18443, its own CA under tls/), the
+#     Stripe double (:12111) and the vendor doubles (:18090) from tests/servers/doubles.py, and dnsmasq
+#     (:15353) answering app.jarabaimpact.com; their keys for the rehearsal go to rehearsal.env.
 # Usage: testbed.sh up | reset | down | status.   Idempotent; concurrent callers wait on a lock.
 # Everything stops by itself after four hours (a watchdog runs `down`).
 set -eu
@@ -101,13 +104,15 @@ reset_stack() {
   hash=$(cat "$T/image.hash")
   mkdir -p "$P/state"; chmod 777 "$P/state"
   cp "$HERE/docker-compose.yml" "$P/docker-compose.yml"
-  printf 'COMPOSE_PROJECT_NAME=golivebed\n' > "$P/.env"
+  # The server's .env: compose's project name and the credentials Friday checks by name.
+  printf 'COMPOSE_PROJECT_NAME=golivebed\nSTRIPE_SECRET_KEY=sk_live_x\nSTRIPE_WEBHOOK_SECRET=whsec_x\nANTHROPIC_API_KEY=sk-ant-x\nACTIVECAMPAIGN_API_TOKEN=ac-x\nMYSQL_PASSWORD=x\n' > "$P/.env"
   (cd "$P" && docker-compose down -t 1 >/dev/null 2>&1 || true)
-  rm -rf "$P/state"/* "$P/backups" "$P/files" "$P/staging-files" "$P/scripts"
+  rm -rf "$P/state"/* "$P/backups" "$P/files" "$P/staging-files" "$P/scripts" "$P/staging"
   cp -r "$HERE/project/scripts" "$P/scripts"
   mkdir -p "$P/files" "$P/backups" "$P/staging-files/img"
   echo "logo" > "$P/staging-files/img/logo.png"; echo "terms" > "$P/staging-files/terms.html"
   echo "old" > "$P/files/old.txt"
+  mkdir -p "$P/staging"; echo "-- staging dump" | gzip > "$P/staging/latest.sql.gz"
   chmod 777 "$P/files" "$P/backups"
   docker tag "golive/fake-drupal:new-$hash" jaraba/drupal:11-prod
   docker tag "golive/fake-drupal:backup-$hash" jaraba/drupal:11-prod-backup
@@ -123,6 +128,73 @@ reset_stack() {
   : > "$P/state/drush.log"
 }
 
+running() { [ -f "$T/$1.pid" ] && kill -0 "$(cat "$T/$1.pid")" 2>/dev/null; }
+
+start_services() {
+  if [ ! -f "$T/tls/site.crt" ]; then
+    mkdir -p "$T/tls"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 3650 \
+      -subj "/CN=golive rehearsal CA" -keyout "$T/tls/ca.key" -out "$T/tls/ca.pem" 2>/dev/null
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj "/CN=app.jarabaimpact.com" \
+      -keyout "$T/tls/site.key" -out "$T/tls/site.csr" 2>/dev/null
+    printf 'subjectAltName=DNS:app.jarabaimpact.com,DNS:localhost,IP:127.0.0.1\n' > "$T/tls/san.ext"
+    openssl x509 -req -in "$T/tls/site.csr" -CA "$T/tls/ca.pem" -CAkey "$T/tls/ca.key" -CAcreateserial \
+      -days 90 -extfile "$T/tls/san.ext" -out "$T/tls/site.crt" 2>/dev/null
+    chmod 644 "$T/tls/ca.pem"
+  fi
+  if ! running doubles; then
+    nohup python3 "$HERE/../servers/doubles.py" --detach --ttl 14400 --site-https 18443 \
+      --cert "$T/tls/site.crt" --key "$T/tls/site.key" --stripe 12111 --vendors 18090 \
+      </dev/null >"$T/doubles.log" 2>&1 9>&- &
+    echo $! > "$T/doubles.pid"
+  fi
+  if ! running dnsmasq; then
+    nohup timeout 14400 dnsmasq --keep-in-foreground --no-resolv --no-hosts --bind-interfaces \
+      --listen-address=127.0.0.1 --port=15353 --user=root --pid-file= --local=/jarabaimpact.com/ \
+      --address=/app.jarabaimpact.com/203.0.113.10 </dev/null >"$T/dnsmasq.log" 2>&1 9>&- &
+    echo $! > "$T/dnsmasq.pid"
+  fi
+  i=0
+  until curl -fsS http://127.0.0.1:12111/_golive/requests >/dev/null 2>&1 && curl -fsS http://127.0.0.1:18090/_golive/requests >/dev/null 2>&1; do
+    i=$((i+1)); [ $i -gt 200 ] && { echo "the doubles did not start:" >&2; cat "$T/doubles.log" >&2; exit 1; }
+    sleep 0.05
+  done
+  reset_services
+}
+
+# The doubles as production should look on Friday and Saturday: Stripe live with products, a webhook
+# endpoint, the Starter subscription and the Connect split of the smoke tests; vendor defaults.
+reset_services() {
+  now=$(date +%s)
+  curl -fsS -X POST -H 'Content-Type: application/json' http://127.0.0.1:12111/_golive/state --data-binary @- >/dev/null <<JSON
+{"keys": ["sk_live_golive_rehearsal_0001"], "livemode": true, "objects": {
+  "product": [{"id": "prod_starter", "name": "Starter"}, {"id": "prod_pro", "name": "Pro"}, {"id": "prod_enterprise", "name": "Enterprise"}],
+  "price": [{"id": "price_starter_monthly", "product": "prod_starter", "unit_amount": 2900}],
+  "webhook_endpoint": [{"url": "https://app.jarabaimpact.com/stripe/webhook", "status": "enabled"}],
+  "subscription": [{"id": "sub_rehearsal", "status": "active", "created": $now, "items": {"data": [{"price": {"id": "price_starter_monthly"}}]}}],
+  "event": [{"id": "evt_rehearsal", "type": "checkout.session.completed", "created": $now}],
+  "charge": [{"id": "ch_agro_split", "amount": 1000, "status": "succeeded", "created": $now, "application_fee_amount": 150,
+              "transfer": "tr_agro_split", "transfer_data": {"destination": "acct_agroconecta_productor"}}],
+  "transfer": [{"id": "tr_agro_split", "amount": 850, "destination": "acct_agroconecta_productor"}]}}
+JSON
+  curl -fsS -X POST -H 'Content-Type: application/json' http://127.0.0.1:18090/_golive/state --data-binary '{}' >/dev/null
+  cat > "$T/rehearsal.env" <<ENV
+STRIPE_SECRET_KEY=sk_live_golive_rehearsal_0001
+CLOUDFLARE_API_TOKEN=cf-token-golive-0001
+ANTHROPIC_API_KEY=sk-ant-golive-double-0001
+ACTIVECAMPAIGN_API_TOKEN=ac-token-golive-0001
+ADMIN_PASSWORD=correct-horse-battery
+ENV
+  chmod 644 "$T/rehearsal.env"
+}
+
+stop_services() {
+  for s in doubles dnsmasq; do
+    if running "$s"; then kill "$(cat "$T/$s.pid")" 2>/dev/null || true; fi
+    rm -f "$T/$s.pid"
+  done
+}
+
 watchdog() {
   [ -f "$T/watchdog.pid" ] && kill -0 "$(cat "$T/watchdog.pid")" 2>/dev/null && return 0
   nohup sh -c "sleep 14400; GOLIVE_TESTBED=$T '$HERE/testbed.sh' down" </dev/null >/dev/null 2>&1 9>&- &
@@ -135,13 +207,15 @@ case "${1:-up}" in
     start_sshd
     build_images
     [ -f "$P/docker-compose.yml" ] && docker inspect golivebed_drupal_1 >/dev/null 2>&1 || reset_stack
+    start_services
     watchdog
     echo "testbed up: ssh -F $D/ssh_config golive-testbed; project $P; site http://127.0.0.1:18080/"
     ;;
-  reset) reset_stack ;;
+  reset) reset_stack; reset_services ;;
   down)
     [ -d "$P" ] && (cd "$P" && docker-compose down -t 1 >/dev/null 2>&1 || true)
     if sshd_running; then kill "$(cat "$D/sshd.bgpid")"; rm -f "$D/sshd.bgpid"; fi
+    stop_services
     ;;
   status) sshd_running && echo "sshd up" || echo "sshd down"; docker images jaraba/drupal ;;
   *) echo "usage: $0 up|reset|down|status" >&2; exit 2 ;;
