@@ -44,6 +44,54 @@ fn the_deploy_phase_runs_against_the_test_bed_in_the_runbooks_order() {
     assert_eq!(drush_calls(), DEPLOY_CALLS);
     assert!(std::path::Path::new(testbed::ROOT).join("project/files/img/logo.png").exists(), "rsync copied the files");
     assert!(std::path::Path::new(testbed::ROOT).join("project/backups/pre-golive/db.sql").exists());
+    // Section 4 against the test bed's HTTPS site and Stripe double: measured, and printed as 4.3's table.
+    assert!(run.stderr.contains("ok    check \"Login funciona (redirect a dashboard)\"  "), "{}", run.stderr);
+    assert!(run.stderr.contains("ok    check \"AgroConecta: split de pago (Stripe Connect)\""), "{}", run.stderr);
+    let table = run
+        .stdout
+        .split("4.3 Verificación de Performance")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no table:\n{}", run.stdout));
+    let ttfb_row = table.lines().find(|l| l.contains("TTFB")).unwrap();
+    assert!(ttfb_row.contains(" ms") && ttfb_row.contains("OK"), "{ttfb_row}");
+    assert!(table.contains("INP (Interaction to Next Paint)") && !table.contains("FID (First Input Delay)"), "{table}");
+    assert!(table.lines().any(|l| l.contains("API Response Time (p95)") && l.contains("0 errors")), "{table}");
+}
+
+#[test]
+fn friday_is_green_on_the_test_bed_and_red_when_the_waf_is_off() {
+    let _bed = testbed::lock();
+    testbed::reset();
+    let project = testbed::project();
+    let run = project.golive(&["scripts/friday.rhai", "--yes"]);
+    run.assert_code(0);
+    for check in
+        ["TLS certificate valid > 30 days", "DNS resolves to the server", "Stripe in live mode", "credentials in .env"]
+    {
+        assert!(run.stderr.contains(&format!("ok    check \"{check}\"")), "{check}:\n{}", run.stderr);
+    }
+    assert!(!run.all().contains("sk_live_golive_rehearsal_0001"), "the Stripe key reached the output");
+    let off = std::process::Command::new("curl")
+        .args([
+            "-fsS",
+            "-X",
+            "POST",
+            "--data-binary",
+            r#"{"waf_enabled": false}"#,
+            "http://127.0.0.1:18090/_golive/state",
+        ])
+        .output()
+        .unwrap();
+    assert!(off.status.success());
+    let red = project.golive(&["scripts/friday.rhai", "--yes"]);
+    testbed::reset();
+    red.assert_code(1);
+    assert!(red.stderr.contains("FAIL  check \"Cloudflare WAF active\""), "{}", red.stderr);
+    assert!(
+        red.stderr.contains("1 check(s) failed and no gate weighed them: \"Cloudflare WAF active\""),
+        "{}",
+        red.stderr
+    );
 }
 
 #[test]

@@ -206,6 +206,7 @@ fn gate(host: &Rc<Host>, name: &str, options: &GateOptions, pos: Position) -> Re
         actual: format!("{verdict} by {by} at {at} (recommended {})", board.recommendation()),
         target: "GO".into(),
     };
+    controller.verdicts_weighed(name);
     let stop_after = (verdict != "GO" && !controller.outline_step_uses_value(name))
         .then(|| format!("gate \"{name}\" said {verdict} ({by})"));
     Ok(StepOutput { value: verdict.into(), check: Some(record), stop_after })

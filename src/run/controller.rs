@@ -137,6 +137,8 @@ struct State {
     step: Option<Frame>,
     seen: HashSet<String>,
     checks: Vec<CheckRecord>,
+    unweighed_failures: Vec<String>,
+    gates: std::collections::BTreeSet<String>,
     stop: Option<Stop>,
 }
 
@@ -732,8 +734,25 @@ impl Controller {
     /// Adds a verdict for gates to weigh (checks, checklist items, gate decisions); the newest per name wins.
     pub fn record_check(&self, check: CheckRecord) {
         let mut state = self.state.borrow_mut();
+        state.unweighed_failures.retain(|name| *name != check.name);
+        if !check.ok && !state.gates.contains(&check.name) {
+            state.unweighed_failures.push(check.name.clone());
+        }
         state.checks.retain(|c| c.name != check.name);
         state.checks.push(check);
+    }
+
+    /// The gate `name` has weighed every verdict so far: a decision was taken on them (its own NO-GO is that
+    /// decision, not a failure left open).
+    pub fn verdicts_weighed(&self, gate: &str) {
+        let mut state = self.state.borrow_mut();
+        state.unweighed_failures.clear();
+        state.gates.insert(gate.to_string());
+    }
+
+    /// Checks (and manual items) that failed with no gate after them: a run that ends with them is not clean.
+    pub fn unweighed_failures(&self) -> Vec<String> {
+        self.state.borrow().unweighed_failures.clone()
     }
 
     fn pause(&self, delay: Duration) {

@@ -386,7 +386,18 @@ fn live(
     terminal.line(&format!("{verb} {} on target `{target}` as run {run_id}", session.file.name));
     session.host.controller.begin(mode, Some(journal), prior, session.script.outline.clone());
     let started = Instant::now();
-    let outcome = evaluate(&session);
+    let outcome = evaluate(&session).and_then(|()| {
+        let failed = session.host.controller.unweighed_failures();
+        if failed.is_empty() || session.host.controller.is_dry() {
+            return Ok(());
+        }
+        let names: Vec<String> = failed.iter().map(|n| format!("\"{n}\"")).collect();
+        Err(Failure::Runbook(format!(
+            "{} check(s) failed and no gate weighed them: {}",
+            failed.len(),
+            names.join(", ")
+        )))
+    });
     let (code, message) = match &outcome {
         Ok(()) => (0, "done".to_string()),
         Err(f) => (f.exit_code(), f.message().to_string()),
