@@ -197,12 +197,6 @@ fn shortest(a: Option<Duration>, b: Option<Duration>) -> Option<Duration> {
     }
 }
 
-/// A client for requests like `request`'s; `pool` is how many idle connections per host it keeps (the probe's
-/// concurrency).
-pub fn client(ca_file: Option<&str>, follow_redirects: bool, pool: usize) -> Result<reqwest::Client, String> {
-    build(ca_file, follow_redirects, false, pool).map(|t| t.client)
-}
-
 fn build(ca_file: Option<&str>, follow_redirects: bool, cookies: bool, pool: usize) -> Result<Timed, String> {
     let clock = Arc::new(Clock::default());
     let mut tls = tls_effect::client_config(ca_file)?;

@@ -3,6 +3,9 @@
 //! With a fixed `rate` the schedule is open-loop: request i is due at start + i/rate and its latency is
 //! measured from that moment, so a server stall shows up in the percentiles instead of slowing the sender
 //! (no coordinated omission). Without a rate, `concurrency` workers send back to back (closed loop, as wrk).
+//!
+//! Each worker owns one keep-alive connection (hyper's HTTP/1 client, reconnecting after an error), as wrk's
+//! connections do: no pool to share, so the probe measures the server rather than itself.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -50,15 +53,15 @@ pub async fn run(probe: &ProbeRequest, cancel: &CancellationToken) -> Result<Pro
     if probe.rate.is_some_and(|r| !(r > 0.0 && r.is_finite())) {
         return Err("rate must be a positive number of requests per second".into());
     }
-    let client = super::http::client(probe.ca_file.as_deref(), true, probe.concurrency)?;
+    let target = Target::parse(&probe.url, probe.ca_file.as_deref())?;
     let next = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
     let workers: Vec<_> = (0..probe.concurrency.min(probe.requests))
         .map(|_| {
-            let client = client.clone();
+            let target = target.clone();
             let next = Arc::clone(&next);
             let probe = probe.clone();
-            tokio::spawn(async move { worker(&client, &probe, &next, started).await })
+            tokio::spawn(async move { worker(&target, &probe, &next, started).await })
         })
         .collect();
     let joined = async {
@@ -108,8 +111,72 @@ struct Part {
     first_error: String,
 }
 
-async fn worker(client: &reqwest::Client, probe: &ProbeRequest, next: &AtomicUsize, started: Instant) -> Part {
+/// Where the probe's requests go, parsed once.
+#[derive(Clone)]
+struct Target {
+    address: String,
+    host_header: String,
+    path: String,
+    tls: Option<(tokio_rustls::TlsConnector, rustls::pki_types::ServerName<'static>)>,
+}
+
+impl Target {
+    fn parse(url: &str, ca_file: Option<&str>) -> Result<Target, String> {
+        let parsed = url::Url::parse(url).map_err(|e| format!("`{url}` is not a URL: {e}"))?;
+        let host = parsed.host_str().ok_or_else(|| format!("`{url}` has no host"))?.to_string();
+        let port = parsed.port_or_known_default().ok_or_else(|| format!("`{url}` has no port"))?;
+        let tls = match parsed.scheme() {
+            "http" => None,
+            "https" => {
+                let mut config = super::tls::client_config(ca_file)?;
+                config.alpn_protocols = vec![b"http/1.1".to_vec()];
+                let name = rustls::pki_types::ServerName::try_from(host.trim_matches(['[', ']']).to_string())
+                    .map_err(|_| format!("`{host}` is not a host name"))?;
+                Some((tokio_rustls::TlsConnector::from(Arc::new(config)), name))
+            }
+            other => return Err(format!("the probe speaks http and https, not {other}")),
+        };
+        let path = match parsed.query() {
+            Some(q) => format!("{}?{q}", parsed.path()),
+            None => parsed.path().to_string(),
+        };
+        let host_header = match parsed.port() {
+            Some(p) => format!("{host}:{p}"),
+            None => host.clone(),
+        };
+        Ok(Target { address: format!("{}:{port}", host.trim_matches(['[', ']'])), host_header, path, tls })
+    }
+
+    async fn connect(
+        &self,
+    ) -> Result<hyper::client::conn::http1::SendRequest<http_body_util::Empty<bytes::Bytes>>, String> {
+        let tcp = tokio::net::TcpStream::connect(&self.address).await.map_err(|e| format!("{}: {e}", self.address))?;
+        tcp.set_nodelay(true).ok();
+        match &self.tls {
+            None => handshake(hyper_util::rt::TokioIo::new(tcp)).await,
+            Some((connector, name)) => {
+                let stream = connector.connect(name.clone(), tcp).await.map_err(|e| format!("TLS: {e}"))?;
+                handshake(hyper_util::rt::TokioIo::new(stream)).await
+            }
+        }
+    }
+}
+
+async fn handshake<IO>(
+    io: IO,
+) -> Result<hyper::client::conn::http1::SendRequest<http_body_util::Empty<bytes::Bytes>>, String>
+where
+    IO: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let (sender, connection) = hyper::client::conn::http1::handshake(io).await.map_err(|e| e.to_string())?;
+    tokio::spawn(connection);
+    Ok(sender)
+}
+
+async fn worker(target: &Target, probe: &ProbeRequest, next: &AtomicUsize, started: Instant) -> Part {
+    use http_body_util::BodyExt;
     let mut part = Part { histogram: new_histogram(), errors: 0, first_error: String::new() };
+    let mut connection = None;
     loop {
         let i = next.fetch_add(1, Ordering::Relaxed);
         if i >= probe.requests {
@@ -124,9 +191,19 @@ async fn worker(client: &reqwest::Client, probe: &ProbeRequest, next: &AtomicUsi
             None => Instant::now(),
         };
         let result = async {
-            let response = client.get(&probe.url).send().await.map_err(|e| super::http::chain(&e))?;
+            if connection.is_none() {
+                connection = Some(target.connect().await?);
+            }
+            let sender = connection.as_mut().expect("connected above");
+            sender.ready().await.map_err(|e| e.to_string())?;
+            let request = hyper::Request::get(&target.path)
+                .header(hyper::header::HOST, &target.host_header)
+                .header(hyper::header::USER_AGENT, concat!("golive/", env!("CARGO_PKG_VERSION")))
+                .body(http_body_util::Empty::<bytes::Bytes>::new())
+                .map_err(|e| e.to_string())?;
+            let response = sender.send_request(request).await.map_err(|e| e.to_string())?;
             let status = response.status();
-            response.bytes().await.map_err(|e| super::http::chain(&e))?;
+            response.into_body().collect().await.map_err(|e| e.to_string())?;
             if status.as_u16() >= 400 { Err(format!("answered {status}")) } else { Ok(()) }
         }
         .await;
@@ -136,6 +213,9 @@ async fn worker(client: &reqwest::Client, probe: &ProbeRequest, next: &AtomicUsi
                 part.histogram.saturating_record(micros);
             }
             Err(e) => {
+                if !e.starts_with("answered") {
+                    connection = None;
+                }
                 part.errors += 1;
                 if part.first_error.is_empty() {
                     part.first_error = e;

@@ -418,8 +418,13 @@ class Vendors(Handler):
 
 # ---------------------------------------------------------------------------------------------------- main
 
+class Server(ThreadingHTTPServer):
+    # The default backlog of 5 drops SYNs when ten smoke checks connect at once (a 1 s retransmit each).
+    request_queue_size = 128
+
+
 def serve(handler, port, context=None):
-    server = ThreadingHTTPServer(("127.0.0.1", port), handler)
+    server = Server(("127.0.0.1", port), handler)
     server.daemon_threads = True
     if context:
         server.socket = context.wrap_socket(server.socket, server_side=True)
