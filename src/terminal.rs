@@ -75,6 +75,22 @@ impl Terminal {
         });
     }
 
+    /// Can golive redraw lines in place (stderr is a terminal)?
+    pub fn is_fancy(&self) -> bool {
+        self.fancy
+    }
+
+    /// Replaces the block of lines the previous call drew (a live status table); `lines` is how many it
+    /// drew before, returned for the next call.
+    pub fn redraw(&self, text: &str, lines: usize) -> usize {
+        let text = self.redactor.redact(text).into_owned();
+        let up = if lines > 0 { format!("\x1b[{lines}F\x1b[J") } else { String::new() };
+        self.suspend(|| {
+            let _ = writeln!(std::io::stderr(), "{up}{text}");
+        });
+        text.lines().count()
+    }
+
     /// Script output (`print`) on stdout.
     pub fn out(&self, text: &str) {
         let text = self.redactor.redact(text).into_owned();

@@ -62,6 +62,10 @@ impl LiveWorld {
                 let limit = budget.timeout.unwrap_or(std::time::Duration::from_secs(10));
                 cancellable(super::tls::probe(request, limit), budget).await.map(Outcome::Cert)
             }
+            Effect::Email(email) => {
+                let limit = budget.timeout.unwrap_or(std::time::Duration::from_secs(30));
+                cancellable(super::email::send(email, limit), budget).await.map(|()| Outcome::Sent)
+            }
             Effect::Dns(query) => {
                 let limit = budget.timeout.unwrap_or(std::time::Duration::from_secs(5));
                 cancellable(super::dns::resolve(query, limit), budget).await.map(Outcome::Dns)

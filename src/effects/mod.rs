@@ -4,6 +4,7 @@
 //! the plan world records them and answers from a scenario or with stated assumptions.
 
 pub mod dns;
+pub mod email;
 pub mod http;
 pub mod live;
 pub mod plan;
@@ -112,6 +113,7 @@ pub enum Effect {
     /// A TLS handshake to read the server's certificate.
     Cert(tls::CertRequest),
     Dns(dns::DnsQuery),
+    Email(email::Email),
 }
 
 impl Effect {
@@ -126,13 +128,14 @@ impl Effect {
             Effect::Probe(_) => "probe",
             Effect::Cert(_) => "tls",
             Effect::Dns(_) => "dns",
+            Effect::Email(_) => "email",
         }
     }
 
     pub fn access(&self) -> Access {
         match self {
             Effect::Exec(exec) => exec.access,
-            Effect::Upload { .. } => Access::Write,
+            Effect::Upload { .. } | Effect::Email(_) => Access::Write,
             Effect::Http(request) => request.access,
             Effect::Sleep { .. }
             | Effect::Prompt(_)
@@ -166,6 +169,7 @@ impl Effect {
                 let at = q.nameserver.as_deref().map(|n| format!(" @{n}")).unwrap_or_default();
                 format!("dns {} {}{at}", q.record_type.to_ascii_uppercase(), q.name)
             }
+            Effect::Email(email) => email.describe(),
         }
     }
 
@@ -177,6 +181,7 @@ impl Effect {
             Effect::Probe(p) => Some(p.timeout),
             Effect::Cert(_) => Some(Duration::from_secs(10)),
             Effect::Dns(_) => Some(Duration::from_secs(5)),
+            Effect::Email(_) => Some(Duration::from_secs(30)),
             Effect::Sleep { .. } | Effect::Prompt(_) => None,
         }
     }
@@ -200,6 +205,7 @@ pub enum Outcome {
     Probe(probe::ProbeReport),
     Cert(tls::CertInfo),
     Dns(Vec<String>),
+    Sent,
 }
 
 /// Where an outcome came from: plans say which values were assumed.

@@ -70,6 +70,7 @@ impl World for PlanWorld {
                 (Outcome::Cert(info), Provenance::Assumed("no certificate read".into()))
             }
             Effect::Dns(_) => (Outcome::Dns(Vec::new()), Provenance::Assumed("no records".into())),
+            Effect::Email(_) => (Outcome::Sent, Provenance::Recorded),
             Effect::Prompt(prompt) => {
                 let answer = prompt.choices.first().cloned().unwrap_or_default();
                 let note = format!("answer \"{answer}\"");

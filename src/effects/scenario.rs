@@ -321,7 +321,7 @@ impl Scenario {
                 let rule = &self.dns[i];
                 Some((Ok(Outcome::Dns(rule.records.clone())), format!("dns rule {} \"{}\"", i + 1, rule.pattern)))
             }
-            Effect::Sleep { .. } | Effect::Upload { .. } | Effect::Download { .. } => None,
+            Effect::Sleep { .. } | Effect::Upload { .. } | Effect::Download { .. } | Effect::Email(_) => None,
         }
     }
 }

@@ -61,6 +61,8 @@ pub fn build(host: &Rc<Host>, stdlib: &Stdlib, color: bool) -> Result<Loaded, Fa
     crate::modules::dns::register(&mut engine, &mut registrar, host);
     crate::modules::stripe::register(&mut engine, &mut registrar, host);
     crate::modules::report::register(&mut engine, &mut registrar, host);
+    crate::modules::notify::register(&mut engine, &mut registrar, host);
+    crate::modules::metrics::register(&mut engine, &mut registrar, host);
 
     let h = Rc::clone(host);
     engine.on_print(move |text| h.controller.output(text));

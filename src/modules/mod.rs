@@ -8,11 +8,14 @@ pub mod drush;
 pub mod exec;
 pub mod http;
 pub mod local;
+pub mod metrics;
+pub mod notify;
 pub mod prompt;
 pub mod report;
 pub mod ssh;
 pub mod stripe;
 pub mod tls;
+pub mod watch;
 
 use rhai::{Engine, Module, RhaiNativeFunc, Variant};
 use serde::Serialize;

@@ -855,6 +855,7 @@ impl Controller {
                     }
                     Ok((Outcome::Cert(c), _)) => format!("{} days left {}", c.days_left, c.problem),
                     Ok((Outcome::Dns(records), _)) => records.join(", "),
+                    Ok((Outcome::Sent, _)) => "sent".into(),
                     Err(e) => e.to_string(),
                 };
                 let entry = Entry::EffectFinished {
@@ -944,6 +945,32 @@ impl Controller {
             true,
         )?;
         Ok((answer, by))
+    }
+
+    /// A value fixed the first time the current step computes it and kept across resumes (a watch's end
+    /// time): journaled like an answer, replayed like one.
+    pub fn remembered(&self, key: &str, compute: impl FnOnce() -> String) -> Result<String, Box<EvalAltResult>> {
+        let step = self.state.borrow().step.as_ref().map(|f| f.name.clone()).unwrap_or_default();
+        if let Some(earlier) = self.prior.borrow().answers.get(&(step.clone(), key.to_string())).cloned() {
+            return Ok(earlier);
+        }
+        let value = compute();
+        if !self.is_dry() {
+            let entry = Entry::Answer {
+                step,
+                question: key.into(),
+                answer: value.clone(),
+                by: "golive".into(),
+                at: now_stamp(),
+            };
+            self.journal(entry, true)?;
+        }
+        Ok(value)
+    }
+
+    /// The operator's Ctrl-C was handled by the code that saw it (a watch stops cleanly): the next one is new.
+    pub fn interrupt_handled(&self) {
+        self.interrupts.settle();
     }
 
     /// Ends the journal: how the run finished.

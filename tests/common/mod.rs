@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod doubles;
+pub mod prometheus;
 pub mod testbed;
 
 use std::path::{Path, PathBuf};

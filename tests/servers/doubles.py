@@ -336,6 +336,7 @@ MANAGED_RULESET = "efb7b8c949ac4650a09736fc376e9aee"
 class Vendors(Handler):
     state = dict(VENDOR_DEFAULTS)
     seen = []
+    hooks = []
 
     def route(self):
         path, query = self.split()
@@ -345,9 +346,19 @@ class Vendors(Handler):
             Vendors.state = dict(VENDOR_DEFAULTS)
             Vendors.state.update(json.loads(self.body_bytes() or b"{}"))
             Vendors.seen = []
+            Vendors.hooks = []
             return self.reply(200, {"ok": True})
         if path == "/_golive/requests":
             return self.reply(200, Vendors.seen)
+        if path == "/_golive/hooks":
+            return self.reply(200, Vendors.hooks)
+        if path.startswith("/hooks/"):
+            # A webhook receiver (Slack's incoming webhooks answer 200 "ok"); /hooks/fail always fails.
+            body = self.body_bytes().decode()
+            if path == "/hooks/fail":
+                return self.reply(500, "internal error", "text/plain")
+            Vendors.hooks.append({"path": path, "body": body})
+            return self.reply(200, "ok", "text/plain")
         for prefix, handler in (("/cloudflare/client/v4", self.cloudflare), ("/anthropic", self.anthropic),
                                 ("/activecampaign", self.activecampaign), ("/qdrant", self.qdrant)):
             if path.startswith(prefix):
