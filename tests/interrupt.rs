@@ -104,3 +104,24 @@ fn ctrl_c_in_a_non_interactive_run_stops_it_with_130_and_journals_it() {
     assert!(journal.contains("\"status\":\"interrupted\""), "{journal}");
     assert!(journal.contains("\"exit_code\":130"), "{journal}");
 }
+
+#[test]
+fn ctrl_c_stops_a_watch_cleanly_and_the_run_goes_on() {
+    let project = Project::with_config(
+        "default_target = \"local\"\n[targets.local]\nkind = \"local\"\n[vars.prometheus]\nurl = \"http://127.0.0.1:1\"\n",
+    );
+    project.write(
+        "watch.rhai",
+        "let s = step \"watch\" { metrics::watch(#{ every: \"200ms\", \"for\": \"1h\", timeout: \"100ms\", rules: [#{ name: \"Errors\", query: \"up\", warn: 1.0, crit: 5.0 }] }) };\nstep \"after\" { local::run(`echo ${s.stopped} ${s.evaluations > 0} > after`); }\n",
+    );
+    let mut p = spawn(&project, &["watch.rhai"]);
+    p.exp_string("as run").unwrap();
+    std::thread::sleep(Duration::from_millis(800));
+    p.send_control('c').unwrap();
+    p.exp_string("watch: stopped by the operator (Ctrl-C)").unwrap();
+    p.exp_string("done in").unwrap();
+    assert_eq!(exit_code(&p), 0);
+    assert_eq!(project.read("after"), "operator true\n");
+    let journal = std::fs::read_to_string(&project.journals()[0]).unwrap();
+    assert!(journal.contains("\"stopped\":\"operator\""), "the watch's result is journaled: {journal}");
+}

@@ -186,3 +186,62 @@ fn host_usage_over_the_loopback_sshd_is_plausible() {
     let mem: f64 = line.split("mem=").nth(1).unwrap().split_whitespace().next().unwrap().parse().unwrap();
     assert!(mem > 0.0, "{line}");
 }
+
+#[test]
+fn a_resumed_watch_runs_to_its_original_end() {
+    let project = project("http://127.0.0.1:1", 1);
+    project.write(
+        "w.rhai",
+        "step \"watch\" { let s = metrics::watch(#{ every: \"100ms\", \"for\": \"3s\", timeout: \"50ms\", rules: [#{ name: \"E\", query: \"up\", warn: 1.0, crit: 5.0 }] }); local::run(\"test -e go\"); s }\n",
+    );
+    let first = project.golive(&["w.rhai"]);
+    first.assert_code(1);
+    let journal = std::fs::read_to_string(&project.journals()[0]).unwrap();
+    assert!(journal.contains("metrics::watch ends at (unix ms)"), "{journal}");
+    std::fs::write(project.file("go"), "").unwrap();
+    // The first watch used up its 3 s: the resumed one finds its end already passed and stops at once.
+    let started = std::time::Instant::now();
+    let resumed = project.golive(&["resume"]);
+    resumed.assert_code(0);
+    assert!(
+        started.elapsed() < std::time::Duration::from_millis(2500),
+        "the resumed watch started a new 3 s: {}",
+        resumed.all()
+    );
+}
+
+#[test]
+fn sms_and_pagerduty_from_the_stdlib_reach_their_doubles() {
+    let _g = lock();
+    doubles().vendor_state("{}");
+    let v = doubles().vendors_api();
+    let project = Project::with_config(&format!(
+        "default_target = \"local\"\n[targets.local]\nkind = \"local\"\n\
+         [vars.sms]\napi = \"{v}/twilio/2010-04-01\"\naccount_sid = \"AC00000000000000000000000000golive\"\nfrom = \"+34900000000\"\n\
+         [vars.pagerduty]\nurl = \"{v}/hooks/pagerduty\"\n[vars.notify]\nretry_ms = 20\n"
+    ));
+    project.write(".env", "TWILIO_AUTH_TOKEN=twilio-token-golive-01\nPAGERDUTY_ROUTING_KEY=pd-routing-golive-0001\n");
+    project.write(
+        "t.rhai",
+        "step \"alert\" {\n print(sms::send(\"+34600000000\", \"CRITICAL Error Rate 7%\"));\n print(pagerduty::trigger(\"CRITICAL Error Rate 7%\", \"critical\", \"golive-error-rate\"));\n}\n",
+    );
+    let run = project.golive(&["t.rhai"]);
+    run.assert_code(0);
+    assert!(!run.all().contains("twilio-token-golive-01") && !run.all().contains("pd-routing-golive-0001"));
+    let received = hooks();
+    assert_eq!(received.len(), 2, "{received:?}");
+    assert!(received[0]["body"].as_str().unwrap().contains("\"To\": \"+34600000000\""), "{received:?}");
+    let page: serde_json::Value = serde_json::from_str(received[1]["body"].as_str().unwrap()).unwrap();
+    assert_eq!(page["event_action"], "trigger");
+    assert_eq!(page["routing_key"], "pd-routing-golive-0001");
+    assert_eq!(page["payload"]["severity"], "critical");
+
+    doubles().vendor_state(r#"{"twilio_token": "another-token-0002"}"#);
+    let denied = project.golive(&["t.rhai"]);
+    denied.assert_code(0);
+    assert!(
+        denied.stdout.contains("sms: not delivered to +34600000000 after 3 attempts: answered 401"),
+        "{}",
+        denied.all()
+    );
+}

@@ -63,6 +63,7 @@ pub fn build(host: &Rc<Host>, stdlib: &Stdlib, color: bool) -> Result<Loaded, Fa
     crate::modules::report::register(&mut engine, &mut registrar, host);
     crate::modules::notify::register(&mut engine, &mut registrar, host);
     crate::modules::metrics::register(&mut engine, &mut registrar, host);
+    crate::modules::runbook::register(&mut engine, &mut registrar, host);
 
     let h = Rc::clone(host);
     engine.on_print(move |text| h.controller.output(text));

@@ -12,6 +12,7 @@ pub mod metrics;
 pub mod notify;
 pub mod prompt;
 pub mod report;
+pub mod runbook;
 pub mod ssh;
 pub mod stripe;
 pub mod tls;

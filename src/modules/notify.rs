@@ -83,7 +83,10 @@ fn post_json(
     url: &str,
     json: serde_json::Value,
 ) -> Result<Map, Box<EvalAltResult>> {
-    url::Url::parse(url).map_err(|e| runtime(format!("`{url}` is not a URL: {e}"), ctx.call_position()))?;
+    // A plan knows a secret URL only by its name (<secret:NAME>): it records the post all the same.
+    if !host.controller.is_dry() {
+        url::Url::parse(url).map_err(|e| runtime(format!("`{url}` is not a URL: {e}"), ctx.call_position()))?;
+    }
     let make = || {
         let mut request = HttpRequest::new("POST", url);
         request.body = Body::Json(json.clone());
@@ -104,17 +107,19 @@ fn smtp(host: &Host, ctx: &NativeCallContext) -> Result<Smtp, Box<EvalAltResult>
             ctx.call_position(),
         )
     };
-    let password = match text_var(host, "smtp.password_secret") {
-        Some(name) if host.controller.is_dry() => Some(crate::secrets::mask(&name)),
-        Some(name) => Some(host.secrets.get(&name).map_err(|e| runtime(e, ctx.call_position()))?),
-        None => None,
+    // No user (a loopback relay, a sink): no login, and no password to read.
+    let user = text_var(host, "smtp.user").filter(|u| !u.is_empty());
+    let password = match (&user, text_var(host, "smtp.password_secret")) {
+        (Some(_), Some(name)) if host.controller.is_dry() => Some(crate::secrets::mask(&name)),
+        (Some(_), Some(name)) => Some(host.secrets.get(&name).map_err(|e| runtime(e, ctx.call_position()))?),
+        _ => None,
     };
     Ok(Smtp {
         host: text_var(host, "smtp.host").ok_or_else(|| missing("host"))?,
         port: var(host, "smtp.port").and_then(|v| v.as_integer()).map_or(587, |p| p as u16),
         from: text_var(host, "smtp.from").ok_or_else(|| missing("from"))?,
         security: text_var(host, "smtp.security").unwrap_or_else(|| "starttls".into()),
-        user: text_var(host, "smtp.user"),
+        user,
         password,
     })
 }

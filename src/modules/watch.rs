@@ -66,6 +66,8 @@ struct Rule {
     warn: f64,
     crit: f64,
     unit: String,
+    /// What to do about it, in the runbook's words (8.1's "Acción"), passed on in events.
+    advice: String,
     timeout: Duration,
     actions: Map,
     level: Level,
@@ -154,6 +156,7 @@ fn rules(options: &Map, pos: Position) -> Result<Vec<Rule>, Box<EvalAltResult>> 
             .collect();
         out.push(Rule {
             unit: map.get("unit").map(|u| u.to_string()).unwrap_or_default(),
+            advice: map.get("advice").map(|u| u.to_string()).unwrap_or_default(),
             timeout: duration(&map, "timeout", Some(default_timeout), pos)?,
             name,
             source,
@@ -306,6 +309,8 @@ fn watch(host: &Host, ctx: &NativeCallContext, options: Map) -> Result<Map, Box<
             event.insert("value".into(), rule.value.into());
             event.insert("unit".into(), rule.unit.clone().into());
             event.insert("note".into(), rule.note.clone().into());
+            event.insert("shown".into(), detail.clone().into());
+            event.insert("advice".into(), rule.advice.clone().into());
             event.insert("at".into(), at.clone().into());
             transitions.push(Dynamic::from_map(event.clone()));
             let action = rule
@@ -375,7 +380,7 @@ pub fn register(module: &mut Module, reg: &mut Registrar, host: &Rc<Host>) {
             name: "watch",
             params: &["options: map"],
             returns: "map",
-            doc: "Evaluates rules every interval: #{ every, for, rules: [#{ name, query | value, warn, crit, unit, timeout, on_warn, on_crit, on_ok, on_nodata }], on_change, timeout, replay: #{ from, to, step } }. Acts once per transition; an action returning \"stop\" or Ctrl-C ends it. Gives #{ evaluations, transitions, stopped, states }.",
+            doc: "Evaluates rules every interval: #{ every, for, rules: [#{ name, query | value, warn, crit, unit, advice, timeout, on_warn, on_crit, on_ok, on_nodata }], on_change, timeout, replay: #{ from, to, step } }. Acts once per transition; an action returning \"stop\" or Ctrl-C ends it. Gives #{ evaluations, transitions, stopped, states }.",
             effectful: true,
         },
         move |ctx: NativeCallContext, options: Map| watch(&h, &ctx, options),

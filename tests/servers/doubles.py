@@ -327,6 +327,8 @@ VENDOR_DEFAULTS = {
     "activecampaign_token": "ac-token-golive-0001",
     "lists": ["Beta testers", "Newsletter", "Clientes"],
     "qdrant_ready": True,
+    "twilio_sid": "AC00000000000000000000000000golive",
+    "twilio_token": "twilio-token-golive-01",
     "qdrant_key": "",
 }
 
@@ -359,7 +361,7 @@ class Vendors(Handler):
                 return self.reply(500, "internal error", "text/plain")
             Vendors.hooks.append({"path": path, "body": body})
             return self.reply(200, "ok", "text/plain")
-        for prefix, handler in (("/cloudflare/client/v4", self.cloudflare), ("/anthropic", self.anthropic),
+        for prefix, handler in (("/twilio/2010-04-01", self.twilio), ("/cloudflare/client/v4", self.cloudflare), ("/anthropic", self.anthropic),
                                 ("/activecampaign", self.activecampaign), ("/qdrant", self.qdrant)):
             if path.startswith(prefix):
                 return handler(path[len(prefix):], q)
@@ -391,6 +393,19 @@ class Vendors(Handler):
                       "expression": "true", "description": "Execute Cloudflare Managed Ruleset", "enabled": s["waf_enabled"]}]
             return self.cf(200, {"id": "entry1", "name": "zone", "kind": "zone", "phase": "http_request_firewall_managed", "rules": rules})
         return self.cf(404, None, [{"code": 7003, "message": "Could not route to " + path + ", perhaps your object identifier is invalid?"}])
+
+    def twilio(self, path, q):
+        # Twilio's Messages API: POST /Accounts/{sid}/Messages.json, form To/From/Body, basic auth sid:token.
+        s = Vendors.state
+        sid = path.split("/")[2] if path.count("/") >= 3 else ""
+        expected = "Basic " + base64.b64encode(f"{s['twilio_sid']}:{s['twilio_token']}".encode()).decode()
+        if self.headers.get("Authorization") != expected or sid != s["twilio_sid"]:
+            return self.reply(401, {"code": 20003, "message": "Authenticate", "status": 401})
+        form = dict(urllib.parse.parse_qsl(self.body_bytes().decode()))
+        if not form.get("To") or not form.get("Body"):
+            return self.reply(400, {"code": 21604, "message": "A 'To' phone number is required.", "status": 400})
+        Vendors.hooks.append({"path": "/twilio/messages", "body": json.dumps(form)})
+        return self.reply(201, {"sid": "SM" + "0" * 32, "status": "queued", "to": form["To"], "body": form["Body"]})
 
     def anthropic(self, path, q):
         s = Vendors.state

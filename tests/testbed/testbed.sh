@@ -6,7 +6,9 @@
 #     tagged jaraba/drupal:11-prod (release "new") and jaraba/drupal:11-prod-backup (release "backup").
 #   - the services validation talks to: the HTTPS test site (127.0.0.1:18443, its own CA under tls/), the
 #     Stripe double (:12111) and the vendor doubles (:18090) from tests/servers/doubles.py, and dnsmasq
-#     (:15353) answering app.jarabaimpact.com; their keys for the rehearsal go to rehearsal.env.
+#     (:15353) answering app.jarabaimpact.com; their keys for the rehearsal go to rehearsal.env;
+#   - for monitoring: Prometheus (:9091) scraping itself and a node exporter (:9101), and an SMTP sink
+#     (aiosmtpd, :8025) that keeps every message under mail/ (webhooks land in the vendor double's /hooks/).
 # Usage: testbed.sh up | reset | down | status.   Idempotent; concurrent callers wait on a lock.
 # Everything stops by itself after four hours (a watchdog runs `down`).
 set -eu
@@ -154,8 +156,34 @@ start_services() {
       --address=/app.jarabaimpact.com/203.0.113.10 </dev/null >"$T/dnsmasq.log" 2>&1 9>&- &
     echo $! > "$T/dnsmasq.pid"
   fi
+  if ! running prometheus; then
+    mkdir -p "$T/prometheus"
+    cat > "$T/prometheus/prometheus.yml" <<YML
+global:
+  scrape_interval: 1s
+  scrape_timeout: 1s
+  evaluation_interval: 1s
+scrape_configs:
+  - job_name: prometheus
+    static_configs: [{targets: ['127.0.0.1:9091']}]
+  - job_name: node
+    static_configs: [{targets: ['127.0.0.1:9101']}]
+YML
+    nohup timeout 14400 prometheus-node-exporter --web.listen-address=127.0.0.1:9101 --no-collector.textfile \
+      --log.level=warn </dev/null >"$T/node-exporter.log" 2>&1 9>&- &
+    echo $! > "$T/node-exporter.pid"
+    nohup timeout 14400 prometheus --config.file="$T/prometheus/prometheus.yml" --storage.tsdb.path="$T/prometheus/data" \
+      --storage.tsdb.retention.time=1d --web.listen-address=127.0.0.1:9091 --log.level=warn \
+      </dev/null >"$T/prometheus.log" 2>&1 9>&- &
+    echo $! > "$T/prometheus.pid"
+  fi
+  if ! running smtp; then
+    nohup timeout 14400 /usr/bin/python3 -m aiosmtpd -n -l 127.0.0.1:8025 -c aiosmtpd.handlers.Mailbox "$T/mail" \
+      </dev/null >"$T/smtp.log" 2>&1 9>&- &
+    echo $! > "$T/smtp.pid"
+  fi
   i=0
-  until curl -fsS http://127.0.0.1:12111/_golive/requests >/dev/null 2>&1 && curl -fsS http://127.0.0.1:18090/_golive/requests >/dev/null 2>&1; do
+  until curl -fsS http://127.0.0.1:9091/-/ready >/dev/null 2>&1 && curl -fsS http://127.0.0.1:12111/_golive/requests >/dev/null 2>&1 && curl -fsS http://127.0.0.1:18090/_golive/requests >/dev/null 2>&1; do
     i=$((i+1)); [ $i -gt 200 ] && { echo "the doubles did not start:" >&2; cat "$T/doubles.log" >&2; exit 1; }
     sleep 0.05
   done
@@ -166,6 +194,7 @@ start_services() {
 # endpoint, the Starter subscription and the Connect split of the smoke tests; vendor defaults.
 reset_services() {
   now=$(date +%s)
+  rm -f "$T/mail/new/"* 2>/dev/null || true
   curl -fsS -X POST -H 'Content-Type: application/json' http://127.0.0.1:12111/_golive/state --data-binary @- >/dev/null <<JSON
 {"keys": ["sk_live_golive_rehearsal_0001"], "livemode": true, "objects": {
   "product": [{"id": "prod_starter", "name": "Starter"}, {"id": "prod_pro", "name": "Pro"}, {"id": "prod_enterprise", "name": "Enterprise"}],
@@ -184,12 +213,15 @@ CLOUDFLARE_API_TOKEN=cf-token-golive-0001
 ANTHROPIC_API_KEY=sk-ant-golive-double-0001
 ACTIVECAMPAIGN_API_TOKEN=ac-token-golive-0001
 ADMIN_PASSWORD=correct-horse-battery
+SLACK_WEBHOOK_URL=http://127.0.0.1:18090/hooks/slack
+TWILIO_AUTH_TOKEN=twilio-token-golive-01
+PAGERDUTY_ROUTING_KEY=pd-routing-golive-0001
 ENV
   chmod 644 "$T/rehearsal.env"
 }
 
 stop_services() {
-  for s in doubles dnsmasq; do
+  for s in doubles dnsmasq prometheus node-exporter smtp; do
     if running "$s"; then kill "$(cat "$T/$s.pid")" 2>/dev/null || true; fi
     rm -f "$T/$s.pid"
   done

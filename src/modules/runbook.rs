@@ -1,0 +1,59 @@
+//! `runbook::run`: another runbook as one effect (a watch's critical action runs the quick rollback).
+
+use std::rc::Rc;
+
+use rhai::{Engine, EvalAltResult, Map, Module, NativeCallContext};
+
+use super::core::TargetHandle;
+use super::{Registrar, Sig};
+use crate::config::LOCAL;
+use crate::effects::Command;
+use crate::engine::Host;
+use crate::run::controller::runtime;
+
+fn run(host: &Host, ctx: &NativeCallContext, script: &str) -> Result<Map, Box<EvalAltResult>> {
+    // Plans name the program, not where this machine keeps it, so they read the same everywhere.
+    let dry = host.controller.is_dry();
+    let exe = if dry {
+        "golive".into()
+    } else {
+        std::env::current_exe()
+            .map_err(|e| runtime(format!("cannot find the golive binary: {e}"), ctx.call_position()))?
+    };
+    // The nested run answers confirmations (the operator confirmed before this call) but never a gate.
+    let argv = vec![
+        exe.display().to_string(),
+        "run".into(),
+        script.into(),
+        "--target".into(),
+        host.run_target.clone(),
+        "--yes".into(),
+        "--non-interactive".into(),
+    ];
+    let here = TargetHandle { name: LOCAL.into(), kind: LOCAL.into(), host: String::new(), project_dir: String::new() };
+    let mut options = Map::new();
+    if !dry {
+        options.insert("dir".into(), host.config.root.display().to_string().into());
+    }
+    let result = super::exec::command(host, ctx, "runbook", &here, Command::Argv(argv), options)?;
+    host.controller.output(&super::exec::stdout(&result));
+    Ok(result)
+}
+
+pub fn register(engine: &mut Engine, reg: &mut Registrar, host: &Rc<Host>) {
+    let mut m = Module::new();
+    let h = Rc::clone(host);
+    reg.in_module(
+        &mut m,
+        "runbook",
+        Sig {
+            name: "run",
+            params: &["script: string"],
+            returns: "map",
+            doc: "Runs another runbook on this run's target with --yes (a gate still needs an answer); fails the step if it fails.",
+            effectful: true,
+        },
+        move |ctx: NativeCallContext, script: &str| run(&h, &ctx, script),
+    );
+    engine.register_static_module("runbook", m.into());
+}
