@@ -41,6 +41,8 @@ fn main() {
     std::fs::write(dir.path().join("watch.rhai"), SCRIPT).unwrap();
 
     let started = Instant::now();
+    // Reaped by wait4 below, which also gives the process's CPU time and peak RSS.
+    #[allow(clippy::zombie_processes)]
     let child = Command::new(env!("CARGO_BIN_EXE_golive"))
         .args(["watch.rhai", "--yes"])
         .current_dir(dir.path())
