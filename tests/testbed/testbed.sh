@@ -30,6 +30,8 @@ setup_sshd() {
   if ! id "$TUSER" >/dev/null 2>&1; then
     useradd --system --home-dir "$D/home" --create-home --shell /bin/sh "$TUSER"
   fi
+  # The user may outlive the test bed's folder (a reboot clears /tmp): its home must exist all the same.
+  mkdir -p "$D/home" && chown "$TUSER" "$D/home"
   usermod -p '*' "$TUSER"                       # no password, but not locked (UsePAM no refuses '!')
   getent group docker >/dev/null && usermod -aG docker "$TUSER"
   [ -f "$D/host_ed25519" ] || ssh-keygen -q -t ed25519 -N '' -C golive-testbed-host -f "$D/host_ed25519"
