@@ -3,6 +3,7 @@
 //! The probe completes the handshake whatever the certificate's state, so an expired or untrusted certificate
 //! is reported with its dates and names instead of as a failed connection.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -50,8 +51,15 @@ fn system_roots() -> &'static RootCertStore {
     })
 }
 
-/// The system's roots plus those in `ca_file`.
-pub fn roots(ca_file: Option<&str>) -> Result<RootCertStore, String> {
+/// The system's roots plus those in `ca_file`, read once per file and process: every HTTPS request and
+/// every probe connection builds its TLS config from them.
+pub fn roots(ca_file: Option<&str>) -> Result<Arc<RootCertStore>, String> {
+    static CACHE: OnceLock<Mutex<HashMap<Option<String>, Arc<RootCertStore>>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    let key = ca_file.map(str::to_string);
+    if let Some(found) = cache.lock().expect("roots cache lock").get(&key) {
+        return Ok(Arc::clone(found));
+    }
     let mut roots = system_roots().clone();
     if let Some(path) = ca_file {
         let certs: Vec<CertificateDer> = CertificateDer::pem_file_iter(path)
@@ -65,6 +73,8 @@ pub fn roots(ca_file: Option<&str>) -> Result<RootCertStore, String> {
             roots.add(cert).map_err(|e| format!("the CA file {path} has an unusable certificate: {e}"))?;
         }
     }
+    let roots = Arc::new(roots);
+    cache.lock().expect("roots cache lock").insert(key, Arc::clone(&roots));
     Ok(roots)
 }
 
@@ -143,7 +153,7 @@ impl ServerCertVerifier for Witness {
 }
 
 pub async fn probe(request: &CertRequest, timeout: Duration) -> Result<CertInfo, String> {
-    let real = WebPkiServerVerifier::builder_with_provider(Arc::new(roots(request.ca_file.as_deref())?), provider())
+    let real = WebPkiServerVerifier::builder_with_provider(roots(request.ca_file.as_deref())?, provider())
         .build()
         .map_err(|e| format!("TLS setup: {e}"))?;
     let witness = Arc::new(Witness { real, seen: Mutex::new(None) });
