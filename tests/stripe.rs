@@ -180,9 +180,10 @@ fn stripe_double_verifies_a_connect_destination_split() {
     );
     run.assert_code(0);
     assert!(run.stdout.contains("good=true charge 1000, fee 150, to acct_farmer, transfer 850"), "{}", run.all());
+    // The transfer of 850 is right for the expected fee of 150, so only the fee and destination are wrong.
     assert!(
-        run.stdout.contains("bad=false application_fee_amount is 100, expected 150; destination is acct_other, expected acct_farmer; transfer amount is 850, expected 1000 - 150 = 850")
-            || run.stdout.contains("bad=false application_fee_amount is 100, expected 150; destination is acct_other, expected acct_farmer"),
+        run.stdout.lines().any(|l| l
+            == "bad=false application_fee_amount is 100, expected 150; destination is acct_other, expected acct_farmer"),
         "{}",
         run.all()
     );
