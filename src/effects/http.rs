@@ -111,6 +111,8 @@ pub struct HttpResponse {
     pub headers: Vec<(String, String)>,
     pub body: String,
     pub timings: Timings,
+    /// Made up by a plan with nothing to answer it: modules read it as "unknown", not as an answer.
+    pub assumed: bool,
 }
 
 impl HttpResponse {
@@ -136,17 +138,17 @@ impl HttpConnector {
     pub async fn perform(&self, request: &HttpRequest, timeout: Option<Duration>) -> Result<HttpResponse, String> {
         let timed = match request.session {
             Some(id) => {
-                let existing = self.sessions.lock().expect("sessions lock").get(&id).cloned();
-                match existing {
-                    Some(timed) => timed,
+                let mut sessions = self.sessions.lock().expect("sessions lock");
+                match sessions.get(&id) {
+                    Some(timed) => timed.clone(),
                     None => {
-                        let timed = build(request.ca_file.as_deref(), request.follow_redirects, true, 1)?;
-                        self.sessions.lock().expect("sessions lock").insert(id, timed.clone());
+                        let timed = build(request.ca_file.as_deref(), request.follow_redirects, true)?;
+                        sessions.insert(id, timed.clone());
                         timed
                     }
                 }
             }
-            None => build(request.ca_file.as_deref(), request.follow_redirects, false, 1)?,
+            None => build(request.ca_file.as_deref(), request.follow_redirects, false)?,
         };
         timed.clock.reset();
         let mut builder = timed.client.request(
@@ -185,8 +187,9 @@ impl HttpConnector {
             .collect();
         let bytes = response.bytes().await.map_err(|e| explain(&e, shortest(request.timeout, timeout)))?;
         let total = started.elapsed();
-        let timings = timed.clock.timings(started, ttfb, total);
-        Ok(HttpResponse { status, url, headers, body: String::from_utf8_lossy(&bytes).into_owned(), timings })
+        let timings = timed.clock.timings(ttfb, total);
+        let body = String::from_utf8_lossy(&bytes).into_owned();
+        Ok(HttpResponse { status, url, headers, body, timings, assumed: false })
     }
 }
 
@@ -197,7 +200,7 @@ fn shortest(a: Option<Duration>, b: Option<Duration>) -> Option<Duration> {
     }
 }
 
-fn build(ca_file: Option<&str>, follow_redirects: bool, cookies: bool, pool: usize) -> Result<Timed, String> {
+fn build(ca_file: Option<&str>, follow_redirects: bool, cookies: bool) -> Result<Timed, String> {
     let clock = Arc::new(Clock::default());
     let mut tls = tls_effect::client_config(ca_file)?;
     tls.resumption = rustls::client::Resumption::store(Arc::new(clock::HandshakeStart {
@@ -212,7 +215,6 @@ fn build(ca_file: Option<&str>, follow_redirects: bool, cookies: bool, pool: usi
         .connector_layer(clock::ConnectLayer { clock: Arc::clone(&clock) })
         .redirect(redirects)
         .cookie_store(cookies)
-        .pool_max_idle_per_host(pool)
         .user_agent(concat!("golive/", env!("CARGO_PKG_VERSION")))
         .build()
         .map_err(|e| format!("cannot build the HTTP client: {}", chain(&e)))?;
@@ -274,7 +276,7 @@ impl Clock {
         f(&mut self.marks.lock().expect("clock lock"));
     }
 
-    fn timings(&self, started: Instant, ttfb: Duration, total: Duration) -> Timings {
+    fn timings(&self, ttfb: Duration, total: Duration) -> Timings {
         let marks = *self.marks.lock().expect("clock lock");
         let ms = |d: Duration| (d.as_secs_f64() * 1000.0 * 100.0).round() / 100.0;
         let dns = marks.dns.map(|(a, b)| b - a).unwrap_or_default();
@@ -288,7 +290,6 @@ impl Clock {
                 }
             }
         };
-        let _ = started;
         Timings { dns_ms: ms(dns), connect_ms: ms(connect), tls_ms: ms(tls), ttfb_ms: ms(ttfb), total_ms: ms(total) }
     }
 }

@@ -26,6 +26,7 @@
 //! ```
 
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
@@ -171,7 +172,8 @@ pub struct Scenario {
     probe: Vec<ProbeRule>,
     tls: Vec<TlsRule>,
     dns: Vec<DnsRule>,
-    used: RefCell<Vec<usize>>,
+    /// How often each rule answered, by (kind, index): `times` limits it.
+    used: RefCell<HashMap<(&'static str, usize), usize>>,
 }
 
 impl Scenario {
@@ -179,8 +181,6 @@ impl Scenario {
         let text = std::fs::read_to_string(path).map_err(|e| io_failure("read scenario", path, e))?;
         let file: ScenarioFile = toml::from_str(&text)
             .map_err(|e| Failure::Usage(format!("error: {} is not a valid scenario\n{e}", path.display())))?;
-        let rules =
-            file.exec.len() + file.prompt.len() + file.http.len() + file.probe.len() + file.tls.len() + file.dns.len();
         Ok(Scenario {
             path: path.to_path_buf(),
             description: file.description,
@@ -190,70 +190,54 @@ impl Scenario {
             probe: file.probe,
             tls: file.tls,
             dns: file.dns,
-            used: RefCell::new(vec![0; rules]),
+            used: RefCell::new(HashMap::new()),
         })
     }
 
-    /// The first fresh rule of a kind whose pattern is in `line`; `offset` is where the kind's counters start.
+    /// The first fresh rule of `kind` that applies and whose pattern is in `line`; counts its use.
     fn pick<R>(
         &self,
+        kind: &'static str,
         rules: &[R],
-        offset: usize,
         line: &str,
-        rule: impl Fn(&R) -> (&str, Option<usize>),
+        rule: impl Fn(&R) -> (&str, Option<usize>, bool),
     ) -> Option<usize> {
         let mut used = self.used.borrow_mut();
-        for (i, r) in rules.iter().enumerate() {
-            let (pattern, times) = rule(r);
-            if times.is_none_or(|n| used[offset + i] < n) && line.contains(pattern) {
-                used[offset + i] += 1;
-                return Some(i);
-            }
-        }
-        None
+        let i = rules.iter().enumerate().position(|(i, r)| {
+            let (pattern, times, applies) = rule(r);
+            applies && times.is_none_or(|n| used.get(&(kind, i)).copied().unwrap_or(0) < n) && line.contains(pattern)
+        })?;
+        *used.entry((kind, i)).or_default() += 1;
+        Some(i)
     }
 
     /// The scenario's answer to an effect, and which rule gave it.
     pub fn answer(&self, effect: &Effect) -> Option<(Result<Outcome, String>, String)> {
-        let mut used = self.used.borrow_mut();
+        let source = |kind: &str, i: usize, pattern: &str| format!("{kind} rule {} \"{pattern}\"", i + 1);
         match effect {
             Effect::Exec(exec) => {
-                let line = exec.command.display();
-                for (i, rule) in self.exec.iter().enumerate() {
-                    let target_ok = rule.target.as_ref().is_none_or(|t| *t == exec.target);
-                    let fresh = rule.times.is_none_or(|n| used[i] < n);
-                    if target_ok && fresh && line.contains(&rule.pattern) {
-                        used[i] += 1;
-                        let out = ExecOutput {
-                            code: rule.code,
-                            stdout: rule.stdout.clone(),
-                            stderr: rule.stderr.clone(),
-                            duration_ms: 0,
-                        };
-                        return Some((Ok(Outcome::Exec(out)), format!("exec rule {} \"{}\"", i + 1, rule.pattern)));
-                    }
-                }
-                None
+                let i = self.pick("exec", &self.exec, &exec.command.display(), |r| {
+                    (&r.pattern, r.times, r.target.as_ref().is_none_or(|t| *t == exec.target))
+                })?;
+                let rule = &self.exec[i];
+                let out = ExecOutput {
+                    code: rule.code,
+                    stdout: rule.stdout.clone(),
+                    stderr: rule.stderr.clone(),
+                    duration_ms: 0,
+                };
+                Some((Ok(Outcome::Exec(out)), source("exec", i, &rule.pattern)))
             }
             Effect::Prompt(prompt) => {
-                let offset = self.exec.len();
-                for (i, rule) in self.prompt.iter().enumerate() {
-                    let fresh = rule.times.is_none_or(|n| used[offset + i] < n);
-                    if fresh && prompt.question.contains(&rule.pattern) {
-                        used[offset + i] += 1;
-                        let source = format!("prompt rule {} \"{}\"", i + 1, rule.pattern);
-                        return Some((Ok(Outcome::Answer(rule.answer.clone())), source));
-                    }
-                }
-                None
+                let i = self.pick("prompt", &self.prompt, &prompt.question, |r| (&r.pattern, r.times, true))?;
+                let rule = &self.prompt[i];
+                Some((Ok(Outcome::Answer(rule.answer.clone())), source("prompt", i, &rule.pattern)))
             }
             Effect::Http(request) => {
-                drop(used);
-                let offset = self.exec.len() + self.prompt.len();
                 let line = format!("{} {}", request.method, request.full_url());
-                let i = self.pick(&self.http, offset, &line, |r| (&r.pattern, r.times))?;
+                let i = self.pick("http", &self.http, &line, |r| (&r.pattern, r.times, true))?;
                 let rule = &self.http[i];
-                let source = format!("http rule {} \"{}\"", i + 1, rule.pattern);
+                let source = source("http", i, &rule.pattern);
                 if let Some(error) = &rule.error {
                     return Some((Err(error.clone()), source));
                 }
@@ -267,13 +251,12 @@ impl Scenario {
                         total_ms: rule.total_ms.max(rule.ttfb_ms),
                         ..Timings::default()
                     },
+                    assumed: false,
                 };
                 Some((Ok(Outcome::Http(response)), source))
             }
             Effect::Probe(probe) => {
-                drop(used);
-                let offset = self.exec.len() + self.prompt.len() + self.http.len();
-                let i = self.pick(&self.probe, offset, &probe.url, |r| (&r.pattern, r.times))?;
+                let i = self.pick("probe", &self.probe, &probe.url, |r| (&r.pattern, r.times, true))?;
                 let rule = &self.probe[i];
                 let report = ProbeReport {
                     requests: probe.requests,
@@ -293,13 +276,11 @@ impl Scenario {
                     throughput_rps: rule.throughput_rps,
                     duration_ms: 0.0,
                 };
-                Some((Ok(Outcome::Probe(report)), format!("probe rule {} \"{}\"", i + 1, rule.pattern)))
+                Some((Ok(Outcome::Probe(report)), source("probe", i, &rule.pattern)))
             }
             Effect::Cert(request) => {
-                drop(used);
-                let offset = self.exec.len() + self.prompt.len() + self.http.len() + self.probe.len();
                 let line = format!("{}:{} {}", request.host, request.port, request.server_name);
-                let i = self.pick(&self.tls, offset, &line, |r| (&r.pattern, r.times))?;
+                let i = self.pick("tls", &self.tls, &line, |r| (&r.pattern, r.times, true))?;
                 let rule = &self.tls[i];
                 let info = CertInfo {
                     subject: rule.subject.clone(),
@@ -311,15 +292,13 @@ impl Scenario {
                     trusted: rule.trusted,
                     problem: rule.problem.clone(),
                 };
-                Some((Ok(Outcome::Cert(info)), format!("tls rule {} \"{}\"", i + 1, rule.pattern)))
+                Some((Ok(Outcome::Cert(info)), source("tls", i, &rule.pattern)))
             }
             Effect::Dns(query) => {
-                drop(used);
-                let offset = self.exec.len() + self.prompt.len() + self.http.len() + self.probe.len() + self.tls.len();
                 let line = format!("{} {}", query.record_type.to_ascii_uppercase(), query.name);
-                let i = self.pick(&self.dns, offset, &line, |r| (&r.pattern, r.times))?;
+                let i = self.pick("dns", &self.dns, &line, |r| (&r.pattern, r.times, true))?;
                 let rule = &self.dns[i];
-                Some((Ok(Outcome::Dns(rule.records.clone())), format!("dns rule {} \"{}\"", i + 1, rule.pattern)))
+                Some((Ok(Outcome::Dns(rule.records.clone())), source("dns", i, &rule.pattern)))
             }
             Effect::Sleep { .. } | Effect::Upload { .. } | Effect::Download { .. } | Effect::Email(_) => None,
         }

@@ -8,7 +8,6 @@ use super::{Registrar, Sig};
 use crate::effects::Effect;
 use crate::engine::Host;
 use crate::run::controller::runtime;
-use crate::suggest::did_you_mean;
 
 /// A host to act on, from golive.toml. Scripts pass it to modules (`ssh::run(t, ...)`).
 #[derive(Debug, Clone)]
@@ -90,12 +89,7 @@ pub fn register(engine: &mut Engine, reg: &mut Registrar, host: &Rc<Host>) {
             doc: "A secret from the environment or .env beside golive.toml. Its value is masked in every output; plans show <secret:NAME>.",
             effectful: false,
         },
-        move |ctx: NativeCallContext, name: &str| -> Result<String, Box<EvalAltResult>> {
-            if h.controller.is_dry() {
-                return Ok(crate::secrets::mask(name));
-            }
-            h.secrets.get(name).map_err(|e| runtime(e, ctx.call_position()))
-        },
+        move |ctx: NativeCallContext, name: &str| h.secret(name, ctx.call_position()),
     );
     let h = Rc::clone(host);
     reg.global(
@@ -180,23 +174,12 @@ fn config(
     key: &str,
     default: Option<Dynamic>,
 ) -> Result<Dynamic, Box<EvalAltResult>> {
-    match (host.config.var(&host.run_target, key), default) {
+    match (host.var(key), default) {
         (Some(value), _) => {
             rhai::serde::to_dynamic(value).map_err(|e| runtime(format!("config `{key}`: {e}"), ctx.call_position()))
         }
         (None, Some(default)) => Ok(default),
-        (None, None) => {
-            let names = host.config.var_names(&host.run_target);
-            Err(runtime(
-                format!(
-                    "{} has no `{key}` in [vars] or [targets.{}.vars]{}",
-                    host.config.path.display(),
-                    host.run_target,
-                    did_you_mean(key, names.iter().map(String::as_str))
-                ),
-                ctx.call_position(),
-            ))
-        }
+        (None, None) => Err(host.missing_var(key, ctx.call_position())),
     }
 }
 

@@ -31,13 +31,12 @@ pub struct Response {
     pub method: String,
     /// Why nothing answered (only from `http::all`, whose requests never throw); empty otherwise.
     pub error: String,
-    /// The answer was assumed by a plan: `json()` of its empty body is an empty map.
-    pub planned: bool,
 }
 
 impl Response {
     fn json(&self, pos: Position) -> Result<Dynamic, Box<EvalAltResult>> {
-        if self.inner.body.trim().is_empty() && self.planned {
+        // A plan's assumed answer has no body: its JSON is an empty map, not an error.
+        if self.inner.assumed {
             return Ok(Dynamic::from_map(Map::new()));
         }
         let value: serde_json::Value = serde_json::from_str(&self.inner.body).map_err(|e| {
@@ -79,7 +78,7 @@ pub fn excerpt(body: &str) -> String {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Options {
+struct Options {
     #[serde(default)]
     headers: BTreeMap<String, String>,
     #[serde(default)]
@@ -124,7 +123,7 @@ fn merged(base: &Map, extra: Map) -> Map {
     all
 }
 
-pub fn build(method: &str, url: &str, options: Options, pos: Position) -> Result<HttpRequest, Box<EvalAltResult>> {
+fn build(method: &str, url: &str, options: Options, pos: Position) -> Result<HttpRequest, Box<EvalAltResult>> {
     let method = method.to_ascii_uppercase();
     let parsed = url::Url::parse(url).map_err(|e| runtime(format!("`{url}` is not a URL: {e}"), pos))?;
     if !matches!(parsed.scheme(), "http" | "https") {
@@ -161,11 +160,11 @@ fn options(ctx: &NativeCallContext, map: Map) -> Result<Options, Box<EvalAltResu
     decode(Dynamic::from_map(map), &format!("`http::{}`", ctx.fn_name()), ctx.call_position())
 }
 
-pub fn send(host: &Host, ctx: &NativeCallContext, request: HttpRequest) -> Result<Response, Box<EvalAltResult>> {
+fn send(host: &Host, ctx: &NativeCallContext, request: HttpRequest) -> Result<Response, Box<EvalAltResult>> {
     let method = request.method.clone();
     let caller = format!("http::{}", ctx.fn_name());
     match host.controller.perform(Effect::Http(request), &caller, ctx.call_position())? {
-        Outcome::Http(inner) => Ok(Response { inner, method, error: String::new(), planned: host.controller.is_dry() }),
+        Outcome::Http(inner) => Ok(Response { inner, method, error: String::new() }),
         _ => Err(runtime(format!("`{caller}` got no HTTP response"), ctx.call_position())),
     }
 }
@@ -195,7 +194,7 @@ fn expect(
     opts: Map,
 ) -> Result<Response, Box<EvalAltResult>> {
     let response = call(host, ctx, "GET", url, opts, None)?;
-    if !response.planned && i64::from(response.inner.status) != status {
+    if !response.inner.assumed && i64::from(response.inner.status) != status {
         return Err(runtime(
             format!(
                 "GET {url} answered {}, expected {status}: {}",
@@ -224,11 +223,10 @@ fn all(host: &Host, ctx: &NativeCallContext, requests: Array) -> Result<Array, B
     let methods: Vec<(String, String)> = built.iter().map(|r| (r.method.clone(), r.full_url())).collect();
     let effects = built.into_iter().map(Effect::Http).collect();
     let results = host.controller.perform_all(effects, "http::all", pos)?;
-    let planned = host.controller.is_dry();
     let mut out = Array::new();
     for ((method, url), result) in methods.into_iter().zip(results) {
         let response = match result {
-            Ok(Outcome::Http(inner)) => Response { inner, method, error: String::new(), planned },
+            Ok(Outcome::Http(inner)) => Response { inner, method, error: String::new() },
             Ok(_) => return Err(runtime("http::all got no HTTP response".to_string(), pos)),
             Err(e) if matches!(*e, EvalAltResult::ErrorTerminated(..)) => return Err(e),
             Err(e) => Response {
@@ -238,10 +236,10 @@ fn all(host: &Host, ctx: &NativeCallContext, requests: Array) -> Result<Array, B
                     headers: Vec::new(),
                     body: String::new(),
                     timings: Default::default(),
+                    assumed: false,
                 },
                 method,
                 error: e.to_string(),
-                planned,
             },
         };
         out.push(Dynamic::from(response));

@@ -80,20 +80,7 @@ pub fn parse(status: u16, body: &str) -> Result<Vec<Series>, String> {
 
 /// The Prometheus base URL from golive.toml.
 pub fn base_url(host: &Host, pos: Position) -> Result<String, Box<EvalAltResult>> {
-    host.config
-        .var(&host.run_target, "prometheus.url")
-        .and_then(|v| v.as_str())
-        .map(|u| u.trim_end_matches('/').to_string())
-        .ok_or_else(|| {
-            runtime(
-                format!(
-                    "{} has no `prometheus.url` in [vars] or [targets.{}.vars]",
-                    host.config.path.display(),
-                    host.run_target
-                ),
-                pos,
-            )
-        })
+    Ok(host.require_text("prometheus.url", pos)?.trim_end_matches('/').to_string())
 }
 
 /// The GET of an instant query (`at`: unix seconds, or now).
@@ -107,9 +94,9 @@ pub fn instant_request(base: &str, promql: &str, at: Option<f64>, timeout: Durat
     request
 }
 
-pub fn answer(outcome: Outcome, planned: bool) -> Result<Vec<Series>, String> {
+pub fn answer(outcome: Outcome) -> Result<Vec<Series>, String> {
     match outcome {
-        Outcome::Http(HttpResponse { body, .. }) if planned && body.is_empty() => Ok(Vec::new()),
+        Outcome::Http(HttpResponse { assumed: true, .. }) => Ok(Vec::new()),
         Outcome::Http(HttpResponse { status, body, .. }) => parse(status, &body),
         _ => Err("no HTTP answer from Prometheus".into()),
     }
@@ -145,7 +132,7 @@ fn query(host: &Host, ctx: &NativeCallContext, promql: &str, options: Map) -> Re
     let request =
         instant_request(&base_url(host, pos)?, promql, options.at, timeout.unwrap_or(Duration::from_secs(10)));
     let outcome = host.controller.perform(Effect::Http(request), "metrics::query", pos)?;
-    let series = answer(outcome, host.controller.is_dry()).map_err(|e| runtime(e, pos))?;
+    let series = answer(outcome).map_err(|e| runtime(e, pos))?;
     Ok(series.into_iter().map(|s| Dynamic::from_map(series_map(s, true))).collect())
 }
 
@@ -168,15 +155,15 @@ fn range(
     ];
     request.timeout = Some(Duration::from_secs(30));
     let outcome = host.controller.perform(Effect::Http(request), "metrics::range", pos)?;
-    let series = answer(outcome, host.controller.is_dry()).map_err(|e| runtime(e, pos))?;
+    let series = answer(outcome).map_err(|e| runtime(e, pos))?;
     Ok(series.into_iter().map(|s| Dynamic::from_map(series_map(s, false))).collect())
 }
 
 /// CPU over one second from /proc/stat, memory from /proc/meminfo, disk of / from df: one read-only command.
-pub const HOST_COMMAND: &str = "head -1 /proc/stat; sleep 1; head -1 /proc/stat; grep -E '^(MemTotal|MemAvailable):' /proc/meminfo; df -P / | tail -1";
+const HOST_COMMAND: &str = "head -1 /proc/stat; sleep 1; head -1 /proc/stat; grep -E '^(MemTotal|MemAvailable):' /proc/meminfo; df -P / | tail -1";
 
 /// (cpu %, memory %, disk %) from HOST_COMMAND's output.
-pub fn host_usage(text: &str) -> Result<(f64, f64, f64), String> {
+fn host_usage(text: &str) -> Result<(f64, f64, f64), String> {
     let lines: Vec<&str> = text.lines().collect();
     let bad = || format!("unexpected output from the host reading: {}", super::http::excerpt(text));
     let cpu = |line: &str| -> Option<(f64, f64)> {
@@ -200,7 +187,7 @@ pub fn host_usage(text: &str) -> Result<(f64, f64, f64), String> {
     Ok((round(busy.clamp(0.0, 100.0)), round(100.0 * (1.0 - available / total)), disk))
 }
 
-pub fn host_reading(host: &Host, ctx: &NativeCallContext, target: &TargetHandle) -> Result<Map, Box<EvalAltResult>> {
+fn host_reading(host: &Host, ctx: &NativeCallContext, target: &TargetHandle) -> Result<Map, Box<EvalAltResult>> {
     let pos = ctx.call_position();
     let exec = Exec {
         target: target.name.clone(),

@@ -19,14 +19,6 @@ use crate::run::controller::runtime;
 
 const ATTEMPTS: u32 = 3;
 
-fn var(host: &Host, key: &str) -> Option<toml::Value> {
-    host.config.var(&host.run_target, key).cloned()
-}
-
-fn text_var(host: &Host, key: &str) -> Option<String> {
-    var(host, key).and_then(|v| v.as_str().map(str::to_string))
-}
-
 /// Sends `make()`'s effect up to three times; the result map says what happened.
 fn deliver(
     host: &Host,
@@ -35,7 +27,7 @@ fn deliver(
     make: impl Fn() -> Effect,
     accept: impl Fn(&Outcome) -> Result<(), String>,
 ) -> Result<Map, Box<EvalAltResult>> {
-    let base = var(host, "notify.retry_ms").and_then(|v| v.as_integer()).map_or(1000, |v| v.max(0) as u64);
+    let base = host.var_int("notify.retry_ms").map_or(1000, |v| v.max(0) as u64);
     let caller = format!("notify::{}", ctx.fn_name());
     let mut error = String::new();
     let mut attempts = 0;
@@ -97,28 +89,18 @@ fn post_json(
 }
 
 fn smtp(host: &Host, ctx: &NativeCallContext) -> Result<Smtp, Box<EvalAltResult>> {
-    let missing = |key: &str| {
-        runtime(
-            format!(
-                "{} has no `smtp.{key}` in [vars] or [targets.{}.vars]",
-                host.config.path.display(),
-                host.run_target
-            ),
-            ctx.call_position(),
-        )
-    };
+    let pos = ctx.call_position();
     // No user (a loopback relay, a sink): no login, and no password to read.
-    let user = text_var(host, "smtp.user").filter(|u| !u.is_empty());
-    let password = match (&user, text_var(host, "smtp.password_secret")) {
-        (Some(_), Some(name)) if host.controller.is_dry() => Some(crate::secrets::mask(&name)),
-        (Some(_), Some(name)) => Some(host.secrets.get(&name).map_err(|e| runtime(e, ctx.call_position()))?),
+    let user = host.var_text("smtp.user").filter(|u| !u.is_empty());
+    let password = match (&user, host.var_text("smtp.password_secret")) {
+        (Some(_), Some(name)) => Some(host.secret(&name, pos)?),
         _ => None,
     };
     Ok(Smtp {
-        host: text_var(host, "smtp.host").ok_or_else(|| missing("host"))?,
-        port: var(host, "smtp.port").and_then(|v| v.as_integer()).map_or(587, |p| p as u16),
-        from: text_var(host, "smtp.from").ok_or_else(|| missing("from"))?,
-        security: text_var(host, "smtp.security").unwrap_or_else(|| "starttls".into()),
+        host: host.require_text("smtp.host", pos)?,
+        port: host.var_int("smtp.port").map_or(587, |p| p as u16),
+        from: host.require_text("smtp.from", pos)?,
+        security: host.var_text("smtp.security").unwrap_or_else(|| "starttls".into()),
         user,
         password,
     })

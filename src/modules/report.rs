@@ -18,7 +18,7 @@ fn cells(row: Dynamic, what: &str, ctx: &NativeCallContext) -> Result<Vec<String
 }
 
 /// The table as text: a title line, then the grid.
-pub fn render(title: &str, headers: &[String], rows: &[Vec<String>]) -> String {
+fn render(title: &str, headers: &[String], rows: &[Vec<String>]) -> String {
     let mut table = Table::new();
     table.load_preset(UTF8_FULL_CONDENSED).set_header(headers);
     for row in rows {

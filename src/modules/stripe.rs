@@ -37,17 +37,13 @@ struct Client<'a> {
 }
 
 fn setting(host: &Host, key: &str) -> Option<String> {
-    host.config.var(&host.run_target, &format!("stripe.{key}")).and_then(|v| v.as_str().map(str::to_string))
+    host.var_text(&format!("stripe.{key}"))
 }
 
 impl<'a> Client<'a> {
     fn new(host: &'a Host, ctx: &'a NativeCallContext<'a>) -> Result<Client<'a>, Box<EvalAltResult>> {
         let secret_name = setting(host, "key_secret").unwrap_or_else(|| "STRIPE_SECRET_KEY".into());
-        let key = if host.controller.is_dry() {
-            crate::secrets::mask(&secret_name)
-        } else {
-            host.secrets.get(&secret_name).map_err(|e| runtime(e, ctx.call_position()))?
-        };
+        let key = host.secret(&secret_name, ctx.call_position())?;
         Ok(Client {
             host,
             ctx,
@@ -55,12 +51,7 @@ impl<'a> Client<'a> {
             key,
             version: setting(host, "version").unwrap_or_else(|| STRIPE_VERSION.into()),
             ca_file: setting(host, "ca_file"),
-            retry_base: Duration::from_millis(
-                host.config
-                    .var(&host.run_target, "stripe.retry_base_ms")
-                    .and_then(|v| v.as_integer())
-                    .map_or(500, |ms| ms.max(0) as u64),
-            ),
+            retry_base: Duration::from_millis(host.var_int("stripe.retry_base_ms").map_or(500, |ms| ms.max(0) as u64)),
         })
     }
 
@@ -101,7 +92,7 @@ impl<'a> Client<'a> {
                 self.host.controller.perform(Effect::Sleep { duration: wait }, &caller, self.pos())?;
                 continue;
             }
-            if response.body.trim().is_empty() && self.host.controller.is_dry() {
+            if response.assumed {
                 return Ok(Value::Object(Default::default()));
             }
             let value: Value = serde_json::from_str(&response.body).map_err(|e| {

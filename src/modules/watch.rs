@@ -22,7 +22,7 @@ use super::metrics::{answer, base_url, instant_request};
 use super::{Registrar, Sig};
 use crate::effects::Effect;
 use crate::engine::Host;
-use crate::run::controller::{INTERRUPT_TOKEN, runtime};
+use crate::run::controller::{is_interrupt, runtime};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Level {
@@ -171,10 +171,6 @@ fn rules(options: &Map, pos: Position) -> Result<Vec<Rule>, Box<EvalAltResult>> 
     Ok(out)
 }
 
-fn is_interrupt(e: &EvalAltResult) -> bool {
-    matches!(e, EvalAltResult::ErrorTerminated(token, _) if token.clone().into_string().ok().as_deref() == Some(INTERRUPT_TOKEN))
-}
-
 /// One round: queries at once, then value functions in turn. Returns false when the operator interrupted.
 fn evaluate(
     host: &Host,
@@ -199,7 +195,7 @@ fn evaluate(
             let reading = match result {
                 Err(e) if is_interrupt(&e) => return Ok(false),
                 Err(e) => Err(crate::engine::diagnostics::one_line(&e)),
-                Ok(outcome) => answer(outcome, host.controller.is_dry()).and_then(|series| {
+                Ok(outcome) => answer(outcome).and_then(|series| {
                     series
                         .first()
                         .and_then(|s| s.samples.first())

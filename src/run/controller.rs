@@ -1032,6 +1032,11 @@ fn excerpt(stderr: &str, stdout: &str) -> String {
     format!(": {cut}")
 }
 
+/// The operator's Ctrl-C, however deep in function calls it surfaced.
+pub fn is_interrupt(err: &EvalAltResult) -> bool {
+    terminated_by(err) == Some(INTERRUPT_TOKEN)
+}
+
 fn terminated_by(err: &EvalAltResult) -> Option<&'static str> {
     match err {
         EvalAltResult::ErrorTerminated(token, _) => {
