@@ -26,6 +26,8 @@ struct ConfigFile {
     /// Emergency contacts (runbook 10).
     #[serde(default)]
     contacts: Vec<Contact>,
+    /// How long one command may take in a step that sets no timeout ("10m" unless set).
+    command_timeout: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq)]
@@ -108,6 +110,8 @@ pub struct Config {
     default_target: Option<String>,
     pub team: Vec<TeamMember>,
     pub contacts: Vec<Contact>,
+    /// `command_timeout`: the per-command default for steps without a timeout of their own.
+    pub command_timeout: std::time::Duration,
 }
 
 impl Config {
@@ -150,7 +154,13 @@ impl Config {
             default_target: None,
             team: file.team,
             contacts: file.contacts,
+            command_timeout: std::time::Duration::from_secs(10 * 60),
         };
+        if let Some(limit) = file.command_timeout {
+            let line = line_of(text, limit.span().start);
+            config.command_timeout = crate::duration::parse(limit.get_ref())
+                .map_err(|e| Failure::Usage(format!("error: {}:{line}: key `command_timeout`: {e}", path.display())))?;
+        }
         if let Some(default) = file.default_target {
             let line = line_of(text, default.span().start);
             config

@@ -1,4 +1,5 @@
-//! The failures golive reports, each tied to its exit code (DESIGN.md, run semantics 9).
+//! The failures golive reports, each tied to its exit code (DESIGN.md, run semantics 9), rendered in one place
+//! (main) so nothing classifies a failure by its text.
 
 use std::fmt;
 
@@ -12,21 +13,35 @@ pub enum Failure {
     Locked(String),
     /// The operator interrupted the run: exit 130.
     Interrupted(String),
+    /// A gate's NO-GO ended the run: exit 1, and resume refuses to walk past it unless the gate is reopened.
+    NoGo { gate: String, message: String },
+    /// A plan cannot tell what the run would do (a verdict rests on an assumed read, a gate has no answer):
+    /// exit 1, as golive says "unknown" and stops rather than guess.
+    Unknown(String),
+    /// A command that already printed its result ends with this code (a plan predicting a failed run).
+    Predicted(i32),
 }
 
 impl Failure {
     pub fn exit_code(&self) -> i32 {
         match self {
             Failure::Usage(_) => 2,
-            Failure::Runbook(_) => 1,
+            Failure::Runbook(_) | Failure::NoGo { .. } | Failure::Unknown(_) => 1,
             Failure::Locked(_) => 3,
             Failure::Interrupted(_) => 130,
+            Failure::Predicted(code) => *code,
         }
     }
 
     pub fn message(&self) -> &str {
         match self {
-            Failure::Usage(m) | Failure::Runbook(m) | Failure::Locked(m) | Failure::Interrupted(m) => m,
+            Failure::Usage(m)
+            | Failure::Runbook(m)
+            | Failure::Locked(m)
+            | Failure::Interrupted(m)
+            | Failure::Unknown(m)
+            | Failure::NoGo { message: m, .. } => m,
+            Failure::Predicted(_) => "",
         }
     }
 }
@@ -39,6 +54,9 @@ impl Failure {
             Failure::Runbook(m) => Failure::Runbook(f(&m)),
             Failure::Locked(m) => Failure::Locked(f(&m)),
             Failure::Interrupted(m) => Failure::Interrupted(f(&m)),
+            Failure::Unknown(m) => Failure::Unknown(f(&m)),
+            Failure::NoGo { gate, message } => Failure::NoGo { gate, message: f(&message) },
+            Failure::Predicted(code) => Failure::Predicted(code),
         }
     }
 }

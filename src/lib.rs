@@ -1,6 +1,7 @@
 //! golive: executable go-live runbooks. See ARCHITECTURE.md for the map of this crate.
 
 pub mod config;
+pub mod digest;
 pub mod duration;
 pub mod effects;
 pub mod engine;

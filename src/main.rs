@@ -25,7 +25,8 @@ struct Common {
     /// The target to act on (default: default_target in golive.toml).
     #[arg(long, global = true)]
     target: Option<String>,
-    /// Accept confirmations without asking (never a gate).
+    /// Accept plain confirmations without asking (never a gate, a choice, a manual or checklist item, or a
+    /// `danger` confirmation: those need a person or --answers).
     #[arg(long, global = true)]
     yes: bool,
     /// Never wait for an answer: a question with no answer is an error that names it.
@@ -37,6 +38,9 @@ struct Common {
     /// Answers for questions, gates included (TOML: "question or step" = "answer", or { answer, by, note }).
     #[arg(long, global = true, value_name = "FILE")]
     answers: Option<PathBuf>,
+    /// Run although another run holds the target's lock (journaled; for when you know why).
+    #[arg(long, global = true)]
+    force: bool,
 }
 
 #[derive(Subcommand)]
@@ -60,13 +64,18 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
-    /// Carry on a run that stopped: done steps are skipped and give their stored values.
+    /// Carry on a run that stopped: done steps are skipped and give their stored values, every verdict is
+    /// restored, failed checks are evaluated again.
     Resume {
-        /// The run id (default: the newest run).
+        /// A run id (or a unique prefix), or a script whose newest run on the target is meant (default: the
+        /// newest whole run, on --target when given).
         run: Option<String>,
         /// What to do with a step that started, never finished, and may have changed things.
         #[arg(long, value_enum, default_value_t = InDoubtPolicy::Ask)]
         in_doubt: InDoubtPolicy,
+        /// Decide this gate again, on purpose, after its NO-GO ended the run (journaled).
+        #[arg(long, value_name = "GATE")]
+        reopen_gate: Option<String>,
     },
     /// Compile and lint scripts and the stdlib (default: scripts/*.rhai and examples/*.rhai).
     Check { files: Vec<PathBuf> },
@@ -76,7 +85,8 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
-    /// A run's steps, their status and duration (default: the newest run).
+    /// A run's steps, their status and duration (a run id or prefix, or a script: its newest run; default:
+    /// the newest whole run, on --target when given).
     Status { run: Option<String> },
     /// The functions scripts can call, with their documentation.
     Docs { module: Option<String> },
@@ -109,6 +119,8 @@ fn main() -> ExitCode {
         in_doubt: InDoubtPolicy::Ask,
         stdlib: cli.common.stdlib.clone(),
         answers: cli.common.answers.clone(),
+        reopen_gate: None,
+        force: cli.common.force,
     };
     match dispatch(cli, options) {
         Ok(()) => ExitCode::SUCCESS,
@@ -162,10 +174,12 @@ fn dispatch(cli: Cli, mut options: Options) -> Result<(), Failure> {
             let rt = runtime()?;
             finish_run(run::run(&file, &only, &options, rt.handle()))
         }
-        Command::Resume { run: id, in_doubt } => {
+        Command::Resume { run: id, in_doubt, reopen_gate } => {
             options.in_doubt = in_doubt;
+            options.reopen_gate = reopen_gate;
             let rt = runtime()?;
-            finish_run(run::resume(id.as_deref(), &options, rt.handle()))
+            let query = run::RunQuery { run_or_script: id, target: options.target.clone() };
+            finish_run(run::resume(&query, &options, rt.handle()))
         }
         Command::Plan { file, scenario, live_reads, format } => {
             let rt = runtime()?;
@@ -174,7 +188,11 @@ fn dispatch(cli: Cli, mut options: Options) -> Result<(), Failure> {
                 Format::Text => print!("{}", plan.render_text()),
                 Format::Json => println!("{}", serde_json::to_string_pretty(&plan).expect("plans serialise")),
             }
-            Ok(())
+            // The plan exits as the run it predicts would (the outcome line above says why).
+            match plan.exit_code {
+                0 => Ok(()),
+                code => Err(Failure::Predicted(code)),
+            }
         }
         Command::Steps { file, format } => {
             let outline = run::steps(&file, &options)?;
@@ -210,7 +228,7 @@ fn dispatch(cli: Cli, mut options: Options) -> Result<(), Failure> {
             }
         }
         Command::Status { run: id } => {
-            let dir = run::resolve_run(id.as_deref())?;
+            let dir = run::resolve_run(&run::RunQuery { run_or_script: id, target: options.target.clone() })?;
             print!("{}", run::status::render(&dir)?);
             Ok(())
         }
@@ -258,6 +276,17 @@ fn finish_run((summary, outcome): (Option<run::RunSummary>, Result<(), Failure>)
                 summary.run_id
             );
             Err(match failure {
+                // A NO-GO is a decision: the way on is to decide again on purpose, never a plain resume.
+                Failure::NoGo { gate, message } => {
+                    let hint = format!(
+                        "\n  journal: {}\n  status:  golive status {}\n  reopen:  golive resume {} --reopen-gate \"{gate}\" \
+                         (asks the gate again with fresh evidence)",
+                        summary.journal.display(),
+                        summary.run_id,
+                        summary.run_id
+                    );
+                    Failure::NoGo { message: format!("{message}{hint}"), gate }
+                }
                 Failure::Runbook(m) => Failure::Runbook(format!("{m}{hint}")),
                 Failure::Interrupted(m) => Failure::Interrupted(format!("{m}{hint}")),
                 other => other,

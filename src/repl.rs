@@ -215,7 +215,7 @@ fn meta(
                 eprintln!("{:<7}{:?}  (line {})", step.kind, step.name, step.line);
             }
         }
-        "status" => match run::resolve_run(None).and_then(|dir| run::status::render(&dir)) {
+        "status" => match run::resolve_run(&run::RunQuery::default()).and_then(|dir| run::status::render(&dir)) {
             Ok(text) => eprint!("{text}"),
             Err(e) => eprintln!("{}", e.message()),
         },

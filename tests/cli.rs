@@ -18,7 +18,8 @@ fn example_project() -> Project {
 #[test]
 fn the_example_runs_and_its_effects_happen() {
     let project = example_project();
-    let run = project.golive(&["three_phases.rhai", "--yes"]);
+    project.write("looked.toml", "\"Someone looked at the site\" = \"yes\"\n");
+    let run = project.golive(&["three_phases.rhai", "--answers", "looked.toml"]);
     run.assert_code(0);
     assert!(run.stderr.contains("ok    check \"disk has room\""), "{}", run.stderr);
     assert!(run.stderr.contains("planned 06:00-06:30 (30m00s), actual"), "{}", run.stderr);
@@ -53,13 +54,15 @@ fn the_example_lists_its_steps_statically() {
 fn the_example_plans_without_touching_anything() {
     let project = example_project();
     let run = project.golive(&["plan", "three_phases.rhai"]);
-    run.assert_code(0);
+    // Its checks read the disk and the history, which a plan only assumes: the outcome is unknown (exit 1).
+    run.assert_code(1);
     assert!(run.stdout.contains("write  local$ mkdir -p"), "{}", run.stdout);
-    assert!(run.stdout.contains("outcome: the run would complete (exit 0)"), "{}", run.stdout);
+    assert!(run.stdout.contains("= UNKNOWN (assumed)"), "{}", run.stdout);
+    assert!(run.stdout.contains("outcome: unknown: 3 check(s) rest on assumed reads"), "{}", run.stdout);
     assert!(!project.file("work").exists(), "a plan must not perform writes");
     assert!(!project.file(".golive").exists(), "a plan keeps no journal");
     let json = project.golive(&["plan", "three_phases.rhai", "--format", "json"]);
-    json.assert_code(0);
+    json.assert_code(1);
     let plan: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
     assert_eq!(plan["items"].as_array().unwrap().len(), 3 + 6);
 }
@@ -71,7 +74,8 @@ fn the_example_resumes_after_an_unanswered_question() {
     first.assert_code(1);
     assert!(first.stderr.contains("no answer for \"Someone looked at the site\""), "{}", first.stderr);
     let history = project.read("work/history");
-    let resumed = project.golive(&["resume", "--yes"]);
+    project.write("looked.toml", "\"Someone looked at the site\" = \"yes\"\n");
+    let resumed = project.golive(&["resume", "--answers", "looked.toml"]);
     resumed.assert_code(0);
     assert_eq!(resumed.stderr.matches("done in an earlier attempt").count(), 5, "{}", resumed.stderr);
     assert!(resumed.stderr.contains("ok    manual \"Someone looked at the site\""), "{}", resumed.stderr);

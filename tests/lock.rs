@@ -1,4 +1,4 @@
-//! One run per runbook and target: the second gets who, where and since, and exit 3.
+//! One run per target at a time: the second gets who, where, which runbook and since, and exit 3.
 
 mod common;
 
@@ -24,7 +24,7 @@ fn wait_for_holder(project: &Project) -> String {
 }
 
 #[test]
-fn a_second_run_of_the_same_runbook_and_target_exits_3_with_the_holder() {
+fn a_second_run_on_the_same_target_exits_3_with_the_holder() {
     let config = format!("{}\n[targets.staging]\nkind = \"local\"\n", common::BASE_CONFIG);
     let project = Project::with_config(&config);
     project.write("hold.rhai", "step \"hold\" { sleep(config(\"hold\", \"30s\")); }\n");
@@ -34,12 +34,13 @@ fn a_second_run_of_the_same_runbook_and_target_exits_3_with_the_holder() {
     let second = project.golive(&["hold.rhai"]);
     second.assert_code(3);
     let pid = first.id().to_string();
-    assert!(second.stderr.contains("hold.rhai is already running against target `local`"), "{}", second.stderr);
+    assert!(second.stderr.contains("target `local` is in use"), "{}", second.stderr);
+    assert!(second.stderr.contains("runs hold.rhai"), "{}", second.stderr);
     assert!(second.stderr.contains(&format!("(pid {pid}) since 20")), "{}\nholder: {holder}", second.stderr);
     assert!(second.stderr.contains(&format!("@{}", golive::run::identity::hostname())), "{}", second.stderr);
     assert_eq!(project.journals().len(), 1, "the refused run must leave no run folder behind");
 
-    // The same runbook on another target is another lock.
+    // Another target is another lock.
     std::fs::write(project.file("golive.toml"), format!("{config}\n[targets.staging.vars]\nhold = \"0s\"\n")).unwrap();
     project.golive(&["hold.rhai", "--target", "staging"]).assert_code(0);
 

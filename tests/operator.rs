@@ -39,11 +39,11 @@ fn a_gate_shows_failed_required_criteria_first_and_records_no_go_from_an_answers
     assert!(err.contains("not checked"), "{err}");
     assert!(err.contains("Payments not processed correctly") && err.contains("FIRED"), "{err}");
     assert!(err.contains("recommendation: NO-GO"), "{err}");
-    assert!(err.contains("gate \"Go/No-Go\" said NO-GO (Ana Ruiz (Go-Live Lead))"), "{err}");
+    assert!(err.contains("gate \"Go/No-Go\" said NO-GO (Ana Ruiz (Go-Live Lead) (answers file), at 20"), "{err}");
     assert!(!project.file("went-on").exists(), "a NO-GO stops the run");
     let journal = project.state_files();
-    assert!(journal.contains("\"answer\":\"NO-GO\",\"by\":\"Ana Ruiz (Go-Live Lead)\""), "{journal}");
-    assert!(journal.contains("NO-GO by Ana Ruiz (Go-Live Lead) at 20"), "{journal}");
+    assert!(journal.contains("\"answer\":\"NO-GO\",\"by\":\"Ana Ruiz (Go-Live Lead) (answers file)\""), "{journal}");
+    assert!(journal.contains("NO-GO by Ana Ruiz (Go-Live Lead) (answers file) at 20"), "{journal}");
 }
 
 #[test]
@@ -195,5 +195,5 @@ fn a_manual_item_records_who_confirmed_it_and_when() {
     );
     project.golive(&["manual.rhai", "--answers", "answers.toml"]).assert_code(0);
     let status = project.golive(&["status"]);
-    assert!(status.stdout.contains("actual yes by Marta (Support Lead) at 20"), "{}", status.stdout);
+    assert!(status.stdout.contains("actual yes by Marta (Support Lead) (answers file) at 20"), "{}", status.stdout);
 }

@@ -173,16 +173,27 @@ impl Effect {
         }
     }
 
-    /// How long the effect may take when the step sets no timeout.
-    pub fn default_timeout(&self) -> Option<Duration> {
+    /// How long the effect may take when its step sets no timeout; `command` is the per-command default
+    /// (golive.toml's `command_timeout`, 10 minutes unless set).
+    pub fn default_timeout(&self, command: Duration) -> Option<Duration> {
         match self {
-            Effect::Exec(_) | Effect::Upload { .. } | Effect::Download { .. } => Some(Duration::from_secs(10 * 60)),
+            Effect::Exec(_) | Effect::Upload { .. } | Effect::Download { .. } => Some(command),
             Effect::Http(request) => Some(request.timeout.unwrap_or(Duration::from_secs(30))),
             Effect::Probe(p) => Some(p.timeout),
             Effect::Cert(_) => Some(Duration::from_secs(10)),
             Effect::Dns(_) => Some(Duration::from_secs(5)),
             Effect::Email(_) => Some(Duration::from_secs(30)),
             Effect::Sleep { .. } | Effect::Prompt(_) => None,
+        }
+    }
+
+    /// A limit the script set on the effect itself (an HTTP `timeout`, a probe's): it holds inside a step's
+    /// timeout too, where every default gives way to the step's.
+    pub fn own_timeout(&self) -> Option<Duration> {
+        match self {
+            Effect::Http(request) => request.timeout,
+            Effect::Probe(p) => Some(p.timeout),
+            _ => None,
         }
     }
 }
@@ -257,6 +268,12 @@ pub trait World {
     }
 
     /// True when effects are only recorded (plan): the controller then keeps no journal.
+    /// In a plan: the checks (name, passed) a scenario gives for an earlier runbook's newest run, which a
+    /// gate's `include` weighs. A live run reads its journals instead.
+    fn included_checks(&self, _script: &str) -> Option<Vec<(String, bool)>> {
+        None
+    }
+
     fn is_dry(&self) -> bool {
         false
     }

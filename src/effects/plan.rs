@@ -102,6 +102,10 @@ impl World for PlanWorld {
         })
     }
 
+    fn included_checks(&self, script: &str) -> Option<Vec<(String, bool)>> {
+        self.scenario.as_ref().and_then(|s| s.included(script))
+    }
+
     fn is_dry(&self) -> bool {
         true
     }

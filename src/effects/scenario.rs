@@ -23,6 +23,9 @@
 //! [[dns]]
 //! match = "A app.jarabaimpact.com"
 //! records = ["104.21.0.1"]
+//! [[include]]                  # what `gate ... with #{ include: ["friday"] }` sees of friday's newest run
+//! script = "friday"
+//! checks = { "TLS valid" = true, "WAF on" = false }
 //! ```
 
 use std::cell::RefCell;
@@ -54,6 +57,17 @@ struct ScenarioFile {
     tls: Vec<TlsRule>,
     #[serde(default)]
     dns: Vec<DnsRule>,
+    /// What a gate's `include` sees of an earlier runbook's newest run: plans never read local journals.
+    #[serde(default)]
+    include: Vec<IncludeRule>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct IncludeRule {
+    script: String,
+    /// Each check of that run, by name: passed or not.
+    checks: std::collections::BTreeMap<String, bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -172,6 +186,7 @@ pub struct Scenario {
     probe: Vec<ProbeRule>,
     tls: Vec<TlsRule>,
     dns: Vec<DnsRule>,
+    include: Vec<IncludeRule>,
     /// How often each rule answered, by (kind, index): `times` limits it.
     used: RefCell<HashMap<(&'static str, usize), usize>>,
 }
@@ -190,6 +205,7 @@ impl Scenario {
             probe: file.probe,
             tls: file.tls,
             dns: file.dns,
+            include: file.include,
             used: RefCell::new(HashMap::new()),
         })
     }
@@ -209,6 +225,12 @@ impl Scenario {
         })?;
         *used.entry((kind, i)).or_default() += 1;
         Some(i)
+    }
+
+    /// The checks (name, passed) of `script`'s newest run, as the scenario states them.
+    pub fn included(&self, script: &str) -> Option<Vec<(String, bool)>> {
+        let rule = self.include.iter().find(|r| r.script == script)?;
+        Some(rule.checks.iter().map(|(name, ok)| (name.clone(), *ok)).collect())
     }
 
     /// The scenario's answer to an effect, and which rule gave it.

@@ -5,10 +5,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use rhai::{AST, ASTNode, Expr, Position, Stmt};
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
 use super::diagnostics::Diagnostic;
-use crate::run::lock::hex;
 use crate::suggest::did_you_mean;
 
 pub const PHASE: &str = "phase";
@@ -204,7 +202,7 @@ impl Walk<'_> {
             phase: enclosing(ancestors, &[PHASE]).map(|p| p.1),
             line: pos.line().unwrap_or(0),
             col: pos.position().unwrap_or(0),
-            source_sha256: hex(&Sha256::digest(text.as_bytes())),
+            source_sha256: crate::digest::sha256_hex(text.as_bytes()),
             value_used: !matches!(ancestors.last(), Some(ASTNode::Stmt(Stmt::Expr(_)))),
         });
     }

@@ -15,8 +15,9 @@ use rhai::{Dynamic, Engine, EvalAltResult, EvalContext, Expression, ImmutableStr
 use serde::de::DeserializeOwned;
 
 use super::Host;
+use crate::error::Failure;
 use crate::run::controller::{AskKind, PhaseOptions, StepOptions, StepOutput, StepSpec, runtime};
-use crate::run::journal::CheckRecord;
+use crate::run::journal::{CheckRecord, Entry};
 
 /// Registers every keyword; `has_block` says whether a `{ }` body follows the name and options.
 pub fn register(engine: &mut Engine, host: &Rc<Host>) {
@@ -91,11 +92,15 @@ fn dispatch(
                     controller.step(&spec, &mut || check(&name, ctx.eval_expression_tree(body), body.position()))
                 }
                 "manual" => controller.step(&spec, &mut || {
-                    let (answer, by) = controller.ask(&name, &["yes", "no", "skip"], AskKind::Confirm, pos)?;
+                    // A person vouches for a manual item: --yes never answers it.
+                    let answered = controller.ask(&name, &["yes", "no", "skip"], AskKind::Attest, pos)?;
                     let at = controller.now_stamp();
-                    let actual = format!("{answer} by {by} at {at}");
-                    let check = CheckRecord { name: name.clone(), ok: answer == "yes", actual, target: "done".into() };
-                    Ok(StepOutput { value: answer.into(), check: Some(check), stop_after: None })
+                    let actual = match &answered.note {
+                        Some(note) => format!("{} by {} at {at}: {note}", answered.answer, answered.by),
+                        None => format!("{} by {} at {at}", answered.answer, answered.by),
+                    };
+                    let check = CheckRecord::new(&name, answered.answer == "yes", actual, "done".into());
+                    Ok(StepOutput { value: answered.answer.into(), check: Some(check), stop_after: None })
                 }),
                 _ => controller.step(&spec, &mut || gate(host, &name, &gate_options, pos)),
             }
@@ -117,44 +122,52 @@ fn decode_options<T: DeserializeOwned + Default>(
     crate::modules::exec::decode(value, &format!("{keyword} \"...\""), pos)
 }
 
-/// A check's body gives `true`/`false` or `#{ ok, actual, target, ... }`, and the check yields it as given (extra
-/// keys, like a measured `value`, stay for the script). An error in the body is a failed check with the error
-/// as evidence, yielding `#{ ok: false, actual: <the error>, target: "" }`; only script mistakes and interrupts
-/// go further.
+/// A check always gives one shape, `#{ ok, actual, target, ... }`: a `true`/`false` body becomes `#{ ok: b }`, a
+/// map is kept as given (extra keys, like a measured `value`, stay for the script), and an error in the body is
+/// a failed check with the error as evidence, `#{ ok: false, actual: <the error>, target: "" }`. Only script
+/// mistakes and interrupts go further.
 fn check(
     name: &str,
     result: Result<Dynamic, Box<EvalAltResult>>,
     pos: Position,
 ) -> Result<StepOutput, Box<EvalAltResult>> {
-    let value = match result {
-        Ok(value) => value,
+    let mut map = match result {
         Err(err) if !err.is_catchable() || crate::engine::diagnostics::is_script_mistake(&err) => return Err(err),
         Err(err) => {
-            let actual = crate::engine::diagnostics::one_line(&err);
             let mut evidence = Map::new();
             evidence.insert("ok".into(), false.into());
-            evidence.insert("actual".into(), actual.clone().into());
+            evidence.insert("actual".into(), crate::engine::diagnostics::one_line(&err).into());
             evidence.insert("target".into(), "".into());
-            let record = CheckRecord { name: name.into(), ok: false, actual, target: String::new() };
-            return Ok(StepOutput { value: Dynamic::from_map(evidence), check: Some(record), stop_after: None });
+            evidence
+        }
+        Ok(value) => {
+            if let Some(ok) = value.clone().try_cast::<bool>() {
+                let mut verdict = Map::new();
+                verdict.insert("ok".into(), ok.into());
+                verdict
+            } else if let Some(map) = value.clone().try_cast::<Map>() {
+                map
+            } else {
+                return Err(runtime(
+                    format!(
+                        "check \"{name}\" must give true/false or #{{ ok, actual, target }}, not {}",
+                        value.type_name()
+                    ),
+                    pos,
+                ));
+            }
         }
     };
-    let record = if let Some(ok) = value.clone().try_cast::<bool>() {
-        CheckRecord { name: name.into(), ok, actual: String::new(), target: String::new() }
-    } else if let Some(map) = value.clone().try_cast::<Map>() {
-        let text = |key: &str| map.get(key).map(|v| one_line(&v.to_string())).unwrap_or_default();
-        let ok = map
-            .get("ok")
-            .and_then(|v| v.as_bool().ok())
-            .ok_or_else(|| runtime(format!("check \"{name}\" gave a map without a true/false `ok`"), pos))?;
-        CheckRecord { name: name.into(), ok, actual: text("actual"), target: text("target") }
-    } else {
-        return Err(runtime(
-            format!("check \"{name}\" must give true/false or #{{ ok, actual, target }}, not {}", value.type_name()),
-            pos,
-        ));
-    };
-    Ok(StepOutput { value, check: Some(record), stop_after: None })
+    let ok = map
+        .get("ok")
+        .and_then(|v| v.as_bool().ok())
+        .ok_or_else(|| runtime(format!("check \"{name}\" gave a map without a true/false `ok`"), pos))?;
+    for key in ["actual", "target"] {
+        map.entry(key.into()).or_insert_with(|| "".into());
+    }
+    let text = |key: &str| map.get(key).map(|v| one_line(&v.to_string())).unwrap_or_default();
+    let record = CheckRecord::new(name, ok, text("actual"), text("target"));
+    Ok(StepOutput { value: Dynamic::from_map(map), check: Some(record), stop_after: None })
 }
 
 /// Evidence is shown in tables and one-line reports: whitespace runs become single spaces.
@@ -162,7 +175,7 @@ fn one_line(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-/// `gate "name" with #{ required: [...], include: ["friday"], nogo: #{ "trigger": bool } }`.
+/// `gate "name" with #{ required: [...], include: ["friday"], nogo: #{ "trigger": bool }, on_nogo: "scripts/rollback_quick.rhai" }`.
 #[derive(Debug, Clone, Default, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GateOptions {
@@ -174,6 +187,9 @@ pub struct GateOptions {
     /// The runbook's No-Go triggers, each true when it fired.
     #[serde(default)]
     pub nogo: std::collections::BTreeMap<String, bool>,
+    /// The way back after a NO-GO (a runbook to run next): printed when the NO-GO ends the run, and when
+    /// resume refuses to walk past it.
+    pub on_nogo: Option<String>,
 }
 
 /// Shows every check so far (and those of the runs it includes), the No-Go triggers and a recommendation,
@@ -182,7 +198,12 @@ fn gate(host: &Rc<Host>, name: &str, options: &GateOptions, pos: Position) -> Re
     let controller = &host.controller;
     let mut checks = Vec::new();
     for script in &options.include {
-        let earlier = crate::run::latest_checks(&host.config, script, &host.run_target).map_err(|e| runtime(e, pos))?;
+        let earlier = if controller.is_dry() {
+            // A plan is the same on every machine: it never reads this machine's journals.
+            controller.planned_include(script)
+        } else {
+            crate::run::latest_checks(&host.config, script, &host.run_target).map_err(|e| runtime(e, pos))?
+        };
         checks.extend(earlier.into_iter().map(|mut c| {
             c.name = format!("{script}: {}", c.name);
             c
@@ -193,21 +214,60 @@ fn gate(host: &Rc<Host>, name: &str, options: &GateOptions, pos: Position) -> Re
     if !controller.is_dry() {
         controller.terminal().line(&board.render(controller.terminal()));
     }
-    let (verdict, by) = controller.ask(name, &["GO", "NO-GO"], AskKind::Choice, pos)?;
-    let by = if by == controller.settings().identity && controller.terminal().is_interactive() {
-        controller.ask(&format!("{name}: who takes this decision (name and role)?"), &[], AskKind::Text, pos)?.0
+    let answered = controller.ask(name, &["GO", "NO-GO"], AskKind::Choice, pos)?;
+    if answered.assumed {
+        let why = format!(
+            "gate \"{name}\" needs a decision the scenario does not give (recommended {})",
+            board.recommendation()
+        );
+        let record = CheckRecord { unknown: true, ..CheckRecord::new(name, false, "no decision".into(), "GO".into()) };
+        return Ok(StepOutput {
+            value: "unknown".into(),
+            check: Some(record),
+            stop_after: Some(Failure::Unknown(why)),
+        });
+    }
+    let by = if answered.by == controller.settings().identity && controller.terminal().is_interactive() {
+        controller.ask(&format!("{name}: who takes this decision (name and role)?"), &[], AskKind::Text, pos)?.answer
     } else {
-        by
+        answered.by
     };
+    let verdict = answered.answer;
     let at = controller.now_stamp();
-    let record = CheckRecord {
-        name: name.into(),
-        ok: verdict == "GO",
-        actual: format!("{verdict} by {by} at {at} (recommended {})", board.recommendation()),
-        target: "GO".into(),
-    };
+    let note = answered.note.map(|n| format!(": {n}")).unwrap_or_default();
+    let record = CheckRecord::new(
+        name,
+        verdict == "GO",
+        format!("{verdict} by {by} at {at} (recommended {}){note}", board.recommendation()),
+        "GO".into(),
+    );
     controller.verdicts_weighed(name);
-    let stop_after = (verdict != "GO" && !controller.outline_step_uses_value(name))
-        .then(|| format!("gate \"{name}\" said {verdict} ({by})"));
+    let stops_run = verdict != "GO" && !controller.outline_step_uses_value(name);
+    controller.journal(
+        Entry::Decision {
+            gate: name.into(),
+            verdict: verdict.clone(),
+            by: by.clone(),
+            at: at.clone(),
+            note: (!note.is_empty()).then(|| note.trim_start_matches(": ").to_string()),
+            recommended: board.recommendation().into(),
+            stops_run,
+            on_nogo: options.on_nogo.clone(),
+        },
+        true,
+    )?;
+    let stop_after = stops_run.then(|| Failure::NoGo {
+        gate: name.into(),
+        message: no_go_message(name, &verdict, &by, &at, options.on_nogo.as_deref()),
+    });
     Ok(StepOutput { value: verdict.into(), check: Some(record), stop_after })
+}
+
+/// What the operator reads when a NO-GO ends the run, and again when resume refuses to walk past it.
+pub fn no_go_message(gate: &str, verdict: &str, by: &str, at: &str, on_nogo: Option<&str>) -> String {
+    let mut text = format!("gate \"{gate}\" said {verdict} ({by}, at {at}): the run ends here");
+    if let Some(way_back) = on_nogo {
+        text.push_str(&format!("\n  the way back: golive {way_back}"));
+    }
+    text
 }

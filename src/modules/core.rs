@@ -18,8 +18,10 @@ pub struct TargetHandle {
     pub project_dir: String,
 }
 
-/// What `now()` gives in a plan, so plans stay deterministic.
+/// The one instant a plan's clock shows, so plans stay deterministic: `now()` gives it as text and
+/// `timestamp()` as seconds, and they agree.
 pub const PLAN_NOW: &str = "2000-01-01T00:00:00+00:00";
+pub const PLAN_TIMESTAMP: i64 = 946_684_800;
 
 pub fn register(engine: &mut Engine, reg: &mut Registrar, host: &Rc<Host>) {
     engine
@@ -154,7 +156,7 @@ pub fn register(engine: &mut Engine, reg: &mut Registrar, host: &Rc<Host>) {
             doc: "Seconds since the Unix epoch (0 in plans).",
             effectful: false,
         },
-        move || -> i64 { if h.controller.is_dry() { 0 } else { chrono::Utc::now().timestamp() } },
+        move || -> i64 { if h.controller.is_dry() { PLAN_TIMESTAMP } else { chrono::Utc::now().timestamp() } },
     );
 }
 

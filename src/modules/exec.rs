@@ -59,7 +59,7 @@ pub fn command(
     let what = host.controller.terminal().redactor().redact(&effect.describe()).into_owned();
     let caller = format!("{module}::{}", ctx.fn_name());
     let outcome = host.controller.perform(effect, &caller, ctx.call_position())?;
-    result_map(ctx, outcome, &what, &program, options.allow_fail)
+    result_map(ctx, outcome, &what, &program, options.allow_fail, host.controller.in_check())
 }
 
 /// An options map as a typed struct. serde's errors carry no position and cannot be caught by scripts,
@@ -88,12 +88,21 @@ pub fn result_map(
     what: &str,
     program: &str,
     allow_fail: bool,
+    in_check: bool,
 ) -> Result<Map, Box<EvalAltResult>> {
     let Outcome::Exec(out) = outcome else {
         return Err(runtime(format!("`{what}` got no command result"), ctx.call_position()));
     };
     if !allow_fail {
-        check_exit(&out, what, program).map_err(|m| runtime(m, ctx.call_position()))?;
+        check_exit(&out, what, program).map_err(|mut m| {
+            // A check whose verdict is the exit code (`... .code != 0`) fails here before its body can judge.
+            if in_check && out.code != 127 {
+                m.push_str(
+                    "\n  hint: inside a check, pass #{ allow_fail: true } to judge the exit code in the check's body",
+                );
+            }
+            runtime(m, ctx.call_position())
+        })?;
     }
     let mut map = Map::new();
     map.insert("ok".into(), (out.code == 0).into());

@@ -1,6 +1,6 @@
 //! `prompt::*`: questions for the operator. Each answer is journaled with who gave it and when, so a
 //! resumed run does not ask again; `--answers FILE` answers them in a run nobody watches, and `--yes`
-//! accepts confirmations. Secrets typed at `secret_input` are never echoed, kept or reused.
+//! accepts plain confirmations only (never manual items, checklists, choices or `danger` confirmations). Secrets typed at `secret_input` are never echoed, kept or reused.
 
 use std::rc::Rc;
 
@@ -14,27 +14,41 @@ use crate::run::journal::CheckRecord;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
+struct ConfirmOptions {
+    #[serde(default)]
+    danger: bool,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct InputOptions {
     default: Option<String>,
 }
 
 pub fn register(engine: &mut Engine, reg: &mut Registrar, host: &Rc<Host>) {
     let mut m = Module::new();
-    let h = Rc::clone(host);
-    reg.in_module(
-        &mut m,
-        "prompt",
-        Sig {
+    for with_options in [false, true] {
+        let h = Rc::clone(host);
+        let params: &[&str] = if with_options { &["question: string", "options: map"] } else { &["question: string"] };
+        let sig = Sig {
             name: "confirm",
-            params: &["question: string"],
+            params,
             returns: "bool",
-            doc: "Asks yes or no; --yes answers yes.",
+            doc: "Asks yes or no; --yes answers yes. Options: danger (true for rollbacks and destructive writes: a person or an answers file must answer it, never --yes).",
             effectful: true,
-        },
-        move |ctx: NativeCallContext, q: &str| -> Result<bool, Box<EvalAltResult>> {
-            Ok(h.controller.ask(q, &["yes", "no"], AskKind::Confirm, ctx.call_position())?.0 == "yes")
-        },
-    );
+        };
+        let body = move |ctx: &NativeCallContext, q: &str, options: Map| -> Result<bool, Box<EvalAltResult>> {
+            let options: ConfirmOptions =
+                super::exec::decode(Dynamic::from_map(options), "`prompt::confirm`", ctx.call_position())?;
+            let kind = if options.danger { AskKind::Attest } else { AskKind::Confirm };
+            Ok(h.controller.ask(q, &["yes", "no"], kind, ctx.call_position())?.answer == "yes")
+        };
+        if with_options {
+            reg.in_module(&mut m, "prompt", sig, move |ctx: NativeCallContext, q: &str, o: Map| body(&ctx, q, o));
+        } else {
+            reg.in_module(&mut m, "prompt", sig, move |ctx: NativeCallContext, q: &str| body(&ctx, q, Map::new()));
+        }
+    }
     let h = Rc::clone(host);
     reg.in_module(
         &mut m,
@@ -49,7 +63,7 @@ pub fn register(engine: &mut Engine, reg: &mut Registrar, host: &Rc<Host>) {
         move |ctx: NativeCallContext, q: &str, options: Array| -> Result<String, Box<EvalAltResult>> {
             let options = super::exec::strings(&ctx, options)?;
             let refs: Vec<&str> = options.iter().map(String::as_str).collect();
-            Ok(h.controller.ask(q, &refs, AskKind::Choice, ctx.call_position())?.0)
+            Ok(h.controller.ask(q, &refs, AskKind::Choice, ctx.call_position())?.answer)
         },
     );
     for with_options in [false, true] {
@@ -75,7 +89,7 @@ pub fn register(engine: &mut Engine, reg: &mut Registrar, host: &Rc<Host>) {
                 super::exec::decode(Dynamic::from_map(options), "`prompt::input`", ctx.call_position())?;
             // --yes accepts confirmations and stated defaults alike: nobody is there to type.
             let kind = if options.default.is_some() { AskKind::Defaulted } else { AskKind::Text };
-            let (answer, _) = h.controller.ask(q, &[], kind, ctx.call_position())?;
+            let answer = h.controller.ask(q, &[], kind, ctx.call_position())?.answer;
             let answer = match (answer.trim().is_empty(), options.default) {
                 (true, Some(default)) => default,
                 _ => answer,
@@ -112,7 +126,7 @@ pub fn register(engine: &mut Engine, reg: &mut Registrar, host: &Rc<Host>) {
             effectful: true,
         },
         move |ctx: NativeCallContext, q: &str| -> Result<String, Box<EvalAltResult>> {
-            Ok(h.controller.ask(q, &[], AskKind::Secret, ctx.call_position())?.0)
+            Ok(h.controller.ask(q, &[], AskKind::Secret, ctx.call_position())?.answer)
         },
     );
     let h = Rc::clone(host);
@@ -123,14 +137,16 @@ pub fn register(engine: &mut Engine, reg: &mut Registrar, host: &Rc<Host>) {
             let mut out = Map::new();
             for item in items {
                 let question = format!("{title}: {item}");
-                let (answer, by) = h.controller.ask(&question, &["yes", "no", "skip"], AskKind::Confirm, ctx.call_position())?;
-                let note = if answer == "skip" {
-                    h.controller.ask(&format!("{question}: why skip it?"), &[], AskKind::Text, ctx.call_position())?.0
-                } else {
-                    String::new()
+                // A person vouches for each item: --yes never answers them.
+                let answered = h.controller.ask(&question, &["yes", "no", "skip"], AskKind::Attest, ctx.call_position())?;
+                let (answer, by) = (answered.answer, answered.by);
+                let note = match (answer.as_str(), answered.note) {
+                    (_, Some(note)) => note,
+                    ("skip", None) => h.controller.ask(&format!("{question}: why skip it?"), &[], AskKind::Text, ctx.call_position())?.answer,
+                    _ => String::new(),
                 };
                 let actual = if note.is_empty() { format!("{answer} ({by})") } else { format!("{answer} ({by}): {note}") };
-                h.controller.record_check(CheckRecord { name: question, ok: answer == "yes", actual, target: "yes".into() });
+                h.controller.record_verdict(CheckRecord::new(&question, answer == "yes", actual, "yes".into()))?;
                 let mut entry = Map::new();
                 entry.insert("answer".into(), answer.into());
                 entry.insert("note".into(), note.into());

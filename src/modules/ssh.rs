@@ -263,7 +263,9 @@ fn run_each(
     let mut failures = Vec::new();
     for ((target, what), result) in targets.iter().zip(whats).zip(results) {
         let program = cmd.split_whitespace().next().unwrap_or("");
-        match result.and_then(|outcome| result_map(ctx, outcome, &what, program, options.allow_fail)) {
+        match result.and_then(|outcome| {
+            result_map(ctx, outcome, &what, program, options.allow_fail, host.controller.in_check())
+        }) {
             Ok(map) => {
                 all.insert(target.name.as_str().into(), map.into());
             }

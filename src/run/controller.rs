@@ -12,7 +12,7 @@ use serde::Deserialize;
 use super::interrupt::Interrupts;
 use super::journal::{CheckRecord, Entry, Journal, StepStatus};
 use super::plan::{Plan, PlanItem, PlannedEffect};
-use super::prior::Prior;
+use super::prior::{Action, DoneStep, Prior};
 use crate::duration;
 use crate::effects::{Access, Budget, Effect, EffectError, Outcome, Prompt, Provenance, World};
 use crate::engine::outline::Outline;
@@ -50,6 +50,8 @@ pub struct Settings {
     pub answers: Option<std::sync::Arc<super::answers::Answers>>,
     /// golive.toml's team: a failed step names who to call for its phase's owner.
     pub team: Vec<crate::config::TeamMember>,
+    /// How long one command may take in a step without a timeout (golive.toml `command_timeout`).
+    pub command_timeout: Duration,
 }
 
 /// What kind of question: it decides what `--yes` may answer and what is kept.
@@ -57,6 +59,9 @@ pub struct Settings {
 pub enum AskKind {
     /// yes/no: `--yes` answers it.
     Confirm,
+    /// What a person must see or vouch for (manual items, checklist items, dangerous confirmations): a
+    /// person or an answers file answers it, never `--yes`.
+    Attest,
     /// One of the choices; `--yes` never answers it (gates are choices).
     Choice,
     /// Free text.
@@ -77,6 +82,9 @@ pub struct StepOptions {
     pub retry_delay: Option<String>,
     #[serde(default)]
     pub idempotent: bool,
+    /// On a check: a failed verdict stops the run before anything else is written.
+    #[serde(default)]
+    pub required: bool,
 }
 
 /// `with #{ ... }` on a phase.
@@ -101,7 +109,7 @@ pub struct StepOutput {
     pub value: Dynamic,
     pub check: Option<CheckRecord>,
     /// A gate said NO-GO and the script does not look at the verdict: the run stops after recording it.
-    pub stop_after: Option<String>,
+    pub stop_after: Option<Failure>,
 }
 
 impl StepOutput {
@@ -125,9 +133,58 @@ pub const DEADLINE_TOKEN: &str = "golive-deadline";
 
 struct Frame {
     name: String,
+    kind: &'static str,
     deadline: Option<(Instant, Duration)>,
     wrote: bool,
+    /// A plan answered one of its reads with an assumption: its verdict is unknown.
+    assumed: bool,
+    /// A plan's clock inside the step: what its sleeps would have taken, against the step's timeout.
+    planned: Duration,
     effects: Vec<PlannedEffect>,
+}
+
+impl Frame {
+    fn new(name: &str, kind: &'static str, timeout: Option<Duration>) -> Frame {
+        Frame {
+            name: name.into(),
+            kind,
+            deadline: timeout.map(|t| (Instant::now() + t, t)),
+            wrote: false,
+            assumed: false,
+            planned: Duration::ZERO,
+            effects: Vec::new(),
+        }
+    }
+}
+
+/// An answer and who gave it (a person, the answers file, --yes, an earlier attempt, a plan's assumption).
+#[derive(Debug, Clone)]
+pub struct Answered {
+    pub answer: String,
+    pub by: String,
+    pub note: Option<String>,
+    /// A plan took it as an assumption: nobody answered it.
+    pub assumed: bool,
+}
+
+/// What a run nobody watches says when a question has no answer: the question, and what may answer it.
+fn unanswered(question: &str, choices: &[&str], kind: AskKind) -> String {
+    let example = choices.first().copied().unwrap_or("...");
+    let mut why = format!(
+        "no answer for \"{question}\": this run is not interactive\n  hint: answer it in an --answers file: \"{question}\" = \"{example}\""
+    );
+    match kind {
+        AskKind::Confirm => why.push_str(", or pass --yes to accept confirmations"),
+        AskKind::Attest => why.push_str(" (a person must confirm it: --yes never answers it)"),
+        AskKind::Choice => why.push_str(" (--yes never chooses)"),
+        AskKind::Text | AskKind::Defaulted => {}
+        AskKind::Secret => {
+            why = format!(
+                "no answer for \"{question}\": this run is not interactive, and a secret is typed by a person\n  hint: run it on a terminal"
+            )
+        }
+    }
+    why
 }
 
 #[derive(Default)]
@@ -137,7 +194,8 @@ struct State {
     step: Option<Frame>,
     seen: HashSet<String>,
     checks: Vec<CheckRecord>,
-    unweighed_failures: Vec<String>,
+    /// Verdicts that did not pass and that no gate has weighed yet.
+    unweighed: Vec<CheckRecord>,
     gates: std::collections::BTreeSet<String>,
     stop: Option<Stop>,
 }
@@ -178,11 +236,34 @@ impl Controller {
     }
 
     pub fn begin(&self, mode: Mode, journal: Option<Journal>, prior: Prior, outline: Outline) {
-        self.state.borrow_mut().checks = prior.checks.clone();
         *self.mode.borrow_mut() = mode;
         *self.journal.borrow_mut() = journal;
         *self.prior.borrow_mut() = prior;
         *self.outline.borrow_mut() = outline;
+    }
+
+    /// What a plan's gate sees of an earlier runbook it includes: the scenario's statement, else one unknown
+    /// criterion (a plan never reads this machine's journals, so it is the same everywhere).
+    pub fn planned_include(&self, script: &str) -> Vec<CheckRecord> {
+        match self.world.included_checks(script) {
+            Some(checks) => {
+                checks.into_iter().map(|(name, ok)| CheckRecord::new(&name, ok, String::new(), String::new())).collect()
+            }
+            None => vec![CheckRecord {
+                unknown: true,
+                ..CheckRecord::new(
+                    "its newest run",
+                    false,
+                    "not read in a plan; state it in the scenario's [[include]]".into(),
+                    String::new(),
+                )
+            }],
+        }
+    }
+
+    /// Whether the step running now is a check (its reads' failures are evidence for its verdict).
+    pub fn in_check(&self) -> bool {
+        self.state.borrow().step.as_ref().is_some_and(|f| f.kind == "check")
     }
 
     pub fn outline_step_uses_value(&self, name: &str) -> bool {
@@ -256,8 +337,7 @@ impl Controller {
             at: now_stamp(),
         };
         self.journal(entry, true)?;
-        self.state.borrow_mut().step =
-            Some(Frame { name: name.into(), deadline: None, wrote: false, effects: Vec::new() });
+        self.state.borrow_mut().step = Some(Frame::new(name, "repl", None));
         let started = Instant::now();
         let result = work();
         self.state.borrow_mut().step = None;
@@ -390,14 +470,20 @@ impl Controller {
         work: &mut dyn FnMut() -> Result<StepOutput, Box<EvalAltResult>>,
     ) -> Result<Dynamic, Box<EvalAltResult>> {
         self.enter(spec)?;
+        if spec.options.required && spec.kind != "check" {
+            return Err(runtime(
+                format!("`required` is for checks; {} \"{}\" is not a check", spec.kind, spec.name),
+                spec.pos,
+            ));
+        }
         if let Some(value) = self.skip_decision(spec)? {
             return Ok(value);
         }
-        if self.is_dry() {
-            return self.plan_step(spec, work);
-        }
         let timeout =
             spec.options.timeout.as_deref().map(duration::parse).transpose().map_err(|e| runtime(e, spec.pos))?;
+        if self.is_dry() {
+            return self.plan_step(spec, timeout, work);
+        }
         let retry_delay = spec
             .options
             .retry_delay
@@ -408,6 +494,7 @@ impl Controller {
             .unwrap_or(Duration::from_secs(2));
         let phase = self.state.borrow().phase.clone();
         let source_sha256 = self.outline.borrow().step(&spec.name).map(|s| s.source_sha256.clone()).unwrap_or_default();
+        let label = format!("{} \"{}\"", spec.kind, spec.name);
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -422,13 +509,7 @@ impl Controller {
                 },
                 true,
             )?;
-            self.state.borrow_mut().step = Some(Frame {
-                name: spec.name.clone(),
-                deadline: timeout.map(|t| (Instant::now() + t, t)),
-                wrote: false,
-                effects: Vec::new(),
-            });
-            let label = format!("{} \"{}\"", spec.kind, spec.name);
+            self.state.borrow_mut().step = Some(Frame::new(&spec.name, spec.kind, timeout));
             self.terminal.start_spinner(&label);
             let started = Instant::now();
             let result = work();
@@ -439,25 +520,57 @@ impl Controller {
 
             let err = match result {
                 Ok(output) => {
+                    let failed = output.check.as_ref().filter(|c| !c.ok).cloned();
+                    // A check with retries is a readiness poll: it is asked again until it passes.
+                    if let Some(check) = failed.as_ref().filter(|_| attempt <= spec.options.retries) {
+                        let why = format!("not passing yet{}", evidence(check));
+                        self.finished(
+                            &spec.name,
+                            StepStatus::Failed,
+                            duration_ms,
+                            serde_json::Value::Null,
+                            Some(why.clone()),
+                            None,
+                        )?;
+                        self.report("wait", Tone::Dim, &label, &format!("{} - {why}", duration::short(elapsed)));
+                        self.announce_retry(retry_delay, attempt, spec.options.retries);
+                        self.pause(retry_delay);
+                        continue;
+                    }
                     let value = to_json(&output.value);
                     self.finished(&spec.name, StepStatus::Done, duration_ms, value, None, output.check.clone())?;
-                    let (mark, tone) = match &output.check {
-                        Some(c) if !c.ok => ("FAIL", Tone::Bad),
-                        _ => ("ok", Tone::Good),
-                    };
-                    let evidence = output.check.as_ref().map(evidence).unwrap_or_default();
-                    self.report(mark, tone, &label, &format!("{}{evidence}", duration::short(elapsed)));
+                    let (mark, tone) = if failed.is_some() { ("FAIL", Tone::Bad) } else { ("ok", Tone::Good) };
+                    let shown = output.check.as_ref().map(evidence).unwrap_or_default();
+                    self.report(mark, tone, &label, &format!("{}{shown}", duration::short(elapsed)));
                     if let Some(check) = output.check {
-                        self.record_check(check);
+                        self.weigh(check);
                     }
-                    if let Some(why) = output.stop_after {
+                    if let Some(check) = failed.filter(|_| spec.options.required) {
+                        let why = format!(
+                            "required check \"{}\" failed{}; nothing after it runs",
+                            spec.name,
+                            evidence(&check)
+                        );
                         return Err(self.stop(Stop::Failure(Failure::Runbook(why)), spec.pos));
+                    }
+                    if let Some(stop) = output.stop_after {
+                        return Err(self.stop(Stop::Failure(stop), spec.pos));
                     }
                     return Ok(output.value);
                 }
                 Err(err) => err,
             };
             if self.stopping() {
+                // The step ends with the run: its closing line says why, so resume knows it did not finish.
+                let why = self.stop_message().unwrap_or_else(|| "the run stopped".into());
+                let _ = self.finished(
+                    &spec.name,
+                    StepStatus::Failed,
+                    duration_ms,
+                    serde_json::Value::Null,
+                    Some(why),
+                    None,
+                );
                 return Err(err);
             }
             let interrupted = self.interrupts.fired();
@@ -480,12 +593,7 @@ impl Controller {
                 self.call_the_owner();
             }
             if !interrupted && attempt <= spec.options.retries {
-                self.terminal.line(&format!(
-                    "        retrying in {} (attempt {} of {})",
-                    duration::short(retry_delay),
-                    attempt + 1,
-                    spec.options.retries + 1
-                ));
+                self.announce_retry(retry_delay, attempt, spec.options.retries);
                 self.pause(retry_delay);
                 continue;
             }
@@ -513,6 +621,23 @@ impl Controller {
                     return Err(self.stop(Stop::Failure(failure), spec.pos));
                 }
             }
+        }
+    }
+
+    fn announce_retry(&self, delay: Duration, attempt: u32, retries: u32) {
+        self.terminal.line(&format!(
+            "        retrying in {} (attempt {} of {})",
+            duration::short(delay),
+            attempt + 1,
+            retries + 1
+        ));
+    }
+
+    fn stop_message(&self) -> Option<String> {
+        match &self.state.borrow().stop {
+            Some(Stop::Failure(f)) => Some(f.message().lines().next().unwrap_or_default().to_string()),
+            Some(Stop::ScriptError(e)) => Some(crate::engine::diagnostics::one_line(e)),
+            None => None,
         }
     }
 
@@ -554,37 +679,53 @@ impl Controller {
     /// `Some(value)` when the step is not to run now, with the value it yields instead.
     fn skip_decision(&self, spec: &StepSpec) -> Result<Option<Dynamic>, Box<EvalAltResult>> {
         let label = format!("{} \"{}\"", spec.kind, spec.name);
-        let prior = self.prior.borrow();
-        let stored = |name: &str| prior.done.get(name).map(|d| from_json(&d.value)).unwrap_or(Dynamic::UNIT);
         let mode = self.mode.borrow().clone();
         match &mode {
             Mode::Run | Mode::Plan => Ok(None),
             Mode::Only(selected) if selected.contains(&spec.name) => Ok(None),
             Mode::Only(_) => {
                 self.report("skip", Tone::Dim, &label, "not selected");
-                Ok(Some(stored(&spec.name)))
+                let prior = self.prior.borrow();
+                Ok(Some(prior.done.get(&spec.name).map(|d| from_json(&d.value)).unwrap_or(Dynamic::UNIT)))
             }
             Mode::Resume => {
-                if let Some(done) = prior.done.get(&spec.name) {
-                    let outline = self.outline.borrow();
-                    let now_sha = outline.step(&spec.name).map(|s| s.source_sha256.as_str()).unwrap_or("");
-                    let edited = if !done.source_sha256.is_empty() && done.source_sha256 != now_sha {
-                        "; warning: its source changed since it ran"
-                    } else {
-                        ""
-                    };
-                    let how = if done.status == StepStatus::Skipped { "skipped" } else { "done" };
-                    self.report("skip", Tone::Dim, &label, &format!("{how} in an earlier attempt{edited}"));
-                    return Ok(Some(stored(&spec.name)));
-                }
-                match prior.in_doubt.clone() {
-                    Some(doubt) if doubt.step == spec.name => {
-                        drop(prior);
-                        self.settle_in_doubt(spec, doubt.wrote)
+                let action = self.prior.borrow().action(&spec.name);
+                match action {
+                    Action::Run => Ok(None),
+                    Action::Settle { wrote } => self.settle_in_doubt(spec, wrote),
+                    Action::Skip => {
+                        let done = self.prior.borrow().done[&spec.name].clone();
+                        let now_sha =
+                            self.outline.borrow().step(&spec.name).map(|s| s.source_sha256.clone()).unwrap_or_default();
+                        let edited = if !done.source_sha256.is_empty() && done.source_sha256 != now_sha {
+                            "; warning: its source changed since it ran"
+                        } else {
+                            ""
+                        };
+                        let how = if done.status == StepStatus::Skipped { "skipped" } else { "done" };
+                        let verdict =
+                            done.verdicts.last().map(|c| format!(": {}{}", c.mark(), evidence(c))).unwrap_or_default();
+                        self.report(
+                            "skip",
+                            Tone::Dim,
+                            &label,
+                            &format!("{how} in an earlier attempt{verdict}{edited}"),
+                        );
+                        self.replay(&spec.name, &done);
+                        Ok(Some(from_json(&done.value)))
                     }
-                    _ => Ok(None),
                 }
             }
+        }
+    }
+
+    /// A done step's verdicts count again, in script order, as in one uninterrupted run.
+    fn replay(&self, name: &str, done: &DoneStep) {
+        if done.kind == "gate" {
+            self.verdicts_weighed(name);
+        }
+        for verdict in &done.verdicts {
+            self.weigh(verdict.clone());
         }
     }
 
@@ -641,28 +782,55 @@ impl Controller {
         }
     }
 
+    /// A step in a plan: its effects are recorded, its verdict is what the scenario's answers give, and
+    /// unknown when any read it used was assumed.
     fn plan_step(
         &self,
         spec: &StepSpec,
+        timeout: Option<Duration>,
         work: &mut dyn FnMut() -> Result<StepOutput, Box<EvalAltResult>>,
     ) -> Result<Dynamic, Box<EvalAltResult>> {
-        self.state.borrow_mut().step =
-            Some(Frame { name: spec.name.clone(), deadline: None, wrote: false, effects: Vec::new() });
+        self.state.borrow_mut().step = Some(Frame::new(&spec.name, spec.kind, timeout));
         let result = work();
-        let effects = self.state.borrow_mut().step.take().map(|f| f.effects).unwrap_or_default();
+        let frame = self.state.borrow_mut().step.take().expect("the plan step's frame");
         let redact = |s: String| self.terminal.redactor().redact(&s).into_owned();
         let (result_text, outcome) = match result {
-            Ok(output) => {
-                let text = match &output.check {
-                    Some(c) => format!("{}{}", if c.ok { "pass" } else { "FAIL" }, evidence(c)),
-                    // Command results are already listed as effects: only plain values are worth showing.
-                    None if output.value.is_unit() || output.value.is_map() => "done".to_string(),
-                    None => format!("done -> {}", redact(to_json(&output.value).to_string())),
-                };
-                if let Some(check) = output.check.clone() {
-                    self.record_check(check);
+            Ok(mut output) => {
+                if let Some(check) = output.check.as_mut().filter(|_| frame.assumed) {
+                    check.ok = false;
+                    check.unknown = true;
+                    // The script branches as a run would on a verdict that did not pass.
+                    if let Some(mut map) = output.value.clone().try_cast::<rhai::Map>() {
+                        map.insert("ok".into(), false.into());
+                        map.insert("unknown".into(), true.into());
+                        output.value = Dynamic::from_map(map);
+                    }
                 }
-                let stop = output.stop_after.map(|why| self.stop(Stop::Failure(Failure::Runbook(why)), spec.pos));
+                let assumed = if frame.assumed { " (on assumed reads)" } else { "" };
+                let text = match &output.check {
+                    Some(c) => format!("{}{}", c.mark(), evidence(c)),
+                    // Command results are already listed as effects: only plain values are worth showing.
+                    None if output.value.is_unit() || output.value.is_map() => format!("done{assumed}"),
+                    None => format!("done{assumed} -> {}", redact(to_json(&output.value).to_string())),
+                };
+                let failed = output.check.as_ref().filter(|c| !c.ok).cloned();
+                if let Some(check) = output.check.clone() {
+                    self.weigh(check);
+                }
+                let stop = match (failed, output.stop_after) {
+                    (Some(check), _) if spec.options.required => {
+                        let why = format!(
+                            "required check \"{}\" {}{}; nothing after it runs",
+                            spec.name,
+                            if check.unknown { "rests on assumed reads" } else { "failed" },
+                            evidence(&check)
+                        );
+                        let failure = if check.unknown { Failure::Unknown(why) } else { Failure::Runbook(why) };
+                        Some(self.stop(Stop::Failure(failure), spec.pos))
+                    }
+                    (_, Some(stop)) => Some(self.stop(Stop::Failure(stop), spec.pos)),
+                    _ => None,
+                };
                 (text, stop.map_or(Ok(output.value), Err))
             }
             Err(err) if self.stopping() => ("stops the run".to_string(), Err(err)),
@@ -672,13 +840,16 @@ impl Controller {
             Err(err) => {
                 let message = crate::engine::diagnostics::one_line(&err);
                 let why = format!("{} \"{}\" failed: {message}", spec.kind, spec.name);
-                (format!("FAILS: {}", redact(message)), Err(self.stop(Stop::Failure(Failure::Runbook(why)), spec.pos)))
+                // A failure that follows from an assumption is not a prediction.
+                let failure = if frame.assumed { Failure::Unknown(why) } else { Failure::Runbook(why) };
+                let shown = if frame.assumed { "FAILS on assumed reads" } else { "FAILS" };
+                (format!("{shown}: {}", redact(message)), Err(self.stop(Stop::Failure(failure), spec.pos)))
             }
         };
         self.plan.borrow_mut().items.push(PlanItem::Step {
             kind: spec.kind.into(),
             name: spec.name.clone(),
-            effects,
+            effects: frame.effects,
             result: result_text,
         });
         outcome
@@ -731,12 +902,23 @@ impl Controller {
         }
     }
 
+    /// A verdict recorded inside a step besides the step's own (a checklist item): weighed by gates, and
+    /// journaled so that resume restores it with the step.
+    pub fn record_verdict(&self, check: CheckRecord) -> Result<(), Box<EvalAltResult>> {
+        let step = self.state.borrow().step.as_ref().map(|f| f.name.clone()).unwrap_or_default();
+        if !self.is_dry() {
+            self.journal(Entry::Verdict { step, check: check.clone() }, false)?;
+        }
+        self.weigh(check);
+        Ok(())
+    }
+
     /// Adds a verdict for gates to weigh (checks, checklist items, gate decisions); the newest per name wins.
-    pub fn record_check(&self, check: CheckRecord) {
+    fn weigh(&self, check: CheckRecord) {
         let mut state = self.state.borrow_mut();
-        state.unweighed_failures.retain(|name| *name != check.name);
+        state.unweighed.retain(|c| c.name != check.name);
         if !check.ok && !state.gates.contains(&check.name) {
-            state.unweighed_failures.push(check.name.clone());
+            state.unweighed.push(check.clone());
         }
         state.checks.retain(|c| c.name != check.name);
         state.checks.push(check);
@@ -746,13 +928,33 @@ impl Controller {
     /// decision, not a failure left open).
     pub fn verdicts_weighed(&self, gate: &str) {
         let mut state = self.state.borrow_mut();
-        state.unweighed_failures.clear();
+        state.unweighed.clear();
         state.gates.insert(gate.to_string());
     }
 
-    /// Checks (and manual items) that failed with no gate after them: a run that ends with them is not clean.
-    pub fn unweighed_failures(&self) -> Vec<String> {
-        self.state.borrow().unweighed_failures.clone()
+    /// How the script's end is judged, by a run and its plan alike: verdicts that failed (or, in a plan, rest
+    /// on assumed reads) with no gate after them mean the run is not clean.
+    pub fn verdict_at_end(&self) -> Result<(), Failure> {
+        let open = self.state.borrow().unweighed.clone();
+        let names = |unknown: bool| -> Vec<String> {
+            open.iter().filter(|c| c.unknown == unknown).map(|c| format!("\"{}\"", c.name)).collect()
+        };
+        let (failed, unknown) = (names(false), names(true));
+        if !failed.is_empty() {
+            return Err(Failure::Runbook(format!(
+                "{} check(s) failed and no gate weighed them: {}",
+                failed.len(),
+                failed.join(", ")
+            )));
+        }
+        if !unknown.is_empty() {
+            return Err(Failure::Unknown(format!(
+                "{} check(s) rest on assumed reads and no gate weighed them: {}",
+                unknown.len(),
+                unknown.join(", ")
+            )));
+        }
+        Ok(())
     }
 
     fn pause(&self, delay: Duration) {
@@ -810,18 +1012,20 @@ impl Controller {
                 }
             }
         }
-        // The effects' own limit, or what is left of the step's timeout when that is shorter.
-        let limit = effects.iter().filter_map(Effect::default_timeout).max();
-        let (timeout, step_limited) = match (limit, deadline) {
-            (limit, None) => (limit, false),
-            (limit, Some((at, _))) => {
+        // A step's timeout bounds its effects; the per-kind defaults apply only to steps without one.
+        let (timeout, step_limited) = match deadline {
+            None => (effects.iter().filter_map(|e| e.default_timeout(self.settings.command_timeout)).max(), false),
+            Some((at, _)) => {
                 let left = at.saturating_duration_since(Instant::now());
-                match limit {
-                    Some(l) if l < left => (Some(l), false),
+                match effects.iter().filter_map(Effect::own_timeout).max() {
+                    Some(own) if own < left => (Some(own), false),
                     _ => (Some(left), true),
                 }
             }
         };
+        if self.is_dry() {
+            self.advance_plan_clock(&effects, pos)?;
+        }
         let budget = Budget { timeout, cancel: self.interrupts.token() };
         let started = Instant::now();
         let results = if effects.len() == 1 {
@@ -838,6 +1042,9 @@ impl Controller {
                         Ok((_, provenance)) => provenance.clone(),
                         Err(e) => Provenance::Assumed(format!("error: {e}")),
                     };
+                    if matches!(result, Ok((_, Provenance::Assumed(_)))) {
+                        frame.assumed = true;
+                    }
                     frame.effects.push(PlannedEffect { access: effect.access(), what: what.clone(), answer });
                 }
             } else {
@@ -882,28 +1089,58 @@ impl Controller {
         Ok(outcomes)
     }
 
-    /// Asks the operator (or the journal, `--answers`, `--yes`, a scenario) and journals the answer with who
-    /// gave it. Returns the answer and who answered.
+    /// A plan performs no sleep, so a poll over reads that never change would spin for ever: the plan keeps
+    /// the time its sleeps would take and stops the step where the run's timeout would.
+    fn advance_plan_clock(&self, effects: &[Effect], pos: Position) -> Result<(), Box<EvalAltResult>> {
+        const MAX_PLANNED_EFFECTS: usize = 10_000;
+        let mut state = self.state.borrow_mut();
+        let Some(frame) = state.step.as_mut() else { return Ok(()) };
+        for effect in effects {
+            if let Effect::Sleep { duration } = effect {
+                frame.planned += *duration;
+            }
+        }
+        let limit = frame.deadline.map(|(_, total)| total).unwrap_or(self.settings.command_timeout);
+        if frame.planned > limit {
+            let whose = if frame.deadline.is_some() { "the step's timeout" } else { "the per-command timeout" };
+            return Err(runtime(
+                format!("timed out: its waits add up to more than {whose} of {}", duration::short(limit)),
+                pos,
+            ));
+        }
+        if frame.effects.len() >= MAX_PLANNED_EFFECTS {
+            return Err(runtime(
+                format!("performs more than {MAX_PLANNED_EFFECTS} effects in the plan: a loop that never ends?"),
+                pos,
+            ));
+        }
+        Ok(())
+    }
+
+    /// Asks a question through the one answer chain: an earlier attempt of a step that completed with it,
+    /// then `--answers`, then `--yes` (confirmations only), then the terminal (or, in a plan, the scenario or
+    /// a stated assumption). The answer is journaled with who gave it.
     pub fn ask(
         &self,
         question: &str,
         choices: &[&str],
         kind: AskKind,
         pos: Position,
-    ) -> Result<(String, String), Box<EvalAltResult>> {
+    ) -> Result<Answered, Box<EvalAltResult>> {
         let step = self.state.borrow().step.as_ref().map(|f| f.name.clone()).unwrap_or_default();
         if kind != AskKind::Secret {
             let earlier = self.prior.borrow().answers.get(&(step.clone(), question.to_string())).cloned();
             if let Some(answer) = earlier {
                 self.terminal.line(&format!("        {question} -> {answer} (answered earlier)"));
-                return Ok((answer, "an earlier attempt".into()));
+                return Ok(Answered { answer, by: "an earlier attempt".into(), note: None, assumed: false });
             }
         }
         let given =
             if self.is_dry() { None } else { self.settings.answers.as_ref().and_then(|a| a.get(question, &step)) };
-        let (answer, by) = if let Some(given) = given {
+        let yes = self.settings.yes && !self.is_dry();
+        let answered = if let Some(given) = given {
+            let file = self.settings.answers.as_ref().map(|a| a.path.display().to_string()).unwrap_or_default();
             if !choices.is_empty() && !choices.contains(&given.answer.as_str()) {
-                let file = self.settings.answers.as_ref().map(|a| a.path.display().to_string()).unwrap_or_default();
                 return Err(runtime(
                     format!(
                         "{file}: the answer to \"{question}\" is \"{}\", but it must be one of: {}",
@@ -913,56 +1150,71 @@ impl Controller {
                     pos,
                 ));
             }
-            let by = given.by.unwrap_or_else(|| format!("{} (--answers)", self.settings.identity));
-            (given.answer, by)
-        } else if kind == AskKind::Confirm && self.settings.yes && !self.is_dry() {
-            ("yes".to_string(), format!("{} (--yes)", self.settings.identity))
-        } else if kind == AskKind::Defaulted && self.settings.yes && !self.is_dry() {
-            (String::new(), format!("{} (--yes, the default)", self.settings.identity))
+            let by = match given.by {
+                Some(by) => format!("{by} (answers file)"),
+                None => format!("{} (answers file)", self.settings.identity),
+            };
+            Answered { answer: given.answer, by, note: given.note, assumed: false }
+        } else if kind == AskKind::Confirm && yes {
+            Answered {
+                answer: "yes".into(),
+                by: format!("{} (--yes)", self.settings.identity),
+                note: None,
+                assumed: false,
+            }
+        } else if kind == AskKind::Defaulted && yes {
+            let by = format!("{} (--yes, the default)", self.settings.identity);
+            Answered { answer: String::new(), by, note: None, assumed: false }
+        } else if !self.is_dry() && !self.terminal.is_interactive() {
+            let why = unanswered(question, choices, kind);
+            return Err(self.stop(Stop::Failure(Failure::Runbook(why)), pos));
         } else {
             let prompt = Prompt {
                 question: question.into(),
                 choices: choices.iter().map(|c| c.to_string()).collect(),
                 secret: kind == AskKind::Secret,
             };
-            // Plans are the same on every machine: they name no operator.
-            let by = if self.is_dry() { "the operator".to_string() } else { self.settings.identity.clone() };
-            match self.perform(Effect::Prompt(prompt), "prompt", pos)? {
-                Outcome::Answer(a) => (a, by),
+            let answer = match self.perform(Effect::Prompt(prompt), "prompt", pos)? {
+                Outcome::Answer(a) => a,
                 other => return Err(runtime(format!("a prompt got {other:?} instead of an answer"), pos)),
-            }
+            };
+            // Plans are the same on every machine: they name no operator.
+            let assumed = self.is_dry()
+                && self
+                    .state
+                    .borrow()
+                    .step
+                    .as_ref()
+                    .and_then(|f| f.effects.last())
+                    .is_some_and(|e| matches!(e.answer, Provenance::Assumed(_)));
+            let by = if self.is_dry() { "the operator".to_string() } else { self.settings.identity.clone() };
+            Answered { answer, by, note: None, assumed }
         };
         let kept = if kind == AskKind::Secret {
-            if answer.len() >= crate::secrets::MIN_SECRET_LEN {
-                self.terminal.redactor().add(question, &answer);
+            if answered.answer.len() >= crate::secrets::MIN_SECRET_LEN {
+                self.terminal.redactor().add(question, &answered.answer);
             }
             "(secret, not kept)".to_string()
         } else {
-            answer.clone()
+            answered.answer.clone()
         };
         self.journal(
-            Entry::Answer { step, question: question.into(), answer: kept, by: by.clone(), at: now_stamp() },
+            Entry::Answer { step, question: question.into(), answer: kept, by: answered.by.clone(), at: now_stamp() },
             true,
         )?;
-        Ok((answer, by))
+        Ok(answered)
     }
 
     /// A value fixed the first time the current step computes it and kept across resumes (a watch's end
-    /// time): journaled like an answer, replayed like one.
+    /// time), whatever became of the step.
     pub fn remembered(&self, key: &str, compute: impl FnOnce() -> String) -> Result<String, Box<EvalAltResult>> {
         let step = self.state.borrow().step.as_ref().map(|f| f.name.clone()).unwrap_or_default();
-        if let Some(earlier) = self.prior.borrow().answers.get(&(step.clone(), key.to_string())).cloned() {
+        if let Some(earlier) = self.prior.borrow().remembered.get(&(step.clone(), key.to_string())).cloned() {
             return Ok(earlier);
         }
         let value = compute();
         if !self.is_dry() {
-            let entry = Entry::Answer {
-                step,
-                question: key.into(),
-                answer: value.clone(),
-                by: "golive".into(),
-                at: now_stamp(),
-            };
+            let entry = Entry::Remembered { step, key: key.into(), value: value.clone(), at: now_stamp() };
             self.journal(entry, true)?;
         }
         Ok(value)

@@ -83,6 +83,45 @@ pub enum Entry {
         by: String,
         at: String,
     },
+    /// A value golive fixed the first time a step computed it (a watch's end), kept whatever the step's fate.
+    Remembered {
+        step: String,
+        key: String,
+        value: String,
+        at: String,
+    },
+    /// A verdict for gates to weigh that is not the step's own (a checklist item); replayed on resume.
+    Verdict {
+        step: String,
+        check: CheckRecord,
+    },
+    /// A gate's decision, with what it weighed; a NO-GO that stopped the run is terminal for resume.
+    Decision {
+        gate: String,
+        verdict: String,
+        by: String,
+        at: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
+        recommended: String,
+        /// The gate was a statement: its NO-GO ended the run.
+        stops_run: bool,
+        /// The script's way back after a NO-GO (`on_nogo`), e.g. "scripts/rollback_quick.rhai".
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        on_nogo: Option<String>,
+    },
+    /// The operator ran although another run held the target (`--force`).
+    LockForced {
+        by: String,
+        holder: String,
+        at: String,
+    },
+    /// The operator reopened a decided gate on purpose (`golive resume --reopen-gate NAME`).
+    GateReopened {
+        gate: String,
+        by: String,
+        at: String,
+    },
     StepFinished {
         step: String,
         status: StepStatus,
@@ -111,6 +150,24 @@ pub struct CheckRecord {
     pub actual: String,
     #[serde(default)]
     pub target: String,
+    /// Rests on a read a plan assumed: neither pass nor fail (never journaled by a run).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unknown: bool,
+}
+
+impl CheckRecord {
+    pub fn new(name: &str, ok: bool, actual: String, target: String) -> CheckRecord {
+        CheckRecord { name: name.into(), ok, actual, target, unknown: false }
+    }
+
+    /// How boards and plans show it: pass, FAIL, or UNKNOWN (assumed).
+    pub fn mark(&self) -> &'static str {
+        match (self.unknown, self.ok) {
+            (true, _) => "UNKNOWN (assumed)",
+            (false, true) => "pass",
+            (false, false) => "FAIL",
+        }
+    }
 }
 
 pub struct Journal {

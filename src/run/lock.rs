@@ -1,4 +1,5 @@
-//! One run per runbook and target: an OS file lock (flock) that dies with the process that holds it.
+//! One run per target at a time, whatever the runbook: two runbooks that write to the same target (Saturday's
+//! deploy and the quick rollback) never run at once. An OS file lock (flock) that dies with its process.
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -15,6 +16,9 @@ pub struct Holder {
     pub pid: u32,
     pub since: String,
     pub run_id: String,
+    /// The runbook it runs (as golive.toml's folder names it), or "repl".
+    #[serde(default)]
+    pub script: String,
 }
 
 /// Held for the life of the run; dropping it (or the process dying) releases the lock.
@@ -22,14 +26,12 @@ pub struct RunLock {
     _guard: fd_lock::RwLockWriteGuard<'static, File>,
 }
 
-pub fn lock_path(golive_dir: &Path, script: &Path, target: &str) -> PathBuf {
-    use sha2::{Digest, Sha256};
-    let digest = Sha256::digest(script.to_string_lossy().as_bytes());
-    let stem = script.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-    golive_dir.join("locks").join(format!("{stem}-{target}-{:.8}.lock", hex(&digest)))
+pub fn lock_path(golive_dir: &Path, target: &str) -> PathBuf {
+    golive_dir.join("locks").join(format!("target-{target}.lock"))
 }
 
-pub fn acquire(path: &Path, holder: &Holder, script: &Path, target: &str) -> Result<RunLock> {
+/// Takes the target's lock, or says who holds it (exit 3).
+pub fn acquire(path: &Path, holder: &Holder, target: &str) -> Result<RunLock> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(|e| io_failure("create", dir, e))?;
     }
@@ -49,13 +51,13 @@ pub fn acquire(path: &Path, holder: &Holder, script: &Path, target: &str) -> Res
             let mut reader = File::open(path).map_err(|e| io_failure("read lock", path, e))?;
             reader.read_to_string(&mut text).map_err(|e| io_failure("read lock", path, e))?;
             let who = match serde_json::from_str::<Holder>(&text) {
-                Ok(h) => format!("{} (pid {}) since {}, run {}", h.by, h.pid, h.since, h.run_id),
+                Ok(h) => format!("{} runs {} (pid {}) since {}, run {}", h.by, h.script, h.pid, h.since, h.run_id),
                 Err(_) => "another golive process (its details are not written yet)".into(),
             };
             return Err(Failure::Locked(format!(
-                "error: {} is already running against target `{target}`: held by {who}\n  \
-                 hint: wait for it, or ask its operator; the lock is released when that process ends",
-                script.display()
+                "error: target `{target}` is in use: {who}\n  \
+                 hint: wait for it, or ask its operator; the lock is released when that process ends \
+                 (`--force` runs beside it anyway, and the journal says so)"
             )));
         }
     };
@@ -67,8 +69,4 @@ pub fn acquire(path: &Path, holder: &Holder, script: &Path, target: &str) -> Res
         .and_then(|_| file.flush())
         .map_err(|e| io_failure("write lock", path, e))?;
     Ok(RunLock { _guard: guard })
-}
-
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

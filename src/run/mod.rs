@@ -17,7 +17,6 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use rhai::{EvalAltResult, Scope};
-use sha2::{Digest, Sha256};
 
 use self::controller::{Controller, InDoubtPolicy, Mode, Settings, Stop};
 use self::interrupt::Interrupts;
@@ -47,6 +46,10 @@ pub struct Options {
     pub stdlib: Option<PathBuf>,
     /// `--answers FILE`: answers for questions, by question text or step name.
     pub answers: Option<PathBuf>,
+    /// `golive resume --reopen-gate NAME`: decide that gate again, on purpose.
+    pub reopen_gate: Option<String>,
+    /// `--force`: run although another run holds the target (journaled).
+    pub force: bool,
 }
 
 impl Default for Options {
@@ -58,6 +61,8 @@ impl Default for Options {
             in_doubt: InDoubtPolicy::Ask,
             stdlib: None,
             answers: None,
+            reopen_gate: None,
+            force: false,
         }
     }
 }
@@ -95,7 +100,7 @@ impl ScriptFile {
     }
 
     fn sha256(&self) -> String {
-        lock::hex(&Sha256::digest(self.text.as_bytes()))
+        crate::digest::sha256_hex(self.text.as_bytes())
     }
 }
 
@@ -122,8 +127,14 @@ pub(crate) fn open_session(
     let secrets = Secrets::load(&file.config.root, env_file.as_deref().map(Path::new), redactor)?;
     let answers = options.answers.as_deref().map(answers::Answers::load).transpose()?.map(Arc::new);
     let team = file.config.team.clone();
-    let settings =
-        Settings { yes: options.yes, in_doubt: options.in_doubt, identity: identity::operator(), answers, team };
+    let settings = Settings {
+        yes: options.yes,
+        in_doubt: options.in_doubt,
+        identity: identity::operator(),
+        answers,
+        team,
+        command_timeout: file.config.command_timeout,
+    };
     let controller = Controller::new(world, terminal, interrupts, settings);
     let host = Rc::new(Host {
         controller,
@@ -152,11 +163,12 @@ fn world_for_plan(config: &Arc<Config>, request: &PlanRequest, runtime: &tokio::
     Ok(PlanWorld { scenario, live_reads })
 }
 
-/// Evaluates the script and turns how it ended into golive's outcome.
+/// Evaluates the script and turns how it ended into golive's outcome, by the same rules for a run and its
+/// plan: a stop is its failure; an end with failed verdicts no gate weighed is exit 1.
 fn evaluate(session: &Session) -> Result<()> {
     let mut scope = Scope::new();
     let result = session.loaded.engine.run_ast_with_scope(&mut scope, &session.script.ast);
-    let Err(err) = result else { return Ok(()) };
+    let Err(err) = result else { return session.host.controller.verdict_at_end() };
     let render = |e: &EvalAltResult| {
         session.loaded.sources.render(&session.loaded.explain(e, &session.file.name), session.color)
     };
@@ -186,10 +198,15 @@ pub fn plan(script: &Path, options: &Options, request: &PlanRequest, runtime: &t
     plan.script = session.file.name.clone();
     plan.target = target;
     plan.scenario = request.scenario.as_ref().map(|p| relative(p, &session.file.config.root));
-    plan.outcome = match outcome {
-        Ok(()) => "the run would complete (exit 0)".into(),
+    (plan.exit_code, plan.outcome) = match outcome {
+        Ok(()) => (0, "the run would complete (exit 0)".into()),
         Err(Failure::Usage(message)) => return Err(Failure::Usage(message)),
-        Err(failure) => format!("the run would stop (exit {}): {}", failure.exit_code(), failure.message()),
+        Err(Failure::Unknown(why)) => {
+            (1, format!("unknown: {why}; answer its reads with --scenario FILE or --live-reads"))
+        }
+        Err(failure) => {
+            (failure.exit_code(), format!("the run would stop (exit {}): {}", failure.exit_code(), failure.message()))
+        }
     };
     Ok(plan)
 }
@@ -243,15 +260,24 @@ pub fn run(
     live(file, target, mode, None, options, runtime)
 }
 
-/// `golive resume [RUN]`: carries on the newest unfinished run, or the one named.
+/// Which run `golive resume` and `golive status` mean.
+#[derive(Debug, Clone, Default)]
+pub struct RunQuery {
+    /// A run id (or a unique prefix of one), or a script path whose newest run is meant.
+    pub run_or_script: Option<String>,
+    /// Only runs on this target.
+    pub target: Option<String>,
+}
+
+/// `golive resume [RUN | SCRIPT] [--target T]`: carries on a run that stopped.
 pub fn resume(
-    run: Option<&str>,
+    query: &RunQuery,
     options: &Options,
     runtime: &tokio::runtime::Handle,
 ) -> (Option<RunSummary>, Result<()>) {
     let found = (|| {
         let config = Config::discover(Path::new("."))?;
-        let dir = find_run(&config, run)?;
+        let dir = find_run(&config, query)?;
         let record = journal::read(&dir.join(journal::FILE_NAME))?;
         Ok::<_, Failure>((dir, record))
     })();
@@ -262,19 +288,57 @@ pub fn resume(
     if let Some(warning) = &record.torn_tail {
         eprintln!("{warning}");
     }
-    let Some(Entry::RunStarted { script, target, script_sha256, .. }) = record.entries.first().cloned() else {
+    let id = dir.file_name().unwrap_or_default().to_string_lossy().into_owned();
+    let Some(Entry::RunStarted { script, target, script_sha256, mode, .. }) = record.entries.first().cloned() else {
         return (
             None,
             Err(Failure::Usage(format!("error: {} does not start with a run_started entry", dir.display()))),
         );
     };
+    if mode != "run" {
+        return (
+            None,
+            Err(Failure::Usage(format!(
+                "error: run {id} is a {mode} run; only whole runs resume (re-run a step with `golive run SCRIPT --only STEP`)"
+            ))),
+        );
+    }
     let prior = Prior::from_entries(&record.entries);
     if let Some(code) = prior.finished.filter(|c| *c == 0) {
-        let id = dir.file_name().unwrap_or_default().to_string_lossy().into_owned();
         return (
             None,
             Err(Failure::Usage(format!("error: run {id} already finished (exit {code}); there is nothing to resume"))),
         );
+    }
+    if let Some(gate) = &options.reopen_gate
+        && prior.decision.as_ref().is_none_or(|d| d.gate != *gate)
+    {
+        return (
+            None,
+            Err(Failure::Usage(format!(
+                "error: --reopen-gate \"{gate}\": run {id} has no NO-GO from a gate by that name"
+            ))),
+        );
+    }
+    if let Some(decision) = &prior.decision
+        && options.reopen_gate.as_deref() != Some(decision.gate.as_str())
+    {
+        let mut message = crate::engine::syntax::no_go_message(
+            &decision.gate,
+            &decision.verdict,
+            &decision.by,
+            &decision.at,
+            decision.on_nogo.as_deref(),
+        );
+        if let Some(note) = &decision.note {
+            message.push_str(&format!("\n  notes: {note}"));
+        }
+        message = format!(
+            "error: run {id} ended with a decision; resume does not walk past it\n  {message}\n  \
+             to decide again with fresh evidence: golive resume {id} --reopen-gate \"{}\"",
+            decision.gate
+        );
+        return (None, Err(Failure::NoGo { gate: decision.gate.clone(), message }));
     }
     let file = match ScriptFile::read(&script) {
         Ok(f) => f,
@@ -327,15 +391,14 @@ fn live(
             pid: std::process::id(),
             since: started_at.clone(),
             run_id: run_id.clone(),
+            script: session.file.name.clone(),
         };
-        let lock = lock::acquire(
-            &lock::lock_path(&state_dir, &session.file.path, &target),
-            &holder,
-            Path::new(&session.file.name),
-            &target,
-        );
-        let lock = match lock {
-            Ok(lock) => lock,
+        let (lock, forced) = match lock::acquire(&lock::lock_path(&state_dir, &target), &holder, &target) {
+            Ok(lock) => (Some(lock), None),
+            Err(Failure::Locked(why)) if options.force => {
+                eprintln!("warning: --force: running beside the holder of target `{target}`\n{why}");
+                (None, Some(why))
+            }
             Err(e) => {
                 if !resumed {
                     let _ = std::fs::remove_dir_all(&run_dir);
@@ -374,6 +437,25 @@ fn live(
             )?;
             j
         };
+        let mut journal = journal;
+        if let Some(holder) = forced {
+            let entry = Entry::LockForced { by: identity.clone(), holder, at: started_at.clone() };
+            journal.append(&entry, true)?;
+        }
+        if let Some(gate) = &options.reopen_gate {
+            journal.append(
+                &Entry::GateReopened { gate: gate.clone(), by: identity.clone(), at: started_at.clone() },
+                true,
+            )?;
+        }
+        let prior = match &options.reopen_gate {
+            Some(gate) => {
+                let mut prior = prior;
+                prior.reopen(gate);
+                prior
+            }
+            None => prior,
+        };
         Ok::<_, Failure>((run_id, journal_path, journal, prior, lock))
     })();
     let (run_id, journal_path, journal, prior, _lock) = match prepared {
@@ -386,18 +468,7 @@ fn live(
     terminal.line(&format!("{verb} {} on target `{target}` as run {run_id}", session.file.name));
     session.host.controller.begin(mode, Some(journal), prior, session.script.outline.clone());
     let started = Instant::now();
-    let outcome = evaluate(&session).and_then(|()| {
-        let failed = session.host.controller.unweighed_failures();
-        if failed.is_empty() || session.host.controller.is_dry() {
-            return Ok(());
-        }
-        let names: Vec<String> = failed.iter().map(|n| format!("\"{n}\"")).collect();
-        Err(Failure::Runbook(format!(
-            "{} check(s) failed and no gate weighed them: {}",
-            failed.len(),
-            names.join(", ")
-        )))
-    });
+    let outcome = evaluate(&session);
     let (code, message) = match &outcome {
         Ok(()) => (0, "done".to_string()),
         Err(f) => (f.exit_code(), f.message().to_string()),
@@ -436,24 +507,58 @@ pub fn run_dirs(config: &Config) -> Vec<PathBuf> {
     dirs
 }
 
-fn find_run(config: &Config, run: Option<&str>) -> Result<PathBuf> {
+/// The run a query means: a run id or unique prefix; else the newest run of the named script (and target);
+/// else the newest whole run (REPL sessions and single-step runs are never picked by a bare query). A newer
+/// journal that cannot be read is an error naming it, never skipped for an older run.
+fn find_run(config: &Config, query: &RunQuery) -> Result<PathBuf> {
+    let runs_dir = config.root.join(STATE_DIR).join("runs");
     let dirs = run_dirs(config);
-    match run {
-        Some(id) => dirs.into_iter().find(|d| d.file_name().is_some_and(|n| n == id)).ok_or_else(|| {
-            Failure::Usage(format!(
+    let script = query.run_or_script.as_deref().filter(|q| q.ends_with(".rhai") || Path::new(q).is_file());
+    if let Some(id) = query.run_or_script.as_deref().filter(|_| script.is_none()) {
+        let matches: Vec<&PathBuf> =
+            dirs.iter().filter(|d| d.file_name().is_some_and(|n| n.to_string_lossy().starts_with(id))).collect();
+        return match matches.as_slice() {
+            [one] => Ok((*one).clone()),
+            [] => Err(Failure::Usage(format!(
                 "error: no run `{id}` under {}; `golive status` lists runs",
-                config.root.join(STATE_DIR).display()
-            ))
-        }),
-        // A run killed before its first journal line was written never started: skip it.
-        None => dirs
-            .into_iter()
-            .rev()
-            .find(|d| journal::read(&d.join(journal::FILE_NAME)).is_ok_and(|r| !r.entries.is_empty()))
-            .ok_or_else(|| {
-                Failure::Usage(format!("error: no runs under {} yet", config.root.join(STATE_DIR).display()))
-            }),
+                runs_dir.display()
+            ))),
+            many => Err(Failure::Usage(format!(
+                "error: `{id}` names {} runs; give more of the id: {}",
+                many.len(),
+                many.iter()
+                    .map(|d| d.file_name().unwrap_or_default().to_string_lossy().into_owned())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))),
+        };
     }
+    let script =
+        script.map(|s| std::fs::canonicalize(s).map_err(|e| io_failure("read script", Path::new(s), e))).transpose()?;
+    for dir in dirs.iter().rev() {
+        let path = dir.join(journal::FILE_NAME);
+        let record = journal::read(&path)?;
+        let Some(Entry::RunStarted { script: s, target: t, mode, .. }) = record.entries.first() else {
+            return Err(Failure::Usage(format!(
+                "error: {} has no run_started line (emptied or torn?); name the run you mean, or move that folder away",
+                path.display()
+            )));
+        };
+        if mode != "run" || query.target.as_ref().is_some_and(|want| want != t) {
+            continue;
+        }
+        if script.as_ref().is_some_and(|want| want != s) {
+            continue;
+        }
+        return Ok(dir.clone());
+    }
+    let what = match (&script, &query.target) {
+        (Some(s), Some(t)) => format!(" of {} on target `{t}`", s.display()),
+        (Some(s), None) => format!(" of {}", s.display()),
+        (None, Some(t)) => format!(" on target `{t}`"),
+        (None, None) => String::new(),
+    };
+    Err(Failure::Usage(format!("error: no runs{what} under {} yet", runs_dir.display())))
 }
 
 /// The newest journal of this script and target: what `--only` yields for the steps it skips.
@@ -469,9 +574,9 @@ pub(crate) fn latest_prior(config: &Config, script: &Path, target: &str) -> Opti
     })
 }
 
-pub fn resolve_run(run: Option<&str>) -> Result<PathBuf> {
+pub fn resolve_run(query: &RunQuery) -> Result<PathBuf> {
     let config = Config::discover(Path::new("."))?;
-    find_run(&config, run)
+    find_run(&config, query)
 }
 
 fn relative(path: &Path, root: &Path) -> String {

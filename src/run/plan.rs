@@ -11,6 +11,8 @@ pub struct Plan {
     pub scenario: Option<String>,
     pub items: Vec<PlanItem>,
     pub outcome: String,
+    /// The predicted run's exit code: 0 done, 1 it would fail or its outcome is unknown, 130, 3...
+    pub exit_code: i32,
 }
 
 #[derive(Debug, Serialize)]

@@ -1,5 +1,13 @@
-//! What an earlier journal says about a runbook's steps: what is done (and its value), what was answered,
-//! and which step was in doubt (started, never finished) when the run died.
+//! What an earlier journal says, and what resume does with each step because of it: the one place where
+//! verdicts, answers and decisions are restored, so a resumed run's board and exit code are those of one
+//! uninterrupted run.
+//!
+//! - A step that finished is done and yields its stored value; its verdicts (its own, and the checklist
+//!   items it recorded) are replayed in script order, and a gate that said GO weighs them again.
+//! - A check that finished with a failed verdict is not done: checks are reads, so resume evaluates it
+//!   again (a fixed problem turns green honestly, a broken one stays red).
+//! - An answer is replayed only for a step that completed with it; a failed or unfinished step asks again.
+//! - A NO-GO that ended the run is terminal until reopened on purpose (`GateReopened`).
 
 use std::collections::HashMap;
 
@@ -11,6 +19,9 @@ pub struct DoneStep {
     pub value: serde_json::Value,
     pub source_sha256: String,
     pub status: StepStatus,
+    pub kind: String,
+    /// Every verdict the step recorded, its own last, in the order they were recorded.
+    pub verdicts: Vec<CheckRecord>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -20,50 +31,135 @@ pub struct InDoubt {
     pub wrote: bool,
 }
 
+/// A gate's NO-GO that ended the run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decision {
+    pub gate: String,
+    pub verdict: String,
+    pub by: String,
+    pub at: String,
+    pub note: Option<String>,
+    pub on_nogo: Option<String>,
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct Prior {
     pub done: HashMap<String, DoneStep>,
+    /// Answers of steps that completed with them, by (step, question).
     pub answers: HashMap<(String, String), String>,
+    /// Values golive fixed once for a step (a watch's end), by (step, key), whatever became of the step.
+    pub remembered: HashMap<(String, String), String>,
+    /// The newest verdict per name, over every finished step: what a gate that includes this run sees.
     pub checks: Vec<CheckRecord>,
     pub in_doubt: Option<InDoubt>,
-    /// The run had finished cleanly: there is nothing to resume.
+    /// How the newest session of the run ended, if it did.
     pub finished: Option<i32>,
+    /// The NO-GO that ended the run, unless a later resume reopened that gate.
+    pub decision: Option<Decision>,
+}
+
+/// What resume does with one step.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// Not done: run it (again).
+    Run,
+    /// Done in an earlier attempt: yield its value and replay its verdicts.
+    Skip,
+    /// Started and never finished: settle it (re-run when it made no writes or is idempotent, else ask).
+    Settle { wrote: bool },
+}
+
+struct Open {
+    step: String,
+    kind: String,
+    sha: String,
+    wrote: bool,
+    answers: Vec<(String, String)>,
+    verdicts: Vec<CheckRecord>,
 }
 
 impl Prior {
     pub fn from_entries(entries: &[Entry]) -> Prior {
         let mut prior = Prior::default();
-        let mut open: Option<(String, String, bool)> = None;
+        let mut open: Option<Open> = None;
         for entry in entries {
             match entry {
-                Entry::StepStarted { step, source_sha256, .. } => {
-                    open = Some((step.clone(), source_sha256.clone(), false));
+                Entry::StepStarted { step, kind, source_sha256, .. } => {
+                    open = Some(Open {
+                        step: step.clone(),
+                        kind: kind.clone(),
+                        sha: source_sha256.clone(),
+                        wrote: false,
+                        answers: Vec::new(),
+                        verdicts: Vec::new(),
+                    });
                 }
                 Entry::Effect { step, access: Access::Write, .. } => {
-                    if let Some((open_step, _, wrote)) = open.as_mut()
-                        && open_step == step
-                    {
-                        *wrote = true;
+                    if let Some(o) = open.as_mut().filter(|o| o.step == *step) {
+                        o.wrote = true;
                     }
                 }
                 Entry::Answer { step, question, answer, .. } => {
-                    prior.answers.insert((step.clone(), question.clone()), answer.clone());
+                    if let Some(o) = open.as_mut().filter(|o| o.step == *step) {
+                        o.answers.push((question.clone(), answer.clone()));
+                    }
                 }
+                Entry::Remembered { step, key, value, .. } => {
+                    prior.remembered.insert((step.clone(), key.clone()), value.clone());
+                }
+                Entry::Verdict { step, check } => {
+                    if let Some(o) = open.as_mut().filter(|o| o.step == *step) {
+                        o.verdicts.push(check.clone());
+                    }
+                }
+                Entry::Decision { gate, verdict, by, at, note, stops_run, on_nogo, .. } => {
+                    prior.decision = (verdict != "GO" && *stops_run).then(|| Decision {
+                        gate: gate.clone(),
+                        verdict: verdict.clone(),
+                        by: by.clone(),
+                        at: at.clone(),
+                        note: note.clone(),
+                        on_nogo: on_nogo.clone(),
+                    });
+                }
+                Entry::GateReopened { gate, .. } => prior.reopen(gate),
                 Entry::StepFinished { step, status, value, check, .. } => {
-                    let sha = match open.take() {
-                        Some((s, sha, _)) if s == *step => sha,
-                        _ => String::new(),
+                    let finished = match open.take() {
+                        Some(o) if o.step == *step => o,
+                        // A closing line without its opening (an in-doubt step marked done on resume).
+                        other => {
+                            open = other;
+                            Open {
+                                step: step.clone(),
+                                kind: String::new(),
+                                sha: String::new(),
+                                wrote: false,
+                                answers: Vec::new(),
+                                verdicts: Vec::new(),
+                            }
+                        }
                     };
-                    if let Some(check) = check {
-                        prior.checks.retain(|c| c.name != check.name);
-                        prior.checks.push(check.clone());
+                    let Open { kind, sha, answers, mut verdicts, .. } = finished;
+                    if *status != StepStatus::Done && *status != StepStatus::Skipped {
+                        continue;
                     }
-                    if matches!(status, StepStatus::Done | StepStatus::Skipped) {
-                        prior.done.insert(
-                            step.clone(),
-                            DoneStep { value: value.clone(), source_sha256: sha, status: *status },
-                        );
+                    verdicts.extend(check.iter().cloned());
+                    for v in &verdicts {
+                        prior.checks.retain(|c| c.name != v.name);
+                        prior.checks.push(v.clone());
                     }
+                    let failed_check = kind == "check" && check.as_ref().is_some_and(|c| !c.ok);
+                    if failed_check {
+                        prior.done.remove(step);
+                        continue;
+                    }
+                    for (question, answer) in answers {
+                        prior.answers.insert((step.clone(), question), answer);
+                    }
+                    prior.done.insert(
+                        step.clone(),
+                        DoneStep { value: value.clone(), source_sha256: sha, status: *status, kind, verdicts },
+                    );
                 }
                 // A resumed run that died before settling the step in doubt leaves it in doubt.
                 Entry::RunStarted { .. } | Entry::RunResumed { .. } => prior.finished = None,
@@ -71,8 +167,28 @@ impl Prior {
                 _ => {}
             }
         }
-        prior.in_doubt = open.map(|(step, _, wrote)| InDoubt { step, wrote });
+        prior.in_doubt = open.map(|o| InDoubt { step: o.step, wrote: o.wrote });
         prior
+    }
+
+    /// The operator reopened `gate` on purpose: it is asked again, and its NO-GO no longer ends the run.
+    pub fn reopen(&mut self, gate: &str) {
+        if self.decision.as_ref().is_some_and(|d| d.gate == gate) {
+            self.decision = None;
+        }
+        self.done.remove(gate);
+        self.answers.retain(|(step, _), _| step != gate);
+    }
+
+    /// What resume does with `step`.
+    pub fn action(&self, step: &str) -> Action {
+        if self.done.contains_key(step) {
+            return Action::Skip;
+        }
+        match &self.in_doubt {
+            Some(doubt) if doubt.step == step => Action::Settle { wrote: doubt.wrote },
+            _ => Action::Run,
+        }
     }
 }
 
@@ -80,10 +196,10 @@ impl Prior {
 mod tests {
     use super::*;
 
-    fn started(step: &str) -> Entry {
+    fn started(step: &str, kind: &str) -> Entry {
         Entry::StepStarted {
             step: step.into(),
-            kind: "step".into(),
+            kind: kind.into(),
             phase: None,
             attempt: 1,
             source_sha256: format!("sha-{step}"),
@@ -91,14 +207,14 @@ mod tests {
         }
     }
 
-    fn finished(step: &str, status: StepStatus) -> Entry {
+    fn finished(step: &str, status: StepStatus, check: Option<CheckRecord>) -> Entry {
         Entry::StepFinished {
             step: step.into(),
             status,
             duration_ms: 1,
             value: serde_json::json!(step),
             error: None,
-            check: None,
+            check,
             at: String::new(),
         }
     }
@@ -113,25 +229,130 @@ mod tests {
         }
     }
 
+    fn answer(step: &str, question: &str, answer: &str) -> Entry {
+        Entry::Answer {
+            step: step.into(),
+            question: question.into(),
+            answer: answer.into(),
+            by: "ana".into(),
+            at: String::new(),
+        }
+    }
+
+    fn verdict(name: &str, ok: bool) -> CheckRecord {
+        CheckRecord::new(name, ok, String::new(), String::new())
+    }
+
+    fn decision(gate: &str, verdict: &str, stops_run: bool) -> Entry {
+        Entry::Decision {
+            gate: gate.into(),
+            verdict: verdict.into(),
+            by: "Ana".into(),
+            at: "t".into(),
+            note: Some("payments failing".into()),
+            recommended: "NO-GO".into(),
+            stops_run,
+            on_nogo: Some("scripts/rollback_quick.rhai".into()),
+        }
+    }
+
     #[test]
     fn finds_done_steps_and_the_step_in_doubt() {
         let prior = Prior::from_entries(&[
-            started("a"),
-            finished("a", StepStatus::Done),
-            started("b"),
-            finished("b", StepStatus::Failed),
-            started("b"),
+            started("a", "step"),
+            finished("a", StepStatus::Done, None),
+            started("b", "step"),
+            finished("b", StepStatus::Failed, None),
+            started("b", "step"),
             write("b"),
         ]);
         assert_eq!(prior.done["a"].value, serde_json::json!("a"));
         assert_eq!(prior.done["a"].source_sha256, "sha-a");
-        assert!(!prior.done.contains_key("b"));
-        assert_eq!(prior.in_doubt, Some(InDoubt { step: "b".into(), wrote: true }));
+        assert_eq!(prior.action("a"), Action::Skip);
+        assert_eq!(prior.action("b"), Action::Settle { wrote: true });
+        assert_eq!(prior.action("c"), Action::Run);
     }
 
     #[test]
     fn a_step_with_only_reads_is_in_doubt_without_writes() {
-        let prior = Prior::from_entries(&[started("a")]);
-        assert_eq!(prior.in_doubt, Some(InDoubt { step: "a".into(), wrote: false }));
+        let prior = Prior::from_entries(&[started("a", "step")]);
+        assert_eq!(prior.action("a"), Action::Settle { wrote: false });
+    }
+
+    #[test]
+    fn a_failed_check_is_evaluated_again_but_a_manual_no_is_kept() {
+        let prior = Prior::from_entries(&[
+            started("disk", "check"),
+            finished("disk", StepStatus::Done, Some(verdict("disk", false))),
+            started("support ready", "manual"),
+            finished("support ready", StepStatus::Done, Some(verdict("support ready", false))),
+            started("tls", "check"),
+            finished("tls", StepStatus::Done, Some(verdict("tls", true))),
+        ]);
+        assert_eq!(prior.action("disk"), Action::Run);
+        assert_eq!(prior.action("support ready"), Action::Skip);
+        assert_eq!(prior.done["support ready"].verdicts, vec![verdict("support ready", false)]);
+        assert_eq!(prior.action("tls"), Action::Skip);
+        assert_eq!(prior.checks.len(), 3, "a gate including this run sees every verdict, failed ones too");
+    }
+
+    #[test]
+    fn answers_are_kept_only_for_steps_that_completed_with_them() {
+        let prior = Prior::from_entries(&[
+            started("charge", "check"),
+            answer("charge", "Charge id?", "ch_wrong"),
+            finished("charge", StepStatus::Failed, None),
+            started("items", "step"),
+            answer("items", "Rollback probado", "yes"),
+            Entry::Verdict { step: "items".into(), check: verdict("Rollback probado", true) },
+            finished("items", StepStatus::Done, None),
+            started("typed", "step"),
+            answer("typed", "LCP?", "2.1"),
+        ]);
+        assert!(!prior.answers.contains_key(&("charge".into(), "Charge id?".into())));
+        assert!(!prior.answers.contains_key(&("typed".into(), "LCP?".into())));
+        assert_eq!(prior.answers[&("items".into(), "Rollback probado".into())], "yes");
+        assert_eq!(prior.done["items"].verdicts, vec![verdict("Rollback probado", true)]);
+    }
+
+    #[test]
+    fn a_no_go_that_ended_the_run_is_terminal_until_reopened() {
+        let mut entries = vec![
+            started("Go/No-Go", "gate"),
+            answer("Go/No-Go", "Go/No-Go", "NO-GO"),
+            decision("Go/No-Go", "NO-GO", true),
+            finished("Go/No-Go", StepStatus::Done, Some(verdict("Go/No-Go", false))),
+        ];
+        let prior = Prior::from_entries(&entries);
+        let d = prior.decision.clone().expect("the NO-GO is terminal");
+        assert_eq!(
+            (d.gate.as_str(), d.by.as_str(), d.on_nogo.as_deref()),
+            ("Go/No-Go", "Ana", Some("scripts/rollback_quick.rhai"))
+        );
+        entries.push(Entry::GateReopened { gate: "Go/No-Go".into(), by: "ana".into(), at: "t2".into() });
+        let reopened = Prior::from_entries(&entries);
+        assert_eq!(reopened.decision, None);
+        assert_eq!(reopened.action("Go/No-Go"), Action::Run, "a reopened gate asks again");
+        assert!(reopened.answers.is_empty(), "and its old answer is not replayed");
+    }
+
+    #[test]
+    fn a_no_go_the_script_branches_on_does_not_end_the_run() {
+        let prior = Prior::from_entries(&[
+            started("Go/No-Go", "gate"),
+            decision("Go/No-Go", "NO-GO", false),
+            finished("Go/No-Go", StepStatus::Done, Some(verdict("Go/No-Go", false))),
+        ]);
+        assert_eq!(prior.decision, None);
+        assert_eq!(prior.action("Go/No-Go"), Action::Skip);
+    }
+
+    #[test]
+    fn remembered_values_outlive_the_step_that_fixed_them() {
+        let prior = Prior::from_entries(&[
+            started("watch", "step"),
+            Entry::Remembered { step: "watch".into(), key: "ends".into(), value: "42".into(), at: String::new() },
+        ]);
+        assert_eq!(prior.remembered[&("watch".into(), "ends".into())], "42");
     }
 }

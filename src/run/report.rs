@@ -22,12 +22,7 @@ impl GateBoard {
         if let Some(required) = required {
             for name in required {
                 if !rows.iter().any(|(c, _)| c.name == *name || c.name.ends_with(&format!(": {name}"))) {
-                    let missing = CheckRecord {
-                        name: name.clone(),
-                        ok: false,
-                        actual: "not checked".into(),
-                        target: String::new(),
-                    };
+                    let missing = CheckRecord::new(name, false, "not checked".into(), String::new());
                     rows.push((missing, true));
                 }
             }
@@ -49,6 +44,7 @@ impl GateBoard {
         table.set_header(vec!["Criterion", "Required", "Status", "Evidence"]);
         for (check, required) in &self.rows {
             let status = match (check.ok, required) {
+                _ if check.unknown => terminal.paint("UNKNOWN (assumed)", Tone::Bad),
                 (true, _) => terminal.paint("pass", Tone::Good),
                 (false, true) => terminal.paint("FAIL", Tone::Bad),
                 (false, false) => terminal.paint("fail", Tone::Dim),

@@ -1,0 +1,439 @@
+//! Honest verdicts, through the real binary: resume, gates, checks, answers and plans never turn a red run
+//! green (issue 10). Each test names the defect it reproduces.
+
+mod common;
+
+use common::Project;
+
+const GATED: &str = r#"
+phase "Validation" {
+    check "home answers" { true }
+}
+phase "Go/No-Go" {
+    gate "Go/No-Go" with #{ on_nogo: "rollback.rhai" };
+}
+phase "Soft Launch" {
+    step "open the site" { local::exec(["touch", "site-open"]); }
+}
+"#;
+
+const NO_GO: &str =
+    "\"Go/No-Go\" = { answer = \"NO-GO\", by = \"Ana Ruiz (Go-Live Lead)\", note = \"payments failing\" }\n";
+const GO: &str = "\"Go/No-Go\" = { answer = \"GO\", by = \"Ana Ruiz (Go-Live Lead)\" }\n";
+
+#[test]
+fn resume_after_a_no_go_refuses_and_names_the_decision_and_the_way_back() {
+    let project = Project::new();
+    project.write("saturday.rhai", GATED);
+    project.write("nogo.toml", NO_GO);
+    project.write("go.toml", GO);
+
+    let run = project.golive(&["saturday.rhai", "--answers", "nogo.toml"]);
+    run.assert_code(1);
+    assert!(
+        run.stderr.contains("gate \"Go/No-Go\" said NO-GO (Ana Ruiz (Go-Live Lead) (answers file)"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("the way back: golive rollback.rhai"), "{}", run.stderr);
+    assert!(run.stderr.contains("--reopen-gate \"Go/No-Go\""), "{}", run.stderr);
+    assert!(!run.stderr.contains("resume:  golive resume"), "a NO-GO never suggests a plain resume:\n{}", run.stderr);
+    assert!(!project.file("site-open").exists());
+
+    let resumed = project.golive(&["resume"]);
+    resumed.assert_code(1);
+    assert!(resumed.stderr.contains("ended with a decision; resume does not walk past it"), "{}", resumed.stderr);
+    assert!(resumed.stderr.contains("Ana Ruiz (Go-Live Lead)"), "{}", resumed.stderr);
+    assert!(resumed.stderr.contains("notes: payments failing"), "{}", resumed.stderr);
+    assert!(resumed.stderr.contains("the way back: golive rollback.rhai"), "{}", resumed.stderr);
+    assert!(!project.file("site-open").exists(), "resume walked past the NO-GO");
+    let status = project.golive(&["status"]);
+    assert!(status.stdout.contains("exit 1"), "{}", status.stdout);
+    assert!(!status.stdout.contains("exit 0"), "{}", status.stdout);
+
+    project.golive(&["resume", "--reopen-gate", "Nope"]).assert_code(2);
+    let reopened = project.golive(&["resume", "--reopen-gate", "Go/No-Go", "--answers", "go.toml"]);
+    reopened.assert_code(0);
+    assert!(project.file("site-open").exists(), "the GO after reopening opens the site");
+    assert!(
+        reopened.stderr.contains("skip  check \"home answers\"  done in an earlier attempt: pass"),
+        "{}",
+        reopened.stderr
+    );
+    let journal = std::fs::read_to_string(project.journals().pop().unwrap()).unwrap();
+    assert!(journal.contains("\"event\":\"gate_reopened\",\"gate\":\"Go/No-Go\""), "{journal}");
+    assert_eq!(journal.matches("\"event\":\"decision\"").count(), 2, "{journal}");
+}
+
+const RED_CHECK: &str = r#"
+check "flag is green" { local::run("cat flag", #{ read_only: true }).stdout.contains("green") }
+step "after" { local::exec(["touch", "after"]); }
+"#;
+
+#[test]
+fn resume_evaluates_failed_checks_again_so_red_stays_red_until_fixed() {
+    let project = Project::new();
+    project.write("friday.rhai", RED_CHECK);
+    project.write("flag", "red\n");
+    let run = project.golive(&["friday.rhai"]);
+    run.assert_code(1);
+    assert!(run.stderr.contains("1 check(s) failed and no gate weighed them: \"flag is green\""), "{}", run.stderr);
+
+    let still_red = project.golive(&["resume"]);
+    still_red.assert_code(1);
+    assert!(
+        still_red.stderr.contains("FAIL  check \"flag is green\""),
+        "the failed check was not evaluated again:\n{}",
+        still_red.stderr
+    );
+
+    project.write("flag", "green\n");
+    let green = project.golive(&["resume"]);
+    green.assert_code(0);
+    assert!(green.stderr.contains("ok    check \"flag is green\""), "{}", green.stderr);
+    project.golive(&["resume"]).assert_code(2);
+}
+
+#[test]
+fn a_manual_no_is_restored_on_resume_and_still_fails_the_run() {
+    let project = Project::new();
+    project.write(
+        "m.rhai",
+        r#"
+        manual "Equipo de soporte listo";
+        step "flaky" { local::run("test -f fixed"); }
+        "#,
+    );
+    project.write("a.toml", "\"Equipo de soporte listo\" = \"no\"\n");
+    project.golive(&["m.rhai", "--answers", "a.toml"]).assert_code(1);
+    project.write("fixed", "");
+    let resumed = project.golive(&["resume"]);
+    resumed.assert_code(1);
+    assert!(resumed.stderr.contains("done in an earlier attempt: FAIL"), "{}", resumed.stderr);
+    assert!(
+        resumed.stderr.contains("failed and no gate weighed them: \"Equipo de soporte listo\""),
+        "{}",
+        resumed.stderr
+    );
+}
+
+#[test]
+fn a_rejected_answer_is_not_replayed_and_answers_given_on_resume_are_used() {
+    let project = Project::new();
+    project.write(
+        "ask.rhai",
+        r#"
+        step "charge id" {
+            let id = prompt::input("Charge id (ch_...)", #{ validate: |a| a.starts_with("ch_") });
+            local::exec(["sh", "-c", `echo ${id} > charge`]);
+        }
+        "#,
+    );
+    project.write("bad.toml", "\"Charge id (ch_...)\" = \"oops\"\n");
+    project.write("good.toml", "\"Charge id (ch_...)\" = \"ch_123\"\n");
+    let run = project.golive(&["ask.rhai", "--answers", "bad.toml"]);
+    run.assert_code(1);
+    assert!(run.stderr.contains("\"oops\" is not a valid answer"), "{}", run.stderr);
+    let resumed = project.golive(&["resume", "--answers", "good.toml"]);
+    resumed.assert_code(0);
+    assert_eq!(project.read("charge"), "ch_123\n");
+}
+
+#[test]
+fn checklist_items_answered_yes_stay_passed_after_resume() {
+    let project = Project::new();
+    project.write(
+        "c.rhai",
+        r#"
+        step "criteria" { prompt::checklist("Go criterion", ["Rollback probado", "Equipo de soporte listo"]) }
+        step "flaky" { local::run("test -f fixed"); }
+        gate "Go/No-Go" with #{ required: ["Go criterion: Rollback probado", "Go criterion: Equipo de soporte listo"] };
+        "#,
+    );
+    project.write(
+        "a.toml",
+        "\"Go criterion: Rollback probado\" = \"yes\"\n\"Go criterion: Equipo de soporte listo\" = \"yes\"\n\"Go/No-Go\" = \"GO\"\n",
+    );
+    project.golive(&["c.rhai", "--answers", "a.toml"]).assert_code(1);
+    project.write("fixed", "");
+    project.write("gate.toml", "\"Go/No-Go\" = \"GO\"\n");
+    let resumed = project.golive(&["resume", "--answers", "gate.toml"]);
+    resumed.assert_code(0);
+    assert!(!resumed.stderr.contains("not checked"), "{}", resumed.stderr);
+    let journal = std::fs::read_to_string(project.journals().pop().unwrap()).unwrap();
+    assert!(journal.contains("(recommended GO)"), "the gate recommended NO-GO after resume:\n{journal}");
+}
+
+#[test]
+fn yes_never_vouches_for_manual_items_checklists_or_dangerous_confirmations() {
+    let project = Project::new();
+    project.write("manual.rhai", "manual \"Rollback probado\";\n");
+    let run = project.golive(&["manual.rhai", "--yes"]);
+    run.assert_code(1);
+    assert!(run.stderr.contains("no answer for \"Rollback probado\""), "{}", run.stderr);
+    assert!(run.stderr.contains("--yes never answers it"), "{}", run.stderr);
+
+    project.write("list.rhai", "step \"s\" { prompt::checklist(\"Go\", [\"Support ready\"]) }\n");
+    let run = project.golive(&["list.rhai", "--yes"]);
+    run.assert_code(1);
+    assert!(run.stderr.contains("no answer for \"Go: Support ready\""), "{}", run.stderr);
+
+    project.write(
+        "danger.rhai",
+        "step \"s\" { if prompt::confirm(\"Roll production back?\", #{ danger: true }) { local::exec([\"touch\", \"rolled\"]); } }\n",
+    );
+    let run = project.golive(&["danger.rhai", "--yes"]);
+    run.assert_code(1);
+    assert!(run.stderr.contains("no answer for \"Roll production back?\""), "{}", run.stderr);
+    assert!(!project.file("rolled").exists());
+
+    project.write(
+        "plain.rhai",
+        "step \"s\" { if prompt::confirm(\"Continue?\") { local::exec([\"touch\", \"went-on\"]); } }\n",
+    );
+    project.golive(&["plain.rhai", "--yes"]).assert_code(0);
+    assert!(project.file("went-on").exists(), "--yes still accepts plain confirmations");
+
+    project.write("ok.toml", "\"Rollback probado\" = { answer = \"yes\", by = \"Luis (QA Lead)\" }\n");
+    let run = project.golive(&["manual.rhai", "--answers", "ok.toml"]);
+    run.assert_code(0);
+    let status = project.golive(&["status"]);
+    assert!(
+        status.stdout.contains("Luis (QA Lead) (answers file)"),
+        "the answer's source is on the board:\n{}",
+        status.stdout
+    );
+}
+
+#[test]
+fn a_check_always_gives_one_verdict_shape_so_scripts_can_branch_on_it() {
+    let project = Project::new();
+    project.write(
+        "shape.rhai",
+        r#"
+        let failed = check "body fails" { local::run("exit 3"); true };
+        if !failed.ok { print(`branch taken: ${failed.actual}`); }
+        let plain = check "plain bool" { true };
+        print(`plain: ${plain.ok} ${plain.actual == ""}`);
+        "#,
+    );
+    let run = project.golive(&["shape.rhai"]);
+    run.assert_code(1);
+    assert!(run.stdout.contains("branch taken:"), "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("plain: true true"), "{}", run.stdout);
+}
+
+#[test]
+fn a_check_whose_read_exits_non_zero_names_allow_fail() {
+    let project = Project::new();
+    project.write(
+        "worker.rhai",
+        r#"
+        check "old worker stopped" { local::run("exit 3", #{ read_only: true }).code != 0 }
+        check "old worker stopped, judged" { local::run("exit 3", #{ read_only: true, allow_fail: true }).code != 0 }
+        "#,
+    );
+    let run = project.golive(&["worker.rhai"]);
+    run.assert_code(1);
+    assert!(run.stderr.contains("pass #{ allow_fail: true } to judge the exit code"), "{}", run.stderr);
+    assert!(run.stderr.contains("ok    check \"old worker stopped, judged\""), "{}", run.stderr);
+}
+
+#[test]
+fn a_check_with_retries_polls_until_it_passes() {
+    let project = Project::new();
+    project.write(
+        "ready.rhai",
+        r#"
+        check "ready" with #{ retries: 5, retry_delay: "50ms" } {
+            local::run("echo x >> polls", #{ read_only: true });
+            local::run("cat polls", #{ read_only: true }).stdout.split("\n").len() > 3
+        }
+        "#,
+    );
+    let run = project.golive(&["ready.rhai"]);
+    run.assert_code(0);
+    assert_eq!(project.read("polls").lines().count(), 3, "{}", run.stderr);
+    assert_eq!(run.stderr.matches("wait  check \"ready\"").count(), 2, "{}", run.stderr);
+
+    project.write("never.rhai", "check \"never\" with #{ retries: 2, retry_delay: \"10ms\" } { false }\n");
+    let run = project.golive(&["never.rhai"]);
+    run.assert_code(1);
+    assert_eq!(run.stderr.matches("wait  check \"never\"").count(), 2, "{}", run.stderr);
+}
+
+#[test]
+fn a_required_check_that_fails_stops_the_run_before_the_next_write() {
+    let project = Project::new();
+    project.write(
+        "backup.rhai",
+        r#"
+        check "backup verified" with #{ required: true } { local::run("test -f db.sql", #{ read_only: true, allow_fail: true }).ok }
+        step "docker-compose down" { local::exec(["touch", "down"]); }
+        "#,
+    );
+    let run = project.golive(&["backup.rhai"]);
+    run.assert_code(1);
+    assert!(run.stderr.contains("required check \"backup verified\" failed"), "{}", run.stderr);
+    assert!(!project.file("down").exists(), "a failed required check was followed by a write");
+    let plan = project.golive(&["plan", "backup.rhai"]);
+    plan.assert_code(1);
+    assert!(plan.stdout.contains("required check \"backup verified\" rests on assumed reads"), "{}", plan.stdout);
+    assert!(!plan.stdout.contains("write  local$ touch down"), "{}", plan.stdout);
+}
+
+#[test]
+fn plans_exit_with_the_predicted_code_and_assumed_reads_are_unknown() {
+    let project = Project::new();
+    project.write(
+        "p.rhai",
+        r#"
+        check "drupal healthy" { local::run("drush status", #{ read_only: true }); true }
+        step "after" { local::exec(["touch", "x"]); }
+        "#,
+    );
+    let plan = project.golive(&["plan", "p.rhai"]);
+    plan.assert_code(1);
+    assert!(plan.stdout.contains("= UNKNOWN (assumed)"), "{}", plan.stdout);
+    assert!(plan.stdout.contains("outcome: unknown: 1 check(s) rest on assumed reads"), "{}", plan.stdout);
+
+    project.write("red.toml", "[[exec]]\nmatch = \"drush status\"\ncode = 3\nstderr = \"no database\"\n");
+    let red = project.golive(&["plan", "p.rhai", "--scenario", "red.toml"]);
+    red.assert_code(1);
+    assert!(
+        red.stdout.contains("the run would stop (exit 1): 1 check(s) failed and no gate weighed them"),
+        "{}",
+        red.stdout
+    );
+    project.write("green.toml", "[[exec]]\nmatch = \"drush status\"\nstdout = \"ok\"\n");
+    let green = project.golive(&["plan", "p.rhai", "--scenario", "green.toml"]);
+    green.assert_code(0);
+    assert!(green.stdout.contains("outcome: the run would complete (exit 0)"), "{}", green.stdout);
+}
+
+#[test]
+fn a_plan_never_decides_a_gate_nobody_answered() {
+    let project = Project::new();
+    project.write("saturday.rhai", GATED);
+    let plan = project.golive(&["plan", "saturday.rhai"]);
+    plan.assert_code(1);
+    assert!(plan.stdout.contains("gate \"Go/No-Go\" needs a decision the scenario does not give"), "{}", plan.stdout);
+    assert!(!plan.stdout.contains("touch site-open"), "{}", plan.stdout);
+    project.write("go.toml", "[[prompt]]\nmatch = \"Go/No-Go\"\nanswer = \"GO\"\n");
+    let go = project.golive(&["plan", "saturday.rhai", "--scenario", "go.toml"]);
+    go.assert_code(0);
+    assert!(go.stdout.contains("write  local$ touch site-open"), "{}", go.stdout);
+    project.write("nogo.toml", "[[prompt]]\nmatch = \"Go/No-Go\"\nanswer = \"NO-GO\"\n");
+    let nogo = project.golive(&["plan", "saturday.rhai", "--scenario", "nogo.toml"]);
+    nogo.assert_code(1);
+    assert!(nogo.stdout.contains("the run would stop (exit 1): gate \"Go/No-Go\" said NO-GO"), "{}", nogo.stdout);
+    project.write("nogo-answers.toml", NO_GO);
+    let run = project.golive(&["saturday.rhai", "--answers", "nogo-answers.toml"]);
+    assert_eq!(run.code, nogo.code, "plan and run disagree");
+}
+
+#[test]
+fn a_plans_gate_include_is_answered_by_the_scenario_never_by_local_journals() {
+    let project = Project::new();
+    project.write("friday.rhai", "check \"waf on\" { true }\n");
+    project.golive(&["friday.rhai"]).assert_code(0);
+    project.write("sat.rhai", "gate \"Go/No-Go\" with #{ include: [\"friday\"] };\n");
+    project.write("go.toml", "[[prompt]]\nmatch = \"Go/No-Go\"\nanswer = \"GO\"\n");
+    let plan = project.golive(&["plan", "sat.rhai", "--scenario", "go.toml"]);
+    assert!(plan.stdout.contains("recommended NO-GO"), "a plan read this machine's journal:\n{}", plan.stdout);
+    project.write(
+        "go-friday.toml",
+        "[[prompt]]\nmatch = \"Go/No-Go\"\nanswer = \"GO\"\n[[include]]\nscript = \"friday\"\nchecks = { \"waf on\" = true }\n",
+    );
+    let plan = project.golive(&["plan", "sat.rhai", "--scenario", "go-friday.toml"]);
+    plan.assert_code(0);
+    assert!(plan.stdout.contains("recommended GO"), "{}", plan.stdout);
+}
+
+#[test]
+fn a_plans_clock_is_one_instant() {
+    let project = Project::new();
+    project.write("t.rhai", "step \"s\" { print(`${now()} ${timestamp()}`); }\n");
+    let plan = project.golive(&["plan", "t.rhai"]);
+    plan.assert_code(0);
+    assert!(plan.stdout.contains("| 2000-01-01T00:00:00+00:00 946684800"), "{}", plan.stdout);
+}
+
+#[test]
+fn a_plan_of_a_readiness_poll_over_an_unknown_read_ends() {
+    let project = Project::new();
+    project.write(
+        "poll.rhai",
+        r#"
+        step "wait for ready" with #{ timeout: "1m" } {
+            loop {
+                if local::run("cat status", #{ read_only: true }).stdout == "ready" { break; }
+                sleep(5);
+            }
+        }
+        "#,
+    );
+    let plan = project.golive(&["plan", "poll.rhai"]);
+    plan.assert_code(1);
+    assert!(
+        plan.stdout.contains("timed out: its waits add up to more than the step's timeout of 1m"),
+        "{}",
+        plan.stdout
+    );
+    assert!(plan.stdout.contains("FAILS on assumed reads"), "{}", plan.stdout);
+}
+
+#[test]
+fn a_steps_timeout_bounds_its_commands_beyond_the_per_command_default() {
+    let project = Project::with_config(&common::BASE_CONFIG.replace("[vars]", "command_timeout = \"1s\"\n\n[vars]"));
+    project.write(
+        "long.rhai",
+        "step \"backup\" with #{ timeout: \"12s\" } { local::run(\"sleep 2; echo done > out\"); }\n",
+    );
+    let run = project.golive(&["long.rhai"]);
+    run.assert_code(0);
+    assert_eq!(project.read("out"), "done\n");
+    project.write("short.rhai", "step \"backup\" { local::run(\"sleep 2; echo done > out2\"); }\n");
+    let run = project.golive(&["short.rhai"]);
+    run.assert_code(1);
+    assert!(run.stderr.contains("timed out after 1.0s"), "{}", run.stderr);
+}
+
+#[test]
+fn resume_takes_the_newest_run_of_the_named_script_and_never_skips_an_unreadable_one() {
+    let project = Project::new();
+    project.write("a.rhai", "step \"a\" { local::run(\"test -f a-fixed\"); }\n");
+    project.write("b.rhai", "step \"b\" { local::run(\"test -f b-fixed\"); }\n");
+    project.golive(&["a.rhai"]).assert_code(1);
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    project.golive(&["b.rhai"]).assert_code(1);
+    project.write("a-fixed", "");
+    let a = project.golive(&["resume", "a.rhai"]);
+    a.assert_code(0);
+    assert!(a.stderr.contains("resuming a.rhai"), "{}", a.stderr);
+
+    let newest = project.journals().into_iter().find(|j| j.to_string_lossy().contains("-b-")).unwrap();
+    std::fs::write(&newest, "").unwrap();
+    let bare = project.golive(&["resume"]);
+    bare.assert_code(2);
+    assert!(bare.stderr.contains(&newest.display().to_string()), "{}", bare.stderr);
+    assert!(bare.stderr.contains("has no run_started line"), "{}", bare.stderr);
+}
+
+#[test]
+fn two_runbooks_on_one_target_do_not_run_at_once() {
+    let project = Project::new();
+    project.write("saturday.rhai", "step \"deploy\" { local::run(\"sleep 3\"); }\n");
+    project.write("rollback.rhai", "step \"retag\" { local::exec([\"touch\", \"retagged\"]); }\n");
+    let mut first = project.command(&["saturday.rhai"]).spawn().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1000));
+    let second = project.golive(&["rollback.rhai"]);
+    second.assert_code(3);
+    assert!(second.stderr.contains("target `local` is in use"), "{}", second.stderr);
+    assert!(second.stderr.contains("runs saturday.rhai"), "{}", second.stderr);
+    assert!(!project.file("retagged").exists());
+    let forced = project.golive(&["rollback.rhai", "--force"]);
+    forced.assert_code(0);
+    assert!(project.state_files().contains("\"event\":\"lock_forced\""));
+    assert!(first.wait().unwrap().success());
+}
