@@ -32,7 +32,7 @@ fn the_deploy_phase_runs_against_the_test_bed_in_the_runbooks_order() {
     testbed::reset();
     let project = testbed::project();
     let answers = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/answers/saturday-go.toml");
-    let run = project.golive(&["scripts/saturday.rhai", "--yes", "--answers", answers]);
+    let run = project.golive(&["scripts/saturday.rhai", "--answers", answers]);
     run.assert_code(0);
     assert!(run.stderr.contains("recommendation: GO"), "{}", run.stderr);
     assert!(run.stderr.contains("ok    manual \"Recoger feedback inicial\""), "{}", run.stderr);
@@ -63,7 +63,7 @@ fn friday_is_green_on_the_test_bed_and_red_when_the_waf_is_off() {
     let _bed = testbed::lock();
     testbed::reset();
     let project = testbed::project();
-    let run = project.golive(&["scripts/friday.rhai", "--yes"]);
+    let run = project.golive(&["scripts/friday.rhai", "--yes", "--answers", FRIDAY_ANSWERS]);
     run.assert_code(0);
     for check in
         ["TLS certificate valid > 30 days", "DNS resolves to the server", "Stripe in live mode", "credentials in .env"]
@@ -71,20 +71,8 @@ fn friday_is_green_on_the_test_bed_and_red_when_the_waf_is_off() {
         assert!(run.stderr.contains(&format!("ok    check \"{check}\"")), "{check}:\n{}", run.stderr);
     }
     assert!(!run.all().contains("sk_live_golive_rehearsal_0001"), "the Stripe key reached the output");
-    let off = std::process::Command::new("curl")
-        .args([
-            "-fsS",
-            "-X",
-            "POST",
-            "--data-binary",
-            r#"{"waf_enabled": false}"#,
-            "http://127.0.0.1:18090/_golive/state",
-        ])
-        .output()
-        .unwrap();
-    assert!(off.status.success());
-    let red = project.golive(&["scripts/friday.rhai", "--yes"]);
-    testbed::reset();
+    testbed::set_vendor_state(r#"{"waf_enabled": false}"#);
+    let red = project.golive(&["scripts/friday.rhai", "--yes", "--answers", FRIDAY_ANSWERS]);
     red.assert_code(1);
     assert!(red.stderr.contains("FAIL  check \"Cloudflare WAF active\""), "{}", red.stderr);
     assert!(
@@ -92,6 +80,118 @@ fn friday_is_green_on_the_test_bed_and_red_when_the_waf_is_off() {
         "{}",
         red.stderr
     );
+    // Resumed before the fix: the failed check is evaluated again and stays red.
+    let still_red = project.golive(&["resume", "scripts/friday.rhai", "--answers", FRIDAY_ANSWERS]);
+    still_red.assert_code(1);
+    assert!(still_red.stderr.contains("FAIL  check \"Cloudflare WAF active\""), "{}", still_red.stderr);
+    assert!(
+        still_red.stderr.contains("skip  check \"TLS certificate valid > 30 days\"  done in an earlier attempt: pass"),
+        "{}",
+        still_red.stderr
+    );
+    // Resumed after the fix: green, honestly.
+    testbed::reset();
+    let green = project.golive(&["resume", "scripts/friday.rhai", "--answers", FRIDAY_ANSWERS]);
+    green.assert_code(0);
+    assert!(green.stderr.contains("ok    check \"Cloudflare WAF active\""), "{}", green.stderr);
+}
+
+const FRIDAY_ANSWERS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/answers/friday.toml");
+const GO_ANSWERS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/answers/saturday-go.toml");
+const NO_GO_ANSWERS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/answers/saturday-no-go.toml");
+
+#[test]
+fn the_no_go_rehearsal_stops_resume_refuses_and_a_reopened_gate_goes_on() {
+    let _bed = testbed::lock();
+    testbed::reset();
+    let project = testbed::project();
+    let run = project.golive(&["scripts/saturday.rhai", "--answers", NO_GO_ANSWERS]);
+    run.assert_code(1);
+    assert!(
+        run.stderr.contains("gate \"Go/No-Go\" said NO-GO (Rehearsal (Go-Live Lead) (answers file)"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("the way back: golive scripts/rollback_quick.rhai"), "{}", run.stderr);
+    assert!(!run.stderr.contains("resume:  golive resume"), "{}", run.stderr);
+    assert!(
+        !run.stderr.contains("Invitar a 10-20 beta testers"),
+        "the soft launch began after a NO-GO:\n{}",
+        run.stderr
+    );
+    let calls = drush_calls();
+    assert_eq!(calls, DEPLOY_CALLS);
+    // The deploy left the new release serving; the NO-GO is the decision to roll it back.
+    assert_eq!(testbed::http_status(SITE), "200");
+
+    let refused = project.golive(&["resume", "--answers", GO_ANSWERS]);
+    refused.assert_code(1);
+    assert!(refused.stderr.contains("ended with a decision; resume does not walk past it"), "{}", refused.stderr);
+    assert!(refused.stderr.contains("notes: payments failing in the rehearsal"), "{}", refused.stderr);
+    assert!(refused.stderr.contains("the way back: golive scripts/rollback_quick.rhai"), "{}", refused.stderr);
+    assert_eq!(drush_calls(), calls, "a refused resume touched the target");
+    let status = project.golive(&["status", "scripts/saturday.rhai"]);
+    assert!(status.stdout.contains("exit 1") && !status.stdout.contains("exit 0"), "{}", status.stdout);
+
+    let reopened = project.golive(&["resume", "--reopen-gate", "Go/No-Go", "--answers", GO_ANSWERS]);
+    reopened.assert_code(0);
+    assert!(reopened.stderr.contains("ok    manual \"Recoger feedback inicial\""), "{}", reopened.stderr);
+    assert!(
+        reopened.stderr.contains("skip  step \"database updates\"  done in an earlier attempt"),
+        "{}",
+        reopened.stderr
+    );
+    assert_eq!(drush_calls(), calls, "the reopened run redid no deploy step");
+    assert_eq!(testbed::http_status(SITE), "200");
+}
+
+/// A plan under a scenario predicts what a real run with the same answers does: same exit code, same end.
+#[test]
+fn plans_predict_the_runs_outcome_on_the_test_bed() {
+    let _bed = testbed::lock();
+    let project = testbed::project();
+    let plan = |script: &str, scenario: &str| {
+        project.golive(&[
+            "plan",
+            script,
+            "--scenario",
+            &format!("{}/tests/scenarios/{scenario}.toml", env!("CARGO_MANIFEST_DIR")),
+        ])
+    };
+    let outcome = |text: &str| text.lines().find(|l| l.starts_with("outcome:")).unwrap_or_default().to_string();
+
+    testbed::reset();
+    let run = project.golive(&["scripts/friday.rhai", "--answers", FRIDAY_ANSWERS]);
+    let planned = plan("scripts/friday.rhai", "friday.happy");
+    assert_eq!((run.code, planned.code), (0, 0), "{}\n{}", run.stderr, planned.stdout);
+
+    let red_plan = plan("scripts/friday.rhai", "friday.red");
+    assert_eq!(red_plan.code, 1, "{}", red_plan.stdout);
+    assert!(outcome(&red_plan.stdout).contains("check(s) failed and no gate weighed them"), "{}", red_plan.stdout);
+    testbed::set_vendor_state(r#"{"waf_enabled": false}"#);
+    let red = project.golive(&["scripts/friday.rhai", "--answers", FRIDAY_ANSWERS]);
+    testbed::reset();
+    assert_eq!(red.code, red_plan.code, "{}", red.stderr);
+    assert!(red.stderr.contains("check(s) failed and no gate weighed them"), "{}", red.stderr);
+
+    let run = project.golive(&["scripts/saturday.rhai", "--answers", GO_ANSWERS]);
+    let planned = plan("scripts/saturday.rhai", "saturday.happy");
+    assert_eq!((run.code, planned.code), (0, 0), "{}\n{}", run.stderr, planned.stdout);
+
+    testbed::reset();
+    let run = project.golive(&["scripts/saturday.rhai", "--answers", NO_GO_ANSWERS]);
+    let planned = plan("scripts/saturday.rhai", "saturday.no-go");
+    assert_eq!((run.code, planned.code), (1, 1), "{}\n{}", run.stderr, planned.stdout);
+    assert!(outcome(&planned.stdout).contains("gate \"Go/No-Go\" said NO-GO"), "{}", planned.stdout);
+
+    testbed::reset();
+    testbed::set_fault("fault-updatedb");
+    let run = project.golive(&["scripts/saturday.rhai", "--answers", GO_ANSWERS]);
+    testbed::reset();
+    let planned = plan("scripts/saturday.rhai", "saturday.updb-fails");
+    assert_eq!((run.code, planned.code), (1, 1), "{}\n{}", run.stderr, planned.stdout);
+    assert!(run.stderr.contains("step \"database updates\" failed"), "{}", run.stderr);
+    assert!(outcome(&planned.stdout).contains("step \"database updates\" failed"), "{}", planned.stdout);
 }
 
 #[test]

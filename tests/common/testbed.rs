@@ -47,6 +47,15 @@ pub fn set_fault(file: &str) {
     std::fs::write(Path::new(ROOT).join("project/state").join(file), "").unwrap();
 }
 
+/// Changes what the vendor doubles answer (reset puts them back), e.g. `{"waf_enabled": false}`.
+pub fn set_vendor_state(json: &str) {
+    let out = std::process::Command::new("curl")
+        .args(["-fsS", "-X", "POST", "--data-binary", json, "http://127.0.0.1:18090/_golive/state"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "the vendor doubles refused {json}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
 pub fn image_id(image: &str) -> String {
     let out = std::process::Command::new("docker").args(["image", "inspect", "-f", "{{.Id}}", image]).output().unwrap();
     String::from_utf8_lossy(&out.stdout).trim().to_string()
