@@ -124,6 +124,13 @@ impl Config {
             if candidate.is_file() {
                 return Config::load(&candidate);
             }
+            // A golive.toml that is not a file (a folder) must not send golive to a parent's config.
+            if candidate.exists() {
+                return Err(Failure::Usage(format!(
+                    "error: {} is not a file; golive.toml must be a file (golive does not look further up past it)",
+                    candidate.display()
+                )));
+            }
             match dir.parent() {
                 Some(parent) => dir = parent,
                 None => {

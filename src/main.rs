@@ -77,8 +77,14 @@ enum Command {
         #[arg(long, value_name = "GATE")]
         reopen_gate: Option<String>,
     },
-    /// Compile and lint scripts and the stdlib (default: scripts/*.rhai and examples/*.rhai).
-    Check { files: Vec<PathBuf> },
+    /// Compile and lint scripts and the stdlib, and check every config("key") they read resolves for the
+    /// target (default: scripts/*.rhai and examples/*.rhai of the project golive.toml belongs to).
+    Check {
+        files: Vec<PathBuf>,
+        /// Check the settings against every target in golive.toml, not only --target.
+        #[arg(long)]
+        all_targets: bool,
+    },
     /// List a runbook's phases and steps without running it.
     Steps {
         file: PathBuf,
@@ -214,9 +220,9 @@ fn dispatch(cli: Cli, mut options: Options) -> Result<(), Failure> {
             }
             Ok(())
         }
-        Command::Check { files } => {
-            let files = if files.is_empty() { default_scripts() } else { files };
-            let failures = run::check(&files, &options);
+        Command::Check { files, all_targets } => {
+            let files = if files.is_empty() { default_scripts()? } else { files };
+            let failures = run::check(&files, &options, all_targets);
             for f in &failures {
                 eprintln!("{}", f.trim_end());
             }
@@ -296,15 +302,23 @@ fn finish_run((summary, outcome): (Option<run::RunSummary>, Result<(), Failure>)
     }
 }
 
-fn default_scripts() -> Vec<PathBuf> {
+/// scripts/*.rhai and examples/*.rhai beside the golive.toml that this folder belongs to.
+fn default_scripts() -> Result<Vec<PathBuf>, Failure> {
+    let config = golive::config::Config::discover(std::path::Path::new("."))?;
     let mut files = Vec::new();
     for dir in ["scripts", "examples"] {
-        if let Ok(entries) = std::fs::read_dir(dir) {
+        if let Ok(entries) = std::fs::read_dir(config.root.join(dir)) {
             files.extend(
                 entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|e| e == "rhai")),
             );
         }
     }
     files.sort();
-    files
+    if files.is_empty() {
+        return Err(Failure::Usage(format!(
+            "error: no scripts under {0}/scripts or {0}/examples; name the files to check",
+            config.root.display()
+        )));
+    }
+    Ok(files)
 }

@@ -219,3 +219,93 @@ fn errors_inside_stdlib_modules_name_the_stdlib_file() {
     assert!(run.stderr.contains("boom from stdlib"), "{}", run.stderr);
     assert!(run.stderr.contains("stdlib/broken.rhai:1:16"), "{}", run.stderr);
 }
+
+#[test]
+fn a_stdlib_function_with_effects_called_outside_a_step_is_caught_by_check() {
+    let err = rejected("let code = site::status(\"http://127.0.0.1:9\");\n", "1:18");
+    assert!(err.contains("`site::status` acts on the world, so it must run inside a step"), "{err}");
+}
+
+#[test]
+fn a_byte_order_mark_is_accepted_and_bytes_that_are_not_utf8_are_named_with_their_position() {
+    let project = Project::new();
+    project.write("bom.rhai", "\u{feff}step \"a\" { print(\"bom ok\"); }\n");
+    let run = project.golive(&["bom.rhai"]);
+    run.assert_code(0);
+    assert!(run.stdout.contains("bom ok"), "{}", run.all());
+    std::fs::write(project.file("latin1.rhai"), b"step \"a\" {\n  print(\"caf\xe9\");\n}\n").unwrap();
+    let run = project.golive(&["latin1.rhai"]);
+    run.assert_code(2);
+    assert!(run.stderr.contains("latin1.rhai:2:13: byte 0xe9 is not UTF-8"), "{}", run.stderr);
+}
+
+#[test]
+fn a_golive_toml_that_is_a_folder_is_an_error_not_a_parent_config() {
+    let project = Project::new();
+    std::fs::create_dir_all(project.file("team/golive.toml")).unwrap();
+    project.write("team/x.rhai", "step \"a\" { }\n");
+    let run = project.golive(&["team/x.rhai"]);
+    run.assert_code(2);
+    assert!(run.stderr.contains("golive.toml is not a file"), "{}", run.stderr);
+}
+
+#[test]
+fn an_unknown_key_in_an_answers_entry_is_an_error_naming_the_question() {
+    let project = Project::new();
+    project.write("g.rhai", "gate \"Go/No-Go\";\n");
+    project.write("a.toml", "\"Go/No-Go\" = { answer = \"GO\", notes = \"typo for note\" }\n");
+    let run = project.golive(&["g.rhai", "--answers", "a.toml"]);
+    run.assert_code(2);
+    assert!(run.stderr.contains("\"Go/No-Go\": unknown field `notes`"), "{}", run.stderr);
+}
+
+#[test]
+fn a_mistyped_watch_rule_option_is_an_error_not_a_silent_no_op() {
+    let project = Project::new();
+    project.write(
+        "w.rhai",
+        "step \"w\" { metrics::watch(#{ every: \"1s\", \"for\": \"1s\", rules: [#{ name: \"errors\", value: || 1.0, warn: 1.0, crit: 5.0, on_crti: |e| 1 }] }); }\n",
+    );
+    let run = project.golive(&["w.rhai"]);
+    run.assert_code(1);
+    assert!(
+        run.stderr.contains("rule \"errors\": `on_crti` is not a rule option; did you mean `on_crit`?"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn plan_and_check_name_a_setting_the_target_lacks_with_its_line() {
+    let project = Project::new();
+    project.write(
+        "s.rhai",
+        "let dir = config(\"files_dir\");\nlet g = config(\"greeting\");\nstep \"a\" { print(dir); }\n",
+    );
+    let plan = project.golive(&["plan", "s.rhai"]);
+    plan.assert_code(2);
+    assert!(
+        plan.stderr.contains("s.rhai:1:11: config(\"files_dir\") has no value for target `local`"),
+        "{}",
+        plan.stderr
+    );
+    assert!(!plan.stderr.contains("greeting"), "{}", plan.stderr);
+    let check = project.golive(&["check", "s.rhai"]);
+    check.assert_code(2);
+    assert!(check.stderr.contains("config(\"files_dir\") has no value for target `local`"), "{}", check.stderr);
+    let all = project.golive(&["check", "--all-targets", "s.rhai"]);
+    assert!(all.stderr.contains("for target `prod`"), "{}", all.stderr);
+}
+
+#[test]
+fn check_with_no_path_checks_the_project_from_any_folder_inside_it() {
+    let project = Project::new();
+    project.write("scripts/a.rhai", "step \"a\" { print(\"a\"); }\n");
+    project.write("scripts/deep/x.txt", "");
+    let run = project.command(&["check"]).current_dir(project.file("scripts/deep")).output().unwrap();
+    let run = common::Run::from(run);
+    run.assert_code(0);
+    assert!(run.stdout.contains("1 script(s)"), "{}", run.stdout);
+    let empty = Project::new();
+    empty.golive(&["check"]).assert_code(2);
+}

@@ -99,6 +99,9 @@ fn a_session_keeps_its_cookies_from_login_to_dashboard() {
             print(`login=${{login.status}} to ${{login.header("location")}}`);
             let dash = s.get("{0}/dashboard");
             print(`dashboard=${{dash.status}} ${{dash.body}}`);
+            // A later request's own options hold, with the same cookies: this one follows the redirect.
+            let out = s.post("{0}/user/login", #{{ form: #{{ name: "admin", pass: "correct-horse-battery" }}, follow_redirects: true }});
+            print(`followed=${{out.status}} ${{out.url.ends_with("/dashboard")}}`);
         }}"#,
         d.site()
     ));
@@ -107,6 +110,7 @@ fn a_session_keeps_its_cookies_from_login_to_dashboard() {
     assert!(run.stdout.contains("wrong=200 true"), "{}", run.all());
     assert!(run.stdout.contains("login=303 to /dashboard"), "{}", run.all());
     assert!(run.stdout.contains("dashboard=200 <h1>Dashboard</h1>"), "{}", run.all());
+    assert!(run.stdout.contains("followed=200 true"), "a session kept its first request's options:\n{}", run.all());
 }
 
 #[test]
@@ -202,17 +206,21 @@ fn probe_reports_percentiles_errors_and_an_open_loop_rate() {
     let run = run(&format!(
         r#"step "probe" {{
             let p = http::probe("{0}/json", #{{ requests: 200, concurrency: 8 }});
-            print(`ok=${{p.ok}} errors=${{p.errors}} ordered=${{p.p50_ms > 0.0 && p.p50_ms <= p.p95_ms && p.p95_ms <= p.p99_ms && p.p99_ms <= p.max_ms}} rps=${{p.throughput_rps > 0.0}}`);
+            print(`ok=${{p.ok}} succeeded=${{p.succeeded}} errors=${{p.errors}} ordered=${{p.p50_ms > 0.0 && p.p50_ms <= p.p95_ms && p.p95_ms <= p.p99_ms && p.p99_ms <= p.max_ms}} rps=${{p.throughput_rps > 0.0}}`);
             let bad = http::probe("{0}/status/500", #{{ requests: 10, concurrency: 2 }});
-            print(`bad_ok=${{bad.ok}} bad_errors=${{bad.errors}} first=${{bad.first_error}}`);
+            print(`bad_ok=${{bad.ok}} bad_succeeded=${{bad.succeeded}} bad_errors=${{bad.errors}} first=${{bad.first_error}}`);
             let paced = http::probe("{0}/json", #{{ requests: 20, concurrency: 2, rate: 100.0 }});
-            print(`paced=${{paced.duration_ms >= 185.0}} ok=${{paced.ok}}`);
+            print(`paced=${{paced.duration_ms >= 185.0}} ok=${{paced.succeeded}}`);
         }}"#,
         d.site()
     ));
     run.assert_code(0);
-    assert!(run.stdout.contains("ok=200 errors=0 ordered=true rps=true"), "{}", run.all());
-    assert!(run.stdout.contains("bad_ok=0 bad_errors=10 first=answered 500 Internal Server Error"), "{}", run.all());
+    assert!(run.stdout.contains("ok=true succeeded=200 errors=0 ordered=true rps=true"), "{}", run.all());
+    assert!(
+        run.stdout.contains("bad_ok=false bad_succeeded=0 bad_errors=10 first=answered 500 Internal Server Error"),
+        "{}",
+        run.all()
+    );
     assert!(run.stdout.contains("paced=true ok=20"), "{}", run.all());
 }
 

@@ -437,3 +437,76 @@ fn two_runbooks_on_one_target_do_not_run_at_once() {
     assert!(project.state_files().contains("\"event\":\"lock_forced\""));
     assert!(first.wait().unwrap().success());
 }
+
+fn kill_when(project: &Project, args: &[&str], ready: impl Fn(&Project) -> bool) {
+    let mut child = project.command(args).stderr(std::process::Stdio::null()).spawn().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !ready(project) {
+        assert!(std::time::Instant::now() < deadline, "the run never got there");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+#[test]
+fn a_watch_resumed_after_its_end_evaluates_every_rule_once_and_its_branches_run() {
+    let project = Project::new();
+    project.write(
+        "monitor.rhai",
+        r#"
+        step "watch" {
+            local::run("touch watching", #{ read_only: true });
+            let w = metrics::watch(#{ every: "200ms", "for": "2s", rules: [
+                #{ name: "error rate", value: || 7.0, warn: 1.0, crit: 5.0, on_crit: |e| { print(`EMERGENCY ${e.rule}`); } },
+            ] });
+            if w.states["error rate"] == "crit" { print("branch: critical"); }
+            w.evaluations
+        }
+        "#,
+    );
+    kill_when(&project, &["monitor.rhai"], |p| p.file("watching").exists());
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    let resumed = project.golive(&["resume"]);
+    resumed.assert_code(0);
+    assert!(
+        resumed.stdout.contains("its end passed before this resume; every rule is evaluated once"),
+        "{}",
+        resumed.stdout
+    );
+    assert!(resumed.stdout.contains("EMERGENCY error rate"), "{}\n{}", resumed.stdout, resumed.stderr);
+    assert!(resumed.stdout.contains("branch: critical"), "{}", resumed.stdout);
+}
+
+#[test]
+fn a_step_in_doubt_that_was_renamed_is_named_not_forgotten() {
+    let project = Project::new();
+    project.write("deploy.rhai", "step \"migrate\" { local::run(\"echo ran >> log; sleep 30\"); }\n");
+    kill_when(&project, &["deploy.rhai"], |p| p.read("log").contains("ran"));
+    project.write("deploy.rhai", "step \"migrate db\" { local::run(\"echo ran >> log; sleep 30\"); }\n");
+    let resumed = project.golive(&["resume", "--in-doubt", "rerun"]);
+    resumed.assert_code(1);
+    assert!(resumed.stderr.contains("step \"migrate\" was in doubt when the run died"), "{}", resumed.stderr);
+    assert_eq!(project.read("log"), "ran\n", "the renamed step ran again");
+}
+
+#[test]
+fn check_all_targets_passes_on_the_shipped_project_and_names_a_missing_prod_setting() {
+    let project = common::testbed::project();
+    let run = project.golive(&["check", "--all-targets"]);
+    run.assert_code(0);
+    let config = project.read("golive.toml");
+    let without = config.replace("files_dir = \"/var/www/files/\"\n", "");
+    assert_ne!(config, without, "the shipped golive.toml sets files_dir for production");
+    std::fs::write(project.file("golive.toml"), without).unwrap();
+    let run = project.golive(&["check", "--all-targets"]);
+    run.assert_code(2);
+    assert!(
+        run.stderr.contains("scripts/rollback_full.rhai:14:46: config(\"files_dir\") has no value for target `prod`"),
+        "{}",
+        run.stderr
+    );
+    let plan = project.golive(&["plan", "scripts/saturday.rhai", "--target", "prod"]);
+    plan.assert_code(2);
+    assert!(plan.stderr.contains("config(\"files_dir\") has no value for target `prod`"), "{}", plan.stderr);
+}

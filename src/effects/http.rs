@@ -121,11 +121,18 @@ impl HttpResponse {
     }
 }
 
-/// The live side: one client per `http::session()` (its cookie jar), a fresh one for every other request so
-/// each measures its own connection.
+/// The live side: one cookie jar per `http::session()`, shared by a client per combination of the options a
+/// client is built with (CA file, redirects), so each request of a session gets its own options; a fresh
+/// client for every other request so each measures its own connection.
 #[derive(Default)]
 pub struct HttpConnector {
-    sessions: Mutex<HashMap<u64, Timed>>,
+    sessions: Mutex<HashMap<u64, SessionClients>>,
+}
+
+#[derive(Default)]
+struct SessionClients {
+    jar: Arc<reqwest::cookie::Jar>,
+    clients: HashMap<(Option<String>, bool), Timed>,
 }
 
 #[derive(Clone)]
@@ -139,16 +146,19 @@ impl HttpConnector {
         let timed = match request.session {
             Some(id) => {
                 let mut sessions = self.sessions.lock().expect("sessions lock");
-                match sessions.get(&id) {
+                let session = sessions.entry(id).or_default();
+                let key = (request.ca_file.clone(), request.follow_redirects);
+                match session.clients.get(&key) {
                     Some(timed) => timed.clone(),
                     None => {
-                        let timed = build(request.ca_file.as_deref(), request.follow_redirects, true)?;
-                        sessions.insert(id, timed.clone());
+                        let jar = Arc::clone(&session.jar);
+                        let timed = build(request.ca_file.as_deref(), request.follow_redirects, Some(jar))?;
+                        session.clients.insert(key, timed.clone());
                         timed
                     }
                 }
             }
-            None => build(request.ca_file.as_deref(), request.follow_redirects, false)?,
+            None => build(request.ca_file.as_deref(), request.follow_redirects, None)?,
         };
         timed.clock.reset();
         let mut builder = timed.client.request(
@@ -200,7 +210,11 @@ fn shortest(a: Option<Duration>, b: Option<Duration>) -> Option<Duration> {
     }
 }
 
-fn build(ca_file: Option<&str>, follow_redirects: bool, cookies: bool) -> Result<Timed, String> {
+fn build(
+    ca_file: Option<&str>,
+    follow_redirects: bool,
+    jar: Option<Arc<reqwest::cookie::Jar>>,
+) -> Result<Timed, String> {
     let clock = Arc::new(Clock::default());
     let mut tls = tls_effect::client_config(ca_file)?;
     tls.resumption = rustls::client::Resumption::store(Arc::new(clock::HandshakeStart {
@@ -209,15 +223,16 @@ fn build(ca_file: Option<&str>, follow_redirects: bool, cookies: bool) -> Result
     }));
     let redirects =
         if follow_redirects { reqwest::redirect::Policy::limited(10) } else { reqwest::redirect::Policy::none() };
-    let client = reqwest::Client::builder()
+    let mut builder = reqwest::Client::builder()
         .tls_backend_preconfigured(tls)
         .dns_resolver(Arc::new(clock::TimedResolver { clock: Arc::clone(&clock) }))
         .connector_layer(clock::ConnectLayer { clock: Arc::clone(&clock) })
         .redirect(redirects)
-        .cookie_store(cookies)
-        .user_agent(concat!("golive/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(|e| format!("cannot build the HTTP client: {}", chain(&e)))?;
+        .user_agent(concat!("golive/", env!("CARGO_PKG_VERSION")));
+    if let Some(jar) = jar {
+        builder = builder.cookie_provider(jar);
+    }
+    let client = builder.build().map_err(|e| format!("cannot build the HTTP client: {}", chain(&e)))?;
     Ok(Timed { client, clock })
 }
 

@@ -29,7 +29,10 @@ pub struct ProbeRequest {
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct ProbeReport {
     pub requests: usize,
-    pub ok: usize,
+    /// Requests answered below 400.
+    pub succeeded: usize,
+    /// Every request succeeded: a bool, as every other result's `ok`.
+    pub ok: bool,
     /// Transport failures and answers of 400 or more.
     pub errors: usize,
     /// The first error's text, to say what went wrong.
@@ -84,10 +87,11 @@ pub async fn run(probe: &ProbeRequest, cancel: &CancellationToken) -> Result<Pro
     };
     let elapsed = started.elapsed();
     let ms = |micros: u64| (micros as f64 / 10.0).round() / 100.0;
-    let ok = histogram.len() as usize;
+    let succeeded = histogram.len() as usize;
     Ok(ProbeReport {
         requests: probe.requests,
-        ok,
+        succeeded,
+        ok: succeeded > 0 && errors == 0,
         errors,
         first_error,
         p50_ms: ms(histogram.value_at_quantile(0.50)),

@@ -282,7 +282,8 @@ impl Scenario {
                 let rule = &self.probe[i];
                 let report = ProbeReport {
                     requests: probe.requests,
-                    ok: probe.requests.saturating_sub(rule.errors),
+                    succeeded: probe.requests.saturating_sub(rule.errors),
+                    ok: rule.errors == 0 && probe.requests > 0,
                     errors: rule.errors,
                     first_error: if rule.errors > 0 {
                         "answered 503 Service Unavailable".into()

@@ -122,6 +122,9 @@ pub fn build(host: &Rc<Host>, stdlib: &Stdlib, color: bool) -> Result<Loaded, Fa
 
     let mut sources = SourceMap::default();
     let mut known = registrar.known;
+    // Which stdlib function calls which: one that reaches an effect is itself an effect (the lint and the
+    // docs must say so, or `golive check` passes a call that fails at run time outside a step).
+    let mut calls: Vec<(String, Vec<String>)> = Vec::new();
     let mut docs = registrar.docs;
     add_standard_functions(&engine, &mut known);
     for module in &stdlib.modules {
@@ -137,6 +140,7 @@ pub fn build(host: &Rc<Host>, stdlib: &Stdlib, color: bool) -> Result<Loaded, Fa
             .compile(&module.text)
             .map_err(|e| diagnose(from_parse_error(&e, &module.source_name, &known), &sources))?;
         ast.set_source(module.source_name.as_str());
+        calls.extend(calls_by_function(&ast, &module.name));
         for f in ast.iter_functions() {
             let full = format!("{}::{}", module.name, f.name);
             known.add(&full, f.params.len());
@@ -153,7 +157,49 @@ pub fn build(host: &Rc<Host>, stdlib: &Stdlib, color: bool) -> Result<Loaded, Fa
             .map_err(|e| diagnose(from_eval_error(&e, &module.source_name), &sources))?;
         engine.register_static_module(module.name.as_str(), compiled.into());
     }
+    loop {
+        let before = known.effectful.len();
+        for (function, called) in &calls {
+            if called.iter().any(|c| known.effectful.contains(c)) {
+                known.effectful.insert(function.clone());
+            }
+        }
+        if known.effectful.len() == before {
+            break;
+        }
+    }
+    for doc in docs.iter_mut().filter(|d| !d.module.is_empty()) {
+        doc.effectful |= known.effectful.contains(&format!("{}::{}", doc.module, doc.name));
+    }
     Ok(Loaded { engine, sources, known, docs })
+}
+
+/// For each function of a stdlib module, the functions it calls by full name (a call without a namespace is
+/// to its own module). A call belongs to the function whose body's span holds its position.
+fn calls_by_function(ast: &rhai::AST, module: &str) -> Vec<(String, Vec<String>)> {
+    let at = |p: rhai::Position| (p.line().unwrap_or(0), p.position().unwrap_or(0));
+    type Span = ((usize, usize), (usize, usize));
+    let mut functions: Vec<(Span, String, Vec<String>)> = ast
+        .iter_fn_def()
+        .map(|def| {
+            let span = (at(def.body.start_position()), at(def.body.end_position()));
+            (span, format!("{module}::{}", def.name), Vec::new())
+        })
+        .collect();
+    ast.walk(&mut |path: &[rhai::ASTNode]| {
+        if let Some(rhai::ASTNode::Expr(rhai::Expr::FnCall(call, pos))) = path.last()
+            && let Some(function) = functions.iter_mut().find(|f| f.0.0 <= at(*pos) && at(*pos) <= f.0.1)
+        {
+            let namespace = call.namespace.path.iter().map(|i| i.name.as_str()).collect::<Vec<_>>().join("::");
+            function.2.push(if namespace.is_empty() {
+                format!("{module}::{}", call.name)
+            } else {
+                format!("{namespace}::{}", call.name)
+            });
+        }
+        true
+    });
+    functions.into_iter().map(|(_, name, called)| (name, called)).collect()
 }
 
 /// Rhai's own functions (string, array, map, math...), by name and arity, for the unknown-function lint.

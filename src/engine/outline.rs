@@ -31,6 +31,16 @@ pub struct OutlineStep {
 pub struct Outline {
     pub phases: Vec<String>,
     pub steps: Vec<OutlineStep>,
+    /// Every `config("literal")` the script reads without a default: each must resolve for the run's target.
+    #[serde(skip)]
+    pub config_keys: Vec<ConfigUse>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ConfigUse {
+    pub key: String,
+    pub line: usize,
+    pub col: usize,
 }
 
 impl Outline {
@@ -149,6 +159,15 @@ impl Walk<'_> {
                 let namespace = call.namespace.path.iter().map(|i| i.name.as_str()).collect::<Vec<_>>().join("::");
                 let full =
                     if namespace.is_empty() { call.name.to_string() } else { format!("{namespace}::{}", call.name) };
+                if full == "config"
+                    && let [Expr::StringConstant(key, _)] = call.args.as_slice()
+                {
+                    self.outline.config_keys.push(ConfigUse {
+                        key: key.to_string(),
+                        line: pos.line().unwrap_or(0),
+                        col: pos.position().unwrap_or(0),
+                    });
+                }
                 self.call(&full, call.args.len(), *pos, ancestors, in_fn);
             }
             Expr::MethodCall(call, pos) => {

@@ -294,17 +294,20 @@ pub fn register(engine: &mut Engine, reg: &mut Registrar, host: &Rc<Host>) {
             doc: "Polls ps every second until every container runs and is healthy (or has no healthcheck); fails at the timeout naming each laggard.", effectful: true },
         move |ctx: NativeCallContext, c: &mut Compose, timeout: &str| -> Result<Array, Box<EvalAltResult>> {
             let timeout = crate::duration::parse(timeout).map_err(|e| runtime(e, ctx.call_position()))?;
-            let polls = timeout.as_secs().max(1);
-            let mut last = Vec::new();
-            for poll in 0..=polls {
+            // A deadline, not a count of polls: each `ps` takes time too (a plan keeps its own clock).
+            let started = h.controller.step_clock();
+            let mut last;
+            loop {
                 last = ps(&h, &ctx, c)?;
-                let ready = if last.is_empty() { h.controller.is_dry() } else { last.iter().all(Container::is_ready) };
-                if ready {
+                if !last.is_empty() && last.iter().all(Container::is_ready) {
                     return Ok(last.iter().map(|c| Dynamic::from_map(c.to_map())).collect());
                 }
-                if poll < polls {
-                    h.controller.perform(Effect::Sleep { duration: std::time::Duration::from_secs(1) }, "wait_healthy", ctx.call_position())?;
+                let left = timeout.saturating_sub(h.controller.step_clock().saturating_sub(started));
+                if left.is_zero() {
+                    break;
                 }
+                let pause = left.min(std::time::Duration::from_secs(1));
+                h.controller.perform(Effect::Sleep { duration: pause }, "wait_healthy", ctx.call_position())?;
             }
             let laggards: Vec<String> = last.iter().filter(|c| !c.is_ready()).map(|c| format!("{} is {} ({})", c.service, c.state, c.health)).collect();
             let what = if last.is_empty() { "no containers are running".to_string() } else { laggards.join(", ") };

@@ -415,7 +415,7 @@ pub fn register(engine: &mut Engine, reg: &mut Registrar, host: &Rc<Host>) {
             name: "probe",
             params: &["url: string", "options: map"],
             returns: "map",
-            doc: "Latency percentiles of many GETs: #{ requests (100), concurrency (4), rate (per second: open loop, no coordinated omission), timeout, ca_file } -> #{ p50_ms, p90_ms, p95_ms, p99_ms, max_ms, errors, throughput_rps, ... }.",
+            doc: "Latency percentiles of many GETs: #{ requests (100), concurrency (4), rate (per second: open loop, no coordinated omission), timeout, ca_file } -> #{ ok (every request succeeded), succeeded, errors, first_error, p50_ms, p90_ms, p95_ms, p99_ms, max_ms, mean_ms, throughput_rps }.",
             effectful: true,
         },
         move |ctx: NativeCallContext, url: &str, opts: Map| probe(&h, &ctx, url, opts),

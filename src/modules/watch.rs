@@ -98,7 +98,8 @@ fn duration(map: &Map, key: &str, default: Option<Duration>, pos: Position) -> R
 fn settings(options: &Map, pos: Position) -> Result<Settings, Box<EvalAltResult>> {
     const KNOWN: [&str; 6] = ["every", "for", "rules", "timeout", "replay", "on_change"];
     if let Some(bad) = options.keys().find(|k| !KNOWN.contains(&k.as_str())) {
-        return Err(runtime(format!("metrics::watch takes {}, not `{bad}`", KNOWN.join(", ")), pos));
+        let hint = crate::suggest::did_you_mean(bad, KNOWN);
+        return Err(runtime(format!("metrics::watch takes {}, not `{bad}`{hint}", KNOWN.join(", ")), pos));
     }
     let replay = match options.get("replay").and_then(|r| r.clone().try_cast::<Map>()) {
         None => None,
@@ -123,6 +124,9 @@ fn settings(options: &Map, pos: Position) -> Result<Settings, Box<EvalAltResult>
     })
 }
 
+const RULE_KEYS: [&str; 12] =
+    ["name", "query", "value", "warn", "crit", "unit", "advice", "timeout", "on_ok", "on_warn", "on_crit", "on_nodata"];
+
 fn rules(options: &Map, pos: Position) -> Result<Vec<Rule>, Box<EvalAltResult>> {
     let default_timeout = duration(options, "timeout", Some(Duration::from_secs(5)), pos)?;
     let list = options.get("rules").and_then(|r| r.clone().try_cast::<Array>()).ok_or_else(|| {
@@ -133,6 +137,15 @@ fn rules(options: &Map, pos: Position) -> Result<Vec<Rule>, Box<EvalAltResult>> 
         let map = item.try_cast::<Map>().ok_or_else(|| runtime(format!("rule {i} is not a map"), pos))?;
         let name =
             map.get("name").map(|n| n.to_string()).ok_or_else(|| runtime(format!("rule {i} has no `name`"), pos))?;
+        // Rules hold functions, which serde cannot carry, so their keys are checked here: a typo such as
+        // `on_crti` would otherwise mean the critical action never fires.
+        if let Some(bad) = map.keys().find(|k| !RULE_KEYS.contains(&k.as_str())) {
+            let hint = crate::suggest::did_you_mean(bad, RULE_KEYS);
+            return Err(runtime(
+                format!("rule \"{name}\": `{bad}` is not a rule option{hint} (options: {})", RULE_KEYS.join(", ")),
+                pos,
+            ));
+        }
         let source = match (map.get("query"), map.get("value").and_then(|v| v.clone().try_cast::<FnPtr>())) {
             (Some(q), None) => Source::Query(q.to_string()),
             (None, Some(f)) => Source::Function(f),
@@ -270,7 +283,13 @@ fn watch(host: &Host, ctx: &NativeCallContext, options: Map) -> Result<Map, Box<
         }
         let left_ms = end_ms - chrono::Utc::now().timestamp_millis();
         if left_ms <= 0 && !dry {
-            break;
+            if evaluations > 0 {
+                break;
+            }
+            // Resumed after its end: every rule is still evaluated once, so its verdicts drive the script's
+            // branches as in a first run, instead of "ok" after no evaluation at all.
+            controller.output("watch: its end passed before this resume; every rule is evaluated once");
+            stopped = "time (its end had passed: evaluated once)".into();
         }
         let tick = Instant::now();
         if !evaluate(host, ctx, &mut rules, replay_at)? {

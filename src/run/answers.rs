@@ -16,7 +16,16 @@ use crate::error::{Failure, Result, io_failure};
 #[serde(untagged)]
 enum Spec {
     Plain(String),
-    Full { answer: String, by: Option<String>, note: Option<String> },
+    Full(Full),
+}
+
+/// `{ answer, by, note }`: any other key is a mistake (a `notes` that would silently drop the note).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Full {
+    answer: String,
+    by: Option<String>,
+    note: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -35,12 +44,27 @@ pub struct Answers {
 impl Answers {
     pub fn load(path: &Path) -> Result<Answers> {
         let text = std::fs::read_to_string(path).map_err(|e| io_failure("read answers", path, e))?;
-        let map: BTreeMap<String, Spec> = toml::from_str(&text).map_err(|e| {
+        let bad = |why: String| {
             Failure::Usage(format!(
-                "error: {} is not a valid answers file (question = \"answer\", or question = {{ answer, by, note }})\n{e}",
+                "error: {} is not a valid answers file (question = \"answer\", or question = {{ answer, by, note }})\n{why}",
                 path.display()
             ))
-        })?;
+        };
+        let table: toml::Table = toml::from_str(&text).map_err(|e| bad(e.to_string()))?;
+        // Entry by entry, so an error names the question whose answer is wrong.
+        let mut map = BTreeMap::new();
+        for (question, value) in table {
+            let spec = match value {
+                toml::Value::String(answer) => Spec::Plain(answer),
+                toml::Value::Table(entry) => Spec::Full(
+                    entry.try_into().map_err(|e: toml::de::Error| bad(format!("\"{question}\": {}", e.message())))?,
+                ),
+                other => {
+                    return Err(bad(format!("\"{question}\": a {} is not an answer", other.type_str())));
+                }
+            };
+            map.insert(question, spec);
+        }
         Ok(Answers { path: path.to_path_buf(), map })
     }
 
@@ -49,7 +73,7 @@ impl Answers {
         let spec = self.map.get(question).or_else(|| self.map.get(step))?;
         Some(match spec.clone() {
             Spec::Plain(answer) => Given { answer, by: None, note: None },
-            Spec::Full { answer, by, note } => Given { answer, by, note },
+            Spec::Full(Full { answer, by, note }) => Given { answer, by, note },
         })
     }
 }
@@ -70,6 +94,14 @@ mod tests {
         assert_eq!((g.answer.as_str(), g.by.as_deref()), ("NO-GO", Some("Ana")));
         assert!(a.get("other", "other").is_none());
         std::fs::write(&path, "\"q\" = 3\n").unwrap();
-        assert!(Answers::load(&path).unwrap_err().message().contains("not a valid answers file"));
+        let err = Answers::load(&path).unwrap_err();
+        assert!(
+            err.message().contains("not a valid answers file") && err.message().contains("\"q\": a integer"),
+            "{}",
+            err.message()
+        );
+        std::fs::write(&path, "\"Go/No-Go\" = { answer = \"GO\", notes = \"typo\" }\n").unwrap();
+        let err = Answers::load(&path).unwrap_err();
+        assert!(err.message().contains("\"Go/No-Go\": unknown field `notes`"), "{}", err.message());
     }
 }

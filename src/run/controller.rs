@@ -134,6 +134,7 @@ pub const DEADLINE_TOKEN: &str = "golive-deadline";
 struct Frame {
     name: String,
     kind: &'static str,
+    started: Instant,
     deadline: Option<(Instant, Duration)>,
     wrote: bool,
     /// A plan answered one of its reads with an assumption: its verdict is unknown.
@@ -148,6 +149,7 @@ impl Frame {
         Frame {
             name: name.into(),
             kind,
+            started: Instant::now(),
             deadline: timeout.map(|t| (Instant::now() + t, t)),
             wrote: false,
             assumed: false,
@@ -258,6 +260,16 @@ impl Controller {
                     String::new(),
                 )
             }],
+        }
+    }
+
+    /// How long the step running now has taken: real time in a run, the time its sleeps would take in a plan
+    /// (so a poll with a deadline ends in a plan as it would in the run).
+    pub fn step_clock(&self) -> Duration {
+        match self.state.borrow().step.as_ref() {
+            Some(frame) if self.is_dry() => frame.planned,
+            Some(frame) => frame.started.elapsed(),
+            None => Duration::ZERO,
         }
     }
 

@@ -89,7 +89,8 @@ impl ScriptFile {
     }
 
     pub(crate) fn read(path: &Path) -> Result<ScriptFile> {
-        let text = std::fs::read_to_string(path).map_err(|e| io_failure("read script", path, e))?;
+        let bytes = std::fs::read(path).map_err(|e| io_failure("read script", path, e))?;
+        let text = script_text(path, bytes)?;
         let config = Arc::new(Config::discover(path)?);
         let canonical = std::fs::canonicalize(path).map_err(|e| io_failure("read script", path, e))?;
         let name = canonical
@@ -102,6 +103,26 @@ impl ScriptFile {
     fn sha256(&self) -> String {
         crate::digest::sha256_hex(self.text.as_bytes())
     }
+}
+
+/// A script's text: UTF-8, with a byte-order mark (as some editors save) dropped; other bytes are an error
+/// at their line and column.
+fn script_text(path: &Path, bytes: Vec<u8>) -> Result<String> {
+    let bytes = match bytes.strip_prefix("\u{feff}".as_bytes()) {
+        Some(rest) => rest.to_vec(),
+        None => bytes,
+    };
+    String::from_utf8(bytes).map_err(|e| {
+        let good = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+        let line = good.iter().filter(|b| **b == b'\n').count() + 1;
+        let start = good.iter().rposition(|b| *b == b'\n').map(|i| i + 1).unwrap_or(0);
+        let col = String::from_utf8_lossy(&good[start..]).chars().count() + 1;
+        let byte = e.as_bytes()[good.len()];
+        Failure::Usage(format!(
+            "error: {}:{line}:{col}: byte 0x{byte:02x} is not UTF-8; save the script as UTF-8",
+            path.display()
+        ))
+    })
 }
 
 /// The engine, its host and the compiled script, for one run or plan.
@@ -192,6 +213,11 @@ pub fn plan(script: &Path, options: &Options, request: &PlanRequest, runtime: &t
     let terminal = Arc::new(Terminal::new(Redactor::new(), true));
     let session = open_session(file, Box::new(world), terminal, options, &target, Interrupts::new())?;
     let outline = session.script.outline.clone();
+    // A plan that stops at the first missing setting would hide what follows it: all are named up front.
+    let missing = missing_config(&session.file.config, &outline, &session.file.name, &target);
+    if !missing.is_empty() {
+        return Err(Failure::Usage(missing.join("\n")));
+    }
     session.host.controller.begin(Mode::Plan, None, Prior::default(), outline);
     let outcome = evaluate(&session);
     let mut plan = session.host.controller.take_plan();
@@ -221,9 +247,46 @@ pub fn steps(script: &Path, options: &Options) -> Result<Outline> {
     Ok(session.script.outline)
 }
 
-/// `golive check`: compiles and lints each script (and the stdlib with it). Returns the failures, rendered.
-pub fn check(scripts: &[PathBuf], options: &Options) -> Vec<String> {
-    scripts.iter().filter_map(|script| steps(script, options).err().map(|f| f.message().to_string())).collect()
+/// `golive check`: compiles and lints each script (and the stdlib with it), and checks that every
+/// `config("key")` it reads without a default resolves for the run's target, or for every target with
+/// `all_targets`. Returns the failures, rendered.
+pub fn check(scripts: &[PathBuf], options: &Options, all_targets: bool) -> Vec<String> {
+    let mut failures = Vec::new();
+    for script in scripts {
+        let checked = (|| {
+            let outline = steps(script, options)?;
+            let file = ScriptFile::read(script)?;
+            let targets =
+                if all_targets { file.config.target_names() } else { vec![run_target(&file.config, options)?] };
+            let missing: Vec<String> =
+                targets.iter().flat_map(|t| missing_config(&file.config, &outline, &file.name, t)).collect();
+            if missing.is_empty() { Ok(()) } else { Err(Failure::Usage(missing.join("\n"))) }
+        })();
+        if let Err(f) = checked {
+            failures.push(f.message().to_string());
+        }
+    }
+    failures
+}
+
+/// Each `config("key")` the script reads without a default that golive.toml does not give `target`.
+fn missing_config(config: &Config, outline: &Outline, script: &str, target: &str) -> Vec<String> {
+    let mut seen = std::collections::BTreeSet::new();
+    outline
+        .config_keys
+        .iter()
+        .filter(|use_| config.var(target, &use_.key).is_none() && seen.insert(use_.key.clone()))
+        .map(|use_| {
+            format!(
+                "error: {script}:{}:{}: config(\"{}\") has no value for target `{target}`\n  hint: set it in [vars] or \
+                 [targets.{target}.vars] of {}, or give config() a default",
+                use_.line,
+                use_.col,
+                use_.key,
+                config.path.display()
+            )
+        })
+        .collect()
 }
 
 pub fn docs(options: &Options) -> Result<Vec<crate::modules::FnDoc>> {
@@ -376,7 +439,21 @@ fn live(
     let started_at = identity::now_stamp();
     let prepared = (|| {
         let (run_dir, prior, resumed) = match resuming {
-            Some((dir, prior)) => (dir, prior, true),
+            Some((dir, prior)) => {
+                // The in-doubt state belongs to a step of the script: a renamed or removed one cannot be
+                // settled by guessing, so resume says which and stops before touching anything.
+                if let Some(doubt) = &prior.in_doubt
+                    && session.script.outline.step(&doubt.step).is_none()
+                {
+                    return Err(Failure::Runbook(format!(
+                        "error: step \"{}\" was in doubt when the run died, and {} has no step by that name now \
+                         (renamed or removed?)\n  hint: give the step its old name back to settle it, then rename it \
+                         after the run",
+                        doubt.step, session.file.name
+                    )));
+                }
+                (dir, prior, true)
+            }
             None => {
                 let prior = match &mode {
                     Mode::Only(_) => latest_prior(&config, &session.file.path, &target).unwrap_or_default(),
