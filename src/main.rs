@@ -41,6 +41,9 @@ struct Common {
     /// Run although another run holds the target's lock (journaled; for when you know why).
     #[arg(long, global = true)]
     force: bool,
+    /// Set by runbook::run: this run is a step of run ID, which holds the target's lock.
+    #[arg(long, global = true, value_name = "ID", hide = true)]
+    within_run: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -127,6 +130,7 @@ fn main() -> ExitCode {
         answers: cli.common.answers.clone(),
         reopen_gate: None,
         force: cli.common.force,
+        within_run: cli.common.within_run.clone(),
     };
     match dispatch(cli, options) {
         Ok(()) => ExitCode::SUCCESS,

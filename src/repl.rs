@@ -156,6 +156,15 @@ fn evaluate(session: &run::Session, scope: &mut Scope, functions: &mut AST, inpu
     *functions += ast.clone_functions_only();
     let mut program = functions.clone();
     program += ast;
+    // Each input takes the target's lock while it runs, like any run: the REPL never acts beside a
+    // runbook that holds the target, and holds nothing while it waits at the prompt.
+    let _lock = match run::lock_target_for_repl(session, controller.run_id().unwrap_or_default()) {
+        Ok(lock) => lock,
+        Err(failure) => {
+            controller.terminal().line(failure.message());
+            return;
+        }
+    };
     let is_step = ["step ", "check ", "manual ", "gate ", "phase "].iter().any(|k| input.starts_with(k));
     let result = if is_step {
         engine.eval_ast_with_scope::<Dynamic>(scope, &program)

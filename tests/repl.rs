@@ -191,3 +191,30 @@ fn run_of_one_rollback_step_against_the_test_bed() {
     assert_eq!(common::testbed::http_status(common::testbed::SITE), "503");
     common::testbed::reset();
 }
+
+#[test]
+fn repl_inputs_take_the_targets_lock_and_a_bare_resume_never_picks_a_repl_session() {
+    let project = project();
+    project.write(
+        "hold.rhai",
+        "step \"hold\" { local::run(\"touch holding; sleep 4; echo held > failed-later; exit 3\"); }\n",
+    );
+    let s = Screen::start(&project, "lock");
+    let mut holder = project.command(&["hold.rhai"]).spawn().unwrap();
+    let deadline = Instant::now() + T;
+    while !project.file("holding").exists() {
+        assert!(Instant::now() < deadline, "the runbook never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    s.line("local::run(\"touch by-hand\").code");
+    s.wait_for("target `local` is in use", T);
+    assert!(!project.file("by-hand").exists(), "the REPL acted beside a runbook holding the target");
+    holder.wait().unwrap();
+    s.line("local::run(\"touch by-hand\").code");
+    s.wait_for("= 0", T);
+    assert!(project.file("by-hand").exists());
+    s.quit();
+    // The REPL's session is newer than the failed runbook's run; a bare resume still means the runbook.
+    let resumed = project.golive(&["resume"]);
+    assert!(resumed.stderr.contains("resuming hold.rhai"), "{}", resumed.all());
+}

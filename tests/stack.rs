@@ -192,6 +192,26 @@ fn plans_predict_the_runs_outcome_on_the_test_bed() {
     assert_eq!((run.code, planned.code), (1, 1), "{}\n{}", run.stderr, planned.stdout);
     assert!(run.stderr.contains("step \"database updates\" failed"), "{}", run.stderr);
     assert!(outcome(&planned.stdout).contains("step \"database updates\" failed"), "{}", planned.stdout);
+
+    // monitor.critical: the error rate is critical at once (a constant query stands in for a burst of
+    // 5xx), the operator takes the quick rollback from an answers file, and the watch stops.
+    let config = project.read("golive.toml");
+    let critical = config.replace(
+        "error_rate_query = '100 * (sum(rate(prometheus_http_requests_total{code=~\"5..\"}[1m])) or vector(0)) / sum(rate(prometheus_http_requests_total[1m]))'",
+        "error_rate_query = 'vector(7.5)'",
+    );
+    assert_ne!(config, critical, "the rehearsal's error-rate query moved");
+    std::fs::write(project.file("golive.toml"), critical).unwrap();
+    project.write("rollback.toml", "\"watch table 8.1\" = { answer = \"yes\", by = \"Rehearsal (DevOps Lead)\" }\n");
+    let backup = testbed::image_id("jaraba/drupal:11-prod-backup");
+    let run = project.golive(&["scripts/monitor.rhai", "--answers", "rollback.toml"]);
+    let rolled_back = testbed::image_id("jaraba/drupal:11-prod") == backup;
+    std::fs::write(project.file("golive.toml"), config).unwrap();
+    testbed::reset();
+    let planned = plan("scripts/monitor.rhai", "monitor.critical");
+    assert_eq!((run.code, planned.code), (0, 0), "{}\n{}", run.all(), planned.stdout);
+    assert!(rolled_back, "the quick rollback did not run:\n{}", run.all());
+    assert!(run.stdout.contains("stopped by action") && planned.stdout.contains("stopped by action"), "{}", run.stdout);
 }
 
 #[test]

@@ -20,8 +20,9 @@ fn run(host: &Host, ctx: &NativeCallContext, script: &str) -> Result<Map, Box<Ev
         std::env::current_exe()
             .map_err(|e| runtime(format!("cannot find the golive binary: {e}"), ctx.call_position()))?
     };
-    // The nested run answers confirmations (the operator confirmed before this call) but never a gate.
-    let argv = vec![
+    // The nested run answers confirmations (the operator confirmed before this call) but never a gate. It
+    // runs inside this run, which holds the target's lock: `--within-run` lets it act under that lock.
+    let mut argv = vec![
         exe.display().to_string(),
         "run".into(),
         script.into(),
@@ -30,6 +31,9 @@ fn run(host: &Host, ctx: &NativeCallContext, script: &str) -> Result<Map, Box<Ev
         "--yes".into(),
         "--non-interactive".into(),
     ];
+    if let Some(run_id) = host.controller.run_id() {
+        argv.extend(["--within-run".into(), run_id]);
+    }
     let here = TargetHandle { name: LOCAL.into(), kind: LOCAL.into(), host: String::new(), project_dir: String::new() };
     let mut options = Map::new();
     if !dry {

@@ -273,6 +273,13 @@ impl Controller {
         }
     }
 
+    /// The id of the run this controller journals (its folder's name), if it journals one.
+    pub fn run_id(&self) -> Option<String> {
+        let journal = self.journal.borrow();
+        let dir = journal.as_ref()?.path().parent()?;
+        Some(dir.file_name()?.to_string_lossy().into_owned())
+    }
+
     /// Whether the step running now is a check (its reads' failures are evidence for its verdict).
     pub fn in_check(&self) -> bool {
         self.state.borrow().step.as_ref().is_some_and(|f| f.kind == "check")

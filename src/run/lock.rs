@@ -30,6 +30,11 @@ pub fn lock_path(golive_dir: &Path, target: &str) -> PathBuf {
     golive_dir.join("locks").join(format!("target-{target}.lock"))
 }
 
+/// Who holds the lock at `path` now, as its holder wrote it.
+pub fn holder(path: &Path) -> Option<Holder> {
+    serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()
+}
+
 /// Takes the target's lock, or says who holds it (exit 3).
 pub fn acquire(path: &Path, holder: &Holder, target: &str) -> Result<RunLock> {
     if let Some(dir) = path.parent() {

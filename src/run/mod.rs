@@ -50,6 +50,8 @@ pub struct Options {
     pub reopen_gate: Option<String>,
     /// `--force`: run although another run holds the target (journaled).
     pub force: bool,
+    /// `--within-run ID` (set by `runbook::run`): this run is a step of run ID, which holds the target.
+    pub within_run: Option<String>,
 }
 
 impl Default for Options {
@@ -63,6 +65,7 @@ impl Default for Options {
             answers: None,
             reopen_gate: None,
             force: false,
+            within_run: None,
         }
     }
 }
@@ -323,6 +326,19 @@ pub fn run(
     live(file, target, mode, None, options, runtime)
 }
 
+/// The target's lock for one REPL input, with the REPL session as the holder.
+pub(crate) fn lock_target_for_repl(session: &Session, run_id: String) -> Result<lock::RunLock> {
+    let state_dir = session.file.config.root.join(STATE_DIR);
+    let holder = lock::Holder {
+        by: session.host.controller.settings().identity.clone(),
+        pid: std::process::id(),
+        since: identity::now_stamp(),
+        run_id,
+        script: "repl".into(),
+    };
+    lock::acquire(&lock::lock_path(&state_dir, &session.host.run_target), &holder, &session.host.run_target)
+}
+
 /// Which run `golive resume` and `golive status` mean.
 #[derive(Debug, Clone, Default)]
 pub struct RunQuery {
@@ -470,8 +486,17 @@ fn live(
             run_id: run_id.clone(),
             script: session.file.name.clone(),
         };
-        let (lock, forced) = match lock::acquire(&lock::lock_path(&state_dir, &target), &holder, &target) {
+        let lock_path = lock::lock_path(&state_dir, &target);
+        let (lock, forced) = match lock::acquire(&lock_path, &holder, &target) {
             Ok(lock) => (Some(lock), None),
+            // A runbook that runbook::run started from the run holding the target acts under its lock.
+            Err(Failure::Locked(_))
+                if options.within_run.is_some()
+                    && lock::holder(&lock_path).is_some_and(|h| Some(&h.run_id) == options.within_run.as_ref()) =>
+            {
+                let parent = options.within_run.clone().unwrap_or_default();
+                (None, Some(format!("run {parent}, which started this one (runbook::run) and holds the target")))
+            }
             Err(Failure::Locked(why)) if options.force => {
                 eprintln!("warning: --force: running beside the holder of target `{target}`\n{why}");
                 (None, Some(why))
