@@ -510,3 +510,59 @@ fn check_all_targets_passes_on_the_shipped_project_and_names_a_missing_prod_sett
     plan.assert_code(2);
     assert!(plan.stderr.contains("config(\"files_dir\") has no value for target `prod`"), "{}", plan.stderr);
 }
+
+/// A full disk (a 256 KiB tmpfs the test mounts; the tests run as root, as CI does) stops the run with the
+/// resume hint, and resume carries on once there is room.
+#[test]
+fn a_full_disk_stops_the_run_with_a_resume_hint_and_resume_carries_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=256k", "tmpfs"])
+        .arg(dir.path())
+        .status()
+        .unwrap();
+    assert!(mounted.success(), "mounting a small tmpfs needs root (the tests run as root, as CI does)");
+    struct Unmount(std::path::PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount").arg(&self.0).status();
+        }
+    }
+    let _unmount = Unmount(dir.path().to_path_buf());
+    std::fs::write(dir.path().join("golive.toml"), common::BASE_CONFIG).unwrap();
+    // The journal's last page has room for a few lines: thirty steps after the disk is full outgrow it.
+    let mut script = String::from(
+        "step \"fill the disk\" { local::run(\"dd if=/dev/zero of=filler bs=1k 2>/dev/null || true\"); }\n",
+    );
+    for i in 1..=30 {
+        script.push_str(&format!("step \"after {i}\" {{ local::run(\"echo {i} >> after-done || true\"); }}\n"));
+    }
+    std::fs::write(dir.path().join("fill.rhai"), script).unwrap();
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_golive"))
+            .args(args)
+            .current_dir(dir.path())
+            .env("NO_COLOR", "1")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        common::Run::from(out)
+    };
+    let full = run(&["fill.rhai"]);
+    full.assert_code(1);
+    assert!(
+        full.stderr.contains("cannot write the journal") && full.stderr.contains("No space left"),
+        "{}",
+        full.stderr
+    );
+    assert!(full.stderr.contains("resume:  golive resume"), "{}", full.stderr);
+    std::fs::remove_file(dir.path().join("filler")).unwrap();
+    // The step whose closing line could not be written ran its command: it is in doubt, and says so.
+    let resumed = run(&["resume"]);
+    resumed.assert_code(1);
+    assert!(resumed.stderr.contains("is in doubt"), "{}", resumed.stderr);
+    let resumed = run(&["resume", "--in-doubt", "mark-done"]);
+    resumed.assert_code(0);
+    let done = std::fs::read_to_string(dir.path().join("after-done")).unwrap();
+    assert_eq!(done.lines().last(), Some("30"), "{done}");
+}

@@ -205,14 +205,22 @@ impl Journal {
         &self.path
     }
 
-    /// Appends one entry; `durable` also fsyncs (step boundaries and answers).
+    /// Appends one entry; `durable` also fsyncs (step boundaries and answers). A run that cannot write its
+    /// journal stops (exit 1, with the resume hint): going on would make the journal, and so resume, untrue.
     pub fn append(&mut self, entry: &Entry, durable: bool) -> Result<()> {
         let json = serde_json::to_string(entry).expect("journal entries serialise");
         let mut line = self.redactor.redact(&json).into_owned();
         line.push('\n');
-        self.file.write_all(line.as_bytes()).map_err(|e| io_failure("write journal", &self.path, e))?;
+        let stopped = |e: std::io::Error| {
+            Failure::Runbook(format!(
+                "error: cannot write the journal {}: {e}\n  hint: the run stops here so that its journal stays true; \
+                 free space (or mend the folder), then resume it",
+                self.path.display()
+            ))
+        };
+        self.file.write_all(line.as_bytes()).map_err(stopped)?;
         if durable {
-            self.file.sync_data().map_err(|e| io_failure("sync journal", &self.path, e))?;
+            self.file.sync_data().map_err(stopped)?;
         }
         Ok(())
     }
