@@ -1,5 +1,6 @@
 //! golive: executable go-live runbooks. See ARCHITECTURE.md for the map of this crate.
 
+pub mod clock;
 pub mod config;
 pub mod digest;
 pub mod duration;
@@ -9,6 +10,7 @@ pub mod error;
 pub mod modules;
 pub mod repl;
 pub mod run;
+pub mod script_error;
 pub mod secrets;
 pub mod suggest;
 pub mod terminal;

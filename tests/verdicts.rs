@@ -566,3 +566,17 @@ fn a_full_disk_stops_the_run_with_a_resume_hint_and_resume_carries_on() {
     let done = std::fs::read_to_string(dir.path().join("after-done")).unwrap();
     assert_eq!(done.lines().last(), Some("30"), "{done}");
 }
+
+#[test]
+fn the_in_doubt_question_is_answered_from_an_answers_file_and_journaled() {
+    let project = Project::new();
+    project.write("deploy.rhai", "step \"migrate\" { local::run(\"echo ran >> log; sleep 30\"); }\nstep \"after\" { local::run(\"echo after >> log\"); }\n");
+    kill_when(&project, &["deploy.rhai"], |p| p.read("log").contains("ran"));
+    project.write("doubt.toml", "\"migrate\" = { answer = \"done\", by = \"Luis (DevOps Lead)\" }\n");
+    let resumed = project.golive(&["resume", "--answers", "doubt.toml"]);
+    resumed.assert_code(0);
+    assert!(resumed.stderr.contains("in doubt; marked done by the operator"), "{}", resumed.stderr);
+    assert_eq!(project.read("log"), "ran\nafter\n");
+    let journal = std::fs::read_to_string(project.journals().pop().unwrap()).unwrap();
+    assert!(journal.contains("\"answer\":\"done\",\"by\":\"Luis (DevOps Lead) (answers file)\""), "{journal}");
+}

@@ -46,7 +46,7 @@ impl Host {
     /// The error for a variable the script or a module needs and golive.toml lacks.
     pub fn missing_var(&self, key: &str, pos: Position) -> Box<EvalAltResult> {
         let names = self.config.var_names(&self.run_target);
-        crate::run::controller::runtime(
+        crate::script_error::runtime(
             format!(
                 "{} has no `{key}` in [vars] or [targets.{}.vars]{}",
                 self.config.path.display(),
@@ -67,7 +67,7 @@ impl Host {
         if self.controller.is_dry() {
             return Ok(crate::secrets::mask(name));
         }
-        self.secrets.get(name).map_err(|e| crate::run::controller::runtime(e, pos))
+        self.secrets.get(name).map_err(|e| crate::script_error::runtime(e, pos))
     }
 }
 

@@ -16,8 +16,9 @@ use serde::de::DeserializeOwned;
 
 use super::Host;
 use crate::error::Failure;
-use crate::run::controller::{AskKind, PhaseOptions, StepOptions, StepOutput, StepSpec, runtime};
+use crate::run::controller::{AskKind, PhaseOptions, StepOptions, StepOutput, StepSpec};
 use crate::run::journal::{CheckRecord, Entry};
+use crate::script_error::runtime;
 
 /// Registers every keyword; `has_block` says whether a `{ }` body follows the name and options.
 pub fn register(engine: &mut Engine, host: &Rc<Host>) {

@@ -7,7 +7,7 @@ use rhai::{Dynamic, Engine, EvalAltResult, NativeCallContext};
 use super::{Registrar, Sig};
 use crate::effects::Effect;
 use crate::engine::Host;
-use crate::run::controller::runtime;
+use crate::script_error::runtime;
 
 /// A host to act on, from golive.toml. Scripts pass it to modules (`ssh::run(t, ...)`).
 #[derive(Debug, Clone)]
@@ -18,10 +18,7 @@ pub struct TargetHandle {
     pub project_dir: String,
 }
 
-/// The one instant a plan's clock shows, so plans stay deterministic: `now()` gives it as text and
-/// `timestamp()` as seconds, and they agree.
-pub const PLAN_NOW: &str = "2000-01-01T00:00:00+00:00";
-pub const PLAN_TIMESTAMP: i64 = 946_684_800;
+use crate::clock::{PLAN_NOW, PLAN_TIMESTAMP};
 
 pub fn register(engine: &mut Engine, reg: &mut Registrar, host: &Rc<Host>) {
     engine

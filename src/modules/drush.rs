@@ -12,7 +12,7 @@ use super::exec::stdout;
 use super::exec::strings;
 use super::{Registrar, Sig};
 use crate::engine::Host;
-use crate::run::controller::runtime;
+use crate::script_error::runtime;
 
 pub const DEFAULT_SERVICE: &str = "drupal";
 

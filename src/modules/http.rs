@@ -22,7 +22,7 @@ use crate::effects::http::{Auth, Body, HttpRequest, HttpResponse};
 use crate::effects::probe::ProbeRequest;
 use crate::effects::{Access, Effect, Outcome};
 use crate::engine::Host;
-use crate::run::controller::runtime;
+use crate::script_error::runtime;
 
 /// A response as scripts see it.
 #[derive(Debug, Clone)]

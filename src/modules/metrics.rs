@@ -14,7 +14,7 @@ use super::{Registrar, Sig};
 use crate::effects::http::{HttpRequest, HttpResponse};
 use crate::effects::{Access, Command, Effect, Exec, Outcome};
 use crate::engine::Host;
-use crate::run::controller::runtime;
+use crate::script_error::runtime;
 
 /// One series of a Prometheus answer: its labels and its (time, value) samples.
 #[derive(Debug, Clone, PartialEq)]

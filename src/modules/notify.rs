@@ -15,7 +15,7 @@ use crate::effects::email::{Email, Smtp};
 use crate::effects::http::{Body, HttpRequest};
 use crate::effects::{Effect, Outcome};
 use crate::engine::Host;
-use crate::run::controller::runtime;
+use crate::script_error::runtime;
 
 const ATTEMPTS: u32 = 3;
 

@@ -9,8 +9,9 @@ use serde::Deserialize;
 
 use super::{Registrar, Sig};
 use crate::engine::Host;
-use crate::run::controller::{AskKind, runtime};
+use crate::run::controller::AskKind;
 use crate::run::journal::CheckRecord;
+use crate::script_error::runtime;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -8,7 +8,7 @@ use rhai::{Array, Dynamic, Engine, EvalAltResult, Module, NativeCallContext};
 
 use super::{Registrar, Sig};
 use crate::engine::Host;
-use crate::run::controller::runtime;
+use crate::script_error::runtime;
 
 fn cells(row: Dynamic, what: &str, ctx: &NativeCallContext) -> Result<Vec<String>, Box<EvalAltResult>> {
     let items = row

@@ -9,7 +9,7 @@ use super::{Registrar, Sig};
 use crate::config::LOCAL;
 use crate::effects::Command;
 use crate::engine::Host;
-use crate::run::controller::runtime;
+use crate::script_error::runtime;
 
 fn run(host: &Host, ctx: &NativeCallContext, script: &str) -> Result<Map, Box<EvalAltResult>> {
     // Plans name the program, not where this machine keeps it, so they read the same everywhere.

@@ -10,7 +10,7 @@ use super::exec::{ExecOptions, command, result_map, strings};
 use super::{Registrar, Sig};
 use crate::effects::{Command, Effect, Exec, Outcome};
 use crate::engine::Host;
-use crate::run::controller::runtime;
+use crate::script_error::runtime;
 
 const RUN_DOC: &str = "Runs a shell string on the target (logged verbatim); fails the step on a non-zero exit. \
     Options: read_only, allow_fail, dir. Returns #{code, stdout, stderr, duration_ms, ok}.";

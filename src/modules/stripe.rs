@@ -18,7 +18,7 @@ use super::{Registrar, Sig};
 use crate::effects::http::{Auth, HttpRequest};
 use crate::effects::{Effect, Outcome};
 use crate::engine::Host;
-use crate::run::controller::runtime;
+use crate::script_error::runtime;
 
 /// The API version golive's requests and parsers are written against (the vendored spec's era).
 pub const STRIPE_VERSION: &str = "2025-09-30.clover";

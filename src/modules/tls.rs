@@ -9,7 +9,7 @@ use super::{Registrar, Sig};
 use crate::effects::tls::CertRequest;
 use crate::effects::{Effect, Outcome};
 use crate::engine::Host;
-use crate::run::controller::runtime;
+use crate::script_error::runtime;
 
 #[derive(Debug, Default, serde::Deserialize)]
 #[serde(deny_unknown_fields)]

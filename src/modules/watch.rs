@@ -22,7 +22,7 @@ use super::metrics::{answer, base_url, instant_request};
 use super::{Registrar, Sig};
 use crate::effects::Effect;
 use crate::engine::Host;
-use crate::run::controller::{is_interrupt, runtime};
+use crate::script_error::{is_interrupt, runtime};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Level {

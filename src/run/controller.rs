@@ -18,6 +18,8 @@ use crate::effects::{Access, Budget, Effect, EffectError, Outcome, Prompt, Prove
 use crate::engine::outline::Outline;
 use crate::error::Failure;
 use crate::run::identity::now_stamp;
+use crate::script_error::terminated_by;
+use crate::script_error::{DEADLINE_TOKEN, INTERRUPT_TOKEN, STOP_TOKEN, runtime};
 use crate::terminal::{Terminal, Tone};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -125,11 +127,6 @@ pub enum Stop {
     /// A mistake in the script found while running a step (unknown function, wrong type...): exit 2.
     ScriptError(Box<EvalAltResult>),
 }
-
-/// Marks the engine error golive raises to unwind the script; scripts cannot catch it.
-pub const STOP_TOKEN: &str = "golive-stop";
-pub const INTERRUPT_TOKEN: &str = "golive-interrupt";
-pub const DEADLINE_TOKEN: &str = "golive-deadline";
 
 struct Frame {
     name: String,
@@ -291,7 +288,7 @@ impl Controller {
 
     /// When a decision was taken: now, or the fixed time plans use so they stay deterministic.
     pub fn now_stamp(&self) -> String {
-        if self.is_dry() { crate::modules::core::PLAN_NOW.to_string() } else { now_stamp() }
+        if self.is_dry() { crate::clock::PLAN_NOW.to_string() } else { now_stamp() }
     }
 
     pub fn settings(&self) -> &Settings {
@@ -758,21 +755,41 @@ impl Controller {
         let question = format!(
             "{label} started but never finished, and it may have changed things. Re-run it, mark it done, or abort?"
         );
-        let policy = match self.settings.in_doubt {
-            InDoubtPolicy::Ask if self.terminal.is_interactive() => {
+        // --in-doubt, else the answers file (by this question or the step's name), else the terminal.
+        let given = self.settings.answers.as_ref().and_then(|a| a.get(&question, &spec.name));
+        let answer = match (self.settings.in_doubt, given) {
+            (InDoubtPolicy::Ask, Some(given)) => {
+                let by = format!("{} (answers file)", given.by.unwrap_or_else(|| self.settings.identity.clone()));
+                Some((given.answer, by))
+            }
+            (InDoubtPolicy::Ask, None) if self.terminal.is_interactive() => {
                 self.terminal.line(&format!("        {question}"));
                 let prompt = Prompt {
                     question: question.clone(),
                     choices: vec!["rerun".into(), "done".into(), "abort".into()],
                     secret: false,
                 };
-                match self.terminal.ask(&prompt, &self.interrupts.token()) {
-                    Ok(a) if a == "rerun" => InDoubtPolicy::Rerun,
-                    Ok(a) if a == "done" => InDoubtPolicy::MarkDone,
+                self.terminal.ask(&prompt, &self.interrupts.token()).ok().map(|a| (a, self.settings.identity.clone()))
+            }
+            _ => None,
+        };
+        let policy = match answer {
+            Some((answer, by)) => {
+                let entry = Entry::Answer {
+                    step: spec.name.clone(),
+                    question: question.clone(),
+                    answer: answer.clone(),
+                    by,
+                    at: now_stamp(),
+                };
+                self.journal(entry, true)?;
+                match answer.as_str() {
+                    "rerun" => InDoubtPolicy::Rerun,
+                    "done" => InDoubtPolicy::MarkDone,
                     _ => InDoubtPolicy::Abort,
                 }
             }
-            other => other,
+            None => self.settings.in_doubt,
         };
         match policy {
             InDoubtPolicy::Rerun => {
@@ -1301,28 +1318,6 @@ fn excerpt(stderr: &str, stdout: &str) -> String {
     }
     let cut: String = text.chars().take(400).collect();
     format!(": {cut}")
-}
-
-/// The operator's Ctrl-C, however deep in function calls it surfaced.
-pub fn is_interrupt(err: &EvalAltResult) -> bool {
-    terminated_by(err) == Some(INTERRUPT_TOKEN)
-}
-
-fn terminated_by(err: &EvalAltResult) -> Option<&'static str> {
-    match err {
-        EvalAltResult::ErrorTerminated(token, _) => {
-            let token = token.clone().into_string().unwrap_or_default();
-            [INTERRUPT_TOKEN, DEADLINE_TOKEN, STOP_TOKEN].into_iter().find(|t| *t == token)
-        }
-        EvalAltResult::ErrorInFunctionCall(_, _, inner, _) | EvalAltResult::ErrorInModule(_, inner, _) => {
-            terminated_by(inner)
-        }
-        _ => None,
-    }
-}
-
-pub fn runtime(message: String, pos: Position) -> Box<EvalAltResult> {
-    EvalAltResult::ErrorRuntime(message.into(), pos).into()
 }
 
 pub fn to_json(value: &Dynamic) -> serde_json::Value {
