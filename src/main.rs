@@ -252,9 +252,16 @@ fn dispatch(cli: Cli, mut options: Options) -> Result<(), Failure> {
             Ok(())
         }
         Command::Docs { module } => {
+            if module.as_deref() == Some("syntax") {
+                print!("{SYNTAX_DOCS}");
+                return Ok(());
+            }
             let docs = run::docs(&options)?;
             let mut modules: Vec<&str> = docs.iter().map(|d| d.module.as_str()).collect();
             modules.dedup();
+            if module.is_none() {
+                print!("{SYNTAX_DOCS}");
+            }
             if let Some(m) = &module
                 && !docs.iter().any(|d| d.module == *m)
             {
@@ -275,6 +282,30 @@ fn dispatch(cli: Cli, mut options: Options) -> Result<(), Failure> {
         }
     }
 }
+
+/// golive's words and their options, first in `golive docs` (or alone with `golive docs syntax`).
+const SYNTAX_DOCS: &str = r#"
+## syntax
+
+phase "name" [with #{ window: "06:00-12:00", owner: "DevOps", budget: "5m" }] { ... }
+    Groups steps; the run prints planned against actual time (and the budget, when given).
+
+step "name" [with #{ timeout, retries, retry_delay, idempotent }] { ... }
+    The unit of work and checkpoint. timeout bounds its commands (else command_timeout, 10m);
+    retries re-runs it after a failure; idempotent re-runs it without asking when it was in doubt.
+
+check "name" [with #{ timeout, retries, retry_delay, required }] { true/false or #{ ok, actual, target } }
+    Gives #{ ok, actual, target, ... } always. retries polls it until it passes; required: true stops
+    the run when it fails, before anything else is written. Inside a check, a command's non-zero exit
+    fails it unless the command has #{ allow_fail: true }.
+
+manual "text";
+    A person answers yes / no / skip (a terminal or --answers; never --yes).
+
+gate "name" [with #{ required: [..], include: ["friday"], nogo: #{ "trigger": bool }, on_nogo: "scripts/x.rhai" }];
+    Shows the verdicts, asks GO / NO-GO (never --yes). As a statement a NO-GO ends the run, and resume
+    refuses to walk past it until `golive resume RUN --reopen-gate NAME`; on_nogo names the way back.
+"#;
 
 fn finish_run((summary, outcome): (Option<run::RunSummary>, Result<(), Failure>)) -> Result<(), Failure> {
     match (summary, outcome) {
