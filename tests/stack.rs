@@ -512,3 +512,25 @@ fn fan_out_reports_each_hosts_result_and_names_every_failure() {
     let journal = std::fs::read_to_string(project.journals().last().unwrap()).unwrap();
     assert!(journal.contains("\"value\":\"golive\\nroot\\n\""), "{journal}");
 }
+
+/// A step's timeout bounds its remote commands beyond the per-command default (shortened here to 1 s so
+/// the test need not wait 11 minutes): a 2 s remote command completes under a 12 s step timeout.
+#[test]
+fn a_steps_timeout_bounds_its_remote_commands_beyond_the_per_command_default() {
+    let _bed = testbed::lock();
+    let project = testbed::project();
+    let config = project
+        .read("golive.toml")
+        .replace("default_target = \"rehearsal\"", "default_target = \"rehearsal\"\ncommand_timeout = \"1s\"");
+    std::fs::write(project.file("golive.toml"), config).unwrap();
+    project.write(
+        "long.rhai",
+        "step \"backup\" with #{ timeout: \"12s\" } { ssh::run(target(), \"sleep 2; echo backed-up\").stdout }\n",
+    );
+    let run = project.golive(&["long.rhai"]);
+    run.assert_code(0);
+    project.write("short.rhai", "step \"backup\" { ssh::run(target(), \"sleep 2; echo backed-up\").stdout }\n");
+    let run = project.golive(&["short.rhai"]);
+    run.assert_code(1);
+    assert!(run.stderr.contains("timed out after 1.0s"), "{}", run.stderr);
+}

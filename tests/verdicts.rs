@@ -572,11 +572,29 @@ fn the_in_doubt_question_is_answered_from_an_answers_file_and_journaled() {
     let project = Project::new();
     project.write("deploy.rhai", "step \"migrate\" { local::run(\"echo ran >> log; sleep 30\"); }\nstep \"after\" { local::run(\"echo after >> log\"); }\n");
     kill_when(&project, &["deploy.rhai"], |p| p.read("log").contains("ran"));
-    project.write("doubt.toml", "\"migrate\" = { answer = \"done\", by = \"Luis (DevOps Lead)\" }\n");
+    project.write("doubt.toml", "\"in doubt: migrate\" = { answer = \"done\", by = \"Luis (DevOps Lead)\" }\n");
     let resumed = project.golive(&["resume", "--answers", "doubt.toml"]);
     resumed.assert_code(0);
     assert!(resumed.stderr.contains("in doubt; marked done by the operator"), "{}", resumed.stderr);
     assert_eq!(project.read("log"), "ran\nafter\n");
     let journal = std::fs::read_to_string(project.journals().pop().unwrap()).unwrap();
     assert!(journal.contains("\"answer\":\"done\",\"by\":\"Luis (DevOps Lead) (answers file)\""), "{journal}");
+}
+
+#[test]
+fn the_retry_skip_abort_question_is_answered_from_an_answers_file_but_never_with_retry() {
+    let project = Project::new();
+    project.write(
+        "flaky.rhai",
+        "step \"flaky\" { local::run(\"exit 3\"); }\nstep \"after\" { local::run(\"echo after >> log\"); }\n",
+    );
+    project.write("skip.toml", "\"on failure: flaky\" = { answer = \"skip\", by = \"Luis (DevOps Lead)\" }\n");
+    let run = project.golive(&["flaky.rhai", "--answers", "skip.toml"]);
+    run.assert_code(0);
+    assert!(run.stderr.contains("skip  step \"flaky\"  skipped by the operator"), "{}", run.stderr);
+    assert_eq!(project.read("log"), "after\n");
+    project.write("retry.toml", "\"on failure: flaky\" = \"retry\"\n");
+    let run = project.golive(&["flaky.rhai", "--answers", "retry.toml"]);
+    run.assert_code(2);
+    assert!(run.stderr.contains("but it must be one of: skip, abort"), "{}", run.stderr);
 }

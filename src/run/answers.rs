@@ -70,7 +70,12 @@ impl Answers {
 
     /// The answer for `question`, else for the step it is asked in.
     pub fn get(&self, question: &str, step: &str) -> Option<Given> {
-        let spec = self.map.get(question).or_else(|| self.map.get(step))?;
+        self.first(&[question, step])
+    }
+
+    /// The answer under the first of `keys` the file has.
+    pub fn first(&self, keys: &[&str]) -> Option<Given> {
+        let spec = keys.iter().find_map(|k| self.map.get(*k))?;
         Some(match spec.clone() {
             Spec::Plain(answer) => Given { answer, by: None, note: None },
             Spec::Full(Full { answer, by, note }) => Given { answer, by, note },

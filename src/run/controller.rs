@@ -755,41 +755,26 @@ impl Controller {
         let question = format!(
             "{label} started but never finished, and it may have changed things. Re-run it, mark it done, or abort?"
         );
-        // --in-doubt, else the answers file (by this question or the step's name), else the terminal.
-        let given = self.settings.answers.as_ref().and_then(|a| a.get(&question, &spec.name));
-        let answer = match (self.settings.in_doubt, given) {
-            (InDoubtPolicy::Ask, Some(given)) => {
-                let by = format!("{} (answers file)", given.by.unwrap_or_else(|| self.settings.identity.clone()));
-                Some((given.answer, by))
-            }
-            (InDoubtPolicy::Ask, None) if self.terminal.is_interactive() => {
-                self.terminal.line(&format!("        {question}"));
-                let prompt = Prompt {
-                    question: question.clone(),
-                    choices: vec!["rerun".into(), "done".into(), "abort".into()],
-                    secret: false,
-                };
-                self.terminal.ask(&prompt, &self.interrupts.token()).ok().map(|a| (a, self.settings.identity.clone()))
-            }
-            _ => None,
-        };
-        let policy = match answer {
-            Some((answer, by)) => {
-                let entry = Entry::Answer {
-                    step: spec.name.clone(),
-                    question: question.clone(),
-                    answer: answer.clone(),
-                    by,
-                    at: now_stamp(),
-                };
-                self.journal(entry, true)?;
-                match answer.as_str() {
-                    "rerun" => InDoubtPolicy::Rerun,
-                    "done" => InDoubtPolicy::MarkDone,
-                    _ => InDoubtPolicy::Abort,
+        // --in-doubt, else the answer chain (the answers file by this question or the step's name, the terminal).
+        let policy = match self.settings.in_doubt {
+            InDoubtPolicy::Ask => {
+                let choices = ["rerun", "done", "abort"];
+                let key = format!("in doubt: {}", spec.name);
+                match self.answer_chain(
+                    &spec.name,
+                    &[&question, &key],
+                    &question,
+                    &choices,
+                    AskKind::Choice,
+                    spec.pos,
+                )? {
+                    Some(a) if a.answer == "rerun" => InDoubtPolicy::Rerun,
+                    Some(a) if a.answer == "done" => InDoubtPolicy::MarkDone,
+                    Some(_) => InDoubtPolicy::Abort,
+                    None => InDoubtPolicy::Ask,
                 }
             }
-            None => self.settings.in_doubt,
+            chosen => chosen,
         };
         match policy {
             InDoubtPolicy::Rerun => {
@@ -891,37 +876,24 @@ impl Controller {
         outcome
     }
 
+    /// Retry, skip or abort, through the answer chain (the file's key: "on failure: STEP"). An answers
+    /// file may skip or abort, not retry: a
+    /// bounded retry is the step's `retries` option, and a file that said "retry" would loop for ever.
     fn after_failure(&self, spec: &StepSpec, interrupted: bool, message: &str) -> Result<Choice, Box<EvalAltResult>> {
-        if !self.terminal.is_interactive() {
-            return Ok(Choice::Abort);
-        }
         let what = if interrupted { "was interrupted" } else { "failed" };
-        let prompt = Prompt {
-            question: format!("{} \"{}\" {what}: {message}. What now?", spec.kind, spec.name),
-            choices: vec!["retry".into(), "skip".into(), "abort".into()],
-            secret: false,
-        };
+        let question = format!("{} \"{}\" {what}: {message}. What now?", spec.kind, spec.name);
+        let choices: &[&str] =
+            if self.terminal.is_interactive() { &["retry", "skip", "abort"] } else { &["skip", "abort"] };
         // The interrupt that brought us here is handled by this question; a new Ctrl-C cancels the question.
         self.interrupts.settle();
-        let answer = self.terminal.ask(&prompt, &self.interrupts.token());
-        let choice = match answer.as_deref() {
-            Ok("retry") => Choice::Retry,
-            Ok("skip") => Choice::Skip,
+        // The file answers it under "on failure: STEP" (the question holds the failure's text).
+        let key = format!("on failure: {}", spec.name);
+        let answered = self.answer_chain(&spec.name, &[&key], &question, choices, AskKind::Choice, spec.pos)?;
+        Ok(match answered.as_ref().map(|a| a.answer.as_str()) {
+            Some("retry") => Choice::Retry,
+            Some("skip") => Choice::Skip,
             _ => Choice::Abort,
-        };
-        if let Ok(answer) = answer {
-            self.journal(
-                Entry::Answer {
-                    step: spec.name.clone(),
-                    question: prompt.question,
-                    answer,
-                    by: self.settings.identity.clone(),
-                    at: now_stamp(),
-                },
-                true,
-            )?;
-        }
-        Ok(choice)
+        })
     }
 
     fn report(&self, mark: &str, tone: Tone, label: &str, detail: &str) {
@@ -1153,9 +1125,8 @@ impl Controller {
         Ok(())
     }
 
-    /// Asks a question through the one answer chain: an earlier attempt of a step that completed with it,
-    /// then `--answers`, then `--yes` (confirmations only), then the terminal (or, in a plan, the scenario or
-    /// a stated assumption). The answer is journaled with who gave it.
+    /// Asks a question of the step running now through the answer chain; with nobody to answer it (no
+    /// terminal, nothing in the answers file), the run stops and names the question and what may answer it.
     pub fn ask(
         &self,
         question: &str,
@@ -1164,15 +1135,33 @@ impl Controller {
         pos: Position,
     ) -> Result<Answered, Box<EvalAltResult>> {
         let step = self.state.borrow().step.as_ref().map(|f| f.name.clone()).unwrap_or_default();
+        match self.answer_chain(&step, &[question, &step], question, choices, kind, pos)? {
+            Some(answered) => Ok(answered),
+            None => Err(self.stop(Stop::Failure(Failure::Runbook(unanswered(question, choices, kind))), pos)),
+        }
+    }
+
+    /// The one answer chain every question goes through: an earlier attempt of a step that completed with
+    /// it, then `--answers` (under the first of `keys` it has), then `--yes` (plain confirmations only), then the
+    /// terminal -- or, in a plan, the scenario or a stated assumption. The answer is journaled with who gave
+    /// it. `None` when nobody can answer (a run without a terminal).
+    fn answer_chain(
+        &self,
+        step: &str,
+        keys: &[&str],
+        question: &str,
+        choices: &[&str],
+        kind: AskKind,
+        pos: Position,
+    ) -> Result<Option<Answered>, Box<EvalAltResult>> {
         if kind != AskKind::Secret {
-            let earlier = self.prior.borrow().answers.get(&(step.clone(), question.to_string())).cloned();
+            let earlier = self.prior.borrow().answers.get(&(step.to_string(), question.to_string())).cloned();
             if let Some(answer) = earlier {
                 self.terminal.line(&format!("        {question} -> {answer} (answered earlier)"));
-                return Ok(Answered { answer, by: "an earlier attempt".into(), note: None, assumed: false });
+                return Ok(Some(Answered { answer, by: "an earlier attempt".into(), note: None, assumed: false }));
             }
         }
-        let given =
-            if self.is_dry() { None } else { self.settings.answers.as_ref().and_then(|a| a.get(question, &step)) };
+        let given = if self.is_dry() { None } else { self.settings.answers.as_ref().and_then(|a| a.first(keys)) };
         let yes = self.settings.yes && !self.is_dry();
         let answered = if let Some(given) = given {
             let file = self.settings.answers.as_ref().map(|a| a.path.display().to_string()).unwrap_or_default();
@@ -1186,10 +1175,7 @@ impl Controller {
                     pos,
                 ));
             }
-            let by = match given.by {
-                Some(by) => format!("{by} (answers file)"),
-                None => format!("{} (answers file)", self.settings.identity),
-            };
+            let by = format!("{} (answers file)", given.by.unwrap_or_else(|| self.settings.identity.clone()));
             Answered { answer: given.answer, by, note: given.note, assumed: false }
         } else if kind == AskKind::Confirm && yes {
             Answered {
@@ -1202,19 +1188,28 @@ impl Controller {
             let by = format!("{} (--yes, the default)", self.settings.identity);
             Answered { answer: String::new(), by, note: None, assumed: false }
         } else if !self.is_dry() && !self.terminal.is_interactive() {
-            let why = unanswered(question, choices, kind);
-            return Err(self.stop(Stop::Failure(Failure::Runbook(why)), pos));
+            return Ok(None);
         } else {
             let prompt = Prompt {
                 question: question.into(),
                 choices: choices.iter().map(|c| c.to_string()).collect(),
                 secret: kind == AskKind::Secret,
             };
-            let answer = match self.perform(Effect::Prompt(prompt), "prompt", pos)? {
-                Outcome::Answer(a) => a,
-                other => return Err(runtime(format!("a prompt got {other:?} instead of an answer"), pos)),
+            let in_step = self.state.borrow().step.is_some();
+            let answer = if in_step {
+                // Inside a step the question is an effect: journaled, and answered by a plan's scenario.
+                match self.perform(Effect::Prompt(prompt), "prompt", pos)? {
+                    Outcome::Answer(a) => a,
+                    other => return Err(runtime(format!("a prompt got {other:?} instead of an answer"), pos)),
+                }
+            } else {
+                // Between steps (a step in doubt, retry / skip / abort): the terminal; Ctrl-C leaves it unanswered.
+                self.terminal.line(&format!("        {question}"));
+                match self.terminal.ask(&prompt, &self.interrupts.token()) {
+                    Ok(a) => a,
+                    Err(_) => return Ok(None),
+                }
             };
-            // Plans are the same on every machine: they name no operator.
             let assumed = self.is_dry()
                 && self
                     .state
@@ -1223,6 +1218,7 @@ impl Controller {
                     .as_ref()
                     .and_then(|f| f.effects.last())
                     .is_some_and(|e| matches!(e.answer, Provenance::Assumed(_)));
+            // Plans are the same on every machine: they name no operator.
             let by = if self.is_dry() { "the operator".to_string() } else { self.settings.identity.clone() };
             Answered { answer, by, note: None, assumed }
         };
@@ -1234,11 +1230,15 @@ impl Controller {
         } else {
             answered.answer.clone()
         };
-        self.journal(
-            Entry::Answer { step, question: question.into(), answer: kept, by: answered.by.clone(), at: now_stamp() },
-            true,
-        )?;
-        Ok(answered)
+        let entry = Entry::Answer {
+            step: step.into(),
+            question: question.into(),
+            answer: kept,
+            by: answered.by.clone(),
+            at: now_stamp(),
+        };
+        self.journal(entry, true)?;
+        Ok(Some(answered))
     }
 
     /// A value fixed the first time the current step computes it and kept across resumes (a watch's end
