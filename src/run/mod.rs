@@ -10,6 +10,7 @@ pub mod plan;
 pub mod prior;
 pub mod report;
 pub mod status;
+pub mod verdicts;
 
 use std::path::{Path, PathBuf};
 use std::rc::Rc;

@@ -1,0 +1,158 @@
+//! Effects for the step running now: journaled before they happen, bounded by the step's timeout, answered
+//! by the World (a plan marks the step when a read was assumed, and keeps a clock for its sleeps).
+
+use super::*;
+
+impl Controller {
+    // ----- effects -----
+
+    /// Performs an effect for the current step. `caller` names the script function, for errors.
+    pub fn perform(&self, effect: Effect, caller: &str, pos: Position) -> Result<Outcome, Box<EvalAltResult>> {
+        let mut results = self.perform_all(vec![effect], caller, pos)?;
+        results.pop().expect("one effect gives one result")
+    }
+
+    /// Performs several effects at once (fan-out): each is journaled, and each gets its own result, so
+    /// one host's failure never hides another's. An interrupt stops them all.
+    pub fn perform_all(
+        &self,
+        effects: Vec<Effect>,
+        caller: &str,
+        pos: Position,
+    ) -> Result<Vec<Result<Outcome, Box<EvalAltResult>>>, Box<EvalAltResult>> {
+        let (step, deadline) = match self.state.borrow().step.as_ref() {
+            Some(frame) => (frame.name.clone(), frame.deadline),
+            None => {
+                return Err(runtime(
+                    format!(
+                        "`{caller}` acts on the world, so it must run inside a step; wrap it in `step \"...\" {{ }}`"
+                    ),
+                    pos,
+                ));
+            }
+        };
+        let redact = |text: String| self.terminal.redactor().redact(&text).into_owned();
+        let whats: Vec<String> = effects.iter().map(|e| redact(e.describe())).collect();
+        if !self.is_dry() {
+            for (effect, what) in effects.iter().zip(&whats) {
+                let access = effect.access();
+                let entry = Entry::Effect {
+                    step: step.clone(),
+                    kind: effect.kind().into(),
+                    access,
+                    what: what.clone(),
+                    at: now_stamp(),
+                };
+                self.journal(entry, false)?;
+                if access == Access::Write
+                    && let Some(frame) = self.state.borrow_mut().step.as_mut()
+                {
+                    frame.wrote = true;
+                }
+            }
+        }
+        // A step's timeout bounds its effects; the per-kind defaults apply only to steps without one.
+        let (timeout, step_limited) = match deadline {
+            None => (effects.iter().filter_map(|e| e.default_timeout(self.settings.command_timeout)).max(), false),
+            Some((at, _)) => {
+                let left = at.saturating_duration_since(Instant::now());
+                match effects.iter().filter_map(Effect::own_timeout).max() {
+                    Some(own) if own < left => (Some(own), false),
+                    _ => (Some(left), true),
+                }
+            }
+        };
+        if self.is_dry() {
+            self.advance_plan_clock(&effects, pos)?;
+        }
+        let budget = Budget { timeout, cancel: self.interrupts.token() };
+        let started = Instant::now();
+        let results = if effects.len() == 1 {
+            vec![self.world.perform(&effects[0], &budget)]
+        } else {
+            self.world.perform_all(&effects, &budget)
+        };
+        let elapsed_ms = started.elapsed().as_millis() as u64;
+        let mut outcomes = Vec::with_capacity(results.len());
+        for ((effect, what), result) in effects.iter().zip(whats).zip(results) {
+            if self.is_dry() {
+                if let Some(frame) = self.state.borrow_mut().step.as_mut() {
+                    let answer = match &result {
+                        Ok((_, provenance)) => provenance.clone(),
+                        Err(e) => Provenance::Assumed(format!("error: {e}")),
+                    };
+                    if matches!(result, Ok((_, Provenance::Assumed(_)))) {
+                        frame.assumed = true;
+                    }
+                    frame.effects.push(PlannedEffect { access: effect.access(), what: what.clone(), answer });
+                }
+            } else {
+                let detail = match &result {
+                    Ok((Outcome::Exec(out), _)) => format!("exit {}{}", out.code, excerpt(&out.stderr, &out.stdout)),
+                    Ok((Outcome::Answer(_), _)) if matches!(effect, Effect::Prompt(p) if p.secret) => {
+                        "answer (secret)".into()
+                    }
+                    Ok((Outcome::Answer(a), _)) => format!("answer {a}"),
+                    Ok((Outcome::Slept, _)) => "slept".into(),
+                    Ok((Outcome::Transferred { bytes }, _)) => format!("{bytes} bytes"),
+                    Ok((Outcome::Http(r), _)) => format!("{} in {} ms", r.status, r.timings.total_ms),
+                    Ok((Outcome::Probe(p), _)) => {
+                        format!("p95 {} ms, {} errors of {}", p.p95_ms, p.errors, p.requests)
+                    }
+                    Ok((Outcome::Cert(c), _)) => format!("{} days left {}", c.days_left, c.problem),
+                    Ok((Outcome::Dns(records), _)) => records.join(", "),
+                    Ok((Outcome::Sent, _)) => "sent".into(),
+                    Err(e) => e.to_string(),
+                };
+                let entry = Entry::EffectFinished {
+                    step: step.clone(),
+                    ok: result.is_ok(),
+                    detail: redact(detail),
+                    duration_ms: elapsed_ms,
+                };
+                self.journal(entry, false)?;
+            }
+            outcomes.push(match result {
+                Ok((outcome, _)) => Ok(outcome),
+                Err(EffectError::TimedOut(_)) if step_limited => {
+                    let (_, total) = deadline.expect("step_limited implies a deadline");
+                    Err(runtime(
+                        format!("{what}: timed out (the step's timeout of {} ran out)", duration::short(total)),
+                        pos,
+                    ))
+                }
+                Err(EffectError::Cancelled) => Err(EvalAltResult::ErrorTerminated(INTERRUPT_TOKEN.into(), pos).into()),
+                Err(e) => Err(runtime(format!("{what}: {e}"), pos)),
+            });
+        }
+        Ok(outcomes)
+    }
+
+    /// A plan performs no sleep, so a poll over reads that never change would spin for ever: the plan keeps
+    /// the time its sleeps would take and stops the step where the run's timeout would.
+    pub(super) fn advance_plan_clock(&self, effects: &[Effect], pos: Position) -> Result<(), Box<EvalAltResult>> {
+        const MAX_PLANNED_EFFECTS: usize = 10_000;
+        let mut state = self.state.borrow_mut();
+        let Some(frame) = state.step.as_mut() else { return Ok(()) };
+        for effect in effects {
+            if let Effect::Sleep { duration } = effect {
+                frame.planned += *duration;
+            }
+        }
+        let limit = frame.deadline.map(|(_, total)| total).unwrap_or(self.settings.command_timeout);
+        if frame.planned > limit {
+            let whose = if frame.deadline.is_some() { "the step's timeout" } else { "the per-command timeout" };
+            return Err(runtime(
+                format!("timed out: its waits add up to more than {whose} of {}", duration::short(limit)),
+                pos,
+            ));
+        }
+        if frame.effects.len() >= MAX_PLANNED_EFFECTS {
+            return Err(runtime(
+                format!("performs more than {MAX_PLANNED_EFFECTS} effects in the plan: a loop that never ends?"),
+                pos,
+            ));
+        }
+        Ok(())
+    }
+}

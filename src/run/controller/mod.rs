@@ -1,0 +1,417 @@
+//! The step controller: decides whether each step runs, records it in the journal, performs its effects
+//! through the World, and turns failures and interrupts into the operator's choices.
+//!
+//! One concern a file: `steps.rs` (phases and steps: run, resume, plan, retries, in doubt), `effects.rs`
+//! (performing and journaling effects, the plan's clock), `asking.rs` (the one answer chain). What resume
+//! restores lives in `prior.rs`, how verdicts are judged in `verdicts.rs`.
+
+mod asking;
+mod effects;
+mod steps;
+
+pub use asking::Answered;
+
+use std::cell::RefCell;
+use std::collections::{BTreeSet, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rhai::{Dynamic, EvalAltResult, Position};
+use serde::Deserialize;
+
+use super::interrupt::Interrupts;
+use super::journal::{CheckRecord, Entry, Journal, StepStatus};
+use super::plan::{Plan, PlanItem, PlannedEffect};
+use super::prior::{Action, DoneStep, Prior};
+use super::verdicts::Verdicts;
+use crate::duration;
+use crate::effects::{Access, Budget, Effect, EffectError, Outcome, Prompt, Provenance, World};
+use crate::engine::outline::Outline;
+use crate::error::Failure;
+use crate::run::identity::now_stamp;
+use crate::script_error::terminated_by;
+use crate::script_error::{DEADLINE_TOKEN, INTERRUPT_TOKEN, STOP_TOKEN, runtime};
+use crate::terminal::{Terminal, Tone};
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Mode {
+    Run,
+    /// Skip steps the journal has as done; settle the step in doubt.
+    Resume,
+    /// Run only these steps; the others yield their last stored value.
+    Only(BTreeSet<String>),
+    Plan,
+}
+
+/// What resume does with a step that started and never finished, and made writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum InDoubtPolicy {
+    /// Ask the operator (a non-interactive run stops with exit 1 and names the step).
+    Ask,
+    Rerun,
+    MarkDone,
+    Abort,
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `--yes`: confirmations are accepted (never a gate).
+    pub yes: bool,
+    pub in_doubt: InDoubtPolicy,
+    pub identity: String,
+    /// `--answers FILE`.
+    pub answers: Option<std::sync::Arc<super::answers::Answers>>,
+    /// golive.toml's team: a failed step names who to call for its phase's owner.
+    pub team: Vec<crate::config::TeamMember>,
+    /// How long one command may take in a step without a timeout (golive.toml `command_timeout`).
+    pub command_timeout: Duration,
+}
+
+/// What kind of question: it decides what `--yes` may answer and what is kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AskKind {
+    /// yes/no: `--yes` answers it.
+    Confirm,
+    /// What a person must see or vouch for (manual items, checklist items, dangerous confirmations): a
+    /// person or an answers file answers it, never `--yes`.
+    Attest,
+    /// One of the choices; `--yes` never answers it (gates are choices).
+    Choice,
+    /// Free text.
+    Text,
+    /// Free text with a stated default: `--yes` takes the default (answers empty).
+    Defaulted,
+    /// Free text never echoed, journaled or reused: masked everywhere, asked again on resume.
+    Secret,
+}
+
+/// `with #{ ... }` on a step.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StepOptions {
+    pub timeout: Option<String>,
+    #[serde(default)]
+    pub retries: u32,
+    pub retry_delay: Option<String>,
+    #[serde(default)]
+    pub idempotent: bool,
+    /// On a check: a failed verdict stops the run before anything else is written.
+    #[serde(default)]
+    pub required: bool,
+}
+
+/// `with #{ ... }` on a phase.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PhaseOptions {
+    /// Planned local time window, "06:00-12:00".
+    pub window: Option<String>,
+    pub owner: Option<String>,
+    /// How long the phase may take ("5m" for the quick rollback); the run reports the time against it.
+    pub budget: Option<String>,
+}
+
+pub struct StepSpec {
+    pub kind: &'static str,
+    pub name: String,
+    pub options: StepOptions,
+    pub pos: Position,
+}
+
+pub struct StepOutput {
+    pub value: Dynamic,
+    pub check: Option<CheckRecord>,
+    /// A gate said NO-GO and the script does not look at the verdict: the run stops after recording it.
+    pub stop_after: Option<Failure>,
+}
+
+impl StepOutput {
+    pub fn value(value: Dynamic) -> StepOutput {
+        StepOutput { value, check: None, stop_after: None }
+    }
+}
+
+/// Why the run is stopping; the runner turns it into an exit code after the engine unwinds.
+#[derive(Debug)]
+pub enum Stop {
+    Failure(Failure),
+    /// A mistake in the script found while running a step (unknown function, wrong type...): exit 2.
+    ScriptError(Box<EvalAltResult>),
+}
+
+struct Frame {
+    name: String,
+    kind: &'static str,
+    started: Instant,
+    deadline: Option<(Instant, Duration)>,
+    wrote: bool,
+    /// A plan answered one of its reads with an assumption: its verdict is unknown.
+    assumed: bool,
+    /// A plan's clock inside the step: what its sleeps would have taken, against the step's timeout.
+    planned: Duration,
+    effects: Vec<PlannedEffect>,
+}
+
+impl Frame {
+    fn new(name: &str, kind: &'static str, timeout: Option<Duration>) -> Frame {
+        Frame {
+            name: name.into(),
+            kind,
+            started: Instant::now(),
+            deadline: timeout.map(|t| (Instant::now() + t, t)),
+            wrote: false,
+            assumed: false,
+            planned: Duration::ZERO,
+            effects: Vec::new(),
+        }
+    }
+}
+
+#[derive(Default)]
+struct State {
+    phase: Option<String>,
+    owner: Option<String>,
+    step: Option<Frame>,
+    seen: HashSet<String>,
+    stop: Option<Stop>,
+}
+
+pub struct Controller {
+    mode: RefCell<Mode>,
+    world: Box<dyn World>,
+    journal: RefCell<Option<Journal>>,
+    prior: RefCell<Prior>,
+    outline: RefCell<Outline>,
+    terminal: Arc<Terminal>,
+    interrupts: Arc<Interrupts>,
+    settings: Settings,
+    state: RefCell<State>,
+    verdicts: RefCell<Verdicts>,
+    plan: RefCell<Plan>,
+}
+
+impl Controller {
+    /// A controller in plan mode with nothing known yet; `begin` sets it up once the script compiled.
+    pub fn new(
+        world: Box<dyn World>,
+        terminal: Arc<Terminal>,
+        interrupts: Arc<Interrupts>,
+        settings: Settings,
+    ) -> Controller {
+        Controller {
+            mode: RefCell::new(Mode::Plan),
+            world,
+            journal: RefCell::new(None),
+            prior: RefCell::new(Prior::default()),
+            outline: RefCell::new(Outline::default()),
+            terminal,
+            interrupts,
+            settings,
+            state: RefCell::new(State::default()),
+            verdicts: RefCell::new(Verdicts::default()),
+            plan: RefCell::new(Plan::default()),
+        }
+    }
+
+    pub fn begin(&self, mode: Mode, journal: Option<Journal>, prior: Prior, outline: Outline) {
+        *self.mode.borrow_mut() = mode;
+        *self.journal.borrow_mut() = journal;
+        *self.prior.borrow_mut() = prior;
+        *self.outline.borrow_mut() = outline;
+    }
+
+    /// What a plan's gate sees of an earlier runbook it includes: the scenario's statement, else one unknown
+    /// criterion (a plan never reads this machine's journals, so it is the same everywhere).
+    pub fn planned_include(&self, script: &str) -> Vec<CheckRecord> {
+        match self.world.included_checks(script) {
+            Some(checks) => {
+                checks.into_iter().map(|(name, ok)| CheckRecord::new(&name, ok, String::new(), String::new())).collect()
+            }
+            None => vec![CheckRecord {
+                unknown: true,
+                ..CheckRecord::new(
+                    "its newest run",
+                    false,
+                    "not read in a plan; state it in the scenario's [[include]]".into(),
+                    String::new(),
+                )
+            }],
+        }
+    }
+
+    /// How long the step running now has taken: real time in a run, the time its sleeps would take in a plan
+    /// (so a poll with a deadline ends in a plan as it would in the run).
+    pub fn step_clock(&self) -> Duration {
+        match self.state.borrow().step.as_ref() {
+            Some(frame) if self.is_dry() => frame.planned,
+            Some(frame) => frame.started.elapsed(),
+            None => Duration::ZERO,
+        }
+    }
+
+    /// The id of the run this controller journals (its folder's name), if it journals one.
+    pub fn run_id(&self) -> Option<String> {
+        let journal = self.journal.borrow();
+        let dir = journal.as_ref()?.path().parent()?;
+        Some(dir.file_name()?.to_string_lossy().into_owned())
+    }
+
+    /// Whether the step running now is a check (its reads' failures are evidence for its verdict).
+    pub fn in_check(&self) -> bool {
+        self.state.borrow().step.as_ref().is_some_and(|f| f.kind == "check")
+    }
+
+    pub fn outline_step_uses_value(&self, name: &str) -> bool {
+        self.outline.borrow().step(name).is_none_or(|s| s.value_used)
+    }
+
+    /// When a decision was taken: now, or the fixed time plans use so they stay deterministic.
+    pub fn now_stamp(&self) -> String {
+        if self.is_dry() { crate::clock::PLAN_NOW.to_string() } else { now_stamp() }
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    pub fn is_dry(&self) -> bool {
+        self.world.is_dry()
+    }
+
+    pub fn terminal(&self) -> &Arc<Terminal> {
+        &self.terminal
+    }
+
+    pub fn interrupts(&self) -> &Arc<Interrupts> {
+        &self.interrupts
+    }
+
+    pub fn take_stop(&self) -> Option<Stop> {
+        self.state.borrow_mut().stop.take()
+    }
+
+    pub fn take_plan(&self) -> Plan {
+        std::mem::take(&mut self.plan.borrow_mut())
+    }
+
+    pub fn checks(&self) -> Vec<CheckRecord> {
+        self.verdicts.borrow().all().to_vec()
+    }
+
+    /// Script output from `print`: on the terminal, or in the plan.
+    pub fn output(&self, text: &str) {
+        if self.is_dry() {
+            let text = self.terminal.redactor().redact(text).into_owned();
+            self.plan.borrow_mut().items.push(PlanItem::Output { text });
+        } else {
+            self.terminal.out(text);
+        }
+    }
+
+    pub fn journal(&self, entry: Entry, durable: bool) -> Result<(), Box<EvalAltResult>> {
+        if let Some(journal) = self.journal.borrow_mut().as_mut() {
+            journal.append(&entry, durable).map_err(|f| self.stop(Stop::Failure(f), Position::NONE))?;
+        }
+        Ok(())
+    }
+
+    /// Runs `work` as an ad-hoc step (the REPL's inputs): journaled with its effects, no retries or
+    /// questions on failure, and an interrupt only cancels it.
+    pub fn adhoc(
+        &self,
+        name: &str,
+        work: &mut dyn FnMut() -> Result<Dynamic, Box<EvalAltResult>>,
+    ) -> Result<Dynamic, Box<EvalAltResult>> {
+        let phase = self.state.borrow().phase.clone();
+        let entry = Entry::StepStarted {
+            step: name.into(),
+            kind: "repl".into(),
+            phase,
+            attempt: 1,
+            source_sha256: String::new(),
+            at: now_stamp(),
+        };
+        self.journal(entry, true)?;
+        self.state.borrow_mut().step = Some(Frame::new(name, "repl", None));
+        let started = Instant::now();
+        let result = work();
+        self.state.borrow_mut().step = None;
+        let duration_ms = started.elapsed().as_millis() as u64;
+        let (status, value, error) = match &result {
+            Ok(v) => (StepStatus::Done, to_json(v), None),
+            Err(_) if self.interrupts.fired() => {
+                (StepStatus::Interrupted, serde_json::Value::Null, Some("interrupted".into()))
+            }
+            Err(e) => (StepStatus::Failed, serde_json::Value::Null, Some(crate::engine::diagnostics::one_line(e))),
+        };
+        self.finished(name, status, duration_ms, value, error, None)?;
+        result
+    }
+
+    /// Records why the run stops and returns the uncatchable error that unwinds the script.
+    pub fn stop(&self, why: Stop, pos: Position) -> Box<EvalAltResult> {
+        let mut state = self.state.borrow_mut();
+        if state.stop.is_none() {
+            state.stop = Some(why);
+        }
+        EvalAltResult::ErrorTerminated(STOP_TOKEN.into(), pos).into()
+    }
+
+    fn stopping(&self) -> bool {
+        self.state.borrow().stop.is_some()
+    }
+
+    /// Checked by the engine between operations: Ctrl-C and step deadlines stop even busy script code.
+    pub fn poll(&self) -> Option<Dynamic> {
+        if self.interrupts.fired() {
+            return Some(INTERRUPT_TOKEN.into());
+        }
+        match self.state.borrow().step.as_ref().and_then(|f| f.deadline) {
+            Some((deadline, _)) if Instant::now() >= deadline => Some(DEADLINE_TOKEN.into()),
+            _ => None,
+        }
+    }
+
+    /// The operator's Ctrl-C was handled by the code that saw it (a watch stops cleanly): the next one is new.
+    pub fn interrupt_handled(&self) {
+        self.interrupts.settle();
+    }
+
+    /// Ends the journal: how the run finished.
+    pub fn finish(&self, exit_code: i32, message: &str) {
+        let _ = self.journal(Entry::RunFinished { exit_code, message: message.into(), at: now_stamp() }, true);
+    }
+}
+
+enum Choice {
+    Retry,
+    Skip,
+    Abort,
+}
+
+fn evidence(check: &CheckRecord) -> String {
+    match (check.actual.is_empty(), check.target.is_empty()) {
+        (true, true) => String::new(),
+        (false, true) => format!(" (actual {})", check.actual),
+        (true, false) => format!(" (target {})", check.target),
+        (false, false) => format!(" (actual {}, target {})", check.actual, check.target),
+    }
+}
+
+fn excerpt(stderr: &str, stdout: &str) -> String {
+    let text = if stderr.trim().is_empty() { stdout } else { stderr };
+    let text = text.trim();
+    if text.is_empty() {
+        return String::new();
+    }
+    let cut: String = text.chars().take(400).collect();
+    format!(": {cut}")
+}
+
+pub fn to_json(value: &Dynamic) -> serde_json::Value {
+    serde_json::to_value(value).unwrap_or(serde_json::Value::Null)
+}
+
+pub fn from_json(value: &serde_json::Value) -> Dynamic {
+    rhai::serde::to_dynamic(value).unwrap_or(Dynamic::UNIT)
+}

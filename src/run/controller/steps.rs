@@ -1,0 +1,602 @@
+//! Phases and steps: whether each runs (run, resume, only, plan), its journal lines, retries and readiness
+//! polls, required checks, the step in doubt, and the retry / skip / abort question.
+
+use super::*;
+
+impl Controller {
+    // ----- phases -----
+
+    pub fn phase(
+        &self,
+        name: &str,
+        options: &PhaseOptions,
+        pos: Position,
+        body: &mut dyn FnMut() -> Result<Dynamic, Box<EvalAltResult>>,
+    ) -> Result<Dynamic, Box<EvalAltResult>> {
+        {
+            let state = self.state.borrow();
+            if let Some(step) = &state.step {
+                return Err(runtime(
+                    format!("phase \"{name}\" is inside step \"{}\"; phases hold steps", step.name),
+                    pos,
+                ));
+            }
+            if let Some(outer) = &state.phase {
+                return Err(runtime(format!("phase \"{name}\" is inside phase \"{outer}\"; phases cannot nest"), pos));
+            }
+        }
+        let window = options.window.as_deref().map(Window::parse).transpose().map_err(|e| runtime(e, pos))?;
+        let budget = options.budget.as_deref().map(duration::parse).transpose().map_err(|e| runtime(e, pos))?;
+        {
+            let mut state = self.state.borrow_mut();
+            state.phase = Some(name.to_string());
+            state.owner = options.owner.clone();
+        }
+        let started = Instant::now();
+        let started_clock = chrono::Local::now();
+        if self.is_dry() {
+            self.plan.borrow_mut().items.push(PlanItem::Phase {
+                name: name.into(),
+                window: options.window.clone(),
+                owner: options.owner.clone(),
+            });
+        } else {
+            let mut heading = format!("phase \"{name}\"");
+            if let Some(w) = &options.window {
+                heading.push_str(&format!("  planned {w}"));
+            }
+            if let Some(o) = &options.owner {
+                heading.push_str(&format!("  owner {o}"));
+            }
+            self.terminal.line(&self.terminal.paint(&format!("\n{heading}"), Tone::Heading));
+            self.journal(Entry::PhaseStarted { phase: name.into(), at: now_stamp() }, false)?;
+        }
+        let result = body();
+        {
+            let mut state = self.state.borrow_mut();
+            state.phase = None;
+            state.owner = None;
+        }
+        if !self.is_dry() && !self.stopping() {
+            let elapsed = started.elapsed();
+            self.journal(
+                Entry::PhaseFinished { phase: name.into(), at: now_stamp(), duration_ms: elapsed.as_millis() as u64 },
+                false,
+            )?;
+            let actual = format!(
+                "{}-{} ({})",
+                started_clock.format("%H:%M"),
+                chrono::Local::now().format("%H:%M"),
+                duration::short(elapsed)
+            );
+            let line = match &window {
+                Some(w) => {
+                    format!("phase \"{name}\": planned {} ({}), actual {actual}", w.text, duration::short(w.length))
+                }
+                None => format!("phase \"{name}\": actual {actual}"),
+            };
+            self.terminal.line(&self.terminal.paint(&line, Tone::Dim));
+            if let Some(budget) = budget {
+                let (verdict, tone) = if elapsed <= budget { ("within", Tone::Good) } else { ("OVER", Tone::Bad) };
+                let line = format!(
+                    "phase \"{name}\" took {} of its {} budget: {verdict}",
+                    duration::short(elapsed),
+                    duration::short(budget)
+                );
+                self.terminal.line(&self.terminal.paint(&line, tone));
+            }
+        }
+        result
+    }
+
+    // ----- steps -----
+
+    pub fn step(
+        &self,
+        spec: &StepSpec,
+        work: &mut dyn FnMut() -> Result<StepOutput, Box<EvalAltResult>>,
+    ) -> Result<Dynamic, Box<EvalAltResult>> {
+        self.enter(spec)?;
+        if spec.options.required && spec.kind != "check" {
+            return Err(runtime(
+                format!("`required` is for checks; {} \"{}\" is not a check", spec.kind, spec.name),
+                spec.pos,
+            ));
+        }
+        if let Some(value) = self.skip_decision(spec)? {
+            return Ok(value);
+        }
+        let timeout =
+            spec.options.timeout.as_deref().map(duration::parse).transpose().map_err(|e| runtime(e, spec.pos))?;
+        if self.is_dry() {
+            return self.plan_step(spec, timeout, work);
+        }
+        let retry_delay = spec
+            .options
+            .retry_delay
+            .as_deref()
+            .map(duration::parse)
+            .transpose()
+            .map_err(|e| runtime(e, spec.pos))?
+            .unwrap_or(Duration::from_secs(2));
+        let phase = self.state.borrow().phase.clone();
+        let source_sha256 = self.outline.borrow().step(&spec.name).map(|s| s.source_sha256.clone()).unwrap_or_default();
+        let label = format!("{} \"{}\"", spec.kind, spec.name);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            self.journal(
+                Entry::StepStarted {
+                    step: spec.name.clone(),
+                    kind: spec.kind.into(),
+                    phase: phase.clone(),
+                    attempt,
+                    source_sha256: source_sha256.clone(),
+                    at: now_stamp(),
+                },
+                true,
+            )?;
+            self.state.borrow_mut().step = Some(Frame::new(&spec.name, spec.kind, timeout));
+            self.terminal.start_spinner(&label);
+            let started = Instant::now();
+            let result = work();
+            self.terminal.stop_spinner();
+            self.state.borrow_mut().step = None;
+            let elapsed = started.elapsed();
+            let duration_ms = elapsed.as_millis() as u64;
+
+            let err = match result {
+                Ok(output) => {
+                    let failed = output.check.as_ref().filter(|c| !c.ok).cloned();
+                    // A check with retries is a readiness poll: it is asked again until it passes.
+                    if let Some(check) = failed.as_ref().filter(|_| attempt <= spec.options.retries) {
+                        let why = format!("not passing yet{}", evidence(check));
+                        self.finished(
+                            &spec.name,
+                            StepStatus::Failed,
+                            duration_ms,
+                            serde_json::Value::Null,
+                            Some(why.clone()),
+                            None,
+                        )?;
+                        self.report("wait", Tone::Dim, &label, &format!("{} - {why}", duration::short(elapsed)));
+                        self.announce_retry(retry_delay, attempt, spec.options.retries);
+                        self.pause(retry_delay);
+                        continue;
+                    }
+                    let value = to_json(&output.value);
+                    self.finished(&spec.name, StepStatus::Done, duration_ms, value, None, output.check.clone())?;
+                    let (mark, tone) = if failed.is_some() { ("FAIL", Tone::Bad) } else { ("ok", Tone::Good) };
+                    let shown = output.check.as_ref().map(evidence).unwrap_or_default();
+                    self.report(mark, tone, &label, &format!("{}{shown}", duration::short(elapsed)));
+                    if let Some(check) = output.check {
+                        self.weigh(check);
+                    }
+                    if let Some(check) = failed.filter(|_| spec.options.required) {
+                        let why = format!(
+                            "required check \"{}\" failed{}; nothing after it runs",
+                            spec.name,
+                            evidence(&check)
+                        );
+                        return Err(self.stop(Stop::Failure(Failure::Runbook(why)), spec.pos));
+                    }
+                    if let Some(stop) = output.stop_after {
+                        return Err(self.stop(Stop::Failure(stop), spec.pos));
+                    }
+                    return Ok(output.value);
+                }
+                Err(err) => err,
+            };
+            if self.stopping() {
+                // The step ends with the run: its closing line says why, so resume knows it did not finish.
+                let why = self.stop_message().unwrap_or_else(|| "the run stopped".into());
+                let _ = self.finished(
+                    &spec.name,
+                    StepStatus::Failed,
+                    duration_ms,
+                    serde_json::Value::Null,
+                    Some(why),
+                    None,
+                );
+                return Err(err);
+            }
+            let interrupted = self.interrupts.fired();
+            let message = match terminated_by(&err) {
+                Some(DEADLINE_TOKEN) => {
+                    format!("timed out after {} (step timeout)", duration::short(timeout.unwrap_or_default()))
+                }
+                Some(INTERRUPT_TOKEN) => "interrupted by the operator (Ctrl-C)".to_string(),
+                _ => crate::engine::diagnostics::one_line(&err),
+            };
+            let status = if interrupted { StepStatus::Interrupted } else { StepStatus::Failed };
+            self.finished(&spec.name, status, duration_ms, serde_json::Value::Null, Some(message.clone()), None)?;
+            if !interrupted && crate::engine::diagnostics::is_script_mistake(&err) {
+                self.report("FAIL", Tone::Bad, &label, "the script itself is wrong here");
+                return Err(self.stop(Stop::ScriptError(err), spec.pos));
+            }
+            let mark = if interrupted { "INTR" } else { "FAIL" };
+            self.report(mark, Tone::Bad, &label, &format!("{} - {message}", duration::short(elapsed)));
+            if !interrupted {
+                self.call_the_owner();
+            }
+            if !interrupted && attempt <= spec.options.retries {
+                self.announce_retry(retry_delay, attempt, spec.options.retries);
+                self.pause(retry_delay);
+                continue;
+            }
+            match self.after_failure(spec, interrupted, &message)? {
+                Choice::Retry => {
+                    self.interrupts.settle();
+                    continue;
+                }
+                Choice::Skip => {
+                    self.interrupts.settle();
+                    self.finished(
+                        &spec.name,
+                        StepStatus::Skipped,
+                        0,
+                        serde_json::Value::Null,
+                        Some(format!("skipped by {} after: {message}", self.settings.identity)),
+                        None,
+                    )?;
+                    self.report("skip", Tone::Dim, &label, "skipped by the operator");
+                    return Ok(Dynamic::UNIT);
+                }
+                Choice::Abort => {
+                    let why = format!("{} \"{}\" failed: {message}", spec.kind, spec.name);
+                    let failure = if interrupted { Failure::Interrupted(why) } else { Failure::Runbook(why) };
+                    return Err(self.stop(Stop::Failure(failure), spec.pos));
+                }
+            }
+        }
+    }
+
+    pub(super) fn announce_retry(&self, delay: Duration, attempt: u32, retries: u32) {
+        self.terminal.line(&format!(
+            "        retrying in {} (attempt {} of {})",
+            duration::short(delay),
+            attempt + 1,
+            retries + 1
+        ));
+    }
+
+    pub(super) fn stop_message(&self) -> Option<String> {
+        match &self.state.borrow().stop {
+            Some(Stop::Failure(f)) => Some(f.message().lines().next().unwrap_or_default().to_string()),
+            Some(Stop::ScriptError(e)) => Some(crate::engine::diagnostics::one_line(e)),
+            None => None,
+        }
+    }
+
+    /// The step's closing journal line, fsynced: it is what resume trusts.
+    pub(super) fn finished(
+        &self,
+        step: &str,
+        status: StepStatus,
+        duration_ms: u64,
+        value: serde_json::Value,
+        error: Option<String>,
+        check: Option<CheckRecord>,
+    ) -> Result<(), Box<EvalAltResult>> {
+        let entry =
+            Entry::StepFinished { step: step.into(), status, duration_ms, value, error, check, at: now_stamp() };
+        self.journal(entry, true)
+    }
+
+    pub(super) fn enter(&self, spec: &StepSpec) -> Result<(), Box<EvalAltResult>> {
+        let mut state = self.state.borrow_mut();
+        if let Some(outer) = &state.step {
+            return Err(runtime(
+                format!("{} \"{}\" is inside step \"{}\"; steps cannot nest", spec.kind, spec.name, outer.name),
+                spec.pos,
+            ));
+        }
+        if !state.seen.insert(spec.name.clone()) {
+            return Err(runtime(
+                format!(
+                    "step \"{}\" runs a second time; step names identify checkpoints, so each must run once",
+                    spec.name
+                ),
+                spec.pos,
+            ));
+        }
+        Ok(())
+    }
+
+    /// `Some(value)` when the step is not to run now, with the value it yields instead.
+    pub(super) fn skip_decision(&self, spec: &StepSpec) -> Result<Option<Dynamic>, Box<EvalAltResult>> {
+        let label = format!("{} \"{}\"", spec.kind, spec.name);
+        let mode = self.mode.borrow().clone();
+        match &mode {
+            Mode::Run | Mode::Plan => Ok(None),
+            Mode::Only(selected) if selected.contains(&spec.name) => Ok(None),
+            Mode::Only(_) => {
+                self.report("skip", Tone::Dim, &label, "not selected");
+                let prior = self.prior.borrow();
+                Ok(Some(prior.done.get(&spec.name).map(|d| from_json(&d.value)).unwrap_or(Dynamic::UNIT)))
+            }
+            Mode::Resume => {
+                let action = self.prior.borrow().action(&spec.name);
+                match action {
+                    Action::Run => Ok(None),
+                    Action::Settle { wrote } => self.settle_in_doubt(spec, wrote),
+                    Action::Skip => {
+                        let done = self.prior.borrow().done[&spec.name].clone();
+                        let now_sha =
+                            self.outline.borrow().step(&spec.name).map(|s| s.source_sha256.clone()).unwrap_or_default();
+                        let edited = if !done.source_sha256.is_empty() && done.source_sha256 != now_sha {
+                            "; warning: its source changed since it ran"
+                        } else {
+                            ""
+                        };
+                        let how = if done.status == StepStatus::Skipped { "skipped" } else { "done" };
+                        let verdict =
+                            done.verdicts.last().map(|c| format!(": {}{}", c.mark(), evidence(c))).unwrap_or_default();
+                        self.report(
+                            "skip",
+                            Tone::Dim,
+                            &label,
+                            &format!("{how} in an earlier attempt{verdict}{edited}"),
+                        );
+                        self.replay(&spec.name, &done);
+                        Ok(Some(from_json(&done.value)))
+                    }
+                }
+            }
+        }
+    }
+
+    /// A done step's verdicts count again, in script order, as in one uninterrupted run.
+    pub(super) fn replay(&self, name: &str, done: &DoneStep) {
+        if done.kind == "gate" {
+            self.verdicts_weighed(name);
+        }
+        for verdict in &done.verdicts {
+            self.weigh(verdict.clone());
+        }
+    }
+
+    pub(super) fn settle_in_doubt(&self, spec: &StepSpec, wrote: bool) -> Result<Option<Dynamic>, Box<EvalAltResult>> {
+        let label = format!("{} \"{}\"", spec.kind, spec.name);
+        if !wrote || spec.options.idempotent {
+            let why = if wrote { "it is idempotent" } else { "it made no writes" };
+            self.terminal.line(&format!("        {label} was in doubt; re-running it because {why}"));
+            return Ok(None);
+        }
+        let question = format!(
+            "{label} started but never finished, and it may have changed things. Re-run it, mark it done, or abort?"
+        );
+        // --in-doubt, else the answer chain (the answers file by this question or the step's name, the terminal).
+        let policy = match self.settings.in_doubt {
+            InDoubtPolicy::Ask => {
+                let choices = ["rerun", "done", "abort"];
+                let key = format!("in doubt: {}", spec.name);
+                match self.answer_chain(
+                    &spec.name,
+                    &[&question, &key],
+                    &question,
+                    &choices,
+                    AskKind::Choice,
+                    spec.pos,
+                )? {
+                    Some(a) if a.answer == "rerun" => InDoubtPolicy::Rerun,
+                    Some(a) if a.answer == "done" => InDoubtPolicy::MarkDone,
+                    Some(_) => InDoubtPolicy::Abort,
+                    None => InDoubtPolicy::Ask,
+                }
+            }
+            chosen => chosen,
+        };
+        match policy {
+            InDoubtPolicy::Rerun => {
+                self.terminal.line(&format!("        {label} was in doubt; re-running it as the operator chose"));
+                Ok(None)
+            }
+            InDoubtPolicy::MarkDone => {
+                self.finished(
+                    &spec.name,
+                    StepStatus::Done,
+                    0,
+                    serde_json::Value::Null,
+                    Some(format!("marked done by {} after the run died in it", self.settings.identity)),
+                    None,
+                )?;
+                self.report("skip", Tone::Dim, &label, "in doubt; marked done by the operator");
+                Ok(Some(Dynamic::UNIT))
+            }
+            InDoubtPolicy::Ask | InDoubtPolicy::Abort => {
+                let why = format!(
+                    "{label} is in doubt: the run died while it was running, after it started changing things.\n  \
+                     Check by hand whether it took effect, then resume with `--in-doubt rerun` or `--in-doubt mark-done`"
+                );
+                Err(self.stop(Stop::Failure(Failure::Runbook(why)), spec.pos))
+            }
+        }
+    }
+
+    /// A step in a plan: its effects are recorded, its verdict is what the scenario's answers give, and
+    /// unknown when any read it used was assumed.
+    pub(super) fn plan_step(
+        &self,
+        spec: &StepSpec,
+        timeout: Option<Duration>,
+        work: &mut dyn FnMut() -> Result<StepOutput, Box<EvalAltResult>>,
+    ) -> Result<Dynamic, Box<EvalAltResult>> {
+        self.state.borrow_mut().step = Some(Frame::new(&spec.name, spec.kind, timeout));
+        let result = work();
+        let frame = self.state.borrow_mut().step.take().expect("the plan step's frame");
+        let redact = |s: String| self.terminal.redactor().redact(&s).into_owned();
+        let (result_text, outcome) = match result {
+            Ok(mut output) => {
+                if let Some(check) = output.check.as_mut().filter(|_| frame.assumed) {
+                    check.ok = false;
+                    check.unknown = true;
+                    // The script branches as a run would on a verdict that did not pass.
+                    if let Some(mut map) = output.value.clone().try_cast::<rhai::Map>() {
+                        map.insert("ok".into(), false.into());
+                        map.insert("unknown".into(), true.into());
+                        output.value = Dynamic::from_map(map);
+                    }
+                }
+                let assumed = if frame.assumed { " (on assumed reads)" } else { "" };
+                let text = match &output.check {
+                    Some(c) => format!("{}{}", c.mark(), evidence(c)),
+                    // Command results are already listed as effects: only plain values are worth showing.
+                    None if output.value.is_unit() || output.value.is_map() => format!("done{assumed}"),
+                    None => format!("done{assumed} -> {}", redact(to_json(&output.value).to_string())),
+                };
+                let failed = output.check.as_ref().filter(|c| !c.ok).cloned();
+                if let Some(check) = output.check.clone() {
+                    self.weigh(check);
+                }
+                let stop = match (failed, output.stop_after) {
+                    (Some(check), _) if spec.options.required => {
+                        let why = format!(
+                            "required check \"{}\" {}{}; nothing after it runs",
+                            spec.name,
+                            if check.unknown { "rests on assumed reads" } else { "failed" },
+                            evidence(&check)
+                        );
+                        let failure = if check.unknown { Failure::Unknown(why) } else { Failure::Runbook(why) };
+                        Some(self.stop(Stop::Failure(failure), spec.pos))
+                    }
+                    (_, Some(stop)) => Some(self.stop(Stop::Failure(stop), spec.pos)),
+                    _ => None,
+                };
+                (text, stop.map_or(Ok(output.value), Err))
+            }
+            Err(err) if self.stopping() => ("stops the run".to_string(), Err(err)),
+            Err(err) if crate::engine::diagnostics::is_script_mistake(&err) => {
+                ("script error".to_string(), Err(self.stop(Stop::ScriptError(err), spec.pos)))
+            }
+            Err(err) => {
+                let message = crate::engine::diagnostics::one_line(&err);
+                let why = format!("{} \"{}\" failed: {message}", spec.kind, spec.name);
+                // A failure that follows from an assumption is not a prediction.
+                let failure = if frame.assumed { Failure::Unknown(why) } else { Failure::Runbook(why) };
+                let shown = if frame.assumed { "FAILS on assumed reads" } else { "FAILS" };
+                (format!("{shown}: {}", redact(message)), Err(self.stop(Stop::Failure(failure), spec.pos)))
+            }
+        };
+        self.plan.borrow_mut().items.push(PlanItem::Step {
+            kind: spec.kind.into(),
+            name: spec.name.clone(),
+            effects: frame.effects,
+            result: result_text,
+        });
+        outcome
+    }
+
+    /// Retry, skip or abort, through the answer chain (the file's key: "on failure: STEP"). An answers
+    /// file may skip or abort, not retry: a
+    /// bounded retry is the step's `retries` option, and a file that said "retry" would loop for ever.
+    pub(super) fn after_failure(
+        &self,
+        spec: &StepSpec,
+        interrupted: bool,
+        message: &str,
+    ) -> Result<Choice, Box<EvalAltResult>> {
+        let what = if interrupted { "was interrupted" } else { "failed" };
+        let question = format!("{} \"{}\" {what}: {message}. What now?", spec.kind, spec.name);
+        let choices: &[&str] =
+            if self.terminal.is_interactive() { &["retry", "skip", "abort"] } else { &["skip", "abort"] };
+        // The interrupt that brought us here is handled by this question; a new Ctrl-C cancels the question.
+        self.interrupts.settle();
+        // The file answers it under "on failure: STEP" (the question holds the failure's text).
+        let key = format!("on failure: {}", spec.name);
+        let answered = self.answer_chain(&spec.name, &[&key], &question, choices, AskKind::Choice, spec.pos)?;
+        Ok(match answered.as_ref().map(|a| a.answer.as_str()) {
+            Some("retry") => Choice::Retry,
+            Some("skip") => Choice::Skip,
+            _ => Choice::Abort,
+        })
+    }
+
+    pub(super) fn report(&self, mark: &str, tone: Tone, label: &str, detail: &str) {
+        let mark = self.terminal.paint(&format!("{mark:<4}"), tone);
+        self.terminal.line(&format!("  {mark}  {label}  {}", self.terminal.paint(detail, Tone::Dim)));
+    }
+
+    /// Who owns the failing step's phase, and how to reach them (golive.toml [[team]]).
+    pub(super) fn call_the_owner(&self) {
+        let Some(owner) = self.state.borrow().owner.clone() else { return };
+        let team = crate::config::members_for(&self.settings.team, &owner);
+        for member in team {
+            self.terminal.line(&format!("        call {}: {} {}", member.role, member.name, member.phone));
+        }
+    }
+
+    /// A verdict recorded inside a step besides the step's own (a checklist item): weighed by gates, and
+    /// journaled so that resume restores it with the step.
+    pub fn record_verdict(&self, check: CheckRecord) -> Result<(), Box<EvalAltResult>> {
+        let step = self.state.borrow().step.as_ref().map(|f| f.name.clone()).unwrap_or_default();
+        if !self.is_dry() {
+            self.journal(Entry::Verdict { step, check: check.clone() }, false)?;
+        }
+        self.weigh(check);
+        Ok(())
+    }
+
+    pub(super) fn weigh(&self, check: CheckRecord) {
+        self.verdicts.borrow_mut().weigh(check);
+    }
+
+    /// The gate `name` has weighed every verdict so far.
+    pub fn verdicts_weighed(&self, gate: &str) {
+        self.verdicts.borrow_mut().weighed_by(gate);
+    }
+
+    /// How the script's end is judged, by a run and its plan alike (see `Verdicts::at_end`).
+    pub fn verdict_at_end(&self) -> Result<(), Failure> {
+        self.verdicts.borrow().at_end()
+    }
+
+    pub(super) fn pause(&self, delay: Duration) {
+        let cancel = self.interrupts.token();
+        let deadline = Instant::now() + delay;
+        while Instant::now() < deadline && !cancel.is_cancelled() {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+/// A planned time window, "06:00-12:00" (may cross midnight).
+#[derive(Debug)]
+struct Window {
+    text: String,
+    length: Duration,
+}
+
+impl Window {
+    pub(super) fn parse(text: &str) -> Result<Window, String> {
+        let bad = || format!("`{text}` is not a time window; write it like \"06:00-12:00\"");
+        let (from, to) = text.split_once('-').ok_or_else(bad)?;
+        let minutes = |t: &str| -> Result<i64, String> {
+            let (h, m) = t.trim().split_once(':').ok_or_else(bad)?;
+            let (h, m): (i64, i64) = (h.parse().map_err(|_| bad())?, m.parse().map_err(|_| bad())?);
+            if !(0..24).contains(&h) || !(0..60).contains(&m) {
+                return Err(bad());
+            }
+            Ok(h * 60 + m)
+        };
+        // "18:00-18:00" is the runbook's 24-hour monitoring window, not an empty one.
+        let span = match (minutes(to)? - minutes(from)?).rem_euclid(24 * 60) {
+            0 => 24 * 60,
+            span => span,
+        };
+        Ok(Window { text: text.into(), length: Duration::from_secs(span as u64 * 60) })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Window;
+
+    #[test]
+    pub(super) fn windows_parse_and_may_cross_midnight() {
+        assert_eq!(Window::parse("06:00-12:00").unwrap().length.as_secs(), 6 * 3600);
+        assert_eq!(Window::parse("18:00-18:00").unwrap().length.as_secs(), 24 * 3600);
+        assert_eq!(Window::parse("22:00-02:30").unwrap().length.as_secs(), 4 * 3600 + 1800);
+        assert!(Window::parse("6am-noon").unwrap_err().contains("06:00-12:00"));
+    }
+}
