@@ -534,3 +534,52 @@ fn a_steps_timeout_bounds_its_remote_commands_beyond_the_per_command_default() {
     run.assert_code(1);
     assert!(run.stderr.contains("timed out after 1.0s"), "{}", run.stderr);
 }
+
+/// Ten names for the test bed's sshd: each is a target of its own, with its own master.
+fn many_targets(project: &common::Project) {
+    let ssh = format!("{}/ssh", testbed::ROOT);
+    let mut config = project.read("golive.toml");
+    for i in 1..=10 {
+        config.push_str(&format!(
+            "\n[targets.web{i}]\nhost = \"127.0.0.1\"\nport = 2201\nuser = \"golive\"\nidentity_file = \"{ssh}/client_ed25519\"\nknown_hosts = \"{ssh}/known_hosts\"\n"
+        ));
+    }
+    std::fs::write(project.file("golive.toml"), config).unwrap();
+}
+
+#[test]
+fn a_runbook_moving_between_three_targets_and_fanning_out_to_ten_twice_works() {
+    let _bed = testbed::lock();
+    let project = testbed::project();
+    many_targets(&project);
+    let mut script = String::new();
+    for i in 0..30 {
+        let web = ["web1", "web2", "web3"][i % 3];
+        script
+            .push_str(&format!("step \"step {i} on {web}\" {{ ssh::run(target(\"{web}\"), \"echo {i}\").stdout }}\n"));
+    }
+    let names: Vec<String> = (1..=10).map(|i| format!("target(\"web{i}\")")).collect();
+    script.push_str(&format!(
+        "step \"fan out\" {{ ssh::run_each([{0}], \"hostname\").len() }}\nstep \"fan out again\" {{ ssh::run_each([{0}], \"hostname\").len() }}\n",
+        names.join(", ")
+    ));
+    // One host of ten (the first to make the folder) takes a second: each is journaled with its own time.
+    let gate = format!("/tmp/golive-uneven-{}", std::process::id());
+    script.push_str(&format!(
+        "step \"uneven fan out\" {{ ssh::run_each([{}], \"mkdir {gate} 2>/dev/null && sleep 1; rmdir {gate} 2>/dev/null; true\").len() }}\n",
+        names.join(", ")
+    ));
+    project.write("hosts.rhai", &script);
+    let run = project.golive(&["hosts.rhai"]);
+    run.assert_code(0);
+    assert_eq!(run.stderr.matches("ok    step").count(), 33, "{}", run.stderr);
+    let journal = std::fs::read_to_string(project.journals().pop().unwrap()).unwrap();
+    let durations: Vec<u64> = journal
+        .lines()
+        .filter(|l| l.contains("\"event\":\"effect_finished\"") && l.contains("\"step\":\"uneven fan out\""))
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["duration_ms"].as_u64().unwrap())
+        .collect();
+    assert_eq!(durations.len(), 10, "{journal}");
+    assert!(durations.iter().filter(|d| **d >= 1000).count() >= 1, "{durations:?}");
+    assert!(durations.iter().filter(|d| **d < 900).count() >= 5, "every host got the fan-out's total: {durations:?}");
+}

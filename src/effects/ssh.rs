@@ -1,6 +1,8 @@
 //! Commands on ssh targets: one multiplexed master per target (openssh, native-mux), opened lazily on the
-//! first command, reused by every command of the run, closed when the run ends. Its control socket lives in
-//! a per-process folder and the master exits after a minute idle, so a killed golive leaves none behind.
+//! first command, reused by every command of the run, closed when the run ends. Each target's control socket
+//! lives in a folder of its own inside a per-process folder (so opening one target's master never cleans
+//! another's socket), masters to different targets open in parallel, and a master exits after a minute
+//! idle, so a killed golive leaves none running.
 
 use std::collections::HashMap;
 use std::num::NonZeroUsize;
@@ -20,7 +22,9 @@ pub const DEFAULT_MAX_SESSIONS: usize = 8;
 
 pub struct SshConnector {
     control_dir: PathBuf,
-    sessions: tokio::sync::Mutex<HashMap<String, Arc<Session>>>,
+    /// Per target: its folder's number and its master, behind a lock of its own (connects to different
+    /// targets do not wait for each other).
+    sessions: Mutex<HashMap<String, (usize, Arc<tokio::sync::Mutex<Option<Arc<Session>>>>)>>,
     slots: Mutex<HashMap<String, Arc<Semaphore>>>,
 }
 
@@ -34,11 +38,7 @@ impl SshConnector {
     pub fn new() -> SshConnector {
         // Short, per process: unix socket paths are limited to about 100 bytes.
         let control_dir = std::env::temp_dir().join(format!("golive-ssh-{}", std::process::id()));
-        SshConnector {
-            control_dir,
-            sessions: tokio::sync::Mutex::new(HashMap::new()),
-            slots: Mutex::new(HashMap::new()),
-        }
+        SshConnector { control_dir, sessions: Mutex::new(HashMap::new()), slots: Mutex::new(HashMap::new()) }
     }
 
     /// Runs one shell line on the target, with `stdin` fed to it when given.
@@ -82,7 +82,7 @@ impl SshConnector {
                             | openssh::Error::RemoteProcessTerminated
                             | openssh::Error::SshMux(_)
                     ) {
-                        self.sessions.lock().await.remove(&target.name);
+                        *self.master(target).1.lock().await = None;
                     }
                     Err(EffectError::Failed(transport_error(target, &e, "running a command")))
                 }
@@ -107,18 +107,29 @@ impl SshConnector {
         Arc::clone(slots.entry(target.name.clone()).or_insert_with(|| Arc::new(Semaphore::new(limit))))
     }
 
+    /// The target's folder number and master slot, created on first use.
+    fn master(&self, target: &Target) -> (usize, Arc<tokio::sync::Mutex<Option<Arc<Session>>>>) {
+        let mut sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
+        let next = sessions.len();
+        let (n, slot) = sessions.entry(target.name.clone()).or_insert_with(|| (next, Arc::default()));
+        (*n, Arc::clone(slot))
+    }
+
     async fn session(&self, target: &Target) -> Result<Arc<Session>, EffectError> {
-        let mut sessions = self.sessions.lock().await;
-        if let Some(session) = sessions.get(&target.name) {
+        let (n, slot) = self.master(target);
+        let mut master = slot.lock().await;
+        if let Some(session) = master.as_ref() {
             return Ok(Arc::clone(session));
         }
-        std::fs::create_dir_all(&self.control_dir)
-            .map_err(|e| EffectError::Failed(format!("cannot create {}: {e}", self.control_dir.display())))?;
+        // Short names: unix socket paths are limited to about 100 bytes.
+        let control_dir = self.control_dir.join(format!("t{n}"));
+        std::fs::create_dir_all(&control_dir)
+            .map_err(|e| EffectError::Failed(format!("cannot create {}: {e}", control_dir.display())))?;
         let spec = &target.spec;
         let mut builder = SessionBuilder::default();
         builder
             .known_hosts_check(KnownHosts::Strict)
-            .control_directory(&self.control_dir)
+            .control_directory(&control_dir)
             .clean_history_control_directory(true)
             .control_persist(ControlPersist::IdleFor(NonZeroUsize::new(60).expect("60 is not zero")))
             .connect_timeout(Duration::from_secs(spec.connect_timeout.unwrap_or(10)));
@@ -143,19 +154,22 @@ impl SshConnector {
             .await
             .map_err(|e| EffectError::Failed(transport_error(target, &e, "connecting")))?;
         let session = Arc::new(session);
-        sessions.insert(target.name.clone(), Arc::clone(&session));
+        *master = Some(Arc::clone(&session));
         Ok(session)
     }
 
     /// Closes every master (the end of a run).
     pub async fn close(&self) {
-        let sessions: Vec<Arc<Session>> = self.sessions.lock().await.drain().map(|(_, s)| s).collect();
-        for session in sessions {
-            if let Ok(session) = Arc::try_unwrap(session) {
+        let slots: Vec<_> =
+            self.sessions.lock().unwrap_or_else(|p| p.into_inner()).drain().map(|(_, (_, slot))| slot).collect();
+        for slot in slots {
+            if let Some(session) = slot.lock().await.take()
+                && let Ok(session) = Arc::try_unwrap(session)
+            {
                 let _ = session.close().await;
             }
         }
-        let _ = std::fs::remove_dir(&self.control_dir);
+        let _ = std::fs::remove_dir_all(&self.control_dir);
     }
 }
 

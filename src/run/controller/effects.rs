@@ -104,11 +104,16 @@ impl Controller {
                     Ok((Outcome::Sent, _)) => "sent".into(),
                     Err(e) => e.to_string(),
                 };
+                // Each host of a fan-out took its own time; only effects that do not report one get the total.
+                let duration_ms = match &result {
+                    Ok((Outcome::Exec(out), _)) => out.duration_ms,
+                    _ => elapsed_ms,
+                };
                 let entry = Entry::EffectFinished {
                     step: step.clone(),
                     ok: result.is_ok(),
                     detail: redact(detail),
-                    duration_ms: elapsed_ms,
+                    duration_ms,
                 };
                 self.journal(entry, false)?;
             }
