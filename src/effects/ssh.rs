@@ -20,11 +20,14 @@ use crate::config::Target;
 /// Concurrent commands per target unless golive.toml says otherwise: under sshd's default MaxSessions (10).
 pub const DEFAULT_MAX_SESSIONS: usize = 8;
 
+/// One target's master, once opened; its lock is held while it connects.
+type MasterSlot = Arc<tokio::sync::Mutex<Option<Arc<Session>>>>;
+
 pub struct SshConnector {
     control_dir: PathBuf,
     /// Per target: its folder's number and its master, behind a lock of its own (connects to different
     /// targets do not wait for each other).
-    sessions: Mutex<HashMap<String, (usize, Arc<tokio::sync::Mutex<Option<Arc<Session>>>>)>>,
+    sessions: Mutex<HashMap<String, (usize, MasterSlot)>>,
     slots: Mutex<HashMap<String, Arc<Semaphore>>>,
 }
 
@@ -108,7 +111,7 @@ impl SshConnector {
     }
 
     /// The target's folder number and master slot, created on first use.
-    fn master(&self, target: &Target) -> (usize, Arc<tokio::sync::Mutex<Option<Arc<Session>>>>) {
+    fn master(&self, target: &Target) -> (usize, MasterSlot) {
         let mut sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
         let next = sessions.len();
         let (n, slot) = sessions.entry(target.name.clone()).or_insert_with(|| (next, Arc::default()));
