@@ -583,3 +583,36 @@ fn a_runbook_moving_between_three_targets_and_fanning_out_to_ten_twice_works() {
     assert!(durations.iter().filter(|d| **d >= 1000).count() >= 1, "{durations:?}");
     assert!(durations.iter().filter(|d| **d < 900).count() >= 5, "every host got the fan-out's total: {durations:?}");
 }
+
+/// Processes of the test user whose command line holds `needle`.
+fn remote_processes(needle: &str) -> String {
+    let out = std::process::Command::new("pgrep").args(["-a", "-u", "golive", "-f", needle]).output().unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn a_step_timeout_stops_the_remote_command_and_a_retry_never_runs_beside_it() {
+    let _bed = testbed::lock();
+    let project = testbed::project();
+    let file = format!("/tmp/golive-cancel-{}", std::process::id());
+    let _ = std::fs::remove_file(&file);
+    project.write(
+        "slow.rhai",
+        &format!("step \"slow write\" with #{{ timeout: \"2s\", retries: 2, retry_delay: \"100ms\" }} {{ ssh::run(target(), \"sleep 5; echo x >> {file}\"); }}\n"),
+    );
+    let run = project.golive(&["slow.rhai"]);
+    run.assert_code(1);
+    let stopped = run
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("  FAIL") && l.contains("stopped on `rehearsal` (process group"))
+        .count();
+    assert_eq!(stopped, 3, "{}", run.stderr);
+    assert_eq!(remote_processes(&file), "", "the remote command outlived the step");
+    std::thread::sleep(Duration::from_secs(6));
+    assert!(!std::path::Path::new(&file).exists(), "a timed-out remote command wrote later");
+    let journal = std::fs::read_to_string(project.journals().pop().unwrap()).unwrap();
+    let journaled =
+        journal.lines().filter(|l| l.contains("\"event\":\"effect_finished\"") && l.contains("TERM, gone")).count();
+    assert_eq!(journaled, 3, "each attempt's stop is journaled:\n{journal}");
+}

@@ -233,9 +233,24 @@ pub enum Provenance {
 pub enum EffectError {
     Cancelled,
     TimedOut(Duration),
+    /// The effect was cancelled or timed out, and its process was stopped where it ran: how.
+    Stopped {
+        cause: Box<EffectError>,
+        how: String,
+    },
     /// Nobody can answer this prompt (no terminal, no answer given).
     Unanswered(String),
     Failed(String),
+}
+
+impl EffectError {
+    /// Why the effect ended, whether or not its process had to be stopped.
+    pub fn cause(&self) -> &EffectError {
+        match self {
+            EffectError::Stopped { cause, .. } => cause.cause(),
+            other => other,
+        }
+    }
 }
 
 impl std::fmt::Display for EffectError {
@@ -243,6 +258,7 @@ impl std::fmt::Display for EffectError {
         match self {
             EffectError::Cancelled => f.write_str("cancelled by the operator (Ctrl-C)"),
             EffectError::TimedOut(d) => write!(f, "timed out after {}", crate::duration::short(*d)),
+            EffectError::Stopped { cause, how } => write!(f, "{cause}; {how}"),
             EffectError::Unanswered(q) => write!(
                 f,
                 "no answer for \"{q}\": this run is not interactive; run it on a terminal, or pass --yes to accept confirmations"

@@ -71,10 +71,12 @@ impl SshConnector {
     ) -> Result<RawOutput, EffectError> {
         let slots = self.slots(target);
         let _slot = slots.acquire().await.map_err(|_| EffectError::Failed("the session pool was closed".into()))?;
+        // The remote command's process group, as soon as its shell reports it.
+        let group = Mutex::new(None);
         let work = async {
             let session = self.session(target).await?;
             let started = Instant::now();
-            let result = run_on(&session, line, stdin).await;
+            let result = run_on(&session, line, stdin, &group).await;
             match result {
                 Ok(out) => Ok(RawOutput { duration_ms: started.elapsed().as_millis() as u64, ..out }),
                 Err(e) => {
@@ -97,10 +99,40 @@ impl SshConnector {
                 None => std::future::pending().await,
             }
         };
-        tokio::select! {
-            result = work => result,
-            _ = budget.cancel.cancelled() => Err(EffectError::Cancelled),
-            _ = deadline => Err(EffectError::TimedOut(budget.timeout.unwrap_or_default())),
+        let ended = tokio::select! {
+            result = work => return result,
+            _ = budget.cancel.cancelled() => EffectError::Cancelled,
+            _ = deadline => EffectError::TimedOut(budget.timeout.unwrap_or_default()),
+        };
+        // Cancel means stop: the command's process group is stopped on the target before golive reports.
+        let pgid = *group.lock().unwrap_or_else(|p| p.into_inner());
+        let how = match pgid {
+            Some(pgid) => self.stop_group(target, pgid).await,
+            None => "it had not started on the target".to_string(),
+        };
+        Err(EffectError::Stopped { cause: Box::new(ended), how })
+    }
+
+    /// Sends TERM to the remote process group, KILL after a grace period, and confirms it is gone.
+    async fn stop_group(&self, target: &Target, pgid: u32) -> String {
+        let name = &target.name;
+        let session = match self.session(target).await {
+            Ok(s) => s,
+            Err(e) => return format!("could not stop it on `{name}` (process group {pgid}): {e}"),
+        };
+        let script = stop_script(pgid);
+        let answer = tokio::time::timeout(Duration::from_secs(15), async {
+            Session::arc_raw_command(Arc::clone(&session), script).output().await
+        })
+        .await;
+        match answer {
+            Ok(Ok(out)) => match String::from_utf8_lossy(&out.stdout).trim() {
+                "gone-term" => format!("stopped on `{name}` (process group {pgid}: TERM, gone)"),
+                "gone-kill" => format!("stopped on `{name}` (process group {pgid}: TERM, then KILL, gone)"),
+                other => format!("NOT confirmed stopped on `{name}` (process group {pgid}): {other}"),
+            },
+            Ok(Err(e)) => format!("NOT confirmed stopped on `{name}` (process group {pgid}): {e}"),
+            Err(_) => format!("NOT confirmed stopped on `{name}` (process group {pgid}): no answer in 15s"),
         }
     }
 
@@ -183,36 +215,78 @@ pub struct RawOutput {
     pub duration_ms: u64,
 }
 
-async fn run_on(session: &Arc<Session>, line: &str, stdin: Option<Vec<u8>>) -> Result<RawOutput, openssh::Error> {
-    let mut command = Session::arc_raw_command(Arc::clone(session), line);
-    let output = match stdin {
-        None => command.output().await,
-        Some(bytes) => {
-            use tokio::io::AsyncWriteExt;
-            command.stdin(openssh::Stdio::piped());
-            command.stdout(openssh::Stdio::piped());
-            command.stderr(openssh::Stdio::piped());
-            let mut child = command.spawn().await?;
-            if let Some(mut input) = child.stdin().take() {
-                input.write_all(&bytes).await.map_err(openssh::Error::ChildIo)?;
-                input.shutdown().await.map_err(openssh::Error::ChildIo)?;
-            }
-            child.wait_with_output().await
+/// What the remote shell writes first on stderr: its pid, which is its process group (sshd starts each
+/// session's command in a session of its own), so golive can stop everything the command started.
+const GROUP_MARK: &str = "\u{1e}golive-pgid ";
+
+/// Runs `line` through the remote user's shell, reporting the shell's process group into `group` as soon as
+/// it starts. POSIX sh only (dash, busybox): a builtin printf before the line, no extra process.
+async fn run_on(
+    session: &Arc<Session>,
+    line: &str,
+    stdin: Option<Vec<u8>>,
+    group: &Mutex<Option<u32>>,
+) -> Result<RawOutput, openssh::Error> {
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
+    let wrapped = format!("printf '\\036golive-pgid %s\\n' $$ >&2; {line}");
+    let mut command = Session::arc_raw_command(Arc::clone(session), wrapped);
+    command.stdin(if stdin.is_some() { openssh::Stdio::piped() } else { openssh::Stdio::null() });
+    command.stdout(openssh::Stdio::piped());
+    command.stderr(openssh::Stdio::piped());
+    let mut child = command.spawn().await?;
+    let input = child.stdin().take();
+    let feed = async {
+        if let (Some(bytes), Some(mut input)) = (stdin, input) {
+            input.write_all(&bytes).await?;
+            input.shutdown().await?;
         }
+        Ok::<_, std::io::Error>(())
     };
-    match output {
-        Ok(out) => Ok(RawOutput {
-            code: out.status.code().map(i64::from).unwrap_or(255),
-            stdout: out.stdout,
-            stderr: out.stderr,
+    let mut stdout = child.stdout().take().expect("stdout is piped");
+    let stderr = child.stderr().take().expect("stderr is piped");
+    let read_out = async {
+        let mut bytes = Vec::new();
+        stdout.read_to_end(&mut bytes).await.map(|_| bytes)
+    };
+    let read_err = async {
+        let mut reader = tokio::io::BufReader::new(stderr);
+        let mut first = Vec::new();
+        reader.read_until(b'\n', &mut first).await?;
+        let text = String::from_utf8_lossy(&first);
+        if let Some(id) = text.strip_prefix(GROUP_MARK).and_then(|rest| rest.trim().parse::<u32>().ok()) {
+            *group.lock().unwrap_or_else(|p| p.into_inner()) = Some(id);
+            first.clear();
+        }
+        reader.read_to_end(&mut first).await.map(|_| first)
+    };
+    let ((), out, err) = tokio::try_join!(feed, read_out, read_err).map_err(openssh::Error::ChildIo)?;
+    match child.wait().await {
+        Ok(status) => Ok(RawOutput {
+            code: status.code().map(i64::from).unwrap_or(255),
+            stdout: out,
+            stderr: err,
             duration_ms: 0,
         }),
-        // The crate turns a remote exit 127 into an error and drops the output: it is a command result.
+        // The crate turns a remote exit 127 into an error: it is a command result.
         Err(openssh::Error::Remote(e)) if e.kind() == std::io::ErrorKind::NotFound => {
-            Ok(RawOutput { code: 127, stdout: Vec::new(), stderr: b"command not found".to_vec(), duration_ms: 0 })
+            Ok(RawOutput { code: 127, stdout: out, stderr: err, duration_ms: 0 })
         }
         Err(e) => Err(e),
     }
+}
+
+/// TERM to the group, up to 2 s for it to go, then KILL; prints how it ended (POSIX sh: dash, busybox). A
+/// zombie left for init to reap is gone: it runs nothing (`kill -0` alone would count it).
+fn stop_script(pgid: u32) -> String {
+    format!(
+        "alive() {{ if ps -e -o pgid= -o stat= >/dev/null 2>&1; then \
+         ps -e -o pgid= -o stat= | awk -v g={pgid} '$1 == g && $2 !~ /^Z/ {{ f = 1 }} END {{ exit !f }}'; \
+         else kill -0 -{pgid} 2>/dev/null; fi; }}; \
+         waitgone() {{ i=0; while alive && [ $i -lt 20 ]; do sleep 0.05; i=$((i+1)); done; }}; \
+         kill -TERM -{pgid} 2>/dev/null; waitgone; \
+         if alive; then kill -KILL -{pgid} 2>/dev/null; waitgone; if alive; then echo still-running; else echo gone-kill; fi; \
+         else echo gone-term; fi"
+    )
 }
 
 /// What went wrong between golive and the target, in words that say what to do.

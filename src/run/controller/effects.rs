@@ -119,14 +119,23 @@ impl Controller {
             }
             outcomes.push(match result {
                 Ok((outcome, _)) => Ok(outcome),
-                Err(EffectError::TimedOut(_)) if step_limited => {
+                Err(e) if step_limited && matches!(e.cause(), EffectError::TimedOut(_)) => {
                     let (_, total) = deadline.expect("step_limited implies a deadline");
+                    let stopped = match &e {
+                        EffectError::Stopped { how, .. } => format!("; {how}"),
+                        _ => String::new(),
+                    };
                     Err(runtime(
-                        format!("{what}: timed out (the step's timeout of {} ran out)", duration::short(total)),
+                        format!(
+                            "{what}: timed out (the step's timeout of {} ran out){stopped}",
+                            duration::short(total)
+                        ),
                         pos,
                     ))
                 }
-                Err(EffectError::Cancelled) => Err(EvalAltResult::ErrorTerminated(INTERRUPT_TOKEN.into(), pos).into()),
+                Err(e) if matches!(e.cause(), EffectError::Cancelled) => {
+                    Err(EvalAltResult::ErrorTerminated(INTERRUPT_TOKEN.into(), pos).into())
+                }
                 Err(e) => Err(runtime(format!("{what}: {e}"), pos)),
             });
         }
