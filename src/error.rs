@@ -11,8 +11,8 @@ pub enum Failure {
     Runbook(String),
     /// Another run holds the lock: exit 3.
     Locked(String),
-    /// The operator interrupted the run: exit 130.
-    Interrupted(String),
+    /// The operator interrupted the run: exit 130 (Ctrl-C), 143 (SIGTERM) or 129 (SIGHUP).
+    Interrupted { code: i32, message: String },
     /// A gate's NO-GO ended the run: exit 1, and resume refuses to walk past it unless the gate is reopened.
     NoGo { gate: String, message: String },
     /// A plan cannot tell what the run would do (a verdict rests on an assumed read, a gate has no answer):
@@ -28,7 +28,7 @@ impl Failure {
             Failure::Usage(_) => 2,
             Failure::Runbook(_) | Failure::NoGo { .. } | Failure::Unknown(_) => 1,
             Failure::Locked(_) => 3,
-            Failure::Interrupted(_) => 130,
+            Failure::Interrupted { code, .. } => *code,
             Failure::Predicted(code) => *code,
         }
     }
@@ -38,7 +38,7 @@ impl Failure {
             Failure::Usage(m)
             | Failure::Runbook(m)
             | Failure::Locked(m)
-            | Failure::Interrupted(m)
+            | Failure::Interrupted { message: m, .. }
             | Failure::Unknown(m)
             | Failure::NoGo { message: m, .. } => m,
             Failure::Predicted(_) => "",
@@ -53,7 +53,7 @@ impl Failure {
             Failure::Usage(m) => Failure::Usage(f(&m)),
             Failure::Runbook(m) => Failure::Runbook(f(&m)),
             Failure::Locked(m) => Failure::Locked(f(&m)),
-            Failure::Interrupted(m) => Failure::Interrupted(f(&m)),
+            Failure::Interrupted { code, message } => Failure::Interrupted { code, message: f(&message) },
             Failure::Unknown(m) => Failure::Unknown(f(&m)),
             Failure::NoGo { gate, message } => Failure::NoGo { gate, message: f(&message) },
             Failure::Predicted(code) => Failure::Predicted(code),

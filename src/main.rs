@@ -329,7 +329,9 @@ fn finish_run((summary, outcome): (Option<run::RunSummary>, Result<(), Failure>)
                     Failure::NoGo { message: format!("{message}{hint}"), gate }
                 }
                 Failure::Runbook(m) => Failure::Runbook(format!("{m}{hint}")),
-                Failure::Interrupted(m) => Failure::Interrupted(format!("{m}{hint}")),
+                Failure::Interrupted { code, message } => {
+                    Failure::Interrupted { code, message: format!("{message}{hint}") }
+                }
                 other => other,
             })
         }

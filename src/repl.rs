@@ -72,7 +72,7 @@ fn console(
     let config = Arc::clone(&file.config);
     let target = run::run_target(&config, options)?;
     let interrupts = Interrupts::new();
-    let _listening = interrupts.listen(runtime, || eprintln!("\naborted by a second Ctrl-C"));
+    let _listening = interrupts.listen(runtime, |why, _| eprintln!("\naborting on {why}"));
     let terminal = Arc::new(Terminal::new(Redactor::new(), false));
     let world = LiveWorld::new(runtime.clone(), Arc::clone(&config), Arc::clone(&terminal));
     let session = run::open_session(file, Box::new(world), terminal, options, &target, Arc::clone(&interrupts))?;

@@ -125,3 +125,56 @@ fn ctrl_c_stops_a_watch_cleanly_and_the_run_goes_on() {
     let journal = std::fs::read_to_string(&project.journals()[0]).unwrap();
     assert!(journal.contains("\"stopped\":\"operator\""), "the watch's result is journaled: {journal}");
 }
+
+/// Starts `script` in the project, waits until `ready` holds, sends `signal`, and returns golive's exit code.
+fn signalled(project: &Project, script: &str, ready: &str, signal: &str) -> i32 {
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_golive"))
+        .arg(script)
+        .current_dir(project.path())
+        .env("NO_COLOR", "1")
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !project.file(ready).exists() {
+        assert!(Instant::now() < deadline, "the run never got to {ready}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let status = std::process::Command::new("kill").args([signal, &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    let waited = Instant::now();
+    let code = child.wait().unwrap().code().unwrap_or(-1);
+    assert!(waited.elapsed() < Duration::from_secs(10), "golive took {:?} to stop", waited.elapsed());
+    code
+}
+
+const LOCAL_WRITE: &str = "step \"write later\" { local::run(\"touch started; sleep 3; echo x >> late\"); }\nstep \"after\" { local::run(\"touch after\"); }\n";
+
+#[test]
+fn sigterm_and_sighup_stop_the_local_command_close_the_journal_and_exit_143_and_129() {
+    for (signal, code) in [("-TERM", 143), ("-HUP", 129)] {
+        let project = Project::new();
+        project.write("w.rhai", LOCAL_WRITE);
+        assert_eq!(signalled(&project, "w.rhai", "started", signal), code, "{signal}");
+        std::thread::sleep(Duration::from_secs(4));
+        assert!(!project.file("late").exists(), "{signal}: the local command wrote after golive stopped");
+        assert!(!project.file("after").exists(), "{signal}: the run went on");
+        let journal = std::fs::read_to_string(&project.journals()[0]).unwrap();
+        let last = journal.lines().last().unwrap_or_default();
+        assert!(
+            last.contains("\"event\":\"run_finished\"") && last.contains(&format!("\"exit_code\":{code}")),
+            "{journal}"
+        );
+        assert!(journal.contains("\"status\":\"interrupted\""), "{journal}");
+    }
+}
+
+#[test]
+fn a_local_command_dies_with_golive_even_when_golive_is_sigkilled() {
+    let project = Project::new();
+    project.write("w.rhai", LOCAL_WRITE);
+    assert_eq!(signalled(&project, "w.rhai", "started", "-KILL"), -1);
+    std::thread::sleep(Duration::from_secs(4));
+    assert!(!project.file("late").exists(), "the local command outlived a SIGKILLed golive and wrote");
+}

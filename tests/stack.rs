@@ -616,3 +616,31 @@ fn a_step_timeout_stops_the_remote_command_and_a_retry_never_runs_beside_it() {
         journal.lines().filter(|l| l.contains("\"event\":\"effect_finished\"") && l.contains("TERM, gone")).count();
     assert_eq!(journaled, 3, "each attempt's stop is journaled:\n{journal}");
 }
+
+#[test]
+fn sigterm_and_sighup_stop_the_remote_command_before_golive_exits() {
+    let _bed = testbed::lock();
+    for (signal, code) in [("-TERM", 143), ("-HUP", 129)] {
+        let project = testbed::project();
+        let tag = format!("/tmp/golive-signal-{}-{}", std::process::id(), code);
+        let _ = std::fs::remove_file(format!("{tag}.late"));
+        project.write(
+            "w.rhai",
+            &format!("step \"remote write\" {{ ssh::run(target(), \"touch {tag}.started; sleep 3; echo x >> {tag}.late\"); }}\n"),
+        );
+        let mut child = project.command(&["w.rhai"]).stderr(std::process::Stdio::null()).spawn().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !std::path::Path::new(&format!("{tag}.started")).exists() {
+            assert!(Instant::now() < deadline, "the remote command never started");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        std::process::Command::new("kill").args([signal, &child.id().to_string()]).status().unwrap();
+        assert_eq!(child.wait().unwrap().code(), Some(code), "{signal}");
+        assert_eq!(remote_processes(&format!("{tag}.late")), "", "{signal}: the remote command outlived golive");
+        std::thread::sleep(Duration::from_secs(4));
+        assert!(!std::path::Path::new(&format!("{tag}.late")).exists(), "{signal}: the remote command wrote later");
+        let journal = std::fs::read_to_string(project.journals().pop().unwrap()).unwrap();
+        assert!(journal.contains("stopped on `rehearsal` (process group"), "{journal}");
+        let _ = std::fs::remove_file(format!("{tag}.started"));
+    }
+}

@@ -201,7 +201,8 @@ fn evaluate(session: &Session) -> Result<()> {
         Some(Stop::Failure(failure)) => failure,
         Some(Stop::ScriptError(e)) => Failure::Usage(render(&e)),
         None if session.host.controller.interrupts().fired() => {
-            Failure::Interrupted("interrupted by the operator (Ctrl-C)".into())
+            let code = session.host.controller.interrupts().aborting().unwrap_or(130);
+            Failure::Interrupted { code, message: "interrupted by the operator".into() }
         }
         None => Failure::Usage(render(&err)),
     };
@@ -442,8 +443,9 @@ fn live(
     runtime: &tokio::runtime::Handle,
 ) -> (Option<RunSummary>, Result<()>) {
     let interrupts = Interrupts::new();
-    let _listening =
-        interrupts.listen(runtime, || eprintln!("\naborted by a second Ctrl-C (exit 130); `golive resume` carries on"));
+    let _listening = interrupts.listen(runtime, |why, code| {
+        eprintln!("\naborting on {why} (exit {code}): stopping the running effect; `golive resume` carries on")
+    });
     let config = Arc::clone(&file.config);
     let terminal = Arc::new(Terminal::new(Redactor::new(), options.non_interactive));
     let world = LiveWorld::new(runtime.clone(), Arc::clone(&config), Arc::clone(&terminal));

@@ -201,6 +201,20 @@ impl Controller {
                 return Err(err);
             }
             let interrupted = self.interrupts.fired();
+            // SIGTERM, SIGHUP or a second Ctrl-C: the effect was stopped; the run ends now, asking nothing.
+            if let Some(code) = self.interrupts.aborting() {
+                let why = format!("{} \"{}\" was stopped: the run is aborting (exit {code})", spec.kind, spec.name);
+                self.finished(
+                    &spec.name,
+                    StepStatus::Interrupted,
+                    duration_ms,
+                    serde_json::Value::Null,
+                    Some(why.clone()),
+                    None,
+                )?;
+                self.report("INTR", Tone::Bad, &format!("{} \"{}\"", spec.kind, spec.name), &why);
+                return Err(self.stop(Stop::Failure(Failure::Interrupted { code, message: why }), spec.pos));
+            }
             let message = match terminated_by(&err) {
                 Some(DEADLINE_TOKEN) => {
                     format!("timed out after {} (step timeout)", duration::short(timeout.unwrap_or_default()))
@@ -244,7 +258,11 @@ impl Controller {
                 }
                 Choice::Abort => {
                     let why = format!("{} \"{}\" failed: {message}", spec.kind, spec.name);
-                    let failure = if interrupted { Failure::Interrupted(why) } else { Failure::Runbook(why) };
+                    let failure = if interrupted {
+                        Failure::Interrupted { code: self.interrupts.aborting().unwrap_or(130), message: why }
+                    } else {
+                        Failure::Runbook(why)
+                    };
                     return Err(self.stop(Stop::Failure(failure), spec.pos));
                 }
             }
