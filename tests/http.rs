@@ -287,3 +287,57 @@ fn dns_resolve_reads_records_from_a_real_server() {
     bad.assert_code(1);
     assert!(bad.stderr.contains("`QQ` is not a DNS record type"), "{}", bad.all());
 }
+
+/// A server of the test's own that answers each request after 300 ms and counts what reaches it.
+fn counting_slow_server() -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::{BufRead, BufReader, Write};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let count = std::sync::Arc::new(AtomicUsize::new(0));
+    let seen = std::sync::Arc::clone(&count);
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let seen = std::sync::Arc::clone(&seen);
+            std::thread::spawn(move || {
+                let mut writer = stream.try_clone().unwrap();
+                let mut reader = BufReader::new(stream);
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    if line.starts_with("GET ") {
+                        seen.fetch_add(1, Ordering::SeqCst);
+                    }
+                    if line == "\r\n" {
+                        std::thread::sleep(std::time::Duration::from_millis(300));
+                        if writer.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok").is_err() {
+                            return;
+                        }
+                    }
+                }
+            });
+        }
+    });
+    (port, count)
+}
+
+#[test]
+fn a_probe_stops_sending_at_its_timeout_and_reports_what_it_measured() {
+    let (port, count) = counting_slow_server();
+    let run = run(&format!(
+        r#"step "probe" {{
+            let p = http::probe("http://127.0.0.1:{port}/", #{{ requests: 100, concurrency: 2, timeout: "1s" }});
+            print(`ok=${{p.ok}} succeeded=${{p.succeeded}} note=${{p.first_error}}`);
+        }}"#
+    ));
+    run.assert_code(0);
+    let at_report = count.load(std::sync::atomic::Ordering::SeqCst);
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    assert_eq!(count.load(std::sync::atomic::Ordering::SeqCst), at_report, "the probe kept sending after it reported");
+    assert!(at_report <= 10, "{at_report} requests in 1 s at 300 ms each over 2 connections");
+    assert!(run.stdout.contains("ok=false"), "{}", run.all());
+    assert!(run.stdout.contains("the probe did not finish within 1.0s"), "{}", run.all());
+    assert!(run.stdout.contains("of 100 requests answered, the rest not sent"), "{}", run.all());
+}

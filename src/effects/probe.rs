@@ -59,12 +59,16 @@ pub async fn run(probe: &ProbeRequest, cancel: &CancellationToken) -> Result<Pro
     let target = Target::parse(&probe.url, probe.ca_file.as_deref())?;
     let next = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
+    // Workers stop sending at the timeout, on Ctrl-C, and when this future is dropped (a step's deadline).
+    let stop = cancel.child_token();
+    let _stop_when_dropped = stop.clone().drop_guard();
     let workers: Vec<_> = (0..probe.concurrency.min(probe.requests))
         .map(|_| {
             let target = target.clone();
             let next = Arc::clone(&next);
             let probe = probe.clone();
-            tokio::spawn(async move { worker(&target, &probe, &next, started).await })
+            let stop = stop.clone();
+            tokio::spawn(async move { worker(&target, &probe, &next, started, &stop).await })
         })
         .collect();
     let joined = async {
@@ -80,15 +84,36 @@ pub async fn run(probe: &ProbeRequest, cancel: &CancellationToken) -> Result<Pro
         }
         Ok::<_, String>((total, errors, first_error))
     };
-    let (histogram, errors, first_error) = tokio::select! {
-        r = joined => r?,
-        _ = cancel.cancelled() => return Err("cancelled by the operator (Ctrl-C)".into()),
-        _ = tokio::time::sleep(probe.timeout) => return Err(format!("the probe did not finish within {}", crate::duration::short(probe.timeout))),
-    };
+    tokio::pin!(joined);
+    tokio::select! {
+        r = &mut joined => { let parts = r?; return Ok(report(probe, started, parts)) }
+        _ = cancel.cancelled() => {
+            stop.cancel();
+            let _ = joined.await;
+            return Err("cancelled by the operator (Ctrl-C)".into());
+        }
+        _ = tokio::time::sleep(probe.timeout) => {}
+    }
+    // At the timeout: no request is sent after this; what was measured until then is the report.
+    stop.cancel();
+    let (histogram, errors, _) = joined.await?;
+    let answered = histogram.len() as usize + errors;
+    let note = format!(
+        "the probe did not finish within {}: {answered} of {} requests answered, the rest not sent",
+        crate::duration::short(probe.timeout),
+        probe.requests
+    );
+    let mut partial = report(probe, started, (histogram, errors, note));
+    partial.ok = false;
+    Ok(partial)
+}
+
+fn report(probe: &ProbeRequest, started: Instant, parts: (Histogram<u64>, usize, String)) -> ProbeReport {
+    let (histogram, errors, first_error) = parts;
     let elapsed = started.elapsed();
     let ms = |micros: u64| (micros as f64 / 10.0).round() / 100.0;
     let succeeded = histogram.len() as usize;
-    Ok(ProbeReport {
+    ProbeReport {
         requests: probe.requests,
         succeeded,
         ok: succeeded > 0 && errors == 0,
@@ -100,9 +125,9 @@ pub async fn run(probe: &ProbeRequest, cancel: &CancellationToken) -> Result<Pro
         p99_ms: ms(histogram.value_at_quantile(0.99)),
         max_ms: ms(histogram.max()),
         mean_ms: (histogram.mean() / 10.0).round() / 100.0,
-        throughput_rps: ((probe.requests as f64 / elapsed.as_secs_f64()) * 10.0).round() / 10.0,
+        throughput_rps: (((succeeded + errors) as f64 / elapsed.as_secs_f64()) * 10.0).round() / 10.0,
         duration_ms: (elapsed.as_secs_f64() * 1000.0).round(),
-    })
+    }
 }
 
 fn new_histogram() -> Histogram<u64> {
@@ -177,11 +202,20 @@ where
     Ok(sender)
 }
 
-async fn worker(target: &Target, probe: &ProbeRequest, next: &AtomicUsize, started: Instant) -> Part {
+async fn worker(
+    target: &Target,
+    probe: &ProbeRequest,
+    next: &AtomicUsize,
+    started: Instant,
+    stop: &CancellationToken,
+) -> Part {
     use http_body_util::BodyExt;
     let mut part = Part { histogram: new_histogram(), errors: 0, first_error: String::new() };
     let mut connection = None;
     loop {
+        if stop.is_cancelled() {
+            return part;
+        }
         let i = next.fetch_add(1, Ordering::Relaxed);
         if i >= probe.requests {
             return part;
@@ -189,7 +223,10 @@ async fn worker(target: &Target, probe: &ProbeRequest, next: &AtomicUsize, start
         let sent = match probe.rate {
             Some(rate) => {
                 let due = started + Duration::from_secs_f64(i as f64 / rate);
-                tokio::time::sleep_until(due.into()).await;
+                tokio::select! {
+                    _ = tokio::time::sleep_until(due.into()) => {}
+                    _ = stop.cancelled() => return part,
+                }
                 due
             }
             None => Instant::now(),
@@ -209,8 +246,11 @@ async fn worker(target: &Target, probe: &ProbeRequest, next: &AtomicUsize, start
             let status = response.status();
             response.into_body().collect().await.map_err(|e| e.to_string())?;
             if status.as_u16() >= 400 { Err(format!("answered {status}")) } else { Ok(()) }
-        }
-        .await;
+        };
+        let result = tokio::select! {
+            r = result => r,
+            _ = stop.cancelled() => return part,
+        };
         match result {
             Ok(()) => {
                 let micros = sent.elapsed().as_micros().clamp(1, MAX_MICROS as u128) as u64;
