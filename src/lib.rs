@@ -14,3 +14,4 @@ pub mod script_error;
 pub mod secrets;
 pub mod suggest;
 pub mod terminal;
+pub mod verdict;

@@ -76,7 +76,7 @@ fn console(
     let terminal = Arc::new(Terminal::new(Redactor::new(), false));
     let world = LiveWorld::new(runtime.clone(), Arc::clone(&config), Arc::clone(&terminal));
     let session = run::open_session(file, Box::new(world), terminal, options, &target, Arc::clone(&interrupts))?;
-    let controller = &session.host.controller;
+    let controller = &session.controller;
     let state_dir = config.root.join(STATE_DIR);
     let run_dir = run::new_run_dir(&state_dir, Path::new("repl"), &target)?;
     let mut journal = Journal::create(&run_dir.join(journal::FILE_NAME), Arc::clone(controller.terminal().redactor()))?;
@@ -144,7 +144,7 @@ fn console(
 /// One input: compiled against the scope (so strict variables know what exists), run as an ad-hoc step.
 fn evaluate(session: &run::Session, scope: &mut Scope, functions: &mut AST, input: &str, count: usize) {
     let engine = &session.loaded.engine;
-    let controller = &session.host.controller;
+    let controller = &session.controller;
     let ast = match engine.compile_with_scope(scope, input) {
         Ok(ast) => ast,
         Err(e) => {

@@ -1,7 +1,9 @@
 //! The Rhai engine with golive's syntax, modules and stdlib, and script loading with diagnostics.
 
 pub mod diagnostics;
+pub mod gate_board;
 pub mod outline;
+pub mod run_api;
 pub mod stdlib;
 pub mod syntax;
 
@@ -16,12 +18,11 @@ use self::stdlib::Stdlib;
 use crate::config::Config;
 use crate::error::Failure;
 use crate::modules::{FnDoc, Registrar};
-use crate::run::controller::Controller;
 use crate::secrets::Secrets;
 
 /// What native functions and syntax handlers share for one run.
 pub struct Host {
-    pub controller: Controller,
+    pub controller: Rc<dyn run_api::ScriptRun>,
     pub config: Arc<Config>,
     pub secrets: Secrets,
     pub run_target: String,

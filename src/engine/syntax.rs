@@ -15,9 +15,8 @@ use rhai::{Dynamic, Engine, EvalAltResult, EvalContext, Expression, ImmutableStr
 use serde::de::DeserializeOwned;
 
 use super::Host;
+use super::run_api::{AskKind, CheckRecord, GateDecision, PhaseOptions, StepOptions, StepOutput, StepSpec};
 use crate::error::Failure;
-use crate::run::controller::{AskKind, PhaseOptions, StepOptions, StepOutput, StepSpec};
-use crate::run::journal::{CheckRecord, Entry};
 use crate::script_error::runtime;
 
 /// Registers every keyword; `has_block` says whether a `{ }` body follows the name and options.
@@ -199,19 +198,15 @@ fn gate(host: &Rc<Host>, name: &str, options: &GateOptions, pos: Position) -> Re
     let controller = &host.controller;
     let mut checks = Vec::new();
     for script in &options.include {
-        let earlier = if controller.is_dry() {
-            // A plan is the same on every machine: it never reads this machine's journals.
-            controller.planned_include(script)
-        } else {
-            crate::run::latest_checks(&host.config, script, &host.run_target).map_err(|e| runtime(e, pos))?
-        };
+        let earlier =
+            controller.included_checks(script, &host.config, &host.run_target).map_err(|e| runtime(e, pos))?;
         checks.extend(earlier.into_iter().map(|mut c| {
             c.name = format!("{script}: {}", c.name);
             c
         }));
     }
     checks.extend(controller.checks());
-    let board = crate::run::report::GateBoard::new(&checks, options.required.as_deref(), &options.nogo);
+    let board = super::gate_board::GateBoard::new(&checks, options.required.as_deref(), &options.nogo);
     if !controller.is_dry() {
         controller.terminal().line(&board.render(controller.terminal()));
     }
@@ -228,7 +223,7 @@ fn gate(host: &Rc<Host>, name: &str, options: &GateOptions, pos: Position) -> Re
             stop_after: Some(Failure::Unknown(why)),
         });
     }
-    let by = if answered.by == controller.settings().identity && controller.terminal().is_interactive() {
+    let by = if answered.by == controller.identity() && controller.terminal().is_interactive() {
         controller.ask(&format!("{name}: who takes this decision (name and role)?"), &[], AskKind::Text, pos)?.answer
     } else {
         answered.by
@@ -243,20 +238,17 @@ fn gate(host: &Rc<Host>, name: &str, options: &GateOptions, pos: Position) -> Re
         "GO".into(),
     );
     controller.verdicts_weighed(name);
-    let stops_run = verdict != "GO" && !controller.outline_step_uses_value(name);
-    controller.journal(
-        Entry::Decision {
-            gate: name.into(),
-            verdict: verdict.clone(),
-            by: by.clone(),
-            at: at.clone(),
-            note: (!note.is_empty()).then(|| note.trim_start_matches(": ").to_string()),
-            recommended: board.recommendation().into(),
-            stops_run,
-            on_nogo: options.on_nogo.clone(),
-        },
-        true,
-    )?;
+    let stops_run = verdict != "GO" && !controller.step_uses_value(name);
+    controller.decided(GateDecision {
+        gate: name.into(),
+        verdict: verdict.clone(),
+        by: by.clone(),
+        at: at.clone(),
+        note: (!note.is_empty()).then(|| note.trim_start_matches(": ").to_string()),
+        recommended: board.recommendation().into(),
+        stops_run,
+        on_nogo: options.on_nogo.clone(),
+    })?;
     let stop_after = stops_run.then(|| Failure::NoGo {
         gate: name.into(),
         message: no_go_message(name, &verdict, &by, &at, options.on_nogo.as_deref()),

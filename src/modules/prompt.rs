@@ -9,9 +9,9 @@ use serde::Deserialize;
 
 use super::{Registrar, Sig};
 use crate::engine::Host;
-use crate::run::controller::AskKind;
-use crate::run::journal::CheckRecord;
+use crate::engine::run_api::AskKind;
 use crate::script_error::runtime;
+use crate::verdict::CheckRecord;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -269,7 +269,7 @@ fn watch(host: &Host, ctx: &NativeCallContext, options: Map) -> Result<Map, Box<
     // The end is fixed when the watch first starts: a resumed watch runs to the same end.
     let now = chrono::Utc::now().timestamp_millis();
     let end_ms: i64 = controller
-        .remembered("metrics::watch ends at (unix ms)", || (now + settings.length.as_millis() as i64).to_string())?
+        .remembered("metrics::watch ends at (unix ms)", &|| (now + settings.length.as_millis() as i64).to_string())?
         .parse()
         .unwrap_or(now);
     let terminal = controller.terminal();

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Failure, Result, io_failure};
 use crate::secrets::Redactor;
+pub use crate::verdict::CheckRecord;
 
 pub const FILE_NAME: &str = "journal.jsonl";
 
@@ -139,35 +140,6 @@ pub enum Entry {
         message: String,
         at: String,
     },
-}
-
-/// A check's verdict and evidence, as gates and reports show it.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct CheckRecord {
-    pub name: String,
-    pub ok: bool,
-    #[serde(default)]
-    pub actual: String,
-    #[serde(default)]
-    pub target: String,
-    /// Rests on a read a plan assumed: neither pass nor fail (never journaled by a run).
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub unknown: bool,
-}
-
-impl CheckRecord {
-    pub fn new(name: &str, ok: bool, actual: String, target: String) -> CheckRecord {
-        CheckRecord { name: name.into(), ok, actual, target, unknown: false }
-    }
-
-    /// How boards and plans show it: pass, FAIL, or UNKNOWN (assumed).
-    pub fn mark(&self) -> &'static str {
-        match (self.unknown, self.ok) {
-            (true, _) => "UNKNOWN (assumed)",
-            (false, true) => "pass",
-            (false, false) => "FAIL",
-        }
-    }
 }
 
 pub struct Journal {

@@ -131,6 +131,9 @@ fn script_text(path: &Path, bytes: Vec<u8>) -> Result<String> {
 
 /// The engine, its host and the compiled script, for one run or plan.
 pub(crate) struct Session {
+    /// The run's controller; the engine and the modules reach it as `host.controller`, through the
+    /// interface the engine defines.
+    pub(crate) controller: Rc<Controller>,
     pub(crate) host: Rc<Host>,
     pub(crate) loaded: Loaded,
     pub(crate) script: Script,
@@ -160,9 +163,9 @@ pub(crate) fn open_session(
         team,
         command_timeout: file.config.command_timeout,
     };
-    let controller = Controller::new(world, terminal, interrupts, settings);
+    let controller = Rc::new(Controller::new(world, terminal, interrupts, settings));
     let host = Rc::new(Host {
-        controller,
+        controller: Rc::clone(&controller) as Rc<dyn crate::engine::run_api::ScriptRun>,
         config: Arc::clone(&file.config),
         secrets,
         run_target: run_target.to_string(),
@@ -171,7 +174,7 @@ pub(crate) fn open_session(
     let stdlib = engine::stdlib::locate(options.stdlib.as_deref(), &file.config.root)?;
     let mut loaded = engine::build(&host, &stdlib, color)?;
     let script = engine::compile(&mut loaded, &file.name, &file.text, color)?;
-    Ok(Session { host, loaded, script, file, color })
+    Ok(Session { controller, host, loaded, script, file, color })
 }
 
 pub(crate) fn run_target(config: &Config, options: &Options) -> Result<String> {
@@ -193,21 +196,21 @@ fn world_for_plan(config: &Arc<Config>, request: &PlanRequest, runtime: &tokio::
 fn evaluate(session: &Session) -> Result<()> {
     let mut scope = Scope::new();
     let result = session.loaded.engine.run_ast_with_scope(&mut scope, &session.script.ast);
-    let Err(err) = result else { return session.host.controller.verdict_at_end() };
+    let Err(err) = result else { return session.controller.verdict_at_end() };
     let render = |e: &EvalAltResult| {
         session.loaded.sources.render(&session.loaded.explain(e, &session.file.name), session.color)
     };
-    let failure = match session.host.controller.take_stop() {
+    let failure = match session.controller.take_stop() {
         Some(Stop::Failure(failure)) => failure,
         Some(Stop::ScriptError(e)) => Failure::Usage(render(&e)),
-        None if session.host.controller.interrupts().fired() => {
-            let code = session.host.controller.interrupts().aborting().unwrap_or(130);
+        None if session.controller.interrupts().fired() => {
+            let code = session.controller.interrupts().aborting().unwrap_or(130);
             Failure::Interrupted { code, message: "interrupted by the operator".into() }
         }
         None => Failure::Usage(render(&err)),
     };
     // The one exit for failure text: it is printed by main, so it is masked here.
-    let redactor = session.host.controller.terminal().redactor();
+    let redactor = session.controller.terminal().redactor();
     Err(failure.map_message(|m| redactor.redact(m).into_owned()))
 }
 
@@ -223,9 +226,9 @@ pub fn plan(script: &Path, options: &Options, request: &PlanRequest, runtime: &t
     if !missing.is_empty() {
         return Err(Failure::Usage(missing.join("\n")));
     }
-    session.host.controller.begin(Mode::Plan, None, Prior::default(), outline);
+    session.controller.begin(Mode::Plan, None, Prior::default(), outline);
     let outcome = evaluate(&session);
-    let mut plan = session.host.controller.take_plan();
+    let mut plan = session.controller.take_plan();
     plan.script = session.file.name.clone();
     plan.target = target;
     plan.scenario = request.scenario.as_ref().map(|p| relative(p, &session.file.config.root));
@@ -332,7 +335,7 @@ pub fn run(
 pub(crate) fn lock_target_for_repl(session: &Session, run_id: String) -> Result<lock::RunLock> {
     let state_dir = session.file.config.root.join(STATE_DIR);
     let holder = lock::Holder {
-        by: session.host.controller.settings().identity.clone(),
+        by: session.controller.settings().identity.clone(),
         pid: std::process::id(),
         since: identity::now_stamp(),
         run_id,
@@ -454,7 +457,7 @@ fn live(
         Err(e) => return (None, Err(e)),
     };
     let state_dir = config.root.join(STATE_DIR);
-    let identity = session.host.controller.settings().identity.clone();
+    let identity = session.controller.settings().identity.clone();
     let started_at = identity::now_stamp();
     let prepared = (|| {
         let (run_dir, prior, resumed) = match resuming {
@@ -512,7 +515,7 @@ fn live(
             }
         };
         let journal_path = run_dir.join(journal::FILE_NAME);
-        let redactor = Arc::clone(session.host.controller.terminal().redactor());
+        let redactor = Arc::clone(session.controller.terminal().redactor());
         let journal = if resumed {
             let mut j = Journal::reopen(&journal_path, redactor)?;
             j.append(
@@ -568,17 +571,17 @@ fn live(
         Err(e) => return (None, Err(e)),
     };
     let summary = RunSummary { run_id: run_id.clone(), journal: journal_path };
-    let terminal = Arc::clone(session.host.controller.terminal());
+    let terminal = Arc::clone(session.controller.terminal());
     let verb = if matches!(mode, Mode::Resume) { "resuming" } else { "running" };
     terminal.line(&format!("{verb} {} on target `{target}` as run {run_id}", session.file.name));
-    session.host.controller.begin(mode, Some(journal), prior, session.script.outline.clone());
+    session.controller.begin(mode, Some(journal), prior, session.script.outline.clone());
     let started = Instant::now();
     let outcome = evaluate(&session);
     let (code, message) = match &outcome {
         Ok(()) => (0, "done".to_string()),
         Err(f) => (f.exit_code(), f.message().to_string()),
     };
-    session.host.controller.finish(code, &message);
+    session.controller.finish(code, &message);
     if outcome.is_ok() {
         terminal.line(&format!("\nrun {run_id} done in {}", crate::duration::short(started.elapsed())));
     }

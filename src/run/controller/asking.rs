@@ -3,16 +3,6 @@
 
 use super::*;
 
-/// An answer and who gave it (a person, the answers file, --yes, an earlier attempt, a plan's assumption).
-#[derive(Debug, Clone)]
-pub struct Answered {
-    pub answer: String,
-    pub by: String,
-    pub note: Option<String>,
-    /// A plan took it as an assumption: nobody answered it.
-    pub assumed: bool,
-}
-
 /// What a run nobody watches says when a question has no answer: the question, and what may answer it.
 fn unanswered(question: &str, choices: &[&str], kind: AskKind) -> String {
     let example = choices.first().copied().unwrap_or("...");
@@ -152,7 +142,7 @@ impl Controller {
 
     /// A value fixed the first time the current step computes it and kept across resumes (a watch's end
     /// time), whatever became of the step.
-    pub fn remembered(&self, key: &str, compute: impl FnOnce() -> String) -> Result<String, Box<EvalAltResult>> {
+    pub fn remembered(&self, key: &str, compute: &dyn Fn() -> String) -> Result<String, Box<EvalAltResult>> {
         let step = self.state.borrow().step.as_ref().map(|f| f.name.clone()).unwrap_or_default();
         if let Some(earlier) = self.prior.borrow().remembered.get(&(step.clone(), key.to_string())).cloned() {
             return Ok(earlier);

@@ -7,9 +7,10 @@
 
 mod asking;
 mod effects;
+mod script_run;
 mod steps;
 
-pub use asking::Answered;
+pub use crate::engine::run_api::{Answered, AskKind, PhaseOptions, StepOptions, StepOutput, StepSpec};
 
 use std::cell::RefCell;
 use std::collections::{BTreeSet, HashSet};
@@ -17,7 +18,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rhai::{Dynamic, EvalAltResult, Position};
-use serde::Deserialize;
 
 use super::interrupt::Interrupts;
 use super::journal::{CheckRecord, Entry, Journal, StepStatus};
@@ -65,70 +65,6 @@ pub struct Settings {
     pub team: Vec<crate::config::TeamMember>,
     /// How long one command may take in a step without a timeout (golive.toml `command_timeout`).
     pub command_timeout: Duration,
-}
-
-/// What kind of question: it decides what `--yes` may answer and what is kept.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AskKind {
-    /// yes/no: `--yes` answers it.
-    Confirm,
-    /// What a person must see or vouch for (manual items, checklist items, dangerous confirmations): a
-    /// person or an answers file answers it, never `--yes`.
-    Attest,
-    /// One of the choices; `--yes` never answers it (gates are choices).
-    Choice,
-    /// Free text.
-    Text,
-    /// Free text with a stated default: `--yes` takes the default (answers empty).
-    Defaulted,
-    /// Free text never echoed, journaled or reused: masked everywhere, asked again on resume.
-    Secret,
-}
-
-/// `with #{ ... }` on a step.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct StepOptions {
-    pub timeout: Option<String>,
-    #[serde(default)]
-    pub retries: u32,
-    pub retry_delay: Option<String>,
-    #[serde(default)]
-    pub idempotent: bool,
-    /// On a check: a failed verdict stops the run before anything else is written.
-    #[serde(default)]
-    pub required: bool,
-}
-
-/// `with #{ ... }` on a phase.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PhaseOptions {
-    /// Planned local time window, "06:00-12:00".
-    pub window: Option<String>,
-    pub owner: Option<String>,
-    /// How long the phase may take ("5m" for the quick rollback); the run reports the time against it.
-    pub budget: Option<String>,
-}
-
-pub struct StepSpec {
-    pub kind: &'static str,
-    pub name: String,
-    pub options: StepOptions,
-    pub pos: Position,
-}
-
-pub struct StepOutput {
-    pub value: Dynamic,
-    pub check: Option<CheckRecord>,
-    /// A gate said NO-GO and the script does not look at the verdict: the run stops after recording it.
-    pub stop_after: Option<Failure>,
-}
-
-impl StepOutput {
-    pub fn value(value: Dynamic) -> StepOutput {
-        StepOutput { value, check: None, stop_after: None }
-    }
 }
 
 /// Why the run is stopping; the runner turns it into an exit code after the engine unwinds.

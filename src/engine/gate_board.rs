@@ -1,0 +1,81 @@
+//! What a gate shows the decider: every criterion with Required / Status / Evidence, failed required ones
+//! first, the No-Go triggers, and a recommendation.
+
+use std::collections::BTreeMap;
+
+use comfy_table::{Cell, ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
+
+use crate::terminal::{Terminal, Tone};
+use crate::verdict::CheckRecord;
+
+/// What a gate shows the decider: each criterion with Required / Status / Evidence, failed required ones
+/// first, then the No-Go triggers, then a recommendation.
+pub struct GateBoard {
+    rows: Vec<(CheckRecord, bool)>,
+    triggers: Vec<(String, bool)>,
+}
+
+impl GateBoard {
+    pub fn new(checks: &[CheckRecord], required: Option<&[String]>, nogo: &BTreeMap<String, bool>) -> GateBoard {
+        let is_required =
+            |name: &str| required.is_none_or(|r| r.iter().any(|q| q == name || name.ends_with(&format!(": {q}"))));
+        let mut rows: Vec<(CheckRecord, bool)> = checks.iter().map(|c| (c.clone(), is_required(&c.name))).collect();
+        if let Some(required) = required {
+            for name in required {
+                if !rows.iter().any(|(c, _)| c.name == *name || c.name.ends_with(&format!(": {name}"))) {
+                    let missing = CheckRecord::new(name, false, "not checked".into(), String::new());
+                    rows.push((missing, true));
+                }
+            }
+        }
+        // Failed required criteria first: they are what the decider must look at.
+        rows.sort_by_key(|(c, required)| (!*required || c.ok, !*required));
+        GateBoard { rows, triggers: nogo.iter().map(|(k, v)| (k.clone(), *v)).collect() }
+    }
+
+    pub fn recommendation(&self) -> &'static str {
+        let failed = self.rows.iter().any(|(c, required)| *required && !c.ok);
+        let fired = self.triggers.iter().any(|(_, fired)| *fired);
+        if failed || fired { "NO-GO" } else { "GO" }
+    }
+
+    pub fn render(&self, terminal: &Terminal) -> String {
+        let mut table = Table::new();
+        table.load_preset(UTF8_FULL_CONDENSED).set_content_arrangement(ContentArrangement::Dynamic);
+        table.set_header(vec!["Criterion", "Required", "Status", "Evidence"]);
+        for (check, required) in &self.rows {
+            let status = match (check.ok, required) {
+                _ if check.unknown => terminal.paint("UNKNOWN (assumed)", Tone::Bad),
+                (true, _) => terminal.paint("pass", Tone::Good),
+                (false, true) => terminal.paint("FAIL", Tone::Bad),
+                (false, false) => terminal.paint("fail", Tone::Dim),
+            };
+            let evidence = match (check.actual.is_empty(), check.target.is_empty()) {
+                (false, false) => format!("{} (target {})", check.actual, check.target),
+                (false, true) => check.actual.clone(),
+                (true, false) => format!("target {}", check.target),
+                (true, true) => String::new(),
+            };
+            table.add_row(vec![
+                Cell::new(&check.name),
+                Cell::new(if *required { "yes" } else { "no" }),
+                Cell::new(status),
+                Cell::new(evidence),
+            ]);
+        }
+        let mut out = table.to_string();
+        if !self.triggers.is_empty() {
+            let mut triggers = Table::new();
+            triggers.load_preset(UTF8_FULL_CONDENSED);
+            triggers.set_header(vec!["No-Go trigger", "Fired"]);
+            for (name, fired) in &self.triggers {
+                let mark = if *fired { terminal.paint("FIRED", Tone::Bad) } else { terminal.paint("no", Tone::Good) };
+                triggers.add_row(vec![Cell::new(name), Cell::new(mark)]);
+            }
+            out.push('\n');
+            out.push_str(&triggers.to_string());
+        }
+        out.push_str(&format!("\nrecommendation: {}", self.recommendation()));
+        out
+    }
+}

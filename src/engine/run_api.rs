@@ -1,0 +1,164 @@
+//! What a script may ask of the run it belongs to: the interface the engine and the modules call, which
+//! the run's Controller implements. The engine defines it, so the layers read top to bottom: main -> repl
+//! -> run -> engine -> modules -> effects, and nothing below the run names the run.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rhai::{Dynamic, EvalAltResult, Position};
+use serde::Deserialize;
+
+use crate::config::Config;
+use crate::effects::{Effect, Outcome};
+use crate::error::Failure;
+use crate::terminal::Terminal;
+pub use crate::verdict::CheckRecord;
+
+/// What kind of question: it decides what `--yes` may answer and what is kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AskKind {
+    /// yes/no: `--yes` answers it.
+    Confirm,
+    /// What a person must see or vouch for (manual items, checklist items, dangerous confirmations): a
+    /// person or an answers file answers it, never `--yes`.
+    Attest,
+    /// One of the choices; `--yes` never answers it (gates are choices).
+    Choice,
+    /// Free text.
+    Text,
+    /// Free text with a stated default: `--yes` takes the default (answers empty).
+    Defaulted,
+    /// Free text never echoed, journaled or reused: masked everywhere, asked again on resume.
+    Secret,
+}
+
+/// `with #{ ... }` on a step.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StepOptions {
+    pub timeout: Option<String>,
+    #[serde(default)]
+    pub retries: u32,
+    pub retry_delay: Option<String>,
+    #[serde(default)]
+    pub idempotent: bool,
+    /// On a check: a failed verdict stops the run before anything else is written.
+    #[serde(default)]
+    pub required: bool,
+}
+
+/// `with #{ ... }` on a phase.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PhaseOptions {
+    /// Planned local time window, "06:00-12:00".
+    pub window: Option<String>,
+    pub owner: Option<String>,
+    /// How long the phase may take ("5m" for the quick rollback); the run reports the time against it.
+    pub budget: Option<String>,
+}
+
+pub struct StepSpec {
+    pub kind: &'static str,
+    pub name: String,
+    pub options: StepOptions,
+    pub pos: Position,
+}
+
+pub struct StepOutput {
+    pub value: Dynamic,
+    pub check: Option<CheckRecord>,
+    /// A gate said NO-GO and the script does not look at the verdict: the run stops after recording it.
+    pub stop_after: Option<Failure>,
+}
+
+impl StepOutput {
+    pub fn value(value: Dynamic) -> StepOutput {
+        StepOutput { value, check: None, stop_after: None }
+    }
+}
+
+/// An answer and who gave it (a person, the answers file, --yes, an earlier attempt, a plan's assumption).
+#[derive(Debug, Clone)]
+pub struct Answered {
+    pub answer: String,
+    pub by: String,
+    pub note: Option<String>,
+    /// A plan took it as an assumption: nobody answered it.
+    pub assumed: bool,
+}
+
+/// A gate's decision, as the run records it.
+#[derive(Debug, Clone)]
+pub struct GateDecision {
+    pub gate: String,
+    pub verdict: String,
+    pub by: String,
+    pub at: String,
+    pub note: Option<String>,
+    pub recommended: String,
+    /// The gate was a statement: its NO-GO ends the run.
+    pub stops_run: bool,
+    pub on_nogo: Option<String>,
+}
+
+/// The run a script belongs to, as the engine and the modules see it.
+pub trait ScriptRun {
+    /// A plan: writes are recorded, reads answered by a scenario or assumed.
+    fn is_dry(&self) -> bool;
+    fn terminal(&self) -> &Arc<Terminal>;
+    /// Who runs it (user@host).
+    fn identity(&self) -> &str;
+    /// Script output (`print`): on the terminal, or in the plan.
+    fn output(&self, text: &str);
+    /// Checked between operations: Ctrl-C and step deadlines stop even busy script code.
+    fn poll(&self) -> Option<Dynamic>;
+    /// Now, or the plan's one instant.
+    fn now_stamp(&self) -> String;
+    /// How long the step running now has taken (a plan's own clock in a plan).
+    fn step_clock(&self) -> Duration;
+    fn in_check(&self) -> bool;
+    fn run_id(&self) -> Option<String>;
+    fn phase(
+        &self,
+        name: &str,
+        options: &PhaseOptions,
+        pos: Position,
+        body: &mut dyn FnMut() -> Result<Dynamic, Box<EvalAltResult>>,
+    ) -> Result<Dynamic, Box<EvalAltResult>>;
+    fn step(
+        &self,
+        spec: &StepSpec,
+        work: &mut dyn FnMut() -> Result<StepOutput, Box<EvalAltResult>>,
+    ) -> Result<Dynamic, Box<EvalAltResult>>;
+    fn perform(&self, effect: Effect, caller: &str, pos: Position) -> Result<Outcome, Box<EvalAltResult>>;
+    #[allow(clippy::type_complexity)]
+    fn perform_all(
+        &self,
+        effects: Vec<Effect>,
+        caller: &str,
+        pos: Position,
+    ) -> Result<Vec<Result<Outcome, Box<EvalAltResult>>>, Box<EvalAltResult>>;
+    fn ask(
+        &self,
+        question: &str,
+        choices: &[&str],
+        kind: AskKind,
+        pos: Position,
+    ) -> Result<Answered, Box<EvalAltResult>>;
+    /// A value fixed the first time the step computes it, kept across resumes.
+    fn remembered(&self, key: &str, compute: &dyn Fn() -> String) -> Result<String, Box<EvalAltResult>>;
+    fn interrupt_handled(&self);
+    /// A verdict besides the step's own (a checklist item), journaled so resume restores it.
+    fn record_verdict(&self, check: CheckRecord) -> Result<(), Box<EvalAltResult>>;
+    /// The verdicts so far, the newest per name.
+    fn checks(&self) -> Vec<CheckRecord>;
+    fn verdicts_weighed(&self, gate: &str);
+    /// The checks of the newest run of `script` on `target`, for a gate's `include` (a plan's come from
+    /// its scenario, never from this machine's journals).
+    fn included_checks(&self, script: &str, config: &Config, target: &str) -> Result<Vec<CheckRecord>, String>;
+    /// Whether the script uses this step's value (`let v = gate ...`).
+    fn step_uses_value(&self, name: &str) -> bool;
+    /// Records a gate's decision.
+    fn decided(&self, decision: GateDecision) -> Result<(), Box<EvalAltResult>>;
+}
