@@ -2,6 +2,7 @@
 
 pub mod clock;
 pub mod config;
+pub mod diagnostic;
 pub mod digest;
 pub mod duration;
 pub mod effects;

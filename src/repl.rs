@@ -181,8 +181,8 @@ fn evaluate(session: &run::Session, scope: &mut Scope, functions: &mut AST, inpu
         Err(e) => {
             let why = match controller.take_stop() {
                 Some(Stop::Failure(f)) => f.message().to_string(),
-                Some(Stop::ScriptError(e)) => crate::engine::diagnostics::one_line(&e),
-                None => crate::engine::diagnostics::one_line(&e),
+                Some(Stop::ScriptError(e)) => crate::diagnostic::one_line(&e),
+                None => crate::diagnostic::one_line(&e),
             };
             let why = if cancelled { "cancelled (Ctrl-C)".to_string() } else { why };
             controller.terminal().line(&format!("error: {why}"));

@@ -4,39 +4,13 @@
 use std::collections::HashMap;
 
 use ariadne::{CharSet, Config, IndexType, Label, Report, ReportKind, Source};
-use rhai::{EvalAltResult, ParseError, ParseErrorType, Position};
+use rhai::{ParseError, ParseErrorType, Position};
 
-use super::outline::{KnownFunctions, byte_offset};
+use super::outline::byte_offset;
+use crate::diagnostic::clean;
+pub use crate::diagnostic::{Diagnostic, from_eval_error, is_script_mistake, one_line};
+use crate::modules::known::KnownFunctions;
 use crate::suggest::did_you_mean;
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct Diagnostic {
-    pub file: String,
-    pub line: usize,
-    pub col: usize,
-    pub message: String,
-    pub notes: Vec<String>,
-}
-
-impl Diagnostic {
-    pub fn at(file: &str, pos: Position, message: String) -> Diagnostic {
-        Diagnostic {
-            file: file.to_string(),
-            line: pos.line().unwrap_or(0),
-            col: pos.position().unwrap_or(0),
-            message,
-            notes: Vec::new(),
-        }
-    }
-
-    pub fn location(&self) -> String {
-        match (self.line, self.col) {
-            (0, _) => self.file.clone(),
-            (line, 0) => format!("{}:{line}", self.file),
-            (line, col) => format!("{}:{line}:{col}", self.file),
-        }
-    }
-}
 
 /// The text of every script and stdlib module, by the name errors give them.
 #[derive(Debug, Default, Clone)]
@@ -98,103 +72,6 @@ pub fn from_parse_error(err: &ParseError, file: &str, known: &KnownFunctions) ->
         other => clean(&other.to_string()),
     };
     Diagnostic::at(file, err.position(), message)
-}
-
-/// Unwraps nested call errors to the innermost one, which names the file it happened in.
-pub fn from_eval_error(err: &EvalAltResult, file: &str) -> Diagnostic {
-    let mut notes = Vec::new();
-    let mut current = err;
-    let mut source = file.to_string();
-    loop {
-        match current {
-            EvalAltResult::ErrorInFunctionCall(name, fn_source, inner, pos) => {
-                notes.push(format!("in call to `{name}` at {source}:{}", pos_text(*pos)));
-                if !fn_source.is_empty() {
-                    source = fn_source.to_string();
-                }
-                current = inner;
-            }
-            EvalAltResult::ErrorInModule(module, inner, pos) => {
-                notes.push(format!("in module `{module}` at {source}:{}", pos_text(*pos)));
-                current = inner;
-            }
-            _ => break,
-        }
-    }
-    notes.reverse();
-    let mut diagnostic = Diagnostic::at(&source, current.position(), message_of(current));
-    diagnostic.notes = notes;
-    diagnostic
-}
-
-/// The message alone, for step failures in progress lines and the journal.
-pub fn one_line(err: &EvalAltResult) -> String {
-    let d = from_eval_error(err, "");
-    if d.line == 0 {
-        d.message
-    } else if d.file.is_empty() {
-        format!("{} (line {}:{})", d.message, d.line, d.col)
-    } else {
-        format!("{} ({})", d.message, d.location())
-    }
-}
-
-/// Errors that mean the script is wrong, not that the world said no: they stop the run with exit 2.
-pub fn is_script_mistake(err: &EvalAltResult) -> bool {
-    match err {
-        EvalAltResult::ErrorInFunctionCall(_, _, inner, _) | EvalAltResult::ErrorInModule(_, inner, _) => {
-            is_script_mistake(inner)
-        }
-        EvalAltResult::ErrorFunctionNotFound(..)
-        | EvalAltResult::ErrorVariableNotFound(..)
-        | EvalAltResult::ErrorPropertyNotFound(..)
-        | EvalAltResult::ErrorMismatchDataType(..)
-        | EvalAltResult::ErrorMismatchOutputType(..)
-        | EvalAltResult::ErrorIndexingType(..)
-        | EvalAltResult::ErrorDotExpr(..)
-        | EvalAltResult::ErrorModuleNotFound(..)
-        | EvalAltResult::ErrorParsing(..) => true,
-        _ => false,
-    }
-}
-
-fn message_of(err: &EvalAltResult) -> String {
-    match err {
-        EvalAltResult::ErrorRuntime(value, _) => match value.clone().try_cast::<rhai::Map>() {
-            Some(map) => map.get("msg").map(|m| m.to_string()).unwrap_or_else(|| value.to_string()),
-            None => value.to_string(),
-        },
-        EvalAltResult::ErrorFunctionNotFound(signature, _) => {
-            let signature = clean(signature);
-            let name = signature.split(" (").next().unwrap_or(&signature);
-            format!("no function `{name}` takes these arguments: `{signature}`; see `golive docs` for its signatures")
-        }
-        other => {
-            let text = other.to_string();
-            let text = match text.rfind(" (line ") {
-                Some(at) if text.ends_with(')') => &text[..at],
-                _ => &text,
-            };
-            clean(text)
-        }
-    }
-}
-
-fn clean(text: &str) -> String {
-    text.trim_start_matches("Runtime error: ")
-        .trim_start_matches("Syntax error: ")
-        .replace("&str | ImmutableString | String", "string")
-        .replace("ImmutableString", "string")
-        .replace("i64", "int")
-        .replace("f64", "float")
-}
-
-fn pos_text(pos: Position) -> String {
-    match (pos.line(), pos.position()) {
-        (Some(l), Some(c)) => format!("{l}:{c}"),
-        (Some(l), None) => l.to_string(),
-        _ => "?".into(),
-    }
 }
 
 #[cfg(test)]

@@ -3,74 +3,18 @@
 pub mod diagnostics;
 pub mod gate_board;
 pub mod outline;
-pub mod run_api;
 pub mod stdlib;
 pub mod syntax;
 
 use std::rc::Rc;
-use std::sync::Arc;
 
-use rhai::{AST, Engine, EvalAltResult, OptimizationLevel, Position, Scope};
+use rhai::{AST, Engine, OptimizationLevel, Scope};
 
 use self::diagnostics::{Diagnostic, SourceMap, from_eval_error, from_parse_error};
 use self::outline::{KnownFunctions, Outline};
 use self::stdlib::Stdlib;
-use crate::config::Config;
 use crate::error::Failure;
-use crate::modules::{FnDoc, Registrar};
-use crate::secrets::Secrets;
-
-/// What native functions and syntax handlers share for one run.
-pub struct Host {
-    pub controller: Rc<dyn run_api::ScriptRun>,
-    pub config: Arc<Config>,
-    pub secrets: Secrets,
-    pub run_target: String,
-    /// `v1` or `v2` per target, detected once per run.
-    pub compose_versions: std::cell::RefCell<std::collections::HashMap<String, String>>,
-}
-
-impl Host {
-    /// A variable from golive.toml for the run's target: `[targets.T.vars]` first, then `[vars]`.
-    pub fn var(&self, key: &str) -> Option<&toml::Value> {
-        self.config.var(&self.run_target, key)
-    }
-
-    pub fn var_text(&self, key: &str) -> Option<String> {
-        self.var(key).and_then(|v| v.as_str()).map(str::to_string)
-    }
-
-    pub fn var_int(&self, key: &str) -> Option<i64> {
-        self.var(key).and_then(|v| v.as_integer())
-    }
-
-    /// The error for a variable the script or a module needs and golive.toml lacks.
-    pub fn missing_var(&self, key: &str, pos: Position) -> Box<EvalAltResult> {
-        let names = self.config.var_names(&self.run_target);
-        crate::script_error::runtime(
-            format!(
-                "{} has no `{key}` in [vars] or [targets.{}.vars]{}",
-                self.config.path.display(),
-                self.run_target,
-                crate::suggest::did_you_mean(key, names.iter().map(String::as_str))
-            ),
-            pos,
-        )
-    }
-
-    /// A text variable that must be set.
-    pub fn require_text(&self, key: &str, pos: Position) -> Result<String, Box<EvalAltResult>> {
-        self.var_text(key).ok_or_else(|| self.missing_var(key, pos))
-    }
-
-    /// A secret's value; in a plan only its name, `<secret:NAME>`: plans never read secrets.
-    pub fn secret(&self, name: &str, pos: Position) -> Result<String, Box<EvalAltResult>> {
-        if self.controller.is_dry() {
-            return Ok(crate::secrets::mask(name));
-        }
-        self.secrets.get(name).map_err(|e| crate::script_error::runtime(e, pos))
-    }
-}
+use crate::modules::{FnDoc, Host, Registrar};
 
 /// An engine ready to compile and run scripts, with everything needed to explain its errors.
 pub struct Loaded {

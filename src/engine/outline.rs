@@ -7,6 +7,7 @@ use rhai::{AST, ASTNode, Expr, Position, Stmt};
 use serde::Serialize;
 
 use super::diagnostics::Diagnostic;
+pub use crate::modules::known::{KEYWORD_CALLS, KnownFunctions};
 use crate::suggest::did_you_mean;
 
 pub const PHASE: &str = "phase";
@@ -46,40 +47,6 @@ pub struct ConfigUse {
 impl Outline {
     pub fn step(&self, name: &str) -> Option<&OutlineStep> {
         self.steps.iter().find(|s| s.name == name)
-    }
-}
-
-/// Functions a script may call: native ones and stdlib ones, by full name, with their arities.
-#[derive(Debug, Default, Clone)]
-pub struct KnownFunctions {
-    pub arities: HashMap<String, BTreeSet<usize>>,
-    /// Functions that touch the world: calling one outside a step is an error.
-    pub effectful: BTreeSet<String>,
-    pub modules: BTreeSet<String>,
-}
-
-/// Rhai keywords that look like calls but are not registered functions.
-const KEYWORD_CALLS: [&str; 11] =
-    ["print", "debug", "type_of", "Fn", "call", "curry", "is_def_fn", "is_def_var", "is_shared", "eval", "exit"];
-
-impl KnownFunctions {
-    pub fn add(&mut self, full_name: &str, arity: usize) {
-        if let Some((module, _)) = full_name.rsplit_once("::") {
-            self.modules.insert(module.to_string());
-        }
-        self.arities.entry(full_name.to_string()).or_default().insert(arity);
-    }
-
-    fn names_in(&self, module: Option<&str>) -> Vec<&str> {
-        self.arities
-            .keys()
-            .filter(|k| match (module, k.rsplit_once("::")) {
-                (Some(m), Some((km, _))) => km == m,
-                (None, None) => true,
-                _ => false,
-            })
-            .map(|k| k.rsplit_once("::").map_or(k.as_str(), |(_, n)| n))
-            .collect()
     }
 }
 

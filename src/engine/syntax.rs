@@ -14,9 +14,9 @@ use std::rc::Rc;
 use rhai::{Dynamic, Engine, EvalAltResult, EvalContext, Expression, ImmutableString, Map, Position};
 use serde::de::DeserializeOwned;
 
-use super::Host;
-use super::run_api::{AskKind, CheckRecord, GateDecision, PhaseOptions, StepOptions, StepOutput, StepSpec};
 use crate::error::Failure;
+use crate::modules::Host;
+use crate::modules::run_api::{AskKind, CheckRecord, GateDecision, PhaseOptions, StepOptions, StepOutput, StepSpec};
 use crate::script_error::runtime;
 
 /// Registers every keyword; `has_block` says whether a `{ }` body follows the name and options.
@@ -136,7 +136,7 @@ fn check(
         Err(err) => {
             let mut evidence = Map::new();
             evidence.insert("ok".into(), false.into());
-            evidence.insert("actual".into(), crate::engine::diagnostics::one_line(&err).into());
+            evidence.insert("actual".into(), crate::diagnostic::one_line(&err).into());
             evidence.insert("target".into(), "".into());
             evidence
         }

@@ -6,7 +6,7 @@ use rhai::{Dynamic, Engine, EvalAltResult, NativeCallContext};
 
 use super::{Registrar, Sig};
 use crate::effects::Effect;
-use crate::engine::Host;
+use crate::modules::Host;
 use crate::script_error::runtime;
 
 /// A host to act on, from golive.toml. Scripts pass it to modules (`ssh::run(t, ...)`).

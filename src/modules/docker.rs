@@ -12,7 +12,7 @@ use super::exec::stdout;
 use super::exec::{command, strings};
 use super::{Registrar, Sig};
 use crate::effects::{Command, Effect};
-use crate::engine::Host;
+use crate::modules::Host;
 use crate::script_error::runtime;
 
 /// `docker::compose(t)`: the compose project in the target's `project_dir`.

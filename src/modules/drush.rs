@@ -11,7 +11,7 @@ use super::docker::{Compose, compose_base, exec_argv, in_project, project_dir};
 use super::exec::stdout;
 use super::exec::strings;
 use super::{Registrar, Sig};
-use crate::engine::Host;
+use crate::modules::Host;
 use crate::script_error::runtime;
 
 pub const DEFAULT_SERVICE: &str = "drupal";

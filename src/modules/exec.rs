@@ -5,7 +5,7 @@ use serde::Deserialize;
 
 use super::core::TargetHandle;
 use crate::effects::{Access, Command, Effect, Exec, ExecOutput, Outcome};
-use crate::engine::Host;
+use crate::modules::Host;
 use crate::script_error::runtime;
 
 /// The options map of `local::run(cmd, #{ ... })` and friends.

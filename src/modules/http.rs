@@ -21,7 +21,7 @@ use super::{Registrar, Sig};
 use crate::effects::http::{Auth, Body, HttpRequest, HttpResponse};
 use crate::effects::probe::ProbeRequest;
 use crate::effects::{Access, Effect, Outcome};
-use crate::engine::Host;
+use crate::modules::Host;
 use crate::script_error::runtime;
 
 /// A response as scripts see it.

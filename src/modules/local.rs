@@ -9,7 +9,7 @@ use super::exec::{command, strings};
 use super::{Registrar, Sig};
 use crate::config::LOCAL;
 use crate::effects::Command;
-use crate::engine::Host;
+use crate::modules::Host;
 
 pub fn register(engine: &mut Engine, reg: &mut Registrar, host: &Rc<Host>) {
     let mut module = Module::new();

@@ -13,7 +13,7 @@ use super::exec::decode;
 use super::{Registrar, Sig};
 use crate::effects::http::{HttpRequest, HttpResponse};
 use crate::effects::{Access, Command, Effect, Exec, Outcome};
-use crate::engine::Host;
+use crate::modules::Host;
 use crate::script_error::runtime;
 
 /// One series of a Prometheus answer: its labels and its (time, value) samples.

@@ -6,12 +6,15 @@ pub mod dns;
 pub mod docker;
 pub mod drush;
 pub mod exec;
+pub mod host;
 pub mod http;
+pub mod known;
 pub mod local;
 pub mod metrics;
 pub mod notify;
 pub mod prompt;
 pub mod report;
+pub mod run_api;
 pub mod runbook;
 pub mod ssh;
 pub mod stripe;
@@ -21,7 +24,8 @@ pub mod watch;
 use rhai::{Engine, Module, RhaiNativeFunc, Variant};
 use serde::Serialize;
 
-use crate::engine::outline::KnownFunctions;
+pub use self::host::Host;
+use self::known::KnownFunctions;
 
 /// One function as `golive docs` shows it.
 #[derive(Debug, Clone, Serialize)]

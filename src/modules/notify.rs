@@ -14,7 +14,7 @@ use super::{Registrar, Sig};
 use crate::effects::email::{Email, Smtp};
 use crate::effects::http::{Body, HttpRequest};
 use crate::effects::{Effect, Outcome};
-use crate::engine::Host;
+use crate::modules::Host;
 use crate::script_error::runtime;
 
 const ATTEMPTS: u32 = 3;
@@ -43,7 +43,7 @@ fn deliver(
                 Err(e) => error = e,
             },
             Err(e) if matches!(*e, EvalAltResult::ErrorTerminated(..)) => return Err(e),
-            Err(e) => error = crate::engine::diagnostics::one_line(&e),
+            Err(e) => error = crate::diagnostic::one_line(&e),
         }
         if attempt < ATTEMPTS {
             let wait = Duration::from_millis(base * 2u64.pow(attempt - 1));

@@ -8,8 +8,8 @@ use rhai::{Array, Dynamic, Engine, EvalAltResult, FnPtr, Map, Module, NativeCall
 use serde::Deserialize;
 
 use super::{Registrar, Sig};
-use crate::engine::Host;
-use crate::engine::run_api::AskKind;
+use crate::modules::Host;
+use crate::modules::run_api::AskKind;
 use crate::script_error::runtime;
 use crate::verdict::CheckRecord;
 

@@ -7,7 +7,7 @@ use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use rhai::{Array, Dynamic, Engine, EvalAltResult, Module, NativeCallContext};
 
 use super::{Registrar, Sig};
-use crate::engine::Host;
+use crate::modules::Host;
 use crate::script_error::runtime;
 
 fn cells(row: Dynamic, what: &str, ctx: &NativeCallContext) -> Result<Vec<String>, Box<EvalAltResult>> {

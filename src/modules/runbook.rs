@@ -8,7 +8,7 @@ use super::core::TargetHandle;
 use super::{Registrar, Sig};
 use crate::config::LOCAL;
 use crate::effects::Command;
-use crate::engine::Host;
+use crate::modules::Host;
 use crate::script_error::runtime;
 
 fn run(host: &Host, ctx: &NativeCallContext, script: &str) -> Result<Map, Box<EvalAltResult>> {

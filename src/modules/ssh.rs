@@ -9,7 +9,7 @@ use super::core::TargetHandle;
 use super::exec::{ExecOptions, command, result_map, strings};
 use super::{Registrar, Sig};
 use crate::effects::{Command, Effect, Exec, Outcome};
-use crate::engine::Host;
+use crate::modules::Host;
 use crate::script_error::runtime;
 
 const RUN_DOC: &str = "Runs a shell string on the target (logged verbatim); fails the step on a non-zero exit. \
@@ -273,7 +273,7 @@ fn run_each(
                 if !err.is_catchable() {
                     return Err(err);
                 }
-                let message = crate::engine::diagnostics::one_line(&err);
+                let message = crate::diagnostic::one_line(&err);
                 failures.push(format!("{}: {message}", target.name));
                 let mut map = Map::new();
                 map.insert("ok".into(), false.into());

@@ -17,7 +17,7 @@ use super::http::excerpt;
 use super::{Registrar, Sig};
 use crate::effects::http::{Auth, HttpRequest};
 use crate::effects::{Effect, Outcome};
-use crate::engine::Host;
+use crate::modules::Host;
 use crate::script_error::runtime;
 
 /// The API version golive's requests and parsers are written against (the vendored spec's era).

@@ -8,7 +8,7 @@ use super::exec::decode;
 use super::{Registrar, Sig};
 use crate::effects::tls::CertRequest;
 use crate::effects::{Effect, Outcome};
-use crate::engine::Host;
+use crate::modules::Host;
 use crate::script_error::runtime;
 
 #[derive(Debug, Default, serde::Deserialize)]

@@ -21,7 +21,7 @@ use rhai::{Array, Dynamic, EvalAltResult, FnPtr, Map, Module, NativeCallContext,
 use super::metrics::{answer, base_url, instant_request};
 use super::{Registrar, Sig};
 use crate::effects::Effect;
-use crate::engine::Host;
+use crate::modules::Host;
 use crate::script_error::{is_interrupt, runtime};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -207,7 +207,7 @@ fn evaluate(
         for (&i, result) in queries.iter().zip(results) {
             let reading = match result {
                 Err(e) if is_interrupt(&e) => return Ok(false),
-                Err(e) => Err(crate::engine::diagnostics::one_line(&e)),
+                Err(e) => Err(crate::diagnostic::one_line(&e)),
                 Ok(outcome) => answer(outcome).and_then(|series| {
                     series
                         .first()
@@ -226,7 +226,7 @@ fn evaluate(
         let Source::Function(f) = &rule.source else { continue };
         let reading = match f.call_within_context::<Dynamic>(ctx, ()) {
             Err(e) if is_interrupt(&e) => return Ok(false),
-            Err(e) => Err(crate::engine::diagnostics::one_line(&e)),
+            Err(e) => Err(crate::diagnostic::one_line(&e)),
             Ok(v) => number(&v).ok_or_else(|| format!("the value function gave {}, not a number", v.type_name())),
         };
         (rule.value, rule.note) = match reading {

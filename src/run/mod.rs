@@ -30,8 +30,9 @@ use crate::effects::live::LiveWorld;
 use crate::effects::plan::PlanWorld;
 use crate::effects::scenario::Scenario;
 use crate::engine::outline::Outline;
-use crate::engine::{self, Host, Loaded, Script};
+use crate::engine::{self, Loaded, Script};
 use crate::error::{Failure, Result, io_failure};
+use crate::modules::Host;
 use crate::secrets::{Redactor, Secrets};
 use crate::terminal::Terminal;
 
@@ -165,7 +166,7 @@ pub(crate) fn open_session(
     };
     let controller = Rc::new(Controller::new(world, terminal, interrupts, settings));
     let host = Rc::new(Host {
-        controller: Rc::clone(&controller) as Rc<dyn crate::engine::run_api::ScriptRun>,
+        controller: Rc::clone(&controller) as Rc<dyn crate::modules::run_api::ScriptRun>,
         config: Arc::clone(&file.config),
         secrets,
         run_target: run_target.to_string(),

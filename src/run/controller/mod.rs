@@ -10,7 +10,7 @@ mod effects;
 mod script_run;
 mod steps;
 
-pub use crate::engine::run_api::{Answered, AskKind, PhaseOptions, StepOptions, StepOutput, StepSpec};
+pub use crate::modules::run_api::{Answered, AskKind, PhaseOptions, StepOptions, StepOutput, StepSpec};
 
 use std::cell::RefCell;
 use std::collections::{BTreeSet, HashSet};
@@ -278,7 +278,7 @@ impl Controller {
             Err(_) if self.interrupts.fired() => {
                 (StepStatus::Interrupted, serde_json::Value::Null, Some("interrupted".into()))
             }
-            Err(e) => (StepStatus::Failed, serde_json::Value::Null, Some(crate::engine::diagnostics::one_line(e))),
+            Err(e) => (StepStatus::Failed, serde_json::Value::Null, Some(crate::diagnostic::one_line(e))),
         };
         self.finished(name, status, duration_ms, value, error, None)?;
         result

@@ -2,7 +2,7 @@
 //! controller's own.
 
 use super::*;
-use crate::engine::run_api::{GateDecision, ScriptRun};
+use crate::modules::run_api::{GateDecision, ScriptRun};
 
 impl ScriptRun for Controller {
     fn is_dry(&self) -> bool {

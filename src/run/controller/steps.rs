@@ -220,7 +220,7 @@ impl Controller {
                     format!("timed out after {} (step timeout)", duration::short(timeout.unwrap_or_default()))
                 }
                 Some(INTERRUPT_TOKEN) => "interrupted by the operator (Ctrl-C)".to_string(),
-                _ => crate::engine::diagnostics::one_line(&err),
+                _ => crate::diagnostic::one_line(&err),
             };
             let status = if interrupted { StepStatus::Interrupted } else { StepStatus::Failed };
             self.finished(&spec.name, status, duration_ms, serde_json::Value::Null, Some(message.clone()), None)?;
@@ -281,7 +281,7 @@ impl Controller {
     pub(super) fn stop_message(&self) -> Option<String> {
         match &self.state.borrow().stop {
             Some(Stop::Failure(f)) => Some(f.message().lines().next().unwrap_or_default().to_string()),
-            Some(Stop::ScriptError(e)) => Some(crate::engine::diagnostics::one_line(e)),
+            Some(Stop::ScriptError(e)) => Some(crate::diagnostic::one_line(e)),
             None => None,
         }
     }
@@ -488,7 +488,7 @@ impl Controller {
                 ("script error".to_string(), Err(self.stop(Stop::ScriptError(err), spec.pos)))
             }
             Err(err) => {
-                let message = crate::engine::diagnostics::one_line(&err);
+                let message = crate::diagnostic::one_line(&err);
                 let why = format!("{} \"{}\" failed: {message}", spec.kind, spec.name);
                 // A failure that follows from an assumption is not a prediction.
                 let failure = if frame.assumed { Failure::Unknown(why) } else { Failure::Runbook(why) };
