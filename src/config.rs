@@ -28,6 +28,8 @@ struct ConfigFile {
     contacts: Vec<Contact>,
     /// How long one command may take in a step that sets no timeout ("10m" unless set).
     command_timeout: Option<Spanned<String>>,
+    /// Bytes of each command's stdout and stderr kept (head and tail); 8 MiB unless set.
+    output_cap: Option<usize>,
 }
 
 #[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq)]
@@ -112,6 +114,8 @@ pub struct Config {
     pub contacts: Vec<Contact>,
     /// `command_timeout`: the per-command default for steps without a timeout of their own.
     pub command_timeout: std::time::Duration,
+    /// `output_cap`: bytes of each command's stdout and stderr kept (the head and the tail).
+    pub output_cap: usize,
 }
 
 impl Config {
@@ -162,6 +166,7 @@ impl Config {
             team: file.team,
             contacts: file.contacts,
             command_timeout: std::time::Duration::from_secs(10 * 60),
+            output_cap: file.output_cap.unwrap_or(crate::effects::capture::DEFAULT_OUTPUT_CAP).max(1024),
         };
         if let Some(limit) = file.command_timeout {
             let line = line_of(text, limit.span().start);

@@ -644,3 +644,30 @@ fn sigterm_and_sighup_stop_the_remote_command_before_golive_exits() {
         let _ = std::fs::remove_file(format!("{tag}.started"));
     }
 }
+
+#[test]
+fn a_command_line_too_large_for_ssh_fails_saying_what_to_do() {
+    let _bed = testbed::lock();
+    let project = testbed::project();
+    project.write("big.rhai", "step \"big argument\" { let big = \"x\"; for i in 0..20 { big += big; } ssh::exec(target(), [\"echo\", big]); }\n");
+    let run = project.golive(&["big.rhai"]);
+    run.assert_code(1);
+    assert!(run.stderr.contains("more than ssh can carry as one command"), "{}", run.stderr);
+    assert!(run.stderr.contains("ssh::upload"), "{}", run.stderr);
+}
+
+#[test]
+fn remote_output_is_capped_too() {
+    let _bed = testbed::lock();
+    let project = testbed::project();
+    let config = project
+        .read("golive.toml")
+        .replace("default_target = \"rehearsal\"", "default_target = \"rehearsal\"\noutput_cap = 100000");
+    std::fs::write(project.file("golive.toml"), config).unwrap();
+    project.write("big.rhai", "step \"chatty\" { let out = ssh::run(target(), \"echo first; head -c 3000000 /dev/zero | tr '\\\\0' x; echo; echo last\").stdout; print(`${out.len()} ${out.contains(\"first\")} ${out.contains(\"last\")} ${out.contains(\"bytes dropped here\")}`); }\n");
+    let run = project.golive(&["big.rhai"]);
+    run.assert_code(0);
+    let line = run.stdout.lines().find(|l| l.ends_with("true true true")).unwrap_or_else(|| panic!("{}", run.all()));
+    let kept: usize = line.split(' ').next().unwrap().parse().unwrap();
+    assert!(kept < 100_200, "{kept} bytes kept with output_cap 100000");
+}

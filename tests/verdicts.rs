@@ -598,3 +598,19 @@ fn the_retry_skip_abort_question_is_answered_from_an_answers_file_but_never_with
     run.assert_code(2);
     assert!(run.stderr.contains("but it must be one of: skip, abort"), "{}", run.stderr);
 }
+
+#[test]
+fn command_output_is_capped_keeping_head_and_tail_and_saying_what_was_dropped() {
+    let project = Project::with_config(&common::BASE_CONFIG.replace("[vars]", "output_cap = 100000\n\n[vars]"));
+    project.write(
+        "big.rhai",
+        "step \"chatty\" { let out = local::run(\"echo first; head -c 3000000 /dev/zero | tr '\\\\0' x; echo; echo last\").stdout; print(`${out.len()} ${out.contains(\"first\")} ${out.contains(\"last\")} ${out.contains(\"bytes dropped here\")}`); }\n",
+    );
+    let run = project.golive(&["big.rhai"]);
+    run.assert_code(0);
+    let line = run.stdout.lines().find(|l| l.ends_with("true true true")).unwrap_or_else(|| panic!("{}", run.all()));
+    let kept: usize = line.split(' ').next().unwrap().parse().unwrap();
+    assert!(kept < 100_200, "{kept} bytes kept with output_cap 100000");
+    let journal = std::fs::read_to_string(project.journals().pop().unwrap()).unwrap();
+    assert!(journal.len() < 20_000, "the journal grew to {} bytes", journal.len());
+}

@@ -5,7 +5,7 @@ use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Instant;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::runtime::Handle;
 
 use super::http::HttpConnector;
@@ -34,9 +34,11 @@ impl LiveWorld {
     async fn exec(&self, exec: &Exec, budget: &Budget) -> Result<Outcome, EffectError> {
         let target = self.target(&exec.target)?;
         let out = if target.kind() == LOCAL {
-            run_local(exec, None, budget).await?
+            run_local(exec, None, budget, self.config.output_cap).await?
         } else {
-            self.ssh.run(&target, &exec.command.shell_line(exec.dir.as_deref()), None, budget).await?
+            self.ssh
+                .run(&target, &exec.command.shell_line(exec.dir.as_deref()), None, budget, self.config.output_cap)
+                .await?
         };
         Ok(Outcome::Exec(out))
     }
@@ -85,9 +87,9 @@ impl LiveWorld {
             Exec { target: target.into(), command: Command::Shell(line), dir: None, access: super::Access::Write };
         let target = self.target(target)?;
         let out = if target.kind() == LOCAL {
-            run_local(&exec, Some(bytes), budget).await?
+            run_local(&exec, Some(bytes), budget, self.config.output_cap).await?
         } else {
-            self.ssh.run(&target, &exec.command.shell_line(None), Some(bytes), budget).await?
+            self.ssh.run(&target, &exec.command.shell_line(None), Some(bytes), budget, self.config.output_cap).await?
         };
         if out.code != 0 {
             return Err(EffectError::Failed(format!(
@@ -105,7 +107,8 @@ impl LiveWorld {
         let (code, bytes, stderr) = if target.kind() == LOCAL {
             let exec =
                 Exec { target: LOCAL.into(), command: Command::Shell(line), dir: None, access: super::Access::Read };
-            let out = run_local(&exec, None, budget).await?;
+            // A download is the file itself: never capped.
+            let out = run_local(&exec, None, budget, usize::MAX).await?;
             (out.code, out.stdout.into_bytes(), out.stderr)
         } else {
             let out = self.ssh.run_raw(&target, &line, None, budget).await?;
@@ -151,7 +154,12 @@ impl Drop for LiveWorld {
     }
 }
 
-async fn run_local(exec: &Exec, stdin: Option<Vec<u8>>, budget: &Budget) -> Result<ExecOutput, EffectError> {
+async fn run_local(
+    exec: &Exec,
+    stdin: Option<Vec<u8>>,
+    budget: &Budget,
+    cap: usize,
+) -> Result<ExecOutput, EffectError> {
     let mut command = match &exec.command {
         Command::Shell(script) => {
             let mut c = tokio::process::Command::new("sh");
@@ -205,10 +213,15 @@ async fn run_local(exec: &Exec, stdin: Option<Vec<u8>>, budget: &Budget) -> Resu
             }
             Ok::<_, std::io::Error>(())
         };
-        let (mut out, mut err) = (Vec::new(), Vec::new());
-        let (fed, r1, r2, status) =
-            tokio::join!(feed, stdout.read_to_end(&mut out), stderr.read_to_end(&mut err), child.wait());
-        fed.and(r1).and(r2).map_err(|e| EffectError::Failed(format!("cannot talk to the command: {e}")))?;
+        let (fed, out, err, status) = tokio::join!(
+            feed,
+            super::capture::read_capped(&mut stdout, cap),
+            super::capture::read_capped(&mut stderr, cap),
+            child.wait()
+        );
+        let talk = |e: std::io::Error| EffectError::Failed(format!("cannot talk to the command: {e}"));
+        fed.map_err(talk)?;
+        let (out, err) = (out.map_err(talk)?, err.map_err(talk)?);
         let status = status.map_err(|e| EffectError::Failed(format!("cannot wait for the command: {e}")))?;
         Ok::<_, EffectError>((status, out, err))
     };

@@ -3,6 +3,7 @@
 //! Modules build effects and parse outcomes; they never do I/O. The live world performs effects,
 //! the plan world records them and answers from a scenario or with stated assumptions.
 
+pub mod capture;
 pub mod dns;
 pub mod email;
 pub mod http;

@@ -44,15 +44,17 @@ impl SshConnector {
         SshConnector { control_dir, sessions: Mutex::new(HashMap::new()), slots: Mutex::new(HashMap::new()) }
     }
 
-    /// Runs one shell line on the target, with `stdin` fed to it when given.
+    /// Runs one shell line on the target, with `stdin` fed to it when given; each output stream keeps at most
+    /// `cap` bytes (head and tail).
     pub async fn run(
         &self,
         target: &Target,
         line: &str,
         stdin: Option<Vec<u8>>,
         budget: &Budget,
+        cap: usize,
     ) -> Result<ExecOutput, EffectError> {
-        let raw = self.run_raw(target, line, stdin, budget).await?;
+        let raw = self.run_capped(target, line, stdin, budget, cap).await?;
         Ok(ExecOutput {
             code: raw.code,
             stdout: String::from_utf8_lossy(&raw.stdout).into_owned(),
@@ -61,7 +63,7 @@ impl SshConnector {
         })
     }
 
-    /// As `run`, with stdout and stderr as bytes (downloads).
+    /// As `run`, with stdout and stderr as bytes and no cap (downloads: the output is the file).
     pub async fn run_raw(
         &self,
         target: &Target,
@@ -69,6 +71,29 @@ impl SshConnector {
         stdin: Option<Vec<u8>>,
         budget: &Budget,
     ) -> Result<RawOutput, EffectError> {
+        self.run_capped(target, line, stdin, budget, usize::MAX).await
+    }
+
+    async fn run_capped(
+        &self,
+        target: &Target,
+        line: &str,
+        stdin: Option<Vec<u8>>,
+        budget: &Budget,
+        cap: usize,
+    ) -> Result<RawOutput, EffectError> {
+        // sshd hands the line to the remote shell as one argument: past the kernel's limit for one
+        // argument (128 KiB on Linux) it fails with a bare "Broken pipe"; say what to do instead.
+        const MAX_LINE: usize = 100 * 1024;
+        if line.len() > MAX_LINE {
+            return Err(EffectError::Failed(format!(
+                "the command line for `{}` is {} bytes, more than ssh can carry as one command ({} bytes); \
+                 send large data as a file (ssh::upload) or on stdin",
+                target.name,
+                line.len(),
+                MAX_LINE
+            )));
+        }
         let slots = self.slots(target);
         let _slot = slots.acquire().await.map_err(|_| EffectError::Failed("the session pool was closed".into()))?;
         // The remote command's process group, as soon as its shell reports it.
@@ -76,7 +101,7 @@ impl SshConnector {
         let work = async {
             let session = self.session(target).await?;
             let started = Instant::now();
-            let result = run_on(&session, line, stdin, &group).await;
+            let result = run_on(&session, line, stdin, &group, cap).await;
             match result {
                 Ok(out) => Ok(RawOutput { duration_ms: started.elapsed().as_millis() as u64, ..out }),
                 Err(e) => {
@@ -226,8 +251,9 @@ async fn run_on(
     line: &str,
     stdin: Option<Vec<u8>>,
     group: &Mutex<Option<u32>>,
+    cap: usize,
 ) -> Result<RawOutput, openssh::Error> {
-    use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
     let wrapped = format!("printf '\\036golive-pgid %s\\n' $$ >&2; {line}");
     let mut command = Session::arc_raw_command(Arc::clone(session), wrapped);
     command.stdin(if stdin.is_some() { openssh::Stdio::piped() } else { openssh::Stdio::null() });
@@ -244,10 +270,7 @@ async fn run_on(
     };
     let mut stdout = child.stdout().take().expect("stdout is piped");
     let stderr = child.stderr().take().expect("stderr is piped");
-    let read_out = async {
-        let mut bytes = Vec::new();
-        stdout.read_to_end(&mut bytes).await.map(|_| bytes)
-    };
+    let read_out = super::capture::read_capped(&mut stdout, cap);
     let read_err = async {
         let mut reader = tokio::io::BufReader::new(stderr);
         let mut first = Vec::new();
@@ -257,7 +280,9 @@ async fn run_on(
             *group.lock().unwrap_or_else(|p| p.into_inner()) = Some(id);
             first.clear();
         }
-        reader.read_to_end(&mut first).await.map(|_| first)
+        let rest = super::capture::read_capped(&mut reader, cap.saturating_sub(first.len())).await?;
+        first.extend(rest);
+        Ok(first)
     };
     let ((), out, err) = tokio::try_join!(feed, read_out, read_err).map_err(openssh::Error::ChildIo)?;
     match child.wait().await {

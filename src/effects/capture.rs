@@ -1,0 +1,61 @@
+//! Command output with a cap: past it the head and the tail are kept and the gap is said, so a command that
+//! prints gigabytes cannot exhaust golive's memory (golive.toml `output_cap`, bytes per stream).
+
+use std::collections::VecDeque;
+
+use tokio::io::{AsyncRead, AsyncReadExt};
+
+/// The default cap per stream: 8 MiB.
+pub const DEFAULT_OUTPUT_CAP: usize = 8 * 1024 * 1024;
+
+/// Reads `reader` to its end, keeping at most `cap` bytes: the first half and the last half.
+pub async fn read_capped<R: AsyncRead + Unpin>(mut reader: R, cap: usize) -> std::io::Result<Vec<u8>> {
+    let keep_head = cap / 2;
+    let keep_tail = cap - keep_head;
+    let mut head = Vec::new();
+    let mut tail: VecDeque<u8> = VecDeque::new();
+    let mut dropped: u64 = 0;
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = reader.read(&mut buf).await?;
+        if n == 0 {
+            break;
+        }
+        let mut chunk = &buf[..n];
+        if head.len() < keep_head {
+            let take = (keep_head - head.len()).min(chunk.len());
+            head.extend_from_slice(&chunk[..take]);
+            chunk = &chunk[take..];
+        }
+        tail.extend(chunk);
+        if tail.len() > keep_tail {
+            let excess = tail.len() - keep_tail;
+            tail.drain(..excess);
+            dropped += excess as u64;
+        }
+    }
+    if dropped > 0 {
+        let note = format!(
+            "\n[golive: {dropped} bytes dropped here (output_cap is {cap} bytes); the head and tail are kept]\n"
+        );
+        head.extend_from_slice(note.as_bytes());
+    }
+    head.extend(tail);
+    Ok(head)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn keeps_head_and_tail_and_says_what_was_dropped() {
+        let data: Vec<u8> = (0..100u8).collect();
+        let kept = read_capped(&data[..], 10).await.unwrap();
+        let text = String::from_utf8_lossy(&kept);
+        assert!(kept.starts_with(&[0, 1, 2, 3, 4]), "{text}");
+        assert!(kept.ends_with(&[95, 96, 97, 98, 99]), "{text}");
+        assert!(text.contains("90 bytes dropped here"), "{text}");
+        assert_eq!(read_capped(&data[..], 1000).await.unwrap(), data);
+    }
+}
