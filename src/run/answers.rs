@@ -68,11 +68,6 @@ impl Answers {
         Ok(Answers { path: path.to_path_buf(), map })
     }
 
-    /// The answer for `question`, else for the step it is asked in.
-    pub fn get(&self, question: &str, step: &str) -> Option<Given> {
-        self.first(&[question, step])
-    }
-
     /// The answer under the first of `keys` the file has.
     pub fn first(&self, keys: &[&str]) -> Option<Given> {
         let spec = keys.iter().find_map(|k| self.map.get(*k))?;
@@ -94,10 +89,10 @@ mod tests {
         std::fs::write(&path, "\"Team ready?\" = \"yes\"\n\"Go/No-Go\" = { answer = \"NO-GO\", by = \"Ana\" }\n")
             .unwrap();
         let a = Answers::load(&path).unwrap();
-        assert_eq!(a.get("Team ready?", "x").unwrap().answer, "yes");
-        let g = a.get("Go or not?", "Go/No-Go").unwrap();
+        assert_eq!(a.first(&["Team ready?", "x"]).unwrap().answer, "yes");
+        let g = a.first(&["Go or not?", "Go/No-Go"]).unwrap();
         assert_eq!((g.answer.as_str(), g.by.as_deref()), ("NO-GO", Some("Ana")));
-        assert!(a.get("other", "other").is_none());
+        assert!(a.first(&["other", "other"]).is_none());
         std::fs::write(&path, "\"q\" = 3\n").unwrap();
         let err = Answers::load(&path).unwrap_err();
         assert!(
