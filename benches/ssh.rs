@@ -41,6 +41,7 @@ fn main() {
             command: Cmd::Shell("true".into()),
             dir: None,
             access: Access::Write,
+            assumed: None,
         })
     };
     let budget = Budget { timeout: Some(Duration::from_secs(30)), cancel: Default::default() };

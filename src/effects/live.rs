@@ -83,8 +83,13 @@ impl LiveWorld {
         let partial = format!("{remote}.golive-partial");
         let line =
             format!("cat > {} && mv -f {} {}", shell_quote(&partial), shell_quote(&partial), shell_quote(remote));
-        let exec =
-            Exec { target: target.into(), command: Command::Shell(line), dir: None, access: super::Access::Write };
+        let exec = Exec {
+            target: target.into(),
+            command: Command::Shell(line),
+            dir: None,
+            access: super::Access::Write,
+            assumed: None,
+        };
         let target = self.target(target)?;
         let out = if target.kind() == LOCAL {
             run_local(&exec, Some(bytes), budget, self.config.output_cap).await?
@@ -105,8 +110,13 @@ impl LiveWorld {
         let target = self.target(target)?;
         let line = format!("cat {}", shell_quote(remote));
         let (code, bytes, stderr) = if target.kind() == LOCAL {
-            let exec =
-                Exec { target: LOCAL.into(), command: Command::Shell(line), dir: None, access: super::Access::Read };
+            let exec = Exec {
+                target: LOCAL.into(),
+                command: Command::Shell(line),
+                dir: None,
+                access: super::Access::Read,
+                assumed: None,
+            };
             // A download is the file itself: never capped.
             let out = run_local(&exec, None, budget, usize::MAX).await?;
             (out.code, out.stdout.into_bytes(), out.stderr)

@@ -74,6 +74,10 @@ pub struct Exec {
     pub command: Command,
     pub dir: Option<String>,
     pub access: Access,
+    /// What a plan takes this read to print when nothing answers it, stated beside the read's parser
+    /// (still an assumption: a check that uses it is UNKNOWN). None: no output.
+    #[serde(skip)]
+    pub assumed: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -27,11 +27,17 @@ impl World for PlanWorld {
         }
         Ok(match effect {
             Effect::Exec(exec) => {
-                let outcome =
-                    Outcome::Exec(ExecOutput { code: 0, stdout: String::new(), stderr: String::new(), duration_ms: 0 });
-                match exec.access {
-                    Access::Write => (outcome, Provenance::Recorded),
-                    Access::Read => (outcome, Provenance::Assumed("exit 0, no output".into())),
+                let stdout = match exec.access {
+                    Access::Read => exec.assumed.clone().unwrap_or_default(),
+                    Access::Write => String::new(),
+                };
+                let outcome = Outcome::Exec(ExecOutput { code: 0, stdout, stderr: String::new(), duration_ms: 0 });
+                match (exec.access, &exec.assumed) {
+                    (Access::Write, _) => (outcome, Provenance::Recorded),
+                    (Access::Read, None) => (outcome, Provenance::Assumed("exit 0, no output".into())),
+                    (Access::Read, Some(_)) => {
+                        (outcome, Provenance::Assumed("exit 0, the read's stated assumption".into()))
+                    }
                 }
             }
             Effect::Sleep { .. } => (Outcome::Slept, Provenance::Recorded),

@@ -194,18 +194,12 @@ pub fn register(engine: &mut Engine, reg: &mut Registrar, host: &Rc<Host>) {
             effectful: true,
         },
         move |ctx: NativeCallContext, t: TargetHandle, name: &str| -> Result<Dynamic, Box<EvalAltResult>> {
-            let out = command(
-                &h,
-                &ctx,
-                "docker",
-                &t,
-                Command::Argv(compose_argv(&["docker"], &["inspect", name])),
-                read_only(),
-            )?;
+            // A plan with no answer assumes an object with nothing known about it.
+            let mut options = read_only();
+            options.insert("assume".into(), "[{}]".into());
+            let argv = compose_argv(&["docker"], &["inspect", name]);
+            let out = command(&h, &ctx, "docker", &t, Command::Argv(argv), options)?;
             let text = stdout(&out);
-            if text.trim().is_empty() && h.controller.is_dry() {
-                return Ok(Dynamic::from_map(Map::new()));
-            }
             let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
                 runtime(format!("docker inspect {name} gave output golive cannot parse: {e}"), ctx.call_position())
             })?;
@@ -348,6 +342,23 @@ pub(crate) fn in_project(
 ) -> Result<Map, Box<EvalAltResult>> {
     let mut options = if read { read_only() } else { Map::new() };
     options.insert("dir".into(), project_dir(ctx, c)?.into());
+    command(host, ctx, module, &c.target, Command::Argv(argv), options)
+}
+
+/// A read in the project folder with what a plan assumes it prints when nothing answers it.
+pub(crate) fn in_project_assuming(
+    host: &Host,
+    ctx: &NativeCallContext,
+    module: &str,
+    c: &Compose,
+    argv: Vec<String>,
+    assumed: Option<&str>,
+) -> Result<Map, Box<EvalAltResult>> {
+    let mut options = read_only();
+    options.insert("dir".into(), project_dir(ctx, c)?.into());
+    if let Some(text) = assumed {
+        options.insert("assume".into(), text.into());
+    }
     command(host, ctx, module, &c.target, Command::Argv(argv), options)
 }
 

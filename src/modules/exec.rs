@@ -20,6 +20,9 @@ pub struct ExecOptions {
     #[serde(default)]
     pub allow_fail: bool,
     pub dir: Option<String>,
+    /// What a plan takes this read to print when no scenario answers it (the read's own default, beside
+    /// the code that parses it); a check that uses it is still UNKNOWN in the plan.
+    pub assume: Option<String>,
 }
 
 impl ExecOptions {
@@ -54,7 +57,13 @@ pub fn command(
 ) -> Result<Map, Box<EvalAltResult>> {
     let options = ExecOptions::from_map(ctx, options)?;
     let program = command.program().to_string();
-    let exec = Exec { target: target.name.clone(), command, dir: options.dir.clone(), access: options.access() };
+    let exec = Exec {
+        target: target.name.clone(),
+        command,
+        dir: options.dir.clone(),
+        access: options.access(),
+        assumed: options.assume.clone(),
+    };
     let effect = Effect::Exec(exec);
     let what = host.controller.terminal().redactor().redact(&effect.describe()).into_owned();
     let caller = format!("{module}::{}", ctx.fn_name());

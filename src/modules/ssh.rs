@@ -253,6 +253,7 @@ fn run_each(
                 command: Command::Shell(cmd.into()),
                 dir: options.dir.clone(),
                 access: options.access(),
+                assumed: options.assume.clone(),
             })
         })
         .collect();
