@@ -412,15 +412,24 @@ fn remote_failures_fail_the_step_with_what_to_do_within_the_timeout() {
     testbed::set_fault("fault-health");
     // As in a deploy: the stack restarts, and its healthcheck then fails.
     let unhealthy = "let s = docker::compose(target());\nstep \"restart\" { s.down(); s.up(); }\nstep \"healthy\" { s.wait_healthy(\"8s\"); }\n";
-    fails_with(
-        unhealthy,
-        "rehearsal",
-        &[
-            "step \"healthy\" failed",
-            "was not healthy after 8.0s: drupal is running (unhealthy)",
-            "docker-compose logs",
-        ],
-    );
+    let project = testbed::project();
+    project.write("f.rhai", unhealthy);
+    let run = project.golive(&["f.rhai", "--target", "rehearsal"]);
+    run.assert_code(1);
+    for e in
+        ["step \"healthy\" failed", "was not healthy after 8.0s: drupal is running (unhealthy)", "docker-compose logs"]
+    {
+        assert!(run.stderr.contains(e), "expected {e:?} in:\n{}", run.stderr);
+    }
+    // A deadline, not a count of polls: the wait ends at 8 s, not after 8 sleeps plus every `ps`.
+    let journal = std::fs::read_to_string(project.journals().pop().unwrap()).unwrap();
+    let waited = journal
+        .lines()
+        .filter(|l| l.contains("\"event\":\"step_finished\"") && l.contains("\"step\":\"healthy\""))
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["duration_ms"].as_u64().unwrap())
+        .next()
+        .unwrap_or_else(|| panic!("{journal}"));
+    assert!((8000..9500).contains(&waited), "wait_healthy(\"8s\") took {waited} ms");
 
     testbed::reset();
     testbed::set_fault("fault-db");

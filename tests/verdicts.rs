@@ -187,6 +187,11 @@ fn yes_never_vouches_for_manual_items_checklists_or_dangerous_confirmations() {
     assert!(run.stderr.contains("no answer for \"Roll production back?\""), "{}", run.stderr);
     assert!(!project.file("rolled").exists());
 
+    project.write("gate.rhai", "gate \"Go/No-Go\";\n");
+    let run = project.golive(&["gate.rhai", "--yes"]);
+    run.assert_code(1);
+    assert!(run.stderr.contains("no answer for \"Go/No-Go\""), "{}", run.stderr);
+    assert!(run.stderr.contains("(--yes never chooses)") && !run.stderr.contains("pass --yes"), "{}", run.stderr);
     project.write(
         "plain.rhai",
         "step \"s\" { if prompt::confirm(\"Continue?\") { local::exec([\"touch\", \"went-on\"]); } }\n",
@@ -613,4 +618,32 @@ fn command_output_is_capped_keeping_head_and_tail_and_saying_what_was_dropped() 
     assert!(kept < 100_200, "{kept} bytes kept with output_cap 100000");
     let journal = std::fs::read_to_string(project.journals().pop().unwrap()).unwrap();
     assert!(journal.len() < 20_000, "the journal grew to {} bytes", journal.len());
+}
+
+#[test]
+fn resume_takes_the_target_named_and_never_resumes_a_single_step_run() {
+    let config = format!("{}\n[targets.staging]\nkind = \"local\"\n", common::BASE_CONFIG);
+    let project = Project::with_config(&config);
+    project.write("a.rhai", "step \"a\" { local::run(`test -f fixed-${target().name}`); }\n");
+    project.golive(&["a.rhai"]).assert_code(1);
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    project.golive(&["a.rhai", "--target", "staging"]).assert_code(1);
+    project.write("fixed-local", "");
+    let local = project.golive(&["resume", "--target", "local"]);
+    local.assert_code(0);
+    assert!(local.stderr.contains("resuming a.rhai on target `local`"), "{}", local.stderr);
+
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let only = project.golive(&["run", "a.rhai", "--only", "a", "--target", "staging"]);
+    only.assert_code(1);
+    let id = only.stderr.split("resume:  golive resume ").nth(1).unwrap().trim().to_string();
+    let refused = project.golive(&["resume", &id]);
+    refused.assert_code(2);
+    assert!(refused.stderr.contains("is a `only` run, not a whole run"), "{}", refused.stderr);
+    let bare = project.golive(&["resume", "--target", "staging"]);
+    assert!(
+        bare.stderr.contains("resuming a.rhai on target `staging`"),
+        "a bare resume picked the --only run:\n{}",
+        bare.stderr
+    );
 }

@@ -384,7 +384,8 @@ pub fn resume(
         return (
             None,
             Err(Failure::Usage(format!(
-                "error: run {id} is a {mode} run; only whole runs resume (re-run a step with `golive run SCRIPT --only STEP`)"
+                "error: run {id} is a `{mode}` run, not a whole run; only whole runs resume (re-run a step with \
+                 `golive run SCRIPT --only STEP`)"
             ))),
         );
     }
