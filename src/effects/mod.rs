@@ -266,7 +266,7 @@ impl std::fmt::Display for EffectError {
             EffectError::Stopped { cause, how } => write!(f, "{cause}; {how}"),
             EffectError::Unanswered(q) => write!(
                 f,
-                "no answer for \"{q}\": this run is not interactive; run it on a terminal, or pass --yes to accept confirmations"
+                "no answer for \"{q}\": nobody at the terminal answered it; answer it in an --answers file"
             ),
             EffectError::Failed(m) => f.write_str(m),
         }
