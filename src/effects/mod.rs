@@ -264,10 +264,9 @@ impl std::fmt::Display for EffectError {
             EffectError::Cancelled => f.write_str("cancelled by the operator (Ctrl-C)"),
             EffectError::TimedOut(d) => write!(f, "timed out after {}", crate::duration::short(*d)),
             EffectError::Stopped { cause, how } => write!(f, "{cause}; {how}"),
-            EffectError::Unanswered(q) => write!(
-                f,
-                "no answer for \"{q}\": nobody at the terminal answered it; answer it in an --answers file"
-            ),
+            EffectError::Unanswered(q) => {
+                write!(f, "no answer for \"{q}\": nobody at the terminal answered it; answer it in an --answers file")
+            }
             EffectError::Failed(m) => f.write_str(m),
         }
     }
