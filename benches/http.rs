@@ -100,7 +100,7 @@ fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(workers).enable_all().build().unwrap();
     let terminal = Arc::new(Terminal::new(Redactor::new(), true));
     let world = LiveWorld::new(runtime.handle().clone(), config, terminal);
-    let budget = Budget { timeout: Some(Duration::from_secs(600)), cancel: Default::default() };
+    let budget = Budget::new(Some(Duration::from_secs(600)), Default::default());
 
     let port = free_port();
     let _nginx = start_nginx(dir.path(), port);

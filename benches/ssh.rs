@@ -44,7 +44,7 @@ fn main() {
             assumed: None,
         })
     };
-    let budget = Budget { timeout: Some(Duration::from_secs(30)), cancel: Default::default() };
+    let budget = Budget::new(Some(Duration::from_secs(30)), Default::default());
 
     world.perform(&true_on(), &budget).unwrap(); // opens the master
     let mut golive = Vec::new();

@@ -231,6 +231,29 @@ fn spawn_stdin_reader() -> Receiver<String> {
     rx
 }
 
+/// Text from a target made safe to print: control characters (escape sequences that would move the cursor,
+/// recolour, retitle, or set the clipboard) and bidirectional overrides are shown as `\u{..}` instead of
+/// acting on the operator's terminal; newlines and tabs stay.
+pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    let unsafe_char = |c: char| {
+        (c.is_control() && c != '\n' && c != '\t')
+            || ('\u{202a}'..='\u{202e}').contains(&c)
+            || ('\u{2066}'..='\u{2069}').contains(&c)
+    };
+    if !text.chars().any(unsafe_char) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if unsafe_char(c) {
+            out.push_str(&format!("\\u{{{:x}}}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::match_choice;
@@ -244,5 +267,12 @@ mod tests {
         let go: Vec<String> = ["GO", "NO-GO"].map(String::from).to_vec();
         assert_eq!(match_choice("go", &go).as_deref(), Some("GO"));
         assert_eq!(match_choice("no", &go).as_deref(), Some("NO-GO"));
+    }
+
+    #[test]
+    fn printable_shows_escape_sequences_instead_of_acting_on_them() {
+        assert_eq!(super::printable("plain\ttext\n"), "plain\ttext\n");
+        assert_eq!(super::printable("\x1b]52;c;aGk=\x07"), "\\u{1b}]52;c;aGk=\\u{7}");
+        assert_eq!(super::printable("a\u{202e}b\u{9b}"), "a\\u{202e}b\\u{9b}");
     }
 }

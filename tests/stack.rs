@@ -680,3 +680,92 @@ fn remote_output_is_capped_too() {
     let kept: usize = line.split(' ').next().unwrap().parse().unwrap();
     assert!(kept < 100_200, "{kept} bytes kept with output_cap 100000");
 }
+
+/// Starts `script` and SIGKILLs golive once the remote command has touched `{tag}.started`.
+fn sigkill_once_started(project: &common::Project, script: &str, tag: &str) {
+    let mut child = project
+        .command(&[script])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !std::path::Path::new(&format!("{tag}.started")).exists() {
+        assert!(Instant::now() < deadline, "the remote command never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+fn lines_in(file: &str) -> usize {
+    std::fs::read_to_string(file).unwrap_or_default().lines().count()
+}
+
+#[test]
+fn after_sigkill_resume_asks_the_target_whether_the_command_still_runs_and_waiting_gives_one_line() {
+    let _bed = testbed::lock();
+    let project = testbed::project();
+    let tag = format!("/tmp/golive-killed-{}", std::process::id());
+    let lines = format!("{tag}.lines");
+    let _ = std::fs::remove_file(&lines);
+    let _ = std::fs::remove_file(format!("{tag}.started"));
+    project.write(
+        "w.rhai",
+        &format!(
+            "step \"remote write\" {{ ssh::run(target(), \"touch {tag}.started; sleep 3; echo x >> {lines}\"); }}\n"
+        ),
+    );
+    sigkill_once_started(&project, "w.rhai", &tag);
+
+    // The target is asked: the command still runs, so "rerun" is not offered and is refused.
+    let asked = project.golive(&["resume", "--non-interactive"]);
+    asked.assert_code(1);
+    assert!(asked.stderr.contains("STILL RUNNING on `rehearsal` (process group"), "{}", asked.stderr);
+    assert!(asked.stderr.contains("sleep 3"), "the question shows what runs: {}", asked.stderr);
+    assert!(asked.stderr.contains("--in-doubt wait"), "{}", asked.stderr);
+    let refused = project.golive(&["resume", "--non-interactive", "--in-doubt", "rerun"]);
+    refused.assert_code(1);
+    assert!(refused.stderr.contains("`rerun` cannot settle it now"), "{}", refused.stderr);
+
+    // Wait: golive waits until it has ended there, then asks again, now offering rerun or done.
+    let waited = project.golive(&["resume", "--non-interactive", "--in-doubt", "wait"]);
+    waited.assert_code(1);
+    assert!(waited.stderr.contains("while resume waited"), "{}", waited.stderr);
+    assert!(waited.stderr.contains("no longer running"), "{}", waited.stderr);
+    assert!(waited.stderr.contains("`--in-doubt rerun` or `--in-doubt mark-done`"), "{}", waited.stderr);
+    assert_eq!(lines_in(&lines), 1, "the command ran to its end exactly once");
+    project.golive(&["resume", "--non-interactive", "--in-doubt", "mark-done"]).assert_code(0);
+    assert_eq!(lines_in(&lines), 1);
+    let journal = std::fs::read_to_string(project.journals().pop().unwrap()).unwrap();
+    assert!(journal.contains("\"event\":\"effect_running\""), "{journal}");
+    let _ = std::fs::remove_file(&lines);
+    let _ = std::fs::remove_file(format!("{tag}.started"));
+}
+
+#[test]
+fn after_sigkill_resume_can_stop_the_command_still_running_then_run_the_step_again() {
+    let _bed = testbed::lock();
+    let project = testbed::project();
+    let tag = format!("/tmp/golive-killed-stop-{}", std::process::id());
+    let lines = format!("{tag}.lines");
+    let _ = std::fs::remove_file(&lines);
+    let _ = std::fs::remove_file(format!("{tag}.started"));
+    project.write(
+        "w.rhai",
+        &format!(
+            "step \"remote write\" {{ ssh::run(target(), \"touch {tag}.started; sleep 3; echo x >> {lines}\"); }}\n"
+        ),
+    );
+    sigkill_once_started(&project, "w.rhai", &tag);
+    let stopped = project.golive(&["resume", "--non-interactive", "--in-doubt", "stop"]);
+    stopped.assert_code(1);
+    assert!(stopped.stderr.contains("stopped on `rehearsal` (process group"), "{}", stopped.stderr);
+    assert_eq!(remote_processes(&lines), "", "the command still runs after stop");
+    std::thread::sleep(Duration::from_secs(4));
+    assert_eq!(lines_in(&lines), 0, "a stopped command wrote later");
+    project.golive(&["resume", "--non-interactive", "--in-doubt", "rerun"]).assert_code(0);
+    assert_eq!(lines_in(&lines), 1);
+    let _ = std::fs::remove_file(&lines);
+    let _ = std::fs::remove_file(format!("{tag}.started"));
+}

@@ -31,7 +31,7 @@ impl LiveWorld {
         self.config.target(name).map_err(EffectError::Failed)
     }
 
-    async fn exec(&self, exec: &Exec, budget: &Budget) -> Result<Outcome, EffectError> {
+    async fn exec(&self, exec: &Exec, budget: &Budget<'_>) -> Result<Outcome, EffectError> {
         let target = self.target(&exec.target)?;
         let out = if target.kind() == LOCAL {
             run_local(exec, None, budget, self.config.output_cap).await?
@@ -43,7 +43,7 @@ impl LiveWorld {
         Ok(Outcome::Exec(out))
     }
 
-    async fn perform_async(&self, effect: &Effect, budget: &Budget) -> Result<Outcome, EffectError> {
+    async fn perform_async(&self, effect: &Effect, budget: &Budget<'_>) -> Result<Outcome, EffectError> {
         match effect {
             Effect::Exec(exec) => self.exec(exec, budget).await,
             Effect::Sleep { duration } => tokio::select! {
@@ -72,10 +72,38 @@ impl LiveWorld {
                 let limit = budget.timeout.unwrap_or(std::time::Duration::from_secs(5));
                 cancellable(super::dns::resolve(query, limit), budget).await.map(Outcome::Dns)
             }
+            Effect::Group(group) => self.group(group).await,
         }
     }
 
-    async fn upload(&self, target: &str, local: &str, remote: &str, budget: &Budget) -> Result<Outcome, EffectError> {
+    /// Looks for, or stops, a process group a crashed run left (golive's own short command, not bounded by
+    /// a step: resume asks it between steps).
+    async fn group(&self, group: &super::Group) -> Result<Outcome, EffectError> {
+        use super::process_group;
+        let target = self.target(&group.target)?;
+        let pgid = group.process_group;
+        if target.kind() == LOCAL {
+            return Ok(if group.stop {
+                Outcome::Stopped(process_group::local_stop(pgid, &mut || {}).await)
+            } else {
+                Outcome::Members(process_group::local_members(pgid))
+            });
+        }
+        let answer = if group.stop {
+            self.ssh.stop(&target, pgid).await.map(Outcome::Stopped)
+        } else {
+            self.ssh.members(&target, pgid).await.map(Outcome::Members)
+        };
+        answer.map_err(EffectError::Failed)
+    }
+
+    async fn upload(
+        &self,
+        target: &str,
+        local: &str,
+        remote: &str,
+        budget: &Budget<'_>,
+    ) -> Result<Outcome, EffectError> {
         let bytes =
             tokio::fs::read(local).await.map_err(|e| EffectError::Failed(format!("cannot read {local}: {e}")))?;
         let size = bytes.len() as u64;
@@ -106,7 +134,13 @@ impl LiveWorld {
         Ok(Outcome::Transferred { bytes: size })
     }
 
-    async fn download(&self, target: &str, remote: &str, local: &str, budget: &Budget) -> Result<Outcome, EffectError> {
+    async fn download(
+        &self,
+        target: &str,
+        remote: &str,
+        local: &str,
+        budget: &Budget<'_>,
+    ) -> Result<Outcome, EffectError> {
         let target = self.target(target)?;
         let line = format!("cat {}", shell_quote(remote));
         let (code, bytes, stderr) = if target.kind() == LOCAL {
@@ -139,7 +173,7 @@ impl LiveWorld {
 /// Network work stops at Ctrl-C; its own timeouts say what timed out.
 async fn cancellable<T>(
     work: impl std::future::Future<Output = Result<T, String>>,
-    budget: &Budget,
+    budget: &Budget<'_>,
 ) -> Result<T, EffectError> {
     tokio::select! {
         r = work => r.map_err(EffectError::Failed),
@@ -148,11 +182,11 @@ async fn cancellable<T>(
 }
 
 impl World for LiveWorld {
-    fn perform(&self, effect: &Effect, budget: &Budget) -> Result<(Outcome, Provenance), EffectError> {
+    fn perform(&self, effect: &Effect, budget: &Budget<'_>) -> Result<(Outcome, Provenance), EffectError> {
         self.runtime.block_on(self.perform_async(effect, budget)).map(|o| (o, Provenance::Performed))
     }
 
-    fn perform_all(&self, effects: &[Effect], budget: &Budget) -> Vec<Result<(Outcome, Provenance), EffectError>> {
+    fn perform_all(&self, effects: &[Effect], budget: &Budget<'_>) -> Vec<Result<(Outcome, Provenance), EffectError>> {
         let all = futures::future::join_all(effects.iter().map(|e| self.perform_async(e, budget)));
         self.runtime.block_on(all).into_iter().map(|r| r.map(|o| (o, Provenance::Performed))).collect()
     }
@@ -167,7 +201,7 @@ impl Drop for LiveWorld {
 async fn run_local(
     exec: &Exec,
     stdin: Option<Vec<u8>>,
-    budget: &Budget,
+    budget: &Budget<'_>,
     cap: usize,
 ) -> Result<ExecOutput, EffectError> {
     let mut command = match &exec.command {
@@ -211,7 +245,10 @@ async fn run_local(
         )),
         _ => EffectError::Failed(format!("cannot start `{}`: {e}", exec.command.program())),
     })?;
-    let group = child.id().map(|pid| pid as libc::pid_t);
+    let group = child.id();
+    if let Some(pgid) = group {
+        budget.tell_started(LOCAL, pgid);
+    }
     let mut stdout = child.stdout.take().expect("stdout is piped");
     let mut stderr = child.stderr.take().expect("stderr is piped");
     let input = child.stdin.take();
@@ -246,16 +283,18 @@ async fn run_local(
         _ = budget.cancel.cancelled() => Err(EffectError::Cancelled),
         _ = deadline => Err(EffectError::TimedOut(budget.timeout.unwrap_or_default())),
     };
-    if result.is_err()
-        && let Some(pgid) = group
-    {
+    let (status, out, err) = match (result, group) {
+        (Ok(done), _) => done,
         // The shell's children too: a cancelled step must not leave work running behind the operator's back.
-        // SAFETY: killpg only sends a signal; pgid is the group this child leads.
-        unsafe {
-            libc::killpg(pgid, libc::SIGKILL);
+        (Err(ended @ (EffectError::Cancelled | EffectError::TimedOut(_))), Some(pgid)) => {
+            let stopped = super::process_group::local_stop(pgid, &mut || {
+                let _ = child.try_wait();
+            })
+            .await;
+            return Err(EffectError::Stopped { cause: Box::new(ended), how: stopped.describe(LOCAL, pgid) });
         }
-    }
-    let (status, out, err) = result?;
+        (Err(e), _) => return Err(e),
+    };
     use std::os::unix::process::ExitStatusExt;
     let code = status.code().map(i64::from).unwrap_or_else(|| 128 + i64::from(status.signal().unwrap_or(0)));
     Ok(ExecOutput {

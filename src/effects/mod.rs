@@ -10,6 +10,7 @@ pub mod http;
 pub mod live;
 pub mod plan;
 pub mod probe;
+pub mod process_group;
 pub mod scenario;
 pub mod ssh;
 pub mod tls;
@@ -119,6 +120,18 @@ pub enum Effect {
     Cert(tls::CertRequest),
     Dns(dns::DnsQuery),
     Email(email::Email),
+    /// Looks for, or stops, a process group an earlier run started (resume after a crash).
+    Group(Group),
+}
+
+/// A command's process group where it ran, as the journal recorded it (`Started`). A crashed golive's
+/// command may still be running there: resume looks (`stop: false`, a read) before it offers to run the step
+/// again, and may stop it (`stop: true`, a write).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Group {
+    pub target: String,
+    pub process_group: u32,
+    pub stop: bool,
 }
 
 impl Effect {
@@ -134,6 +147,7 @@ impl Effect {
             Effect::Cert(_) => "tls",
             Effect::Dns(_) => "dns",
             Effect::Email(_) => "email",
+            Effect::Group(_) => "group",
         }
     }
 
@@ -141,6 +155,13 @@ impl Effect {
         match self {
             Effect::Exec(exec) => exec.access,
             Effect::Upload { .. } | Effect::Email(_) => Access::Write,
+            Effect::Group(group) => {
+                if group.stop {
+                    Access::Write
+                } else {
+                    Access::Read
+                }
+            }
             Effect::Http(request) => request.access,
             Effect::Sleep { .. }
             | Effect::Prompt(_)
@@ -175,6 +196,8 @@ impl Effect {
                 format!("dns {} {}{at}", q.record_type.to_ascii_uppercase(), q.name)
             }
             Effect::Email(email) => email.describe(),
+            Effect::Group(g) if g.stop => format!("stop process group {} on {}", g.process_group, g.target),
+            Effect::Group(g) => format!("look for process group {} on {}", g.process_group, g.target),
         }
     }
 
@@ -188,6 +211,7 @@ impl Effect {
             Effect::Cert(_) => Some(Duration::from_secs(10)),
             Effect::Dns(_) => Some(Duration::from_secs(5)),
             Effect::Email(_) => Some(Duration::from_secs(30)),
+            Effect::Group(_) => Some(Duration::from_secs(30)),
             Effect::Sleep { .. } | Effect::Prompt(_) => None,
         }
     }
@@ -216,12 +240,18 @@ pub enum Outcome {
     Exec(ExecOutput),
     Slept,
     Answer(String),
-    Transferred { bytes: u64 },
+    Transferred {
+        bytes: u64,
+    },
     Http(http::HttpResponse),
     Probe(probe::ProbeReport),
     Cert(tls::CertInfo),
     Dns(Vec<String>),
     Sent,
+    /// The group's live processes (`PID ARGS`); empty when it is gone.
+    Members(Vec<String>),
+    /// How a stop ended.
+    Stopped(process_group::Stopped),
 }
 
 /// Where an outcome came from: plans say which values were assumed.
@@ -272,18 +302,39 @@ impl std::fmt::Display for EffectError {
     }
 }
 
-/// The time and the cancellation an effect runs under.
-#[derive(Debug, Clone)]
-pub struct Budget {
+/// Where a command started: told the moment its process group is known, so the journal has it before the
+/// command can write (a resume after a crash asks the target whether it still runs).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Started {
+    pub target: String,
+    pub process_group: u32,
+}
+
+/// The time and the cancellation an effect runs under, and who is told where its commands start.
+#[derive(Clone)]
+pub struct Budget<'a> {
     pub timeout: Option<Duration>,
     pub cancel: CancellationToken,
+    pub started: Option<&'a dyn Fn(Started)>,
+}
+
+impl Budget<'_> {
+    pub fn new(timeout: Option<Duration>, cancel: CancellationToken) -> Budget<'static> {
+        Budget { timeout, cancel, started: None }
+    }
+
+    pub(crate) fn tell_started(&self, target: &str, process_group: u32) {
+        if let Some(tell) = self.started {
+            tell(Started { target: target.to_string(), process_group });
+        }
+    }
 }
 
 pub trait World {
-    fn perform(&self, effect: &Effect, budget: &Budget) -> Result<(Outcome, Provenance), EffectError>;
+    fn perform(&self, effect: &Effect, budget: &Budget<'_>) -> Result<(Outcome, Provenance), EffectError>;
 
     /// Several effects at once (fan-out). Worlds that can overlap them do; the default runs them in turn.
-    fn perform_all(&self, effects: &[Effect], budget: &Budget) -> Vec<Result<(Outcome, Provenance), EffectError>> {
+    fn perform_all(&self, effects: &[Effect], budget: &Budget<'_>) -> Vec<Result<(Outcome, Provenance), EffectError>> {
         effects.iter().map(|e| self.perform(e, budget)).collect()
     }
 

@@ -14,7 +14,7 @@ pub struct PlanWorld {
 }
 
 impl World for PlanWorld {
-    fn perform(&self, effect: &Effect, budget: &Budget) -> Result<(Outcome, Provenance), EffectError> {
+    fn perform(&self, effect: &Effect, budget: &Budget<'_>) -> Result<(Outcome, Provenance), EffectError> {
         if let Some((answer, rule)) = self.scenario.as_ref().and_then(|s| s.answer(effect)) {
             return match answer {
                 Ok(outcome) => Ok((outcome, Provenance::Scenario(rule))),
@@ -100,6 +100,14 @@ impl World for PlanWorld {
             }
             Effect::Dns(_) => (Outcome::Dns(Vec::new()), Provenance::Assumed("no records".into())),
             Effect::Email(_) => (Outcome::Sent, Provenance::Recorded),
+            // Only a resume after a crash looks for a process group, and plans never resume.
+            Effect::Group(group) if group.stop => (
+                Outcome::Stopped(super::process_group::Stopped::StillRunning),
+                Provenance::Assumed("not stopped in a plan".into()),
+            ),
+            Effect::Group(_) => {
+                (Outcome::Members(vec!["? (not looked at in a plan)".into()]), Provenance::Assumed("unknown".into()))
+            }
             Effect::Prompt(prompt) => {
                 let answer = prompt.choices.first().cloned().unwrap_or_default();
                 let note = format!("answer \"{answer}\"");

@@ -323,7 +323,11 @@ impl Scenario {
                 let rule = &self.dns[i];
                 Some((Ok(Outcome::Dns(rule.records.clone())), source("dns", i, &rule.pattern)))
             }
-            Effect::Sleep { .. } | Effect::Upload { .. } | Effect::Download { .. } | Effect::Email(_) => None,
+            Effect::Sleep { .. }
+            | Effect::Upload { .. }
+            | Effect::Download { .. }
+            | Effect::Email(_)
+            | Effect::Group(_) => None,
         }
     }
 }

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use openssh::{ControlPersist, KnownHosts, Session, SessionBuilder};
 use tokio::sync::Semaphore;
 
-use super::{Budget, EffectError, ExecOutput};
+use super::{Budget, EffectError, ExecOutput, process_group};
 
 use crate::config::Target;
 
@@ -51,7 +51,7 @@ impl SshConnector {
         target: &Target,
         line: &str,
         stdin: Option<Vec<u8>>,
-        budget: &Budget,
+        budget: &Budget<'_>,
         cap: usize,
     ) -> Result<ExecOutput, EffectError> {
         let raw = self.run_capped(target, line, stdin, budget, cap).await?;
@@ -69,7 +69,7 @@ impl SshConnector {
         target: &Target,
         line: &str,
         stdin: Option<Vec<u8>>,
-        budget: &Budget,
+        budget: &Budget<'_>,
     ) -> Result<RawOutput, EffectError> {
         self.run_capped(target, line, stdin, budget, usize::MAX).await
     }
@@ -79,7 +79,7 @@ impl SshConnector {
         target: &Target,
         line: &str,
         stdin: Option<Vec<u8>>,
-        budget: &Budget,
+        budget: &Budget<'_>,
         cap: usize,
     ) -> Result<RawOutput, EffectError> {
         // sshd hands the line to the remote shell as one argument: past the kernel's limit for one
@@ -101,7 +101,11 @@ impl SshConnector {
         let work = async {
             let session = self.session(target).await?;
             let started = Instant::now();
-            let result = run_on(&session, line, stdin, &group, cap).await;
+            let tell = |pgid: u32| {
+                *group.lock().unwrap_or_else(|p| p.into_inner()) = Some(pgid);
+                budget.tell_started(&target.name, pgid);
+            };
+            let result = run_on(&session, line, stdin, &tell, cap).await;
             match result {
                 Ok(out) => Ok(RawOutput { duration_ms: started.elapsed().as_millis() as u64, ..out }),
                 Err(e) => {
@@ -138,26 +142,45 @@ impl SshConnector {
         Err(EffectError::Stopped { cause: Box::new(ended), how })
     }
 
-    /// Sends TERM to the remote process group, KILL after a grace period, and confirms it is gone.
+    /// Sends TERM to the remote process group, KILL after a grace period, and confirms it is gone: the
+    /// journal's words for how it ended.
     async fn stop_group(&self, target: &Target, pgid: u32) -> String {
-        let name = &target.name;
-        let session = match self.session(target).await {
-            Ok(s) => s,
-            Err(e) => return format!("could not stop it on `{name}` (process group {pgid}): {e}"),
-        };
-        let script = stop_script(pgid);
-        let answer = tokio::time::timeout(Duration::from_secs(15), async {
+        match self.stop(target, pgid).await {
+            Ok(stopped) => stopped.describe(&target.name, pgid),
+            Err(e) => format!("NOT confirmed stopped on `{}` (process group {pgid}): {e}", target.name),
+        }
+    }
+
+    /// Stops a process group on the target: TERM, KILL after a grace period, then confirms it is gone.
+    pub async fn stop(&self, target: &Target, pgid: u32) -> Result<process_group::Stopped, String> {
+        let out = self.control_command(target, process_group::remote_stop_script(pgid)).await?;
+        process_group::parse_stop(&out).ok_or_else(|| format!("unexpected answer: {}", out.trim()))
+    }
+
+    /// The live processes of a process group on the target (`PID ARGS`); empty when it is gone.
+    pub async fn members(&self, target: &Target, pgid: u32) -> Result<Vec<String>, String> {
+        let out = self.control_command(target, process_group::remote_members_script(pgid)).await?;
+        Ok(process_group::parse_members(&out))
+    }
+
+    /// A short command of golive's own (looking for or stopping a group), outside any step's budget: it
+    /// must work after a timeout or a Ctrl-C, so it gets its own limit.
+    async fn control_command(&self, target: &Target, script: String) -> Result<String, String> {
+        let session = self.session(target).await.map_err(|e| e.to_string())?;
+        let limit = process_group::GRACE * 2 + Duration::from_secs(10);
+        let answer = tokio::time::timeout(limit, async {
             Session::arc_raw_command(Arc::clone(&session), script).output().await
         })
         .await;
         match answer {
-            Ok(Ok(out)) => match String::from_utf8_lossy(&out.stdout).trim() {
-                "gone-term" => format!("stopped on `{name}` (process group {pgid}: TERM, gone)"),
-                "gone-kill" => format!("stopped on `{name}` (process group {pgid}: TERM, then KILL, gone)"),
-                other => format!("NOT confirmed stopped on `{name}` (process group {pgid}): {other}"),
-            },
-            Ok(Err(e)) => format!("NOT confirmed stopped on `{name}` (process group {pgid}): {e}"),
-            Err(_) => format!("NOT confirmed stopped on `{name}` (process group {pgid}): no answer in 15s"),
+            Ok(Ok(out)) if out.status.success() => Ok(String::from_utf8_lossy(&out.stdout).into_owned()),
+            Ok(Ok(out)) => Err(format!(
+                "exit {}: {}",
+                out.status.code().unwrap_or(255),
+                String::from_utf8_lossy(&out.stderr).trim()
+            )),
+            Ok(Err(e)) => Err(transport_error(target, &e, "asking about a process group")),
+            Err(_) => Err(format!("no answer from `{}` in {}", target.name, crate::duration::short(limit))),
         }
     }
 
@@ -244,13 +267,12 @@ pub struct RawOutput {
 /// session's command in a session of its own), so golive can stop everything the command started.
 const GROUP_MARK: &str = "\u{1e}golive-pgid ";
 
-/// Runs `line` through the remote user's shell, reporting the shell's process group into `group` as soon as
-/// it starts. POSIX sh only (dash, busybox): a builtin printf before the line, no extra process.
+/// Runs `line` through the remote user's shell, telling the shell's process group as soon as it starts. POSIX sh only (dash, busybox): a builtin printf before the line, no extra process.
 async fn run_on(
     session: &Arc<Session>,
     line: &str,
     stdin: Option<Vec<u8>>,
-    group: &Mutex<Option<u32>>,
+    tell_group: &dyn Fn(u32),
     cap: usize,
 ) -> Result<RawOutput, openssh::Error> {
     use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
@@ -277,7 +299,7 @@ async fn run_on(
         reader.read_until(b'\n', &mut first).await?;
         let text = String::from_utf8_lossy(&first);
         if let Some(id) = text.strip_prefix(GROUP_MARK).and_then(|rest| rest.trim().parse::<u32>().ok()) {
-            *group.lock().unwrap_or_else(|p| p.into_inner()) = Some(id);
+            tell_group(id);
             first.clear();
         }
         let rest = super::capture::read_capped(&mut reader, cap.saturating_sub(first.len())).await?;
@@ -298,20 +320,6 @@ async fn run_on(
         }
         Err(e) => Err(e),
     }
-}
-
-/// TERM to the group, up to 2 s for it to go, then KILL; prints how it ended (POSIX sh: dash, busybox). A
-/// zombie left for init to reap is gone: it runs nothing (`kill -0` alone would count it).
-fn stop_script(pgid: u32) -> String {
-    format!(
-        "alive() {{ if ps -e -o pgid= -o stat= >/dev/null 2>&1; then \
-         ps -e -o pgid= -o stat= | awk -v g={pgid} '$1 == g && $2 !~ /^Z/ {{ f = 1 }} END {{ exit !f }}'; \
-         else kill -0 -{pgid} 2>/dev/null; fi; }}; \
-         waitgone() {{ i=0; while alive && [ $i -lt 20 ]; do sleep 0.05; i=$((i+1)); done; }}; \
-         kill -TERM -{pgid} 2>/dev/null; waitgone; \
-         if alive; then kill -KILL -{pgid} 2>/dev/null; waitgone; if alive; then echo still-running; else echo gone-kill; fi; \
-         else echo gone-term; fi"
-    )
 }
 
 /// What went wrong between golive and the target, in words that say what to do.

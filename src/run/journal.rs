@@ -71,6 +71,14 @@ pub enum Entry {
         what: String,
         at: String,
     },
+    /// Where a command of the effect above runs (written the moment its process group is known): after a
+    /// crash, resume asks the target whether it still runs before it offers to run the step again.
+    EffectRunning {
+        step: String,
+        target: String,
+        process_group: u32,
+        at: String,
+    },
     EffectFinished {
         step: String,
         ok: bool,

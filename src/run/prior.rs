@@ -12,7 +12,7 @@
 use std::collections::HashMap;
 
 use super::journal::{CheckRecord, Entry, StepStatus};
-use crate::effects::Access;
+use crate::effects::{Access, Started};
 
 #[derive(Debug, Clone)]
 pub struct DoneStep {
@@ -29,6 +29,8 @@ pub struct InDoubt {
     pub step: String,
     /// Did it begin a write effect before the run died?
     pub wrote: bool,
+    /// Commands it had started that never reported an end: they may still run where they ran.
+    pub running: Vec<Started>,
 }
 
 /// A gate's NO-GO that ended the run.
@@ -65,8 +67,9 @@ pub enum Action {
     Run,
     /// Done in an earlier attempt: yield its value and replay its verdicts.
     Skip,
-    /// Started and never finished: settle it (re-run when it made no writes or is idempotent, else ask).
-    Settle { wrote: bool },
+    /// Started and never finished: settle it (ask the targets whether its commands still run; re-run when
+    /// none does and it made no writes or is idempotent, else ask).
+    Settle { wrote: bool, running: Vec<Started> },
 }
 
 struct Open {
@@ -74,6 +77,7 @@ struct Open {
     kind: String,
     sha: String,
     wrote: bool,
+    running: Vec<Started>,
     answers: Vec<(String, String)>,
     verdicts: Vec<CheckRecord>,
 }
@@ -90,9 +94,21 @@ impl Prior {
                         kind: kind.clone(),
                         sha: source_sha256.clone(),
                         wrote: false,
+                        running: Vec::new(),
                         answers: Vec::new(),
                         verdicts: Vec::new(),
                     });
+                }
+                Entry::EffectRunning { step, target, process_group, .. } => {
+                    if let Some(o) = open.as_mut().filter(|o| o.step == *step) {
+                        o.running.push(Started { target: target.clone(), process_group: *process_group });
+                    }
+                }
+                // Effects' ends are journaled together once all of them ended (a fan-out's too).
+                Entry::EffectFinished { step, .. } => {
+                    if let Some(o) = open.as_mut().filter(|o| o.step == *step) {
+                        o.running.clear();
+                    }
                 }
                 Entry::Effect { step, access: Access::Write, .. } => {
                     if let Some(o) = open.as_mut().filter(|o| o.step == *step) {
@@ -134,6 +150,7 @@ impl Prior {
                                 kind: String::new(),
                                 sha: String::new(),
                                 wrote: false,
+                                running: Vec::new(),
                                 answers: Vec::new(),
                                 verdicts: Vec::new(),
                             }
@@ -167,7 +184,7 @@ impl Prior {
                 _ => {}
             }
         }
-        prior.in_doubt = open.map(|o| InDoubt { step: o.step, wrote: o.wrote });
+        prior.in_doubt = open.map(|o| InDoubt { step: o.step, wrote: o.wrote, running: o.running });
         prior
     }
 
@@ -186,7 +203,7 @@ impl Prior {
             return Action::Skip;
         }
         match &self.in_doubt {
-            Some(doubt) if doubt.step == step => Action::Settle { wrote: doubt.wrote },
+            Some(doubt) if doubt.step == step => Action::Settle { wrote: doubt.wrote, running: doubt.running.clone() },
             _ => Action::Run,
         }
     }
@@ -269,14 +286,38 @@ mod tests {
         assert_eq!(prior.done["a"].value, serde_json::json!("a"));
         assert_eq!(prior.done["a"].source_sha256, "sha-a");
         assert_eq!(prior.action("a"), Action::Skip);
-        assert_eq!(prior.action("b"), Action::Settle { wrote: true });
+        assert_eq!(prior.action("b"), Action::Settle { wrote: true, running: vec![] });
         assert_eq!(prior.action("c"), Action::Run);
+    }
+
+    #[test]
+    fn a_command_that_never_reported_its_end_may_still_run_where_it_ran() {
+        let running = |step: &str, pgid| Entry::EffectRunning {
+            step: step.into(),
+            target: "web1".into(),
+            process_group: pgid,
+            at: String::new(),
+        };
+        let ended =
+            |step: &str| Entry::EffectFinished { step: step.into(), ok: true, detail: String::new(), duration_ms: 0 };
+        let prior = Prior::from_entries(&[
+            started("a", "step"),
+            write("a"),
+            running("a", 7),
+            ended("a"),
+            write("a"),
+            running("a", 9),
+        ]);
+        let web1 = |pgid| Started { target: "web1".into(), process_group: pgid };
+        assert_eq!(prior.action("a"), Action::Settle { wrote: true, running: vec![web1(9)] });
+        let prior = Prior::from_entries(&[started("a", "step"), write("a"), running("a", 7), ended("a")]);
+        assert_eq!(prior.action("a"), Action::Settle { wrote: true, running: vec![] });
     }
 
     #[test]
     fn a_step_with_only_reads_is_in_doubt_without_writes() {
         let prior = Prior::from_entries(&[started("a", "step")]);
-        assert_eq!(prior.action("a"), Action::Settle { wrote: false });
+        assert_eq!(prior.action("a"), Action::Settle { wrote: false, running: vec![] });
     }
 
     #[test]

@@ -67,13 +67,34 @@ impl Controller {
         if self.is_dry() {
             self.advance_plan_clock(&effects, pos)?;
         }
-        let budget = Budget { timeout, cancel: self.interrupts.token() };
+        // Where each command runs is on disk before it can write (durable for writes, as the effect line).
+        let writes = effects.iter().any(|e| e.access() == Access::Write);
+        let journal_failed = std::cell::Cell::new(None);
+        let tell_started = |started: Started| {
+            let entry = Entry::EffectRunning {
+                step: step.clone(),
+                target: started.target,
+                process_group: started.process_group,
+                at: now_stamp(),
+            };
+            if let Err(e) = self.journal(entry, writes) {
+                journal_failed.set(Some(e));
+            }
+        };
+        let budget = Budget {
+            timeout,
+            cancel: self.interrupts.token(),
+            started: if self.is_dry() { None } else { Some(&tell_started) },
+        };
         let started = Instant::now();
         let results = if effects.len() == 1 {
             vec![self.world.perform(&effects[0], &budget)]
         } else {
             self.world.perform_all(&effects, &budget)
         };
+        if let Some(failed) = journal_failed.take() {
+            return Err(failed);
+        }
         let elapsed_ms = started.elapsed().as_millis() as u64;
         let mut outcomes = Vec::with_capacity(results.len());
         for ((effect, what), result) in effects.iter().zip(whats).zip(results) {
@@ -104,6 +125,9 @@ impl Controller {
                     Ok((Outcome::Cert(c), _)) => format!("{} days left {}", c.days_left, c.problem),
                     Ok((Outcome::Dns(records), _)) => records.join(", "),
                     Ok((Outcome::Sent, _)) => "sent".into(),
+                    Ok((Outcome::Members(m), _)) if m.is_empty() => "gone".into(),
+                    Ok((Outcome::Members(m), _)) => format!("running: {}", m.join("; ")),
+                    Ok((Outcome::Stopped(s), _)) => format!("{s:?}"),
                     Err(e) => e.to_string(),
                 };
                 // Each host of a fan-out took its own time; only effects that do not report one get the total.

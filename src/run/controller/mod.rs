@@ -25,13 +25,14 @@ use super::plan::{Plan, PlanItem, PlannedEffect};
 use super::prior::{Action, DoneStep, Prior};
 use super::verdicts::Verdicts;
 use crate::duration;
-use crate::effects::{Access, Budget, Effect, EffectError, Outcome, Prompt, Provenance, World};
+use crate::effects::{Access, Budget, Effect, EffectError, Group, Outcome, Prompt, Provenance, Started, World};
 use crate::engine::outline::Outline;
 use crate::error::Failure;
 use crate::run::identity::now_stamp;
 use crate::script_error::terminated_by;
 use crate::script_error::{DEADLINE_TOKEN, INTERRUPT_TOKEN, STOP_TOKEN, runtime};
 use crate::terminal::{Terminal, Tone};
+use tokio_util::sync::CancellationToken;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Mode {
@@ -48,9 +49,33 @@ pub enum Mode {
 pub enum InDoubtPolicy {
     /// Ask the operator (a non-interactive run stops with exit 1 and names the step).
     Ask,
+    /// Run it again (refused while its command may still run where it ran).
     Rerun,
     MarkDone,
     Abort,
+    /// Wait until its command, still running where it ran, has ended; then ask again.
+    Wait,
+    /// Stop its command where it still runs (TERM, then KILL); then ask again.
+    Stop,
+}
+
+impl InDoubtPolicy {
+    /// The answer this policy gives to the in-doubt question.
+    pub fn word(self) -> &'static str {
+        match self {
+            InDoubtPolicy::Ask => "ask",
+            InDoubtPolicy::Rerun => "rerun",
+            InDoubtPolicy::MarkDone => "done",
+            InDoubtPolicy::Abort => "abort",
+            InDoubtPolicy::Wait => "wait",
+            InDoubtPolicy::Stop => "stop",
+        }
+    }
+
+    /// The `--in-doubt` value that gives an answer.
+    pub fn flag(answer: &str) -> &str {
+        if answer == "done" { "mark-done" } else { answer }
+    }
 }
 
 #[derive(Debug, Clone)]

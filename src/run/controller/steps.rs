@@ -337,7 +337,7 @@ impl Controller {
                 let action = self.prior.borrow().action(&spec.name);
                 match action {
                     Action::Run => Ok(None),
-                    Action::Settle { wrote } => self.settle_in_doubt(spec, wrote),
+                    Action::Settle { wrote, running } => self.settle_in_doubt(spec, wrote, running),
                     Action::Skip => {
                         let done = self.prior.borrow().done[&spec.name].clone();
                         let now_sha =
@@ -374,62 +374,195 @@ impl Controller {
         }
     }
 
-    pub(super) fn settle_in_doubt(&self, spec: &StepSpec, wrote: bool) -> Result<Option<Dynamic>, Box<EvalAltResult>> {
+    pub(super) fn settle_in_doubt(
+        &self,
+        spec: &StepSpec,
+        wrote: bool,
+        running: Vec<Started>,
+    ) -> Result<Option<Dynamic>, Box<EvalAltResult>> {
         let label = format!("{} \"{}\"", spec.kind, spec.name);
-        if !wrote || spec.options.idempotent {
-            let why = if wrote { "it is idempotent" } else { "it made no writes" };
-            self.terminal.line(&format!("        {label} was in doubt; re-running it because {why}"));
-            return Ok(None);
-        }
-        let question = format!(
-            "{label} started but never finished, and it may have changed things. Re-run it, mark it done, or abort?"
-        );
-        // --in-doubt, else the answer chain (the answers file by this question or the step's name, the terminal).
-        let policy = match self.settings.in_doubt {
-            InDoubtPolicy::Ask => {
-                let choices = ["rerun", "done", "abort"];
-                let key = format!("in doubt: {}", spec.name);
-                match self.answer_chain(
-                    &spec.name,
-                    &[&question, &key],
-                    &question,
-                    &choices,
-                    AskKind::Choice,
-                    spec.pos,
-                )? {
-                    Some(a) if a.answer == "rerun" => InDoubtPolicy::Rerun,
-                    Some(a) if a.answer == "done" => InDoubtPolicy::MarkDone,
-                    Some(_) => InDoubtPolicy::Abort,
-                    None => InDoubtPolicy::Ask,
+        let mut policy = self.settings.in_doubt;
+        loop {
+            // Before anything may run again: ask each target whether the command is still running there.
+            let state = self.look_for_commands(&running);
+            if matches!(state, Whereabouts::Gone | Whereabouts::NotRecorded) && (!wrote || spec.options.idempotent) {
+                let why = if wrote { "it is idempotent" } else { "it made no writes" };
+                self.terminal.line(&format!("        {label} was in doubt; re-running it because {why}"));
+                return Ok(None);
+            }
+            let choices: &[&str] = match state {
+                Whereabouts::Running(_) => &["wait", "stop", "done", "abort"],
+                Whereabouts::Unknown(_) => &["done", "abort"],
+                Whereabouts::Gone | Whereabouts::NotRecorded => &["rerun", "done", "abort"],
+            };
+            let facts = state.describe();
+            let question = format!(
+                "{label} started but never finished, and it may have changed things.{facts}\n  {}?",
+                match state {
+                    Whereabouts::Running(_) => "Wait for it, stop it, mark it done, or abort",
+                    Whereabouts::Unknown(_) => "Mark it done, or abort",
+                    _ => "Re-run it, mark it done, or abort",
+                }
+            );
+            // --in-doubt, else the answer chain (the answers file by this question or the step's name, the terminal).
+            let chosen = match policy {
+                InDoubtPolicy::Ask => {
+                    let key = format!("in doubt: {}", spec.name);
+                    self.answer_chain(&spec.name, &[&question, &key], &question, choices, AskKind::Choice, spec.pos)?
+                        .map(|a| a.answer)
+                }
+                given => Some(given.word().to_string()),
+            };
+            policy = InDoubtPolicy::Ask;
+            match chosen.as_deref() {
+                Some(word) if !choices.contains(&word) => {
+                    let why = format!(
+                        "{label} is in doubt and `{word}` cannot settle it now:{facts}\n  \
+                         hint: resume with one of: {}",
+                        choices
+                            .iter()
+                            .map(|c| format!("--in-doubt {}", InDoubtPolicy::flag(c)))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    );
+                    return Err(self.stop(Stop::Failure(Failure::Runbook(why)), spec.pos));
+                }
+                Some("wait") => self.wait_for_commands(spec, &running),
+                Some("stop") => self.stop_commands(spec, &running)?,
+                Some("rerun") => {
+                    self.terminal.line(&format!("        {label} was in doubt; re-running it as the operator chose"));
+                    return Ok(None);
+                }
+                Some("done") => {
+                    self.finished(
+                        &spec.name,
+                        StepStatus::Done,
+                        0,
+                        serde_json::Value::Null,
+                        Some(format!("marked done by {} after the run died in it", self.settings.identity)),
+                        None,
+                    )?;
+                    self.report("skip", Tone::Dim, &label, "in doubt; marked done by the operator");
+                    return Ok(Some(Dynamic::UNIT));
+                }
+                _ => {
+                    let how = match state {
+                        Whereabouts::NotRecorded => "Check by hand whether it took effect".to_string(),
+                        _ => "Check what it did".to_string(),
+                    };
+                    let why = format!(
+                        "{label} is in doubt: the run died while it was running, after it started changing things.{facts}\n  \
+                         {how}, then resume with {}",
+                        choices
+                            .iter()
+                            .filter(|c| **c != "abort")
+                            .map(|c| format!("`--in-doubt {}`", InDoubtPolicy::flag(c)))
+                            .collect::<Vec<_>>()
+                            .join(" or ")
+                    );
+                    return Err(self.stop(Stop::Failure(Failure::Runbook(why)), spec.pos));
                 }
             }
-            chosen => chosen,
-        };
-        match policy {
-            InDoubtPolicy::Rerun => {
-                self.terminal.line(&format!("        {label} was in doubt; re-running it as the operator chose"));
-                Ok(None)
-            }
-            InDoubtPolicy::MarkDone => {
-                self.finished(
-                    &spec.name,
-                    StepStatus::Done,
-                    0,
-                    serde_json::Value::Null,
-                    Some(format!("marked done by {} after the run died in it", self.settings.identity)),
-                    None,
-                )?;
-                self.report("skip", Tone::Dim, &label, "in doubt; marked done by the operator");
-                Ok(Some(Dynamic::UNIT))
-            }
-            InDoubtPolicy::Ask | InDoubtPolicy::Abort => {
-                let why = format!(
-                    "{label} is in doubt: the run died while it was running, after it started changing things.\n  \
-                     Check by hand whether it took effect, then resume with `--in-doubt rerun` or `--in-doubt mark-done`"
-                );
-                Err(self.stop(Stop::Failure(Failure::Runbook(why)), spec.pos))
+        }
+    }
+
+    /// Asks each target whether the in-doubt step's commands still run there.
+    fn look_for_commands(&self, running: &[Started]) -> Whereabouts {
+        if running.is_empty() {
+            return Whereabouts::NotRecorded;
+        }
+        let mut alive = Vec::new();
+        let mut unknown = Vec::new();
+        for command in running {
+            let look = Effect::Group(Group {
+                target: command.target.clone(),
+                process_group: command.process_group,
+                stop: false,
+            });
+            let budget = Budget::new(Some(Duration::from_secs(30)), CancellationToken::new());
+            match self.world.perform(&look, &budget) {
+                Ok((Outcome::Members(members), _)) if members.is_empty() => {}
+                Ok((Outcome::Members(members), _)) => alive.push((command.clone(), members)),
+                Ok((other, _)) => unknown.push((command.clone(), format!("unexpected answer {other:?}"))),
+                Err(e) => unknown.push((command.clone(), e.to_string())),
             }
         }
+        if !unknown.is_empty() {
+            Whereabouts::Unknown(unknown)
+        } else if !alive.is_empty() {
+            Whereabouts::Running(alive)
+        } else {
+            Whereabouts::Gone
+        }
+    }
+
+    /// Waits until none of the step's commands runs any more (Ctrl-C stops waiting and asks again).
+    fn wait_for_commands(&self, spec: &StepSpec, running: &[Started]) {
+        self.terminal.line(&format!(
+            "        waiting for {} \"{}\" to end where it runs (Ctrl-C stops waiting)",
+            spec.kind, spec.name
+        ));
+        let cancel = self.interrupts.token();
+        let started = Instant::now();
+        loop {
+            match self.look_for_commands(running) {
+                Whereabouts::Running(_) => {}
+                Whereabouts::Gone => {
+                    let detail = format!(
+                        "ended where it ran while resume waited ({}); its exit status was not seen",
+                        duration::short(started.elapsed())
+                    );
+                    let entry = Entry::EffectFinished {
+                        step: spec.name.clone(),
+                        ok: true,
+                        detail: detail.clone(),
+                        duration_ms: started.elapsed().as_millis() as u64,
+                    };
+                    if self.journal(entry, true).is_ok() {
+                        self.terminal.line(&format!("        {detail}"));
+                    }
+                    return;
+                }
+                // Unknown: the next question says so.
+                _ => return,
+            }
+            let pause = Budget::new(None, cancel.clone());
+            if self.world.perform(&Effect::Sleep { duration: Duration::from_secs(1) }, &pause).is_err() {
+                self.interrupts.settle();
+                return;
+            }
+        }
+    }
+
+    /// Stops the step's commands where they still run (TERM, then KILL), journaled as a write.
+    fn stop_commands(&self, spec: &StepSpec, running: &[Started]) -> Result<(), Box<EvalAltResult>> {
+        let mut hows = Vec::new();
+        for command in running {
+            let effect = Effect::Group(Group {
+                target: command.target.clone(),
+                process_group: command.process_group,
+                stop: true,
+            });
+            let entry = Entry::Effect {
+                step: spec.name.clone(),
+                kind: effect.kind().into(),
+                access: Access::Write,
+                what: effect.describe(),
+                at: now_stamp(),
+            };
+            self.journal(entry, true)?;
+            let budget = Budget::new(Some(Duration::from_secs(30)), CancellationToken::new());
+            let how = match self.world.perform(&effect, &budget) {
+                Ok((Outcome::Stopped(stopped), _)) => stopped.describe(&command.target, command.process_group),
+                Ok((other, _)) => format!("unexpected answer {other:?}"),
+                Err(e) => format!("NOT confirmed stopped on `{}`: {e}", command.target),
+            };
+            self.terminal.line(&format!("        {how}"));
+            hows.push(how);
+        }
+        let entry =
+            Entry::EffectFinished { step: spec.name.clone(), ok: true, detail: hows.join("; "), duration_ms: 0 };
+        self.journal(entry, true)
     }
 
     /// A step in a plan: its effects are recorded, its verdict is what the scenario's answers give, and
@@ -603,6 +736,50 @@ impl Window {
             span => span,
         };
         Ok(Window { text: text.into(), length: Duration::from_secs(span as u64 * 60) })
+    }
+}
+
+/// Where an in-doubt step's commands are, as the targets answered.
+enum Whereabouts {
+    /// The journal names no command of it (a run killed before its command reported where it ran).
+    NotRecorded,
+    /// Every command it started has ended.
+    Gone,
+    /// Some still run: each with its live processes.
+    Running(Vec<(Started, Vec<String>)>),
+    /// A target could not be asked.
+    Unknown(Vec<(Started, String)>),
+}
+
+impl Whereabouts {
+    /// Lines for the question, one per target, each starting on a new line.
+    fn describe(&self) -> String {
+        match self {
+            Whereabouts::NotRecorded => String::new(),
+            Whereabouts::Gone => {
+                "\n  Its command is no longer running (it ended, or was stopped; golive did not see how).".to_string()
+            }
+            Whereabouts::Running(alive) => alive
+                .iter()
+                .map(|(c, members)| {
+                    format!(
+                        "\n  STILL RUNNING on `{}` (process group {}): {}",
+                        c.target,
+                        c.process_group,
+                        crate::terminal::printable(&members.join("; "))
+                    )
+                })
+                .collect(),
+            Whereabouts::Unknown(unknown) => unknown
+                .iter()
+                .map(|(c, e)| {
+                    format!(
+                        "\n  Cannot tell whether it still runs on `{}` (process group {}): {}",
+                        c.target, c.process_group, e
+                    )
+                })
+                .collect(),
+        }
     }
 }
 

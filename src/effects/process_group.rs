@@ -1,0 +1,172 @@
+//! The process group a command runs in, here or on a target: how golive looks for it and how it stops it.
+//! Every command golive starts leads a group of its own (locally `setpgid`, remotely the session sshd
+//! makes), so everything the command started can be found and stopped together.
+//!
+//! On a target the two facts are POSIX sh scripts (dash, busybox: `ps -e -o pgid= -o stat=`, else `kill
+//! -0`) with their parsers beside them; here they read /proc. A zombie left for init to reap is gone: it
+//! runs nothing, though `kill -0` would count it.
+
+use std::time::{Duration, Instant};
+
+/// How long a group has between TERM and KILL.
+pub const GRACE: Duration = Duration::from_secs(2);
+
+/// How a stop ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stopped {
+    /// It left after TERM.
+    Term,
+    /// It needed KILL.
+    Kill,
+    /// Still there after KILL (a process in uninterruptible sleep, say).
+    StillRunning,
+}
+
+impl Stopped {
+    /// The journal's words for it, e.g. "stopped on `web1` (process group 812: TERM, gone)".
+    pub fn describe(self, target: &str, pgid: u32) -> String {
+        match self {
+            Stopped::Term => format!("stopped on `{target}` (process group {pgid}: TERM, gone)"),
+            Stopped::Kill => format!("stopped on `{target}` (process group {pgid}: TERM, then KILL, gone)"),
+            Stopped::StillRunning => {
+                format!("NOT confirmed stopped on `{target}` (process group {pgid}): still running after KILL")
+            }
+        }
+    }
+}
+
+// ----- on a target -----
+
+/// Prints one line per live process of the group: `PID ARGS` (or `? ...` where `ps` cannot list them).
+pub fn remote_members_script(pgid: u32) -> String {
+    format!(
+        "if ps -e -o pgid= -o stat= -o pid= -o args= >/dev/null 2>&1; then \
+         ps -e -o pgid= -o stat= -o pid= -o args= | awk -v g={pgid} '$1 == g && $2 !~ /^Z/ {{ $1 = \"\"; $2 = \"\"; sub(/^ +/, \"\"); print }}'; \
+         elif kill -0 -{pgid} 2>/dev/null; then echo '? (ps cannot list it)'; fi"
+    )
+}
+
+/// The live processes `remote_members_script` printed.
+pub fn parse_members(stdout: &str) -> Vec<String> {
+    stdout.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_string).collect()
+}
+
+/// TERM to the group, up to `GRACE` for it to go, then KILL; prints `gone-term`, `gone-kill` or `still-running`.
+pub fn remote_stop_script(pgid: u32) -> String {
+    let polls = GRACE.as_millis() / 50;
+    format!(
+        "alive() {{ if ps -e -o pgid= -o stat= >/dev/null 2>&1; then \
+         ps -e -o pgid= -o stat= | awk -v g={pgid} '$1 == g && $2 !~ /^Z/ {{ f = 1 }} END {{ exit !f }}'; \
+         else kill -0 -{pgid} 2>/dev/null; fi; }}; \
+         waitgone() {{ i=0; while alive && [ $i -lt {polls} ]; do sleep 0.05; i=$((i+1)); done; }}; \
+         kill -TERM -{pgid} 2>/dev/null; waitgone; \
+         if alive; then kill -KILL -{pgid} 2>/dev/null; waitgone; if alive; then echo still-running; else echo gone-kill; fi; \
+         else echo gone-term; fi"
+    )
+}
+
+/// How `remote_stop_script` ended; None for an answer it never gives.
+pub fn parse_stop(stdout: &str) -> Option<Stopped> {
+    match stdout.trim() {
+        "gone-term" => Some(Stopped::Term),
+        "gone-kill" => Some(Stopped::Kill),
+        "still-running" => Some(Stopped::StillRunning),
+        _ => None,
+    }
+}
+
+// ----- on this machine -----
+
+/// The live processes of a group on this machine, as `PID ARGS`.
+pub fn local_members(pgid: u32) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
+    let mut members = Vec::new();
+    for entry in entries.flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else { continue };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else { continue };
+        // pid (comm) state ppid pgrp ...: comm may hold spaces and parentheses, so read after the last ')'.
+        let Some(after) = stat.rfind(')').map(|i| &stat[i + 1..]) else { continue };
+        let fields: Vec<&str> = after.split_whitespace().collect();
+        let (Some(state), Some(group)) = (fields.first(), fields.get(2)) else { continue };
+        if *state == "Z" || group.parse::<u32>().ok() != Some(pgid) {
+            continue;
+        }
+        let args = std::fs::read(entry.path().join("cmdline"))
+            .map(|raw| String::from_utf8_lossy(&raw).replace('\0', " ").trim().to_string())
+            .unwrap_or_default();
+        members.push(format!("{pid} {args}"));
+    }
+    members
+}
+
+/// TERM to a group on this machine, up to `GRACE` for it to go, then KILL. `reap` collects golive's own
+/// child (the group's leader), so it does not linger as a zombie while golive waits.
+pub async fn local_stop(pgid: u32, reap: &mut dyn FnMut()) -> Stopped {
+    let signal = |sig| {
+        // SAFETY: killpg only sends a signal to the group golive started.
+        unsafe { libc::killpg(pgid as libc::pid_t, sig) };
+    };
+    signal(libc::SIGTERM);
+    if local_gone(pgid, reap).await {
+        return Stopped::Term;
+    }
+    signal(libc::SIGKILL);
+    if local_gone(pgid, reap).await { Stopped::Kill } else { Stopped::StillRunning }
+}
+
+/// Waits up to `GRACE` for a local group to have no live process.
+async fn local_gone(pgid: u32, reap: &mut dyn FnMut()) -> bool {
+    let until = Instant::now() + GRACE;
+    loop {
+        reap();
+        if local_members(pgid).is_empty() {
+            return true;
+        }
+        if Instant::now() >= until {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn members_are_one_per_line_without_blanks() {
+        assert_eq!(parse_members("  812 sh -c sleep 30\n\n813 sleep 30\n"), ["812 sh -c sleep 30", "813 sleep 30"]);
+        assert!(parse_members("").is_empty());
+    }
+
+    #[test]
+    fn stop_answers_are_read_and_anything_else_is_none() {
+        assert_eq!(parse_stop("gone-term\n"), Some(Stopped::Term));
+        assert_eq!(parse_stop("gone-kill"), Some(Stopped::Kill));
+        assert_eq!(parse_stop("still-running"), Some(Stopped::StillRunning));
+        assert_eq!(parse_stop("sh: ps: not found"), None);
+    }
+
+    #[tokio::test]
+    async fn a_local_group_is_listed_then_stopped_with_term() {
+        use std::os::unix::process::CommandExt;
+        let mut child = std::process::Command::new("sh")
+            .args(["-c", "sleep 30 & wait"])
+            .process_group(0)
+            .spawn()
+            .expect("sh starts");
+        let pgid = child.id();
+        let until = Instant::now() + Duration::from_secs(5);
+        while local_members(pgid).len() < 2 && Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let members = local_members(pgid);
+        assert!(members.iter().any(|m| m.contains("sleep 30")), "{members:?}");
+        let stopped = local_stop(pgid, &mut || {
+            let _ = child.try_wait();
+        })
+        .await;
+        assert_eq!(stopped, Stopped::Term);
+        assert!(local_members(pgid).is_empty());
+    }
+}
