@@ -769,3 +769,97 @@ fn after_sigkill_resume_can_stop_the_command_still_running_then_run_the_step_aga
     let _ = std::fs::remove_file(&lines);
     let _ = std::fs::remove_file(format!("{tag}.started"));
 }
+
+#[test]
+fn a_sigkilled_run_leaves_no_ssh_master_and_no_control_folder_behind() {
+    let _bed = testbed::lock();
+    let project = testbed::project();
+    let tag = format!("/tmp/golive-master-{}", std::process::id());
+    let _ = std::fs::remove_file(format!("{tag}.started"));
+    project.write("w.rhai", &format!("step \"remote\" {{ ssh::run(target(), \"touch {tag}.started; sleep 30\"); }}\n"));
+    let mut child = project
+        .command(&["w.rhai"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !std::path::Path::new(&format!("{tag}.started")).exists() {
+        assert!(Instant::now() < deadline, "the remote command never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let folder = std::env::temp_dir().join(format!("golive-ssh-{}", child.id()));
+    assert!(folder.exists(), "golive's control folder is not where this test looks: {}", folder.display());
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let masters = || {
+        let out =
+            std::process::Command::new("pgrep").args(["-a", "-f", &folder.display().to_string()]).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while (!masters().is_empty() || folder.exists()) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(masters(), "", "an ssh master outlived the killed run");
+    assert!(!folder.exists(), "the killed run left {} behind", folder.display());
+    // The command itself is the in-doubt step's business: resume stops it.
+    project.golive(&["resume", "--non-interactive", "--in-doubt", "stop"]).assert_code(1);
+    let _ = std::fs::remove_file(format!("{tag}.started"));
+}
+
+#[test]
+fn advice_for_a_target_in_ssh_config_quotes_the_resolved_settings_and_key_files_are_named() {
+    let _bed = testbed::lock();
+    let project = testbed::project();
+    let ssh = format!("{}/ssh", testbed::ROOT);
+    // A Host alias whose real address, port, user, key and known_hosts live only in ssh_config.
+    let empty = project.file("known_hosts_of_alias");
+    std::fs::write(&empty, "").unwrap();
+    let config_file = project.file("ssh_config");
+    std::fs::write(
+        &config_file,
+        format!(
+            "Host bedalias\n  HostName 127.0.0.1\n  Port 2201\n  User golive\n  IdentityFile {ssh}/client_ed25519\n  UserKnownHostsFile {}\n",
+            empty.display()
+        ),
+    )
+    .unwrap();
+    // Keys ssh will not use: one readable by others, one missing.
+    let open_key = project.file("open_key");
+    std::fs::copy(format!("{ssh}/client_ed25519"), &open_key).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&open_key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let mut config = project.read("golive.toml");
+    config.push_str(&format!(
+        "\n[targets.alias]\nhost = \"bedalias\"\nssh_config = \"{}\"\n\
+         \n[targets.open_key]\nhost = \"127.0.0.1\"\nport = 2201\nuser = \"golive\"\nidentity_file = \"{}\"\nknown_hosts = \"{ssh}/known_hosts\"\n\
+         \n[targets.missing_key]\nhost = \"127.0.0.1\"\nport = 2201\nuser = \"golive\"\nidentity_file = \"{ssh}/no_such_key\"\nknown_hosts = \"{ssh}/known_hosts\"\n",
+        config_file.display(),
+        open_key.display()
+    ));
+    std::fs::write(project.file("golive.toml"), config).unwrap();
+    project.write("f.rhai", "step \"hello\" { ssh::run(target(), \"true\"); }\n");
+
+    let run = project.golive(&["f.rhai", "--target", "alias"]);
+    run.assert_code(1);
+    let known = empty.display().to_string();
+    for expected in [
+        format!("host key of 127.0.0.1:2201 (`bedalias` in ssh_config) is not in {known}"),
+        format!("ssh-keyscan -p 2201 127.0.0.1 >> {known}"),
+    ] {
+        assert!(run.stderr.contains(&expected), "expected {expected:?} in:\n{}", run.stderr);
+    }
+    assert!(!run.stderr.contains("~/.ssh/known_hosts"), "{}", run.stderr);
+    assert!(!run.stderr.contains("bedalias:22"), "{}", run.stderr);
+
+    let run = project.golive(&["f.rhai", "--target", "open_key"]);
+    run.assert_code(1);
+    assert!(run.stderr.contains("is readable by others (mode 644)"), "{}", run.stderr);
+    assert!(run.stderr.contains(&format!("chmod 600 {}", open_key.display())), "{}", run.stderr);
+
+    let run = project.golive(&["f.rhai", "--target", "missing_key"]);
+    run.assert_code(1);
+    assert!(run.stderr.contains(&format!("cannot read identity_file {ssh}/no_such_key")), "{}", run.stderr);
+    assert!(!run.stderr.contains("refused to log in"), "{}", run.stderr);
+}

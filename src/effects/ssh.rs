@@ -1,8 +1,12 @@
 //! Commands on ssh targets: one multiplexed master per target (openssh, native-mux), opened lazily on the
 //! first command, reused by every command of the run, closed when the run ends. Each target's control socket
 //! lives in a folder of its own inside a per-process folder (so opening one target's master never cleans
-//! another's socket), masters to different targets open in parallel, and a master exits after a minute
-//! idle, so a killed golive leaves none running.
+//! another's socket), and masters to different targets open in parallel.
+//!
+//! Masters run detached (`ssh -f`), so nothing the kernel does for golive's own children reaches them. A
+//! small guard process, started with the first master, waits for golive's end on a pipe only golive holds:
+//! when golive exits in any way (SIGKILL included) the pipe closes, and the guard closes every master still
+//! open and removes the folder.
 
 use std::collections::HashMap;
 use std::num::NonZeroUsize;
@@ -29,6 +33,8 @@ pub struct SshConnector {
     /// targets do not wait for each other).
     sessions: Mutex<HashMap<String, (usize, MasterSlot)>>,
     slots: Mutex<HashMap<String, Arc<Semaphore>>>,
+    /// The guard that cleans up after golive, once a master was opened.
+    guard: Mutex<Option<std::process::Child>>,
 }
 
 impl Default for SshConnector {
@@ -41,7 +47,38 @@ impl SshConnector {
     pub fn new() -> SshConnector {
         // Short, per process: unix socket paths are limited to about 100 bytes.
         let control_dir = std::env::temp_dir().join(format!("golive-ssh-{}", std::process::id()));
-        SshConnector { control_dir, sessions: Mutex::new(HashMap::new()), slots: Mutex::new(HashMap::new()) }
+        SshConnector {
+            control_dir,
+            sessions: Mutex::new(HashMap::new()),
+            slots: Mutex::new(HashMap::new()),
+            guard: Mutex::new(None),
+        }
+    }
+
+    /// Starts the guard (once): it reads its stdin until golive's end closes it, then closes every master
+    /// left in the control folder and removes the folder. Its own process group and ignored signals keep a
+    /// Ctrl-C or a closed terminal from ending it before golive.
+    fn guard(&self) -> Result<(), EffectError> {
+        let mut guard = self.guard.lock().unwrap_or_else(|p| p.into_inner());
+        if guard.is_some() {
+            return Ok(());
+        }
+        use std::os::unix::process::CommandExt;
+        let script = "trap '' INT HUP TERM QUIT; cat >/dev/null; \
+            for s in \"$1\"/t*/.ssh-connection*/master; do \
+              [ -S \"$s\" ] && ssh -o ControlPath=\"$s\" -O exit golive-guard >/dev/null 2>&1; \
+            done; rm -rf \"$1\"";
+        let child = std::process::Command::new("sh")
+            .args(["-c", script, "golive-guard"])
+            .arg(&self.control_dir)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .process_group(0)
+            .spawn()
+            .map_err(|e| EffectError::Failed(format!("cannot start the ssh guard (sh): {e}")))?;
+        *guard = Some(child);
+        Ok(())
     }
 
     /// Runs one shell line on the target, with `stdin` fed to it when given; each output stream keeps at most
@@ -118,7 +155,7 @@ impl SshConnector {
                     ) {
                         *self.master(target).1.lock().await = None;
                     }
-                    Err(EffectError::Failed(transport_error(target, &e, "running a command")))
+                    Err(EffectError::Failed(explain(target, &e, "running a command").await))
                 }
             }
         };
@@ -179,7 +216,7 @@ impl SshConnector {
                 out.status.code().unwrap_or(255),
                 String::from_utf8_lossy(&out.stderr).trim()
             )),
-            Ok(Err(e)) => Err(transport_error(target, &e, "asking about a process group")),
+            Ok(Err(e)) => Err(explain(target, &e, "asking about a process group").await),
             Err(_) => Err(format!("no answer from `{}` in {}", target.name, crate::duration::short(limit))),
         }
     }
@@ -204,6 +241,7 @@ impl SshConnector {
         if let Some(session) = master.as_ref() {
             return Ok(Arc::clone(session));
         }
+        self.guard()?;
         // Short names: unix socket paths are limited to about 100 bytes.
         let control_dir = self.control_dir.join(format!("t{n}"));
         std::fs::create_dir_all(&control_dir)
@@ -232,10 +270,13 @@ impl SshConnector {
             builder.config_file(config);
         }
         let host = spec.host.clone().unwrap_or_default();
-        let session = builder
-            .connect_mux(&host)
-            .await
-            .map_err(|e| EffectError::Failed(transport_error(target, &e, "connecting")))?;
+        if let Some(key) = &spec.identity_file {
+            check_key(target, key)?;
+        }
+        let session = match builder.connect_mux(&host).await {
+            Ok(session) => session,
+            Err(e) => return Err(EffectError::Failed(explain(target, &e, "connecting").await)),
+        };
         let session = Arc::new(session);
         *master = Some(Arc::clone(&session));
         Ok(session)
@@ -253,6 +294,11 @@ impl SshConnector {
             }
         }
         let _ = std::fs::remove_dir_all(&self.control_dir);
+        // Its pipe closes: the guard finds nothing left to do and ends.
+        if let Some(mut guard) = self.guard.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            drop(guard.stdin.take());
+            let _ = guard.wait();
+        }
     }
 }
 
@@ -322,13 +368,133 @@ async fn run_on(
     }
 }
 
-/// What went wrong between golive and the target, in words that say what to do.
-fn transport_error(target: &Target, err: &openssh::Error, doing: &str) -> String {
+/// A key ssh would skip (missing, unreadable, readable by others) is named before ssh turns it into a
+/// misleading "Permission denied".
+fn check_key(target: &Target, key: &str) -> Result<(), EffectError> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let path = match (key.strip_prefix("~/"), std::env::var_os("HOME")) {
+        (Some(rest), Some(home)) => PathBuf::from(home).join(rest),
+        _ => PathBuf::from(key),
+    };
+    let name = &target.name;
+    let unreadable = |why: String| {
+        EffectError::Failed(format!(
+            "target `{name}`: cannot read identity_file {key}: {why}; check `identity_file` for [targets.{name}] in golive.toml"
+        ))
+    };
+    let meta = std::fs::metadata(&path).map_err(|e| unreadable(e.to_string()))?;
+    if meta.is_dir() {
+        return Err(unreadable("it is a folder".into()));
+    }
+    std::fs::File::open(&path).map_err(|e| unreadable(e.to_string()))?;
+    // SAFETY: getuid has no preconditions.
+    let me = unsafe { libc::getuid() };
+    let mode = meta.permissions().mode() & 0o777;
+    if meta.uid() == me && mode & 0o077 != 0 {
+        return Err(EffectError::Failed(format!(
+            "target `{name}`: identity_file {key} is readable by others (mode {mode:o}), and ssh refuses to use such a \
+             key; make it private: chmod 600 {key}"
+        )));
+    }
+    Ok(())
+}
+
+/// What ssh really uses for a target: golive.toml's settings over ssh_config's, as `ssh -G` resolves them.
+#[derive(Debug, Clone, PartialEq)]
+struct Resolved {
+    host: String,
+    port: u16,
+    user: Option<String>,
+    known_hosts: String,
+    host_key_alias: Option<String>,
+    proxy_jump: Option<String>,
+}
+
+impl Resolved {
+    /// golive.toml's values and ssh's defaults, when `ssh -G` cannot say.
+    fn from_spec(target: &Target) -> Resolved {
+        let spec = &target.spec;
+        Resolved {
+            host: spec.host.clone().unwrap_or_else(|| "?".into()),
+            port: spec.port.unwrap_or(22),
+            user: spec.user.clone(),
+            known_hosts: spec.known_hosts.clone().unwrap_or_else(|| "~/.ssh/known_hosts".into()),
+            host_key_alias: None,
+            proxy_jump: None,
+        }
+    }
+
+    /// Reads `ssh -G` output (`key value` lines) over the spec's values.
+    fn parse(target: &Target, text: &str) -> Resolved {
+        let mut resolved = Resolved::from_spec(target);
+        for line in text.lines() {
+            let Some((key, value)) = line.split_once(' ') else { continue };
+            let value = value.trim();
+            match key {
+                "hostname" => resolved.host = value.to_string(),
+                "port" => resolved.port = value.parse().unwrap_or(resolved.port),
+                "user" => resolved.user = Some(value.to_string()),
+                "userknownhostsfile" => {
+                    resolved.known_hosts = value.split_whitespace().next().unwrap_or(value).to_string()
+                }
+                "hostkeyalias" => resolved.host_key_alias = Some(value.to_string()),
+                "proxyjump" if value != "none" => resolved.proxy_jump = Some(value.to_string()),
+                _ => {}
+            }
+        }
+        resolved
+    }
+
+    /// How known_hosts names this host: bare on port 22, `[host]:port` otherwise, or its HostKeyAlias.
+    fn known_hosts_name(&self) -> String {
+        match (&self.host_key_alias, self.port) {
+            (Some(alias), _) => alias.clone(),
+            (None, 22) => self.host.clone(),
+            (None, port) => format!("[{}]:{port}", self.host),
+        }
+    }
+}
+
+/// Asks ssh how it resolves the target (no connection is made): only on the error path.
+async fn resolve(target: &Target) -> Resolved {
     let spec = &target.spec;
-    let host = spec.host.as_deref().unwrap_or("?");
-    let port = spec.port.unwrap_or(22);
-    let at = format!("{host}:{port}");
-    let known_hosts = spec.known_hosts.as_deref().unwrap_or("~/.ssh/known_hosts");
+    let mut command = tokio::process::Command::new("ssh");
+    command.arg("-G");
+    if let Some(config) = &spec.ssh_config {
+        command.arg("-F").arg(config);
+    }
+    if let Some(port) = spec.port {
+        command.arg("-p").arg(port.to_string());
+    }
+    if let Some(user) = &spec.user {
+        command.arg("-l").arg(user);
+    }
+    if let Some(known_hosts) = &spec.known_hosts {
+        command.arg("-o").arg(format!("UserKnownHostsFile={known_hosts}"));
+    }
+    command.arg(spec.host.as_deref().unwrap_or_default());
+    command.stdin(std::process::Stdio::null()).kill_on_drop(true);
+    match tokio::time::timeout(Duration::from_secs(5), command.output()).await {
+        Ok(Ok(out)) if out.status.success() => Resolved::parse(target, &String::from_utf8_lossy(&out.stdout)),
+        _ => Resolved::from_spec(target),
+    }
+}
+
+async fn explain(target: &Target, err: &openssh::Error, doing: &str) -> String {
+    transport_error(target, &resolve(target).await, err, doing)
+}
+
+/// What went wrong between golive and the target, in words that say what to do.
+fn transport_error(target: &Target, resolved: &Resolved, err: &openssh::Error, doing: &str) -> String {
+    let spec = &target.spec;
+    let (host, port) = (&resolved.host, resolved.port);
+    let mut at = format!("{host}:{port}");
+    let written = spec.host.as_deref().unwrap_or_default();
+    if written != host || resolved.proxy_jump.is_some() {
+        let through = resolved.proxy_jump.as_deref().map(|j| format!(", through ProxyJump {j}")).unwrap_or_default();
+        at.push_str(&format!(" (`{written}` in ssh_config{through})"));
+    }
+    let known_hosts = &resolved.known_hosts;
     let text = format!("{err} {}", std::error::Error::source(err).map(|s| s.to_string()).unwrap_or_default());
     let name = &target.name;
     if text.contains("REMOTE HOST IDENTIFICATION HAS CHANGED")
@@ -337,19 +503,29 @@ fn transport_error(target: &Target, err: &openssh::Error, doing: &str) -> String
         format!(
             "target `{name}`: the host key of {at} has CHANGED since it was recorded in {known_hosts}. This may be an \
              attack, or the host was rebuilt. Verify the new key with the host's owner, then replace the old line: \
-             ssh-keygen -R '[{host}]:{port}' -f {known_hosts}"
+             ssh-keygen -R '{}' -f {known_hosts}",
+            resolved.known_hosts_name()
         )
     } else if text.contains("host key is known") || text.contains("Host key verification failed") {
         format!(
             "target `{name}`: the host key of {at} is not in {known_hosts}, and golive checks host keys strictly. \
-             Verify the host's fingerprint with its owner, then add it: ssh-keyscan -p {port} {host} >> {known_hosts}"
+             Verify the host's fingerprint with its owner, then add it: {}",
+            match &resolved.host_key_alias {
+                None => format!("ssh-keyscan -p {port} {host} >> {known_hosts}"),
+                // Recorded under its HostKeyAlias, which ssh-keyscan does not know.
+                Some(alias) => format!("ssh-keyscan -p {port} {host} | sed 's/^[^ ]*/{alias}/' >> {known_hosts}"),
+            }
         )
     } else if text.contains("Permission denied") {
         format!(
-            "target `{name}`: {at} refused to log in user `{}` with key {}; check `user` and `identity_file` for \
-             [targets.{name}] in golive.toml",
-            spec.user.as_deref().unwrap_or("(ssh default)"),
-            spec.identity_file.as_deref().unwrap_or("(ssh default)")
+            "target `{name}`: {at} refused to log in user `{}` with {}; check `user` and `identity_file` for \
+             [targets.{name}] in golive.toml{}",
+            resolved.user.as_deref().unwrap_or("(ssh default)"),
+            spec.identity_file
+                .as_deref()
+                .map(|k| format!("key {k}"))
+                .unwrap_or("ssh's keys (ssh_config, agent)".into()),
+            if spec.ssh_config.is_some() { " (or User and IdentityFile in its ssh_config)" } else { "" }
         )
     } else if text.contains("Connection refused") {
         format!(
@@ -361,5 +537,35 @@ fn transport_error(target: &Target, err: &openssh::Error, doing: &str) -> String
         format!("target `{name}`: the connection to {at} was lost while {doing}; the next step reconnects")
     } else {
         format!("target `{name}`: ssh failed while {doing}: {}", text.trim())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::TargetSpec;
+
+    fn target(host: &str) -> Target {
+        Target { name: "web".into(), spec: TargetSpec { host: Some(host.into()), ..TargetSpec::default() } }
+    }
+
+    #[test]
+    fn ssh_g_output_overrides_the_spec_and_names_the_first_known_hosts_file() {
+        let text = "host bedalias\nhostname 10.0.0.5\nport 2222\nuser deploy\n\
+                    userknownhostsfile ~/.ssh/known_hosts ~/.ssh/known_hosts2\nproxyjump bastion\n";
+        let r = Resolved::parse(&target("bedalias"), text);
+        assert_eq!((r.host.as_str(), r.port, r.user.as_deref()), ("10.0.0.5", 2222, Some("deploy")));
+        assert_eq!(r.known_hosts, "~/.ssh/known_hosts");
+        assert_eq!(r.proxy_jump.as_deref(), Some("bastion"));
+        assert_eq!(r.known_hosts_name(), "[10.0.0.5]:2222");
+    }
+
+    #[test]
+    fn known_hosts_names_port_22_bare_and_prefers_the_host_key_alias() {
+        let r = Resolved::parse(&target("db"), "hostname db.internal\nport 22\nproxyjump none\n");
+        assert_eq!(r.known_hosts_name(), "db.internal");
+        assert_eq!(r.proxy_jump, None);
+        let r = Resolved::parse(&target("db"), "hostname db.internal\nport 22\nhostkeyalias db-primary\n");
+        assert_eq!(r.known_hosts_name(), "db-primary");
     }
 }
