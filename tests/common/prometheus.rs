@@ -100,7 +100,19 @@ impl SmtpSink {
         let mut files: Vec<PathBuf> = std::fs::read_dir(self.maildir.join("new"))
             .map(|d| d.flatten().map(|e| e.path()).collect())
             .unwrap_or_default();
-        files.sort();
+        // Maildir names are `SECONDS.M<micros>P<pid>Q<n>.host`, micros not zero-padded: sort by the numbers.
+        let when = |f: &PathBuf| {
+            let name = f.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let seconds: u64 = name.split('.').next().and_then(|s| s.parse().ok()).unwrap_or(0);
+            let micros: u64 = name
+                .split(".M")
+                .nth(1)
+                .and_then(|rest| rest.split('P').next())
+                .and_then(|m| m.parse().ok())
+                .unwrap_or(0);
+            (seconds, micros)
+        };
+        files.sort_by_key(when);
         files.iter().map(|f| std::fs::read_to_string(f).unwrap_or_default()).collect()
     }
 }
