@@ -5,6 +5,9 @@
 //! - 20 commands in parallel on one target against one (target < 5x)
 //! - the same 100-step run as golive script and as an Ansible playbook (ansible-core in a throwaway
 //!   virtualenv at $GOLIVE_ANSIBLE_VENV, default /tmp/golive-ansible-venv; skipped when absent)
+//! - fan-out: 20 steps over 10 targets (ten names for the test bed's sshd), as a golive script and as a
+//!   pyinfra deploy (pyinfra in a throwaway virtualenv at $GOLIVE_PYINFRA_VENV, default
+//!   /tmp/golive-pyinfra-venv; skipped when absent)
 
 use std::path::Path;
 use std::process::Command;
@@ -42,6 +45,7 @@ fn main() {
             dir: None,
             access: Access::Write,
             assumed: None,
+            stdin: None,
         })
     };
     let budget = Budget::new(Some(Duration::from_secs(30)), Default::default());
@@ -110,6 +114,73 @@ fn main() {
     println!("  one command {o:.2} ms; 20 in parallel {t:.2} ms   ratio {:.2}x (target < 5x)", t / o);
 
     ansible(repo);
+    fan_out(repo);
+}
+
+/// 20 steps, each one command on 10 targets at once: golive's whole run against pyinfra's.
+fn fan_out(repo: &Path) {
+    const TARGETS: usize = 10;
+    const STEPS: usize = 20;
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = std::fs::read_to_string(repo.join("golive.toml")).unwrap();
+    for i in 1..=TARGETS {
+        config.push_str(&format!(
+            "\n[targets.web{i}]\nhost = \"127.0.0.1\"\nport = 2201\nuser = \"golive\"\nidentity_file = \"{BED}/ssh/client_ed25519\"\nknown_hosts = \"{BED}/ssh/known_hosts\"\n"
+        ));
+    }
+    std::fs::write(dir.path().join("golive.toml"), config).unwrap();
+    let names: Vec<String> = (1..=TARGETS).map(|i| format!("target(\"web{i}\")")).collect();
+    let steps: String = (0..STEPS).map(|i| format!("step \"s{i}\" {{ ssh::run_each(all, \"true\"); }}\n")).collect();
+    std::fs::write(dir.path().join("fan.rhai"), format!("let all = [{}];\n{steps}", names.join(", "))).unwrap();
+    let mut golive_times = Vec::new();
+    for _ in 0..3 {
+        let started = Instant::now();
+        let out = Command::new(env!("CARGO_BIN_EXE_golive")).arg("fan.rhai").current_dir(dir.path()).output().unwrap();
+        golive_times.push(started.elapsed());
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let golive = median(&mut golive_times) / 1000.0;
+
+    let venv = std::env::var("GOLIVE_PYINFRA_VENV").unwrap_or_else(|_| "/tmp/golive-pyinfra-venv".into());
+    let pyinfra_bin = Path::new(&venv).join("bin/pyinfra");
+    if !pyinfra_bin.exists() {
+        println!(
+            "  fan-out {STEPS} steps x {TARGETS} targets: golive {golive:.2} s; pyinfra skipped ({} not found; python3 -m venv {venv} && {venv}/bin/pip install pyinfra)",
+            pyinfra_bin.display()
+        );
+        return;
+    }
+    std::fs::write(
+        dir.path().join("inventory.py"),
+        format!(
+            "hosts = [(f\"web{{i}}\", {{\"ssh_hostname\": \"127.0.0.1\", \"ssh_port\": 2201, \"ssh_user\": \"golive\", \
+             \"ssh_key\": \"{BED}/ssh/client_ed25519\", \"ssh_known_hosts_file\": \"{BED}/ssh/known_hosts\", \
+             \"ssh_strict_host_key_checking\": \"yes\"}}) for i in range(1, {})]\n",
+            TARGETS + 1
+        ),
+    )
+    .unwrap();
+    let operations: String =
+        (0..STEPS).map(|i| format!("server.shell(name=\"s{i}\", commands=[\"true\"])\n")).collect();
+    std::fs::write(dir.path().join("deploy.py"), format!("from pyinfra.operations import server\n{operations}"))
+        .unwrap();
+    let mut pyinfra_times = Vec::new();
+    for _ in 0..3 {
+        let started = Instant::now();
+        let out = Command::new(&pyinfra_bin)
+            .args(["-y", "inventory.py", "deploy.py"])
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        pyinfra_times.push(started.elapsed());
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    }
+    let pyinfra = median(&mut pyinfra_times) / 1000.0;
+    println!(
+        "  fan-out {STEPS} steps x {TARGETS} targets (median of 3 whole runs): golive {golive:.2} s (journaled, fsynced), \
+         pyinfra {pyinfra:.2} s   pyinfra/golive {:.1}x",
+        pyinfra / golive
+    );
 }
 
 /// The same 100 steps as a golive script and as an Ansible playbook, wall time of each whole run.

@@ -239,7 +239,8 @@ fn dispatch(cli: Cli, mut options: Options) -> Result<(), Failure> {
         }
         Command::Status { run: id } => {
             let dir = run::resolve_run(&run::RunQuery { run_or_script: id, target: options.target.clone() })?;
-            print!("{}", run::status::render(&dir)?);
+            // A journal keeps what targets printed byte for byte; the terminal gets it escaped.
+            print!("{}", golive::terminal::printable(&run::status::render(&dir)?));
             Ok(())
         }
         Command::Repl { file } => {

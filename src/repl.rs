@@ -98,6 +98,9 @@ fn console(
     )?;
     // The script's setup runs (targets, variables, functions); its steps are skipped.
     let prior = run::latest_prior(&config, &session.file.path, &target).unwrap_or_default();
+    for name in &session.script.outline.secret_names {
+        let _ = session.host.secrets.get(name);
+    }
     controller.begin(Mode::Only(Default::default()), Some(journal), prior, session.script.outline.clone());
     let mut scope = Scope::new();
     if let Err(e) = session.loaded.engine.run_ast_with_scope(&mut scope, &session.script.ast) {
@@ -125,8 +128,12 @@ fn console(
         if input.is_empty() {
             continue;
         }
-        let _ = editor.add_history_entry(input);
+        // Kept after it ran, masked with every secret known by then: the history never holds one.
+        let remember = |editor: &mut Editor<ReplHelper, rustyline::history::DefaultHistory>| {
+            let _ = editor.add_history_entry(controller.terminal().redactor().redact(input).into_owned());
+        };
         if let Some(command) = input.strip_prefix(':') {
+            remember(editor);
             match meta(command, &session, script, options, runtime) {
                 Some(next) => break next,
                 None => continue,
@@ -134,6 +141,7 @@ fn console(
         }
         count += 1;
         evaluate(&session, &mut scope, &mut functions, input, count);
+        remember(editor);
     };
     let _ = std::fs::create_dir_all(history.parent().unwrap_or(Path::new(".")));
     let _ = editor.save_history(history);

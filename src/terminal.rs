@@ -1,5 +1,8 @@
 //! The operator's terminal: progress lines (a spinner with elapsed time on a terminal, plain lines
-//! otherwise), prompts, and script output. Everything written passes the redaction filter.
+//! otherwise), prompts, and script output. Everything written passes the redaction filter, then the one
+//! sanitizer (`printable`): no byte a target sent can move the cursor, set the clipboard or restyle golive's
+//! lines. golive's own colours are marks only this process can write (`paint`), turned into escape codes
+//! after sanitizing.
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
@@ -52,10 +55,9 @@ impl Terminal {
         &self.redactor
     }
 
+    /// `text` in a tone: marked with this process's style marks, which become colour codes when written
+    /// (and nothing without colour).
     pub fn paint(&self, text: &str, tone: Tone) -> String {
-        if !self.color {
-            return text.to_string();
-        }
         let code = match tone {
             Tone::Plain => return text.to_string(),
             Tone::Good => "32",
@@ -63,12 +65,46 @@ impl Terminal {
             Tone::Dim => "2",
             Tone::Heading => "1",
         };
-        format!("\x1b[{code}m{text}\x1b[0m")
+        let mark = style_mark();
+        format!("{mark}{code}{mark}{text}{mark}0{mark}")
+    }
+
+    /// Masks secrets, escapes control sequences, then turns golive's own style marks into colour codes.
+    fn finish(&self, text: &str) -> String {
+        let masked = self.redactor.redact(text);
+        let safe = printable(&masked);
+        let mark = style_mark();
+        if !safe.contains(mark.as_str()) {
+            return safe.into_owned();
+        }
+        let mut out = String::with_capacity(safe.len());
+        for (i, part) in safe.split(mark.as_str()).enumerate() {
+            match (i % 2, self.color) {
+                (0, _) => out.push_str(part),
+                (_, true) => out.push_str(&format!("\x1b[{part}m")),
+                (_, false) => {}
+            }
+        }
+        out
+    }
+
+    /// A block golive laid out itself (a table whose cells were made `printable`), with its styling: only
+    /// masked, never escaped.
+    pub fn block(&self, text: &str) {
+        let text = self.redactor.redact(text).into_owned();
+        self.suspend(|| {
+            let _ = writeln!(std::io::stderr(), "{text}");
+        });
+    }
+
+    /// Does golive colour its output (a terminal, and NO_COLOR unset)?
+    pub fn is_color(&self) -> bool {
+        self.color
     }
 
     /// A progress or report line on stderr.
     pub fn line(&self, text: &str) {
-        let text = self.redactor.redact(text).into_owned();
+        let text = self.finish(text);
         // A closed stderr (a pipe whose reader left) must not stop a run in the middle of a step.
         self.suspend(|| {
             let _ = writeln!(std::io::stderr(), "{text}");
@@ -83,7 +119,7 @@ impl Terminal {
     /// Replaces the block of lines the previous call drew (a live status table); `lines` is how many it
     /// drew before, returned for the next call.
     pub fn redraw(&self, text: &str, lines: usize) -> usize {
-        let text = self.redactor.redact(text).into_owned();
+        let text = self.finish(text);
         let up = if lines > 0 { format!("\x1b[{lines}F\x1b[J") } else { String::new() };
         self.suspend(|| {
             let _ = writeln!(std::io::stderr(), "{up}{text}");
@@ -93,7 +129,7 @@ impl Terminal {
 
     /// Script output (`print`) on stdout.
     pub fn out(&self, text: &str) {
-        let text = self.redactor.redact(text).into_owned();
+        let text = self.finish(text);
         self.suspend(|| {
             let mut stdout = std::io::stdout();
             let _ = writeln!(stdout, "{text}").and_then(|_| stdout.flush());
@@ -108,7 +144,7 @@ impl Terminal {
         bar.set_style(
             ProgressStyle::with_template("  {spinner} {msg} {elapsed:.dim}").expect("static template is valid"),
         );
-        bar.set_message(self.redactor.redact(message).into_owned());
+        bar.set_message(self.finish(message));
         bar.enable_steady_tick(Duration::from_millis(120));
         *self.spinner.lock().unwrap_or_else(|p| p.into_inner()) = Some(bar);
     }
@@ -138,7 +174,8 @@ impl Terminal {
         loop {
             let choices =
                 if prompt.choices.is_empty() { String::new() } else { format!(" [{}]", prompt.choices.join("/")) };
-            let question = self.redactor.redact(&prompt.question).into_owned();
+            let question = self.finish(&prompt.question);
+            let choices = printable(&choices).into_owned();
             self.suspend(|| {
                 eprint!("? {question}{choices} ");
                 let _ = std::io::stderr().flush();
@@ -231,9 +268,21 @@ fn spawn_stdin_reader() -> Receiver<String> {
     rx
 }
 
-/// Text from a target made safe to print: control characters (escape sequences that would move the cursor,
-/// recolour, retitle, or set the clipboard) and bidirectional overrides are shown as `\u{..}` instead of
-/// acting on the operator's terminal; newlines and tabs stay.
+/// golive's own style mark: private-use characters around this process's random number, which no target can
+/// guess, so text a target sent can never be mistaken for golive's colours.
+fn style_mark() -> &'static String {
+    static MARK: OnceLock<String> = OnceLock::new();
+    MARK.get_or_init(|| {
+        use std::hash::{BuildHasher, Hasher};
+        let nonce = std::collections::hash_map::RandomState::new().build_hasher().finish();
+        format!("\u{f8ff}{nonce:016x}\u{f8ff}")
+    })
+}
+
+/// Text from a target made safe to print: control characters other than newline and tab (so every
+/// ESC/CSI/OSC/DCS sequence, which would move the cursor, recolour, retitle or set the clipboard), C1
+/// controls and bidirectional overrides are shown escaped (`\x1b[2J`, `\u{202e}`) instead of acting on the
+/// operator's terminal.
 pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
     let unsafe_char = |c: char| {
         (c.is_control() && c != '\n' && c != '\t')
@@ -245,10 +294,10 @@ pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
     }
     let mut out = String::with_capacity(text.len() + 8);
     for c in text.chars() {
-        if unsafe_char(c) {
-            out.push_str(&format!("\\u{{{:x}}}", c as u32));
-        } else {
-            out.push(c);
+        match c {
+            c if !unsafe_char(c) => out.push(c),
+            c if (c as u32) < 0x100 => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
         }
     }
     std::borrow::Cow::Owned(out)
@@ -272,7 +321,7 @@ mod tests {
     #[test]
     fn printable_shows_escape_sequences_instead_of_acting_on_them() {
         assert_eq!(super::printable("plain\ttext\n"), "plain\ttext\n");
-        assert_eq!(super::printable("\x1b]52;c;aGk=\x07"), "\\u{1b}]52;c;aGk=\\u{7}");
-        assert_eq!(super::printable("a\u{202e}b\u{9b}"), "a\\u{202e}b\\u{9b}");
+        assert_eq!(super::printable("\x1b]52;c;aGk=\x07"), "\\x1b]52;c;aGk=\\x07");
+        assert_eq!(super::printable("a\u{202e}b\u{9b}\x1b[2J"), "a\\u{202e}b\\x9b\\x1b[2J");
     }
 }

@@ -244,12 +244,17 @@ const DIES_ONCE: &str = "local::run(\"echo ran >> log; test -e died || { touch d
 
 #[test]
 fn an_idempotent_step_in_doubt_is_rerun_by_itself() {
+    // Its first attempt kills golive and leaves a child running in its process group.
+    const DIES_LEAVING_A_CHILD: &str =
+        "local::run(\"echo ran >> log; test -e died || { touch died; sleep 2 & kill -9 $PPID; wait; }\")";
     let project = Project::new();
-    project.write("doubt.rhai", &format!("step \"first\" {{ local::run(\"echo first >> log\"); }}\nstep \"deploy\" with #{{ idempotent: true }} {{ {DIES_ONCE}; }}\n"));
+    project.write("doubt.rhai", &format!("step \"first\" {{ local::run(\"echo first >> log\"); }}\nstep \"deploy\" with #{{ idempotent: true }} {{ {DIES_LEAVING_A_CHILD}; }}\n"));
     let first = project.golive(&["doubt.rhai"]);
     assert_eq!(first.code, -1, "golive should have been killed: {}", first.all());
     let resumed = project.golive(&["resume", "--non-interactive"]);
     resumed.assert_code(0);
+    // Its earlier attempt outlived golive (the `sleep`): it is waited for, never run beside.
+    assert!(resumed.stderr.contains("ended where it ran while resume waited"), "{}", resumed.stderr);
     assert!(
         resumed.stderr.contains("step \"deploy\" was in doubt; re-running it because it is idempotent"),
         "{}",

@@ -1,19 +1,16 @@
-//! SIGKILL at random moments of a 30-step run, then resume: every step's effect happens exactly once, or the
-//! step in doubt is reported and the operator's decision keeps it at once; the journal never corrupts.
+//! SIGKILL at random moments of a multi-step run, then resume: every step's effect happens exactly once, or
+//! the step in doubt is reported and the operator's decision keeps it at once; the journal never corrupts.
+//! Once with local commands, once with commands on the test bed's sshd (which may outlive the killed golive:
+//! resume asks the target, and waits for them).
 
 mod common;
 
 use std::time::{Duration, Instant};
 
-use common::Project;
+use common::{Project, testbed};
 use rand::{Rng, SeedableRng};
 
-const STEPS: usize = 30;
 const KILLS: usize = 50;
-
-fn script() -> String {
-    (1..=STEPS).map(|i| format!("step \"s{i}\" {{ local::run(\"echo s{i} >> lines\"); }}\n")).collect()
-}
 
 /// The step a non-interactive resume refused to settle: `step "s7" is in doubt`.
 fn in_doubt_step(stderr: &str) -> Option<String> {
@@ -26,22 +23,56 @@ fn count(lines: &str, step: &str) -> usize {
     lines.lines().filter(|l| *l == step).count()
 }
 
-#[test]
-fn resume_after_sigkill_never_runs_a_step_twice() {
+/// Runs the project's crash.rhai (steps s1..=steps, each appending its name to `lines`) `KILLS` times,
+/// SIGKILLs it at a random moment, and resumes until it finished. Four operators at once (each kill has
+/// its own project), so the remote variant stays quick.
+fn kill_and_resume(
+    make_project: &(dyn Fn() -> Project + Sync),
+    lines: &(dyn Fn(&Project) -> String + Sync),
+    steps: usize,
+) {
+    const WORKERS: usize = 4;
     let seed: u64 = std::env::var("GOLIVE_CRASH_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(rand::random);
     eprintln!("crash test seed {seed} (set GOLIVE_CRASH_SEED to replay)");
-    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
 
-    let calibration = Project::new();
-    calibration.write("crash.rhai", &script());
+    let calibration = make_project();
     let started = Instant::now();
     calibration.golive(&["crash.rhai"]).assert_code(0);
     let full_run = started.elapsed();
 
+    let totals: Vec<(usize, usize)> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..WORKERS)
+            .map(|worker| {
+                scope.spawn(move || {
+                    let mut rng = rand::rngs::StdRng::seed_from_u64(seed.wrapping_add(worker as u64));
+                    let kills = (worker..KILLS).step_by(WORKERS);
+                    kills
+                        .map(|kill| kill_once(kill, &mut rng, full_run, make_project, lines, steps))
+                        .fold((0, 0), |(d, w), (d1, w1)| (d + d1, w + w1))
+                })
+            })
+            .collect();
+        workers.into_iter().map(|w| w.join().unwrap()).collect()
+    });
+    let (reported_in_doubt, waited) = totals.iter().fold((0, 0), |(d, w), (d1, w1)| (d + d1, w + w1));
+    eprintln!(
+        "{KILLS} kills (seed {seed}); a step in doubt was reported {reported_in_doubt} time(s), waited for {waited} time(s)"
+    );
+}
+
+/// One kill and the resumes that settle it: (in-doubt reports, waits).
+fn kill_once(
+    kill: usize,
+    rng: &mut rand::rngs::StdRng,
+    full_run: Duration,
+    make_project: &(dyn Fn() -> Project + Sync),
+    lines: &(dyn Fn(&Project) -> String + Sync),
+    steps: usize,
+) -> (usize, usize) {
     let mut reported_in_doubt = 0;
-    for kill in 0..KILLS {
-        let project = Project::new();
-        project.write("crash.rhai", &script());
+    let mut waited = 0;
+    {
+        let project = make_project();
         let delay = Duration::from_micros(rng.random_range(0..(full_run.as_micros() as u64 * 12 / 10).max(1)));
         let mut child = project
             .command(&["crash.rhai"])
@@ -52,13 +83,10 @@ fn resume_after_sigkill_never_runs_a_step_twice() {
         std::thread::sleep(delay);
         let _ = child.kill();
         child.wait().unwrap();
-        // A command the killed run had started may still be finishing in its own process group.
-        std::thread::sleep(Duration::from_millis(30));
 
         let mut args = vec!["resume", "--non-interactive"];
-        for _ in 0..STEPS + 5 {
+        for _ in 0..steps + 10 {
             let run = project.golive(&args);
-            let lines = project.read("lines");
             match run.code {
                 0 => break,
                 2 if run.stderr.contains("no runs under") => {
@@ -66,13 +94,19 @@ fn resume_after_sigkill_never_runs_a_step_twice() {
                     break;
                 }
                 2 if run.stderr.contains("already finished") => break,
+                1 if run.stderr.contains("STILL RUNNING") => {
+                    // Never offered a re-run beside it: the operator waits for it.
+                    assert!(!run.stderr.contains("--in-doubt rerun"), "kill {kill}: {}", run.stderr);
+                    waited += 1;
+                    args = vec!["resume", "--non-interactive", "--in-doubt", "wait"];
+                }
                 1 => {
                     let step = in_doubt_step(&run.stderr).unwrap_or_else(|| {
                         panic!("kill {kill} after {delay:?}: exit 1 without an in-doubt step:\n{}", run.stderr)
                     });
                     reported_in_doubt += 1;
                     // The operator looks at the world and decides.
-                    args = match count(&lines, &step) {
+                    args = match count(&lines(&project), &step) {
                         0 => vec!["resume", "--non-interactive", "--in-doubt", "rerun"],
                         1 => vec!["resume", "--non-interactive", "--in-doubt", "mark-done"],
                         n => panic!("kill {kill}: {step} ran {n} times before resume settled it"),
@@ -81,13 +115,11 @@ fn resume_after_sigkill_never_runs_a_step_twice() {
                 _ => panic!("kill {kill} after {delay:?}: unexpected exit {}:\n{}", run.code, run.all()),
             }
         }
-        let lines = project.read("lines");
-        for i in 1..=STEPS {
-            assert_eq!(
-                count(&lines, &format!("s{i}")),
-                1,
-                "kill {kill} after {delay:?} (seed {seed}): step s{i}\n{lines}"
-            );
+        // A command still finishing would write after this point: give it the time it takes.
+        std::thread::sleep(Duration::from_millis(100));
+        let written = lines(&project);
+        for i in 1..=steps {
+            assert_eq!(count(&written, &format!("s{i}")), 1, "kill {kill} after {delay:?}: step s{i}\n{written}");
         }
         for journal in project.journals() {
             let text = std::fs::read_to_string(&journal).unwrap();
@@ -98,5 +130,46 @@ fn resume_after_sigkill_never_runs_a_step_twice() {
             assert!(text.ends_with('\n'), "kill {kill}: the journal ends torn after resume");
         }
     }
-    eprintln!("{KILLS} kills; the step in doubt was reported {reported_in_doubt} time(s)");
+    (reported_in_doubt, waited)
+}
+
+#[test]
+fn resume_after_sigkill_never_runs_a_step_twice() {
+    const STEPS: usize = 30;
+    let script: String =
+        (1..=STEPS).map(|i| format!("step \"s{i}\" {{ local::run(\"echo s{i} >> lines\"); }}\n")).collect();
+    let make = || {
+        let project = Project::new();
+        project.write("crash.rhai", &script);
+        project
+    };
+    kill_and_resume(&make, &|p: &Project| p.read("lines"), STEPS);
+}
+
+#[test]
+fn resume_after_sigkill_never_runs_a_remote_step_twice() {
+    const STEPS: usize = 20;
+    let _bed = testbed::lock();
+    // The remote user writes where the test reads: one file per project, named after its folder.
+    let file = |p: &Project| format!("/tmp/golive-crash-{}", p.path().file_name().unwrap().to_string_lossy());
+    let make = || {
+        let project = testbed::project();
+        let file = file(&project);
+        let script: String = (1..=STEPS)
+            .map(|i| {
+                // Every fourth step long enough to be still running when resume looks.
+                let pause = if i % 4 == 0 { "0.4" } else { "0.02" };
+                format!("step \"s{i}\" {{ ssh::run(target(), \"sleep {pause}; echo s{i} >> {file}\"); }}\n")
+            })
+            .collect();
+        project.write("crash.rhai", &script);
+        project
+    };
+    let lines = |p: &Project| std::fs::read_to_string(file(p)).unwrap_or_default();
+    kill_and_resume(&make, &lines, STEPS);
+    for entry in std::fs::read_dir("/tmp").unwrap().flatten() {
+        if entry.file_name().to_string_lossy().starts_with("golive-crash-") {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
 }

@@ -172,6 +172,26 @@ fn history_survives_a_restart() {
 }
 
 #[test]
+fn a_secret_typed_or_read_in_the_repl_never_reaches_its_history() {
+    let project = project();
+    project.write(".env", "REPL_TOKEN=repl-canary-9f3k\n");
+    {
+        let s = Screen::start(&project, "secret");
+        s.line("let t = secret(\"REPL_TOKEN\"); t.len()");
+        s.wait_for("= 16", T);
+        // The operator pastes the value itself into a command.
+        s.line("\"repl-canary-9f3k\".len()");
+        s.wait_for_n("= 16", 2, T);
+        assert!(!s.text().contains("= repl-canary-9f3k"), "{}", s.text());
+        s.quit();
+    }
+    let history = project.read(".golive/repl_history");
+    assert!(!history.contains("repl-canary-9f3k"), "{history}");
+    assert!(history.contains("\"<secret:REPL_TOKEN>\".len()"), "the line is kept, masked: {history}");
+    assert!(!project.state_files().contains("repl-canary-9f3k"));
+}
+
+#[test]
 fn run_of_one_rollback_step_against_the_test_bed() {
     let _bed = common::testbed::lock();
     common::testbed::reset();

@@ -290,15 +290,31 @@ fn quick_rollback_swaps_the_image_tags_for_real_within_its_budget() {
     std::fs::create_dir_all(deploy_backup.join("files")).unwrap();
     std::fs::write(deploy_backup.join("db.sql"), "-- pre-golive dump\nCREATE TABLE t (id int);\n").unwrap();
     std::fs::write(deploy_backup.join("files/restored.txt"), "restored\n").unwrap();
-    let full = project
+    let child = project
         .command(&["scripts/rollback_full.rhai", "--yes"])
         .env("MYSQL_ROOT_PASSWORD", "rehearsal-root-pw")
-        .output()
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
         .unwrap();
-    let full = common::Run::from(full);
+    // While it restores, no process on the target shows the password.
+    let mut seen = Vec::new();
+    let watching = Instant::now();
+    while watching.elapsed() < Duration::from_secs(4) {
+        let ps = std::process::Command::new("ps").args(["-eo", "args"]).output().unwrap();
+        let ps = String::from_utf8_lossy(&ps.stdout).into_owned();
+        if ps.contains("rehearsal-root-pw") {
+            seen.push(ps);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let full = common::Run::from(child.wait_with_output().unwrap());
     full.assert_code(0);
+    assert!(seen.is_empty(), "the password was in the process list:\n{}", seen[0]);
     assert!(
-        testbed::state("mysql.log").contains("mysql -u root jaraba\n-- pre-golive dump\nCREATE TABLE t (id int);"),
+        testbed::state("mysql.log").contains(
+            "mysql -u root jaraba\npassword from the environment: 17 characters\n-- pre-golive dump\nCREATE TABLE t (id int);"
+        ),
         "{}",
         testbed::state("mysql.log")
     );
@@ -862,4 +878,46 @@ fn advice_for_a_target_in_ssh_config_quotes_the_resolved_settings_and_key_files_
     run.assert_code(1);
     assert!(run.stderr.contains(&format!("cannot read identity_file {ssh}/no_such_key")), "{}", run.stderr);
     assert!(!run.stderr.contains("refused to log in"), "{}", run.stderr);
+}
+
+#[test]
+fn twelve_commands_at_once_on_one_target_fit_sshds_default_max_sessions_and_all_stop_on_timeout() {
+    let _bed = testbed::lock();
+    let project = testbed::project();
+    let twelve = ["target()"; 12].join(", ");
+    // sshd allows 10 sessions per connection by default; golive keeps to 8 unless told otherwise.
+    project.write(
+        "many.rhai",
+        &format!("step \"twelve at once\" {{ ssh::run_each([{twelve}], \"sleep 0.3; echo ok\").len() }}\n"),
+    );
+    let run = project.golive(&["many.rhai"]);
+    run.assert_code(0);
+    // The cap is what makes it work: past sshd's limit, sessions are refused.
+    let config = project.read("golive.toml").replace("[targets.rehearsal]", "[targets.rehearsal]\nmax_sessions = 12");
+    std::fs::write(project.file("golive.toml"), &config).unwrap();
+    let run = project.golive(&["many.rhai"]);
+    run.assert_code(1);
+    std::fs::write(project.file("golive.toml"), config.replace("max_sessions = 12\n", "")).unwrap();
+
+    // A timeout stops every one of them, each confirmed gone, within sshd's limit.
+    let file = format!("/tmp/golive-twelve-{}", std::process::id());
+    let _ = std::fs::remove_file(&file);
+    project.write(
+        "slow.rhai",
+        &format!("step \"twelve slow\" with #{{ timeout: \"1s\" }} {{ ssh::run_each([{twelve}], \"sleep 5; echo x >> {file}\"); }}\n"),
+    );
+    let run = project.golive(&["slow.rhai"]);
+    run.assert_code(1);
+    let journal = std::fs::read_to_string(project.journals().pop().unwrap()).unwrap();
+    let stopped =
+        journal.lines().filter(|l| l.contains("\"event\":\"effect_finished\"") && l.contains("gone)")).count();
+    let started = journal
+        .lines()
+        .filter(|l| l.contains("\"event\":\"effect_finished\"") && l.contains("had not started"))
+        .count();
+    assert_eq!(stopped + started, 12, "{journal}");
+    assert!(!journal.contains("NOT confirmed"), "{journal}");
+    assert_eq!(remote_processes(&file), "");
+    std::thread::sleep(Duration::from_secs(5));
+    assert!(!std::path::Path::new(&file).exists(), "a stopped command wrote later");
 }

@@ -44,6 +44,11 @@ pub async fn read_capped<R: AsyncRead + Unpin>(mut reader: R, cap: usize) -> std
     Ok(head)
 }
 
+/// Feeding stdin to a command that stopped reading: the pipe is broken, and that is the command's choice.
+pub fn unread_input(e: std::io::Error) -> std::io::Result<()> {
+    if e.kind() == std::io::ErrorKind::BrokenPipe { Ok(()) } else { Err(e) }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -33,12 +33,12 @@ impl LiveWorld {
 
     async fn exec(&self, exec: &Exec, budget: &Budget<'_>) -> Result<Outcome, EffectError> {
         let target = self.target(&exec.target)?;
+        let stdin = exec.stdin.as_ref().map(|s| s.as_bytes().to_vec());
         let out = if target.kind() == LOCAL {
-            run_local(exec, None, budget, self.config.output_cap).await?
+            run_local(exec, stdin, budget, self.config.output_cap).await?
         } else {
-            self.ssh
-                .run(&target, &exec.command.shell_line(exec.dir.as_deref()), None, budget, self.config.output_cap)
-                .await?
+            let line = exec.command.shell_line(exec.dir.as_deref());
+            self.ssh.run(&target, &line, stdin, exec.access, budget, self.config.output_cap).await?
         };
         Ok(Outcome::Exec(out))
     }
@@ -117,12 +117,14 @@ impl LiveWorld {
             dir: None,
             access: super::Access::Write,
             assumed: None,
+            stdin: None,
         };
         let target = self.target(target)?;
         let out = if target.kind() == LOCAL {
             run_local(&exec, Some(bytes), budget, self.config.output_cap).await?
         } else {
-            self.ssh.run(&target, &exec.command.shell_line(None), Some(bytes), budget, self.config.output_cap).await?
+            let line = exec.command.shell_line(None);
+            self.ssh.run(&target, &line, Some(bytes), super::Access::Write, budget, self.config.output_cap).await?
         };
         if out.code != 0 {
             return Err(EffectError::Failed(format!(
@@ -150,6 +152,7 @@ impl LiveWorld {
                 dir: None,
                 access: super::Access::Read,
                 assumed: None,
+                stdin: None,
             };
             // A download is the file itself: never capped.
             let out = run_local(&exec, None, budget, usize::MAX).await?;
@@ -246,8 +249,13 @@ async fn run_local(
         _ => EffectError::Failed(format!("cannot start `{}`: {e}", exec.command.program())),
     })?;
     let group = child.id();
-    if let Some(pgid) = group {
-        budget.tell_started(LOCAL, pgid);
+    if let Some(pgid) = group
+        && !budget.tell_started(LOCAL, pgid)
+    {
+        // SAFETY: killpg only sends a signal to the group this child leads.
+        unsafe { libc::killpg(pgid as libc::pid_t, libc::SIGKILL) };
+        let _ = child.wait().await;
+        return Err(EffectError::Failed("not started: the journal could not record it".into()));
     }
     let mut stdout = child.stdout.take().expect("stdout is piped");
     let mut stderr = child.stderr.take().expect("stderr is piped");
@@ -260,6 +268,8 @@ async fn run_local(
             }
             Ok::<_, std::io::Error>(())
         };
+        // A command that ends without reading all its stdin is its own business, not a failure to talk to it.
+        let feed = async { feed.await.or_else(super::capture::unread_input) };
         let (fed, out, err, status) = tokio::join!(
             feed,
             super::capture::read_capped(&mut stdout, cap),

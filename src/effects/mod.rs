@@ -79,6 +79,9 @@ pub struct Exec {
     /// (still an assumption: a check that uses it is UNKNOWN). None: no output.
     #[serde(skip)]
     pub assumed: Option<String>,
+    /// Fed to the command; never described, journaled or planned (it may be a password).
+    #[serde(skip)]
+    pub stdin: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -177,7 +180,8 @@ impl Effect {
         match self {
             Effect::Exec(exec) => {
                 let dir = exec.dir.as_deref().map(|d| format!(" (in {d})")).unwrap_or_default();
-                format!("{}$ {}{dir}", exec.target, exec.command.display())
+                let stdin = if exec.stdin.is_some() { " (with stdin)" } else { "" };
+                format!("{}$ {}{dir}{stdin}", exec.target, exec.command.display())
             }
             Effect::Sleep { duration } => format!("sleep {}", crate::duration::short(*duration)),
             Effect::Prompt(p) if p.choices.is_empty() => format!("ask: {}", p.question),
@@ -315,7 +319,9 @@ pub struct Started {
 pub struct Budget<'a> {
     pub timeout: Option<Duration>,
     pub cancel: CancellationToken,
-    pub started: Option<&'a dyn Fn(Started)>,
+    /// Returns false when the fact could not be kept (the journal cannot be written): a write then does
+    /// not start.
+    pub started: Option<&'a dyn Fn(Started) -> bool>,
 }
 
 impl Budget<'_> {
@@ -323,9 +329,11 @@ impl Budget<'_> {
         Budget { timeout, cancel, started: None }
     }
 
-    pub(crate) fn tell_started(&self, target: &str, process_group: u32) {
-        if let Some(tell) = self.started {
-            tell(Started { target: target.to_string(), process_group });
+    /// Tells where a command started; false when that could not be kept.
+    pub(crate) fn tell_started(&self, target: &str, process_group: u32) -> bool {
+        match self.started {
+            Some(tell) => tell(Started { target: target.to_string(), process_group }),
+            None => true,
         }
     }
 }

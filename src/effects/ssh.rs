@@ -17,12 +17,17 @@ use std::time::{Duration, Instant};
 use openssh::{ControlPersist, KnownHosts, Session, SessionBuilder};
 use tokio::sync::Semaphore;
 
-use super::{Budget, EffectError, ExecOutput, process_group};
+use super::{Access, Budget, EffectError, ExecOutput, process_group};
 
 use crate::config::Target;
 
-/// Concurrent commands per target unless golive.toml says otherwise: under sshd's default MaxSessions (10).
+/// Concurrent commands per target unless golive.toml says otherwise: with `CONTROL_SESSIONS`, within sshd's
+/// default MaxSessions (10 per connection).
 pub const DEFAULT_MAX_SESSIONS: usize = 8;
+
+/// Sessions per target kept for golive's own commands (stopping a timed-out command, asking whether one
+/// runs): a fan-out that times out on every session can still stop each one, one or two at a time.
+pub const CONTROL_SESSIONS: usize = 2;
 
 /// One target's master, once opened; its lock is held while it connects.
 type MasterSlot = Arc<tokio::sync::Mutex<Option<Arc<Session>>>>;
@@ -33,6 +38,8 @@ pub struct SshConnector {
     /// targets do not wait for each other).
     sessions: Mutex<HashMap<String, (usize, MasterSlot)>>,
     slots: Mutex<HashMap<String, Arc<Semaphore>>>,
+    /// Per target: the sessions kept for golive's own commands.
+    control: Mutex<HashMap<String, Arc<Semaphore>>>,
     /// The guard that cleans up after golive, once a master was opened.
     guard: Mutex<Option<std::process::Child>>,
 }
@@ -51,6 +58,7 @@ impl SshConnector {
             control_dir,
             sessions: Mutex::new(HashMap::new()),
             slots: Mutex::new(HashMap::new()),
+            control: Mutex::new(HashMap::new()),
             guard: Mutex::new(None),
         }
     }
@@ -82,16 +90,18 @@ impl SshConnector {
     }
 
     /// Runs one shell line on the target, with `stdin` fed to it when given; each output stream keeps at most
-    /// `cap` bytes (head and tail).
+    /// `cap` bytes (head and tail). A write waits for golive's go-ahead, given once the journal holds where
+    /// it runs.
     pub async fn run(
         &self,
         target: &Target,
         line: &str,
         stdin: Option<Vec<u8>>,
+        access: Access,
         budget: &Budget<'_>,
         cap: usize,
     ) -> Result<ExecOutput, EffectError> {
-        let raw = self.run_capped(target, line, stdin, budget, cap).await?;
+        let raw = self.run_capped(target, line, stdin, access, budget, cap).await?;
         Ok(ExecOutput {
             code: raw.code,
             stdout: String::from_utf8_lossy(&raw.stdout).into_owned(),
@@ -108,7 +118,7 @@ impl SshConnector {
         stdin: Option<Vec<u8>>,
         budget: &Budget<'_>,
     ) -> Result<RawOutput, EffectError> {
-        self.run_capped(target, line, stdin, budget, usize::MAX).await
+        self.run_capped(target, line, stdin, Access::Read, budget, usize::MAX).await
     }
 
     async fn run_capped(
@@ -116,6 +126,7 @@ impl SshConnector {
         target: &Target,
         line: &str,
         stdin: Option<Vec<u8>>,
+        access: Access,
         budget: &Budget<'_>,
         cap: usize,
     ) -> Result<RawOutput, EffectError> {
@@ -131,8 +142,20 @@ impl SshConnector {
                 MAX_LINE
             )));
         }
+        // The step's time runs while the command waits for a session, too.
+        let deadline = async {
+            match budget.timeout {
+                Some(t) => tokio::time::sleep(t).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::pin!(deadline);
         let slots = self.slots(target);
-        let _slot = slots.acquire().await.map_err(|_| EffectError::Failed("the session pool was closed".into()))?;
+        let _slot = tokio::select! {
+            slot = slots.acquire() => slot.map_err(|_| EffectError::Failed("the session pool was closed".into()))?,
+            _ = budget.cancel.cancelled() => return Err(not_started(EffectError::Cancelled)),
+            _ = &mut deadline => return Err(not_started(EffectError::TimedOut(budget.timeout.unwrap_or_default()))),
+        };
         // The remote command's process group, as soon as its shell reports it.
         let group = Mutex::new(None);
         let work = async {
@@ -140,11 +163,15 @@ impl SshConnector {
             let started = Instant::now();
             let tell = |pgid: u32| {
                 *group.lock().unwrap_or_else(|p| p.into_inner()) = Some(pgid);
-                budget.tell_started(&target.name, pgid);
+                budget.tell_started(&target.name, pgid)
             };
-            let result = run_on(&session, line, stdin, &tell, cap).await;
+            let result = run_on(&session, line, stdin, access == Access::Write, &tell, cap).await;
             match result {
-                Ok(out) => Ok(RawOutput { duration_ms: started.elapsed().as_millis() as u64, ..out }),
+                Ok(None) => Err(EffectError::Failed(format!(
+                    "not started on `{}`: the journal could not record where it runs",
+                    target.name
+                ))),
+                Ok(Some(out)) => Ok(RawOutput { duration_ms: started.elapsed().as_millis() as u64, ..out }),
                 Err(e) => {
                     // A broken master is dropped so the next command (the next step's) reconnects.
                     if matches!(
@@ -159,23 +186,21 @@ impl SshConnector {
                 }
             }
         };
-        let deadline = async {
-            match budget.timeout {
-                Some(t) => tokio::time::sleep(t).await,
-                None => std::future::pending().await,
-            }
-        };
+        tokio::pin!(work);
         let ended = tokio::select! {
-            result = work => return result,
+            result = &mut work => return result,
             _ = budget.cancel.cancelled() => EffectError::Cancelled,
-            _ = deadline => EffectError::TimedOut(budget.timeout.unwrap_or_default()),
+            _ = &mut deadline => EffectError::TimedOut(budget.timeout.unwrap_or_default()),
         };
         // Cancel means stop: the command's process group is stopped on the target before golive reports.
         let pgid = *group.lock().unwrap_or_else(|p| p.into_inner());
         let how = match pgid {
             Some(pgid) => self.stop_group(target, pgid).await,
-            None => "it had not started on the target".to_string(),
+            None => NOT_STARTED.to_string(),
         };
+        // Its session ends with it: the slot is given back only once sshd has closed it, so the next
+        // command never finds every session still taken.
+        let _ = tokio::time::timeout(Duration::from_secs(2), &mut work).await;
         Err(EffectError::Stopped { cause: Box::new(ended), how })
     }
 
@@ -203,6 +228,11 @@ impl SshConnector {
     /// A short command of golive's own (looking for or stopping a group), outside any step's budget: it
     /// must work after a timeout or a Ctrl-C, so it gets its own limit.
     async fn control_command(&self, target: &Target, script: String) -> Result<String, String> {
+        let control = {
+            let mut control = self.control.lock().unwrap_or_else(|p| p.into_inner());
+            Arc::clone(control.entry(target.name.clone()).or_insert_with(|| Arc::new(Semaphore::new(CONTROL_SESSIONS))))
+        };
+        let _slot = control.acquire().await.map_err(|_| "the session pool was closed".to_string())?;
         let session = self.session(target).await.map_err(|e| e.to_string())?;
         let limit = process_group::GRACE * 2 + Duration::from_secs(10);
         let answer = tokio::time::timeout(limit, async {
@@ -313,56 +343,118 @@ pub struct RawOutput {
 /// session's command in a session of its own), so golive can stop everything the command started.
 const GROUP_MARK: &str = "\u{1e}golive-pgid ";
 
-/// Runs `line` through the remote user's shell, telling the shell's process group as soon as it starts. POSIX sh only (dash, busybox): a builtin printf before the line, no extra process.
+const NOT_STARTED: &str = "it had not started on the target";
+
+/// An effect that ended while waiting for a session: nothing ran.
+fn not_started(cause: EffectError) -> EffectError {
+    EffectError::Stopped { cause: Box::new(cause), how: NOT_STARTED.into() }
+}
+
+/// What a write's shell reads before it runs its line: golive sends it once the journal holds where the
+/// command runs, so a golive killed before that leaves nothing running (the shell reads end-of-file and exits).
+const GO_AHEAD: &[u8] = b"go\n";
+
+/// What the first stderr lines of a remote shell said about its process group.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Heard {
+    /// The group was reported and the journal keeps it.
+    Kept,
+    /// Reported, but the journal could not keep it.
+    NotKept,
+    /// The shell ended without reporting it.
+    NoMark,
+}
+
+/// Runs `line` through the remote user's shell, telling the shell's process group as soon as it starts.
+/// With `go_ahead` (writes), the line runs only after `tell_group` returned true and golive said so on
+/// stdin; None when it never did. POSIX sh only (dash, busybox): a builtin printf before the line, no extra process.
 async fn run_on(
     session: &Arc<Session>,
     line: &str,
     stdin: Option<Vec<u8>>,
-    tell_group: &dyn Fn(u32),
+    go_ahead: bool,
+    tell_group: &dyn Fn(u32) -> bool,
     cap: usize,
-) -> Result<RawOutput, openssh::Error> {
+) -> Result<Option<RawOutput>, openssh::Error> {
     use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
-    let wrapped = format!("printf '\\036golive-pgid %s\\n' $$ >&2; {line}");
+    // `read` takes one line byte by byte from a pipe (POSIX), so what follows is the command's own stdin.
+    let wait = if go_ahead { "read -r golive_go && [ \"$golive_go\" = go ] || exit 125; " } else { "" };
+    let wrapped = format!("printf '\\036golive-pgid %s\\n' $$ >&2; {wait}{line}");
     let mut command = Session::arc_raw_command(Arc::clone(session), wrapped);
-    command.stdin(if stdin.is_some() { openssh::Stdio::piped() } else { openssh::Stdio::null() });
+    let piped = stdin.is_some() || go_ahead;
+    command.stdin(if piped { openssh::Stdio::piped() } else { openssh::Stdio::null() });
     command.stdout(openssh::Stdio::piped());
     command.stderr(openssh::Stdio::piped());
     let mut child = command.spawn().await?;
     let input = child.stdin().take();
+    let (told, heard) = tokio::sync::oneshot::channel::<Heard>();
+    let told = Mutex::new(Some(told));
     let feed = async {
-        if let (Some(bytes), Some(mut input)) = (stdin, input) {
-            input.write_all(&bytes).await?;
-            input.shutdown().await?;
+        let Some(mut input) = input else { return Ok::<_, std::io::Error>(true) };
+        if go_ahead {
+            // No go-ahead without the journal's record of where it runs: the shell then reads end-of-file.
+            match heard.await.unwrap_or(Heard::NoMark) {
+                Heard::Kept => input.write_all(GO_AHEAD).await?,
+                Heard::NotKept => {
+                    drop(input);
+                    return Ok(false);
+                }
+                // The shell ended before the mark (a login refused by the account's shell): its output says why.
+                Heard::NoMark => return Ok(true),
+            }
         }
-        Ok::<_, std::io::Error>(())
+        // A command that ends without reading all its stdin is its own business, not a transport error.
+        let fed = async {
+            if let Some(bytes) = stdin {
+                input.write_all(&bytes).await?;
+            }
+            input.shutdown().await
+        };
+        fed.await.or_else(super::capture::unread_input)?;
+        Ok(true)
     };
     let mut stdout = child.stdout().take().expect("stdout is piped");
     let stderr = child.stderr().take().expect("stderr is piped");
     let read_out = super::capture::read_capped(&mut stdout, cap);
     let read_err = async {
         let mut reader = tokio::io::BufReader::new(stderr);
-        let mut first = Vec::new();
-        reader.read_until(b'\n', &mut first).await?;
-        let text = String::from_utf8_lossy(&first);
-        if let Some(id) = text.strip_prefix(GROUP_MARK).and_then(|rest| rest.trim().parse::<u32>().ok()) {
-            tell_group(id);
-            first.clear();
+        // A login shell's rc files may print before the mark: those lines stay part of stderr.
+        let mut before = Vec::new();
+        let heard = loop {
+            let mut line = Vec::new();
+            if reader.read_until(b'\n', &mut line).await? == 0 {
+                break Heard::NoMark;
+            }
+            let text = String::from_utf8_lossy(&line);
+            if let Some(id) = text.strip_prefix(GROUP_MARK).and_then(|rest| rest.trim().parse::<u32>().ok()) {
+                break if tell_group(id) { Heard::Kept } else { Heard::NotKept };
+            }
+            if before.len() < cap {
+                before.extend_from_slice(&line);
+            }
+        };
+        if let Some(told) = told.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            let _ = told.send(heard);
         }
-        let rest = super::capture::read_capped(&mut reader, cap.saturating_sub(first.len())).await?;
-        first.extend(rest);
-        Ok(first)
+        let rest = super::capture::read_capped(&mut reader, cap.saturating_sub(before.len())).await?;
+        before.extend(rest);
+        Ok(before)
     };
-    let ((), out, err) = tokio::try_join!(feed, read_out, read_err).map_err(openssh::Error::ChildIo)?;
-    match child.wait().await {
-        Ok(status) => Ok(RawOutput {
+    let (went, out, err) = tokio::try_join!(feed, read_out, read_err).map_err(openssh::Error::ChildIo)?;
+    let status = child.wait().await;
+    if !went {
+        return Ok(None);
+    }
+    match status {
+        Ok(status) => Ok(Some(RawOutput {
             code: status.code().map(i64::from).unwrap_or(255),
             stdout: out,
             stderr: err,
             duration_ms: 0,
-        }),
+        })),
         // The crate turns a remote exit 127 into an error: it is a command result.
         Err(openssh::Error::Remote(e)) if e.kind() == std::io::ErrorKind::NotFound => {
-            Ok(RawOutput { code: 127, stdout: out, stderr: err, duration_ms: 0 })
+            Ok(Some(RawOutput { code: 127, stdout: out, stderr: err, duration_ms: 0 }))
         }
         Err(e) => Err(e),
     }

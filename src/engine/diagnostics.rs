@@ -23,7 +23,13 @@ impl SourceMap {
         self.files.insert(name.to_string(), text.to_string());
     }
 
+    /// The diagnostic laid out by golive (ariadne's colours are golive's own); its message and notes may
+    /// quote what a target printed, so they are made printable first.
     pub fn render(&self, diagnostic: &Diagnostic, color: bool) -> String {
+        let mut safe = diagnostic.clone();
+        safe.message = crate::terminal::printable(&diagnostic.message).into_owned();
+        safe.notes = diagnostic.notes.iter().map(|n| crate::terminal::printable(n).into_owned()).collect();
+        let diagnostic = &safe;
         let Some(text) = self.files.get(&diagnostic.file).filter(|_| diagnostic.line > 0) else {
             let mut out = format!("error: {}\n  --> {}\n", diagnostic.message, diagnostic.location());
             for note in &diagnostic.notes {

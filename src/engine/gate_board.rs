@@ -3,9 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use comfy_table::{Cell, ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
+use comfy_table::{Attribute, Cell, Color, ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
 
-use crate::terminal::{Terminal, Tone};
+use crate::terminal::{Terminal, Tone, printable};
 use crate::verdict::CheckRecord;
 
 /// What a gate shows the decider: each criterion with Required / Status / Evidence, failed required ones
@@ -39,16 +39,38 @@ impl GateBoard {
         if failed || fired { "NO-GO" } else { "GO" }
     }
 
+    /// The board as golive lays it out: evidence and names (target text) are made printable cell by cell,
+    /// and colour is comfy-table's own styling (so it never counts toward a column's width). Written with
+    /// `Terminal::block`.
     pub fn render(&self, terminal: &Terminal) -> String {
+        let color = terminal.is_color();
+        let styled = |text: &str, tone: Tone| {
+            let cell = Cell::new(text);
+            match (color, tone) {
+                (false, _) | (_, Tone::Plain) => cell,
+                (true, Tone::Good) => cell.fg(Color::Green),
+                (true, Tone::Bad) => cell.fg(Color::Red).add_attribute(Attribute::Bold),
+                (true, Tone::Dim) => cell.add_attribute(Attribute::Dim),
+                (true, Tone::Heading) => cell.add_attribute(Attribute::Bold),
+            }
+        };
+        let style = |table: &mut Table| {
+            if color {
+                table.enforce_styling();
+            } else {
+                table.force_no_tty();
+            }
+        };
         let mut table = Table::new();
         table.load_preset(UTF8_FULL_CONDENSED).set_content_arrangement(ContentArrangement::Dynamic);
+        style(&mut table);
         table.set_header(vec!["Criterion", "Required", "Status", "Evidence"]);
         for (check, required) in &self.rows {
             let status = match (check.ok, required) {
-                _ if check.unknown => terminal.paint("UNKNOWN (assumed)", Tone::Bad),
-                (true, _) => terminal.paint("pass", Tone::Good),
-                (false, true) => terminal.paint("FAIL", Tone::Bad),
-                (false, false) => terminal.paint("fail", Tone::Dim),
+                _ if check.unknown => styled("UNKNOWN (assumed)", Tone::Bad),
+                (true, _) => styled("pass", Tone::Good),
+                (false, true) => styled("FAIL", Tone::Bad),
+                (false, false) => styled("fail", Tone::Dim),
             };
             let evidence = match (check.actual.is_empty(), check.target.is_empty()) {
                 (false, false) => format!("{} (target {})", check.actual, check.target),
@@ -57,20 +79,21 @@ impl GateBoard {
                 (true, true) => String::new(),
             };
             table.add_row(vec![
-                Cell::new(&check.name),
+                Cell::new(printable(&check.name)),
                 Cell::new(if *required { "yes" } else { "no" }),
-                Cell::new(status),
-                Cell::new(evidence),
+                status,
+                Cell::new(printable(&evidence)),
             ]);
         }
         let mut out = table.to_string();
         if !self.triggers.is_empty() {
             let mut triggers = Table::new();
             triggers.load_preset(UTF8_FULL_CONDENSED);
+            style(&mut triggers);
             triggers.set_header(vec!["No-Go trigger", "Fired"]);
             for (name, fired) in &self.triggers {
-                let mark = if *fired { terminal.paint("FIRED", Tone::Bad) } else { terminal.paint("no", Tone::Good) };
-                triggers.add_row(vec![Cell::new(name), Cell::new(mark)]);
+                let mark = if *fired { styled("FIRED", Tone::Bad) } else { styled("no", Tone::Good) };
+                triggers.add_row(vec![Cell::new(printable(name)), mark]);
             }
             out.push('\n');
             out.push_str(&triggers.to_string());

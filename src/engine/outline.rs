@@ -35,6 +35,10 @@ pub struct Outline {
     /// Every `config("literal")` the script reads without a default: each must resolve for the run's target.
     #[serde(skip)]
     pub config_keys: Vec<ConfigUse>,
+    /// Every `secret("LITERAL")` the script names: loaded and masked from the start of a run (resume too),
+    /// so a secret read only inside an already-done step is still masked.
+    #[serde(skip)]
+    pub secret_names: BTreeSet<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -126,6 +130,11 @@ impl Walk<'_> {
                 let namespace = call.namespace.path.iter().map(|i| i.name.as_str()).collect::<Vec<_>>().join("::");
                 let full =
                     if namespace.is_empty() { call.name.to_string() } else { format!("{namespace}::{}", call.name) };
+                if full == "secret"
+                    && let [Expr::StringConstant(name, _)] = call.args.as_slice()
+                {
+                    self.outline.secret_names.insert(name.to_string());
+                }
                 if full == "config"
                     && let [Expr::StringConstant(key, _)] = call.args.as_slice()
                 {

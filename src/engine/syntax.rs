@@ -208,7 +208,7 @@ fn gate(host: &Rc<Host>, name: &str, options: &GateOptions, pos: Position) -> Re
     checks.extend(controller.checks());
     let board = super::gate_board::GateBoard::new(&checks, options.required.as_deref(), &options.nogo);
     if !controller.is_dry() {
-        controller.terminal().line(&board.render(controller.terminal()));
+        controller.terminal().block(&board.render(controller.terminal()));
     }
     let answered = controller.ask(name, &["GO", "NO-GO"], AskKind::Choice, pos)?;
     if answered.assumed {

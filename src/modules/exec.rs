@@ -23,6 +23,9 @@ pub struct ExecOptions {
     /// What a plan takes this read to print when no scenario answers it (the read's own default, beside
     /// the code that parses it); a check that uses it is still UNKNOWN in the plan.
     pub assume: Option<String>,
+    /// Fed to the command on stdin, never shown or journaled: how a password reaches a client without
+    /// appearing in any process list (`IFS= read -r PGPASSWORD; export PGPASSWORD; ...`).
+    pub stdin: Option<String>,
 }
 
 impl ExecOptions {
@@ -63,6 +66,7 @@ pub fn command(
         dir: options.dir.clone(),
         access: options.access(),
         assumed: options.assume.clone(),
+        stdin: options.stdin.clone(),
     };
     let effect = Effect::Exec(exec);
     let what = host.controller.terminal().redactor().redact(&effect.describe()).into_owned();

@@ -160,7 +160,17 @@ fn options(ctx: &NativeCallContext, map: Map) -> Result<Options, Box<EvalAltResu
     decode(Dynamic::from_map(map), &format!("`http::{}`", ctx.fn_name()), ctx.call_position())
 }
 
+/// The Base64 golive's basic auth header carries for a secret password is masked as that secret.
+fn mask_basic_auth(host: &Host, request: &HttpRequest) {
+    if let Some(Auth::Basic { user, password: Some(password) }) = &request.auth {
+        use base64::Engine;
+        let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+        host.controller.terminal().redactor().add_derived(password, &encoded);
+    }
+}
+
 fn send(host: &Host, ctx: &NativeCallContext, request: HttpRequest) -> Result<Response, Box<EvalAltResult>> {
+    mask_basic_auth(host, &request);
     let method = request.method.clone();
     let caller = format!("http::{}", ctx.fn_name());
     match host.controller.perform(Effect::Http(request), &caller, ctx.call_position())? {
@@ -218,7 +228,9 @@ fn all(host: &Host, ctx: &NativeCallContext, requests: Array) -> Result<Array, B
         let opts: Options = decode(Dynamic::from_map(map), &format!("http::all request {i}"), pos)?;
         let url = opts.url.clone().ok_or_else(|| runtime(format!("http::all: request {i} has no `url`"), pos))?;
         let method = opts.method.clone().unwrap_or_else(|| "GET".into());
-        built.push(build(&method, &url, opts, pos)?);
+        let request = build(&method, &url, opts, pos)?;
+        mask_basic_auth(host, &request);
+        built.push(request);
     }
     let methods: Vec<(String, String)> = built.iter().map(|r| (r.method.clone(), r.full_url())).collect();
     let effects = built.into_iter().map(Effect::Http).collect();

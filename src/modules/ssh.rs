@@ -254,6 +254,7 @@ fn run_each(
                 dir: options.dir.clone(),
                 access: options.access(),
                 assumed: options.assume.clone(),
+                stdin: options.stdin.clone(),
             })
         })
         .collect();

@@ -188,8 +188,10 @@ impl Journal {
     /// Appends one entry; `durable` also fsyncs (step boundaries and answers). A run that cannot write its
     /// journal stops (exit 1, with the resume hint): going on would make the journal, and so resume, untrue.
     pub fn append(&mut self, entry: &Entry, durable: bool) -> Result<()> {
-        let json = serde_json::to_string(entry).expect("journal entries serialise");
-        let mut line = self.redactor.redact(&json).into_owned();
+        // Masked as values, then serialized: a secret can never break the JSON or rewrite golive's own fields.
+        let mut value = serde_json::to_value(entry).expect("journal entries serialise");
+        self.redactor.redact_json(&mut value);
+        let mut line = value.to_string();
         line.push('\n');
         let stopped = |e: std::io::Error| {
             Failure::Runbook(format!(

@@ -573,6 +573,11 @@ fn live(
         Err(e) => return (None, Err(e)),
     };
     let summary = RunSummary { run_id: run_id.clone(), journal: journal_path };
+    // Every secret the script names is masked from the start, resume included: one read only inside an
+    // already-done step is masked all the same, and a done step's value that holds it can be replayed.
+    for name in &session.script.outline.secret_names {
+        let _ = session.host.secrets.get(name);
+    }
     let terminal = Arc::clone(session.controller.terminal());
     let verb = if matches!(mode, Mode::Resume) { "resuming" } else { "running" };
     terminal.line(&format!("{verb} {} on target `{target}` as run {run_id}", session.file.name));

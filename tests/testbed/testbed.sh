@@ -54,7 +54,7 @@ PasswordAuthentication no
 KbdInteractiveAuthentication no
 UsePAM no
 StrictModes no
-MaxSessions 64
+# MaxSessions stays at its default (10 per connection): golive's default max_sessions (8) is tested against it.
 MaxStartups 64:30:128
 LogLevel VERBOSE
 PrintMotd no

@@ -122,9 +122,7 @@ impl Controller {
             Answered { answer, by, note: None, assumed }
         };
         let kept = if kind == AskKind::Secret {
-            if answered.answer.len() >= crate::secrets::MIN_SECRET_LEN {
-                self.terminal.redactor().add(question, &answered.answer);
-            }
+            self.terminal.redactor().add(question, &answered.answer);
             "(secret, not kept)".to_string()
         } else {
             answered.answer.clone()

@@ -77,8 +77,12 @@ impl Controller {
                 process_group: started.process_group,
                 at: now_stamp(),
             };
-            if let Err(e) = self.journal(entry, writes) {
-                journal_failed.set(Some(e));
+            match self.journal(entry, writes) {
+                Ok(()) => true,
+                Err(e) => {
+                    journal_failed.set(Some(e));
+                    false
+                }
             }
         };
         let budget = Budget {

@@ -257,7 +257,8 @@ impl Controller {
                     return Ok(Dynamic::UNIT);
                 }
                 Choice::Abort => {
-                    let why = format!("{} \"{}\" failed: {message}", spec.kind, spec.name);
+                    let why =
+                        format!("{} \"{}\" failed: {}", spec.kind, spec.name, crate::terminal::printable(&message));
                     let failure = if interrupted {
                         Failure::Interrupted { code: self.interrupts.aborting().unwrap_or(130), message: why }
                     } else {
@@ -357,7 +358,16 @@ impl Controller {
                             &format!("{how} in an earlier attempt{verdict}{edited}"),
                         );
                         self.replay(&spec.name, &done);
-                        Ok(Some(from_json(&done.value)))
+                        // Its value was journaled with masks in place of secrets: they resolve again here.
+                        let mut value = done.value.clone();
+                        if let Err(name) = unmask_json(self.terminal.redactor(), &mut value) {
+                            let why = format!(
+                                "{label}'s stored value holds the secret `{name}`, which this run cannot load: set \
+                                 {name}, then resume (golive never replays a mask in place of a secret)"
+                            );
+                            return Err(self.stop(Stop::Failure(Failure::Runbook(why)), spec.pos));
+                        }
+                        Ok(Some(from_json(&value)))
                     }
                 }
             }
@@ -382,13 +392,25 @@ impl Controller {
     ) -> Result<Option<Dynamic>, Box<EvalAltResult>> {
         let label = format!("{} \"{}\"", spec.kind, spec.name);
         let mut policy = self.settings.in_doubt;
+        let mut settled_by_itself = false;
         loop {
             // Before anything may run again: ask each target whether the command is still running there.
             let state = self.look_for_commands(&running);
-            if matches!(state, Whereabouts::Gone | Whereabouts::NotRecorded) && (!wrote || spec.options.idempotent) {
+            let rerunnable = !wrote || spec.options.idempotent;
+            if matches!(state, Whereabouts::Gone | Whereabouts::NotRecorded) && rerunnable {
                 let why = if wrote { "it is idempotent" } else { "it made no writes" };
                 self.terminal.line(&format!("        {label} was in doubt; re-running it because {why}"));
                 return Ok(None);
+            }
+            // Never beside its earlier attempt: a read is stopped, an idempotent write is waited for.
+            if matches!(state, Whereabouts::Running(_)) && rerunnable && !settled_by_itself {
+                settled_by_itself = true;
+                if wrote {
+                    self.wait_for_commands(spec, &running);
+                } else {
+                    self.stop_commands(spec, &running)?;
+                }
+                continue;
             }
             let choices: &[&str] = match state {
                 Whereabouts::Running(_) => &["wait", "stop", "done", "abort"],
@@ -622,7 +644,7 @@ impl Controller {
             }
             Err(err) => {
                 let message = crate::diagnostic::one_line(&err);
-                let why = format!("{} \"{}\" failed: {message}", spec.kind, spec.name);
+                let why = format!("{} \"{}\" failed: {}", spec.kind, spec.name, crate::terminal::printable(&message));
                 // A failure that follows from an assumption is not a prediction.
                 let failure = if frame.assumed { Failure::Unknown(why) } else { Failure::Runbook(why) };
                 let shown = if frame.assumed { "FAILS on assumed reads" } else { "FAILS" };
@@ -737,6 +759,18 @@ impl Window {
         };
         Ok(Window { text: text.into(), length: Duration::from_secs(span as u64 * 60) })
     }
+}
+
+/// Puts secrets back in place of their masks, in every string of a stored value; the first unknown name.
+fn unmask_json(redactor: &crate::secrets::Redactor, value: &mut serde_json::Value) -> Result<(), String> {
+    use serde_json::Value;
+    match value {
+        Value::String(text) if text.contains("<secret:") => *text = redactor.unmask(text)?,
+        Value::Array(items) => items.iter_mut().try_for_each(|v| unmask_json(redactor, v))?,
+        Value::Object(fields) => fields.values_mut().try_for_each(|v| unmask_json(redactor, v))?,
+        _ => {}
+    }
+    Ok(())
 }
 
 /// Where an in-doubt step's commands are, as the targets answered.
