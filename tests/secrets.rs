@@ -138,3 +138,20 @@ fn text_a_command_prints_never_drives_the_terminal_and_the_journal_keeps_the_byt
     let journal = std::fs::read_to_string(project.journals().pop().unwrap()).unwrap();
     assert!(journal.contains("\\u001b]52;c;aGVsbG8="), "the journal keeps the bytes:\n{journal}");
 }
+
+#[test]
+fn a_secret_read_only_in_a_done_step_is_still_masked_after_resume() {
+    let project = Project::new();
+    project.write(
+        "once.rhai",
+        "step \"reads it\" { secret(\"ONLY_HERE\").len() }\nstep \"fails once\" { local::run(\"test -e fixed\"); }\n\
+         step \"prints it\" { print(local::run(\"printf 'value=%s' \\\"$ONLY_HERE\\\"\").stdout); }\n",
+    );
+    let golive = |args: &[&str]| common::Run::from(project.command(args).env("ONLY_HERE", "only-here-4k2j9").output().unwrap());
+    golive(&["once.rhai"]).assert_code(1);
+    project.write("fixed", "");
+    let resumed = golive(&["resume", "--non-interactive"]);
+    resumed.assert_code(0);
+    assert!(resumed.stdout.contains("value=<secret:ONLY_HERE>"), "{}", resumed.all());
+    assert!(!resumed.all().contains("only-here-4k2j9") && !project.state_files().contains("only-here-4k2j9"));
+}

@@ -165,7 +165,20 @@ impl SshConnector {
                 *group.lock().unwrap_or_else(|p| p.into_inner()) = Some(pgid);
                 budget.tell_started(&target.name, pgid)
             };
-            let result = run_on(&session, line, stdin, access == Access::Write, &tell, cap).await;
+            // sshd counts a session until it has closed it, a moment after its command ended: a new one
+            // right then may be refused. A refused session ran nothing, so golive asks again briefly
+            // (bounded by the step's timeout, which races this whole future).
+            let mut refusals = 0;
+            let result = loop {
+                let result = run_on(&session, line, stdin.clone(), access == Access::Write, &tell, cap).await;
+                match result {
+                    Err(e) if refusals < 200 && with_source(&e).contains("Session open refused") => {
+                        refusals += 1;
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                    }
+                    other => break other,
+                }
+            };
             match result {
                 Ok(None) => Err(EffectError::Failed(format!(
                     "not started on `{}`: the journal could not record where it runs",
@@ -460,6 +473,11 @@ async fn run_on(
     }
 }
 
+/// An error's text with its cause's (the crate keeps sshd's words in the source).
+fn with_source(err: &openssh::Error) -> String {
+    format!("{err} {}", std::error::Error::source(err).map(|s| s.to_string()).unwrap_or_default())
+}
+
 /// A key ssh would skip (missing, unreadable, readable by others) is named before ssh turns it into a
 /// misleading "Permission denied".
 fn check_key(target: &Target, key: &str) -> Result<(), EffectError> {
@@ -587,7 +605,7 @@ fn transport_error(target: &Target, resolved: &Resolved, err: &openssh::Error, d
         at.push_str(&format!(" (`{written}` in ssh_config{through})"));
     }
     let known_hosts = &resolved.known_hosts;
-    let text = format!("{err} {}", std::error::Error::source(err).map(|s| s.to_string()).unwrap_or_default());
+    let text = with_source(err);
     let name = &target.name;
     if text.contains("REMOTE HOST IDENTIFICATION HAS CHANGED")
         || text.contains("Host key for") && text.contains("has changed")
