@@ -147,7 +147,8 @@ fn a_secret_read_only_in_a_done_step_is_still_masked_after_resume() {
         "step \"reads it\" { secret(\"ONLY_HERE\").len() }\nstep \"fails once\" { local::run(\"test -e fixed\"); }\n\
          step \"prints it\" { print(local::run(\"printf 'value=%s' \\\"$ONLY_HERE\\\"\").stdout); }\n",
     );
-    let golive = |args: &[&str]| common::Run::from(project.command(args).env("ONLY_HERE", "only-here-4k2j9").output().unwrap());
+    let golive =
+        |args: &[&str]| common::Run::from(project.command(args).env("ONLY_HERE", "only-here-4k2j9").output().unwrap());
     golive(&["once.rhai"]).assert_code(1);
     project.write("fixed", "");
     let resumed = golive(&["resume", "--non-interactive"]);
