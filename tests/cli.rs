@@ -240,7 +240,7 @@ fn docs_list_module_functions_and_reject_unknown_modules() {
 }
 
 /// A step that kills its own golive (the shell's parent) the first time: a deterministic run death mid-step.
-const DIES_ONCE: &str = "local::run(\"echo ran >> log; test -e died || { touch died; kill -9 $PPID; sleep 5; }\")";
+const DIES_ONCE: &str = "local::run(\"echo ran >> log; test -e died || { touch died; kill -9 $PPID; exec sleep 5; }\")";
 
 #[test]
 fn an_idempotent_step_in_doubt_is_rerun_by_itself() {
