@@ -892,12 +892,10 @@ fn twelve_commands_at_once_on_one_target_fit_sshds_default_max_sessions_and_all_
     );
     let run = project.golive(&["many.rhai"]);
     run.assert_code(0);
-    // The cap is what makes it work: past sshd's limit, sessions are refused.
-    let config = project.read("golive.toml").replace("[targets.rehearsal]", "[targets.rehearsal]\nmax_sessions = 12");
-    std::fs::write(project.file("golive.toml"), &config).unwrap();
-    let run = project.golive(&["many.rhai"]);
-    run.assert_code(1);
-    std::fs::write(project.file("golive.toml"), config.replace("max_sessions = 12\n", "")).unwrap();
+    let journal = std::fs::read_to_string(project.journals().pop().unwrap()).unwrap();
+    let ok =
+        journal.lines().filter(|l| l.contains("\"event\":\"effect_finished\"") && l.contains("\"ok\":true")).count();
+    assert_eq!(ok, 12, "{journal}");
 
     // A timeout stops every one of them, each confirmed gone, within sshd's limit.
     let file = format!("/tmp/golive-twelve-{}", std::process::id());
@@ -920,4 +918,34 @@ fn twelve_commands_at_once_on_one_target_fit_sshds_default_max_sessions_and_all_
     assert_eq!(remote_processes(&file), "");
     std::thread::sleep(Duration::from_secs(5));
     assert!(!std::path::Path::new(&file).exists(), "a stopped command wrote later");
+}
+
+#[test]
+fn a_timeout_stops_a_compose_exec_and_drush_inside_the_container_too() {
+    let _bed = testbed::lock();
+    testbed::reset();
+    let project = testbed::project();
+    let late = "golive-inside-late";
+    let _ = std::fs::remove_file(std::path::Path::new(testbed::ROOT).join("project/state").join(late));
+    project.write(
+        "inside.rhai",
+        &format!(
+            "step \"compose exec\" with #{{ timeout: \"1500ms\" }} {{ docker::compose(target()).exec(\"mariadb\", [\"sh\", \"-c\", \"sleep 4; echo late >> /state/{late}\"]); }}\n"
+        ),
+    );
+    let run = project.golive(&["inside.rhai"]);
+    run.assert_code(1);
+    assert!(run.stderr.contains("inside `mariadb`: TERM, gone"), "{}", run.stderr);
+    std::thread::sleep(Duration::from_secs(4));
+    assert_eq!(testbed::state(late), "", "the command inside the container went on after golive reported");
+
+    // drush (updatedb hanging in the stand-in: `sleep 600`) the same way.
+    testbed::set_fault("hang-updatedb");
+    project.write("updb.rhai", "step \"updb\" with #{ timeout: \"2s\" } { drush::updb(target()); }\n");
+    let run = project.golive(&["updb.rhai"]);
+    run.assert_code(1);
+    assert!(run.stderr.contains("inside `drupal`: TERM, gone"), "{}", run.stderr);
+    let left = std::process::Command::new("pgrep").args(["-af", "sleep 600"]).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&left.stdout), "", "drush still runs in the container");
+    testbed::reset();
 }

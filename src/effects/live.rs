@@ -9,7 +9,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::runtime::Handle;
 
 use super::http::HttpConnector;
-use super::ssh::SshConnector;
+use super::ssh::{RemoteCommand, SshConnector};
 use super::{Budget, Command, Effect, EffectError, Exec, ExecOutput, Outcome, Provenance, World, shell_quote};
 use crate::config::{Config, LOCAL, Target};
 use crate::terminal::Terminal;
@@ -34,11 +34,20 @@ impl LiveWorld {
     async fn exec(&self, exec: &Exec, budget: &Budget<'_>) -> Result<Outcome, EffectError> {
         let target = self.target(&exec.target)?;
         let stdin = exec.stdin.as_ref().map(|s| s.as_bytes().to_vec());
+        // A compose exec is marked, so a stop reaches its command inside the container too.
+        let (command, marked) = super::container::mark(&exec.command);
+        let exec = &Exec { command, ..exec.clone() };
+        let inside = marked.map(|marked| {
+            let stop_line = marked.stop_command().shell_line(exec.dir.as_deref());
+            super::ssh::Inside { marked, stop_line }
+        });
         let out = if target.kind() == LOCAL {
-            run_local(exec, stdin, budget, self.config.output_cap).await?
+            run_local(exec, stdin, budget, self.config.output_cap, inside.as_ref()).await?
         } else {
             let line = exec.command.shell_line(exec.dir.as_deref());
-            self.ssh.run(&target, &line, stdin, exec.access, budget, self.config.output_cap).await?
+            let cap = self.config.output_cap;
+            let command = RemoteCommand { line: &line, stdin, access: exec.access, inside: inside.as_ref() };
+            self.ssh.run(&target, command, budget, cap).await?
         };
         Ok(Outcome::Exec(out))
     }
@@ -121,10 +130,11 @@ impl LiveWorld {
         };
         let target = self.target(target)?;
         let out = if target.kind() == LOCAL {
-            run_local(&exec, Some(bytes), budget, self.config.output_cap).await?
+            run_local(&exec, Some(bytes), budget, self.config.output_cap, None).await?
         } else {
             let line = exec.command.shell_line(None);
-            self.ssh.run(&target, &line, Some(bytes), super::Access::Write, budget, self.config.output_cap).await?
+            let command = RemoteCommand { line: &line, stdin: Some(bytes), access: super::Access::Write, inside: None };
+            self.ssh.run(&target, command, budget, self.config.output_cap).await?
         };
         if out.code != 0 {
             return Err(EffectError::Failed(format!(
@@ -155,10 +165,10 @@ impl LiveWorld {
                 stdin: None,
             };
             // A download is the file itself: never capped.
-            let out = run_local(&exec, None, budget, usize::MAX).await?;
+            let out = run_local(&exec, None, budget, usize::MAX, None).await?;
             (out.code, out.stdout.into_bytes(), out.stderr)
         } else {
-            let out = self.ssh.run_raw(&target, &line, None, budget).await?;
+            let out = self.ssh.run_raw(&target, &line, budget).await?;
             (out.code, out.stdout, String::from_utf8_lossy(&out.stderr).into_owned())
         };
         if code != 0 {
@@ -206,6 +216,7 @@ async fn run_local(
     stdin: Option<Vec<u8>>,
     budget: &Budget<'_>,
     cap: usize,
+    inside: Option<&super::ssh::Inside>,
 ) -> Result<ExecOutput, EffectError> {
     let mut command = match &exec.command {
         Command::Shell(script) => {
@@ -301,7 +312,18 @@ async fn run_local(
                 let _ = child.try_wait();
             })
             .await;
-            return Err(EffectError::Stopped { cause: Box::new(ended), how: stopped.describe(LOCAL, pgid) });
+            let mut how = stopped.describe(LOCAL, pgid);
+            if let Some(inside) = inside {
+                let stop =
+                    tokio::process::Command::new("sh").arg("-c").arg(&inside.stop_line).kill_on_drop(true).output();
+                let there = match tokio::time::timeout(std::time::Duration::from_secs(15), stop).await {
+                    Ok(Ok(out)) => inside.marked.describe(&String::from_utf8_lossy(&out.stdout)),
+                    Ok(Err(e)) => format!("inside: NOT confirmed stopped: {e}"),
+                    Err(_) => "inside: NOT confirmed stopped: no answer in 15s".to_string(),
+                };
+                how = format!("{how}; {there}");
+            }
+            return Err(EffectError::Stopped { cause: Box::new(ended), how });
         }
         (Err(e), _) => return Err(e),
     };

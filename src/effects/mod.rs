@@ -4,6 +4,7 @@
 //! the plan world records them and answers from a scenario or with stated assumptions.
 
 pub mod capture;
+pub mod container;
 pub mod dns;
 pub mod email;
 pub mod http;

@@ -89,19 +89,17 @@ impl SshConnector {
         Ok(())
     }
 
-    /// Runs one shell line on the target, with `stdin` fed to it when given; each output stream keeps at most
-    /// `cap` bytes (head and tail). A write waits for golive's go-ahead, given once the journal holds where
-    /// it runs.
+    /// Runs one shell line on the target, with its stdin fed to it when given; each output stream keeps at
+    /// most `cap` bytes (head and tail). A write waits for golive's go-ahead, given once the journal holds
+    /// where it runs.
     pub async fn run(
         &self,
         target: &Target,
-        line: &str,
-        stdin: Option<Vec<u8>>,
-        access: Access,
+        command: RemoteCommand<'_>,
         budget: &Budget<'_>,
         cap: usize,
     ) -> Result<ExecOutput, EffectError> {
-        let raw = self.run_capped(target, line, stdin, access, budget, cap).await?;
+        let raw = self.run_capped(target, command, budget, cap).await?;
         Ok(ExecOutput {
             code: raw.code,
             stdout: String::from_utf8_lossy(&raw.stdout).into_owned(),
@@ -110,26 +108,20 @@ impl SshConnector {
         })
     }
 
-    /// As `run`, with stdout and stderr as bytes and no cap (downloads: the output is the file).
-    pub async fn run_raw(
-        &self,
-        target: &Target,
-        line: &str,
-        stdin: Option<Vec<u8>>,
-        budget: &Budget<'_>,
-    ) -> Result<RawOutput, EffectError> {
-        self.run_capped(target, line, stdin, Access::Read, budget, usize::MAX).await
+    /// As `run`, a read with stdout and stderr as bytes and no cap (downloads: the output is the file).
+    pub async fn run_raw(&self, target: &Target, line: &str, budget: &Budget<'_>) -> Result<RawOutput, EffectError> {
+        let command = RemoteCommand { line, stdin: None, access: Access::Read, inside: None };
+        self.run_capped(target, command, budget, usize::MAX).await
     }
 
     async fn run_capped(
         &self,
         target: &Target,
-        line: &str,
-        stdin: Option<Vec<u8>>,
-        access: Access,
+        command: RemoteCommand<'_>,
         budget: &Budget<'_>,
         cap: usize,
     ) -> Result<RawOutput, EffectError> {
+        let RemoteCommand { line, stdin, access, inside } = command;
         // sshd hands the line to the remote shell as one argument: past the kernel's limit for one
         // argument (128 KiB on Linux) it fails with a bare "Broken pipe"; say what to do instead.
         const MAX_LINE: usize = 100 * 1024;
@@ -207,9 +199,18 @@ impl SshConnector {
         };
         // Cancel means stop: the command's process group is stopped on the target before golive reports.
         let pgid = *group.lock().unwrap_or_else(|p| p.into_inner());
-        let how = match pgid {
-            Some(pgid) => self.stop_group(target, pgid).await,
-            None => NOT_STARTED.to_string(),
+        let how = match (pgid, inside) {
+            (Some(pgid), None) => self.stop_group(target, pgid).await,
+            // A compose exec's command runs in the container, outside the group: stopped there too.
+            (Some(pgid), Some(inside)) => {
+                let host = self.stop_group(target, pgid).await;
+                let there = match self.control_command(target, inside.stop_line.clone()).await {
+                    Ok(out) => inside.marked.describe(&out),
+                    Err(e) => format!("inside: NOT confirmed stopped: {e}"),
+                };
+                format!("{host}; {there}")
+            }
+            (None, _) => NOT_STARTED.to_string(),
         };
         // Its session ends with it: the slot is given back only once sshd has closed it, so the next
         // command never finds every session still taken.
@@ -357,6 +358,21 @@ pub struct RawOutput {
 const GROUP_MARK: &str = "\u{1e}golive-pgid ";
 
 const NOT_STARTED: &str = "it had not started on the target";
+
+/// One command for a target: its shell line, what it reads on stdin, whether it writes (a write waits for
+/// the go-ahead), and how to stop it inside a container when it is a compose exec.
+pub struct RemoteCommand<'a> {
+    pub line: &'a str,
+    pub stdin: Option<Vec<u8>>,
+    pub access: Access,
+    pub inside: Option<&'a Inside>,
+}
+
+/// A compose exec's command, marked, and the shell line that stops it inside its container.
+pub struct Inside {
+    pub marked: super::container::Inside,
+    pub stop_line: String,
+}
 
 /// An effect that ended while waiting for a session: nothing ran.
 fn not_started(cause: EffectError) -> EffectError {
