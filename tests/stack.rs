@@ -949,3 +949,40 @@ fn a_timeout_stops_a_compose_exec_and_drush_inside_the_container_too() {
     assert_eq!(String::from_utf8_lossy(&left.stdout), "", "drush still runs in the container");
     testbed::reset();
 }
+
+#[test]
+fn ctrl_c_through_a_pty_stops_the_remote_command_and_retry_never_runs_beside_it() {
+    use rexpect::session::spawn_command;
+    let _bed = testbed::lock();
+    let project = testbed::project();
+    let tag = format!("/tmp/golive-ctrlc-{}", std::process::id());
+    let lines = format!("{tag}.lines");
+    let _ = std::fs::remove_file(&lines);
+    let _ = std::fs::remove_file(format!("{tag}.started"));
+    project.write(
+        "w.rhai",
+        &format!(
+            "step \"remote write\" {{ ssh::run(target(), \"touch {tag}.started; sleep 3; echo x >> {lines}\"); }}\n"
+        ),
+    );
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_golive"));
+    cmd.arg("w.rhai").current_dir(project.path()).env("NO_COLOR", "1").env("TERM", "dumb");
+    let mut p = spawn_command(cmd, Some(30_000)).expect("spawn golive on a pty");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !std::path::Path::new(&format!("{tag}.started")).exists() {
+        assert!(Instant::now() < deadline, "the remote command never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    p.send_control('c').unwrap();
+    p.exp_string("[retry/skip/abort]").unwrap();
+    // When the question shows, the first attempt is gone on the target.
+    assert_eq!(remote_processes(&lines), "", "the remote command outlived Ctrl-C");
+    p.send_line("retry").unwrap();
+    p.exp_string("done in").unwrap();
+    std::thread::sleep(Duration::from_secs(4));
+    assert_eq!(lines_in(&lines), 1, "exactly one attempt wrote");
+    let journal = std::fs::read_to_string(project.journals().pop().unwrap()).unwrap();
+    assert!(journal.contains("stopped on `rehearsal` (process group"), "{journal}");
+    let _ = std::fs::remove_file(&lines);
+    let _ = std::fs::remove_file(format!("{tag}.started"));
+}
