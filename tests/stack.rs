@@ -697,42 +697,68 @@ fn remote_output_is_capped_too() {
     assert!(kept < 100_200, "{kept} bytes kept with output_cap 100000");
 }
 
-/// Starts `script` and SIGKILLs golive once the remote command has touched `{tag}.started`.
-fn sigkill_once_started(project: &common::Project, script: &str, tag: &str) {
+/// A remote step that marks its start, sleeps 3 s and then appends a line: what the tests that cancel or
+/// kill golive mid-command watch. Its files are removed when it is dropped.
+struct SlowRemoteWrite {
+    tag: String,
+    lines: String,
+}
+
+impl SlowRemoteWrite {
+    /// Writes `w.rhai` into the project.
+    fn new(project: &common::Project, name: &str) -> SlowRemoteWrite {
+        let tag = format!("/tmp/golive-{name}-{}", std::process::id());
+        let lines = format!("{tag}.lines");
+        let _ = std::fs::remove_file(&lines);
+        let _ = std::fs::remove_file(format!("{tag}.started"));
+        project.write(
+            "w.rhai",
+            &format!(
+                "step \"remote write\" {{ ssh::run(target(), \"touch {tag}.started; sleep 3; echo x >> {lines}\"); }}\n"
+            ),
+        );
+        SlowRemoteWrite { tag, lines }
+    }
+
+    fn wait_until_started(&self) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !std::path::Path::new(&format!("{}.started", self.tag)).exists() {
+            assert!(Instant::now() < deadline, "the remote command never started");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn lines(&self) -> usize {
+        std::fs::read_to_string(&self.lines).unwrap_or_default().lines().count()
+    }
+}
+
+impl Drop for SlowRemoteWrite {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.lines);
+        let _ = std::fs::remove_file(format!("{}.started", self.tag));
+    }
+}
+
+/// Starts `w.rhai` and SIGKILLs golive once the remote command has started.
+fn sigkill_once_started(project: &common::Project, write: &SlowRemoteWrite) {
     let mut child = project
-        .command(&[script])
+        .command(&["w.rhai"])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !std::path::Path::new(&format!("{tag}.started")).exists() {
-        assert!(Instant::now() < deadline, "the remote command never started");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    write.wait_until_started();
     child.kill().unwrap();
     child.wait().unwrap();
-}
-
-fn lines_in(file: &str) -> usize {
-    std::fs::read_to_string(file).unwrap_or_default().lines().count()
 }
 
 #[test]
 fn after_sigkill_resume_asks_the_target_whether_the_command_still_runs_and_waiting_gives_one_line() {
     let _bed = testbed::lock();
     let project = testbed::project();
-    let tag = format!("/tmp/golive-killed-{}", std::process::id());
-    let lines = format!("{tag}.lines");
-    let _ = std::fs::remove_file(&lines);
-    let _ = std::fs::remove_file(format!("{tag}.started"));
-    project.write(
-        "w.rhai",
-        &format!(
-            "step \"remote write\" {{ ssh::run(target(), \"touch {tag}.started; sleep 3; echo x >> {lines}\"); }}\n"
-        ),
-    );
-    sigkill_once_started(&project, "w.rhai", &tag);
+    let write = SlowRemoteWrite::new(&project, "killed");
+    sigkill_once_started(&project, &write);
 
     // The target is asked: the command still runs, so "rerun" is not offered and is refused.
     let asked = project.golive(&["resume", "--non-interactive"]);
@@ -750,40 +776,27 @@ fn after_sigkill_resume_asks_the_target_whether_the_command_still_runs_and_waiti
     assert!(waited.stderr.contains("while resume waited"), "{}", waited.stderr);
     assert!(waited.stderr.contains("no longer running"), "{}", waited.stderr);
     assert!(waited.stderr.contains("`--in-doubt rerun` or `--in-doubt mark-done`"), "{}", waited.stderr);
-    assert_eq!(lines_in(&lines), 1, "the command ran to its end exactly once");
+    assert_eq!(write.lines(), 1, "the command ran to its end exactly once");
     project.golive(&["resume", "--non-interactive", "--in-doubt", "mark-done"]).assert_code(0);
-    assert_eq!(lines_in(&lines), 1);
+    assert_eq!(write.lines(), 1);
     let journal = std::fs::read_to_string(project.journals().pop().unwrap()).unwrap();
     assert!(journal.contains("\"event\":\"effect_running\""), "{journal}");
-    let _ = std::fs::remove_file(&lines);
-    let _ = std::fs::remove_file(format!("{tag}.started"));
 }
 
 #[test]
 fn after_sigkill_resume_can_stop_the_command_still_running_then_run_the_step_again() {
     let _bed = testbed::lock();
     let project = testbed::project();
-    let tag = format!("/tmp/golive-killed-stop-{}", std::process::id());
-    let lines = format!("{tag}.lines");
-    let _ = std::fs::remove_file(&lines);
-    let _ = std::fs::remove_file(format!("{tag}.started"));
-    project.write(
-        "w.rhai",
-        &format!(
-            "step \"remote write\" {{ ssh::run(target(), \"touch {tag}.started; sleep 3; echo x >> {lines}\"); }}\n"
-        ),
-    );
-    sigkill_once_started(&project, "w.rhai", &tag);
+    let write = SlowRemoteWrite::new(&project, "killed-stop");
+    sigkill_once_started(&project, &write);
     let stopped = project.golive(&["resume", "--non-interactive", "--in-doubt", "stop"]);
     stopped.assert_code(1);
     assert!(stopped.stderr.contains("stopped on `rehearsal` (process group"), "{}", stopped.stderr);
-    assert_eq!(remote_processes(&lines), "", "the command still runs after stop");
+    assert_eq!(remote_processes(&write.lines), "", "the command still runs after stop");
     std::thread::sleep(Duration::from_secs(4));
-    assert_eq!(lines_in(&lines), 0, "a stopped command wrote later");
+    assert_eq!(write.lines(), 0, "a stopped command wrote later");
     project.golive(&["resume", "--non-interactive", "--in-doubt", "rerun"]).assert_code(0);
-    assert_eq!(lines_in(&lines), 1);
-    let _ = std::fs::remove_file(&lines);
-    let _ = std::fs::remove_file(format!("{tag}.started"));
+    assert_eq!(write.lines(), 1);
 }
 
 #[test]
@@ -955,34 +968,19 @@ fn ctrl_c_through_a_pty_stops_the_remote_command_and_retry_never_runs_beside_it(
     use rexpect::session::spawn_command;
     let _bed = testbed::lock();
     let project = testbed::project();
-    let tag = format!("/tmp/golive-ctrlc-{}", std::process::id());
-    let lines = format!("{tag}.lines");
-    let _ = std::fs::remove_file(&lines);
-    let _ = std::fs::remove_file(format!("{tag}.started"));
-    project.write(
-        "w.rhai",
-        &format!(
-            "step \"remote write\" {{ ssh::run(target(), \"touch {tag}.started; sleep 3; echo x >> {lines}\"); }}\n"
-        ),
-    );
+    let write = SlowRemoteWrite::new(&project, "ctrlc");
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_golive"));
     cmd.arg("w.rhai").current_dir(project.path()).env("NO_COLOR", "1").env("TERM", "dumb");
     let mut p = spawn_command(cmd, Some(30_000)).expect("spawn golive on a pty");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !std::path::Path::new(&format!("{tag}.started")).exists() {
-        assert!(Instant::now() < deadline, "the remote command never started");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    write.wait_until_started();
     p.send_control('c').unwrap();
     p.exp_string("[retry/skip/abort]").unwrap();
     // When the question shows, the first attempt is gone on the target.
-    assert_eq!(remote_processes(&lines), "", "the remote command outlived Ctrl-C");
+    assert_eq!(remote_processes(&write.lines), "", "the remote command outlived Ctrl-C");
     p.send_line("retry").unwrap();
     p.exp_string("done in").unwrap();
     std::thread::sleep(Duration::from_secs(4));
-    assert_eq!(lines_in(&lines), 1, "exactly one attempt wrote");
+    assert_eq!(write.lines(), 1, "exactly one attempt wrote");
     let journal = std::fs::read_to_string(project.journals().pop().unwrap()).unwrap();
     assert!(journal.contains("stopped on `rehearsal` (process group"), "{journal}");
-    let _ = std::fs::remove_file(&lines);
-    let _ = std::fs::remove_file(format!("{tag}.started"));
 }
