@@ -84,6 +84,10 @@ pub struct TargetSpec {
     pub vars: toml::Table,
     /// A dotenv file of secrets for runs on this target, read after `.env` (relative to golive.toml).
     pub env_file: Option<String>,
+    /// A rehearsal (or a developer's machine): template blanks in [[team]], [[contacts]] and vars are
+    /// allowed; `golive check` flags them for every other target (a launch needs real phone numbers).
+    #[serde(default)]
+    pub rehearsal: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -243,6 +247,33 @@ impl Config {
         scoped.or_else(|| lookup(&self.vars, key))
     }
 
+    /// Template blanks (`[NOMBRE]`, `[TELÉFONO]`, `XXX`) still in what a run on `target` would use: the
+    /// team, the emergency contacts and the target's variables. Empty for a rehearsal target.
+    pub fn placeholders(&self, target: &str) -> Vec<String> {
+        if self.targets.get(target).is_some_and(|t| t.rehearsal) {
+            return Vec::new();
+        }
+        let mut found = Vec::new();
+        for member in &self.team {
+            for (field, value) in [("name", &member.name), ("phone", &member.phone)] {
+                if let Some(blank) = placeholder(value) {
+                    found.push(format!("[[team]] \"{}\": {field} is still a placeholder ({blank})", member.role));
+                }
+            }
+        }
+        for contact in &self.contacts {
+            if let Some(blank) = placeholder(&contact.contact) {
+                found.push(format!("[[contacts]] \"{}\": contact is still a placeholder ({blank})", contact.service));
+            }
+        }
+        for name in self.var_names(target) {
+            if let Some(value) = self.var(target, &name) {
+                blank_vars(&name, value, &mut found);
+            }
+        }
+        found
+    }
+
     pub fn var_names(&self, run_target: &str) -> Vec<String> {
         let mut names: Vec<String> = self.vars.keys().cloned().collect();
         if let Some(t) = self.targets.get(run_target) {
@@ -273,6 +304,49 @@ fn lookup<'a>(table: &'a toml::Table, key: &str) -> Option<&'a toml::Value> {
 
 fn line_of(text: &str, byte: usize) -> usize {
     text[..byte.min(text.len())].matches('\n').count() + 1
+}
+
+/// The template blank in `value`, if it has one: a bracketed upper-case word (`[NOMBRE]`) or `XXX`.
+fn placeholder(value: &str) -> Option<String> {
+    if let Some(at) = value.find("XXX") {
+        return Some(value[at..].split_whitespace().next().unwrap_or("XXX").to_string());
+    }
+    let mut rest = value;
+    while let Some(open) = rest.find('[') {
+        let after = &rest[open + 1..];
+        let Some(close) = after.find(']') else { break };
+        let word = &after[..close];
+        if !word.is_empty()
+            && word.chars().any(char::is_alphabetic)
+            && word.chars().all(|c| c.is_uppercase() || c == ' ' || c == '_')
+        {
+            return Some(format!("[{word}]"));
+        }
+        rest = &after[close + 1..];
+    }
+    None
+}
+
+/// Placeholders in a variable's strings, at any depth (`stripe.key_secret`).
+fn blank_vars(path: &str, value: &toml::Value, found: &mut Vec<String>) {
+    match value {
+        toml::Value::String(text) => {
+            if let Some(blank) = placeholder(text) {
+                found.push(format!("var `{path}` is still a placeholder ({blank})"));
+            }
+        }
+        toml::Value::Table(table) => {
+            for (key, inner) in table {
+                blank_vars(&format!("{path}.{key}"), inner, found);
+            }
+        }
+        toml::Value::Array(items) => {
+            for (i, inner) in items.iter().enumerate() {
+                blank_vars(&format!("{path}[{i}]"), inner, found);
+            }
+        }
+        _ => {}
+    }
 }
 
 #[cfg(test)]
@@ -341,5 +415,15 @@ mod tests {
         assert_eq!(c.target("local").unwrap().kind(), "local");
         let err = parse("[targets.prod]\nkind = \"telnet\"\n").unwrap_err();
         assert!(err.message().contains(":1: key `targets.prod.kind`"), "{}", err.message());
+    }
+
+    #[test]
+    fn template_blanks_are_bracketed_capitals_or_xxx() {
+        assert_eq!(super::placeholder("[NOMBRE]").as_deref(), Some("[NOMBRE]"));
+        assert_eq!(super::placeholder("call [TELÉFONO] now").as_deref(), Some("[TELÉFONO]"));
+        assert_eq!(super::placeholder("+49 721 XXX XXXX").as_deref(), Some("XXX"));
+        assert_eq!(super::placeholder("Dashboard > Help"), None);
+        assert_eq!(super::placeholder("[1, 2]"), None);
+        assert_eq!(super::placeholder("see [docs] here"), None);
     }
 }

@@ -226,15 +226,17 @@ fn dispatch(cli: Cli, mut options: Options) -> Result<(), Failure> {
         }
         Command::Check { files, all_targets } => {
             let files = if files.is_empty() { default_scripts()? } else { files };
-            let failures = run::check(&files, &options, all_targets);
-            for f in &failures {
+            let checked = run::check(&files, &options, all_targets);
+            for f in checked.scripts.iter().chain(&checked.blanks) {
                 eprintln!("{}", f.trim_end());
             }
-            if failures.is_empty() {
+            if checked.scripts.is_empty() && checked.blanks.is_empty() {
                 println!("{} script(s) and the stdlib compile and pass the lints", files.len());
                 Ok(())
+            } else if checked.scripts.is_empty() {
+                Err(Failure::Usage(format!("golive.toml still has {} template blank(s)", checked.blanks.len())))
             } else {
-                Err(Failure::Usage(format!("{} of {} script(s) have errors", failures.len(), files.len())))
+                Err(Failure::Usage(format!("{} of {} script(s) have errors", checked.scripts.len(), files.len())))
             }
         }
         Command::Status { run: id } => {

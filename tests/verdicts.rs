@@ -498,6 +498,27 @@ fn a_step_in_doubt_that_was_renamed_is_named_not_forgotten() {
 #[test]
 fn check_all_targets_passes_on_the_shipped_project_and_names_a_missing_prod_setting() {
     let project = common::testbed::project();
+    // The shipped golive.toml is the runbook's template: its team and contacts are blanks, which a
+    // rehearsal allows and production does not.
+    project.golive(&["check"]).assert_code(0);
+    let run = project.golive(&["check", "--all-targets"]);
+    run.assert_code(2);
+    for expected in [
+        "[[team]] \"DevOps Lead\": phone is still a placeholder ([TELÉFONO])",
+        "[[team]] \"Go-Live Lead\": name is still a placeholder ([NOMBRE])",
+        "[[contacts]] \"IONOS Soporte\": contact is still a placeholder (XXX)",
+        "before running on target `prod`",
+        "golive.toml still has 13 template blank(s)",
+    ] {
+        assert!(run.stderr.contains(expected), "expected {expected:?} in:\n{}", run.stderr);
+    }
+    assert!(!run.stderr.contains("target `rehearsal`"), "{}", run.stderr);
+    let filled = project
+        .read("golive.toml")
+        .replace("[NOMBRE]", "Ana Ruiz")
+        .replace("[TELÉFONO]", "+34 600 000 000")
+        .replace("+49 721 XXX XXXX", "+49 721 000 0000");
+    std::fs::write(project.file("golive.toml"), filled).unwrap();
     let run = project.golive(&["check", "--all-targets"]);
     run.assert_code(0);
     let config = project.read("golive.toml");

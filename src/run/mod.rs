@@ -259,14 +259,31 @@ pub fn steps(script: &Path, options: &Options) -> Result<Outline> {
 /// `golive check`: compiles and lints each script (and the stdlib with it), and checks that every
 /// `config("key")` it reads without a default resolves for the run's target, or for every target with
 /// `all_targets`. Returns the failures, rendered.
-pub fn check(scripts: &[PathBuf], options: &Options, all_targets: bool) -> Vec<String> {
+/// What `golive check` found: each failing script's errors, and golive.toml's template blanks.
+pub struct Checked {
+    pub scripts: Vec<String>,
+    pub blanks: Vec<String>,
+}
+
+pub fn check(scripts: &[PathBuf], options: &Options, all_targets: bool) -> Checked {
     let mut failures = Vec::new();
+    // Template blanks are golive.toml's, not a script's: each is said once, whatever the number of scripts.
+    let mut blanks = std::collections::BTreeSet::new();
     for script in scripts {
         let checked = (|| {
             let outline = steps(script, options)?;
             let file = ScriptFile::read(script)?;
             let targets =
                 if all_targets { file.config.target_names() } else { vec![run_target(&file.config, options)?] };
+            for target in &targets {
+                for blank in file.config.placeholders(target) {
+                    blanks.insert(format!(
+                        "error: {}: {blank}\n  hint: fill it in before running on target `{target}` (a target with \
+                         `rehearsal = true` allows template blanks)",
+                        file.config.path.display()
+                    ));
+                }
+            }
             let missing: Vec<String> =
                 targets.iter().flat_map(|t| missing_config(&file.config, &outline, &file.name, t)).collect();
             if missing.is_empty() { Ok(()) } else { Err(Failure::Usage(missing.join("\n"))) }
@@ -275,7 +292,7 @@ pub fn check(scripts: &[PathBuf], options: &Options, all_targets: bool) -> Vec<S
             failures.push(f.message().to_string());
         }
     }
-    failures
+    Checked { scripts: failures, blanks: blanks.into_iter().collect() }
 }
 
 /// Each `config("key")` the script reads without a default that golive.toml does not give `target`.

@@ -81,11 +81,11 @@ pub fn project() -> Project {
     ] {
         let user = if name == "wrong_user" { "" } else { "user = \"golive\"\n" };
         config.push_str(&format!(
-            "\n[targets.{name}]\nhost = \"127.0.0.1\"\nport = 2201\n{user}identity_file = \"{ssh}/client_ed25519\"\n{extra}\nproject_dir = \"{ROOT}/project\"\ncompose = \"v1\"\n"
+            "\n[targets.{name}]\nrehearsal = true\nhost = \"127.0.0.1\"\nport = 2201\n{user}identity_file = \"{ssh}/client_ed25519\"\n{extra}\nproject_dir = \"{ROOT}/project\"\ncompose = \"v1\"\n"
         ));
     }
     config.push_str(&format!(
-        "\n[targets.refused]\nhost = \"127.0.0.1\"\nport = 2299\nuser = \"golive\"\nidentity_file = \"{ssh}/client_ed25519\"\nknown_hosts = \"{ssh}/known_hosts\"\n"
+        "\n[targets.refused]\nrehearsal = true\nhost = \"127.0.0.1\"\nport = 2299\nuser = \"golive\"\nidentity_file = \"{ssh}/client_ed25519\"\nknown_hosts = \"{ssh}/known_hosts\"\n"
     ));
     let project = Project::with_config(&config);
     for dir in ["scripts", "stdlib"] {
