@@ -206,6 +206,13 @@ fn plans_predict_the_runs_outcome_on_the_test_bed() {
     let backup = testbed::image_id("jaraba/drupal:11-prod-backup");
     let run = project.golive(&["scripts/monitor.rhai", "--answers", "rollback.toml"]);
     let rolled_back = testbed::image_id("jaraba/drupal:11-prod") == backup;
+    // The critical alert's e-mail, as the test bed's SMTP sink kept it: the action on a line of its own.
+    let mails: Vec<String> = std::fs::read_dir(std::path::Path::new(testbed::ROOT).join("mail/new"))
+        .map(|d| d.flatten().filter_map(|e| std::fs::read_to_string(e.path()).ok()).collect())
+        .unwrap_or_default();
+    let alert = mails.iter().find(|m| m.contains("Subject: [golive] CRITICAL")).cloned().unwrap_or_default();
+    assert!(alert.contains("\nAcci"), "no critical alert e-mail with the action on its own line:\n{alert}");
+    assert!(!alert.contains("\\nAcci"), "the e-mail body holds a literal \\n:\n{alert}");
     std::fs::write(project.file("golive.toml"), config).unwrap();
     testbed::reset();
     let planned = plan("scripts/monitor.rhai", "monitor.critical");
