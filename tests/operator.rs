@@ -197,3 +197,19 @@ fn a_manual_item_records_who_confirmed_it_and_when() {
     let status = project.golive(&["status"]);
     assert!(status.stdout.contains("actual yes by Marta (Support Lead) (answers file) at 20"), "{}", status.stdout);
 }
+
+#[test]
+fn the_unattended_hint_is_an_answers_line_that_works_even_for_a_question_with_quotes() {
+    let project = Project::new();
+    project.write("q.rhai", "manual \"Email a todo el equipo: \\\"Estamos LIVE\\\"\";\n");
+    let run = project.golive(&["q.rhai", "--non-interactive"]);
+    run.assert_code(1);
+    let line = run
+        .stderr
+        .lines()
+        .find_map(|l| l.split_once("answer it in an --answers file: ").map(|(_, rest)| rest.to_string()))
+        .unwrap_or_else(|| panic!("no hint:\n{}", run.stderr));
+    let entry = line.split(" (a person").next().unwrap();
+    project.write("answers.toml", &format!("{entry}\n"));
+    project.golive(&["resume", "--non-interactive", "--answers", "answers.toml"]).assert_code(0);
+}

@@ -6,8 +6,10 @@ use super::*;
 /// What a run nobody watches says when a question has no answer: the question, and what may answer it.
 fn unanswered(question: &str, choices: &[&str], kind: AskKind) -> String {
     let example = choices.first().copied().unwrap_or("...");
+    // The key as TOML writes it, so the hint can be pasted even when the question holds quotes.
+    let key = toml::Value::String(question.to_string()).to_string();
     let mut why = format!(
-        "no answer for \"{question}\": this run is not interactive\n  hint: answer it in an --answers file: \"{question}\" = \"{example}\""
+        "no answer for \"{question}\": this run is not interactive\n  hint: answer it in an --answers file: {key} = \"{example}\""
     );
     match kind {
         AskKind::Confirm => why.push_str(", or pass --yes to accept confirmations"),
