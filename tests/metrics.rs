@@ -113,6 +113,13 @@ fn a_watch_acts_once_per_transition_and_notifies_webhook_and_smtp() {
     );
     let mails = sink.messages();
     assert_eq!(mails.len(), 3, "one email per transition");
+    // The operator is told each alert went out.
+    assert!(
+        run.stderr.contains("sent: the email \"[golive] Error rate crit\" to devops@jarabaimpact.test")
+            && run.stderr.matches("sent: the Slack message").count() == 3,
+        "{}",
+        run.stderr
+    );
     assert!(
         mails[1].contains("Subject: [golive] Error rate crit")
             && mails[1].contains("X-RcptTo: devops@jarabaimpact.test"),

@@ -52,6 +52,9 @@ fn deliver(
     }
     if !error.is_empty() {
         host.controller.output(&format!("notify: {what} was not delivered after {attempts} attempts: {error}"));
+    } else if !host.controller.is_dry() {
+        // The operator sees that the alert went out, not only when it did not.
+        host.controller.terminal().line(&format!("        sent: {what}"));
     }
     let mut out = Map::new();
     out.insert("ok".into(), error.is_empty().into());
@@ -154,10 +157,11 @@ pub fn register(engine: &mut Engine, reg: &mut Registrar, host: &Rc<Host>) {
         move |ctx: NativeCallContext, to: Dynamic, subject: &str, body: &str| -> Result<Map, Box<EvalAltResult>> {
             let email =
                 Email { to: recipients(&ctx, to)?, subject: subject.into(), body: body.into(), smtp: smtp(&h, &ctx)? };
+            let what = format!("the email \"{subject}\" to {}", email.to.join(", "));
             deliver(
                 &h,
                 &ctx,
-                "the email",
+                &what,
                 || Effect::Email(email.clone()),
                 |o| match o {
                     Outcome::Sent => Ok(()),
