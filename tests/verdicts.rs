@@ -470,7 +470,10 @@ fn a_watch_resumed_after_its_end_evaluates_every_rule_once_and_its_branches_run(
         }
         "#,
     );
-    kill_when(&project, &["monitor.rhai"], |p| p.file("watching").exists());
+    // Killed once the watch has fixed its end in the journal (the file alone comes a moment earlier).
+    kill_when(&project, &["monitor.rhai"], |p| {
+        p.file("watching").exists() && p.state_files().contains("\"event\":\"remembered\"")
+    });
     std::thread::sleep(std::time::Duration::from_millis(2500));
     let resumed = project.golive(&["resume"]);
     resumed.assert_code(0);
