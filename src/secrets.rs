@@ -168,6 +168,13 @@ const STRUCTURAL: &[&str] = &[
     "stops_run",
     "required",
     "schema",
+    // Names from the script that resume matches by: a masked step name would make a done step run again.
+    "step",
+    "phase",
+    "gate",
+    "name",
+    "verdict",
+    "recommended",
 ];
 
 /// The forms golive writes a value in: raw, JSON-escaped, shell-quoted, percent-encoded (form and strict).
@@ -323,9 +330,9 @@ mod tests {
             serde_json::json!({ "event": "step_finished", "status": "done", "value": 14096, "pin": "<secret:PIN>" })
         );
         r.add("WORD", "done");
-        let mut value = serde_json::json!({ "status": "done", "value": "done" });
+        let mut value = serde_json::json!({ "status": "done", "step": "mark done", "value": "done" });
         r.redact_json(&mut value);
-        assert_eq!(value, serde_json::json!({ "status": "done", "value": "<secret:WORD>" }));
+        assert_eq!(value, serde_json::json!({ "status": "done", "step": "mark done", "value": "<secret:WORD>" }));
     }
 
     #[test]

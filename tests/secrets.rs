@@ -92,6 +92,7 @@ fn short_secrets_never_corrupt_the_journal_and_resume_works() {
         "short.rhai",
         "let pin = secret(\"PIN\");\nlet word = secret(\"WORD\");\n\
          step \"number\" { 14096 }\nstep \"text\" { \"done\" }\nstep \"uses them\" { `${pin} ${word}` }\n\
+         step \"mark done\" { local::run(\"echo once >> marks\"); }\n\
          step \"fails once\" { local::run(\"test -e fixed\"); }\nstep \"after\" { 1 }\n",
     );
     let first = project.golive(&["short.rhai"]);
@@ -107,6 +108,8 @@ fn short_secrets_never_corrupt_the_journal_and_resume_works() {
     project.write("fixed", "");
     let resumed = project.golive(&["resume", "--non-interactive"]);
     resumed.assert_code(0);
+    // A step whose name holds the short secret as a word is still known as done: it never runs twice.
+    assert_eq!(project.read("marks"), "once\n", "{}", resumed.stderr);
     project.golive(&["status"]).assert_code(0);
 }
 

@@ -297,7 +297,13 @@ mod tests {
         let redactor = Redactor::new();
         redactor.add("TOKEN", "hunter2-secret");
         let mut j = Journal::create(&path, redactor).unwrap();
-        j.append(&entry("deploy with hunter2-secret"), false).unwrap();
+        let detail = Entry::EffectFinished {
+            step: "deploy".into(),
+            ok: true,
+            detail: "exit 0: token \"hunter2-secret\"".into(),
+            duration_ms: 1,
+        };
+        j.append(&detail, false).unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(!text.contains("hunter2-secret"));
         assert!(text.contains("<secret:TOKEN>"));
