@@ -8,6 +8,16 @@ use crate::effects::{Access, Command, Effect, Exec, ExecOutput, Outcome};
 use crate::modules::Host;
 use crate::script_error::runtime;
 
+/// What `golive docs` says of `ExecOptions`, in one place for every module that takes them (a macro, so
+/// `concat!` can build each function's doc from it).
+macro_rules! exec_options_doc {
+    () => {
+        "Options: read_only, allow_fail, dir, assume (what a plan takes a read to print), stdin (fed to the \
+         command; never shown or journaled). Returns #{code, stdout, stderr, duration_ms, ok}."
+    };
+}
+pub(crate) use exec_options_doc;
+
 /// The options map of `local::run(cmd, #{ ... })` and friends.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -13,8 +13,10 @@ use crate::modules::Host;
 
 pub fn register(engine: &mut Engine, reg: &mut Registrar, host: &Rc<Host>) {
     let mut module = Module::new();
-    const RUN_DOC: &str = "Runs a shell string with `sh -c` on this machine; fails the step on a non-zero exit. \
-        Options: read_only, allow_fail, dir. Returns #{code, stdout, stderr, duration_ms, ok}.";
+    const RUN_DOC: &str = concat!(
+        "Runs a shell string with `sh -c` on this machine; fails the step on a non-zero exit. ",
+        super::exec::exec_options_doc!()
+    );
     const EXEC_DOC: &str = "Runs a program with arguments (no shell: each argument arrives as is). \
         Options as for local::run.";
     let h = Rc::clone(host);

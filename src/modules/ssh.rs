@@ -12,8 +12,10 @@ use crate::effects::{Command, Effect, Exec, Outcome};
 use crate::modules::Host;
 use crate::script_error::runtime;
 
-const RUN_DOC: &str = "Runs a shell string on the target (logged verbatim); fails the step on a non-zero exit. \
-    Options: read_only, allow_fail, dir. Returns #{code, stdout, stderr, duration_ms, ok}.";
+const RUN_DOC: &str = concat!(
+    "Runs a shell string on the target (logged verbatim); fails the step on a non-zero exit. ",
+    super::exec::exec_options_doc!()
+);
 const EXEC_DOC: &str = "Runs a program with arguments on the target; each argument is quoted, so it arrives byte \
     for byte. Options as for ssh::run.";
 const EACH_DOC: &str = "Runs a shell string on several targets at once (at most max_sessions per target). \
