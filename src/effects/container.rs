@@ -67,30 +67,29 @@ fn fresh_token() -> String {
     format!("{:016x}{:08x}", hasher.finish(), std::process::id())
 }
 
-/// Inside the container: the live processes carrying the mark (not this script's own), TERM, up to 2 s,
-/// KILL; prints `none`, `gone-term`, `gone-kill` or `still-running`.
+/// Inside the container: the live processes carrying the mark (not this script's own) are stopped by the
+/// shared sequence (`process_group::stop_script`); prints `none` when nothing carries it.
 fn stop_script(token: &str) -> String {
-    format!(
+    let setup = format!(
         "mark=GOLIVE_EFFECT={token}; me=$$; \
          marked() {{ for p in /proc/[0-9]*; do n=${{p#/proc/}}; [ \"$n\" = \"$me\" ] && continue; \
          if tr '\\000' '\\n' < $p/environ 2>/dev/null | grep -qx \"$mark\"; then \
          s=$(cut -d' ' -f3 $p/stat 2>/dev/null); [ \"$s\" = Z ] || echo $n; fi; done; }}; \
-         waitgone() {{ i=0; while [ -n \"$(marked)\" ] && [ $i -lt 40 ]; do sleep 0.05; i=$((i+1)); done; }}; \
-         l=$(marked); if [ -z \"$l\" ]; then echo none; exit 0; fi; \
-         kill -TERM $l 2>/dev/null; waitgone; \
-         if [ -z \"$(marked)\" ]; then echo gone-term; else kill -KILL $(marked) 2>/dev/null; waitgone; \
-         if [ -z \"$(marked)\" ]; then echo gone-kill; else echo still-running; fi; fi"
-    )
+         if [ -z \"$(marked)\" ]; then echo none; exit 0; fi; "
+    );
+    let stop = super::process_group::stop_script(
+        "[ -n \"$(marked)\" ]",
+        "kill -TERM $(marked) 2>/dev/null",
+        "kill -KILL $(marked) 2>/dev/null",
+    );
+    format!("{setup}{stop}")
 }
 
 /// None for an answer the script never gives; Some(None) when nothing was left running.
 fn parse_stop(stdout: &str) -> Option<Option<Stopped>> {
     match stdout.trim() {
         "none" => Some(None),
-        "gone-term" => Some(Some(Stopped::Term)),
-        "gone-kill" => Some(Some(Stopped::Kill)),
-        "still-running" => Some(Some(Stopped::StillRunning)),
-        _ => None,
+        other => super::process_group::parse_stop(other).map(Some),
     }
 }
 

@@ -53,14 +53,24 @@ pub fn parse_members(stdout: &str) -> Vec<String> {
 
 /// TERM to the group, up to `GRACE` for it to go, then KILL; prints `gone-term`, `gone-kill` or `still-running`.
 pub fn remote_stop_script(pgid: u32) -> String {
+    let alive = format!(
+        "if ps -e -o pgid= -o stat= >/dev/null 2>&1; then \
+         ps -e -o pgid= -o stat= | awk -v g={pgid} '$1 == g && $2 !~ /^Z/ {{ f = 1 }} END {{ exit !f }}'; \
+         else kill -0 -{pgid} 2>/dev/null; fi"
+    );
+    stop_script(&alive, &format!("kill -TERM -{pgid} 2>/dev/null"), &format!("kill -KILL -{pgid} 2>/dev/null"))
+}
+
+/// The one stop sequence of every remote stop (POSIX sh): `alive` says whether anything is left, `term` and
+/// `kill` send the signals; TERM, up to `GRACE` for it to go, then KILL; prints `gone-term`, `gone-kill` or
+/// `still-running`.
+pub fn stop_script(alive: &str, term: &str, kill: &str) -> String {
     let polls = GRACE.as_millis() / 50;
     format!(
-        "alive() {{ if ps -e -o pgid= -o stat= >/dev/null 2>&1; then \
-         ps -e -o pgid= -o stat= | awk -v g={pgid} '$1 == g && $2 !~ /^Z/ {{ f = 1 }} END {{ exit !f }}'; \
-         else kill -0 -{pgid} 2>/dev/null; fi; }}; \
+        "alive() {{ {alive}; }}; \
          waitgone() {{ i=0; while alive && [ $i -lt {polls} ]; do sleep 0.05; i=$((i+1)); done; }}; \
-         kill -TERM -{pgid} 2>/dev/null; waitgone; \
-         if alive; then kill -KILL -{pgid} 2>/dev/null; waitgone; if alive; then echo still-running; else echo gone-kill; fi; \
+         {term}; waitgone; \
+         if alive; then {kill}; waitgone; if alive; then echo still-running; else echo gone-kill; fi; \
          else echo gone-term; fi"
     )
 }
