@@ -616,6 +616,11 @@ fn a_runbook_moving_between_three_targets_and_fanning_out_to_ten_twice_works() {
     assert!(durations.iter().filter(|d| **d < 900).count() >= 5, "every host got the fan-out's total: {durations:?}");
 }
 
+/// How many `effect_finished` lines of a journal hold `needle`.
+fn effects_finished(journal: &str, needle: &str) -> usize {
+    journal.lines().filter(|l| l.contains("\"event\":\"effect_finished\"") && l.contains(needle)).count()
+}
+
 /// Processes of the test user whose command line holds `needle`.
 fn remote_processes(needle: &str) -> String {
     let out = std::process::Command::new("pgrep").args(["-a", "-u", "golive", "-f", needle]).output().unwrap();
@@ -644,8 +649,7 @@ fn a_step_timeout_stops_the_remote_command_and_a_retry_never_runs_beside_it() {
     std::thread::sleep(Duration::from_secs(6));
     assert!(!std::path::Path::new(&file).exists(), "a timed-out remote command wrote later");
     let journal = std::fs::read_to_string(project.journals().pop().unwrap()).unwrap();
-    let journaled =
-        journal.lines().filter(|l| l.contains("\"event\":\"effect_finished\"") && l.contains("TERM, gone")).count();
+    let journaled = effects_finished(&journal, "TERM, gone");
     assert_eq!(journaled, 3, "each attempt's stop is journaled:\n{journal}");
 }
 
@@ -913,8 +917,7 @@ fn twelve_commands_at_once_on_one_target_fit_sshds_default_max_sessions_and_all_
     let run = project.golive(&["many.rhai"]);
     run.assert_code(0);
     let journal = std::fs::read_to_string(project.journals().pop().unwrap()).unwrap();
-    let ok =
-        journal.lines().filter(|l| l.contains("\"event\":\"effect_finished\"") && l.contains("\"ok\":true")).count();
+    let ok = effects_finished(&journal, "\"ok\":true");
     assert_eq!(ok, 12, "{journal}");
 
     // A timeout stops every one of them, each confirmed gone, within sshd's limit.
@@ -927,12 +930,8 @@ fn twelve_commands_at_once_on_one_target_fit_sshds_default_max_sessions_and_all_
     let run = project.golive(&["slow.rhai"]);
     run.assert_code(1);
     let journal = std::fs::read_to_string(project.journals().pop().unwrap()).unwrap();
-    let stopped =
-        journal.lines().filter(|l| l.contains("\"event\":\"effect_finished\"") && l.contains("gone)")).count();
-    let started = journal
-        .lines()
-        .filter(|l| l.contains("\"event\":\"effect_finished\"") && l.contains("had not started"))
-        .count();
+    let stopped = effects_finished(&journal, "gone)");
+    let started = effects_finished(&journal, "had not started");
     assert_eq!(stopped + started, 12, "{journal}");
     assert!(!journal.contains("NOT confirmed"), "{journal}");
     assert_eq!(remote_processes(&file), "");
