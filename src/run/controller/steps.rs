@@ -809,7 +809,9 @@ impl Whereabouts {
                 .map(|(c, e)| {
                     format!(
                         "\n  Cannot tell whether it still runs on `{}` (process group {}): {}",
-                        c.target, c.process_group, e
+                        c.target,
+                        c.process_group,
+                        crate::terminal::printable(e)
                     )
                 })
                 .collect(),
