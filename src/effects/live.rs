@@ -263,10 +263,15 @@ async fn run_local(
     if let Some(pgid) = group
         && !budget.tell_started(LOCAL, pgid)
     {
+        // A local command is already running when its group is known (no go-ahead here): it is stopped at
+        // once, and said to have possibly begun.
         // SAFETY: killpg only sends a signal to the group this child leads.
         unsafe { libc::killpg(pgid as libc::pid_t, libc::SIGKILL) };
         let _ = child.wait().await;
-        return Err(EffectError::Failed("not started: the journal could not record it".into()));
+        return Err(EffectError::Failed(format!(
+            "stopped at once (process group {pgid}, KILL) because the journal could not record where it runs; it may \
+             have begun its work"
+        )));
     }
     let mut stdout = child.stdout.take().expect("stdout is piped");
     let mut stderr = child.stderr.take().expect("stderr is piped");
