@@ -159,3 +159,18 @@ fn a_secret_read_only_in_a_done_step_is_still_masked_after_resume() {
     assert!(resumed.stdout.contains("value=<secret:ONLY_HERE>"), "{}", resumed.all());
     assert!(!resumed.all().contains("only-here-4k2j9") && !project.state_files().contains("only-here-4k2j9"));
 }
+
+#[test]
+fn a_secret_in_an_http_query_is_masked_in_the_failure_message_in_every_encoding() {
+    let project = Project::new();
+    // Port 9 (discard) is closed on loopback: the request fails, and the failure names its URL.
+    project.write(
+        "refused.rhai",
+        "step \"call\" { http::get(\"http://127.0.0.1:9/hook\", #{ query: #{ token: secret(\"CANARY\") } }); }\n",
+    );
+    let run = common::Run::from(project.command(&["refused.rhai"]).env("CANARY", CANARY).output().unwrap());
+    run.assert_code(1);
+    assert!(run.stderr.contains("token=<secret:CANARY>"), "the failure shows where the secret was:\n{}", run.stderr);
+    assert_clean("the failure", &run.all());
+    assert_clean("the state folder", &project.state_files());
+}
