@@ -283,6 +283,10 @@ impl Controller {
         name: &str,
         work: &mut dyn FnMut() -> Result<Dynamic, Box<EvalAltResult>>,
     ) -> Result<Dynamic, Box<EvalAltResult>> {
+        // An input is named by its text, which may hold a secret the operator typed; the journal never
+        // masks step names (resume matches by them), and a REPL input is never resumed: masked here.
+        let masked = self.terminal.redactor().redact(name).into_owned();
+        let name = masked.as_str();
         let phase = self.state.borrow().phase.clone();
         let entry = Entry::StepStarted {
             step: name.into(),
