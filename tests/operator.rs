@@ -53,9 +53,21 @@ fn a_go_run_continues_and_yes_never_answers_a_gate() {
     let refused = project.golive(&["gate.rhai", "--yes"]);
     refused.assert_code(1);
     assert!(refused.stderr.contains("no answer for \"Go/No-Go\""), "{}", refused.stderr);
+    // The board recommends NO-GO: a GO written in the file beforehand is not applied.
     project.write("answers.toml", "\"Go/No-Go\" = \"GO\"\n");
-    let run = project.golive(&["run", "gate.rhai", "--answers", "answers.toml"]);
+    let refused = project.golive(&["run", "gate.rhai", "--answers", "answers.toml"]);
+    refused.assert_code(1);
+    assert!(refused.stderr.contains("was written before this evidence: it is not applied"), "{}", refused.stderr);
+    assert!(!project.file("went-on").exists());
+    // With the board green, the file's GO is applied and the run goes on.
+    let green = GATE.replace("ok: false, actual: \"3 of 10", "ok: true, actual: \"0 of 10").replace(
+        "required: [\"homepage < 3 s\", \"Stripe processing payments\", \"monitoring operational\"],\n        nogo: #{ \"Payments not processed correctly\": true,",
+        "nogo: #{ \"Payments not processed correctly\": false,",
+    );
+    project.write("green.rhai", &green);
+    let run = project.golive(&["run", "green.rhai", "--answers", "answers.toml"]);
     run.assert_code(0);
+    assert!(run.stderr.contains("recommendation: GO"), "{}", run.stderr);
     assert!(project.file("went-on").exists());
 }
 
@@ -129,7 +141,7 @@ fn a_checklist_records_each_item_for_the_gate() {
     let project = Project::new();
     project.write(
         "comms.rhai",
-        "step \"comms\" { prompt::checklist(\"Internal\", [\"Email the team\", \"Update status page\"]) }\ngate \"ready\";\n",
+        "step \"comms\" { prompt::checklist(\"Internal\", [\"Email the team\", \"Update status page\"]) }\ngate \"ready\" with #{ required: [\"Internal: Email the team\"] };\n",
     );
     project.write(
         "answers.toml",

@@ -44,8 +44,17 @@ fn the_deploy_phase_runs_against_the_test_bed_in_the_runbooks_order() {
     assert_eq!(drush_calls(), DEPLOY_CALLS);
     assert!(std::path::Path::new(testbed::ROOT).join("project/files/img/logo.png").exists(), "rsync copied the files");
     assert!(std::path::Path::new(testbed::ROOT).join("project/backups/pre-golive/db.sql").exists());
-    // Section 4 against the test bed's HTTPS site and Stripe double: measured, and printed as 4.3's table.
+    // Section 4 against the release the deploy started (nginx in front of the stack) and the Stripe double:
+    // measured, and printed as 4.3's table.
+    assert!(
+        run.stderr.contains("ok    check \"API: release desplegada y base de datos conectada\"")
+            && run.stderr.contains("actual release new, db connected"),
+        "{}",
+        run.stderr
+    );
     assert!(run.stderr.contains("ok    check \"Login funciona (redirect a dashboard)\"  "), "{}", run.stderr);
+    assert!(run.stderr.contains("ok    check \"AI Chat: el copilot responde\""), "{}", run.stderr);
+    assert!(run.stderr.contains("│ Cualquier smoke test crítico fallando ┆ no "), "{}", run.stderr);
     assert!(run.stderr.contains("ok    check \"AgroConecta: split de pago (Stripe Connect)\""), "{}", run.stderr);
     let table = run
         .stdout
@@ -127,7 +136,7 @@ fn the_no_go_rehearsal_stops_resume_refuses_and_a_reopened_gate_goes_on() {
     let refused = project.golive(&["resume", "--answers", GO_ANSWERS]);
     refused.assert_code(1);
     assert!(refused.stderr.contains("ended with a decision; resume does not walk past it"), "{}", refused.stderr);
-    assert!(refused.stderr.contains("notes: payments failing in the rehearsal"), "{}", refused.stderr);
+    assert!(refused.stderr.contains("notes: support team not ready in the rehearsal"), "{}", refused.stderr);
     assert!(refused.stderr.contains("the way back: golive scripts/rollback_quick.rhai"), "{}", refused.stderr);
     assert_eq!(drush_calls(), calls, "a refused resume touched the target");
     let status = project.golive(&["status", "scripts/saturday.rhai"]);
@@ -143,6 +152,46 @@ fn the_no_go_rehearsal_stops_resume_refuses_and_a_reopened_gate_goes_on() {
     );
     assert_eq!(drush_calls(), calls, "the reopened run redid no deploy step");
     assert_eq!(testbed::http_status(SITE), "200");
+}
+
+/// The rehearsal can fail: the release the deploy started is what validation measures. A release that
+/// serves its home page but answers 500 elsewhere passes the deploy phase, fails the smoke tests, fires the
+/// computed trigger, and the gate recommends NO-GO; the answers file's GO, written before that evidence, is
+/// not applied. With the NO-GO answers, the decision is recorded and the way back is named.
+#[test]
+fn a_broken_release_fails_validation_and_the_gate_recommends_no_go_whatever_the_answers_file_said() {
+    let _bed = testbed::lock();
+    testbed::reset();
+    testbed::next_release("broken");
+    let project = testbed::project();
+    let run = project.golive(&["scripts/saturday.rhai", "--answers", GO_ANSWERS]);
+    run.assert_code(1);
+    assert!(run.stderr.contains("ok    step \"maintenance off\""), "the home page still answers:\n{}", run.stderr);
+    for check in [
+        "API: release desplegada y base de datos conectada",
+        "Login funciona (redirect a dashboard)",
+        "AI Chat: el copilot responde",
+        "Búsqueda funciona",
+    ] {
+        assert!(run.stderr.contains(&format!("FAIL  check \"{check}\"")), "{check}:\n{}", run.stderr);
+    }
+    assert!(run.stderr.contains("│ Cualquier smoke test crítico fallando ┆ FIRED"), "{}", run.stderr);
+    assert!(run.stderr.contains("recommendation: NO-GO"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("error: gate \"Go/No-Go\" recommends NO-GO (\"API: release desplegada y base de datos conectada\" failed,")
+            && run.stderr.contains("and the GO given by Rehearsal (Go-Live Lead) (answers file) was written before this evidence: it is not applied"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("Invitar a 10-20 beta testers"), "the soft launch began:\n{}", run.stderr);
+
+    testbed::reset();
+    testbed::next_release("broken");
+    let decided = project.golive(&["scripts/saturday.rhai", "--answers", NO_GO_ANSWERS]);
+    decided.assert_code(1);
+    assert!(decided.stderr.contains("recommendation: NO-GO"), "{}", decided.stderr);
+    assert!(decided.stderr.contains("gate \"Go/No-Go\" said NO-GO"), "{}", decided.stderr);
+    assert!(decided.stderr.contains("the way back: golive scripts/rollback_quick.rhai"), "{}", decided.stderr);
 }
 
 /// A plan under a scenario predicts what a real run with the same answers does: same exit code, same end.

@@ -345,7 +345,7 @@ fn a_plans_gate_include_is_answered_by_the_scenario_never_by_local_journals() {
     project.write("sat.rhai", "gate \"Go/No-Go\" with #{ include: [\"friday\"] };\n");
     project.write("go.toml", "[[prompt]]\nmatch = \"Go/No-Go\"\nanswer = \"GO\"\n");
     let plan = project.golive(&["plan", "sat.rhai", "--scenario", "go.toml"]);
-    assert!(plan.stdout.contains("recommended NO-GO"), "a plan read this machine's journal:\n{}", plan.stdout);
+    assert!(plan.stdout.contains("recommends NO-GO"), "a plan read this machine's journal:\n{}", plan.stdout);
     project.write(
         "go-friday.toml",
         "[[prompt]]\nmatch = \"Go/No-Go\"\nanswer = \"GO\"\n[[include]]\nscript = \"friday\"\nchecks = { \"waf on\" = true }\n",
@@ -669,5 +669,76 @@ fn resume_takes_the_target_named_and_never_resumes_a_single_step_run() {
         bare.stderr.contains("resuming a.rhai on target `staging`"),
         "a bare resume picked the --only run:\n{}",
         bare.stderr
+    );
+}
+
+/// A GO written in an answers file before the run never saw the board: against a NO-GO recommendation it is
+/// not applied (the run stops, nothing after the gate runs); a NO-GO written there is, and so is a GO when
+/// the board agrees.
+#[test]
+fn a_prewritten_go_is_not_applied_against_a_no_go_recommendation() {
+    let project = Project::new();
+    project.write(
+        "saturday.rhai",
+        &GATED.replace(
+            r#"check "home answers" { true }"#,
+            r#"check "home answers" { #{ ok: false, actual: "500", target: "200" } }"#,
+        ),
+    );
+    project.write("go.toml", GO);
+    let run = project.golive(&["saturday.rhai", "--answers", "go.toml"]);
+    run.assert_code(1);
+    assert!(run.stderr.contains("recommendation: NO-GO"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains(
+            "error: gate \"Go/No-Go\" recommends NO-GO (\"home answers\" failed), and the GO given by Ana Ruiz (Go-Live Lead) (answers file) was written before this evidence: it is not applied"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert!(!project.file("site-open").exists(), "the soft launch ran after a refused GO");
+    project.write("go.scenario.toml", "[[prompt]]\nmatch = \"Go/No-Go\"\nanswer = \"GO\"\n");
+    let plan = project.golive(&["plan", "saturday.rhai", "--scenario", "go.scenario.toml"]);
+    plan.assert_code(1);
+    assert!(
+        plan.stdout.contains("outcome: the run would stop (exit 1): gate \"Go/No-Go\" recommends NO-GO"),
+        "the plan predicts the same stop:\n{}",
+        plan.stdout
+    );
+}
+
+/// "Monitoring operativo" (runbook 5.1) judged against table 8.1 (stdlib/thresholds.rhai): a host at 100 %
+/// CPU fails it (it passed while the check only asked whether the host was readable); 75 % passes with the
+/// alert named in the evidence.
+#[test]
+fn monitoring_operativo_fails_at_table_8_1s_critical_cpu_and_names_an_alert_level() {
+    let project = Project::new();
+    project.write(
+        "m.rhai",
+        r#"check "Monitoring operativo" { let h = metrics::host(target()); thresholds::judge(#{ "CPU Usage": h.cpu_pct, "Memory Usage": h.mem_pct, "Disk Usage": h.disk_pct }) }"#,
+    );
+    let host = |busy: u32| {
+        format!(
+            "[[exec]]\nmatch = \"head -1 /proc/stat\"\nstdout = \"cpu  100 0 0 900 0 0 0 0 0 0\\ncpu  {} 0 0 {} 0 0 0 0 0 0\\nMemTotal: 16000000 kB\\nMemAvailable: 9000000 kB\\n/dev/sda1 100 41 59 41% /\\n\"\n",
+            100 + busy,
+            900 + 100 - busy
+        )
+    };
+    project.write("full.toml", &host(100));
+    let full = project.golive(&["plan", "m.rhai", "--scenario", "full.toml"]);
+    full.assert_code(1);
+    assert!(
+        full.stdout.contains("= FAIL (actual CPU Usage 100.0%, Disk Usage 41.0%, Memory Usage 43.8%; CRITICAL: CPU Usage 100.0% >= 90.0% critical (Añadir containers)"),
+        "{}",
+        full.stdout
+    );
+    project.write("busy.toml", &host(75));
+    let busy = project.golive(&["plan", "m.rhai", "--scenario", "busy.toml"]);
+    busy.assert_code(0);
+    assert!(
+        busy.stdout.contains("= pass (actual CPU Usage 75.0%")
+            && busy.stdout.contains("alert: CPU Usage 75.0% > 70.0% alert"),
+        "{}",
+        busy.stdout
     );
 }

@@ -33,6 +33,14 @@ impl GateBoard {
         GateBoard { rows, triggers: nogo.iter().map(|(k, v)| (k.clone(), *v)).collect() }
     }
 
+    /// Why the board recommends NO-GO: the failed required criteria and the triggers that fired, by name.
+    pub fn against(&self) -> Vec<String> {
+        let failed =
+            self.rows.iter().filter(|(c, required)| *required && !c.ok).map(|(c, _)| format!("\"{}\" failed", c.name));
+        let fired = self.triggers.iter().filter(|(_, fired)| *fired).map(|(name, _)| format!("\"{name}\" fired"));
+        failed.chain(fired).collect()
+    }
+
     pub fn recommendation(&self) -> &'static str {
         let failed = self.rows.iter().any(|(c, required)| *required && !c.ok);
         let fired = self.triggers.iter().any(|(_, fired)| *fired);

@@ -223,6 +223,21 @@ fn gate(host: &Rc<Host>, name: &str, options: &GateOptions, pos: Position) -> Re
             stop_after: Some(Failure::Unknown(why)),
         });
     }
+    // A GO written before the board existed (answers file, --yes, a scenario) never saw why it says NO-GO:
+    // only a person who read the board may decide against it.
+    if answered.prewritten && answered.answer == "GO" && board.recommendation() == "NO-GO" {
+        let why = format!(
+            "gate \"{name}\" recommends NO-GO ({}), and the GO given by {} was written before this evidence: it is not applied\n  hint: a person who has read the board decides at a terminal: golive resume",
+            board.against().join(", "),
+            answered.by
+        );
+        let record = CheckRecord { unknown: true, ..CheckRecord::new(name, false, "not decided".into(), "GO".into()) };
+        return Ok(StepOutput {
+            value: "unknown".into(),
+            check: Some(record),
+            stop_after: Some(Failure::Runbook(why)),
+        });
+    }
     let by = if answered.by == controller.identity() && controller.terminal().is_interactive() {
         controller.ask(&format!("{name}: who takes this decision (name and role)?"), &[], AskKind::Text, pos)?.answer
     } else {

@@ -310,6 +310,7 @@ pub fn register(engine: &mut Engine, reg: &mut Registrar, host: &Rc<Host>) {
         .register_get("ok", |r: &mut Response| (200..300).contains(&r.inner.status))
         .register_get("url", |r: &mut Response| r.inner.url.clone())
         .register_get("body", |r: &mut Response| r.inner.body.clone())
+        .register_get("excerpt", |r: &mut Response| excerpt(&r.inner.body))
         .register_get("headers", |r: &mut Response| r.headers())
         .register_get("error", |r: &mut Response| r.error.clone())
         .register_get("dns_ms", |r: &mut Response| r.inner.timings.dns_ms)

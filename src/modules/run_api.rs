@@ -86,6 +86,9 @@ pub struct Answered {
     pub note: Option<String>,
     /// A plan took it as an assumption: nobody answered it.
     pub assumed: bool,
+    /// Written before the question was shown (an answers file, --yes, a plan's scenario): it never saw the
+    /// evidence the question came with.
+    pub prewritten: bool,
 }
 
 /// A gate's decision, as the run records it.

@@ -16,7 +16,7 @@ fn script() -> PathBuf {
 }
 
 fn testbed(action: &str) {
-    let out = std::process::Command::new(script()).arg(action).output().expect("run testbed.sh");
+    let out = std::process::Command::new(script()).args(action.split(' ')).output().expect("run testbed.sh");
     assert!(
         out.status.success(),
         "testbed.sh {action} failed:\n{}{}",
@@ -37,6 +37,11 @@ pub fn lock() -> MutexGuard<'static, ()> {
 /// Stack running release "new", maintenance off, empty call logs, tags as before a deploy.
 pub fn reset() {
     testbed("reset");
+}
+
+/// Tags the stand-in image of `release` (new, backup or broken) as the one the next deploy starts.
+pub fn next_release(release: &str) {
+    testbed(&format!("release {release}"));
 }
 
 pub fn state(file: &str) -> String {

@@ -417,6 +417,19 @@ class Vendors(Handler):
             data = [{"type": "model", "id": m, "display_name": m, "created_at": "2025-09-29T00:00:00Z"} for m in s["models"]]
             return self.reply(200, {"data": data, "has_more": False, "first_id": data[0]["id"] if data else None,
                                     "last_id": data[-1]["id"] if data else None})
+        if path == "/v1/messages" and self.command == "POST":
+            # The Messages API's shape (docs.anthropic.com, "Messages"): one text block answering the last
+            # user message; state "anthropic_down" makes it answer 529 overloaded_error.
+            if s.get("anthropic_down"):
+                return self.reply(529, {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}})
+            request = json.loads(self.body_bytes() or b"{}")
+            question = (request.get("messages") or [{}])[-1].get("content", "")
+            if request.get("model") not in s["models"] or not question:
+                return self.reply(400, {"type": "error", "error": {"type": "invalid_request_error", "message": "model and messages are required"}})
+            text = f"Para {question[:60].rstrip('?')}: empieza por el diagnóstico de negocio."
+            return self.reply(200, {"id": "msg_golive_double", "type": "message", "role": "assistant", "model": request["model"],
+                                    "content": [{"type": "text", "text": text}], "stop_reason": "end_turn", "stop_sequence": None,
+                                    "usage": {"input_tokens": 12, "output_tokens": 14}})
         return self.reply(404, {"type": "error", "error": {"type": "not_found_error", "message": "Not found"}})
 
     def activecampaign(self, path, q):

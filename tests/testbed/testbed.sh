@@ -3,13 +3,15 @@
 #   - a throwaway sshd on 127.0.0.1:2201, user `golive` (unprivileged, /bin/sh, in the docker group),
 #     key-only, strict host keys (known_hosts written from the host key, no trust on first use);
 #   - the stand-in Drupal stack: images built FROM scratch with busybox-static (nothing is pulled),
-#     tagged jaraba/drupal:11-prod (release "new") and jaraba/drupal:11-prod-backup (release "backup").
-#   - the services validation talks to: the HTTPS test site (127.0.0.1:18443, its own CA under tls/), the
+#     tagged jaraba/drupal:11-prod (release "new") and jaraba/drupal:11-prod-backup (release "backup");
+#     a third, release "broken", is what `release broken` makes the next deploy start.
+#   - the services validation talks to: nginx terminating TLS on 127.0.0.1:18443 (its own CA under tls/) in
+#     front of the deployed container's application (image/rootfs/var/www/html/cgi-bin/app.cgi), the
 #     Stripe double (:12111) and the vendor doubles (:18090) from tests/servers/doubles.py, and dnsmasq
 #     (:15353) answering app.jarabaimpact.com; their keys for the rehearsal go to rehearsal.env;
 #   - for monitoring: Prometheus (:9091) scraping itself and a node exporter (:9101), and an SMTP sink
 #     (aiosmtpd, :8025) that keeps every message under mail/ (webhooks land in the vendor double's /hooks/).
-# Usage: testbed.sh up | reset | down | status.   Idempotent; concurrent callers wait on a lock.
+# Usage: testbed.sh up | reset | release NAME | down | status.   Idempotent; concurrent callers wait on a lock.
 # Everything stops by itself after four hours (a watchdog runs `down`).
 set -eu
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -91,7 +93,7 @@ start_sshd() {
 
 build_images() {
   hash=$(cd "$HERE/image" && find . -type f | sort | xargs sha256sum | sha256sum | cut -c1-12)
-  for release in new backup; do
+  for release in new backup broken; do
     tag="golive/fake-drupal:$release-$hash"
     if ! docker image inspect "$tag" >/dev/null 2>&1; then
       ctx=$T/image-ctx
@@ -109,7 +111,17 @@ reset_stack() {
   mkdir -p "$P/state"; chmod 777 "$P/state"
   cp "$HERE/docker-compose.yml" "$P/docker-compose.yml"
   # The server's .env: compose's project name and the credentials Friday checks by name.
-  printf 'COMPOSE_PROJECT_NAME=golivebed\nSTRIPE_SECRET_KEY=sk_live_x\nSTRIPE_WEBHOOK_SECRET=whsec_x\nANTHROPIC_API_KEY=sk-ant-x\nACTIVECAMPAIGN_API_TOKEN=ac-x\nMYSQL_PASSWORD=x\n' > "$P/.env"
+  # The site's own settings come from it too (env_file): its admin password and the Anthropic double.
+  cat > "$P/.env" <<ENV
+COMPOSE_PROJECT_NAME=golivebed
+STRIPE_SECRET_KEY=sk_live_x
+STRIPE_WEBHOOK_SECRET=whsec_x
+ANTHROPIC_API_KEY=sk-ant-golive-double-0001
+ANTHROPIC_API=http://127.0.0.1:18090/anthropic
+ACTIVECAMPAIGN_API_TOKEN=ac-x
+MYSQL_PASSWORD=x
+ADMIN_PASSWORD=correct-horse-battery
+ENV
   (cd "$P" && docker-compose down -t 1 >/dev/null 2>&1 || true)
   rm -rf "$P/state"/* "$P/backups" "$P/files" "$P/staging-files" "$P/scripts" "$P/staging"
   cp -r "$HERE/project/scripts" "$P/scripts"
@@ -147,10 +159,42 @@ start_services() {
     chmod 644 "$T/tls/ca.pem"
   fi
   if ! running doubles; then
-    nohup python3 "$HERE/../servers/doubles.py" --detach --ttl 14400 --site-https 18443 \
-      --cert "$T/tls/site.crt" --key "$T/tls/site.key" --stripe 12111 --vendors 18090 \
+    nohup python3 "$HERE/../servers/doubles.py" --detach --ttl 14400 --stripe 12111 --vendors 18090 \
       </dev/null >"$T/doubles.log" 2>&1 9>&- &
     echo $! > "$T/doubles.pid"
+  fi
+  if ! running nginx; then
+    # The site as visitors reach it: nginx terminates TLS (the test bed's CA) and hands every path to the
+    # deployed container's application, so validation sees what the deploy started.
+    mkdir -p "$T/nginx/logs"
+    cat > "$T/nginx/nginx.conf" <<NGINX
+worker_processes 1;
+pid $T/nginx/nginx.pid;
+error_log $T/nginx/logs/error.log warn;
+events { worker_connections 256; }
+http {
+  access_log $T/nginx/logs/access.log combined;
+  client_body_temp_path $T/nginx/body;
+  proxy_temp_path $T/nginx/proxy;
+  fastcgi_temp_path $T/nginx/fastcgi;
+  uwsgi_temp_path $T/nginx/uwsgi;
+  scgi_temp_path $T/nginx/scgi;
+  server {
+    listen 127.0.0.1:18443 ssl;
+    server_name app.jarabaimpact.com localhost;
+    ssl_certificate $T/tls/site.crt;
+    ssl_certificate_key $T/tls/site.key;
+    location / {
+      proxy_pass http://127.0.0.1:18080/cgi-bin/app.cgi/;
+      proxy_set_header Host \$host;
+      proxy_read_timeout 30s;
+    }
+  }
+}
+NGINX
+    nohup timeout 14400 nginx -p "$T/nginx" -c "$T/nginx/nginx.conf" -g 'daemon off;' \
+      </dev/null >"$T/nginx/logs/stderr.log" 2>&1 9>&- &
+    echo $! > "$T/nginx.pid"
   fi
   if ! running dnsmasq; then
     nohup timeout 14400 dnsmasq --keep-in-foreground --no-resolv --no-hosts --bind-interfaces \
@@ -223,7 +267,7 @@ ENV
 }
 
 stop_services() {
-  for s in doubles dnsmasq prometheus node-exporter smtp; do
+  for s in doubles nginx dnsmasq prometheus node-exporter smtp; do
     if running "$s"; then kill "$(cat "$T/$s.pid")" 2>/dev/null || true; fi
     rm -f "$T/$s.pid"
   done
@@ -246,11 +290,13 @@ case "${1:-up}" in
     echo "testbed up: ssh -F $D/ssh_config golive-testbed; project $P; site http://127.0.0.1:18080/"
     ;;
   reset) reset_stack; reset_services ;;
+  # The release the next deploy starts: new (the default after a reset), backup or broken (answers 500).
+  release) docker tag "golive/fake-drupal:${2:?release name}-$(cat "$T/image.hash")" jaraba/drupal:11-prod ;;
   down)
     [ -d "$P" ] && (cd "$P" && docker-compose down -t 1 >/dev/null 2>&1 || true)
     if sshd_running; then kill "$(cat "$D/sshd.bgpid")"; rm -f "$D/sshd.bgpid"; fi
     stop_services
     ;;
   status) sshd_running && echo "sshd up" || echo "sshd down"; docker images jaraba/drupal ;;
-  *) echo "usage: $0 up|reset|down|status" >&2; exit 2 ;;
+  *) echo "usage: $0 up|reset|release NAME|down|status" >&2; exit 2 ;;
 esac

@@ -59,7 +59,13 @@ impl Controller {
             let earlier = self.prior.borrow().answers.get(&(step.to_string(), question.to_string())).cloned();
             if let Some(answer) = earlier {
                 self.terminal.line(&format!("        {question} -> {answer} (answered earlier)"));
-                return Ok(Some(Answered { answer, by: "an earlier attempt".into(), note: None, assumed: false }));
+                return Ok(Some(Answered {
+                    answer,
+                    by: "an earlier attempt".into(),
+                    note: None,
+                    assumed: false,
+                    prewritten: false,
+                }));
             }
         }
         let given = if self.is_dry() { None } else { self.settings.answers.as_ref().and_then(|a| a.first(keys)) };
@@ -77,17 +83,18 @@ impl Controller {
                 ));
             }
             let by = format!("{} (answers file)", given.by.unwrap_or_else(|| self.settings.identity.clone()));
-            Answered { answer: given.answer, by, note: given.note, assumed: false }
+            Answered { answer: given.answer, by, note: given.note, assumed: false, prewritten: true }
         } else if kind == AskKind::Confirm && yes {
             Answered {
                 answer: "yes".into(),
                 by: format!("{} (--yes)", self.settings.identity),
                 note: None,
                 assumed: false,
+                prewritten: true,
             }
         } else if kind == AskKind::Defaulted && yes {
             let by = format!("{} (--yes, the default)", self.settings.identity);
-            Answered { answer: String::new(), by, note: None, assumed: false }
+            Answered { answer: String::new(), by, note: None, assumed: false, prewritten: true }
         } else if !self.is_dry() && !self.terminal.is_interactive() {
             return Ok(None);
         } else {
@@ -121,7 +128,8 @@ impl Controller {
                     .is_some_and(|e| matches!(e.answer, Provenance::Assumed(_)));
             // Plans are the same on every machine: they name no operator.
             let by = if self.is_dry() { "the operator".to_string() } else { self.settings.identity.clone() };
-            Answered { answer, by, note: None, assumed }
+            // A plan's scenario stands for an answers file: written before the evidence, as it is.
+            Answered { answer, by, note: None, assumed, prewritten: self.is_dry() }
         };
         let kept = if kind == AskKind::Secret {
             self.terminal.redactor().add(question, &answered.answer);

@@ -1,0 +1,92 @@
+#!/bin/sh
+# The stand-in Drupal application the rehearsal validates (busybox sh as a CGI of busybox httpd; nginx on the
+# host terminates TLS and sends every path here as PATH_INFO). It serves what Saturday's smoke tests look at:
+#   /                        home, with the site name and the release ("release new")
+#   /user/login              GET the form; POST name/pass: 303 to /dashboard with a session cookie
+#   /dashboard               200 with a session, else 302 to /user/login
+#   /search?keys=K           results for K
+#   /api/v1/health           JSON: {"status": "ok", "release": ..., "db": ...}
+#   /api/v1/copilot          POST {"question": ...}: asks Claude (the test bed's Anthropic double), answers JSON
+#   /stripe/webhook          POST a Stripe event: recorded in /state/webhooks.log
+#   the public pages         /empleabilidad, /agroconecta, /emprendimiento, /precios, /contacto, /blog, /legal/*
+# Maintenance mode (drush state:set system.maintenance_mode 1) answers 503 everywhere. The release "broken"
+# serves its home page (a cached page looks fine) but answers 500 with a PHP fatal error everywhere else,
+# writing the error to the container's log; its health check stays green, as a real broken release's can.
+S=/state
+release=$(cat /etc/golive-release)
+path=${PATH_INFO:-/}
+[ -n "$path" ] || path=/
+
+urldecode() { printf '%b' "$(printf '%s' "$1" | sed 's/+/ /g; s/%\([0-9a-fA-F][0-9a-fA-F]\)/\\x\1/g')"; }
+# param NAME QUERY: the decoded value of NAME in a form-encoded string.
+param() { printf '%s\n' "$2" | tr '&' '\n' | while IFS= read -r kv; do [ "${kv%%=*}" = "$1" ] && { urldecode "${kv#*=}"; break; }; done; }
+html_escape() { printf '%s' "$1" | sed 's/&/\&amp;/g; s/</\&lt;/g; s/>/\&gt;/g; s/"/\&quot;/g'; }
+json_escape() { printf '%s' "$1" | sed 's/\\/\\\\/g; s/"/\\"/g' | tr -d '\000-\037'; }
+reply() { # STATUS CONTENT-TYPE BODY [EXTRA-HEADER...]
+  status=$1; type=$2; body=$3; shift 3
+  printf 'Status: %s\r\nContent-Type: %s\r\n' "$status" "$type"
+  for h in "$@"; do printf '%s\r\n' "$h"; done
+  printf '\r\n%s\n' "$body"
+  exit 0
+}
+page() { reply "200 OK" "text/html; charset=utf-8" "<html><head><title>$1</title></head><body><h1>$1</h1>$2<p>release $release</p></body></html>"; }
+body=""
+[ "${REQUEST_METHOD:-GET}" = POST ] && [ "${CONTENT_LENGTH:-0}" -gt 0 ] && body=$(head -c "$CONTENT_LENGTH")
+
+case "$path" in /api/v1/health) ;; *)
+  if [ "$(cat $S/maintenance_mode 2>/dev/null)" = 1 ]; then
+    reply "503 Service Unavailable" "text/html" "<title>Site under maintenance</title>"
+  fi ;;
+esac
+if [ "$release" = broken ] && [ "$path" != / ]; then
+  echo "PHP Fatal error:  Uncaught Error: Class \"Drupal\\jaraba_core\\TenantManager\" not found in /var/www/html/modules/custom/jaraba_core/src/Kernel.php:42 (request $path)" >&2
+  reply "500 Internal Server Error" "text/html" "<title>Error</title><p>The website encountered an unexpected error. Try again later.</p>"
+fi
+
+name=$(cat $S/config/system.site.name 2>/dev/null || echo Drupal)
+session=""
+for c in $(printf '%s' "${HTTP_COOKIE:-}" | tr ';' ' '); do
+  case "$c" in SESS*=*) t=${c#*=}; [ -n "$t" ] && [ -f "$S/sessions/$t" ] && session=$t ;; esac
+done
+
+case "$path" in
+  /) page "$name" "<p>Bienvenido</p>" ;;
+  /user/login)
+    if [ "${REQUEST_METHOD:-GET}" = POST ]; then
+      if [ "$(param name "$body")" = "${ADMIN_USER:-admin}" ] && [ -n "${ADMIN_PASSWORD:-}" ] && [ "$(param pass "$body")" = "$ADMIN_PASSWORD" ]; then
+        mkdir -p $S/sessions
+        t=$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
+        : > "$S/sessions/$t"
+        reply "303 See Other" "text/html" "" "Location: /dashboard" "Set-Cookie: SESS$release=$t; Path=/; HttpOnly"
+      fi
+      reply "200 OK" "text/html" "<div class=messages--error>Unrecognized username or password.</div>"
+    fi
+    page "Log in" "<form id=user-login-form method=post></form>" ;;
+  /dashboard)
+    [ -n "$session" ] || reply "302 Found" "text/html" "" "Location: /user/login"
+    page "Dashboard" "<p>Tenants, plans and usage</p>" ;;
+  /search)
+    keys=$(html_escape "$(param keys "${QUERY_STRING:-}")")
+    page "Buscar" "<h2>Resultados para $keys</h2><ol><li>$keys ecológico</li><li>$keys de temporada</li></ol>" ;;
+  /api/v1/health)
+    db=connected; [ -e $S/fault-db ] && db=unreachable
+    reply "200 OK" "application/json" "{\"status\": \"ok\", \"release\": \"$release\", \"db\": \"$db\"}" ;;
+  /api/v1/copilot)
+    question=$(printf '%s' "$body" | sed -n 's/.*"question" *: *"\([^"]*\)".*/\1/p')
+    [ -n "$question" ] || reply "400 Bad Request" "application/json" '{"error": "question is required"}'
+    answer=$(wget -q -O - --header "x-api-key: ${ANTHROPIC_API_KEY:-}" --header "anthropic-version: 2023-06-01" \
+      --header "content-type: application/json" \
+      --post-data "{\"model\": \"${ANTHROPIC_MODEL:-claude-sonnet-4-5}\", \"max_tokens\": 256, \"messages\": [{\"role\": \"user\", \"content\": \"$(json_escape "$question")\"}]}" \
+      "${ANTHROPIC_API:-https://api.anthropic.com}/v1/messages" 2>/dev/null | sed -n 's/.*"text" *: *"\([^"]*\)".*/\1/p')
+    [ -n "$answer" ] || reply "502 Bad Gateway" "application/json" '{"error": "the copilot could not reach Claude"}'
+    reply "200 OK" "application/json" "{\"answer\": \"$answer\"}" ;;
+  /stripe/webhook)
+    [ "${REQUEST_METHOD:-GET}" = POST ] || reply "405 Method Not Allowed" "text/plain" "POST only"
+    id=$(printf '%s' "$body" | sed -n 's/^[^{]*{ *"id" *: *"\([^"]*\)".*/\1/p')
+    [ -n "$id" ] || reply "400 Bad Request" "application/json" '{"error": "not a Stripe event"}'
+    printf '%s %s\n' "$(date +%s)" "$id" >> $S/webhooks.log
+    reply "200 OK" "application/json" '{"received": true}' ;;
+  /empleabilidad|/agroconecta|/emprendimiento|/precios|/contacto|/blog|/legal/privacidad|/legal/terminos)
+    page "$name: ${path#/}" "<p>${path#/}</p>" ;;
+  *) reply "404 Not Found" "text/html" "<title>Page not found</title>" ;;
+esac
