@@ -55,6 +55,8 @@ fn the_deploy_phase_runs_against_the_test_bed_in_the_runbooks_order() {
     assert!(run.stderr.contains("ok    check \"Login funciona (redirect a dashboard)\"  "), "{}", run.stderr);
     assert!(run.stderr.contains("ok    check \"AI Chat: el copilot responde\""), "{}", run.stderr);
     assert!(run.stderr.contains("│ Cualquier smoke test crítico fallando ┆ no "), "{}", run.stderr);
+    assert!(run.stderr.contains("ok    check \"Errores 500 y fatales en logs desde el deploy\""), "{}", run.stderr);
+    assert!(run.stderr.contains("│ Errores 500 recurrentes en logs       ┆ no "), "{}", run.stderr);
     assert!(run.stderr.contains("ok    check \"AgroConecta: split de pago (Stripe Connect)\""), "{}", run.stderr);
     let table = run
         .stdout
@@ -176,6 +178,19 @@ fn a_broken_release_fails_validation_and_the_gate_recommends_no_go_whatever_the_
         assert!(run.stderr.contains(&format!("FAIL  check \"{check}\"")), "{check}:\n{}", run.stderr);
     }
     assert!(run.stderr.contains("│ Cualquier smoke test crítico fallando ┆ FIRED"), "{}", run.stderr);
+    // nginx's access log and the container's log, scanned since the release took traffic.
+    let logs = run
+        .stderr
+        .lines()
+        .find(|l| l.contains("check \"Errores 500 y fatales en logs desde el deploy\""))
+        .unwrap_or_default();
+    assert!(
+        logs.contains("FAIL") && logs.contains("HTTP 5xx x") && logs.contains("PHP fatal error x"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stdout.contains("log lines matching error patterns:\n127.0.0.1 - - ["), "{}", run.stdout);
+    assert!(run.stderr.contains("│ Errores 500 recurrentes en logs       ┆ FIRED"), "{}", run.stderr);
     assert!(run.stderr.contains("recommendation: NO-GO"), "{}", run.stderr);
     assert!(
         run.stderr.contains("error: gate \"Go/No-Go\" recommends NO-GO (\"API: release desplegada y base de datos conectada\" failed,")

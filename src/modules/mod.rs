@@ -10,6 +10,7 @@ pub mod host;
 pub mod http;
 pub mod known;
 pub mod local;
+pub mod logs;
 pub mod metrics;
 pub mod notify;
 pub mod prompt;
