@@ -1054,3 +1054,31 @@ fn ctrl_c_through_a_pty_stops_the_remote_command_and_retry_never_runs_beside_it(
     let journal = std::fs::read_to_string(project.journals().pop().unwrap()).unwrap();
     assert!(journal.contains("stopped on `rehearsal` (process group"), "{journal}");
 }
+
+/// A docker-compose v2 binary installed under the v1 name (Docker documents this symlink) answers
+/// `version --short` like v2 and prints v2's `ps` table, which the v1 parser read as no containers at all.
+/// The double here is exactly that for `version` and `ps`, and the real docker-compose for the rest; the
+/// containers are read by id and described by the real engine, so both running ones are found.
+#[test]
+fn a_v2_binary_named_docker_compose_still_finds_the_running_containers() {
+    let _bed = testbed::lock();
+    testbed::reset();
+    let project = common::Project::new();
+    let double = project.write(
+        "bin/docker-compose",
+        "#!/bin/sh\ncase \"$*\" in\n  'version --short') echo 2.29.7 ;;\n  ps) printf 'NAME                  IMAGE                   COMMAND                  SERVICE   CREATED         STATUS                   PORTS\\ngolivebed-drupal-1    jaraba/drupal:11-prod   \"/bin/httpd -f -p 12...\"   drupal    2 minutes ago   Up 2 minutes (healthy)\\ngolivebed-mariadb-1   jaraba/drupal:11-prod   \"/bin/sleep 21474836...\"   mariadb   2 minutes ago   Up 2 minutes\\n' ;;\n  *) exec /usr/bin/docker-compose \"$@\" ;;\nesac\n",
+    );
+    std::fs::set_permissions(&double, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    project.write(
+        "golive.toml",
+        &format!("[targets.bed]\nkind = \"local\"\nproject_dir = \"{}/project\"\n", testbed::ROOT),
+    );
+    project.write(
+        "ps.rhai",
+        "step \"ps\" { let ps = docker::compose(target(\"bed\")).ps(); print(`found: ${ps.map(|c| `${c.service} ${c.state} ${c.health}`)}`); }\n",
+    );
+    let path = format!("{}:{}", project.file("bin").display(), std::env::var("PATH").unwrap_or_default());
+    let run = common::Run::from(project.command(&["ps.rhai", "--target", "bed"]).env("PATH", path).output().unwrap());
+    run.assert_code(0);
+    assert!(run.stdout.contains("found: [\"drupal running healthy\", \"mariadb running none\"]"), "{}", run.stdout);
+}

@@ -1,7 +1,8 @@
 //! `docker::*`: a compose project on a target, images and tags. Pure command builders and parsers; the
-//! commands run through the controller like any other. Works with compose v1 (`docker-compose`, table
-//! output) and v2 (`docker compose`, JSON array before 2.21, one object per line after), detected once per
-//! target or set with `compose = "v1" | "v2"` in golive.toml.
+//! commands run through the controller like any other. Works with compose v1 (`docker-compose`) and v2
+//! (`docker compose`, or a v2 binary installed as `docker-compose`): which command is detected once per
+//! target or set with `compose = "v1" | "v2"` in golive.toml, and the containers are read the same way for
+//! both (ids from `ps -a -q`, state and health from `docker inspect`), never from a version's table.
 
 use std::rc::Rc;
 
@@ -11,7 +12,7 @@ use super::core::TargetHandle;
 use super::exec::stdout;
 use super::exec::{command, strings};
 use super::{Registrar, Sig};
-use crate::effects::{Command, Effect};
+use crate::effects::{Command, Effect, shell_quote};
 use crate::modules::Host;
 use crate::script_error::runtime;
 
@@ -61,78 +62,44 @@ pub fn exec_argv(base: &[&str], service: &str, argv: &[String]) -> Vec<String> {
     out
 }
 
-pub fn ps_args(base: &[&str]) -> Vec<String> {
-    if base == V1 { compose_argv(base, &["ps"]) } else { compose_argv(base, &["ps", "--all", "--format", "json"]) }
+/// One read of the project's containers, the same in v1 and v2 (and whatever table a `docker-compose`
+/// binary of either version prints): compose lists their ids, stopped ones included, and the engine
+/// describes them as JSON (`[]` when there are none). A failed `ps` fails the read.
+pub fn ps_script(base: &[&str]) -> String {
+    let ps: Vec<String> = compose_argv(base, &["ps", "-a", "-q"]).iter().map(|w| shell_quote(w)).collect();
+    format!(
+        "ids=$({}) && if [ -z \"$ids\" ]; then echo '[]'; else docker inspect --type container $ids; fi",
+        ps.join(" ")
+    )
 }
 
-/// Parses `ps` of either version: the v1 table, a v2 JSON array, or v2 JSON lines.
-pub fn parse_ps(output: &str) -> Result<Vec<Container>, String> {
+/// Parses `docker inspect` of a compose project's containers: service from compose's label, state and
+/// health from the engine ("none" without a healthcheck).
+pub fn parse_inspect(output: &str) -> Result<Vec<Container>, String> {
     let trimmed = output.trim();
     if trimmed.is_empty() {
         return Ok(Vec::new());
     }
-    if trimmed.starts_with('[') || trimmed.starts_with('{') {
-        let values: Vec<serde_json::Value> = if trimmed.starts_with('[') {
-            serde_json::from_str(trimmed).map_err(|e| format!("cannot parse compose ps JSON: {e}"))?
-        } else {
-            trimmed
-                .lines()
-                .filter(|l| !l.trim().is_empty())
-                .map(|l| serde_json::from_str(l).map_err(|e| format!("cannot parse compose ps JSON line `{l}`: {e}")))
-                .collect::<Result<_, _>>()?
-        };
-        return Ok(values
-            .iter()
-            .map(|v| {
-                let text = |k: &str| v.get(k).and_then(|x| x.as_str()).unwrap_or("").to_string();
-                let health = text("Health");
-                Container {
-                    service: text("Service"),
-                    name: text("Name"),
-                    state: text("State"),
-                    health: if health.is_empty() { "none".into() } else { health },
-                }
+    let values: Vec<serde_json::Value> =
+        serde_json::from_str(trimmed).map_err(|e| format!("cannot parse `docker inspect` JSON: {e}"))?;
+    values
+        .iter()
+        .map(|v| {
+            let text = |pointer: &str| v.pointer(pointer).and_then(|x| x.as_str()).map(str::to_string);
+            let name = text("/Name").ok_or("`docker inspect` gave a container without a Name")?;
+            let service = v
+                .pointer("/Config/Labels")
+                .and_then(|l| l.get("com.docker.compose.service"))
+                .and_then(|s| s.as_str())
+                .ok_or_else(|| format!("container {name} has no com.docker.compose.service label"))?;
+            Ok(Container {
+                service: service.to_string(),
+                name: name.trim_start_matches('/').to_string(),
+                state: text("/State/Status").unwrap_or_else(|| "unknown".into()),
+                health: text("/State/Health/Status").unwrap_or_else(|| "none".into()),
             })
-            .collect());
-    }
-    let mut containers = Vec::new();
-    for line in trimmed.lines().skip_while(|l| !l.starts_with("---")).skip(1) {
-        let columns: Vec<&str> = line.split("  ").map(str::trim).filter(|c| !c.is_empty()).collect();
-        if columns.len() < 3 {
-            continue;
-        }
-        let name = columns[0].to_string();
-        let (state, health) = v1_state(columns[2]);
-        // v1 names containers PROJECT_SERVICE_N.
-        let service = name
-            .rsplit_once('_')
-            .and_then(|(rest, _)| rest.split_once('_').map(|(_, s)| s.to_string()))
-            .unwrap_or_else(|| name.clone());
-        containers.push(Container { service, name, state, health });
-    }
-    Ok(containers)
-}
-
-/// v1's State column: "Up (healthy)", "Up (health: starting)", "Up", "Exit 1", "Restarting".
-fn v1_state(state: &str) -> (String, String) {
-    let running = state.starts_with("Up");
-    let health = if state.contains("(healthy)") {
-        "healthy"
-    } else if state.contains("(unhealthy)") {
-        "unhealthy"
-    } else if state.contains("health: starting") {
-        "starting"
-    } else {
-        "none"
-    };
-    let state = if running {
-        "running".to_string()
-    } else if state.starts_with("Exit") {
-        "exited".to_string()
-    } else {
-        state.to_lowercase()
-    };
-    (state, health.to_string())
+        })
+        .collect()
 }
 
 pub fn register(engine: &mut Engine, reg: &mut Registrar, host: &Rc<Host>) {
@@ -362,10 +329,14 @@ pub(crate) fn in_project_assuming(
     command(host, ctx, module, &c.target, Command::Argv(argv), options)
 }
 
+/// The project's containers: ids from compose, details from the engine (one read). Reading compose's `ps`
+/// table instead gave nothing when a v2 binary answered to the name `docker-compose` (its table differs).
 fn ps(host: &Host, ctx: &NativeCallContext, c: &Compose) -> Result<Vec<Container>, Box<EvalAltResult>> {
     let base = compose_base(host, ctx, c)?;
-    let out = in_project(host, ctx, "docker", c, ps_args(&base), true)?;
-    parse_ps(&stdout(&out)).map_err(|e| runtime(e, ctx.call_position()))
+    let mut options = read_only();
+    options.insert("dir".into(), project_dir(ctx, c)?.into());
+    let out = command(host, ctx, "docker", &c.target, Command::Shell(ps_script(&base)), options)?;
+    parse_inspect(&stdout(&out)).map_err(|e| runtime(e, ctx.call_position()))
 }
 
 /// `docker-compose` or `docker compose` for this target: golive.toml's `compose`, else detected once.
@@ -428,50 +399,31 @@ mod tests {
         assert_eq!(argv, ["docker-compose", "exec", "-T", "drupal", "drush", "cr"]);
         let argv = exec_argv(V2, "mariadb", &["mysql".into()]);
         assert_eq!(argv, ["docker", "compose", "exec", "-T", "mariadb", "mysql"]);
-        assert_eq!(ps_args(V2), ["docker", "compose", "ps", "--all", "--format", "json"]);
+        assert_eq!(
+            ps_script(V2),
+            "ids=$(docker compose ps -a -q) && if [ -z \"$ids\" ]; then echo '[]'; else docker inspect --type container $ids; fi"
+        );
     }
 
     #[test]
-    fn parses_the_v1_table() {
-        let table = "       Name                      Command                  State                Ports         \n\
----------------------------------------------------------------------------------------------\n\
-golivebed_drupal_1    /bin/httpd -f -p 80 -h /va ...   Up (healthy)   127.0.0.1:18080->80/tcp\n\
-golivebed_mariadb_1   /bin/sleep 2147483647            Up             80/tcp                 \n\
-golivebed_cron_1      /bin/true                        Exit 0                                \n\
-golivebed_web_1       /bin/httpd                       Up (health: starting)   80/tcp\n";
-        let ps = parse_ps(table).unwrap();
-        let summary: Vec<(&str, &str, &str)> =
-            ps.iter().map(|c| (c.service.as_str(), c.state.as_str(), c.health.as_str())).collect();
+    fn parses_the_engines_description_of_a_compose_project() {
+        let json = include_str!("../../tests/fixtures/docker/inspect-v1-project.json");
+        let ps = parse_inspect(json).unwrap();
+        let summary: Vec<(&str, &str, &str, &str)> =
+            ps.iter().map(|c| (c.service.as_str(), c.name.as_str(), c.state.as_str(), c.health.as_str())).collect();
         assert_eq!(
             summary,
             [
-                ("drupal", "running", "healthy"),
-                ("mariadb", "running", "none"),
-                ("cron", "exited", "none"),
-                ("web", "running", "starting")
+                ("drupal", "golivebed_drupal_1", "running", "healthy"),
+                ("mariadb", "golivebed_mariadb_1", "running", "none")
             ]
         );
-        assert!(ps[0].is_ready() && ps[1].is_ready() && !ps[2].is_ready() && !ps[3].is_ready());
-    }
-
-    #[test]
-    fn parses_v2_json_array_and_json_lines() {
-        let array = r#"[{"Name":"p-drupal-1","Service":"drupal","State":"running","Health":"unhealthy"},{"Name":"p-db-1","Service":"db","State":"running","Health":""}]"#;
-        let lines = "{\"Name\":\"p-drupal-1\",\"Service\":\"drupal\",\"State\":\"running\",\"Health\":\"unhealthy\"}\n{\"Name\":\"p-db-1\",\"Service\":\"db\",\"State\":\"running\",\"Health\":\"\"}\n";
-        for output in [array, lines] {
-            let ps = parse_ps(output).unwrap();
-            assert_eq!(
-                ps[0],
-                Container {
-                    service: "drupal".into(),
-                    name: "p-drupal-1".into(),
-                    state: "running".into(),
-                    health: "unhealthy".into()
-                }
-            );
-            assert_eq!(ps[1].health, "none");
-        }
-        assert!(parse_ps("{not json").unwrap_err().contains("cannot parse"));
-        assert!(parse_ps("").unwrap().is_empty());
+        assert!(ps[0].is_ready() && ps[1].is_ready());
+        let exited = json.replace("\"Status\": \"running\"", "\"Status\": \"exited\"");
+        assert!(parse_inspect(&exited).unwrap().iter().all(|c| c.state == "exited" && !c.is_ready()));
+        assert!(parse_inspect("[{not json").unwrap_err().contains("cannot parse"));
+        assert!(parse_inspect("").unwrap().is_empty());
+        let unlabelled = r#"[{"Name": "/stray", "State": {"Status": "running"}, "Config": {"Labels": {}}}]"#;
+        assert!(parse_inspect(unlabelled).unwrap_err().contains("stray has no com.docker.compose.service label"));
     }
 }
