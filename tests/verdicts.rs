@@ -37,6 +37,12 @@ fn resume_after_a_no_go_refuses_and_names_the_decision_and_the_way_back() {
     );
     assert!(run.stderr.contains("the way back: golive rollback.rhai"), "{}", run.stderr);
     assert!(run.stderr.contains("--reopen-gate \"Go/No-Go\""), "{}", run.stderr);
+    // The runbook's decision box (5.3), filled in.
+    let decision = &run.stderr[run.stderr.find("DECISIÓN Go/No-Go:").expect("the decision box is printed")..];
+    assert!(decision.starts_with("DECISIÓN Go/No-Go:  ☐ GO    ☒ NO-GO"), "{decision}");
+    assert!(decision.contains("│ Fecha/Hora: 20"), "{decision}");
+    assert!(decision.contains("│ Aprobado por: Ana Ruiz (Go-Live Lead) (answers file)"), "{decision}");
+    assert!(decision.contains("│ Notas: payments failing"), "{decision}");
     assert!(!run.stderr.contains("resume:  golive resume"), "a NO-GO never suggests a plain resume:\n{}", run.stderr);
     assert!(!project.file("site-open").exists());
 

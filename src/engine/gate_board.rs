@@ -110,3 +110,19 @@ impl GateBoard {
         out
     }
 }
+
+/// The runbook's decision box (5.3) filled in: the verdict ticked, when, who approved it, and the notes.
+pub fn decision_box(gate: &str, verdict: &str, at: &str, by: &str, note: Option<&str>) -> String {
+    let tick = |v: &str| if v == verdict { "☒" } else { "☐" };
+    let mut table = Table::new();
+    table.load_preset(UTF8_FULL_CONDENSED).set_content_arrangement(ContentArrangement::Dynamic).set_width(100);
+    table.set_header(vec![Cell::new(printable(&format!(
+        "DECISIÓN {gate}:  {} GO    {} NO-GO",
+        tick("GO"),
+        tick("NO-GO")
+    )))]);
+    table.add_row(vec![format!("Fecha/Hora: {}", printable(at))]);
+    table.add_row(vec![format!("Aprobado por: {}", printable(by))]);
+    table.add_row(vec![format!("Notas: {}", note.map(printable).unwrap_or_else(|| "(none)".into()))]);
+    table.to_string()
+}

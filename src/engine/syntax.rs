@@ -238,14 +238,20 @@ fn gate(host: &Rc<Host>, name: &str, options: &GateOptions, pos: Position) -> Re
             stop_after: Some(Failure::Runbook(why)),
         });
     }
-    let by = if answered.by == controller.identity() && controller.terminal().is_interactive() {
-        controller.ask(&format!("{name}: who takes this decision (name and role)?"), &[], AskKind::Text, pos)?.answer
+    // At a terminal the decider names themselves and may leave notes (the runbook's box has both); an
+    // answers file gives them as `by` and `note`.
+    let at_terminal = answered.by == controller.identity() && controller.terminal().is_interactive();
+    let (by, typed_note) = if at_terminal {
+        let by =
+            controller.ask(&format!("{name}: who takes this decision (name and role)?"), &[], AskKind::Text, pos)?;
+        let notes = controller.ask(&format!("{name}: notes (empty for none)"), &[], AskKind::Text, pos)?;
+        (by.answer, Some(notes.answer).filter(|n| !n.trim().is_empty()))
     } else {
-        answered.by
+        (answered.by, None)
     };
     let verdict = answered.answer;
     let at = controller.now_stamp();
-    let note = answered.note.map(|n| format!(": {n}")).unwrap_or_default();
+    let note = answered.note.or(typed_note).map(|n| format!(": {n}")).unwrap_or_default();
     let record = CheckRecord::new(
         name,
         verdict == "GO",
@@ -264,6 +270,10 @@ fn gate(host: &Rc<Host>, name: &str, options: &GateOptions, pos: Position) -> Re
         stops_run,
         on_nogo: options.on_nogo.clone(),
     })?;
+    if !controller.is_dry() {
+        let note = (!note.is_empty()).then(|| note.trim_start_matches(": "));
+        controller.terminal().block(&super::gate_board::decision_box(name, &verdict, &at, &by, note));
+    }
     let stop_after = stops_run.then(|| Failure::NoGo {
         gate: name.into(),
         message: no_go_message(name, &verdict, &by, &at, options.on_nogo.as_deref()),
