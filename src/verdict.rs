@@ -31,3 +31,16 @@ impl CheckRecord {
         }
     }
 }
+
+/// The newest finished run of a runbook on a target, as a check weighs it ("Rollback probado": a rollback
+/// rehearsed, when, how long it took, how it ended).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct LastRun {
+    pub run_id: String,
+    pub exit_code: i32,
+    /// From its start to its end, resumes included.
+    pub seconds: f64,
+    /// How long ago it finished.
+    pub days_ago: f64,
+}

@@ -1082,3 +1082,59 @@ fn a_v2_binary_named_docker_compose_still_finds_the_running_containers() {
     run.assert_code(0);
     assert!(run.stdout.contains("found: [\"drupal running healthy\", \"mariadb running none\"]"), "{}", run.stdout);
 }
+
+/// The whole weekend rehearsed on the test bed, in one project: Friday green, Saturday GO (no rollback in the
+/// journals yet: "Rollback probado" is asked), the monitor's watch, the quick and the full rollback; then a
+/// Saturday deploying a broken release: "Rollback probado" is now read from the journals, and the gate
+/// recommends NO-GO because validation failed, while the answers say GO.
+#[test]
+fn the_whole_weekend_rehearsed_then_a_broken_release_gets_no_go_from_validation() {
+    let _bed = testbed::lock();
+    testbed::reset();
+    let project = testbed::project();
+    let started = Instant::now();
+    project.golive(&["scripts/friday.rhai", "--yes", "--answers", FRIDAY_ANSWERS]).assert_code(0);
+
+    let saturday = project.golive(&["scripts/saturday.rhai", "--answers", GO_ANSWERS]);
+    saturday.assert_code(0);
+    assert!(saturday.stderr.contains("recommendation: GO"), "{}", saturday.stderr);
+    assert!(
+        saturday.stderr.contains("ok    check \"Rollback probado\"")
+            && saturday.stderr.contains("no journaled rollback on rehearsal; rehearsed another way: yes"),
+        "{}",
+        saturday.stderr
+    );
+    project.golive(&["scripts/monitor.rhai", "--yes"]).assert_code(0);
+    project.golive(&["scripts/rollback_quick.rhai", "--yes"]).assert_code(0);
+    let backup = std::path::Path::new(testbed::ROOT).join("project/backups/pre-golive/db.sql");
+    assert!(backup.exists(), "Saturday's backup is what the full rollback restores");
+    let full = common::Run::from(
+        project
+            .command(&["scripts/rollback_full.rhai", "--yes"])
+            .env("MYSQL_ROOT_PASSWORD", "rehearsal-root-pw")
+            .output()
+            .unwrap(),
+    );
+    full.assert_code(0);
+    assert_eq!(testbed::http_status(SITE), "200", "the full rollback reopened the site");
+
+    testbed::reset();
+    testbed::next_release("broken");
+    let broken = project.golive(&["scripts/saturday.rhai", "--answers", GO_ANSWERS]);
+    broken.assert_code(1);
+    let rollback = broken.stderr.lines().find(|l| l.contains("check \"Rollback probado\"")).unwrap_or_default();
+    assert!(
+        rollback.starts_with("  ok ") && rollback.contains("rollback_quick run 20") && rollback.contains("exit 0 in"),
+        "{}",
+        broken.stderr
+    );
+    assert!(rollback.contains("rollback_full exit 0 in"), "{rollback}");
+    assert!(
+        broken.stderr.contains("FAIL  check \"API: release desplegada y base de datos conectada\""),
+        "{}",
+        broken.stderr
+    );
+    assert!(broken.stderr.contains("recommendation: NO-GO"), "{}", broken.stderr);
+    assert!(broken.stderr.contains("was written before this evidence: it is not applied"), "{}", broken.stderr);
+    eprintln!("the whole weekend and the broken Saturday took {:.1} s", started.elapsed().as_secs_f64());
+}

@@ -354,6 +354,12 @@ pub trait World {
         None
     }
 
+    /// In a plan: the newest finished run of `script` a scenario states (`runbook::last_run`). A live run
+    /// reads its journals instead.
+    fn planned_last_run(&self, _script: &str) -> Option<crate::verdict::LastRun> {
+        None
+    }
+
     fn is_dry(&self) -> bool {
         false
     }

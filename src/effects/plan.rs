@@ -120,6 +120,10 @@ impl World for PlanWorld {
         self.scenario.as_ref().and_then(|s| s.included(script))
     }
 
+    fn planned_last_run(&self, script: &str) -> Option<crate::verdict::LastRun> {
+        self.scenario.as_ref().and_then(|s| s.last_run(script))
+    }
+
     fn is_dry(&self) -> bool {
         true
     }

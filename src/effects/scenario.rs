@@ -67,7 +67,10 @@ struct ScenarioFile {
 struct IncludeRule {
     script: String,
     /// Each check of that run, by name: passed or not.
+    #[serde(default)]
     checks: std::collections::BTreeMap<String, bool>,
+    /// What `runbook::last_run` sees of it: `run = { run_id, exit_code, seconds, days_ago }`.
+    run: Option<crate::verdict::LastRun>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -231,6 +234,11 @@ impl Scenario {
     pub fn included(&self, script: &str) -> Option<Vec<(String, bool)>> {
         let rule = self.include.iter().find(|r| r.script == script)?;
         Some(rule.checks.iter().map(|(name, ok)| (name.clone(), *ok)).collect())
+    }
+
+    /// The newest finished run of `script`, as the scenario states it (None: it states none).
+    pub fn last_run(&self, script: &str) -> Option<crate::verdict::LastRun> {
+        self.include.iter().find(|r| r.script == script).and_then(|r| r.run.clone())
     }
 
     /// The scenario's answer to an effect, and which rule gave it.

@@ -1,8 +1,9 @@
-//! `runbook::run`: another runbook as one effect (a watch's critical action runs the quick rollback).
+//! `runbook::run`: another runbook as one effect (a watch's critical action runs the quick rollback);
+//! `runbook::last_run`: what the journals say of an earlier runbook's newest finished run.
 
 use std::rc::Rc;
 
-use rhai::{Engine, EvalAltResult, Map, Module, NativeCallContext};
+use rhai::{Dynamic, Engine, EvalAltResult, Map, Module, NativeCallContext};
 
 use super::core::TargetHandle;
 use super::{Registrar, Sig};
@@ -44,8 +45,36 @@ fn run(host: &Host, ctx: &NativeCallContext, script: &str) -> Result<Map, Box<Ev
     Ok(result)
 }
 
+fn last_run(host: &Host, ctx: &NativeCallContext, script: &str, target: &str) -> Result<Dynamic, Box<EvalAltResult>> {
+    let found = host.controller.last_run(script, &host.config, target).map_err(|e| runtime(e, ctx.call_position()))?;
+    Ok(match found {
+        None => Dynamic::UNIT,
+        Some(run) => {
+            let mut m = Map::new();
+            m.insert("run".into(), run.run_id.into());
+            m.insert("exit_code".into(), Dynamic::from_int(i64::from(run.exit_code)));
+            m.insert("minutes".into(), Dynamic::from_float((run.seconds / 60.0 * 10.0).round() / 10.0));
+            m.insert("days_ago".into(), Dynamic::from_float((run.days_ago * 10.0).round() / 10.0));
+            Dynamic::from_map(m)
+        }
+    })
+}
+
 pub fn register(engine: &mut Engine, reg: &mut Registrar, host: &Rc<Host>) {
     let mut m = Module::new();
+    let h = Rc::clone(host);
+    reg.in_module(
+        &mut m,
+        "runbook",
+        Sig {
+            name: "last_run",
+            params: &["script: string", "target: string"],
+            returns: "map",
+            doc: "The newest finished run of SCRIPT (its file name without .rhai) on TARGET, from this project's journals (a plan's from its scenario's [[include]] run): #{ run, exit_code, minutes, days_ago }, or () when there is none.",
+            effectful: false,
+        },
+        move |ctx: NativeCallContext, script: &str, target: &str| last_run(&h, &ctx, script, target),
+    );
     let h = Rc::clone(host);
     reg.in_module(
         &mut m,

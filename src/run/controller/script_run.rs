@@ -95,6 +95,18 @@ impl ScriptRun for Controller {
             crate::run::latest_checks(config, script, target)
         }
     }
+    fn last_run(
+        &self,
+        script: &str,
+        config: &crate::config::Config,
+        target: &str,
+    ) -> Result<Option<crate::verdict::LastRun>, String> {
+        if Controller::is_dry(self) {
+            Ok(self.world.planned_last_run(script))
+        } else {
+            crate::run::latest_finished_run(config, script, target)
+        }
+    }
     fn step_uses_value(&self, name: &str) -> bool {
         self.outline_step_uses_value(name)
     }
