@@ -35,6 +35,16 @@ pub fn holder(path: &Path) -> Option<Holder> {
     serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()
 }
 
+/// Whether the lock file names a holder process that no longer exists.
+fn holder_is_gone(path: &Path) -> bool {
+    let Some(holder) = std::fs::read_to_string(path).ok().and_then(|t| serde_json::from_str::<Holder>(&t).ok()) else {
+        return false;
+    };
+    // SAFETY: kill with signal 0 only asks whether the process exists.
+    let answer = unsafe { libc::kill(holder.pid as libc::pid_t, 0) };
+    answer == -1 && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH)
+}
+
 /// Takes the target's lock, or says who holds it (exit 3).
 pub fn acquire(path: &Path, holder: &Holder, target: &str) -> Result<RunLock> {
     if let Some(dir) = path.parent() {
@@ -49,6 +59,12 @@ pub fn acquire(path: &Path, holder: &Holder, target: &str) -> Result<RunLock> {
         .map_err(|e| io_failure("open lock", path, e))?;
     // The lock must outlive this function and is released by the OS when the process ends.
     let lock: &'static mut RwLock<File> = Box::leak(Box::new(RwLock::new(file)));
+    // A holder that is gone may leave the lock held for an instant by a child it was forking (the open lock
+    // file is shared until the child execs and closes it): wait that instant out, never a live holder.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    while lock.try_write().is_err() && holder_is_gone(path) && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
     let mut guard = match lock.try_write() {
         Ok(guard) => guard,
         Err(_) => {
