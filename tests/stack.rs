@@ -359,7 +359,11 @@ fn quick_rollback_swaps_the_image_tags_for_real_within_its_budget() {
     // The full rollback restores the pre-golive backup and reopens the site.
     let deploy_backup = std::path::Path::new(testbed::ROOT).join("project/backups/pre-golive");
     std::fs::create_dir_all(deploy_backup.join("files")).unwrap();
-    std::fs::write(deploy_backup.join("db.sql"), "-- pre-golive dump\nCREATE TABLE t (id int);\n").unwrap();
+    std::fs::write(
+        deploy_backup.join("db.sql"),
+        "-- pre-golive dump\nCREATE TABLE restored_marker (id int);\nINSERT INTO restored_marker VALUES (42);\n",
+    )
+    .unwrap();
     std::fs::write(deploy_backup.join("files/restored.txt"), "restored\n").unwrap();
     let child = project
         .command(&["scripts/rollback_full.rhai", "--yes"])
@@ -383,12 +387,11 @@ fn quick_rollback_swaps_the_image_tags_for_real_within_its_budget() {
     full.assert_code(0);
     assert!(seen.is_empty(), "the password was in the process list:\n{}", seen[0]);
     assert!(
-        testbed::state("mysql.log").contains(
-            "mysql -u root jaraba\npassword from the environment: 17 characters\n-- pre-golive dump\nCREATE TABLE t (id int);"
-        ),
+        testbed::state("mysql.log").contains("mysql -u root jaraba\npassword from the environment: 17 characters"),
         "{}",
         testbed::state("mysql.log")
     );
+    assert_eq!(testbed::sql("SELECT id FROM restored_marker"), "42", "the dump was restored into the real database");
     let files = std::path::Path::new(testbed::ROOT).join("project/files");
     assert!(files.join("restored.txt").exists() && !files.join("old.txt").exists(), "files restored with --delete");
     assert_eq!(testbed::http_status(SITE), "200");
@@ -1137,4 +1140,43 @@ fn the_whole_weekend_rehearsed_then_a_broken_release_gets_no_go_from_validation(
     assert!(broken.stderr.contains("recommendation: NO-GO"), "{}", broken.stderr);
     assert!(broken.stderr.contains("was written before this evidence: it is not applied"), "{}", broken.stderr);
     eprintln!("the whole weekend and the broken Saturday took {:.1} s", started.elapsed().as_secs_f64());
+}
+
+/// Data loss is measured on the real database: a migration that deletes rows fails "Sin pérdida de datos tras
+/// las migraciones" (row counts and CHECKSUM TABLE before and after), fires the trigger, and the full
+/// rollback restores the rows from Saturday's real backup.
+#[test]
+fn a_migration_that_loses_rows_fires_the_data_loss_trigger_and_the_full_rollback_restores_them() {
+    let _bed = testbed::lock();
+    testbed::reset();
+    testbed::set_fault("updb-loses-orders");
+    let project = testbed::project();
+    let run = project.golive(&["scripts/saturday.rhai", "--answers", NO_GO_ANSWERS]);
+    run.assert_code(1);
+    let check = run
+        .stderr
+        .lines()
+        .find(|l| l.contains("check \"Sin pérdida de datos tras las migraciones\""))
+        .unwrap_or_default();
+    assert!(
+        check.starts_with("  FAIL")
+            && check.contains("commerce_order lost 12 rows")
+            && check.contains("commerce_order 60 -> 48"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("│ Pérdida de datos detectada            ┆ FIRED"), "{}", run.stderr);
+    assert!(run.stderr.contains("recommendation: NO-GO"), "{}", run.stderr);
+    assert_eq!(testbed::sql("SELECT COUNT(*) FROM commerce_order"), "48");
+
+    project.golive(&["scripts/rollback_quick.rhai", "--yes"]).assert_code(0);
+    let full = common::Run::from(
+        project
+            .command(&["scripts/rollback_full.rhai", "--yes"])
+            .env("MYSQL_ROOT_PASSWORD", "rehearsal-root-pw")
+            .output()
+            .unwrap(),
+    );
+    full.assert_code(0);
+    assert_eq!(testbed::sql("SELECT COUNT(*) FROM commerce_order"), "60", "the backup restored the lost orders");
 }

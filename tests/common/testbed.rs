@@ -44,6 +44,17 @@ pub fn next_release(release: &str) {
     testbed(&format!("release {release}"));
 }
 
+/// One value from the rehearsal database (the test bed's real MariaDB), e.g. `SELECT COUNT(*) FROM users`.
+pub fn sql(query: &str) -> String {
+    let socket = format!("{ROOT}/mariadb/mysqld.sock");
+    let out = std::process::Command::new("mariadb")
+        .args(["--no-defaults", "--socket", &socket, "-uroot", "-N", "-B", "jaraba", "-e", query])
+        .output()
+        .expect("run the mariadb client");
+    assert!(out.status.success(), "{query}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
 pub fn state(file: &str) -> String {
     std::fs::read_to_string(Path::new(ROOT).join("project/state").join(file)).unwrap_or_default()
 }

@@ -9,6 +9,7 @@
 #     front of the deployed container's application (image/rootfs/var/www/html/cgi-bin/app.cgi), the
 #     Stripe double (:12111) and the vendor doubles (:18090) from tests/servers/doubles.py, and dnsmasq
 #     (:15353) answering app.jarabaimpact.com; their keys for the rehearsal go to rehearsal.env;
+#   - the rehearsal database: MariaDB (Debian's packages) on 127.0.0.1:13306, seeded from seed.sql on reset;
 #   - for monitoring: Prometheus (:9091) scraping itself and a node exporter (:9101), and an SMTP sink
 #     (aiosmtpd, :8025) that keeps every message under mail/ (webhooks land in the vendor double's /hooks/).
 # Usage: testbed.sh up | reset | release NAME | down | status.   Idempotent; concurrent callers wait on a lock.
@@ -92,13 +93,22 @@ start_sshd() {
 }
 
 build_images() {
-  hash=$(cd "$HERE/image" && find . -type f | sort | xargs sha256sum | sha256sum | cut -c1-12)
+  # The host's mariadb client goes into the image too: its version is part of what the image is.
+  hash=$( (cd "$HERE/image" && find . -type f | sort | xargs sha256sum; mariadb --version) | sha256sum | cut -c1-12)
   for release in new backup broken; do
     tag="golive/fake-drupal:$release-$hash"
     if ! docker image inspect "$tag" >/dev/null 2>&1; then
       ctx=$T/image-ctx
       rm -rf "$ctx"; cp -r "$HERE/image" "$ctx"
       mkdir -p "$ctx/rootfs/bin"; cp "$(readlink -f /bin/busybox)" "$ctx/rootfs/bin/busybox"
+      # The real mariadb client and dump tool, with the shared libraries they load.
+      mkdir -p "$ctx/rootfs/usr/bin"
+      for bin in /usr/bin/mariadb /usr/bin/mariadb-dump; do
+        cp "$bin" "$ctx/rootfs/usr/bin/"
+        for lib in $(ldd "$bin" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }'); do
+          mkdir -p "$ctx/rootfs$(dirname "$lib")"; cp -L "$lib" "$ctx/rootfs$lib"
+        done
+      done
       docker build -q --build-arg RELEASE=$release -t "$tag" "$ctx" >/dev/null 2>"$T/build.log" \
         || { cat "$T/build.log" >&2; exit 1; }
     fi
@@ -107,6 +117,7 @@ build_images() {
 }
 
 reset_stack() {
+  start_mariadb
   hash=$(cat "$T/image.hash")
   mkdir -p "$P/state"; chmod 777 "$P/state"
   cp "$HERE/docker-compose.yml" "$P/docker-compose.yml"
@@ -119,9 +130,11 @@ STRIPE_WEBHOOK_SECRET=whsec_x
 ANTHROPIC_API_KEY=sk-ant-golive-double-0001
 ANTHROPIC_API=http://127.0.0.1:18090/anthropic
 ACTIVECAMPAIGN_API_TOKEN=ac-x
-MYSQL_PASSWORD=x
+MYSQL_PASSWORD=drupal-rehearsal-pw
 ADMIN_PASSWORD=correct-horse-battery
 ENV
+  # The rehearsal database, as production's is before the go-live.
+  mariadb --no-defaults --socket="$T/mariadb/mysqld.sock" -uroot < "$HERE/seed.sql"
   (cd "$P" && docker-compose down -t 1 >/dev/null 2>&1 || true)
   rm -rf "$P/state"/* "$P/backups" "$P/files" "$P/staging-files" "$P/scripts" "$P/staging"
   cp -r "$HERE/project/scripts" "$P/scripts"
@@ -145,6 +158,36 @@ ENV
 }
 
 running() { [ -f "$T/$1.pid" ] && kill -0 "$(cat "$T/$1.pid")" 2>/dev/null; }
+
+start_mariadb() {
+  if ! running mariadb; then
+    # The rehearsal database: MariaDB from Debian's packages on the loopback, root and drupal users for the
+    # containers (which share the host's network), seeded by reset_stack.
+    M=$T/mariadb
+    mkdir -p "$M"
+    if [ ! -d "$M/data/mysql" ]; then
+      mariadb-install-db --no-defaults --user=root --datadir="$M/data" --auth-root-authentication-method=normal \
+        --skip-test-db >"$M/install.log" 2>&1 || { cat "$M/install.log" >&2; exit 1; }
+    fi
+    nohup timeout 14400 mariadbd --no-defaults --user=root --datadir="$M/data" --socket="$M/mysqld.sock" \
+      --pid-file="$M/mysqld.pid" --port=13306 --bind-address=127.0.0.1 --skip-name-resolve \
+      --log-error="$M/error.log" </dev/null >/dev/null 2>&1 9>&- &
+    echo $! > "$T/mariadb.pid"
+    i=0
+    until mariadb-admin --no-defaults --socket="$M/mysqld.sock" ping >/dev/null 2>&1; do
+      i=$((i+1)); [ $i -gt 200 ] && { echo "MariaDB did not start:" >&2; tail -20 "$M/error.log" >&2; exit 1; }
+      sleep 0.05
+    done
+    mariadb --no-defaults --socket="$M/mysqld.sock" -uroot <<SQL
+CREATE USER IF NOT EXISTS 'root'@'127.0.0.1';
+ALTER USER 'root'@'127.0.0.1' IDENTIFIED BY 'rehearsal-root-pw';
+GRANT ALL ON *.* TO 'root'@'127.0.0.1' WITH GRANT OPTION;
+CREATE USER IF NOT EXISTS 'drupal'@'127.0.0.1';
+ALTER USER 'drupal'@'127.0.0.1' IDENTIFIED BY 'drupal-rehearsal-pw';
+GRANT ALL ON jaraba.* TO 'drupal'@'127.0.0.1';
+SQL
+  fi
+}
 
 start_services() {
   if [ ! -f "$T/tls/site.crt" ]; then
@@ -262,12 +305,13 @@ ADMIN_PASSWORD=correct-horse-battery
 SLACK_WEBHOOK_URL=http://127.0.0.1:18090/hooks/slack
 TWILIO_AUTH_TOKEN=twilio-token-golive-01
 PAGERDUTY_ROUTING_KEY=pd-routing-golive-0001
+MYSQL_ROOT_PASSWORD=rehearsal-root-pw
 ENV
   chmod 644 "$T/rehearsal.env"
 }
 
 stop_services() {
-  for s in doubles nginx dnsmasq prometheus node-exporter smtp; do
+  for s in doubles nginx mariadb dnsmasq prometheus node-exporter smtp; do
     if running "$s"; then kill "$(cat "$T/$s.pid")" 2>/dev/null || true; fi
     rm -f "$T/$s.pid"
   done
@@ -284,6 +328,7 @@ case "${1:-up}" in
     [ -f "$D/sshd_config" ] || setup_sshd
     start_sshd
     build_images
+    start_mariadb
     [ -f "$P/docker-compose.yml" ] && docker inspect golivebed_drupal_1 >/dev/null 2>&1 || reset_stack
     start_services
     watchdog

@@ -5,7 +5,7 @@
 #   /user/login              GET the form; POST name/pass: 303 to /dashboard with a session cookie
 #   /dashboard               200 with a session, else 302 to /user/login
 #   /search?keys=K           results for K
-#   /api/v1/health           JSON: {"status": "ok", "release": ..., "db": ...}
+#   /api/v1/health           JSON: {"status": "ok", "release": ..., "db": ...} (db: it asks the real MariaDB)
 #   /api/v1/copilot          POST {"question": ...}: asks Claude (the test bed's Anthropic double), answers JSON
 #   /stripe/webhook          POST a Stripe event: recorded in /state/webhooks.log
 #   the public pages         /empleabilidad, /agroconecta, /emprendimiento, /precios, /contacto, /blog, /legal/*
@@ -69,7 +69,8 @@ case "$path" in
     keys=$(html_escape "$(param keys "${QUERY_STRING:-}")")
     page "Buscar" "<h2>Resultados para $keys</h2><ol><li>$keys ecológico</li><li>$keys de temporada</li></ol>" ;;
   /api/v1/health)
-    db=connected; [ -e $S/fault-db ] && db=unreachable
+    db=connected
+    if [ -e $S/fault-db ] || ! MYSQL_PWD=${MYSQL_PASSWORD:-} /usr/bin/mariadb -u drupal jaraba -e 'SELECT 1' >/dev/null 2>&1; then db=unreachable; fi
     reply "200 OK" "application/json" "{\"status\": \"ok\", \"release\": \"$release\", \"db\": \"$db\"}" ;;
   /api/v1/copilot)
     question=$(printf '%s' "$body" | sed -n 's/.*"question" *: *"\([^"]*\)".*/\1/p')
