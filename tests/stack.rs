@@ -54,6 +54,20 @@ fn the_deploy_phase_runs_against_the_test_bed_in_the_runbooks_order() {
     );
     assert!(run.stderr.contains("ok    check \"Login funciona (redirect a dashboard)\"  "), "{}", run.stderr);
     assert!(run.stderr.contains("ok    check \"AI Chat: el copilot responde\""), "{}", run.stderr);
+    // The e-mails the application sent, read back over IMAP from dovecot; the verification link followed.
+    assert!(
+        run.stderr.contains("ok    check \"Registro nuevo usuario: email de verificación recibido\"")
+            && run.stderr.contains("\"Verifica tu cuenta en Jaraba Impact\" to qa+")
+            && run.stderr.contains("; link -> 200"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("ok    check \"Email transaccional: email de prueba recibido\"  ")
+            && run.stderr.contains("\"Hemos recibido tu mensaje\" from noreply@jarabaimpact.com"),
+        "{}",
+        run.stderr
+    );
     assert!(run.stderr.contains("│ Cualquier smoke test crítico fallando ┆ no "), "{}", run.stderr);
     assert!(run.stderr.contains("ok    check \"Errores 500 y fatales en logs desde el deploy\""), "{}", run.stderr);
     assert!(run.stderr.contains("│ Errores 500 recurrentes en logs       ┆ no "), "{}", run.stderr);
@@ -271,9 +285,12 @@ fn plans_predict_the_runs_outcome_on_the_test_bed() {
     let run = project.golive(&["scripts/monitor.rhai", "--answers", "rollback.toml"]);
     let rolled_back = testbed::image_id("jaraba/drupal:11-prod") == backup;
     // The critical alert's e-mail, as the test bed's SMTP sink kept it: the action on a line of its own.
-    let mails: Vec<String> = std::fs::read_dir(std::path::Path::new(testbed::ROOT).join("mail/new"))
-        .map(|d| d.flatten().filter_map(|e| std::fs::read_to_string(e.path()).ok()).collect())
-        .unwrap_or_default();
+    // Maildir: new/ until an IMAP client has seen the message, cur/ after.
+    let mails: Vec<String> = ["mail/new", "mail/cur"]
+        .iter()
+        .flat_map(|d| std::fs::read_dir(std::path::Path::new(testbed::ROOT).join(d)).into_iter().flatten().flatten())
+        .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+        .collect();
     let alert = mails.iter().find(|m| m.contains("Subject: [golive] CRITICAL")).cloned().unwrap_or_default();
     assert!(alert.contains("\nAcci"), "no critical alert e-mail with the action on its own line:\n{alert}");
     assert!(!alert.contains("\\nAcci"), "the e-mail body holds a literal \\n:\n{alert}");
@@ -1179,4 +1196,29 @@ fn a_migration_that_loses_rows_fires_the_data_loss_trigger_and_the_full_rollback
     );
     full.assert_code(0);
     assert_eq!(testbed::sql("SELECT COUNT(*) FROM commerce_order"), "60", "the backup restored the lost orders");
+}
+
+/// An application that accepts the registration but sends no e-mail fails both mail checks after waiting
+/// for the message in the real IMAP mailbox, and the critical smoke-test trigger fires.
+#[test]
+fn an_application_that_sends_no_mail_fails_the_mail_checks_read_over_imap() {
+    let _bed = testbed::lock();
+    testbed::reset();
+    testbed::set_fault("fault-mail");
+    let project = testbed::project();
+    let run = project.golive(&["scripts/saturday.rhai", "--answers", NO_GO_ANSWERS]);
+    run.assert_code(1);
+    let registration = run
+        .stderr
+        .lines()
+        .find(|l| l.contains("check \"Registro nuevo usuario: email de verificación recibido\""))
+        .unwrap_or_default();
+    assert!(
+        registration.starts_with("  FAIL")
+            && registration.contains("with \"Verifica tu cuenta\" in its subject arrived within 10 s"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("FAIL  check \"Email transaccional: email de prueba recibido\""), "{}", run.stderr);
+    assert!(run.stderr.contains("│ Cualquier smoke test crítico fallando ┆ FIRED"), "{}", run.stderr);
 }

@@ -49,6 +49,7 @@ pub fn build(host: &Rc<Host>, stdlib: &Stdlib, color: bool) -> Result<Loaded, Fa
     crate::modules::stripe::register(&mut engine, &mut registrar, host);
     crate::modules::report::register(&mut engine, &mut registrar, host);
     crate::modules::logs::register(&mut engine, &mut registrar, host);
+    crate::modules::message::register(&mut engine, &mut registrar, host);
     crate::modules::notify::register(&mut engine, &mut registrar, host);
     crate::modules::metrics::register(&mut engine, &mut registrar, host);
     crate::modules::runbook::register(&mut engine, &mut registrar, host);

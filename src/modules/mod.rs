@@ -11,6 +11,7 @@ pub mod http;
 pub mod known;
 pub mod local;
 pub mod logs;
+pub mod message;
 pub mod metrics;
 pub mod notify;
 pub mod prompt;

@@ -11,7 +11,8 @@
 #     (:15353) answering app.jarabaimpact.com; their keys for the rehearsal go to rehearsal.env;
 #   - the rehearsal database: MariaDB (Debian's packages) on 127.0.0.1:13306, seeded from seed.sql on reset;
 #   - for monitoring: Prometheus (:9091) scraping itself and a node exporter (:9101), and an SMTP sink
-#     (aiosmtpd, :8025) that keeps every message under mail/ (webhooks land in the vendor double's /hooks/).
+#     (aiosmtpd, :8025) that keeps every message under mail/ (a Maildir), served over IMAP by dovecot
+#     (:10143, password mail-rehearsal-pw); webhooks land in the vendor double's /hooks/.
 # Usage: testbed.sh up | reset | release NAME | down | status.   Idempotent; concurrent callers wait on a lock.
 # Everything stops by itself after four hours (a watchdog runs `down`).
 set -eu
@@ -132,6 +133,9 @@ ANTHROPIC_API=http://127.0.0.1:18090/anthropic
 ACTIVECAMPAIGN_API_TOKEN=ac-x
 MYSQL_PASSWORD=drupal-rehearsal-pw
 ADMIN_PASSWORD=correct-horse-battery
+APP_URL=https://localhost:18443
+SMTP_HOST=127.0.0.1
+SMTP_PORT=8025
 ENV
   # The rehearsal database, as production's is before the go-live.
   mariadb --no-defaults --socket="$T/mariadb/mysqld.sock" -uroot < "$HERE/seed.sql"
@@ -266,6 +270,43 @@ YML
       </dev/null >"$T/prometheus.log" 2>&1 9>&- &
     echo $! > "$T/prometheus.pid"
   fi
+  # The mailbox the SMTP sink writes (Maildir), owned by the test user dovecot serves it as.
+  mkdir -p "$T/mail/new" "$T/mail/cur" "$T/mail/tmp"
+  chown -R "$TUSER" "$T/mail" && chmod 755 "$T/mail"
+  if ! running dovecot; then
+    # IMAP (Debian's dovecot-imapd) on 127.0.0.1:10143 over that Maildir: any user name, one password.
+    mkdir -p "$T/dovecot"
+    cat > "$T/dovecot/dovecot.conf" <<CONF
+base_dir = $T/dovecot/run
+state_dir = $T/dovecot/state
+log_path = $T/dovecot/dovecot.log
+protocols = imap
+listen = 127.0.0.1
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain
+first_valid_uid = 100
+passdb {
+  driver = static
+  args = password=mail-rehearsal-pw
+}
+userdb {
+  driver = static
+  args = uid=$TUSER gid=$TUSER home=$T/dovecot/home mail=maildir:$T/mail
+}
+service imap-login {
+  inet_listener imap {
+    address = 127.0.0.1
+    port = 10143
+  }
+  inet_listener imaps {
+    port = 0
+  }
+}
+CONF
+    nohup timeout 14400 dovecot -F -c "$T/dovecot/dovecot.conf" </dev/null >"$T/dovecot/stderr.log" 2>&1 9>&- &
+    echo $! > "$T/dovecot.pid"
+  fi
   if ! running smtp; then
     nohup timeout 14400 /usr/bin/python3 -m aiosmtpd -n -l 127.0.0.1:8025 -c aiosmtpd.handlers.Mailbox "$T/mail" \
       </dev/null >"$T/smtp.log" 2>&1 9>&- &
@@ -283,7 +324,7 @@ YML
 # endpoint, the Starter subscription and the Connect split of the smoke tests; vendor defaults.
 reset_services() {
   now=$(date +%s)
-  rm -f "$T/mail/new/"* 2>/dev/null || true
+  rm -f "$T/mail/new/"* "$T/mail/cur/"* 2>/dev/null || true
   curl -fsS -X POST -H 'Content-Type: application/json' http://127.0.0.1:12111/_golive/state --data-binary @- >/dev/null <<JSON
 {"keys": ["sk_live_golive_rehearsal_0001"], "livemode": true, "objects": {
   "product": [{"id": "prod_starter", "name": "Starter"}, {"id": "prod_pro", "name": "Pro"}, {"id": "prod_enterprise", "name": "Enterprise"}],
@@ -306,12 +347,13 @@ SLACK_WEBHOOK_URL=http://127.0.0.1:18090/hooks/slack
 TWILIO_AUTH_TOKEN=twilio-token-golive-01
 PAGERDUTY_ROUTING_KEY=pd-routing-golive-0001
 MYSQL_ROOT_PASSWORD=rehearsal-root-pw
+MAIL_PASSWORD=mail-rehearsal-pw
 ENV
   chmod 644 "$T/rehearsal.env"
 }
 
 stop_services() {
-  for s in doubles nginx mariadb dnsmasq prometheus node-exporter smtp; do
+  for s in doubles nginx mariadb dnsmasq prometheus node-exporter smtp dovecot; do
     if running "$s"; then kill "$(cat "$T/$s.pid")" 2>/dev/null || true; fi
     rm -f "$T/$s.pid"
   done

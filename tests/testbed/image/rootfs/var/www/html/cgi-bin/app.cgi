@@ -8,6 +8,8 @@
 #   /api/v1/health           JSON: {"status": "ok", "release": ..., "db": ...} (db: it asks the real MariaDB)
 #   /api/v1/copilot          POST {"question": ...}: asks Claude (the test bed's Anthropic double), answers JSON
 #   /stripe/webhook          POST a Stripe event: recorded in /state/webhooks.log
+#   /user/register           POST name/mail: a user row (status 0) and a verification e-mail with a link
+#   /user/verify/TOKEN       activates the user; /contacto POST mail: a "Hemos recibido tu mensaje" e-mail
 #   the public pages         /empleabilidad, /agroconecta, /emprendimiento, /precios, /contacto, /blog, /legal/*
 # Maintenance mode (drush state:set system.maintenance_mode 1) answers 503 everywhere. The release "broken"
 # serves its home page (a cached page looks fine) but answers 500 with a PHP fatal error everywhere else,
@@ -28,6 +30,19 @@ reply() { # STATUS CONTENT-TYPE BODY [EXTRA-HEADER...]
   for h in "$@"; do printf '%s\r\n' "$h"; done
   printf '\r\n%s\n' "$body"
   exit 0
+}
+# send_mail TO SUBJECT TEXT: one message through the SMTP server (.env SMTP_HOST, SMTP_PORT), spoken line by
+# line over busybox nc (the image has no mail client).
+send_mail() {
+  [ -e $S/fault-mail ] && return 0   # the fault switch: the application "sends" nothing
+  { printf 'HELO jaraba-app\r\n'; sleep 0.1
+    printf 'MAIL FROM:<noreply@jarabaimpact.com>\r\n'; sleep 0.1
+    printf 'RCPT TO:<%s>\r\n' "$1"; sleep 0.1
+    printf 'DATA\r\n'; sleep 0.1
+    printf 'From: Jaraba Impact <noreply@jarabaimpact.com>\r\nTo: <%s>\r\nSubject: %s\r\nDate: %s\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n%s\r\n.\r\n' \
+      "$1" "$2" "$(date -R)" "$3"; sleep 0.1
+    printf 'QUIT\r\n'; sleep 0.1
+  } | nc "${SMTP_HOST:-127.0.0.1}" "${SMTP_PORT:-25}" >/dev/null 2>&1
 }
 page() { reply "200 OK" "text/html; charset=utf-8" "<html><head><title>$1</title></head><body><h1>$1</h1>$2<p>release $release</p></body></html>"; }
 body=""
@@ -87,7 +102,35 @@ case "$path" in
     [ -n "$id" ] || reply "400 Bad Request" "application/json" '{"error": "not a Stripe event"}'
     printf '%s %s\n' "$(date +%s)" "$id" >> $S/webhooks.log
     reply "200 OK" "application/json" '{"received": true}' ;;
-  /empleabilidad|/agroconecta|/emprendimiento|/precios|/contacto|/blog|/legal/privacidad|/legal/terminos)
+  /user/register)
+    if [ "${REQUEST_METHOD:-GET}" = POST ]; then
+      name=$(param name "$body"); mail=$(param mail "$body")
+      case "$name$mail" in *[!A-Za-z0-9@+._-]*|"") reply "400 Bad Request" "text/html" "<div class=messages--error>Nombre o correo no válido.</div>" ;; esac
+      MYSQL_PWD=${MYSQL_PASSWORD:-} /usr/bin/mariadb -u drupal jaraba -e \
+        "INSERT INTO users (uid, name, mail, status) SELECT MAX(uid) + 1, '$name', '$mail', 0 FROM users" || reply "500 Internal Server Error" "text/html" "<p>The website encountered an unexpected error.</p>"
+      t=$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n'); mkdir -p $S/verify; echo "$mail" > "$S/verify/$t"
+      send_mail "$mail" "Verifica tu cuenta en Jaraba Impact" "Hola $name, confirma tu correo para activar tu cuenta: ${APP_URL:-}/user/verify/$t"
+      reply "303 See Other" "text/html" "" "Location: /user/register/done"
+    fi
+    page "Crear cuenta" "<form id=user-register-form method=post></form>" ;;
+  /user/register/done) page "Revisa tu correo" "<p>Te hemos enviado un enlace de verificación.</p>" ;;
+  /user/verify/*)
+    t=${path#/user/verify/}
+    case "$t" in *[!0-9a-f]*|"") reply "404 Not Found" "text/html" "<title>Page not found</title>" ;; esac
+    [ -f "$S/verify/$t" ] || reply "403 Forbidden" "text/html" "<p>Enlace no válido o caducado.</p>"
+    mail=$(cat "$S/verify/$t")
+    MYSQL_PWD=${MYSQL_PASSWORD:-} /usr/bin/mariadb -u drupal jaraba -e "UPDATE users SET status = 1 WHERE mail = '$mail'"
+    rm -f "$S/verify/$t"
+    page "Cuenta verificada" "<p>Tu cuenta $mail está activa.</p>" ;;
+  /contacto)
+    if [ "${REQUEST_METHOD:-GET}" = POST ]; then
+      mail=$(param mail "$body")
+      case "$mail" in *[!A-Za-z0-9@+._-]*|"") reply "400 Bad Request" "text/html" "<div class=messages--error>Correo no válido.</div>" ;; esac
+      send_mail "$mail" "Hemos recibido tu mensaje" "Gracias por escribirnos. Te responderemos en 24 horas. ${APP_URL:-}/contacto"
+      page "$name: contacto" "<p>Mensaje enviado.</p>"
+    fi
+    page "$name: contacto" "<form id=contact-form method=post></form>" ;;
+  /empleabilidad|/agroconecta|/emprendimiento|/precios|/blog|/legal/privacidad|/legal/terminos)
     page "$name: ${path#/}" "<p>${path#/}</p>" ;;
   *) reply "404 Not Found" "text/html" "<title>Page not found</title>" ;;
 esac
