@@ -79,10 +79,11 @@ fn console(
     let controller = &session.controller;
     let state_dir = config.root.join(STATE_DIR);
     let run_dir = run::new_run_dir(&state_dir, Path::new("repl"), &target)?;
-    let mut journal = Journal::create(&run_dir.join(journal::FILE_NAME), Arc::clone(controller.terminal().redactor()))?;
     let run_id = run_dir.file_name().unwrap_or_default().to_string_lossy().into_owned();
     let by = controller.settings().identity.clone();
-    journal.append(
+    let journal = Journal::create(
+        &run_dir.join(journal::FILE_NAME),
+        Arc::clone(controller.terminal().redactor()),
         &Entry::RunStarted {
             run_id: run_id.clone(),
             script: session.file.path.clone(),
@@ -94,7 +95,6 @@ fn console(
             at: identity::now_stamp(),
             version: env!("CARGO_PKG_VERSION").into(),
         },
-        true,
     )?;
     // The script's setup runs (targets, variables, functions); its steps are skipped.
     let prior = run::latest_prior(&config, &session.file.path, &target).unwrap_or_default();

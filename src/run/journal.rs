@@ -157,12 +157,23 @@ pub struct Journal {
 }
 
 impl Journal {
-    pub fn create(path: &Path, redactor: Arc<Redactor>) -> Result<Journal> {
+    /// Creates the journal with its first entry: written to a temporary file, synced, then renamed into
+    /// place, so no journal is ever without its run_started line (a run killed before the rename leaves a
+    /// `.tmp` file that nothing reads, and no run to resume).
+    pub fn create(path: &Path, redactor: Arc<Redactor>, first: &Entry) -> Result<Journal> {
+        let tmp = path.with_extension("jsonl.tmp");
         let file = OpenOptions::new()
             .create_new(true)
-            .append(true)
-            .open(path)
-            .map_err(|e| io_failure("create journal", path, e))?;
+            .write(true)
+            .open(&tmp)
+            .map_err(|e| io_failure("create journal", &tmp, e))?;
+        let mut started = Journal { path: tmp.clone(), file, redactor: Arc::clone(&redactor) };
+        started.append(first, true)?;
+        std::fs::rename(&tmp, path).map_err(|e| io_failure("create journal", path, e))?;
+        if let Some(dir) = path.parent() {
+            File::open(dir).and_then(|d| d.sync_all()).map_err(|e| io_failure("create journal", dir, e))?;
+        }
+        let file = OpenOptions::new().append(true).open(path).map_err(|e| io_failure("open journal", path, e))?;
         Ok(Journal { path: path.to_path_buf(), file, redactor })
     }
 
@@ -265,8 +276,7 @@ mod tests {
     fn torn_last_line_is_ignored_with_a_warning_and_cut_before_appending() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(FILE_NAME);
-        let mut j = Journal::create(&path, Redactor::new()).unwrap();
-        j.append(&entry("a"), true).unwrap();
+        let j = Journal::create(&path, Redactor::new(), &entry("a")).unwrap();
         drop(j);
         let mut f = OpenOptions::new().append(true).open(&path).unwrap();
         f.write_all(b"{\"event\":\"step_sta").unwrap();
@@ -296,7 +306,7 @@ mod tests {
         let path = dir.path().join(FILE_NAME);
         let redactor = Redactor::new();
         redactor.add("TOKEN", "hunter2-secret");
-        let mut j = Journal::create(&path, redactor).unwrap();
+        let mut j = Journal::create(&path, redactor, &entry("a")).unwrap();
         let detail = Entry::EffectFinished {
             step: "deploy".into(),
             ok: true,

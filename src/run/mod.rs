@@ -543,12 +543,13 @@ fn live(
             )?;
             j
         } else {
-            let mut j = Journal::create(&journal_path, redactor)?;
             let mode_name = match &mode {
                 Mode::Only(_) => "only",
                 _ => "run",
             };
-            j.append(
+            Journal::create(
+                &journal_path,
+                redactor,
                 &Entry::RunStarted {
                     run_id: run_id.clone(),
                     script: session.file.path.clone(),
@@ -560,9 +561,7 @@ fn live(
                     at: started_at.clone(),
                     version: env!("CARGO_PKG_VERSION").into(),
                 },
-                true,
-            )?;
-            j
+            )?
         };
         let mut journal = journal;
         if let Some(holder) = forced {
