@@ -76,6 +76,13 @@ impl Controller {
                 None => format!("phase \"{name}\": actual {actual}"),
             };
             self.terminal.line(&self.terminal.paint(&line, Tone::Dim));
+            if let Some(w) = &window {
+                use chrono::Timelike;
+                let started = i64::from(started_clock.hour() * 60 + started_clock.minute());
+                let (judged, bad) = w.judge(started, elapsed);
+                let tone = if bad { Tone::Bad } else { Tone::Good };
+                self.terminal.line(&self.terminal.paint(&format!("phase \"{name}\" schedule: {judged}"), tone));
+            }
             if let Some(budget) = budget {
                 let (verdict, tone) = if elapsed <= budget { ("within", Tone::Good) } else { ("OVER", Tone::Bad) };
                 let line = format!(
@@ -737,6 +744,8 @@ impl Controller {
 #[derive(Debug)]
 struct Window {
     text: String,
+    /// Its start, in minutes after midnight (local time, as the runbook's schedule is written).
+    from: i64,
     length: Duration,
 }
 
@@ -757,7 +766,46 @@ impl Window {
             0 => 24 * 60,
             span => span,
         };
-        Ok(Window { text: text.into(), length: Duration::from_secs(span as u64 * 60) })
+        Ok(Window { text: text.into(), from: minutes(from)?, length: Duration::from_secs(span as u64 * 60) })
+    }
+
+    /// How a phase kept its window: started on time, late or early (more than 5 minutes either way), and
+    /// whether it ran past the window's end or longer than the window lasts. `started` is the local time of
+    /// day in minutes; a start more than 12 hours off is read as the window of the day before or after.
+    fn judge(&self, started: i64, elapsed: Duration) -> (String, bool) {
+        let mut offset = started - self.from;
+        if offset > 12 * 60 {
+            offset -= 24 * 60;
+        } else if offset < -12 * 60 {
+            offset += 24 * 60;
+        }
+        let minutes = |m: i64| match (m.abs() / 60, m.abs() % 60) {
+            (0, m) => format!("{m}m"),
+            (h, 0) => format!("{h}h"),
+            (h, m) => format!("{h}h{m:02}m"),
+        };
+        let length = self.length.as_secs() as i64 / 60;
+        let ran = elapsed.as_secs() as i64 / 60;
+        let mut said = Vec::new();
+        if offset > 5 {
+            said.push(format!("started {} late", minutes(offset)));
+        } else if offset < -5 {
+            said.push(format!("started {} early", minutes(offset)));
+        } else {
+            said.push("started on time".into());
+        }
+        let past_end = offset + ran - length;
+        let bad = if ran > length {
+            said.push(format!("ran over its {} by {}", minutes(length), minutes(ran - length)));
+            true
+        } else if past_end > 0 {
+            said.push(format!("ended {} after the window", minutes(past_end)));
+            true
+        } else {
+            said.push("within the window".into());
+            offset > 5
+        };
+        (said.join(", "), bad)
     }
 }
 
@@ -829,5 +877,21 @@ mod tests {
         assert_eq!(Window::parse("18:00-18:00").unwrap().length.as_secs(), 24 * 3600);
         assert_eq!(Window::parse("22:00-02:30").unwrap().length.as_secs(), 4 * 3600 + 1800);
         assert!(Window::parse("6am-noon").unwrap_err().contains("06:00-12:00"));
+    }
+
+    fn judged(window: &str, started: &str, minutes: u64) -> String {
+        let (h, m) = started.split_once(':').unwrap();
+        let started = h.parse::<i64>().unwrap() * 60 + m.parse::<i64>().unwrap();
+        Window::parse(window).unwrap().judge(started, std::time::Duration::from_secs(minutes * 60)).0
+    }
+
+    #[test]
+    fn a_phase_is_judged_against_its_window() {
+        assert_eq!(judged("06:00-12:00", "06:02", 300), "started on time, within the window");
+        assert_eq!(judged("06:00-12:00", "07:30", 300), "started 1h30m late, ended 30m after the window");
+        assert_eq!(judged("06:00-12:00", "06:00", 420), "started on time, ran over its 6h by 1h");
+        assert_eq!(judged("12:00-16:00", "03:39", 1), "started 8h21m early, within the window");
+        assert_eq!(judged("18:00-18:00", "17:58", 1440), "started on time, within the window");
+        assert_eq!(judged("23:30-00:30", "00:10", 10), "started 40m late, within the window");
     }
 }
