@@ -23,6 +23,8 @@ fn the_example_runs_and_its_effects_happen() {
     run.assert_code(0);
     assert!(run.stderr.contains("ok    check \"disk has room\""), "{}", run.stderr);
     assert!(run.stderr.contains("planned 06:00-06:30 (30m00s), actual"), "{}", run.stderr);
+    // The window judged (on time / late / early, within it or past its end): the wording is unit-tested.
+    assert!(run.stderr.contains("phase \"Prepare\" schedule: started "), "{}", run.stderr);
     assert!(project.read("work/history").starts_with("released 20"), "{}", project.read("work/history"));
     let status = project.golive(&["status"]);
     status.assert_code(0);
@@ -334,4 +336,16 @@ fn a_closed_pipe_ends_a_listing_quietly_and_never_stops_a_run() {
     let status = run.wait().unwrap();
     assert_eq!(status.code(), Some(0), "a run whose output reader left must still finish");
     assert_eq!(project.read("log"), "done\n");
+}
+
+/// The README's tour quotes examples/three_phases.rhai: it must be that file, not an older version of it.
+#[test]
+fn the_readmes_runbook_snippet_is_the_example_file() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let intro = "A runbook looks like this (`examples/three_phases.rhai`):\n\n```rhai\n";
+    let start = readme.find(intro).expect("the README quotes the example") + intro.len();
+    let end = start + readme[start..].find("```").unwrap();
+    let example = std::fs::read_to_string(root.join("examples/three_phases.rhai")).unwrap();
+    assert_eq!(&readme[start..end], example, "README.md's snippet differs from examples/three_phases.rhai");
 }
