@@ -55,7 +55,9 @@ fn main() {
         assert!(out.status.success());
     }
     let journal_path = dir.path().join("journal.jsonl");
-    let mut journal = Journal::create(&journal_path, Redactor::new()).unwrap();
+    let first =
+        Entry::RunResumed { by: "bench".into(), pid: std::process::id(), at: golive::run::identity::now_stamp() };
+    let mut journal = Journal::create(&journal_path, Redactor::new(), &first).unwrap();
     let mut step_times = Vec::new();
     for n in 0..STEPS {
         let started = Instant::now();
