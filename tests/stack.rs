@@ -1222,3 +1222,34 @@ fn an_application_that_sends_no_mail_fails_the_mail_checks_read_over_imap() {
     assert!(run.stderr.contains("FAIL  check \"Email transaccional: email de prueba recibido\""), "{}", run.stderr);
     assert!(run.stderr.contains("│ Cualquier smoke test crítico fallando ┆ FIRED"), "{}", run.stderr);
 }
+
+/// The webhook smoke test sends a test event signed as Stripe signs them to the deployed application, which
+/// checks the signature (HMAC-SHA256, as Drupal's Stripe module does) and logs the event as processed; signed
+/// with another secret, the application refuses it and the check fails.
+#[test]
+fn a_signed_test_event_reaches_the_webhook_endpoint_and_a_wrong_secret_is_refused() {
+    let _bed = testbed::lock();
+    testbed::reset();
+    let project = testbed::project();
+    let run = project.golive(&["scripts/saturday.rhai", "--answers", GO_ANSWERS]);
+    run.assert_code(0);
+    let webhook = run.stderr.lines().find(|l| l.contains("check \"Webhook Stripe procesado\"")).unwrap_or_default();
+    assert!(webhook.starts_with("  ok") && webhook.contains(": 200 processed (in the log)"), "{}", run.stderr);
+
+    testbed::reset();
+    let wrong = common::Run::from(
+        project
+            .command(&["scripts/saturday.rhai", "--answers", NO_GO_ANSWERS])
+            .env("STRIPE_WEBHOOK_SECRET", "whsec_not_the_endpoints")
+            .output()
+            .unwrap(),
+    );
+    wrong.assert_code(1);
+    let webhook = wrong.stderr.lines().find(|l| l.contains("check \"Webhook Stripe procesado\"")).unwrap_or_default();
+    assert!(
+        webhook.starts_with("  FAIL") && webhook.contains("400 {\"error\": \"signature verification failed\"}"),
+        "{}",
+        wrong.stderr
+    );
+    assert!(wrong.stderr.contains("│ Cualquier smoke test crítico fallando ┆ FIRED"), "{}", wrong.stderr);
+}

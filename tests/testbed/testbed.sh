@@ -127,7 +127,7 @@ reset_stack() {
   cat > "$P/.env" <<ENV
 COMPOSE_PROJECT_NAME=golivebed
 STRIPE_SECRET_KEY=sk_live_x
-STRIPE_WEBHOOK_SECRET=whsec_x
+STRIPE_WEBHOOK_SECRET=whsec_golive_rehearsal_0001
 ANTHROPIC_API_KEY=sk-ant-golive-double-0001
 ANTHROPIC_API=http://127.0.0.1:18090/anthropic
 ACTIVECAMPAIGN_API_TOKEN=ac-x
@@ -348,6 +348,7 @@ TWILIO_AUTH_TOKEN=twilio-token-golive-01
 PAGERDUTY_ROUTING_KEY=pd-routing-golive-0001
 MYSQL_ROOT_PASSWORD=rehearsal-root-pw
 MAIL_PASSWORD=mail-rehearsal-pw
+STRIPE_WEBHOOK_SECRET=whsec_golive_rehearsal_0001
 ENV
   chmod 644 "$T/rehearsal.env"
 }

@@ -7,7 +7,7 @@
 #   /search?keys=K           results for K
 #   /api/v1/health           JSON: {"status": "ok", "release": ..., "db": ...} (db: it asks the real MariaDB)
 #   /api/v1/copilot          POST {"question": ...}: asks Claude (the test bed's Anthropic double), answers JSON
-#   /stripe/webhook          POST a Stripe event: recorded in /state/webhooks.log
+#   /stripe/webhook          POST a Stripe event: its signature checked, then recorded and logged as processed
 #   /user/register           POST name/mail: a user row (status 0) and a verification e-mail with a link
 #   /user/verify/TOKEN       activates the user; /contacto POST mail: a "Hemos recibido tu mensaje" e-mail
 #   the public pages         /empleabilidad, /agroconecta, /emprendimiento, /precios, /contacto, /blog, /legal/*
@@ -43,6 +43,18 @@ send_mail() {
       "$1" "$2" "$(date -R)" "$3"; sleep 0.1
     printf 'QUIT\r\n'; sleep 0.1
   } | nc "${SMTP_HOST:-127.0.0.1}" "${SMTP_PORT:-25}" >/dev/null 2>&1
+}
+# hmac_sha256 KEY MESSAGE: hex HMAC-SHA256 (RFC 2104) with busybox's sha256sum.
+hmac_sha256() {
+  khex=$(printf '%s' "$1" | od -An -tx1 -v | tr -d ' \n')
+  while [ ${#khex} -lt 128 ]; do khex="${khex}00"; done
+  ipad=""; opad=""; rest=$khex
+  while [ -n "$rest" ]; do
+    b=$((0x$(printf '%s' "$rest" | cut -c1-2))); rest=$(printf '%s' "$rest" | cut -c3-)
+    ipad="$ipad$(printf '\\x%02x' $((b ^ 54)))"; opad="$opad$(printf '\\x%02x' $((b ^ 92)))"
+  done
+  inner=$({ printf "$ipad"; printf '%s' "$2"; } | sha256sum | cut -c1-64)
+  { printf "$opad"; printf "$(printf '%s' "$inner" | sed 's/../\\x&/g')"; } | sha256sum | cut -c1-64
 }
 page() { reply "200 OK" "text/html; charset=utf-8" "<html><head><title>$1</title></head><body><h1>$1</h1>$2<p>release $release</p></body></html>"; }
 body=""
@@ -97,10 +109,24 @@ case "$path" in
     [ -n "$answer" ] || reply "502 Bad Gateway" "application/json" '{"error": "the copilot could not reach Claude"}'
     reply "200 OK" "application/json" "{\"answer\": \"$answer\"}" ;;
   /stripe/webhook)
+    # As Drupal's Stripe module does: the Stripe-Signature header checked against the endpoint's signing
+    # secret (HMAC-SHA256 of "t.payload", five minutes' tolerance), then the event processed and logged.
     [ "${REQUEST_METHOD:-GET}" = POST ] || reply "405 Method Not Allowed" "text/plain" "POST only"
+    sig=${HTTP_STRIPE_SIGNATURE:-}
+    t=$(printf '%s' "$sig" | tr ',' '\n' | sed -n 's/^t=//p' | head -1)
+    v1=$(printf '%s' "$sig" | tr ',' '\n' | sed -n 's/^v1=//p' | head -1)
+    now=$(date +%s)
+    if [ -z "$t" ] || [ -z "$v1" ] || [ -z "${STRIPE_WEBHOOK_SECRET:-}" ] \
+       || [ "$v1" != "$(hmac_sha256 "$STRIPE_WEBHOOK_SECRET" "$t.$body")" ] \
+       || [ $((now - t)) -gt 300 ] || [ $((t - now)) -gt 300 ]; then
+      echo "Stripe webhook rejected: signature verification failed" >&2
+      reply "400 Bad Request" "application/json" '{"error": "signature verification failed"}'
+    fi
     id=$(printf '%s' "$body" | sed -n 's/^[^{]*{ *"id" *: *"\([^"]*\)".*/\1/p')
+    type=$(printf '%s' "$body" | sed -n 's/.*"type" *: *"\([^"]*\)".*/\1/p')
     [ -n "$id" ] || reply "400 Bad Request" "application/json" '{"error": "not a Stripe event"}'
-    printf '%s %s\n' "$(date +%s)" "$id" >> $S/webhooks.log
+    printf '%s %s\n' "$now" "$id" >> $S/webhooks.log
+    echo "Stripe webhook $id processed ($type)" >&2
     reply "200 OK" "application/json" '{"received": true}' ;;
   /user/register)
     if [ "${REQUEST_METHOD:-GET}" = POST ]; then
