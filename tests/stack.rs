@@ -1253,3 +1253,38 @@ fn a_signed_test_event_reaches_the_webhook_endpoint_and_a_wrong_secret_is_refuse
     );
     assert!(wrong.stderr.contains("│ Cualquier smoke test crítico fallando ┆ FIRED"), "{}", wrong.stderr);
 }
+
+/// nginx's own error log, read from a mark as Saturday reads it: clean while the application answers; with
+/// its container stopped, nginx logs "connect() failed ... while connecting to upstream" at [error] and the
+/// scan flags that line.
+#[test]
+fn nginx_error_log_lines_since_the_mark_are_flagged() {
+    let _bed = testbed::lock();
+    testbed::reset();
+    let project = testbed::project();
+    project.write(
+        "errlog.rhai",
+        r#"let t = target();
+let file = config("error_log");
+let mark = step "mark" { let n = ssh::run(t, `wc -c < ${file}`, #{ read_only: true }).stdout; n.trim(); n.parse_int() };
+step "a visitor arrives" { local::run(`curl -s -o /dev/null --cacert ${config("ca_file")} ${config("app_url")}/`); }
+check "error log clean" {
+    let scan = logs::scan(ssh::run(t, `tail -c +${mark + 1} ${file}`, #{ read_only: true }).stdout);
+    #{ ok: scan.matched == 0, actual: `${scan.matched} lines: ${scan.first}`, target: "no error-level line" }
+}
+"#,
+    );
+    project.golive(&["errlog.rhai"]).assert_code(0);
+    let stopped =
+        std::process::Command::new("docker").args(["stop", "-t", "1", "golivebed_drupal_1"]).output().unwrap();
+    assert!(stopped.status.success(), "{}", String::from_utf8_lossy(&stopped.stderr));
+    let run = project.golive(&["errlog.rhai"]);
+    testbed::reset();
+    run.assert_code(1);
+    let check = run.stderr.lines().find(|l| l.contains("check \"error log clean\"")).unwrap_or_default();
+    assert!(
+        check.starts_with("  FAIL") && check.contains("[error]") && check.contains("connect() failed"),
+        "{}",
+        run.stderr
+    );
+}

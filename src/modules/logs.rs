@@ -17,6 +17,8 @@ pub const DEFAULT_PATTERNS: &[(&str, &str)] = &[
     ("HTTP 5xx", r#"" 5\d\d \d"#),
     ("PHP fatal error", r"PHP (Fatal|Parse) error"),
     ("Uncaught exception", r"Uncaught (Error|Exception|TypeError)"),
+    // nginx's error log (and drush's own messages) mark their level in brackets.
+    ("Error-level line", r"\[(error|crit|alert|emerg)\]"),
 ];
 
 /// How many matching lines a scan keeps as evidence.
@@ -129,10 +131,15 @@ mod tests {
             std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/logs/broken-release.log"))
                 .unwrap();
         let s = scan(&text, &defaults());
-        assert_eq!((s.lines, s.matched), (8, 5));
+        assert_eq!((s.lines, s.matched), (9, 6));
         assert_eq!(
             s.counts,
-            vec![("HTTP 5xx".into(), 3), ("PHP fatal error".into(), 2), ("Uncaught exception".into(), 2)]
+            vec![
+                ("HTTP 5xx".into(), 3),
+                ("PHP fatal error".into(), 2),
+                ("Uncaught exception".into(), 2),
+                ("Error-level line".into(), 1)
+            ]
         );
         assert!(s.first[0].contains("\"GET /precios HTTP/1.1\" 500 "), "{:?}", s.first);
     }
