@@ -9,7 +9,7 @@ use common::testbed::{self, SITE};
 /// The stand-in drush's calls for the deploy phase, in the runbook's order (section 3).
 const DEPLOY_CALLS: &[&str] = &[
     "drush state:set system.maintenance_mode 1 --input-format=integer",
-    "drush sql:dump --result-file=/state/backup-pre-golive.sql --gzip",
+    "drush sql:dump --result-file=/state/backup-pre-golive-RUN.sql --gzip",
     "drush updatedb -y",
     "drush config:import -y",
     "drush cache:rebuild",
@@ -22,8 +22,13 @@ const DEPLOY_CALLS: &[&str] = &[
     "drush state:set system.maintenance_mode 0 --input-format=integer",
 ];
 
+/// The stand-in drush's calls, with the run id in the backup's label written as RUN.
 fn drush_calls() -> Vec<String> {
-    testbed::state("drush.log").lines().map(str::to_string).collect()
+    let label = regex::Regex::new(r"backup-pre-golive-[0-9]{8}-[0-9]{6}-[a-z_]+-[a-z]+(-[0-9]+)?\.sql").unwrap();
+    testbed::state("drush.log")
+        .lines()
+        .map(|l| label.replace_all(l, "backup-pre-golive-RUN.sql").into_owned())
+        .collect()
 }
 
 #[test]
@@ -43,7 +48,11 @@ fn the_deploy_phase_runs_against_the_test_bed_in_the_runbooks_order() {
     assert!(String::from_utf8_lossy(&page.stdout).contains("<title>Jaraba Impact Platform</title>"));
     assert_eq!(drush_calls(), DEPLOY_CALLS);
     assert!(std::path::Path::new(testbed::ROOT).join("project/files/img/logo.png").exists(), "rsync copied the files");
-    assert!(std::path::Path::new(testbed::ROOT).join("project/backups/pre-golive/db.sql").exists());
+    let backups = testbed::backups();
+    assert!(
+        backups.len() == 1 && backups[0].starts_with("pre-golive-20") && backups[0].ends_with("-saturday-rehearsal"),
+        "{backups:?}"
+    );
     // Section 4 against the release the deploy started (nginx in front of the stack) and the Stripe double:
     // measured, and printed as 4.3's table.
     assert!(
@@ -374,7 +383,8 @@ fn quick_rollback_swaps_the_image_tags_for_real_within_its_budget() {
     assert_eq!(testbed::http_status(SITE), "503", "maintenance stays on after the quick rollback");
 
     // The full rollback restores the pre-golive backup and reopens the site.
-    let deploy_backup = std::path::Path::new(testbed::ROOT).join("project/backups/pre-golive");
+    let deploy_backup =
+        std::path::Path::new(testbed::ROOT).join("project/backups/pre-golive-99991231-000000-saturday-rehearsal");
     std::fs::create_dir_all(deploy_backup.join("files")).unwrap();
     std::fs::write(
         deploy_backup.join("db.sql"),
@@ -1126,8 +1136,8 @@ fn the_whole_weekend_rehearsed_then_a_broken_release_gets_no_go_from_validation(
     );
     project.golive(&["scripts/monitor.rhai", "--yes"]).assert_code(0);
     project.golive(&["scripts/rollback_quick.rhai", "--yes"]).assert_code(0);
-    let backup = std::path::Path::new(testbed::ROOT).join("project/backups/pre-golive/db.sql");
-    assert!(backup.exists(), "Saturday's backup is what the full rollback restores");
+    let backups = testbed::backups();
+    assert_eq!(backups.len(), 1, "Saturday's backup is what the full rollback restores: {backups:?}");
     let full = common::Run::from(
         project
             .command(&["scripts/rollback_full.rhai", "--yes"])
@@ -1166,9 +1176,14 @@ fn the_whole_weekend_rehearsed_then_a_broken_release_gets_no_go_from_validation(
 fn a_migration_that_loses_rows_fires_the_data_loss_trigger_and_the_full_rollback_restores_them() {
     let _bed = testbed::lock();
     testbed::reset();
-    testbed::set_fault("updb-loses-orders");
     let project = testbed::project();
+    // A first Saturday (its migration keeps the data), then a second whose migration deletes rows: each keeps
+    // its own backup, labelled with its run id.
+    project.golive(&["scripts/saturday.rhai", "--answers", NO_GO_ANSWERS]).assert_code(1);
+    testbed::set_fault("updb-loses-orders");
     let run = project.golive(&["scripts/saturday.rhai", "--answers", NO_GO_ANSWERS]);
+    let backups = testbed::backups();
+    assert_eq!(backups.len(), 2, "the second Saturday overwrote the first's backup: {backups:?}");
     run.assert_code(1);
     let check = run
         .stderr
@@ -1195,6 +1210,11 @@ fn a_migration_that_loses_rows_fires_the_data_loss_trigger_and_the_full_rollback
             .unwrap(),
     );
     full.assert_code(0);
+    assert!(
+        full.stdout.contains(&format!("restoring {}/project/backups/{}", testbed::ROOT, backups[1])),
+        "{}",
+        full.all()
+    );
     assert_eq!(testbed::sql("SELECT COUNT(*) FROM commerce_order"), "60", "the backup restored the lost orders");
 }
 

@@ -155,6 +155,18 @@ pub fn register(engine: &mut Engine, reg: &mut Registrar, host: &Rc<Host>) {
         },
         move || -> i64 { if h.controller.is_dry() { PLAN_TIMESTAMP } else { chrono::Utc::now().timestamp() } },
     );
+    let h = Rc::clone(host);
+    reg.global(
+        engine,
+        Sig {
+            name: "run_id",
+            params: &[],
+            returns: "string",
+            doc: "This run's id (the same across its resumes; \"plan\" in plans): names what the run leaves behind, e.g. its backup.",
+            effectful: false,
+        },
+        move || -> String { if h.controller.is_dry() { "plan".into() } else { h.controller.run_id().unwrap_or_default() } },
+    );
 }
 
 fn target(host: &Host, ctx: &NativeCallContext, name: &str) -> Result<TargetHandle, Box<EvalAltResult>> {

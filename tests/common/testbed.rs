@@ -55,6 +55,19 @@ pub fn sql(query: &str) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
+/// The backups under the project's backups/ folder, by label, oldest first (labels carry the run id).
+pub fn backups() -> Vec<String> {
+    let mut labels: Vec<String> = std::fs::read_dir(Path::new(ROOT).join("project/backups"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.path().join("db.sql").is_file())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    labels.sort();
+    labels
+}
+
 pub fn state(file: &str) -> String {
     std::fs::read_to_string(Path::new(ROOT).join("project/state").join(file)).unwrap_or_default()
 }
