@@ -537,7 +537,7 @@ fn check_all_targets_passes_on_the_shipped_project_and_names_a_missing_prod_sett
     let run = project.golive(&["check", "--all-targets"]);
     run.assert_code(2);
     assert!(
-        run.stderr.contains("scripts/rollback_full.rhai:16:46: config(\"files_dir\") has no value for target `prod`"),
+        run.stderr.contains("scripts/rollback_full.rhai:31:46: config(\"files_dir\") has no value for target `prod`"),
         "{}",
         run.stderr
     );
