@@ -748,3 +748,28 @@ fn monitoring_operativo_fails_at_table_8_1s_critical_cpu_and_names_an_alert_leve
         busy.stdout
     );
 }
+
+/// An off-site backup nobody configured is a visible failure on production, never a silent skip; the test
+/// bed says in golive.toml that it has none (`offsite_required = false`) and gets no such check.
+#[test]
+fn an_unconfigured_off_site_backup_fails_on_prod_and_is_declared_absent_on_the_test_bed() {
+    let project = common::testbed::project();
+    let scenario = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/scenarios/saturday.happy.toml");
+    let config = project.read("golive.toml");
+    let unset = config.replace("s3_backups = \"s3://jaraba-backups\"\n", "");
+    assert_ne!(config, unset, "the shipped golive.toml names production's S3 bucket");
+    std::fs::write(project.file("golive.toml"), unset).unwrap();
+    let prod = project.golive(&["plan", "scripts/saturday.rhai", "--target", "prod", "--scenario", scenario]);
+    prod.assert_code(1);
+    assert!(
+        prod.stdout.contains(
+            "check \"off-site backup (S3)\"\n    = FAIL (actual no off-site backup configured (s3_backups is empty)"
+        ),
+        "{}",
+        prod.stdout
+    );
+    assert!(prod.stdout.contains("recommends NO-GO (\"off-site backup (S3)\" failed"), "{}", prod.stdout);
+    let rehearsal = project.golive(&["plan", "scripts/saturday.rhai", "--scenario", scenario]);
+    rehearsal.assert_code(0);
+    assert!(!rehearsal.stdout.contains("off-site backup"), "{}", rehearsal.stdout);
+}

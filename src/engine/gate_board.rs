@@ -35,8 +35,12 @@ impl GateBoard {
 
     /// Why the board recommends NO-GO: the failed required criteria and the triggers that fired, by name.
     pub fn against(&self) -> Vec<String> {
-        let failed =
-            self.rows.iter().filter(|(c, required)| *required && !c.ok).map(|(c, _)| format!("\"{}\" failed", c.name));
+        // A criterion resting on an assumed read (a plan) is unknown, not failed: the reason says which.
+        let failed = self
+            .rows
+            .iter()
+            .filter(|(c, required)| *required && !c.ok)
+            .map(|(c, _)| format!("\"{}\" {}", c.name, if c.unknown { "unknown" } else { "failed" }));
         let fired = self.triggers.iter().filter(|(_, fired)| *fired).map(|(name, _)| format!("\"{name}\" fired"));
         failed.chain(fired).collect()
     }
