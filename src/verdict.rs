@@ -32,15 +32,17 @@ impl CheckRecord {
     }
 }
 
-/// The newest finished run of a runbook on a target, as a check weighs it ("Rollback probado": a rollback
-/// rehearsed, when, how long it took, how it ended).
+/// The newest run of a runbook on a target, as a check weighs it ("Rollback probado": a rollback rehearsed,
+/// when, how long it took, how it ended). A run that never finished (killed, or still running) is still the
+/// newest: an older success never stands in for it.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct LastRun {
     pub run_id: String,
-    pub exit_code: i32,
-    /// From its start to its end, resumes included.
-    pub seconds: f64,
-    /// How long ago it finished.
+    /// None: the run has not finished.
+    pub exit_code: Option<i32>,
+    /// From its start to its end, resumes included (None: not finished).
+    pub seconds: Option<f64>,
+    /// How long ago it finished, or started when it has not finished.
     pub days_ago: f64,
 }

@@ -1158,7 +1158,8 @@ fn the_whole_weekend_rehearsed_then_a_broken_release_gets_no_go_from_validation(
         "{}",
         broken.stderr
     );
-    assert!(rollback.contains("rollback_full exit 0 in"), "{rollback}");
+    let full = rollback.split("; rollback_full run ").nth(1).unwrap_or_default();
+    assert!(full.starts_with("20") && full.contains(": exit 0 in"), "{rollback}");
     assert!(
         broken.stderr.contains("FAIL  check \"API: release desplegada y base de datos conectada\""),
         "{}",

@@ -773,3 +773,26 @@ fn an_unconfigured_off_site_backup_fails_on_prod_and_is_declared_absent_on_the_t
     rehearsal.assert_code(0);
     assert!(!rehearsal.stdout.contains("off-site backup"), "{}", rehearsal.stdout);
 }
+
+/// `runbook::last_run` gives the newest run even when it never finished: an older success does not stand in
+/// for a rollback killed half-way.
+#[test]
+fn the_newest_run_is_reported_even_unfinished_and_an_older_success_never_stands_in() {
+    let project = Project::new();
+    project.write("rollback_quick.rhai", "step \"swap\" { local::run(\"sleep ${DELAY:-0}\"); }\n");
+    project.write("ask.rhai", "step \"look\" { let r = runbook::last_run(\"rollback_quick\", \"local\"); print(`finished=${r.finished} exit=${r.exit_code}`); }\n");
+    project.golive(&["rollback_quick.rhai"]).assert_code(0);
+    let first = project.golive(&["ask.rhai"]);
+    assert!(first.stdout.contains("finished=true exit=0"), "{}", first.stdout);
+    let mut killed = project.command(&["rollback_quick.rhai"]).env("DELAY", "30").spawn().unwrap();
+    let journals = || project.journals().len();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while journals() < 3 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    killed.kill().unwrap();
+    killed.wait().unwrap();
+    let after = project.golive(&["ask.rhai"]);
+    assert!(after.stdout.contains("finished=false exit="), "{}", after.stdout);
+}

@@ -160,8 +160,8 @@ pub trait ScriptRun {
     /// The checks of the newest run of `script` on `target`, for a gate's `include` (a plan's come from
     /// its scenario, never from this machine's journals).
     fn included_checks(&self, script: &str, config: &Config, target: &str) -> Result<Vec<CheckRecord>, String>;
-    /// The newest finished run of `script` on `target` (a plan's comes from its scenario, never from this
-    /// machine's journals); None when there is none.
+    /// The newest run of `script` on `target`, finished or not (a plan's comes from its scenario, never from
+    /// this machine's journals); None when there is none.
     fn last_run(&self, script: &str, config: &Config, target: &str) -> Result<Option<crate::verdict::LastRun>, String>;
     /// Whether the script uses this step's value (`let v = gate ...`).
     fn step_uses_value(&self, name: &str) -> bool;

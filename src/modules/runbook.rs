@@ -1,5 +1,5 @@
 //! `runbook::run`: another runbook as one effect (a watch's critical action runs the quick rollback);
-//! `runbook::last_run`: what the journals say of an earlier runbook's newest finished run.
+//! `runbook::last_run`: what the journals say of an earlier runbook's newest run.
 
 use std::rc::Rc;
 
@@ -52,8 +52,11 @@ fn last_run(host: &Host, ctx: &NativeCallContext, script: &str, target: &str) ->
         Some(run) => {
             let mut m = Map::new();
             m.insert("run".into(), run.run_id.into());
-            m.insert("exit_code".into(), Dynamic::from_int(i64::from(run.exit_code)));
-            m.insert("minutes".into(), Dynamic::from_float((run.seconds / 60.0 * 10.0).round() / 10.0));
+            let exit_code = run.exit_code.map_or(Dynamic::UNIT, |c| Dynamic::from_int(i64::from(c)));
+            let minutes = run.seconds.map_or(Dynamic::UNIT, |s| Dynamic::from_float((s / 60.0 * 10.0).round() / 10.0));
+            m.insert("finished".into(), run.exit_code.is_some().into());
+            m.insert("exit_code".into(), exit_code);
+            m.insert("minutes".into(), minutes);
             m.insert("days_ago".into(), Dynamic::from_float((run.days_ago * 10.0).round() / 10.0));
             Dynamic::from_map(m)
         }
@@ -70,7 +73,7 @@ pub fn register(engine: &mut Engine, reg: &mut Registrar, host: &Rc<Host>) {
             name: "last_run",
             params: &["script: string", "target: string"],
             returns: "map",
-            doc: "The newest finished run of SCRIPT (its file name without .rhai) on TARGET, from this project's journals (a plan's from its scenario's [[include]] run): #{ run, exit_code, minutes, days_ago }, or () when there is none.",
+            doc: "The newest run of SCRIPT (its file name without .rhai) on TARGET, from this project's journals (a plan's from its scenario's [[include]] run): #{ run, finished, exit_code, minutes, days_ago } (exit_code and minutes () when it never finished; days_ago since it finished, or started), or () when there is none.",
             effectful: false,
         },
         move |ctx: NativeCallContext, script: &str, target: &str| last_run(&h, &ctx, script, target),

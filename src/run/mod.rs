@@ -716,14 +716,13 @@ fn relative(path: &Path, root: &Path) -> String {
 }
 
 /// The checks of the newest run of `script` (a file stem, like "friday") on `target`: what a gate includes.
-/// The newest run of `script` on `target` that finished (any exit code), from the journals; a journal
-/// that cannot be read is skipped only if it is not that script's.
-pub fn latest_finished_run(
-    config: &Config,
-    script: &str,
-    target: &str,
-) -> Result<Option<crate::verdict::LastRun>, String> {
-    let parse = |at: &str| chrono::DateTime::parse_from_rfc3339(at).ok();
+/// The newest run of `script` on `target`, finished or not, from the journals (an unreadable journal is
+/// skipped only if it is not that script's: it cannot be told apart, so it is not).
+pub fn latest_run(config: &Config, script: &str, target: &str) -> Result<Option<crate::verdict::LastRun>, String> {
+    let parse = |run_id: &str, at: &str| {
+        chrono::DateTime::parse_from_rfc3339(at)
+            .map_err(|_| format!("the journal of run {run_id} has a time golive cannot read: {at}"))
+    };
     for dir in run_dirs(config).into_iter().rev() {
         let Ok(record) = journal::read(&dir.join(journal::FILE_NAME)) else { continue };
         let Some(Entry::RunStarted { script: path, target: t, run_id, at: started, .. }) = record.entries.first()
@@ -733,17 +732,27 @@ pub fn latest_finished_run(
         if t != target || path.file_stem().is_none_or(|s| s != script) {
             continue;
         }
-        let Some(Entry::RunFinished { exit_code, at: finished, .. }) = record.entries.last() else { continue };
-        let (Some(started), Some(finished)) = (parse(started), parse(finished)) else {
-            return Err(format!("the journal of run {run_id} has a time golive cannot read"));
-        };
+        let started = parse(run_id, started)?;
         let now = chrono::Utc::now().fixed_offset();
-        return Ok(Some(crate::verdict::LastRun {
-            run_id: run_id.clone(),
-            exit_code: *exit_code,
-            seconds: (finished - started).num_milliseconds() as f64 / 1000.0,
-            days_ago: (now - finished).num_seconds() as f64 / 86400.0,
-        }));
+        let days = |since: chrono::DateTime<chrono::FixedOffset>| (now - since).num_seconds() as f64 / 86400.0;
+        let run = match record.entries.last() {
+            Some(Entry::RunFinished { exit_code, at, .. }) => {
+                let finished = parse(run_id, at)?;
+                crate::verdict::LastRun {
+                    run_id: run_id.clone(),
+                    exit_code: Some(*exit_code),
+                    seconds: Some((finished - started).num_milliseconds() as f64 / 1000.0),
+                    days_ago: days(finished),
+                }
+            }
+            _ => crate::verdict::LastRun {
+                run_id: run_id.clone(),
+                exit_code: None,
+                seconds: None,
+                days_ago: days(started),
+            },
+        };
+        return Ok(Some(run));
     }
     Ok(None)
 }

@@ -104,7 +104,7 @@ impl ScriptRun for Controller {
         if Controller::is_dry(self) {
             Ok(self.world.planned_last_run(script))
         } else {
-            crate::run::latest_finished_run(config, script, target)
+            crate::run::latest_run(config, script, target)
         }
     }
     fn step_uses_value(&self, name: &str) -> bool {
