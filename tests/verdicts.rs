@@ -796,3 +796,37 @@ fn the_newest_run_is_reported_even_unfinished_and_an_older_success_never_stands_
     let after = project.golive(&["ask.rhai"]);
     assert!(after.stdout.contains("finished=false exit="), "{}", after.stdout);
 }
+
+/// Saturday's own "Monitoring operativo" check, planned with the happy scenario's host at 100 % CPU: it fails
+/// naming table 8.1's critical level, and the board recommends NO-GO.
+#[test]
+fn saturdays_monitoring_check_fails_on_a_host_at_full_cpu() {
+    let project = common::testbed::project();
+    let happy =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/scenarios/saturday.happy.toml")).unwrap();
+    let calm = r"cpu  100 0 100 800 0 0 0 0 0 0\ncpu  120 0 110 870 0 0 0 0 0 0\n";
+    let busy = r"cpu  100 0 100 800 0 0 0 0 0 0\ncpu  200 0 120 800 0 0 0 0 0 0\n";
+    assert!(happy.contains(calm), "the happy scenario's /proc/stat reading moved");
+    project.write("busy.toml", &happy.replace(calm, busy));
+    let plan = project.golive(&["plan", "scripts/saturday.rhai", "--scenario", "busy.toml"]);
+    plan.assert_code(1);
+    let check = &plan.stdout[plan.stdout.find("check \"Monitoring operativo\"").expect("the check is planned")..];
+    let verdict = check.lines().find(|l| l.trim_start().starts_with("= ")).unwrap_or_default();
+    assert!(verdict.contains("= FAIL") && verdict.contains("CPU Usage 100.0% >= 90.0% critical"), "{verdict}");
+    assert!(plan.stdout.contains("recommends NO-GO (\"Monitoring operativo\" failed"), "{}", plan.stdout);
+}
+
+/// A mail smoke test's address must be new each run: a template without {stamp} is refused, since an earlier
+/// run's message to the same address would pass for this run's.
+#[test]
+fn a_mail_test_address_without_a_stamp_is_refused() {
+    let project = Project::new();
+    project.write("golive.toml", "[vars.mail]\ntest_address = \"qa@jarabaimpact.com\"\n");
+    project.write("m.rhai", "check \"mail\" { mail::test_address(\"\") != \"\" }\n");
+    let run = project.golive(&["m.rhai"]);
+    run.assert_code(1);
+    assert!(run.stderr.contains("mail.test_address (qa@jarabaimpact.com) must hold {stamp}"), "{}", run.stderr);
+    project.write("golive.toml", "[vars.mail]\ntest_address = \"qa+{stamp}@jarabaimpact.com\"\n");
+    let run = project.golive(&["m.rhai"]);
+    run.assert_code(0);
+}
