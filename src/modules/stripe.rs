@@ -239,9 +239,7 @@ pub fn verify_webhook(payload: &str, header: &str, secret: &str, tolerance: i64,
     }
     let matched = signatures.iter().any(|sig| {
         let Some(expected) = hex_decode(sig) else { return false };
-        let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
-        mac.update(format!("{t}.{payload}").as_bytes());
-        mac.verify_slice(&expected).is_ok()
+        webhook_mac(payload, secret, t).verify_slice(&expected).is_ok()
     });
     if !matched {
         return Err("no v1 signature matches the payload and secret".into());
@@ -258,10 +256,16 @@ pub fn verify_webhook(payload: &str, header: &str, secret: &str, tolerance: i64,
 /// The `Stripe-Signature` header Stripe would send with `payload` at `timestamp`: "t=...,v1=HMAC-SHA256 hex"
 /// of "t.payload" keyed by the endpoint's signing secret.
 pub fn sign_webhook(payload: &str, secret: &str, timestamp: i64) -> String {
+    let hex: String =
+        webhook_mac(payload, secret, timestamp).finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect();
+    format!("t={timestamp},v1={hex}")
+}
+
+/// Stripe's signed content: HMAC-SHA256 of "timestamp.payload" keyed by the endpoint's signing secret.
+fn webhook_mac(payload: &str, secret: &str, timestamp: i64) -> Hmac<Sha256> {
     let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
     mac.update(format!("{timestamp}.{payload}").as_bytes());
-    let hex: String = mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect();
-    format!("t={timestamp},v1={hex}")
+    mac
 }
 
 fn hex_decode(text: &str) -> Option<Vec<u8>> {
