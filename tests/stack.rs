@@ -23,6 +23,16 @@ const DEPLOY_CALLS: &[&str] = &[
 ];
 
 /// The stand-in drush's calls, with the run id in the backup's label written as RUN.
+/// The full rollback as an operator runs it on the test bed (its database password from the environment).
+fn rollback_full(project: &common::Project) -> common::Run {
+    let output = project
+        .command(&["scripts/rollback_full.rhai", "--yes"])
+        .env("MYSQL_ROOT_PASSWORD", "rehearsal-root-pw")
+        .output()
+        .unwrap();
+    common::Run::from(output)
+}
+
 fn drush_calls() -> Vec<String> {
     let label = regex::Regex::new(r"backup-pre-golive-[0-9]{8}-[0-9]{6}-[a-z_]+-[a-z]+(-[0-9]+)?\.sql").unwrap();
     testbed::state("drush.log")
@@ -202,11 +212,7 @@ fn a_broken_release_fails_validation_and_the_gate_recommends_no_go_whatever_the_
     }
     assert!(run.stderr.contains("│ Cualquier smoke test crítico fallando ┆ FIRED"), "{}", run.stderr);
     // nginx's access log and the container's log, scanned since the release took traffic.
-    let logs = run
-        .stderr
-        .lines()
-        .find(|l| l.contains("check \"Errores 500 y fatales en logs desde el deploy\""))
-        .unwrap_or_default();
+    let logs = run.check_line("Errores 500 y fatales en logs desde el deploy");
     assert!(
         logs.contains("FAIL") && logs.contains("HTTP 5xx x") && logs.contains("PHP fatal error x"),
         "{}",
@@ -1138,13 +1144,7 @@ fn the_whole_weekend_rehearsed_then_a_broken_release_gets_no_go_from_validation(
     project.golive(&["scripts/rollback_quick.rhai", "--yes"]).assert_code(0);
     let backups = testbed::backups();
     assert_eq!(backups.len(), 1, "Saturday's backup is what the full rollback restores: {backups:?}");
-    let full = common::Run::from(
-        project
-            .command(&["scripts/rollback_full.rhai", "--yes"])
-            .env("MYSQL_ROOT_PASSWORD", "rehearsal-root-pw")
-            .output()
-            .unwrap(),
-    );
+    let full = rollback_full(&project);
     full.assert_code(0);
     assert_eq!(testbed::http_status(SITE), "200", "the full rollback reopened the site");
 
@@ -1152,7 +1152,7 @@ fn the_whole_weekend_rehearsed_then_a_broken_release_gets_no_go_from_validation(
     testbed::next_release("broken");
     let broken = project.golive(&["scripts/saturday.rhai", "--answers", GO_ANSWERS]);
     broken.assert_code(1);
-    let rollback = broken.stderr.lines().find(|l| l.contains("check \"Rollback probado\"")).unwrap_or_default();
+    let rollback = broken.check_line("Rollback probado");
     assert!(
         rollback.starts_with("  ok ") && rollback.contains("rollback_quick run 20") && rollback.contains("exit 0 in"),
         "{}",
@@ -1186,11 +1186,7 @@ fn a_migration_that_loses_rows_fires_the_data_loss_trigger_and_the_full_rollback
     let backups = testbed::backups();
     assert_eq!(backups.len(), 2, "the second Saturday overwrote the first's backup: {backups:?}");
     run.assert_code(1);
-    let check = run
-        .stderr
-        .lines()
-        .find(|l| l.contains("check \"Sin pérdida de datos tras las migraciones\""))
-        .unwrap_or_default();
+    let check = run.check_line("Sin pérdida de datos tras las migraciones");
     assert!(
         check.starts_with("  FAIL")
             && check.contains("commerce_order lost 12 rows")
@@ -1203,13 +1199,7 @@ fn a_migration_that_loses_rows_fires_the_data_loss_trigger_and_the_full_rollback
     assert_eq!(testbed::sql("SELECT COUNT(*) FROM commerce_order"), "48");
 
     project.golive(&["scripts/rollback_quick.rhai", "--yes"]).assert_code(0);
-    let full = common::Run::from(
-        project
-            .command(&["scripts/rollback_full.rhai", "--yes"])
-            .env("MYSQL_ROOT_PASSWORD", "rehearsal-root-pw")
-            .output()
-            .unwrap(),
-    );
+    let full = rollback_full(&project);
     full.assert_code(0);
     assert!(
         full.stdout.contains(&format!("restoring {}/project/backups/{}", testbed::ROOT, backups[1])),
@@ -1229,11 +1219,7 @@ fn an_application_that_sends_no_mail_fails_the_mail_checks_read_over_imap() {
     let project = testbed::project();
     let run = project.golive(&["scripts/saturday.rhai", "--answers", NO_GO_ANSWERS]);
     run.assert_code(1);
-    let registration = run
-        .stderr
-        .lines()
-        .find(|l| l.contains("check \"Registro nuevo usuario: email de verificación recibido\""))
-        .unwrap_or_default();
+    let registration = run.check_line("Registro nuevo usuario: email de verificación recibido");
     assert!(
         registration.starts_with("  FAIL")
             && registration.contains("with \"Verifica tu cuenta\" in its subject arrived within 10 s"),
@@ -1254,7 +1240,7 @@ fn a_signed_test_event_reaches_the_webhook_endpoint_and_a_wrong_secret_is_refuse
     let project = testbed::project();
     let run = project.golive(&["scripts/saturday.rhai", "--answers", GO_ANSWERS]);
     run.assert_code(0);
-    let webhook = run.stderr.lines().find(|l| l.contains("check \"Webhook Stripe procesado\"")).unwrap_or_default();
+    let webhook = run.check_line("Webhook Stripe procesado");
     assert!(webhook.starts_with("  ok") && webhook.contains(": 200 processed (in the log)"), "{}", run.stderr);
 
     testbed::reset();
@@ -1266,7 +1252,7 @@ fn a_signed_test_event_reaches_the_webhook_endpoint_and_a_wrong_secret_is_refuse
             .unwrap(),
     );
     wrong.assert_code(1);
-    let webhook = wrong.stderr.lines().find(|l| l.contains("check \"Webhook Stripe procesado\"")).unwrap_or_default();
+    let webhook = wrong.check_line("Webhook Stripe procesado");
     assert!(
         webhook.starts_with("  FAIL") && webhook.contains("400 {\"error\": \"signature verification failed\"}"),
         "{}",
@@ -1302,7 +1288,7 @@ check "error log clean" {
     let run = project.golive(&["errlog.rhai"]);
     testbed::reset();
     run.assert_code(1);
-    let check = run.stderr.lines().find(|l| l.contains("check \"error log clean\"")).unwrap_or_default();
+    let check = run.check_line("error log clean");
     assert!(
         check.starts_with("  FAIL") && check.contains("[error]") && check.contains("connect() failed"),
         "{}",

@@ -106,6 +106,12 @@ impl From<Output> for Run {
 }
 
 impl Run {
+    /// The progress line of check `name` ("  ok    check \"name\"  ..." or "  FAIL  ..."), empty when absent.
+    pub fn check_line(&self, name: &str) -> &str {
+        let needle = format!("check \"{name}\"");
+        self.stderr.lines().find(|l| l.contains(&needle)).unwrap_or_default()
+    }
+
     pub fn all(&self) -> String {
         format!("{}{}", self.stdout, self.stderr)
     }
