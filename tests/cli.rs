@@ -236,6 +236,13 @@ fn docs_list_module_functions_and_reject_unknown_modules() {
     );
     let all = project.golive(&["docs"]);
     assert!(all.stdout.contains("verdict::below(actual, limit, unit)"), "{}", all.stdout);
+    // Stdlib docs: a run of `///` lines reads as one text, and closures are not functions to call.
+    assert!(
+        all.stdout.contains("waiting up to `within` (seconds, default 60): #{ subject, from, to, date, text, links }"),
+        "{}",
+        all.stdout
+    );
+    assert!(!all.stdout.contains("///") && !all.stdout.contains("anon$"), "{}", all.stdout);
     let bad = project.golive(&["docs", "lokal"]);
     bad.assert_code(2);
     assert!(bad.stderr.contains("did you mean `local`?"), "{}", bad.stderr);

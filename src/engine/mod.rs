@@ -91,12 +91,23 @@ pub fn build(host: &Rc<Host>, stdlib: &Stdlib, color: bool) -> Result<Loaded, Fa
         for f in ast.iter_functions() {
             let full = format!("{}::{}", module.name, f.name);
             known.add(&full, f.params.len());
+            // Closures compile to functions named anon$<hash>: nothing a script can call by name.
+            if f.name.starts_with("anon$") {
+                continue;
+            }
             docs.push(FnDoc {
                 module: module.name.clone(),
                 name: f.name.to_string(),
                 params: f.params.iter().map(|p| p.to_string()).collect(),
                 returns: String::new(),
-                doc: f.comments.iter().map(|c| c.trim_start_matches("///").trim()).collect::<Vec<_>>().join(" "),
+                // A run of `///` lines may come as one comment: each line loses its marker.
+                doc: f
+                    .comments
+                    .iter()
+                    .flat_map(|c| c.lines())
+                    .map(|l| l.trim().trim_start_matches("///").trim())
+                    .collect::<Vec<_>>()
+                    .join(" "),
                 effectful: false,
             });
         }
