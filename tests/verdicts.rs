@@ -830,3 +830,30 @@ fn a_mail_test_address_without_a_stamp_is_refused() {
     let run = project.golive(&["m.rhai"]);
     run.assert_code(0);
 }
+
+/// data::compare on MariaDB's answers: a checksum of NULL (a table it cannot checksum) before and after is
+/// not "unchanged"; a table that lost rows fails; the same counts and checksums pass.
+#[test]
+fn data_compare_never_passes_on_null_checksums() {
+    let project = Project::new();
+    project.write(
+        "golive.toml",
+        "[targets.db]\nhost = \"db.example\"\nproject_dir = \"/srv\"\n[vars.data]\ncount_tables = [\"users\"]\nchecksum_tables = [\"orders\"]\n",
+    );
+    project.write(
+        "d.rhai",
+        "let t = target(\"db\");\nlet before = step \"before\" { data::snapshot(t, config(\"data.count_tables\"), config(\"data.checksum_tables\")) };\ncheck \"kept\" { data::compare(before, data::snapshot(t, config(\"data.count_tables\"), config(\"data.checksum_tables\"))) }\n",
+    );
+    let answer = |rows: &str| format!("[[exec]]\nmatch = \"mysql -u root -N -B jaraba\"\nstdout = \"{rows}\"\n");
+    project.write("same.toml", &answer(r"users\t41\njaraba.orders\t4012980964\n"));
+    project.write("null.toml", &answer(r"users\t41\njaraba.orders\tNULL\n"));
+    let same = project.golive(&["plan", "d.rhai", "--scenario", "same.toml"]);
+    assert!(same.stdout.contains("= pass (actual users 41 -> 41; 1 checksums unchanged"), "{}", same.stdout);
+    let null = project.golive(&["plan", "d.rhai", "--scenario", "null.toml"]);
+    null.assert_code(1);
+    assert!(
+        null.stdout.contains("= FAIL (actual orders: no checksum (NULL -> NULL; is the table there?)"),
+        "{}",
+        null.stdout
+    );
+}
