@@ -109,7 +109,11 @@ fn a_session_keeps_its_cookies_from_login_to_dashboard() {
     assert!(run.stdout.contains("anonymous=302 to /user/login"), "{}", run.all());
     assert!(run.stdout.contains("wrong=200 true"), "{}", run.all());
     assert!(run.stdout.contains("login=303 to /dashboard"), "{}", run.all());
-    assert!(run.stdout.contains("dashboard=200 <h1>Dashboard</h1>"), "{}", run.all());
+    assert!(
+        run.stdout.contains("dashboard=200 <title>Dashboard</title><h1 class=dashboard>Dashboard</h1>"),
+        "{}",
+        run.all()
+    );
     assert!(run.stdout.contains("followed=200 true"), "a session kept its first request's options:\n{}", run.all());
 }
 

@@ -238,6 +238,45 @@ fn a_broken_release_fails_validation_and_the_gate_recommends_no_go_whatever_the_
     assert!(decided.stderr.contains("the way back: golive scripts/rollback_quick.rhai"), "{}", decided.stderr);
 }
 
+/// A release that works but feels bad in a browser (its banner lands late without a size; its menu button
+/// blocks for 350 ms): headless Chromium measures CLS and INP over target on the home page, the
+/// performance trigger fires and the gate recommends NO-GO. The same Saturday on the clean release passes
+/// them (the whole weekend's test).
+#[test]
+fn a_janky_release_fails_the_browser_vitals_and_the_gate_recommends_no_go() {
+    let _bed = testbed::lock();
+    testbed::reset();
+    testbed::next_release("janky");
+    let project = testbed::project();
+    let run = project.golive(&["scripts/saturday.rhai", "--answers", GO_ANSWERS]);
+    run.assert_code(1);
+    let home = run.stdout.lines().find(|l| l.starts_with("/: LCP ")).unwrap_or_default();
+    let value = |name: &str| -> f64 {
+        let after = home.split(&format!("{name} ")).nth(1).unwrap_or_default();
+        after.split([' ', ',']).next().unwrap_or_default().parse().unwrap_or(f64::NAN)
+    };
+    assert!(value("CLS") > 0.1 && value("INP") > 200.0, "home page vitals: {home}\n{}", run.stdout);
+    let login = run.stdout.lines().find(|l| l.starts_with("/user/login: LCP ")).unwrap_or_default();
+    assert!(login.contains("CLS 0.0,"), "the login page has no banner: {login}");
+    let vitals = run.check_line("Core Web Vitals en navegador (LCP, INP, CLS)");
+    assert!(vitals.starts_with("  FAIL") && vitals.contains("(/, median of 5)"), "{}", run.stderr);
+    assert!(run.stderr.contains("│ Performance > 2x de targets           ┆ FIRED"), "{}", run.stderr);
+    assert!(run.stderr.contains("recommendation: NO-GO"), "{}", run.stderr);
+    assert!(run.stderr.contains("\"Core Web Vitals en navegador (LCP, INP, CLS)\" failed"), "{}", run.stderr);
+    // The login and registration smoke tests walked in the same browser still pass on this release.
+    assert!(run.check_line("Login funciona (redirect a dashboard)").starts_with("  ok"), "{}", run.stderr);
+    assert!(
+        run.check_line("Registro nuevo usuario: email de verificación recibido").starts_with("  ok"),
+        "{}",
+        run.stderr
+    );
+    let evidence = project.path().join(".golive/evidence");
+    let shots: Vec<_> = std::fs::read_dir(&evidence).map(|d| d.flatten().collect()).unwrap_or_default();
+    assert_eq!(shots.len(), 1, "one run's evidence folder under {}", evidence.display());
+    let png = std::fs::read(shots[0].path().join("login.png")).expect("the login screenshot");
+    assert!(png.starts_with(b"\x89PNG"), "not a PNG");
+}
+
 /// A plan under a scenario predicts what a real run with the same answers does: same exit code, same end.
 #[test]
 fn plans_predict_the_runs_outcome_on_the_test_bed() {
@@ -1134,6 +1173,8 @@ fn the_whole_weekend_rehearsed_then_a_broken_release_gets_no_go_from_validation(
     let saturday = project.golive(&["scripts/saturday.rhai", "--answers", GO_ANSWERS]);
     saturday.assert_code(0);
     assert!(saturday.stderr.contains("recommendation: GO"), "{}", saturday.stderr);
+    let vitals = saturday.check_line("Core Web Vitals en navegador (LCP, INP, CLS)");
+    assert!(vitals.starts_with("  ok") && vitals.contains("(/, median of 5)"), "{}", saturday.stderr);
     assert!(
         saturday.stderr.contains("ok    check \"Rollback probado\"")
             && saturday.stderr.contains("no journaled rollback on rehearsal; rehearsed another way: yes"),

@@ -8,6 +8,7 @@ use std::time::Instant;
 use tokio::io::AsyncWriteExt;
 use tokio::runtime::Handle;
 
+use super::browser::BrowserConnector;
 use super::http::HttpConnector;
 use super::ssh::{RemoteCommand, SshConnector};
 use super::{Budget, Command, Effect, EffectError, Exec, ExecOutput, Outcome, Provenance, World, shell_quote};
@@ -20,11 +21,19 @@ pub struct LiveWorld {
     terminal: Arc<Terminal>,
     ssh: SshConnector,
     http: HttpConnector,
+    browser: BrowserConnector,
 }
 
 impl LiveWorld {
     pub fn new(runtime: Handle, config: Arc<Config>, terminal: Arc<Terminal>) -> LiveWorld {
-        LiveWorld { runtime, config, terminal, ssh: SshConnector::new(), http: HttpConnector::default() }
+        LiveWorld {
+            runtime,
+            config,
+            terminal,
+            ssh: SshConnector::new(),
+            http: HttpConnector::default(),
+            browser: BrowserConnector::default(),
+        }
     }
 
     fn target(&self, name: &str) -> Result<Target, EffectError> {
@@ -80,6 +89,15 @@ impl LiveWorld {
             Effect::Dns(query) => {
                 let limit = budget.timeout.unwrap_or(std::time::Duration::from_secs(5));
                 cancellable(super::dns::resolve(query, limit), budget).await.map(Outcome::Dns)
+            }
+            Effect::Browser(request) => {
+                // Dropping the task closes its page: a timed-out or cancelled load stops in the browser.
+                let limit = budget.timeout.unwrap_or(std::time::Duration::from_secs(120));
+                tokio::select! {
+                    r = self.browser.perform(request) => r.map(Outcome::Browser).map_err(EffectError::Failed),
+                    _ = tokio::time::sleep(limit) => Err(EffectError::TimedOut(limit)),
+                    _ = budget.cancel.cancelled() => Err(EffectError::Cancelled),
+                }
             }
             Effect::Group(group) => self.group(group).await,
         }

@@ -3,6 +3,7 @@
 //! Modules build effects and parse outcomes; they never do I/O. The live world performs effects,
 //! the plan world records them and answers from a scenario or with stated assumptions.
 
+pub mod browser;
 pub mod capture;
 pub mod container;
 pub mod dns;
@@ -124,6 +125,8 @@ pub enum Effect {
     Cert(tls::CertRequest),
     Dns(dns::DnsQuery),
     Email(email::Email),
+    /// A headless browser measures a page's vitals or walks a scripted flow.
+    Browser(browser::BrowserRequest),
     /// Looks for, or stops, a process group an earlier run started (resume after a crash).
     Group(Group),
 }
@@ -151,6 +154,7 @@ impl Effect {
             Effect::Cert(_) => "tls",
             Effect::Dns(_) => "dns",
             Effect::Email(_) => "email",
+            Effect::Browser(_) => "browser",
             Effect::Group(_) => "group",
         }
     }
@@ -167,6 +171,7 @@ impl Effect {
                 }
             }
             Effect::Http(request) => request.access,
+            Effect::Browser(request) => request.access,
             Effect::Sleep { .. }
             | Effect::Prompt(_)
             | Effect::Download { .. }
@@ -201,6 +206,7 @@ impl Effect {
                 format!("dns {} {}{at}", q.record_type.to_ascii_uppercase(), q.name)
             }
             Effect::Email(email) => email.describe(),
+            Effect::Browser(request) => request.describe(),
             Effect::Group(g) if g.stop => format!("stop process group {} on {}", g.process_group, g.target),
             Effect::Group(g) => format!("look for process group {} on {}", g.process_group, g.target),
         }
@@ -216,6 +222,11 @@ impl Effect {
             Effect::Cert(_) => Some(Duration::from_secs(10)),
             Effect::Dns(_) => Some(Duration::from_secs(5)),
             Effect::Email(_) => Some(Duration::from_secs(30)),
+            // Starting the browser, then each load with its interactions.
+            Effect::Browser(request) => Some(match &request.task {
+                browser::Task::Vitals { runs, .. } => Duration::from_secs(30 + 20 * u64::from(*runs)),
+                browser::Task::Flow { actions } => Duration::from_secs(30 + 15 * actions.len() as u64),
+            }),
             Effect::Group(_) => Some(Duration::from_secs(30)),
             Effect::Sleep { .. } | Effect::Prompt(_) => None,
         }
@@ -253,6 +264,7 @@ pub enum Outcome {
     Cert(tls::CertInfo),
     Dns(Vec<String>),
     Sent,
+    Browser(browser::BrowserOutcome),
     /// The group's live processes (`PID ARGS`); empty when it is gone.
     Members(Vec<String>),
     /// How a stop ended.

@@ -1,6 +1,7 @@
 //! The plan world: writes are recorded, never performed; reads are answered by a scenario, by the live
 //! world (`--live-reads`, read-only effects only), or by a neutral default that the plan calls assumed.
 
+use super::browser::{BrowserOutcome, FlowReport, Task, VitalsReport};
 use super::http::{HttpResponse, Timings};
 use super::live::LiveWorld;
 use super::probe::ProbeReport;
@@ -21,7 +22,8 @@ impl World for PlanWorld {
                 Err(error) => Err(EffectError::Failed(format!("{error} (scenario {rule})"))),
             };
         }
-        let live_able = matches!(effect, Effect::Exec(_) | Effect::Http(_) | Effect::Cert(_) | Effect::Dns(_));
+        let live_able =
+            matches!(effect, Effect::Exec(_) | Effect::Http(_) | Effect::Cert(_) | Effect::Dns(_) | Effect::Browser(_));
         if let (Some(live), Access::Read, true) = (&self.live_reads, effect.access(), live_able) {
             return live.perform(effect, budget);
         }
@@ -100,6 +102,19 @@ impl World for PlanWorld {
             }
             Effect::Dns(_) => (Outcome::Dns(Vec::new()), Provenance::Assumed("no records".into())),
             Effect::Email(_) => (Outcome::Sent, Provenance::Recorded),
+            // No vital is measured and no flow passes in a plan: checks on them are unknown.
+            Effect::Browser(request) => {
+                let outcome = match &request.task {
+                    Task::Vitals { url, .. } => {
+                        BrowserOutcome::Vitals(VitalsReport { url: url.clone(), ..VitalsReport::default() })
+                    }
+                    Task::Flow { .. } => BrowserOutcome::Flow(FlowReport {
+                        error: "not performed in a plan".into(),
+                        ..FlowReport::default()
+                    }),
+                };
+                (Outcome::Browser(outcome), Provenance::Assumed("no browser in a plan".into()))
+            }
             // Only a resume after a crash looks for a process group, and plans never resume.
             Effect::Group(group) if group.stop => (
                 Outcome::Stopped(super::process_group::Stopped::StillRunning),

@@ -23,6 +23,11 @@
 //! [[dns]]
 //! match = "A app.jarabaimpact.com"
 //! records = ["104.21.0.1"]
+//! [[browser]]                  # vitals and flows, by a substring of the effect's line
+//! match = "browser vitals of https://app.jarabaimpact.com/"
+//! lcp_ms = 1200.0
+//! cls = 0.02
+//! inp_ms = 120.0
 //! [[include]]                  # what `gate ... with #{ include: ["friday"] }` sees of friday's newest run
 //! script = "friday"
 //! checks = { "TLS valid" = true, "WAF on" = false }
@@ -34,6 +39,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use super::browser::{BrowserOutcome, FlowReport, Sample, Task, VitalsReport};
 use super::http::{HttpResponse, Timings};
 use super::probe::ProbeReport;
 use super::tls::CertInfo;
@@ -57,6 +63,8 @@ struct ScenarioFile {
     tls: Vec<TlsRule>,
     #[serde(default)]
     dns: Vec<DnsRule>,
+    #[serde(default)]
+    browser: Vec<BrowserRule>,
     /// What a gate's `include` sees of an earlier runbook's newest run: plans never read local journals.
     #[serde(default)]
     include: Vec<IncludeRule>,
@@ -154,6 +162,30 @@ struct DnsRule {
     times: Option<usize>,
 }
 
+/// A browser effect's answer: the vitals' medians (absent ones unknown) for `browser::vitals`, or how a
+/// `browser::flow` ended (`ok`, `error`, `url`, `title`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BrowserRule {
+    #[serde(rename = "match")]
+    pattern: String,
+    status: Option<u16>,
+    lcp_ms: Option<f64>,
+    cls: Option<f64>,
+    inp_ms: Option<f64>,
+    fcp_ms: Option<f64>,
+    ttfb_ms: Option<f64>,
+    #[serde(default = "yes")]
+    ok: bool,
+    #[serde(default)]
+    error: String,
+    #[serde(default)]
+    url: String,
+    #[serde(default)]
+    title: String,
+    times: Option<usize>,
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ExecRule {
@@ -189,6 +221,7 @@ pub struct Scenario {
     probe: Vec<ProbeRule>,
     tls: Vec<TlsRule>,
     dns: Vec<DnsRule>,
+    browser: Vec<BrowserRule>,
     include: Vec<IncludeRule>,
     /// How often each rule answered, by (kind, index): `times` limits it.
     used: RefCell<HashMap<(&'static str, usize), usize>>,
@@ -208,6 +241,7 @@ impl Scenario {
             probe: file.probe,
             tls: file.tls,
             dns: file.dns,
+            browser: file.browser,
             include: file.include,
             used: RefCell::new(HashMap::new()),
         })
@@ -330,6 +364,33 @@ impl Scenario {
                 let i = self.pick("dns", &self.dns, &line, |r| (&r.pattern, r.times, true))?;
                 let rule = &self.dns[i];
                 Some((Ok(Outcome::Dns(rule.records.clone())), source("dns", i, &rule.pattern)))
+            }
+            Effect::Browser(request) => {
+                let i = self.pick("browser", &self.browser, &request.describe(), |r| (&r.pattern, r.times, true))?;
+                let rule = &self.browser[i];
+                let outcome = match &request.task {
+                    Task::Vitals { url, runs, .. } => {
+                        let median = Sample {
+                            status: rule.status.or(Some(200)),
+                            lcp_ms: rule.lcp_ms,
+                            cls: rule.cls,
+                            inp_ms: rule.inp_ms,
+                            fcp_ms: rule.fcp_ms,
+                            ttfb_ms: rule.ttfb_ms,
+                        };
+                        let samples = vec![median.clone(); *runs as usize];
+                        BrowserOutcome::Vitals(VitalsReport { url: url.clone(), median, samples })
+                    }
+                    Task::Flow { actions } => BrowserOutcome::Flow(FlowReport {
+                        ok: rule.ok,
+                        url: rule.url.clone(),
+                        title: rule.title.clone(),
+                        done: if rule.ok { actions.iter().map(|a| a.describe()).collect() } else { Vec::new() },
+                        error: rule.error.clone(),
+                        screenshots: Vec::new(),
+                    }),
+                };
+                Some((Ok(Outcome::Browser(outcome)), source("browser", i, &rule.pattern)))
             }
             Effect::Sleep { .. }
             | Effect::Upload { .. }

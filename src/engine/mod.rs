@@ -46,6 +46,7 @@ pub fn build(host: &Rc<Host>, stdlib: &Stdlib, color: bool) -> Result<Loaded, Fa
     crate::modules::http::register(&mut engine, &mut registrar, host);
     crate::modules::tls::register(&mut engine, &mut registrar, host);
     crate::modules::dns::register(&mut engine, &mut registrar, host);
+    crate::modules::browser::register(&mut engine, &mut registrar, host);
     crate::modules::stripe::register(&mut engine, &mut registrar, host);
     crate::modules::report::register(&mut engine, &mut registrar, host);
     crate::modules::logs::register(&mut engine, &mut registrar, host);

@@ -1,6 +1,7 @@
 //! Native modules: functions scripts call. They build effects, hand them to the controller (which hands them
 //! to the World), and turn outcomes into script values. None of them does I/O.
 
+pub mod browser;
 pub mod core;
 pub mod dns;
 pub mod docker;

@@ -2,7 +2,9 @@
 """Test doubles golive's tests and the rehearsal talk to, all on 127.0.0.1 (Python standard library only).
 
   site     a Drupal-like site: /, /user/login (form, redirect + session cookie), /dashboard, /status/N,
-           /slow?ms=N, /json, /malformed, /echo; over HTTP and, given a certificate, HTTPS
+           /slow?ms=N, /json, /malformed, /echo, and two pages for browsers: /vitals/clean and /vitals/janky
+           (a late banner without a size: a layout shift; a button whose handler blocks for 350 ms);
+           over HTTP and, given a certificate, HTTPS
   stripe   a Stripe API double: answers start from Stripe's published fixtures3.json, and any request whose
            path, method or parameter is not in Stripe's OpenAPI spec gets HTTP 400 in Stripe's error shape
   vendors  Cloudflare (/cloudflare/client/v4), Anthropic (/anthropic/v1), ActiveCampaign (/activecampaign/api/3)
@@ -83,6 +85,25 @@ class Handler(BaseHTTPRequestHandler):
 SESSIONS = set()
 
 
+def vitals_page(janky):
+    """A page with known vitals. The janky one's banner has no size and arrives 400 ms late, after the text
+    was painted: the content below it moves 480 px down (CLS about 0.3, before any input); its #menu
+    button blocks the main thread 350 ms per click (INP over 350 ms). The clean one reserves the banner's
+    room and answers clicks at once."""
+    banner = "<img src=/vitals/banner.svg?ms=400 alt=banner>" if janky else \
+        "<img src=/vitals/banner.svg width=1200 height=480 alt=banner>"
+    block = "var t = Date.now(); while (Date.now() - t < 350) {}" if janky else ""
+    paragraphs = "".join(f"<p>Oferta {i}: empleo, comercio local y emprendimiento rural.</p>" for i in range(12))
+    return (f"<html><head><title>Vitals</title></head><body><button id=menu type=button>Menú</button>"
+            f"<nav id=nav hidden>Inicio</nav>{banner}<main><h1>Ofertas</h1>{paragraphs}</main>"
+            f"<script>document.getElementById('menu').addEventListener('click', function () {{ {block} "
+            f"var n = document.getElementById('nav'); n.hidden = !n.hidden; }});</script></body></html>")
+
+
+BANNER = ("<svg xmlns='http://www.w3.org/2000/svg' width='1200' height='480'><rect width='1200' height='480' "
+          "fill='#2f6f4f'/></svg>")
+
+
 class Site(Handler):
     def route(self):
         path, query = self.split()
@@ -91,6 +112,11 @@ class Site(Handler):
         logged_in = any(c.strip().split("=", 1)[-1] in SESSIONS for c in cookie.split(";") if "=" in c)
         if path == "/":
             return self.reply(200, "<html><title>Jaraba Impact Platform</title><h1>Bienvenido</h1></html>", "text/html")
+        if path == "/vitals/banner.svg":
+            time.sleep(int(q.get("ms", "0")) / 1000)
+            return self.reply(200, BANNER, "image/svg+xml")
+        if path in ("/vitals/clean", "/vitals/janky"):
+            return self.reply(200, vitals_page(path.endswith("janky")), "text/html")
         if path.startswith("/status/"):
             code = int(path.rsplit("/", 1)[1])
             return self.reply(code, f"status {code} from the test site", "text/plain")
@@ -119,10 +145,12 @@ class Site(Handler):
                                                           ("Set-Cookie", f"SESSabc={token}; Path=/; HttpOnly")])
             return self.reply(200, "<div class=messages--error>Unrecognized username or password.</div>", "text/html")
         if path == "/user/login":
-            return self.reply(200, "<form id=user-login-form></form>", "text/html")
+            return self.reply(200, "<title>Log in</title><form id=user-login-form method=post action=/user/login>"
+                                   "<input id=edit-name name=name><input id=edit-pass name=pass type=password>"
+                                   "<button id=edit-submit type=submit>Log in</button></form>", "text/html")
         if path == "/dashboard":
             if logged_in:
-                return self.reply(200, "<h1>Dashboard</h1>", "text/html")
+                return self.reply(200, "<title>Dashboard</title><h1 class=dashboard>Dashboard</h1>", "text/html")
             return self.reply(302, "", "text/plain", [("Location", "/user/login")])
         return self.reply(404, "Page not found", "text/plain")
 

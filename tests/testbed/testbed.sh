@@ -4,7 +4,8 @@
 #     key-only, strict host keys (known_hosts written from the host key, no trust on first use);
 #   - the stand-in Drupal stack: images built FROM scratch with busybox-static (nothing is pulled),
 #     tagged jaraba/drupal:11-prod (release "new") and jaraba/drupal:11-prod-backup (release "backup");
-#     a third, release "broken", is what `release broken` makes the next deploy start.
+#     a third, release "broken", is what `release broken` makes the next deploy start; "janky" (slow in a
+#     browser: a late banner without a size, a blocking menu button) is what `release janky` does.
 #   - the services validation talks to: nginx terminating TLS on 127.0.0.1:18443 (its own CA under tls/) in
 #     front of the deployed container's application (image/rootfs/var/www/html/cgi-bin/app.cgi), the
 #     Stripe double (:12111) and the vendor doubles (:18090) from tests/servers/doubles.py, and dnsmasq
@@ -96,7 +97,7 @@ start_sshd() {
 build_images() {
   # The host's mariadb client goes into the image too: its version is part of what the image is.
   hash=$( (cd "$HERE/image" && find . -type f | sort | xargs sha256sum; mariadb --version) | sha256sum | cut -c1-12)
-  for release in new backup broken; do
+  for release in new backup broken janky; do
     tag="golive/fake-drupal:$release-$hash"
     if ! docker image inspect "$tag" >/dev/null 2>&1; then
       ctx=$T/image-ctx
@@ -378,7 +379,8 @@ case "${1:-up}" in
     echo "testbed up: ssh -F $D/ssh_config golive-testbed; project $P; site http://127.0.0.1:18080/"
     ;;
   reset) reset_stack; reset_services ;;
-  # The release the next deploy starts: new (the default after a reset), backup or broken (answers 500).
+  # The release the next deploy starts: new (the default after a reset), backup, broken (answers 500) or
+  # janky (CLS and INP over their targets in a browser).
   release) docker tag "golive/fake-drupal:${2:?release name}-$(cat "$T/image.hash")" jaraba/drupal:11-prod ;;
   down)
     [ -d "$P" ] && (cd "$P" && docker-compose down -t 1 >/dev/null 2>&1 || true)

@@ -129,6 +129,7 @@ impl Controller {
                     Ok((Outcome::Cert(c), _)) => format!("{} days left {}", c.days_left, c.problem),
                     Ok((Outcome::Dns(records), _)) => records.join(", "),
                     Ok((Outcome::Sent, _)) => "sent".into(),
+                    Ok((Outcome::Browser(b), _)) => b.summary(),
                     Ok((Outcome::Members(m), _)) if m.is_empty() => "gone".into(),
                     Ok((Outcome::Members(m), _)) => format!("running: {}", m.join("; ")),
                     Ok((Outcome::Stopped(s), _)) => format!("{s:?}"),

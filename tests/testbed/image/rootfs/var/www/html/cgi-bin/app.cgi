@@ -1,7 +1,8 @@
 #!/bin/sh
 # The stand-in Drupal application the rehearsal validates (busybox sh as a CGI of busybox httpd; nginx on the
 # host terminates TLS and sends every path here as PATH_INFO). It serves what Saturday's smoke tests look at:
-#   /                        home, with the site name and the release ("release new")
+#   /                        home, with the site name, a banner, a menu button and the release ("release new")
+#   /banner.svg              the home page's banner image
 #   /user/login              GET the form; POST name/pass: 303 to /dashboard with a session cookie
 #   /dashboard               200 with a session, else 302 to /user/login
 #   /search?keys=K           results for K
@@ -14,6 +15,8 @@
 # Maintenance mode (drush state:set system.maintenance_mode 1) answers 503 everywhere. The release "broken"
 # serves its home page (a cached page looks fine) but answers 500 with a PHP fatal error everywhere else,
 # writing the error to the container's log; its health check stays green, as a real broken release's can.
+# The release "janky" works but feels bad in a browser: its banner has no size and arrives late (the page
+# shifts when it lands: CLS) and its menu button blocks the main thread for 350 ms per click (INP).
 S=/state
 release=$(cat /etc/golive-release)
 path=${PATH_INFO:-/}
@@ -77,7 +80,21 @@ for c in $(printf '%s' "${HTTP_COOKIE:-}" | tr ';' ' '); do
 done
 
 case "$path" in
-  /) page "$name" "<p>Bienvenido</p>" ;;
+  /)
+    banner="<img id=banner src=/banner.svg alt=Oferta width=1200 height=480>"
+    menu="m.hidden = !m.hidden;"
+    if [ "$release" = janky ]; then
+      banner="<img id=banner src=/banner.svg?late=1 alt=Oferta>"
+      menu="var t = Date.now(); while (Date.now() - t < 350) {} m.hidden = !m.hidden;"
+    fi
+    reply "200 OK" "text/html; charset=utf-8" "<html><head><title>$name</title><meta name=viewport content=\"width=device-width\"></head><body>
+<header><button id=menu-toggle type=button>Menú</button><nav id=menu hidden><a href=/empleabilidad>Empleabilidad</a> <a href=/agroconecta>AgroConecta</a> <a href=/emprendimiento>Emprendimiento</a></nav></header>
+$banner<main><h1>$name</h1><p>Bienvenido</p><p>Empleo, comercio local y emprendimiento para el mundo rural: una plataforma, tres verticales.</p><section><h2>Empleabilidad</h2><p>Ofertas de empleo, diagnóstico de competencias y formación.</p><h2>AgroConecta</h2><p>Productores y consumidores, sin intermediarios.</p><h2>Emprendimiento</h2><p>Diagnóstico de negocio, plan de digitalización y mentoría.</p></section><p>release $release</p></main>
+<script>document.getElementById('menu-toggle').addEventListener('click', function () { var m = document.getElementById('menu'); $menu });</script>
+</body></html>" ;;
+  /banner.svg)
+    case "${QUERY_STRING:-}" in *late=1*) sleep 0.4 ;; esac
+    reply "200 OK" "image/svg+xml" "<svg xmlns='http://www.w3.org/2000/svg' width='1200' height='480'><rect width='1200' height='480' fill='#2f6f4f'/><text x='40' y='260' font-size='64' fill='white'>Jaraba Impact</text></svg>" ;;
   /user/login)
     if [ "${REQUEST_METHOD:-GET}" = POST ]; then
       if [ "$(param name "$body")" = "${ADMIN_USER:-admin}" ] && [ -n "${ADMIN_PASSWORD:-}" ] && [ "$(param pass "$body")" = "$ADMIN_PASSWORD" ]; then
@@ -88,10 +105,10 @@ case "$path" in
       fi
       reply "200 OK" "text/html" "<div class=messages--error>Unrecognized username or password.</div>"
     fi
-    page "Log in" "<form id=user-login-form method=post></form>" ;;
+    page "Log in" "<form id=user-login-form method=post action=/user/login><label for=edit-name>Usuario</label> <input id=edit-name name=name> <label for=edit-pass>Contraseña</label> <input id=edit-pass name=pass type=password> <button id=edit-submit type=submit>Iniciar sesión</button></form>" ;;
   /dashboard)
     [ -n "$session" ] || reply "302 Found" "text/html" "" "Location: /user/login"
-    page "Dashboard" "<p>Tenants, plans and usage</p>" ;;
+    page "Dashboard" "<p class=dashboard>Tenants, plans and usage</p>" ;;
   /search)
     keys=$(html_escape "$(param keys "${QUERY_STRING:-}")")
     page "Buscar" "<h2>Resultados para $keys</h2><ol><li>$keys ecológico</li><li>$keys de temporada</li></ol>" ;;
@@ -138,8 +155,8 @@ case "$path" in
       send_mail "$mail" "Verifica tu cuenta en Jaraba Impact" "Hola $name, confirma tu correo para activar tu cuenta: ${APP_URL:-}/user/verify/$t"
       reply "303 See Other" "text/html" "" "Location: /user/register/done"
     fi
-    page "Crear cuenta" "<form id=user-register-form method=post></form>" ;;
-  /user/register/done) page "Revisa tu correo" "<p>Te hemos enviado un enlace de verificación.</p>" ;;
+    page "Crear cuenta" "<form id=user-register-form method=post action=/user/register><label for=edit-name>Usuario</label> <input id=edit-name name=name> <label for=edit-mail>Correo</label> <input id=edit-mail name=mail type=email> <button id=edit-submit type=submit>Crear cuenta</button></form>" ;;
+  /user/register/done) page "Revisa tu correo" "<p class=registered>Te hemos enviado un enlace de verificación.</p>" ;;
   /user/verify/*)
     t=${path#/user/verify/}
     case "$t" in *[!0-9a-f]*|"") reply "404 Not Found" "text/html" "<title>Page not found</title>" ;; esac
