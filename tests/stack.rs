@@ -143,6 +143,7 @@ fn friday_is_green_on_the_test_bed_and_red_when_the_waf_is_off() {
 const FRIDAY_ANSWERS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/answers/friday.toml");
 const GO_ANSWERS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/answers/saturday-go.toml");
 const NO_GO_ANSWERS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/answers/saturday-no-go.toml");
+const MONDAY_ANSWERS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/answers/monday.toml");
 
 #[test]
 fn the_no_go_rehearsal_stops_resume_refuses_and_a_reopened_gate_goes_on() {
@@ -1181,13 +1182,23 @@ fn the_whole_weekend_rehearsed_then_a_broken_release_gets_no_go_from_validation(
         "{}",
         saturday.stderr
     );
+    assert!(saturday.check_line("Checkout Stripe: suscripción activa").starts_with("  ok"), "{}", saturday.stderr);
     project.golive(&["scripts/monitor.rhai", "--yes"]).assert_code(0);
+    // Monday opens the doors on this weekend: Saturday's GO, the watch after it, no rollback since.
+    let monday = project.golive(&["scripts/monday.rhai", "--answers", MONDAY_ANSWERS]);
+    monday.assert_code(0);
+    assert!(monday.stderr.contains("recommendation: GO"), "{}", monday.stderr);
     project.golive(&["scripts/rollback_quick.rhai", "--yes"]).assert_code(0);
     let backups = testbed::backups();
     assert_eq!(backups.len(), 1, "Saturday's backup is what the full rollback restores: {backups:?}");
     let full = rollback_full(&project);
     full.assert_code(0);
     assert_eq!(testbed::http_status(SITE), "200", "the full rollback reopened the site");
+    // After a rollback, Monday does not open them.
+    let refused = project.golive(&["scripts/monday.rhai", "--answers", MONDAY_ANSWERS]);
+    refused.assert_code(1);
+    let since = refused.check_line("No rollback since Saturday");
+    assert!(since.starts_with("  FAIL") && since.contains("rollback_full-rehearsal"), "{}", refused.stderr);
 
     testbed::reset();
     testbed::next_release("broken");

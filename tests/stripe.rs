@@ -259,3 +259,49 @@ fn webhook_signatures_are_checked_from_scripts() {
     assert!(lines[1].contains(r#""ok": false"#) && lines[1].contains("no v1 signature matches"), "{}", run.all());
     assert!(lines[2].contains(r#""ok": false"#) && lines[2].contains("beyond the 300s tolerance"), "{}", run.all());
 }
+
+/// Saturday's checkout check counts the subscriptions created since the run started (run_started(), the
+/// same instant after a resume), not any active one: a subscription from before the run does not pass it,
+/// one the checkout makes during the run does, and a resume does not move the instant past it.
+#[test]
+fn only_a_subscription_created_since_the_run_started_counts() {
+    let _g = lock();
+    let an_hour_ago = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() - 3600;
+    doubles().stripe_state(&format!(
+        r#"{{"keys": ["{TEST_KEY}"], "objects": {{"subscription": [{{"id": "sub_before", "status": "active", "created": {an_hour_ago}, "items": {{"data": [{{"price": {{"id": "price_starter_monthly"}}}}]}}}}]}}}}"#
+    ));
+    let project = project(TEST_KEY);
+    let count =
+        "stripe::subscriptions(#{ status: \"active\", price: \"price_starter_monthly\", since: run_started() }).len()";
+    project.write(
+        "t.rhai",
+        &format!(
+            r#"step "before the checkout" {{ print(`before=${{{count}}} started=${{run_started()}}`); }}
+step "checkout" {{
+    http::post("{api}/v1/subscriptions", #{{ form: #{{ customer: "cus_1", "items[0][price]": "price_starter_monthly" }}, bearer: secret("STRIPE_SECRET_KEY") }});
+}}
+step "wait for the operator" {{ local::run("test -e go-on"); }}
+step "after the checkout" {{ print(`after=${{{count}}} started=${{run_started()}}`); }}
+"#,
+            api = doubles().stripe_api()
+        ),
+    );
+    let first = project.golive(&["t.rhai"]);
+    first.assert_code(1);
+    assert!(
+        first.stdout.contains("before=0 started="),
+        "the subscription from before the run counted:\n{}",
+        first.all()
+    );
+    let started = first.stdout.split("started=").nth(1).unwrap_or_default().trim().to_string();
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    project.write("go-on", "");
+    let resumed = project.golive(&["resume"]);
+    resumed.assert_code(0);
+    assert!(
+        resumed.stdout.contains(&format!("after=1 started={started}")),
+        "{}\nfirst: {}",
+        resumed.all(),
+        first.all()
+    );
+}

@@ -1,4 +1,5 @@
-//! The helpers every script uses: `target`, `config`, `secret`, `sleep`, `now`, `timestamp`.
+//! The helpers every script uses: `target`, `config`, `secret`, `sleep`, `now`, `timestamp`, `run_id`,
+//! `run_started`.
 
 use std::rc::Rc;
 
@@ -166,6 +167,18 @@ pub fn register(engine: &mut Engine, reg: &mut Registrar, host: &Rc<Host>) {
             effectful: false,
         },
         move || -> String { if h.controller.is_dry() { "plan".into() } else { h.controller.run_id().unwrap_or_default() } },
+    );
+    let h = Rc::clone(host);
+    reg.global(
+        engine,
+        Sig {
+            name: "run_started",
+            params: &[],
+            returns: "int",
+            doc: "When this run first started, in seconds since the epoch: the same across its resumes (timestamp() is now), so what the run made can be told from what was there before it.",
+            effectful: false,
+        },
+        move || -> i64 { h.controller.run_started() },
     );
 }
 

@@ -122,6 +122,8 @@ pub trait ScriptRun {
     fn step_clock(&self) -> Duration;
     fn in_check(&self) -> bool;
     fn run_id(&self) -> Option<String>;
+    /// When the run first started, seconds since the epoch (the plan's instant in plans).
+    fn run_started(&self) -> i64;
     fn phase(
         &self,
         name: &str,

@@ -500,6 +500,8 @@ fn live(
                     Mode::Only(_) => latest_prior(&config, &session.file.path, &target).unwrap_or_default(),
                     _ => Prior::default(),
                 };
+                // This run starts now, whatever earlier run `--only` takes its done steps from.
+                let prior = Prior { started: Some(started_at.clone()), ..prior };
                 (new_run_dir(&state_dir, &session.file.path, &target)?, prior, false)
             }
         };

@@ -58,6 +58,8 @@ pub struct Prior {
     pub finished: Option<i32>,
     /// The NO-GO that ended the run, unless a later resume reopened that gate.
     pub decision: Option<Decision>,
+    /// When the run first started (its RunStarted entry): the same across resumes.
+    pub started: Option<String>,
 }
 
 /// What resume does with one step.
@@ -179,7 +181,11 @@ impl Prior {
                     );
                 }
                 // A resumed run that died before settling the step in doubt leaves it in doubt.
-                Entry::RunStarted { .. } | Entry::RunResumed { .. } => prior.finished = None,
+                Entry::RunStarted { at, .. } => {
+                    prior.finished = None;
+                    prior.started = Some(at.clone());
+                }
+                Entry::RunResumed { .. } => prior.finished = None,
                 Entry::RunFinished { exit_code, .. } => prior.finished = Some(*exit_code),
                 _ => {}
             }

@@ -11,7 +11,8 @@
            and Qdrant (/qdrant), answering like the documented APIs
 
 State is changed by tests through POST /_golive/state (JSON) on the stripe and vendors servers, and
-GET /_golive/requests lists what the server received. The process exits when its stdin closes (the parent
+GET /_golive/requests lists what the server received. POST /v1/subscriptions creates an active subscription
+(created now), as a checkout that needs no payment action does. The process exits when its stdin closes (the parent
 died) or after --ttl seconds, so nothing outlives a test run.
 
 Usage: doubles.py [--site-http PORT] [--site-https PORT --cert F --key F] [--stripe PORT] [--vendors PORT]
@@ -201,6 +202,17 @@ class StripeState:
         deep_merge(obj, overrides)
         return obj
 
+    def create_subscription(self, params):
+        """POST /v1/subscriptions as Stripe answers a subscription that needs no payment action: active,
+        created now, its items' prices expanded."""
+        price = params.get("items[0][price]", "")
+        obj = self.make("subscription", len(self.objects["subscription"]), {})
+        obj.update({"id": "sub_" + base64.b16encode(os.urandom(6)).decode().lower(), "status": "active",
+                    "created": int(time.time()), "customer": params.get("customer", obj.get("customer"))})
+        obj["items"] = {"object": "list", "data": [{"price": {"id": price}}]}
+        self.objects["subscription"].append(obj)
+        return obj
+
     def route(self, method, path):
         for pattern, template, allowed in self.routes:
             if pattern.match(path):
@@ -262,6 +274,10 @@ class Stripe(Handler):
             if base not in allowed[self.command]:
                 return self.reply(400, stripe_error(f"Received unknown parameter: {base}", param=base))
         livemode = st.livemode if st.livemode is not None else key.startswith(("sk_live_", "rk_live_"))
+        if self.command == "POST" and path == "/v1/subscriptions":
+            with st.lock:
+                answer = st.create_subscription(dict(params))
+            return self.reply(200, with_livemode(strip_hidden(answer), livemode))
         answer = self.answer(path, dict(params), params)
         if answer is None:
             return self.reply(404, stripe_error(f"No such object: '{path.rsplit('/', 1)[-1]}'", code="resource_missing"))

@@ -124,10 +124,11 @@ reset_stack() {
   mkdir -p "$P/state"; chmod 777 "$P/state"
   cp "$HERE/docker-compose.yml" "$P/docker-compose.yml"
   # The server's .env: compose's project name and the credentials Friday checks by name.
-  # The site's own settings come from it too (env_file): its admin password and the Anthropic double.
+  # The site's own settings come from it too (env_file): its admin password, the Stripe and Anthropic doubles.
   cat > "$P/.env" <<ENV
 COMPOSE_PROJECT_NAME=golivebed
-STRIPE_SECRET_KEY=sk_live_x
+STRIPE_SECRET_KEY=sk_live_golive_rehearsal_0001
+STRIPE_API=http://127.0.0.1:12111
 STRIPE_WEBHOOK_SECRET=whsec_golive_rehearsal_0001
 ANTHROPIC_API_KEY=sk-ant-golive-double-0001
 ANTHROPIC_API=http://127.0.0.1:18090/anthropic
@@ -322,7 +323,8 @@ CONF
 }
 
 # The doubles as production should look on Friday and Saturday: Stripe live with products, a webhook
-# endpoint, the Starter subscription and the Connect split of the smoke tests; vendor defaults.
+# endpoint, a Starter subscription from before the go-live (the smoke test's checkout must make its own) and
+# the Connect split of the smoke tests; vendor defaults.
 reset_services() {
   now=$(date +%s)
   rm -f "$T/mail/new/"* "$T/mail/cur/"* 2>/dev/null || true
@@ -331,7 +333,7 @@ reset_services() {
   "product": [{"id": "prod_starter", "name": "Starter"}, {"id": "prod_pro", "name": "Pro"}, {"id": "prod_enterprise", "name": "Enterprise"}],
   "price": [{"id": "price_starter_monthly", "product": "prod_starter", "unit_amount": 2900}],
   "webhook_endpoint": [{"url": "https://app.jarabaimpact.com/stripe/webhook", "status": "enabled"}],
-  "subscription": [{"id": "sub_rehearsal", "status": "active", "created": $now, "items": {"data": [{"price": {"id": "price_starter_monthly"}}]}}],
+  "subscription": [{"id": "sub_before_golive", "status": "active", "created": $((now - 3600)), "items": {"data": [{"price": {"id": "price_starter_monthly"}}]}}],
   "event": [{"id": "evt_rehearsal", "type": "checkout.session.completed", "created": $now}],
   "charge": [{"id": "ch_agro_split", "amount": 1000, "status": "succeeded", "created": $now, "application_fee_amount": 150,
               "transfer": "tr_agro_split", "transfer_data": {"destination": "acct_agroconecta_productor"}}],

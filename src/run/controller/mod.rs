@@ -210,6 +210,17 @@ impl Controller {
         }
     }
 
+    /// When this run first started, in seconds since the epoch (the same across its resumes; the plan's
+    /// instant in plans).
+    pub fn run_started(&self) -> i64 {
+        if self.is_dry() {
+            return crate::clock::PLAN_TIMESTAMP;
+        }
+        let prior = self.prior.borrow();
+        let started = prior.started.as_deref().and_then(|at| chrono::DateTime::parse_from_rfc3339(at).ok());
+        started.map(|at| at.timestamp()).unwrap_or_else(|| chrono::Utc::now().timestamp())
+    }
+
     /// The id of the run this controller journals (its folder's name), if it journals one.
     pub fn run_id(&self) -> Option<String> {
         let journal = self.journal.borrow();

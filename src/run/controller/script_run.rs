@@ -32,6 +32,9 @@ impl ScriptRun for Controller {
     fn run_id(&self) -> Option<String> {
         Controller::run_id(self)
     }
+    fn run_started(&self) -> i64 {
+        Controller::run_started(self)
+    }
     fn phase(
         &self,
         name: &str,

@@ -11,6 +11,7 @@
 #   /stripe/webhook          POST a Stripe event: its signature checked, then recorded and logged as processed
 #   /user/register           POST name/mail: a user row (status 0) and a verification e-mail with a link
 #   /user/verify/TOKEN       activates the user; /contacto POST mail: a "Hemos recibido tu mensaje" e-mail
+#   /precios, /checkout      the Starter plan; POST /checkout creates the subscription through Stripe's API
 #   the public pages         /empleabilidad, /agroconecta, /emprendimiento, /precios, /contacto, /blog, /legal/*
 # Maintenance mode (drush state:set system.maintenance_mode 1) answers 503 everywhere. The release "broken"
 # serves its home page (a cached page looks fine) but answers 500 with a PHP fatal error everywhere else,
@@ -173,7 +174,22 @@ $banner<main><h1>$name</h1><p>Bienvenido</p><p>Empleo, comercio local y emprendi
       page "$name: contacto" "<p>Mensaje enviado.</p>"
     fi
     page "$name: contacto" "<form id=contact-form method=post></form>" ;;
-  /empleabilidad|/agroconecta|/emprendimiento|/precios|/blog|/legal/privacidad|/legal/terminos)
+  /precios)
+    page "$name: precios" "<p>Starter 29 €/mes</p><form id=checkout-form method=post action=/checkout><button id=subscribe-starter type=submit>Suscribirse al plan Starter</button></form>" ;;
+  /checkout)
+    # As Drupal's commerce_stripe does for a test card that needs no action: the subscription created
+    # through Stripe's API (the test bed's Stripe double), then the confirmation page.
+    [ "${REQUEST_METHOD:-GET}" = POST ] || reply "405 Method Not Allowed" "text/plain" "POST only"
+    sub=$(wget -q -O - --header "Authorization: Bearer ${STRIPE_SECRET_KEY:-}" \
+      --post-data "customer=cus_rehearsal&items%5B0%5D%5Bprice%5D=${STRIPE_STARTER_PRICE:-price_starter_monthly}" \
+      "${STRIPE_API:-https://api.stripe.com}/v1/subscriptions" 2>/dev/null | sed -n 's/.*"id": *"\(sub_[A-Za-z0-9]*\)".*/\1/p' | head -1)
+    if [ -z "$sub" ]; then
+      echo "Stripe checkout failed: the subscription could not be created" >&2
+      reply "502 Bad Gateway" "text/html" "<div class=messages--error>El pago no se pudo procesar.</div>"
+    fi
+    echo "Stripe checkout: subscription $sub created" >&2
+    page "$name: suscripción" "<p class=checkout-done>Suscripción $sub activa</p>" ;;
+  /empleabilidad|/agroconecta|/emprendimiento|/blog|/legal/privacidad|/legal/terminos)
     page "$name: ${path#/}" "<p>${path#/}</p>" ;;
   *) reply "404 Not Found" "text/html" "<title>Page not found</title>" ;;
 esac
