@@ -356,3 +356,41 @@ fn the_readmes_runbook_snippet_is_the_example_file() {
     let example = std::fs::read_to_string(root.join("examples/three_phases.rhai")).unwrap();
     assert_eq!(&readme[start..end], example, "README.md's snippet differs from examples/three_phases.rhai");
 }
+
+/// `golive status` judges each phase's planned window as the run did (runbook 1.1): a phase that ended by
+/// its start and length; one the run never finished, up to the run's end.
+#[test]
+fn status_judges_each_phase_against_its_window() {
+    let project = Project::new();
+    let now = chrono::Local::now();
+    let hhmm = |t: chrono::DateTime<chrono::Local>| t.format("%H:%M").to_string();
+    let on_time = format!("{}-{}", hhmm(now), hhmm(now + chrono::Duration::hours(1)));
+    let earlier = format!("{}-{}", hhmm(now - chrono::Duration::hours(3)), hhmm(now - chrono::Duration::hours(2)));
+    project.write(
+        "w.rhai",
+        &format!(
+            "phase \"deploy\" with #{{ window: \"{on_time}\" }} {{ step \"a\" {{ local::run(\"true\"); }} }}\n\
+             phase \"validation\" with #{{ window: \"{earlier}\" }} {{ step \"b\" {{ local::run(\"false\"); }} }}\n"
+        ),
+    );
+    project.golive(&["w.rhai"]).assert_code(1);
+    let status = project.golive(&["status"]);
+    status.assert_code(0);
+    let line = |phase: &str| {
+        status.stdout.lines().find(|l| l.starts_with(&format!("  phase \"{phase}\": planned"))).unwrap_or_default()
+    };
+    assert!(status.stdout.contains("schedule (runbook 1.1)\n"), "{}", status.stdout);
+    let deploy = line("deploy");
+    assert!(
+        deploy.starts_with(&format!("  phase \"deploy\": planned {on_time}, started "))
+            && deploy.ends_with(": started on time, within the window"),
+        "{}",
+        status.stdout
+    );
+    let validation = line("validation");
+    assert!(
+        validation.contains(": stopped before its end; started 3h") && validation.contains("late, ended 2h"),
+        "{}",
+        status.stdout
+    );
+}

@@ -278,6 +278,30 @@ fn a_janky_release_fails_the_browser_vitals_and_the_gate_recommends_no_go() {
     assert!(png.starts_with(b"\x89PNG"), "not a PNG");
 }
 
+/// s3::list against the test bed's S3 (moto's server: the S3 API, signed requests): the dump backup.sh put
+/// there, its size the local one's and minutes old; a bucket that does not exist is S3's own error, never
+/// an empty listing; the keys reach no output.
+#[test]
+fn s3_list_reads_what_the_backup_put_off_site_and_a_missing_bucket_fails() {
+    let _bed = testbed::lock();
+    testbed::reset();
+    let project = testbed::project();
+    project.write(
+        "s3.rhai",
+        "step \"backup\" { ssh::run(target(), \"./scripts/backup.sh --full --label s3-test\", #{ dir: target().project_dir }); }\n\
+         step \"list\" { for o in s3::list(\"s3://jaraba-backups/s3-test/\") { print(`listed ${o.key} ${o.size} ${o.age_hours}`); } }\n\
+         step \"missing\" { s3::list(\"s3://no-such-bucket/s3-test/\"); }\n",
+    );
+    let run = project.golive(&["s3.rhai"]);
+    run.assert_code(1);
+    let local =
+        std::fs::metadata(format!("{}/project/backups/s3-test/db.sql", testbed::ROOT)).expect("the local dump").len();
+    assert!(run.stdout.contains(&format!("listed s3-test/db.sql {local} 0.0\n")), "{}", run.all());
+    assert!(run.stderr.contains("listing s3://no-such-bucket/s3-test/: S3 answered NoSuchBucket"), "{}", run.all());
+    let secret = "golive-rehearsal-s3-secret-0001";
+    assert!(!run.all().contains(secret) && !project.state_files().contains(secret), "the S3 key reached an output");
+}
+
 /// A plan under a scenario predicts what a real run with the same answers does: same exit code, same end.
 #[test]
 fn plans_predict_the_runs_outcome_on_the_test_bed() {

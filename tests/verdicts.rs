@@ -749,16 +749,17 @@ fn monitoring_operativo_fails_at_table_8_1s_critical_cpu_and_names_an_alert_leve
     );
 }
 
-/// An off-site backup nobody configured is a visible failure on production, never a silent skip; the test
-/// bed says in golive.toml that it has none (`offsite_required = false`) and gets no such check.
+/// The off-site backup (3.2), listed through the S3 API: nobody configured it is a visible failure on
+/// production, never a silent skip; a copy that is not the local dump's size, or is older than
+/// s3.max_age_hours, fails; the copy the test bed's S3 holds passes.
 #[test]
-fn an_unconfigured_off_site_backup_fails_on_prod_and_is_declared_absent_on_the_test_bed() {
+fn the_off_site_backup_must_be_configured_the_local_dumps_size_and_fresh() {
     let project = common::testbed::project();
     let scenario = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/scenarios/saturday.happy.toml");
     let config = project.read("golive.toml");
-    let unset = config.replace("s3_backups = \"s3://jaraba-backups\"\n", "");
-    assert_ne!(config, unset, "the shipped golive.toml names production's S3 bucket");
-    std::fs::write(project.file("golive.toml"), unset).unwrap();
+    let prod_unset = config.replacen("s3_backups = \"s3://jaraba-backups\"\n", "", 1);
+    assert_ne!(config, prod_unset, "the shipped golive.toml names production's S3 bucket");
+    std::fs::write(project.file("golive.toml"), &prod_unset).unwrap();
     let prod = project.golive(&["plan", "scripts/saturday.rhai", "--target", "prod", "--scenario", scenario]);
     prod.assert_code(1);
     assert!(
@@ -769,9 +770,31 @@ fn an_unconfigured_off_site_backup_fails_on_prod_and_is_declared_absent_on_the_t
         prod.stdout
     );
     assert!(prod.stdout.contains("recommends NO-GO (\"off-site backup (S3)\" failed"), "{}", prod.stdout);
-    let rehearsal = project.golive(&["plan", "scripts/saturday.rhai", "--scenario", scenario]);
-    rehearsal.assert_code(0);
-    assert!(!rehearsal.stdout.contains("off-site backup"), "{}", rehearsal.stdout);
+    std::fs::write(project.file("golive.toml"), &config).unwrap();
+    let verdict = |scenario: &str| {
+        let plan = project.golive(&["plan", "scripts/saturday.rhai", "--scenario", scenario]);
+        let check = &plan.stdout[plan.stdout.find("check \"off-site backup (S3)\"").expect("the check is planned")..];
+        check.lines().find(|l| l.trim_start().starts_with("= ")).unwrap_or_default().to_string()
+    };
+    assert!(
+        verdict(scenario).contains("= pass (actual pre-golive-plan/db.sql: 11874 bytes (local 11874), 0.5 h old"),
+        "{}",
+        verdict(scenario)
+    );
+    let happy = std::fs::read_to_string(scenario).unwrap();
+    assert!(happy.contains("<Size>11874</Size>") && happy.contains("<LastModified>1999-12-31T23:30:00.000Z"));
+    project.write("short.toml", &happy.replace("<Size>11874</Size>", "<Size>4096</Size>"));
+    let short = verdict("short.toml");
+    assert!(short.contains("= FAIL (actual pre-golive-plan/db.sql: 4096 bytes (local 11874)"), "{short}");
+    project.write("old.toml", &happy.replace("1999-12-31T23:30:00.000Z", "1999-12-31T20:00:00.000Z"));
+    let old = verdict("old.toml");
+    assert!(old.contains("= FAIL (actual pre-golive-plan/db.sql: 11874 bytes (local 11874), 4.0 h old"), "{old}");
+    let denied = "<?xml version=\"1.0\"?><Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>";
+    let listing = &happy[happy.find("stdout = '<?xml").unwrap()..];
+    let listing = &listing[..listing.find('\n').unwrap()];
+    project.write("denied.toml", &happy.replace(listing, &format!("stdout = '{denied}'")));
+    let refused = verdict("denied.toml");
+    assert!(refused.contains("= FAIL") && refused.contains("S3 answered AccessDenied: Access Denied"), "{refused}");
 }
 
 /// `runbook::last_run` gives the newest run even when it never finished: an older success does not stand in

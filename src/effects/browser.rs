@@ -98,6 +98,9 @@ pub struct VitalsReport {
     pub url: String,
     pub median: Sample,
     pub samples: Vec<Sample>,
+    /// An interaction the page did not allow (no such element: an error page, another release's markup):
+    /// the runs stop there and their INP is unknown. Empty when every run did them all.
+    pub error: String,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -124,6 +127,7 @@ impl BrowserOutcome {
     pub fn summary(&self) -> String {
         let shown = |v: Option<f64>, unit: &str| v.map(|v| format!("{v:.0}{unit}")).unwrap_or_else(|| "unknown".into());
         match self {
+            BrowserOutcome::Vitals(r) if !r.error.is_empty() => format!("stopped: {}", r.error),
             BrowserOutcome::Vitals(r) => format!(
                 "median of {}: LCP {}, CLS {}, INP {}, FCP {}, TTFB {}",
                 r.samples.len(),
@@ -479,19 +483,29 @@ async fn vitals(
         page.goto(url).await.map_err(|e| format!("run {run}: {url}: {e}"))?;
         page.evaluate(SETTLE).await.map_err(|e| format!("run {run}: {url} never finished loading: {e}"))?;
         page.evaluate(PAINTED).await.map_err(|e| format!("run {run}: {url} never painted: {e}"))?;
+        let mut failed = None;
         for action in interactions {
-            act(page, action, true).await.map_err(|e| format!("run {run}: {}: {e}", action.describe()))?;
+            if let Err(e) = act(page, action, true).await {
+                failed = Some(format!("run {run}: {}: {e}", action.describe()));
+                break;
+            }
         }
         let read = page.evaluate(READ_VITALS).await.map_err(|e| format!("run {run}: cannot read the vitals: {e}"))?;
         let observed: String = read.into_value().map_err(|e| format!("run {run}: cannot read the vitals: {e}"))?;
         fresh.close(browser).await;
-        samples.push(sample_from(&observed, !interactions.is_empty())?);
+        // An interaction that could not be done leaves INP unknown, never fast.
+        samples.push(sample_from(&observed, !interactions.is_empty() && failed.is_none())?);
+        if let Some(error) = failed {
+            return Ok(VitalsReport { url: url.to_string(), median: median_of(&samples), samples, error });
+        }
     }
-    Ok(VitalsReport { url: url.to_string(), median: median_of(&samples), samples })
+    Ok(VitalsReport { url: url.to_string(), median: median_of(&samples), samples, error: String::new() })
 }
 
 /// How long a click's or a fill's element, and by default `wait_for`'s, may take to appear.
 pub const ELEMENT_WAIT: Duration = Duration::from_secs(10);
+/// The same on a page being measured: it has loaded and painted already, so what is not there is missing.
+const MEASURED_ELEMENT_WAIT: Duration = Duration::from_secs(2);
 
 async fn element(page: &Page, selector: &str, wait: Duration) -> Result<chromiumoxide::Element, String> {
     let until = Instant::now() + wait;
@@ -517,7 +531,8 @@ async fn act(page: &Page, action: &Action, measuring: bool) -> Result<(), String
             page.evaluate(SETTLE).await.map(|_| ()).map_err(|e| format!("never finished loading: {e}"))
         }
         Action::Fill { selector, text } => {
-            let found = element(page, selector, ELEMENT_WAIT).await?;
+            let wait = if measuring { MEASURED_ELEMENT_WAIT } else { ELEMENT_WAIT };
+            let found = element(page, selector, wait).await?;
             found.click().await.map_err(|e| e.to_string())?;
             if measuring {
                 found.type_str(text).await.map(|_| ()).map_err(|e| e.to_string())
@@ -526,7 +541,7 @@ async fn act(page: &Page, action: &Action, measuring: bool) -> Result<(), String
             }
         }
         Action::Click(selector) if measuring => {
-            element(page, selector, ELEMENT_WAIT).await?.click().await.map(|_| ()).map_err(|e| e.to_string())
+            element(page, selector, MEASURED_ELEMENT_WAIT).await?.click().await.map(|_| ()).map_err(|e| e.to_string())
         }
         Action::Click(selector) => {
             use chromiumoxide::cdp::browser_protocol::page::{EventFrameStartedLoading, EventFrameStoppedLoading};

@@ -379,7 +379,7 @@ impl Scenario {
                             ttfb_ms: rule.ttfb_ms,
                         };
                         let samples = vec![median.clone(); *runs as usize];
-                        BrowserOutcome::Vitals(VitalsReport { url: url.clone(), median, samples })
+                        BrowserOutcome::Vitals(VitalsReport { url: url.clone(), median, samples, error: String::new() })
                     }
                     Task::Flow { actions } => BrowserOutcome::Flow(FlowReport {
                         ok: rule.ok,

@@ -47,6 +47,7 @@ pub fn build(host: &Rc<Host>, stdlib: &Stdlib, color: bool) -> Result<Loaded, Fa
     crate::modules::tls::register(&mut engine, &mut registrar, host);
     crate::modules::dns::register(&mut engine, &mut registrar, host);
     crate::modules::browser::register(&mut engine, &mut registrar, host);
+    crate::modules::s3::register(&mut engine, &mut registrar, host);
     crate::modules::stripe::register(&mut engine, &mut registrar, host);
     crate::modules::report::register(&mut engine, &mut registrar, host);
     crate::modules::logs::register(&mut engine, &mut registrar, host);

@@ -131,6 +131,7 @@ fn vitals(host: &Host, ctx: &NativeCallContext, url: &str, options: Map) -> Resu
         Outcome::Browser(BrowserOutcome::Vitals(report)) => {
             let mut m = sample_map(&report.median);
             m.insert("url".into(), report.url.into());
+            m.insert("error".into(), report.error.into());
             m.insert("runs".into(), Dynamic::from_int(report.samples.len() as i64));
             let samples: Array = report.samples.iter().map(|s| Dynamic::from_map(sample_map(s))).collect();
             m.insert("samples".into(), samples.into());
@@ -174,8 +175,8 @@ pub fn register(engine: &mut Engine, reg: &mut Registrar, host: &Rc<Host>) {
     const VITALS: &str = "A page's Core Web Vitals as headless Chromium measures them: loaded `runs` (5) times, \
         each in a fresh context with the cache off, doing the `interactions` after each load (#{ click: selector }, \
         #{ fill: selector, text }, #{ wait_for: selector }); ca_file trusts a CA besides the system's. Returns the \
-        medians #{ lcp_ms, cls, inp_ms, fcp_ms, ttfb_ms, status, runs, samples }; a vital no run observed is () \
-        (INP needs an interaction).";
+        medians #{ lcp_ms, cls, inp_ms, fcp_ms, ttfb_ms, status, runs, samples, error }; a vital no run observed is () \
+        (INP needs an interaction); an interaction the page does not allow stops the runs and says why in error.";
     let h = Rc::clone(host);
     reg.in_module(
         &mut m,

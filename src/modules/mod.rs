@@ -19,6 +19,7 @@ pub mod prompt;
 pub mod report;
 pub mod run_api;
 pub mod runbook;
+pub mod s3;
 pub mod ssh;
 pub mod stripe;
 pub mod tls;

@@ -49,6 +49,9 @@ pub enum Entry {
     PhaseStarted {
         phase: String,
         at: String,
+        /// Its planned window ("06:00-12:00"), for `golive status` to judge the schedule by.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        window: Option<String>,
     },
     PhaseFinished {
         phase: String,

@@ -9,6 +9,7 @@ pub mod lock;
 pub mod plan;
 pub mod prior;
 pub mod report;
+pub mod schedule;
 pub mod status;
 pub mod verdicts;
 

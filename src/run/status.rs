@@ -5,7 +5,46 @@ use std::path::Path;
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 
 use super::journal::{self, Entry, StepStatus};
+use super::schedule::{Window, minute_of_day};
 use crate::error::Result;
+
+/// A phase as the journal tells it: when it started, its planned window, and how long it took if it ended.
+struct Phase {
+    name: String,
+    at: String,
+    window: Option<String>,
+    duration_ms: Option<u64>,
+}
+
+/// Each phase with a window, judged as the run judged it when the phase ended; a phase that never ended is
+/// judged up to the run's end, or up to now while the run is open (running, or died).
+fn schedule(phases: &[Phase], run_ended: Option<&str>) -> String {
+    let parse = |at: &str| chrono::DateTime::parse_from_rfc3339(at).ok();
+    let mut out = String::new();
+    for phase in phases {
+        let (Some(text), Some(started)) = (&phase.window, parse(&phase.at)) else { continue };
+        let Ok(window) = Window::parse(text) else { continue };
+        let (elapsed, state) = match phase.duration_ms {
+            Some(ms) => (std::time::Duration::from_millis(ms), String::new()),
+            None => {
+                let end =
+                    run_ended.and_then(parse).map(|e| e.with_timezone(&chrono::Utc)).unwrap_or_else(chrono::Utc::now);
+                let ran = (end - started.with_timezone(&chrono::Utc)).to_std().unwrap_or_default();
+                let state =
+                    if run_ended.is_some() { "stopped before its end" } else { "not ended (running, or the run died)" };
+                (ran, format!("{state}; "))
+            }
+        };
+        let (judged, _) = window.judge(minute_of_day(&started), elapsed);
+        out.push_str(&format!(
+            "  phase \"{}\": planned {text}, started {} for {}: {state}{judged}\n",
+            phase.name,
+            started.format("%H:%M"),
+            crate::duration::short(elapsed)
+        ));
+    }
+    out
+}
 
 #[derive(Debug)]
 struct Row {
@@ -26,7 +65,9 @@ pub fn render(run_dir: &Path) -> Result<String> {
         out.push('\n');
     }
     let mut rows: Vec<Row> = Vec::new();
+    let mut phases: Vec<Phase> = Vec::new();
     let mut finished = None;
+    let mut ended_at = None;
     for entry in &record.entries {
         match entry {
             Entry::RunStarted { run_id, script, target, by, at, .. } => {
@@ -35,7 +76,19 @@ pub fn render(run_dir: &Path) -> Result<String> {
                     script.display()
                 ));
             }
-            Entry::RunResumed { by, at, .. } => out.push_str(&format!("  resumed {at} by {by}\n")),
+            Entry::RunResumed { by, at, .. } => {
+                out.push_str(&format!("  resumed {at} by {by}\n"));
+                ended_at = None;
+            }
+            Entry::PhaseStarted { phase, at, window } => {
+                phases.retain(|p| p.name != *phase);
+                phases.push(Phase { name: phase.clone(), at: at.clone(), window: window.clone(), duration_ms: None });
+            }
+            Entry::PhaseFinished { phase, duration_ms, .. } => {
+                if let Some(p) = phases.iter_mut().find(|p| p.name == *phase) {
+                    p.duration_ms = Some(*duration_ms);
+                }
+            }
             Entry::StepStarted { step, kind, phase, attempt, .. } => match rows.iter_mut().find(|r| r.step == *step) {
                 Some(row) => {
                     row.attempts = row.attempts.max(*attempt).max(row.attempts + 1);
@@ -70,6 +123,7 @@ pub fn render(run_dir: &Path) -> Result<String> {
                 }
             }
             Entry::RunFinished { exit_code, message, at } => {
+                ended_at = Some(at.clone());
                 finished =
                     Some(format!("  finished {at}: exit {exit_code} ({})\n", message.lines().next().unwrap_or("")));
             }
@@ -77,6 +131,11 @@ pub fn render(run_dir: &Path) -> Result<String> {
         }
     }
     out.push_str(finished.as_deref().unwrap_or("  not finished (resume it with `golive resume`)\n"));
+    let judged = schedule(&phases, ended_at.as_deref());
+    if !judged.is_empty() {
+        out.push_str("schedule (runbook 1.1)\n");
+        out.push_str(&judged);
+    }
     let mut table = Table::new();
     table.load_preset(UTF8_FULL_CONDENSED);
     table.set_header(vec!["Phase", "Step", "Kind", "Status", "Tries", "Duration", "Note"]);

@@ -23,6 +23,9 @@ PORT=${GOLIVE_TESTBED_PORT:-2201}
 D=$T/ssh
 P=$T/project
 TUSER=golive
+# The off-site S3's keys (the S3 double does not check them; golive and backup.sh sign with them all the same).
+S3_KEY_ID=AKIAGOLIVEREHEARSAL01
+S3_SECRET=golive-rehearsal-s3-secret-0001
 mkdir -p "$T"
 exec 9>"$T/.lock"
 flock 9
@@ -138,6 +141,11 @@ ADMIN_PASSWORD=correct-horse-battery
 APP_URL=https://localhost:18443
 SMTP_HOST=127.0.0.1
 SMTP_PORT=8025
+S3_ENDPOINT=http://127.0.0.1:15000
+S3_REGION=us-east-1
+S3_BUCKET=jaraba-backups
+AWS_ACCESS_KEY_ID=$S3_KEY_ID
+AWS_SECRET_ACCESS_KEY=$S3_SECRET
 ENV
   # The rehearsal database, as production's is before the go-live.
   mariadb --no-defaults --socket="$T/mariadb/mysqld.sock" -uroot < "$HERE/seed.sql"
@@ -309,14 +317,22 @@ CONF
     nohup timeout 14400 dovecot -F -c "$T/dovecot/dovecot.conf" </dev/null >"$T/dovecot/stderr.log" 2>&1 9>&- &
     echo $! > "$T/dovecot.pid"
   fi
+  if ! running s3; then
+    # The off-site backups' S3 (moto's server, from PyPI: python3 -m pip install "moto[server]"): the S3 API
+    # on 127.0.0.1:15000, bucket jaraba-backups. moto does not check signatures; golive and backup.sh sign
+    # their requests (SigV4) as they would for AWS.
+    nohup timeout 14400 python3 -m moto.server -H 127.0.0.1 -p 15000 </dev/null >"$T/s3.log" 2>&1 9>&- &
+    echo $! > "$T/s3.pid"
+  fi
   if ! running smtp; then
     nohup timeout 14400 /usr/bin/python3 -m aiosmtpd -n -l 127.0.0.1:8025 -c aiosmtpd.handlers.Mailbox "$T/mail" \
       </dev/null >"$T/smtp.log" 2>&1 9>&- &
     echo $! > "$T/smtp.pid"
   fi
   i=0
-  until curl -fsS http://127.0.0.1:9091/-/ready >/dev/null 2>&1 && curl -fsS http://127.0.0.1:12111/_golive/requests >/dev/null 2>&1 && curl -fsS http://127.0.0.1:18090/_golive/requests >/dev/null 2>&1; do
-    i=$((i+1)); [ $i -gt 200 ] && { echo "the doubles did not start:" >&2; cat "$T/doubles.log" >&2; exit 1; }
+  until curl -fsS http://127.0.0.1:9091/-/ready >/dev/null 2>&1 && curl -fsS http://127.0.0.1:12111/_golive/requests >/dev/null 2>&1 && curl -fsS http://127.0.0.1:18090/_golive/requests >/dev/null 2>&1 \
+      && curl -fsS http://127.0.0.1:15000/ >/dev/null 2>&1; do
+    i=$((i+1)); [ $i -gt 400 ] && { echo "the doubles did not start:" >&2; cat "$T/doubles.log" "$T/s3.log" >&2; exit 1; }
     sleep 0.05
   done
   reset_services
@@ -328,6 +344,10 @@ CONF
 reset_services() {
   now=$(date +%s)
   rm -f "$T/mail/new/"* "$T/mail/cur/"* 2>/dev/null || true
+  # An empty off-site bucket.
+  curl -fsS -X POST http://127.0.0.1:15000/moto-api/reset >/dev/null
+  printf 'user = "%s:%s"\n' "$S3_KEY_ID" "$S3_SECRET" | curl -fsS -X PUT --aws-sigv4 "aws:amz:us-east-1:s3" --config - \
+    http://127.0.0.1:15000/jaraba-backups >/dev/null
   curl -fsS -X POST -H 'Content-Type: application/json' http://127.0.0.1:12111/_golive/state --data-binary @- >/dev/null <<JSON
 {"keys": ["sk_live_golive_rehearsal_0001"], "livemode": true, "objects": {
   "product": [{"id": "prod_starter", "name": "Starter"}, {"id": "prod_pro", "name": "Pro"}, {"id": "prod_enterprise", "name": "Enterprise"}],
@@ -352,12 +372,14 @@ PAGERDUTY_ROUTING_KEY=pd-routing-golive-0001
 MYSQL_ROOT_PASSWORD=rehearsal-root-pw
 MAIL_PASSWORD=mail-rehearsal-pw
 STRIPE_WEBHOOK_SECRET=whsec_golive_rehearsal_0001
+AWS_ACCESS_KEY_ID=$S3_KEY_ID
+AWS_SECRET_ACCESS_KEY=$S3_SECRET
 ENV
   chmod 644 "$T/rehearsal.env"
 }
 
 stop_services() {
-  for s in doubles nginx mariadb dnsmasq prometheus node-exporter smtp dovecot; do
+  for s in doubles nginx mariadb dnsmasq prometheus node-exporter smtp dovecot s3; do
     if running "$s"; then kill "$(cat "$T/$s.pid")" 2>/dev/null || true; fi
     rm -f "$T/$s.pid"
   done
