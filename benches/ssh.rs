@@ -46,6 +46,7 @@ fn main() {
             access: Access::Write,
             assumed: None,
             stdin: None,
+            stream: None,
         })
     };
     let budget = Budget::new(Some(Duration::from_secs(30)), Default::default());

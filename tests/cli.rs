@@ -394,3 +394,34 @@ fn status_judges_each_phase_against_its_window() {
         status.stdout
     );
 }
+
+/// A streamed command's lines reach the operator as they arrive (runbook 6.1, logs in real time), not when
+/// it ends; lines matching the log patterns (the defaults and the script's) are flagged at once, and a
+/// secret in them is masked like everywhere else.
+#[test]
+fn a_streamed_commands_lines_arrive_while_it_runs_flagged_and_masked() {
+    use std::io::{BufRead, BufReader};
+    use std::time::{Duration, Instant};
+    let project = Project::new();
+    project.write(".env", "API_TOKEN=tok-streamed-secret-0001\n");
+    project.write(
+        "s.rhai",
+        "step \"follow\" {\n    let t = secret(\"API_TOKEN\");\n    \
+         local::run(`echo first line; sleep 3; echo \"PHP Fatal error: boom ${t}\"; echo DB down`, #{ stream: #{ \"Database\": \"DB down\" } });\n}\n",
+    );
+    let mut child = project.command(&["s.rhai"]).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let started = Instant::now();
+    let reader = std::thread::spawn(move || {
+        BufReader::new(stderr).lines().map_while(Result::ok).map(|l| (started.elapsed(), l)).collect::<Vec<_>>()
+    });
+    assert!(child.wait().unwrap().success());
+    let ended = started.elapsed();
+    let lines = reader.join().unwrap();
+    let shown = lines.iter().map(|(_, l)| l.as_str()).collect::<Vec<_>>().join("\n");
+    let (first_at, _) = lines.iter().find(|(_, l)| l == "  | first line").unwrap_or_else(|| panic!("{shown}"));
+    assert!(ended.saturating_sub(*first_at) >= Duration::from_millis(2500), "the first line came at the end:\n{shown}");
+    assert!(shown.contains("  ! PHP Fatal error: boom <secret:API_TOKEN>    <- FLAGGED: PHP fatal error"), "{shown}");
+    assert!(shown.contains("  ! DB down    <- FLAGGED: Database"), "{shown}");
+    assert!(!shown.contains("tok-streamed-secret-0001"), "{shown}");
+}

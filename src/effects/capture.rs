@@ -9,7 +9,21 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 pub const DEFAULT_OUTPUT_CAP: usize = 8 * 1024 * 1024;
 
 /// Reads `reader` to its end, keeping at most `cap` bytes: the first half and the last half.
-pub async fn read_capped<R: AsyncRead + Unpin>(mut reader: R, cap: usize) -> std::io::Result<Vec<u8>> {
+pub async fn read_capped<R: AsyncRead + Unpin>(reader: R, cap: usize) -> std::io::Result<Vec<u8>> {
+    read_capped_lines(reader, cap, None).await
+}
+
+/// The longest line handed to `on_line` in one piece; a longer one comes in pieces of this size.
+const LONGEST_LINE: usize = 16 * 1024;
+
+/// As `read_capped`, and each line is handed to `on_line` as it arrives (without its line break; a last
+/// line without one at the end), whatever the cap keeps.
+pub async fn read_capped_lines<R: AsyncRead + Unpin>(
+    mut reader: R,
+    cap: usize,
+    on_line: Option<&dyn Fn(&str)>,
+) -> std::io::Result<Vec<u8>> {
+    let mut pending: Vec<u8> = Vec::new();
     let keep_head = cap / 2;
     let keep_tail = cap - keep_head;
     let mut head = Vec::new();
@@ -20,6 +34,16 @@ pub async fn read_capped<R: AsyncRead + Unpin>(mut reader: R, cap: usize) -> std
         let n = reader.read(&mut buf).await?;
         if n == 0 {
             break;
+        }
+        if let Some(on_line) = on_line {
+            pending.extend_from_slice(&buf[..n]);
+            while let Some(end) = pending.iter().position(|b| *b == b'\n').or_else(|| {
+                // A line with no end in sight is handed on in pieces rather than held without bound.
+                (pending.len() >= LONGEST_LINE).then_some(LONGEST_LINE - 1)
+            }) {
+                let line: Vec<u8> = pending.drain(..=end).collect();
+                on_line(String::from_utf8_lossy(&line).trim_end_matches(['\n', '\r']));
+            }
         }
         let mut chunk = &buf[..n];
         if head.len() < keep_head {
@@ -33,6 +57,9 @@ pub async fn read_capped<R: AsyncRead + Unpin>(mut reader: R, cap: usize) -> std
             tail.drain(..excess);
             dropped += excess as u64;
         }
+    }
+    if let (Some(on_line), false) = (on_line, pending.is_empty()) {
+        on_line(String::from_utf8_lossy(&pending).trim_end_matches('\r'));
     }
     if dropped > 0 {
         let note = format!(
@@ -62,5 +89,15 @@ mod tests {
         assert!(kept.ends_with(&[95, 96, 97, 98, 99]), "{text}");
         assert!(text.contains("90 bytes dropped here"), "{text}");
         assert_eq!(read_capped(&data[..], 1000).await.unwrap(), data);
+    }
+
+    #[tokio::test]
+    async fn lines_are_handed_on_as_they_arrive_even_past_the_cap() {
+        let seen = std::sync::Mutex::new(Vec::new());
+        let on_line = |line: &str| seen.lock().unwrap().push(line.to_string());
+        let text = b"first\r\nsecond\n\nlast without end";
+        let kept = read_capped_lines(&text[..], 8, Some(&on_line)).await.unwrap();
+        assert!(String::from_utf8_lossy(&kept).contains("bytes dropped here"));
+        assert_eq!(*seen.lock().unwrap(), ["first", "second", "", "last without end"]);
     }
 }

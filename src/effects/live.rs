@@ -55,7 +55,13 @@ impl LiveWorld {
         } else {
             let line = exec.command.shell_line(exec.dir.as_deref());
             let cap = self.config.output_cap;
-            let command = RemoteCommand { line: &line, stdin, access: exec.access, inside: inside.as_ref() };
+            let command = RemoteCommand {
+                line: &line,
+                stdin,
+                access: exec.access,
+                inside: inside.as_ref(),
+                stream: exec.stream.is_some(),
+            };
             self.ssh.run(&target, command, budget, cap).await?
         };
         Ok(Outcome::Exec(out))
@@ -145,13 +151,20 @@ impl LiveWorld {
             access: super::Access::Write,
             assumed: None,
             stdin: None,
+            stream: None,
         };
         let target = self.target(target)?;
         let out = if target.kind() == LOCAL {
             run_local(&exec, Some(bytes), budget, self.config.output_cap, None).await?
         } else {
             let line = exec.command.shell_line(None);
-            let command = RemoteCommand { line: &line, stdin: Some(bytes), access: super::Access::Write, inside: None };
+            let command = RemoteCommand {
+                line: &line,
+                stdin: Some(bytes),
+                access: super::Access::Write,
+                inside: None,
+                stream: false,
+            };
             self.ssh.run(&target, command, budget, self.config.output_cap).await?
         };
         if out.code != 0 {
@@ -181,6 +194,7 @@ impl LiveWorld {
                 access: super::Access::Read,
                 assumed: None,
                 stdin: None,
+                stream: None,
             };
             // A download is the file itself: never capped.
             let out = run_local(&exec, None, budget, usize::MAX, None).await?;
@@ -304,9 +318,10 @@ async fn run_local(
         };
         // A command that ends without reading all its stdin is its own business, not a failure to talk to it.
         let feed = async { feed.await.or_else(super::capture::unread_input) };
+        let lines = if exec.stream.is_some() { budget.lines } else { None };
         let (fed, out, err, status) = tokio::join!(
             feed,
-            super::capture::read_capped(&mut stdout, cap),
+            super::capture::read_capped_lines(&mut stdout, cap, lines),
             super::capture::read_capped(&mut stderr, cap),
             child.wait()
         );

@@ -84,6 +84,10 @@ pub struct Exec {
     /// Fed to the command; never described, journaled or planned (it may be a password).
     #[serde(skip)]
     pub stdin: Option<String>,
+    /// Its stdout goes to the operator line by line as it arrives, lines matching these patterns flagged
+    /// (None: the output is shown when the command ends, if at all).
+    #[serde(skip)]
+    pub stream: Option<Vec<(String, regex::Regex)>>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -187,7 +191,8 @@ impl Effect {
             Effect::Exec(exec) => {
                 let dir = exec.dir.as_deref().map(|d| format!(" (in {d})")).unwrap_or_default();
                 let stdin = if exec.stdin.is_some() { " (with stdin)" } else { "" };
-                format!("{}$ {}{dir}{stdin}", exec.target, exec.command.display())
+                let stream = if exec.stream.is_some() { " (streamed)" } else { "" };
+                format!("{}$ {}{dir}{stdin}{stream}", exec.target, exec.command.display())
             }
             Effect::Sleep { duration } => format!("sleep {}", crate::duration::short(*duration)),
             Effect::Prompt(p) if p.choices.is_empty() => format!("ask: {}", p.question),
@@ -335,11 +340,13 @@ pub struct Budget<'a> {
     /// Returns false when the fact could not be kept (the journal cannot be written): a write then does
     /// not start.
     pub started: Option<&'a dyn Fn(Started) -> bool>,
+    /// Where a streamed command's stdout lines go as they arrive (the operator's terminal).
+    pub lines: Option<&'a dyn Fn(&str)>,
 }
 
 impl Budget<'_> {
     pub fn new(timeout: Option<Duration>, cancel: CancellationToken) -> Budget<'static> {
-        Budget { timeout, cancel, started: None }
+        Budget { timeout, cancel, started: None, lines: None }
     }
 
     /// Tells where a command started; false when that could not be kept.

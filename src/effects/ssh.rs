@@ -110,7 +110,7 @@ impl SshConnector {
 
     /// As `run`, a read with stdout and stderr as bytes and no cap (downloads: the output is the file).
     pub async fn run_raw(&self, target: &Target, line: &str, budget: &Budget<'_>) -> Result<RawOutput, EffectError> {
-        let command = RemoteCommand { line, stdin: None, access: Access::Read, inside: None };
+        let command = RemoteCommand { line, stdin: None, access: Access::Read, inside: None, stream: false };
         self.run_capped(target, command, budget, usize::MAX).await
     }
 
@@ -121,7 +121,8 @@ impl SshConnector {
         budget: &Budget<'_>,
         cap: usize,
     ) -> Result<RawOutput, EffectError> {
-        let RemoteCommand { line, stdin, access, inside } = command;
+        let RemoteCommand { line, stdin, access, inside, stream } = command;
+        let lines = if stream { budget.lines } else { None };
         // sshd hands the line to the remote shell as one argument: past the kernel's limit for one
         // argument (128 KiB on Linux) it fails with a bare "Broken pipe"; say what to do instead.
         const MAX_LINE: usize = 100 * 1024;
@@ -162,7 +163,7 @@ impl SshConnector {
             // (bounded by the step's timeout, which races this whole future).
             let mut refusals = 0;
             let result = loop {
-                let result = run_on(&session, line, stdin.clone(), access == Access::Write, &tell, cap).await;
+                let result = run_on(&session, line, stdin.clone(), access == Access::Write, &tell, cap, lines).await;
                 match result {
                     Err(e) if refusals < 200 && with_source(&e).contains("Session open refused") => {
                         refusals += 1;
@@ -366,6 +367,8 @@ pub struct RemoteCommand<'a> {
     pub stdin: Option<Vec<u8>>,
     pub access: Access,
     pub inside: Option<&'a Inside>,
+    /// Its stdout lines go to the budget's `lines` as they arrive.
+    pub stream: bool,
 }
 
 /// A compose exec's command, marked, and the shell line that stops it inside its container.
@@ -404,6 +407,7 @@ async fn run_on(
     go_ahead: bool,
     tell_group: &dyn Fn(u32) -> bool,
     cap: usize,
+    lines: Option<&dyn Fn(&str)>,
 ) -> Result<Option<RawOutput>, openssh::Error> {
     use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
     // `read` takes one line byte by byte from a pipe (POSIX), so what follows is the command's own stdin.
@@ -444,7 +448,7 @@ async fn run_on(
     };
     let mut stdout = child.stdout().take().expect("stdout is piped");
     let stderr = child.stderr().take().expect("stderr is piped");
-    let read_out = super::capture::read_capped(&mut stdout, cap);
+    let read_out = super::capture::read_capped_lines(&mut stdout, cap, lines);
     let read_err = async {
         let mut reader = tokio::io::BufReader::new(stderr);
         // A login shell's rc files may print before the mark: those lines stay part of stderr.

@@ -13,7 +13,8 @@ use crate::script_error::runtime;
 macro_rules! exec_options_doc {
     () => {
         "Options: read_only, allow_fail, dir, assume (what a plan takes a read to print), stdin (fed to the \
-         command; never shown or journaled). Returns #{code, stdout, stderr, duration_ms, ok}."
+         command; never shown or journaled), stream (true, or #{ name: regex }: stdout shown line by line as \
+         it arrives, lines matching the log patterns flagged). Returns #{code, stdout, stderr, duration_ms, ok}."
     };
 }
 pub(crate) use exec_options_doc;
@@ -36,6 +37,29 @@ pub struct ExecOptions {
     /// Fed to the command on stdin, never shown or journaled: how a password reaches a client without
     /// appearing in any process list (`IFS= read -r PGPASSWORD; export PGPASSWORD; ...`).
     pub stdin: Option<String>,
+    /// Show stdout line by line as it arrives (`docker-compose logs -f`), flagging lines that match the
+    /// log patterns (logs::scan's defaults, plus these).
+    pub stream: Option<Stream>,
+}
+
+/// `stream: true`, or `stream: #{ name: regex }` to flag the team's patterns too.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum Stream {
+    On(bool),
+    Flagging(std::collections::BTreeMap<String, String>),
+}
+
+impl ExecOptions {
+    /// The compiled flag patterns when the output is streamed; a bad expression is an error at `pos`.
+    pub fn stream(&self, pos: rhai::Position) -> Result<Option<Vec<(String, regex::Regex)>>, Box<EvalAltResult>> {
+        let extra: Vec<(String, String)> = match &self.stream {
+            None | Some(Stream::On(false)) => return Ok(None),
+            Some(Stream::On(true)) => Vec::new(),
+            Some(Stream::Flagging(named)) => named.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        };
+        super::logs::compile("stream", &extra).map(Some).map_err(|e| runtime(e, pos))
+    }
 }
 
 impl ExecOptions {
@@ -77,6 +101,7 @@ pub fn command(
         access: options.access(),
         assumed: options.assume.clone(),
         stdin: options.stdin.clone(),
+        stream: options.stream(ctx.call_position())?,
     };
     let effect = Effect::Exec(exec);
     let what = host.controller.terminal().redactor().redact(&effect.describe()).into_owned();

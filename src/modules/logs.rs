@@ -59,20 +59,30 @@ pub fn scan(text: &str, patterns: &[(String, Regex)]) -> Scan {
 
 /// The default patterns plus the script's (name -> regular expression); a bad expression names itself.
 fn patterns(extra: &Map) -> Result<Vec<(String, Regex)>, String> {
-    let mut all: Vec<(String, String)> = DEFAULT_PATTERNS.iter().map(|(n, p)| (n.to_string(), p.to_string())).collect();
+    let mut named = Vec::new();
     for (name, pattern) in extra {
         let pattern = pattern
             .clone()
             .into_immutable_string()
             .map_err(|t| format!("logs::scan: pattern \"{name}\" is a {t}, not a string"))?;
-        all.retain(|(n, _)| n != name.as_str());
-        all.push((name.to_string(), pattern.to_string()));
+        named.push((name.to_string(), pattern.to_string()));
+    }
+    compile("logs::scan", &named)
+}
+
+/// The default patterns plus `extra` (a name given again replaces the default), compiled; `who` names the
+/// caller in the error for a bad expression. Shared by logs::scan and a streamed command's flags.
+pub fn compile(who: &str, extra: &[(String, String)]) -> Result<Vec<(String, Regex)>, String> {
+    let mut all: Vec<(String, String)> = DEFAULT_PATTERNS.iter().map(|(n, p)| (n.to_string(), p.to_string())).collect();
+    for (name, pattern) in extra {
+        all.retain(|(n, _)| n != name);
+        all.push((name.clone(), pattern.clone()));
     }
     all.into_iter()
         .map(|(name, pattern)| {
             Regex::new(&pattern)
                 .map(|re| (name.clone(), re))
-                .map_err(|e| format!("logs::scan: pattern \"{name}\" (`{pattern}`) is not a regular expression: {e}"))
+                .map_err(|e| format!("{who}: pattern \"{name}\" (`{pattern}`) is not a regular expression: {e}"))
         })
         .collect()
 }

@@ -200,6 +200,7 @@ fn host_reading(host: &Host, ctx: &NativeCallContext, target: &TargetHandle) -> 
         // A plan with no answer reads an idle host (0 % CPU, memory and disk); checks on it stay UNKNOWN.
         assumed: Some(ASSUMED_HOST.into()),
         stdin: None,
+        stream: None,
     };
     let outcome = host.controller.perform(Effect::Exec(exec), "metrics::host", pos)?;
     let Outcome::Exec(out) = outcome else {

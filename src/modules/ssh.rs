@@ -240,6 +240,12 @@ fn run_each(
     options: Map,
 ) -> Result<Map, Box<EvalAltResult>> {
     let options = ExecOptions::from_map(ctx, options)?;
+    if options.stream(ctx.call_position())?.is_some() {
+        return Err(runtime(
+            "ssh::run_each runs on many targets at once: stream one command at a time (ssh::run)".into(),
+            ctx.call_position(),
+        ));
+    }
     let targets: Vec<TargetHandle> = targets
         .into_iter()
         .map(|t| {
@@ -257,6 +263,7 @@ fn run_each(
                 access: options.access(),
                 assumed: options.assume.clone(),
                 stdin: options.stdin.clone(),
+                stream: None,
             })
         })
         .collect();

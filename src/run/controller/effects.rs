@@ -85,10 +85,28 @@ impl Controller {
                 }
             }
         };
+        // A streamed command's lines reach the operator as they arrive, each masked and made printable by
+        // the terminal; lines matching its patterns are flagged with their names.
+        let flags = match effects.as_slice() {
+            [Effect::Exec(exec)] => exec.stream.clone(),
+            _ => None,
+        };
+        let show_line = |line: &str| {
+            let Some(flags) = &flags else { return };
+            let hits: Vec<&str> =
+                flags.iter().filter(|(_, re)| re.is_match(line)).map(|(name, _)| name.as_str()).collect();
+            if hits.is_empty() {
+                self.terminal.line(&format!("  | {line}"));
+            } else {
+                let flagged = format!("  ! {line}    <- FLAGGED: {}", hits.join(", "));
+                self.terminal.line(&self.terminal.paint(&flagged, Tone::Bad));
+            }
+        };
         let budget = Budget {
             timeout,
             cancel: self.interrupts.token(),
             started: if self.is_dry() { None } else { Some(&tell_started) },
+            lines: if flags.is_some() && !self.is_dry() { Some(&show_line) } else { None },
         };
         let started = Instant::now();
         let results = if effects.len() == 1 {
