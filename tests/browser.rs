@@ -231,3 +231,27 @@ fn ctrl_c_while_the_browser_waits_on_a_page_stops_the_browser_with_the_step() {
     let journal = std::fs::read_to_string(&project.journals()[0]).unwrap();
     assert!(journal.contains("\"status\":\"interrupted\""), "{journal}");
 }
+
+/// A flow that lands on an error page (the server answered 5xx) stops there at once and says so, instead of
+/// waiting for elements an error page does not have.
+#[test]
+fn a_flow_stops_at_once_on_a_page_the_server_answered_with_an_error() {
+    let project = Project::new();
+    project.write(
+        "err.rhai",
+        &format!(
+            "step \"s\" {{ let f = browser::flow([#{{ visit: \"{}/status/500\" }}, #{{ wait_for: \"#never\" }}], #{{ ca_file: \"{}\" }}); print(`ok=${{f.ok}} error=${{f.error}}`); }}\n",
+            site(),
+            ca()
+        ),
+    );
+    let started = Instant::now();
+    let run = project.golive(&["err.rhai"]);
+    run.assert_code(0);
+    assert!(
+        run.stdout.contains(&format!("ok=false error=visit {}/status/500: the page answered HTTP 500", site())),
+        "{}",
+        run.all()
+    );
+    assert!(started.elapsed() < Duration::from_secs(8), "it waited for the element: {:?}", started.elapsed());
+}

@@ -170,7 +170,7 @@ const OBSERVERS: &str = r#"(() => {
 
 /// Read after the page settled: two frames and a pause let the observers hear the last entries.
 const READ_VITALS: &str = r#"new Promise(done => setTimeout(() => requestAnimationFrame(() => requestAnimationFrame(() =>
-  setTimeout(() => done(JSON.stringify(window.__golive_vitals || null)), 50))), 250))"#;
+  setTimeout(() => done(JSON.stringify(window.__golive_vitals || null)), 50))), 100))"#;
 
 #[derive(Debug, Deserialize)]
 struct Observed {
@@ -528,7 +528,8 @@ async fn act(page: &Page, action: &Action, measuring: bool) -> Result<(), String
     match action {
         Action::Visit(url) => {
             page.goto(url.as_str()).await.map_err(|e| e.to_string())?;
-            page.evaluate(SETTLE).await.map(|_| ()).map_err(|e| format!("never finished loading: {e}"))
+            page.evaluate(SETTLE).await.map_err(|e| format!("never finished loading: {e}"))?;
+            answered(page, measuring).await
         }
         Action::Fill { selector, text } => {
             let wait = if measuring { MEASURED_ELEMENT_WAIT } else { ELEMENT_WAIT };
@@ -557,6 +558,7 @@ async fn act(page: &Page, action: &Action, measuring: bool) -> Result<(), String
                     format!("the page it opened did not finish loading within {} s", ELEMENT_WAIT.as_secs())
                 })?;
                 page.evaluate(SETTLE).await.map_err(|e| format!("never finished loading: {e}"))?;
+                return answered(page, false).await;
             }
             Ok(())
         }
@@ -567,6 +569,17 @@ async fn act(page: &Page, action: &Action, measuring: bool) -> Result<(), String
             write_whole(Path::new(path), &png)
         }
     }
+}
+
+/// A flow stops on a page the server answered with an error (4xx, 5xx) at once, rather than waiting for
+/// elements an error page does not have; a page being measured is judged by its status later.
+async fn answered(page: &Page, measuring: bool) -> Result<(), String> {
+    if measuring {
+        return Ok(());
+    }
+    const STATUS: &str = "((performance.getEntriesByType('navigation')[0] || {}).responseStatus || 0)";
+    let status: u16 = page.evaluate(STATUS).await.map(|r| r.into_value().unwrap_or(0)).unwrap_or(0);
+    if status >= 400 { Err(format!("the page answered HTTP {status}")) } else { Ok(()) }
 }
 
 /// Written beside the destination, then renamed: the file is whole or absent.
