@@ -97,6 +97,17 @@ enum Command {
     /// A run's steps, their status and duration (a run id or prefix, or a script: its newest run; default:
     /// the newest whole run, on --target when given).
     Status { run: Option<String> },
+    /// The project's runs, newest first: script, target, operator, start, duration and outcome.
+    Runs {
+        /// Only this script's runs (its file name, with or without .rhai).
+        #[arg(long)]
+        script: Option<String>,
+        /// Only runs that ended so: done, failed, NO-GO, interrupted, unfinished.
+        #[arg(long, value_name = "OUTCOME")]
+        outcome: Option<String>,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
     /// The functions scripts can call, with their documentation.
     Docs { module: Option<String> },
     /// The go-live team and the emergency contacts from golive.toml.
@@ -153,6 +164,7 @@ fn prints_only(cli: &Cli) -> bool {
             Command::Plan { .. }
                 | Command::Steps { .. }
                 | Command::Status { .. }
+                | Command::Runs { .. }
                 | Command::Docs { .. }
                 | Command::Contacts
                 | Command::Check { .. }
@@ -243,6 +255,18 @@ fn dispatch(cli: Cli, mut options: Options) -> Result<(), Failure> {
             let dir = run::resolve_run(&run::RunQuery { run_or_script: id, target: options.target.clone() })?;
             // A journal keeps what targets printed byte for byte; the terminal gets it escaped.
             print!("{}", golive::terminal::printable(&run::status::render(&dir)?));
+            Ok(())
+        }
+        Command::Runs { script, outcome, format } => {
+            let config = golive::config::Config::discover(std::path::Path::new("."))?;
+            let filter = run::history::Filter { script, target: options.target.clone(), outcome };
+            let runs = run::history::list(&config, &filter)?;
+            let text = match format {
+                Format::Text => run::history::table(&runs),
+                Format::Json => run::history::json(&runs),
+            };
+            // Journals keep what targets printed (a message may hold it): the terminal gets it escaped.
+            print!("{}", golive::terminal::printable(&text));
             Ok(())
         }
         Command::Repl { file } => {

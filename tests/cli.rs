@@ -425,3 +425,33 @@ fn a_streamed_commands_lines_arrive_while_it_runs_flagged_and_masked() {
     assert!(shown.contains("  ! DB down    <- FLAGGED: Database"), "{shown}");
     assert!(!shown.contains("tok-streamed-secret-0001"), "{shown}");
 }
+
+/// `golive runs` lists the project's runs newest first, with how each ended, filtered by script and by
+/// outcome; its JSON carries a schema version.
+#[test]
+fn runs_lists_every_run_newest_first_with_how_it_ended() {
+    let project = Project::new();
+    project.write("ok.rhai", "step \"a\" { local::run(\"true\"); }\n");
+    project.write("bad.rhai", "step \"a\" { local::run(\"false\"); }\n");
+    project.golive(&["ok.rhai"]).assert_code(0);
+    project.golive(&["bad.rhai"]).assert_code(1);
+    let runs = project.golive(&["runs"]);
+    runs.assert_code(0);
+    let (bad, ok) = (runs.stdout.find("bad.rhai"), runs.stdout.find("ok.rhai"));
+    assert!(bad.is_some() && ok.is_some() && bad < ok, "newest first:\n{}", runs.stdout);
+    assert!(runs.stdout.contains("failed (exit 1)") && runs.stdout.contains(" done "), "{}", runs.stdout);
+    let failed = project.golive(&["runs", "--outcome", "failed"]);
+    assert!(failed.stdout.contains("bad.rhai") && !failed.stdout.contains("ok.rhai"), "{}", failed.stdout);
+    let json = project.golive(&["runs", "--format", "json", "--script", "ok"]);
+    json.assert_code(0);
+    let listing: serde_json::Value = serde_json::from_str(&json.stdout).expect("JSON");
+    assert_eq!(listing["schema"], 1);
+    let listed = listing["runs"].as_array().unwrap();
+    assert_eq!(listed.len(), 1, "{}", json.stdout);
+    assert_eq!(listed[0]["outcome"], "done");
+    assert_eq!(listed[0]["exit_code"], 0);
+    assert!(listed[0]["duration_s"].as_f64().is_some_and(|s| s >= 0.0), "{}", json.stdout);
+    assert!(listed[0]["run_id"].as_str().is_some_and(|id| id.ends_with("-ok-local")), "{}", json.stdout);
+    let none = project.golive(&["runs", "--script", "friday"]);
+    assert_eq!(none.stdout, "no runs\n");
+}

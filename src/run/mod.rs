@@ -2,6 +2,7 @@
 
 pub mod answers;
 pub mod controller;
+pub mod history;
 pub mod identity;
 pub mod interrupt;
 pub mod journal;
@@ -654,7 +655,7 @@ fn find_run(config: &Config, query: &RunQuery) -> Result<PathBuf> {
         return match matches.as_slice() {
             [one] => Ok((*one).clone()),
             [] => Err(Failure::Usage(format!(
-                "error: no run `{id}` under {}; `golive status` lists runs",
+                "error: no run `{id}` under {}; `golive runs` lists them",
                 runs_dir.display()
             ))),
             many => Err(Failure::Usage(format!(
