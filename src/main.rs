@@ -96,7 +96,11 @@ enum Command {
     },
     /// A run's steps, their status and duration (a run id or prefix, or a script: its newest run; default:
     /// the newest whole run, on --target when given).
-    Status { run: Option<String> },
+    Status {
+        run: Option<String>,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
     /// The project's runs, newest first: script, target, operator, start, duration and outcome.
     Runs {
         /// Only this script's runs (its file name, with or without .rhai).
@@ -251,22 +255,24 @@ fn dispatch(cli: Cli, mut options: Options) -> Result<(), Failure> {
                 Err(Failure::Usage(format!("{} of {} script(s) have errors", checked.scripts.len(), files.len())))
             }
         }
-        Command::Status { run: id } => {
+        Command::Status { run: id, format } => {
             let dir = run::resolve_run(&run::RunQuery { run_or_script: id, target: options.target.clone() })?;
             // A journal keeps what targets printed byte for byte; the terminal gets it escaped.
-            print!("{}", golive::terminal::printable(&run::status::render(&dir)?));
+            match format {
+                Format::Text => print!("{}", golive::terminal::printable(&run::status::render(&dir)?)),
+                Format::Json => print!("{}", golive::terminal::printable_json(&run::status::json(&dir)?)),
+            }
             Ok(())
         }
         Command::Runs { script, outcome, format } => {
             let config = golive::config::Config::discover(std::path::Path::new("."))?;
             let filter = run::history::Filter { script, target: options.target.clone(), outcome };
             let runs = run::history::list(&config, &filter)?;
-            let text = match format {
-                Format::Text => run::history::table(&runs),
-                Format::Json => run::history::json(&runs),
-            };
             // Journals keep what targets printed (a message may hold it): the terminal gets it escaped.
-            print!("{}", golive::terminal::printable(&text));
+            match format {
+                Format::Text => print!("{}", golive::terminal::printable(&run::history::table(&runs))),
+                Format::Json => print!("{}", golive::terminal::printable_json(&run::history::json(&runs))),
+            }
             Ok(())
         }
         Command::Repl { file } => {

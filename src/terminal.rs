@@ -283,12 +283,19 @@ fn style_mark() -> &'static String {
 /// ESC/CSI/OSC/DCS sequence, which would move the cursor, recolour, retitle or set the clipboard), C1
 /// controls and bidirectional overrides are shown escaped (`\x1b[2J`, `\u{202e}`) instead of acting on the
 /// operator's terminal.
+fn unsafe_char(c: char) -> bool {
+    (c.is_control() && c != '\n' && c != '\t')
+        || ('\u{202a}'..='\u{202e}').contains(&c)
+        || ('\u{2066}'..='\u{2069}').contains(&c)
+}
+
+/// The same for JSON golive prints: those characters can only stand inside its strings, so they are
+/// written as JSON's own `\uXXXX` escapes, which keep the JSON valid and the value the same.
+pub fn printable_json(json: &str) -> String {
+    json.chars().map(|c| if unsafe_char(c) { format!("\\u{:04x}", c as u32) } else { c.to_string() }).collect()
+}
+
 pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
-    let unsafe_char = |c: char| {
-        (c.is_control() && c != '\n' && c != '\t')
-            || ('\u{202a}'..='\u{202e}').contains(&c)
-            || ('\u{2066}'..='\u{2069}').contains(&c)
-    };
     if !text.chars().any(unsafe_char) {
         return std::borrow::Cow::Borrowed(text);
     }

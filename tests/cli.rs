@@ -455,3 +455,32 @@ fn runs_lists_every_run_newest_first_with_how_it_ended() {
     let none = project.golive(&["runs", "--script", "friday"]);
     assert_eq!(none.stdout, "no runs\n");
 }
+
+/// `golive status --format json`: the run as `golive runs` gives it, its steps and its schedule, with the
+/// schema version; text a target printed (an escape sequence, a bidi override) stays escaped and the JSON
+/// stays valid with the same value.
+#[test]
+fn status_as_json_gives_the_run_its_steps_and_escapes_what_targets_printed() {
+    let project = Project::new();
+    project.write(
+        "j.rhai",
+        "phase \"p\" with #{ window: \"00:00-23:59\" } {\n    check \"evil\" { #{ ok: false, actual: \"\\x1b[2J\\u202egnp.exe\", target: \"t\" } };\n}\n",
+    );
+    project.golive(&["j.rhai"]).assert_code(1);
+    let status = project.golive(&["status", "--format", "json"]);
+    status.assert_code(0);
+    assert!(!status.stdout.contains('\u{1b}') && !status.stdout.contains('\u{202e}'), "{}", status.stdout);
+    let parsed: serde_json::Value = serde_json::from_str(&status.stdout).expect("valid JSON");
+    assert_eq!(parsed["schema"], 1);
+    assert_eq!(parsed["run"]["outcome"], "failed");
+    let steps = parsed["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), 1);
+    assert_eq!(steps[0]["step"], "evil");
+    assert_eq!(steps[0]["status"], "done: FAIL");
+    assert_eq!(steps[0]["note"], "actual \u{1b}[2J\u{202e}gnp.exe");
+    assert!(
+        parsed["schedule"][0].as_str().is_some_and(|l| l.starts_with("phase \"p\": planned 00:00-23:59")),
+        "{}",
+        status.stdout
+    );
+}

@@ -18,9 +18,9 @@ struct Phase {
 
 /// Each phase with a window, judged as the run judged it when the phase ended; a phase that never ended is
 /// judged up to the run's end, or up to now while the run is open (running, or died).
-fn schedule(phases: &[Phase], run_ended: Option<&str>) -> String {
+fn schedule(phases: &[Phase], run_ended: Option<&str>) -> Vec<String> {
     let parse = |at: &str| chrono::DateTime::parse_from_rfc3339(at).ok();
-    let mut out = String::new();
+    let mut out = Vec::new();
     for phase in phases {
         let (Some(text), Some(started)) = (&phase.window, parse(&phase.at)) else { continue };
         let Ok(window) = Window::parse(text) else { continue };
@@ -36,8 +36,8 @@ fn schedule(phases: &[Phase], run_ended: Option<&str>) -> String {
             }
         };
         let (judged, _) = window.judge(minute_of_day(&started), elapsed);
-        out.push_str(&format!(
-            "  phase \"{}\": planned {text}, started {} for {}: {state}{judged}\n",
+        out.push(format!(
+            "phase \"{}\": planned {text}, started {} for {}: {state}{judged}",
             phase.name,
             started.format("%H:%M"),
             crate::duration::short(elapsed)
@@ -46,7 +46,7 @@ fn schedule(phases: &[Phase], run_ended: Option<&str>) -> String {
     out
 }
 
-#[derive(Debug)]
+#[derive(Debug, serde::Serialize)]
 struct Row {
     step: String,
     kind: String,
@@ -57,7 +57,67 @@ struct Row {
     note: String,
 }
 
+/// A run as its journal tells it: the heading lines, each step's row, each phase, and how it ended.
+struct Read {
+    heading: String,
+    rows: Vec<Row>,
+    phases: Vec<Phase>,
+    finished: Option<String>,
+    ended_at: Option<String>,
+}
+
 pub fn render(run_dir: &Path) -> Result<String> {
+    let Read { heading: mut out, rows, phases, finished, ended_at } = read(run_dir)?;
+    out.push_str(finished.as_deref().unwrap_or("  not finished (resume it with `golive resume`)\n"));
+    let judged = schedule(&phases, ended_at.as_deref());
+    if !judged.is_empty() {
+        out.push_str("schedule (runbook 1.1)\n");
+        for line in judged {
+            out.push_str(&format!("  {line}\n"));
+        }
+    }
+    let mut table = Table::new();
+    table.load_preset(UTF8_FULL_CONDENSED);
+    table.set_header(vec!["Phase", "Step", "Kind", "Status", "Tries", "Duration", "Note"]);
+    for row in &rows {
+        table.add_row(vec![
+            row.phase.clone(),
+            row.step.clone(),
+            row.kind.clone(),
+            row.status.clone(),
+            row.attempts.to_string(),
+            crate::duration::short(std::time::Duration::from_millis(row.duration_ms)),
+            row.note.chars().take(60).collect(),
+        ]);
+    }
+    out.push_str(&table.to_string());
+    out.push('\n');
+    Ok(out)
+}
+
+/// `golive status --format json`: the run (as `golive runs` lists it), its steps and its schedule, with the
+/// schema version `golive runs` uses.
+pub fn json(run_dir: &Path) -> Result<String> {
+    #[derive(serde::Serialize)]
+    struct Status {
+        schema: u32,
+        run: Option<super::history::RunSummary>,
+        steps: Vec<Row>,
+        schedule: Vec<String>,
+    }
+    let Read { rows, phases, ended_at, .. } = read(run_dir)?;
+    let status = Status {
+        schema: super::history::SCHEMA,
+        run: super::history::summarize(run_dir)?,
+        schedule: schedule(&phases, ended_at.as_deref()),
+        steps: rows,
+    };
+    let mut text = serde_json::to_string_pretty(&status).unwrap_or_default();
+    text.push('\n');
+    Ok(text)
+}
+
+fn read(run_dir: &Path) -> Result<Read> {
     let record = journal::read(&run_dir.join(journal::FILE_NAME))?;
     let mut out = String::new();
     if let Some(warning) = &record.torn_tail {
@@ -130,27 +190,5 @@ pub fn render(run_dir: &Path) -> Result<String> {
             _ => {}
         }
     }
-    out.push_str(finished.as_deref().unwrap_or("  not finished (resume it with `golive resume`)\n"));
-    let judged = schedule(&phases, ended_at.as_deref());
-    if !judged.is_empty() {
-        out.push_str("schedule (runbook 1.1)\n");
-        out.push_str(&judged);
-    }
-    let mut table = Table::new();
-    table.load_preset(UTF8_FULL_CONDENSED);
-    table.set_header(vec!["Phase", "Step", "Kind", "Status", "Tries", "Duration", "Note"]);
-    for row in &rows {
-        table.add_row(vec![
-            row.phase.clone(),
-            row.step.clone(),
-            row.kind.clone(),
-            row.status.clone(),
-            row.attempts.to_string(),
-            crate::duration::short(std::time::Duration::from_millis(row.duration_ms)),
-            row.note.chars().take(60).collect(),
-        ]);
-    }
-    out.push_str(&table.to_string());
-    out.push('\n');
-    Ok(out)
+    Ok(Read { heading: out, rows, phases, finished, ended_at })
 }
