@@ -1207,6 +1207,11 @@ fn the_whole_weekend_rehearsed_then_a_broken_release_gets_no_go_from_validation(
         saturday.stderr
     );
     assert!(saturday.check_line("Checkout Stripe: suscripción activa").starts_with("  ok"), "{}", saturday.stderr);
+    // The soft launch streamed the application's log over ssh line by line, before its step ended.
+    let line_of = |wanted: &dyn Fn(&str) -> bool| saturday.stderr.lines().position(wanted);
+    let streamed = line_of(&|l| l.starts_with("  | ") && l.contains("Stripe webhook evt_"));
+    let ended = line_of(&|l| l.contains("ok    step \"application logs, live for a while\""));
+    assert!(streamed.is_some() && streamed < ended, "no streamed log line before the step ended:\n{}", saturday.stderr);
     project.golive(&["scripts/monitor.rhai", "--yes"]).assert_code(0);
     // Monday opens the doors on this weekend: Saturday's GO, the watch after it, no rollback since.
     let monday = project.golive(&["scripts/monday.rhai", "--answers", MONDAY_ANSWERS]);

@@ -230,7 +230,8 @@ struct Chromium {
     browser: chromiumoxide::Browser,
     driver: tokio::task::JoinHandle<()>,
     process: tokio::process::Child,
-    folder: TempFolder,
+    /// Its profile and HOME: removed when the browser is dropped, after it was killed.
+    _folder: TempFolder,
     ca_file: Option<String>,
 }
 
@@ -243,7 +244,6 @@ impl Drop for Chromium {
             unsafe { libc::kill(-(pid as i32), libc::SIGKILL) };
         }
         let _ = self.process.start_kill();
-        let _ = &self.folder;
     }
 }
 
@@ -335,15 +335,7 @@ async fn launch(ca_file: Option<&str>) -> Result<Chromium, String> {
         command.arg("--no-sandbox");
     }
     command.arg("about:blank");
-    // SAFETY: prctl is async-signal-safe and touches only the child being set up.
-    unsafe {
-        command.pre_exec(|| {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
+    super::process_group::dies_with_golive(&mut command);
     let mut process = command.spawn().map_err(|e| format!("cannot start {}: {e}", program.display()))?;
     let stderr = process.stderr.take().expect("stderr is piped");
     let (tell, listening) = tokio::sync::oneshot::channel();
@@ -378,7 +370,7 @@ async fn launch(ca_file: Option<&str>) -> Result<Chromium, String> {
         .map_err(|e| format!("cannot drive {} over DevTools: {e}", program.display()))?;
     // Events this client cannot parse (a newer Chromium's) are skipped; the stream ends with the browser.
     let driver = tokio::spawn(async move { while handler.next().await.is_some() {} });
-    Ok(Chromium { browser, driver, process, folder, ca_file: ca_file.map(str::to_string) })
+    Ok(Chromium { browser, driver, process, _folder: folder, ca_file: ca_file.map(str::to_string) })
 }
 
 /// The run's browser, started at the first browser effect and kept warm until golive ends. A browser that

@@ -274,15 +274,7 @@ async fn run_local(
         .process_group(0)
         .kill_on_drop(true);
     // If golive itself dies (even by SIGKILL), the kernel kills the child: it must not go on writing alone.
-    // SAFETY: prctl is async-signal-safe and touches only the child being set up.
-    unsafe {
-        command.pre_exec(|| {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
+    super::process_group::dies_with_golive(&mut command);
     let started = Instant::now();
     let mut child = command.spawn().map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => EffectError::Failed(format!(

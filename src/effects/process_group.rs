@@ -87,6 +87,20 @@ pub fn parse_stop(stdout: &str) -> Option<Stopped> {
 
 // ----- on this machine -----
 
+/// The kernel kills a child golive starts here when golive dies, even by SIGKILL (PR_SET_PDEATHSIG): no
+/// command, and no browser, goes on alone after golive.
+pub fn dies_with_golive(command: &mut tokio::process::Command) {
+    // SAFETY: prctl is async-signal-safe and touches only the child being set up.
+    unsafe {
+        command.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
 /// The live processes of a group on this machine, as `PID ARGS`.
 pub fn local_members(pgid: u32) -> Vec<String> {
     let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
