@@ -193,8 +193,8 @@ pub fn register(engine: &mut Engine, reg: &mut Registrar, host: &Rc<Host>) {
     );
     const FLOW: &str = "Walks one page through the actions, as a person would: #{ visit: url } first, then \
         #{ fill: selector, text } (never shown or journaled), #{ click: selector }, #{ wait_for: selector, within } (10 s unless within says), \
-        #{ screenshot: path } (a PNG kept as evidence). Stops at the first action that fails. Options: ca_file, \
-        read_only. Returns #{ ok, url, title, error, done, screenshots }.";
+        #{ screenshot: path } (a PNG kept as evidence). Stops at the first action that fails, and at once on a page \
+        the server answered 4xx/5xx. Options: ca_file, read_only. Returns #{ ok, url, title, error, done, screenshots }.";
     let h = Rc::clone(host);
     reg.in_module(
         &mut m,
