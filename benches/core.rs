@@ -69,6 +69,7 @@ fn main() {
             attempt: 1,
             source_sha256: "0".repeat(64),
             at: golive::run::identity::now_stamp(),
+            section: None,
         };
         journal.append(&begin, true).unwrap();
         let end = Entry::StepFinished {

@@ -30,6 +30,24 @@ struct ConfigFile {
     command_timeout: Option<Spanned<String>>,
     /// Bytes of each command's stdout and stderr kept (head and tail); 8 MiB unless set.
     output_cap: Option<usize>,
+    /// How `golive report` fills in the runbook document.
+    #[serde(default)]
+    report: ReportSettings,
+}
+
+/// `[report]`: the runbook document the report fills in, and where golive's own tables go in it.
+#[derive(Debug, Clone, Deserialize, Default, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ReportSettings {
+    /// The runbook as the team wrote it (plain text, relative to golive.toml): its numbered headings ("3.2
+    /// Backup Final") give the report's sections, their order and their titles.
+    pub runbook: Option<String>,
+    /// The section that holds the schedule and the timeline ("1.1"); default: before the first section.
+    pub schedule_section: Option<String>,
+    /// The section that lists the team (golive.toml [[team]]), e.g. "1.2".
+    pub team_section: Option<String>,
+    /// The section that lists the emergency contacts ([[contacts]]), e.g. "10".
+    pub contacts_section: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq)]
@@ -116,6 +134,7 @@ pub struct Config {
     default_target: Option<String>,
     pub team: Vec<TeamMember>,
     pub contacts: Vec<Contact>,
+    pub report: ReportSettings,
     /// `command_timeout`: the per-command default for steps without a timeout of their own.
     pub command_timeout: std::time::Duration,
     /// `output_cap`: bytes of each command's stdout and stderr kept (the head and the tail).
@@ -169,6 +188,7 @@ impl Config {
             default_target: None,
             team: file.team,
             contacts: file.contacts,
+            report: file.report,
             command_timeout: std::time::Duration::from_secs(10 * 60),
             output_cap: file.output_cap.unwrap_or(crate::effects::capture::DEFAULT_OUTPUT_CAP).max(1024),
         };

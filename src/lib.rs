@@ -13,6 +13,7 @@ pub mod repl;
 pub mod run;
 pub mod script_error;
 pub mod secrets;
+pub mod serve;
 pub mod suggest;
 pub mod terminal;
 pub mod verdict;

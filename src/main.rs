@@ -8,6 +8,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use golive::error::Failure;
 use golive::run::controller::InDoubtPolicy;
 use golive::run::{self, Options, PlanRequest};
+use golive::terminal::Verbosity;
 
 #[derive(Parser)]
 #[command(name = "golive", version, about = "Executable go-live runbooks", args_conflicts_with_subcommands = true)]
@@ -41,6 +42,12 @@ struct Common {
     /// Run although another run holds the target's lock (journaled; for when you know why).
     #[arg(long, global = true)]
     force: bool,
+    /// Say only what went wrong (for cron: a run that went well prints nothing but the script's own output).
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    quiet: bool,
+    /// Also show each command before it runs, its output as it arrives, and how it ended.
+    #[arg(short, long, global = true)]
+    verbose: bool,
     /// Set by runbook::run: this run is a step of run ID, which holds the target's lock.
     #[arg(long, global = true, value_name = "ID", hide = true)]
     within_run: Option<String>,
@@ -112,12 +119,46 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
+    /// The runbook filled in from the journals: Markdown, self-contained HTML with the timeline, and PDF (by
+    /// headless Chromium, where installed). Prints the files' paths.
+    Report {
+        /// Runs: ids or unique prefixes, or scripts (their newest run). Default: the newest whole run.
+        runs: Vec<String>,
+        /// Every run from the newest run of this script (or this run id) on: a whole launch, e.g. `friday`.
+        #[arg(long, value_name = "SCRIPT|RUN", conflicts_with = "runs")]
+        since: Option<String>,
+        /// Which files, comma-separated (default: all three).
+        #[arg(long, value_enum, value_delimiter = ',', default_values_t = [ReportFormat::Md, ReportFormat::Html, ReportFormat::Pdf])]
+        format: Vec<ReportFormat>,
+        /// Where to write them (default: .golive/reports/<first run id>/).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
+    /// A read-only web page of the launch (the report, updated live as the journals grow), for the people
+    /// in the launch channel who do not run golive.
+    Serve {
+        /// Runs: ids or unique prefixes, or scripts. Default: the newest whole run, whichever it is now.
+        runs: Vec<String>,
+        /// Every run from the newest run of this script (or this run id) on, new ones included as they start.
+        #[arg(long, value_name = "SCRIPT|RUN", conflicts_with = "runs")]
+        since: Option<String>,
+        /// Where to listen (port 0: a free one, printed).
+        #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDRESS:PORT")]
+        bind: std::net::SocketAddr,
+    },
     /// The functions scripts can call, with their documentation.
     Docs { module: Option<String> },
     /// The go-live team and the emergency contacts from golive.toml.
     Contacts,
     /// An incident console: run any call or a script's steps by hand, journaled.
     Repl { file: Option<PathBuf> },
+}
+
+#[derive(Clone, Copy, PartialEq, ValueEnum)]
+enum ReportFormat {
+    Md,
+    Html,
+    Pdf,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -146,6 +187,11 @@ fn main() -> ExitCode {
         reopen_gate: None,
         force: cli.common.force,
         within_run: cli.common.within_run.clone(),
+        verbosity: match (cli.common.quiet, cli.common.verbose) {
+            (true, _) => Verbosity::Quiet,
+            (_, true) => Verbosity::Verbose,
+            _ => Verbosity::Normal,
+        },
     };
     match dispatch(cli, options) {
         Ok(()) => ExitCode::SUCCESS,
@@ -169,6 +215,7 @@ fn prints_only(cli: &Cli) -> bool {
                 | Command::Steps { .. }
                 | Command::Status { .. }
                 | Command::Runs { .. }
+                | Command::Report { .. }
                 | Command::Docs { .. }
                 | Command::Contacts
                 | Command::Check { .. }
@@ -212,7 +259,7 @@ fn dispatch(cli: Cli, mut options: Options) -> Result<(), Failure> {
             let plan = run::plan(&file, &options, &PlanRequest { scenario, live_reads }, rt.handle())?;
             match format {
                 Format::Text => print!("{}", plan.render_text()),
-                Format::Json => println!("{}", serde_json::to_string_pretty(&plan).expect("plans serialise")),
+                Format::Json => println!("{}", golive::terminal::printable_json(&plan.json())),
             }
             // The plan exits as the run it predicts would (the outcome line above says why).
             match plan.exit_code {
@@ -274,6 +321,33 @@ fn dispatch(cli: Cli, mut options: Options) -> Result<(), Failure> {
                 Format::Json => print!("{}", golive::terminal::printable_json(&run::history::json(&runs))),
             }
             Ok(())
+        }
+        Command::Report { runs, since, format, out } => {
+            let config = golive::config::Config::discover(std::path::Path::new("."))?;
+            let selection = run::launch::Selection { runs, since, target: options.target.clone() };
+            let formats: Vec<run::launch::Format> = format
+                .iter()
+                .map(|f| match f {
+                    ReportFormat::Md => run::launch::Format::Markdown,
+                    ReportFormat::Html => run::launch::Format::Html,
+                    ReportFormat::Pdf => run::launch::Format::Pdf,
+                })
+                .collect();
+            let rt = runtime()?;
+            let written = run::launch::write_report(&config, &selection, &formats, out.as_deref(), &rt)?;
+            for warning in &written.warnings {
+                eprintln!("{warning}");
+            }
+            for file in &written.files {
+                println!("{}", file.display());
+            }
+            Ok(())
+        }
+        Command::Serve { runs, since, bind } => {
+            let config = golive::config::Config::discover(std::path::Path::new("."))?;
+            let selection = run::launch::Selection { runs, since, target: options.target.clone() };
+            let rt = runtime()?;
+            golive::serve::serve(config, selection, bind, &rt)
         }
         Command::Repl { file } => {
             let rt = runtime()?;

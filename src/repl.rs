@@ -85,6 +85,7 @@ fn console(
         &run_dir.join(journal::FILE_NAME),
         Arc::clone(controller.terminal().redactor()),
         &Entry::RunStarted {
+            schema: journal::SCHEMA,
             run_id: run_id.clone(),
             script: session.file.path.clone(),
             script_sha256: String::new(),

@@ -20,8 +20,33 @@ pub struct Terminal {
     interactive: bool,
     fancy: bool,
     color: bool,
+    verbosity: Verbosity,
     spinner: Mutex<Option<ProgressBar>>,
+    /// Without a terminal: the heartbeat of the step running now, stopped when the step ends.
+    heartbeat: Mutex<Option<Heartbeat>>,
+    /// A question is on the screen: heartbeats wait, so they never break its line.
+    asking: Arc<std::sync::atomic::AtomicBool>,
     stdin_lines: OnceLock<Mutex<Receiver<String>>>,
+}
+
+/// How much a run says: `-q` only what went wrong (cron stays quiet on success), `-v` also each command and
+/// its output as it runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub enum Verbosity {
+    Quiet,
+    #[default]
+    Normal,
+    Verbose,
+}
+
+/// Without a terminal there is no spinner: a step's start is a line, and a long step says it is still
+/// running every `HEARTBEAT` (as Terraform's "Still modifying..."), so a CI log or a `| tee` never goes
+/// silent while work goes on.
+pub const HEARTBEAT: Duration = Duration::from_secs(30);
+
+struct Heartbeat {
+    stop: std::sync::mpsc::Sender<()>,
+    thread: std::thread::JoinHandle<()>,
 }
 
 #[derive(Clone, Copy)]
@@ -41,8 +66,27 @@ impl Terminal {
             interactive: !non_interactive && std::io::stdin().is_terminal(),
             fancy: stderr_tty,
             color: stderr_tty && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+            verbosity: Verbosity::Normal,
             spinner: Mutex::new(None),
+            heartbeat: Mutex::new(None),
+            asking: Arc::new(std::sync::atomic::AtomicBool::new(false)),
             stdin_lines: OnceLock::new(),
+        }
+    }
+
+    pub fn with_verbosity(mut self, verbosity: Verbosity) -> Terminal {
+        self.verbosity = verbosity;
+        self
+    }
+
+    pub fn verbosity(&self) -> Verbosity {
+        self.verbosity
+    }
+
+    /// A line that only tells how things go (a step started or passed, a phase's heading): `-q` drops it.
+    pub fn progress(&self, text: &str) {
+        if self.verbosity > Verbosity::Quiet {
+            self.line(text);
         }
     }
 
@@ -136,8 +180,26 @@ impl Terminal {
         });
     }
 
+    /// A step starts: a spinner with its elapsed time on a terminal; otherwise a line now and a heartbeat
+    /// line every `HEARTBEAT` until `stop_spinner`.
     pub fn start_spinner(&self, message: &str) {
         if !self.fancy {
+            if self.verbosity == Verbosity::Quiet {
+                return;
+            }
+            self.line(&format!("  {}  {message}", self.paint("... ", Tone::Dim)));
+            let (stop, stopped) = std::sync::mpsc::channel::<()>();
+            let line = self.finish(&format!("  {}  still running {message}", self.paint("... ", Tone::Dim)));
+            let started = std::time::Instant::now();
+            let asking = Arc::clone(&self.asking);
+            let thread = std::thread::spawn(move || {
+                while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(HEARTBEAT) {
+                    if !asking.load(std::sync::atomic::Ordering::Relaxed) {
+                        let _ = writeln!(std::io::stderr(), "{line}, {}", whole_seconds(started.elapsed()));
+                    }
+                }
+            });
+            *self.heartbeat.lock().unwrap_or_else(|p| p.into_inner()) = Some(Heartbeat { stop, thread });
             return;
         }
         let bar = ProgressBar::new_spinner();
@@ -150,6 +212,10 @@ impl Terminal {
     }
 
     pub fn stop_spinner(&self) {
+        if let Some(Heartbeat { stop, thread }) = self.heartbeat.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            drop(stop);
+            let _ = thread.join();
+        }
         if let Some(bar) = self.spinner.lock().unwrap_or_else(|p| p.into_inner()).take() {
             bar.finish_and_clear();
         }
@@ -170,6 +236,7 @@ impl Terminal {
         }
         let lines = self.stdin_lines.get_or_init(|| Mutex::new(spawn_stdin_reader()));
         let lines = lines.lock().unwrap_or_else(|p| p.into_inner());
+        let _asking = Asking::new(&self.asking);
         let _echo_off = prompt.secret.then(EchoOff::new);
         loop {
             let choices =
@@ -202,6 +269,28 @@ impl Terminal {
             self.line(&format!("  please answer one of: {}", prompt.choices.join(", ")));
         }
     }
+}
+
+/// Heartbeats hold off while a question waits for its answer.
+struct Asking<'a>(&'a std::sync::atomic::AtomicBool);
+
+impl<'a> Asking<'a> {
+    fn new(flag: &'a std::sync::atomic::AtomicBool) -> Asking<'a> {
+        flag.store(true, std::sync::atomic::Ordering::Relaxed);
+        Asking(flag)
+    }
+}
+
+impl Drop for Asking<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// "2m30s", "45s": a heartbeat's elapsed time in whole seconds.
+fn whole_seconds(elapsed: Duration) -> String {
+    let secs = elapsed.as_secs();
+    if secs < 60 { format!("{secs}s") } else { crate::duration::short(Duration::from_secs(secs)) }
 }
 
 /// Turns the terminal's echo off while a secret is typed, and back on when dropped.

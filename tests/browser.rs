@@ -255,3 +255,73 @@ fn a_flow_stops_at_once_on_a_page_the_server_answered_with_an_error() {
     );
     assert!(started.elapsed() < Duration::from_secs(8), "it waited for the element: {:?}", started.elapsed());
 }
+
+/// `golive serve` followed by a real headless Chromium: the page, loaded once, shows a step running, then
+/// done, as the run's journal grows (server-sent events); the screenshots are kept as test artifacts.
+#[test]
+fn serve_shows_a_step_running_then_done_in_the_browser_while_the_run_goes_on() {
+    use std::io::BufRead;
+    let project = Project::with_config(&format!("{}\n[targets.viewer]\nkind = \"local\"\n", common::BASE_CONFIG));
+    project.write("deploy.rhai", "phase \"Deploy\" { step \"slow step\" { local::run(\"sleep 10\"); } }\n");
+    let mut deploy = project.command(&["deploy.rhai"]).stderr(std::process::Stdio::null()).spawn().unwrap();
+    let journal_says = |needle: &str| {
+        let runs = std::fs::read_dir(project.file(".golive/runs")).into_iter().flatten().flatten();
+        runs.map(|d| d.path())
+            .find(|d| std::fs::read_to_string(d.join("journal.jsonl")).is_ok_and(|j| j.contains(needle)))
+    };
+    let started = Instant::now();
+    let run_dir = loop {
+        if let Some(dir) = journal_says("\"step\":\"slow step\"") {
+            break dir;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "the run never started its step");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let run_id = run_dir.file_name().unwrap().to_string_lossy().into_owned();
+    let mut serve = project
+        .command(&["serve", &run_id, "--bind", "127.0.0.1:0"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufReader::new(serve.stdout.take().unwrap()).read_line(&mut first).unwrap();
+    let url = first.split_whitespace().find(|w| w.starts_with("http://127.0.0.1:")).unwrap_or_default().to_string();
+    assert!(!url.is_empty(), "serve said: {first}");
+    let row = |state: &str| format!("tr[data-item='slow step'][data-state='{state}']");
+    let shots = project.file("shots");
+    std::fs::create_dir_all(&shots).unwrap();
+    project.write(
+        "watch.rhai",
+        &format!(
+            r#"check "the status page follows the run" {{
+                let r = browser::flow([#{{ visit: "{url}" }}, #{{ wait_for: "{running}", within: "8s" }},
+                    #{{ screenshot: "{shots}/serve-running.png" }}, #{{ wait_for: "{done}", within: "30s" }},
+                    #{{ screenshot: "{shots}/serve-done.png" }}], #{{ read_only: true }});
+                #{{ ok: r.ok, actual: `${{r.error}} done=${{r.done}}` }}
+            }}
+            "#,
+            running = row("running"),
+            done = row("done"),
+            shots = shots.display()
+        ),
+    );
+    // The page forbids itself everything but its own script and events: journal text can never run there.
+    let page = std::process::Command::new("curl").args(["-s", "-D", "-", &url]).output().unwrap();
+    let page = String::from_utf8_lossy(&page.stdout).to_lowercase();
+    assert!(page.contains("content-security-policy: default-src 'none'") && page.contains("src=\"live.js\""), "{page}");
+    let watch = project.golive(&["watch.rhai", "--target", "viewer"]);
+    let _ = serve.kill();
+    let _ = serve.wait();
+    assert!(deploy.wait().unwrap().success());
+    watch.assert_code(0);
+    // Kept for a person to look at: the page while the step ran, and after.
+    let artifacts = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("artifacts");
+    std::fs::create_dir_all(&artifacts).unwrap();
+    let evidence: Vec<std::path::PathBuf> = std::fs::read_dir(&shots).unwrap().flatten().map(|f| f.path()).collect();
+    for name in ["serve-running.png", "serve-done.png"] {
+        let shot = evidence.iter().find(|p| p.ends_with(name)).unwrap_or_else(|| panic!("no {name}: {evidence:?}"));
+        assert!(std::fs::metadata(shot).unwrap().len() > 1000, "{name} is empty");
+        std::fs::copy(shot, artifacts.join(name)).unwrap();
+    }
+}

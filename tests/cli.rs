@@ -484,3 +484,60 @@ fn status_as_json_gives_the_run_its_steps_and_escapes_what_targets_printed() {
         status.stdout
     );
 }
+
+/// Without a terminal (a pipe, a CI log, `| tee`) a step says when it starts, at once, and a long one says
+/// every 30 seconds that it is still running, as Terraform's "Still modifying...".
+#[test]
+fn a_piped_run_prints_a_steps_start_at_once_and_heartbeats_while_it_runs() {
+    use std::io::BufRead;
+    use std::time::{Duration, Instant};
+    let project = Project::new();
+    project.write("slow.rhai", "step \"database updates\" { local::run(\"sleep 70\"); }\n");
+    let mut child = project.command(&["slow.rhai"]).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let started = Instant::now();
+    let stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let lines: Vec<(Duration, String)> = stderr.lines().map(|l| (started.elapsed(), l.unwrap())).collect();
+    assert!(child.wait().unwrap().success());
+    let shown = lines.iter().map(|(at, l)| format!("{:>5.1}s {l}", at.as_secs_f64())).collect::<Vec<_>>().join("\n");
+    let start = lines.iter().find(|(_, l)| l == "  ...   step \"database updates\"");
+    assert!(start.is_some_and(|(at, _)| *at < Duration::from_secs(5)), "no start line at once:\n{shown}");
+    let beats: Vec<&(Duration, String)> =
+        lines.iter().filter(|(_, l)| l.starts_with("  ...   still running step \"database updates\", ")).collect();
+    assert!(beats.len() >= 2, "fewer than two heartbeats:\n{shown}");
+    assert!(beats[0].1.ends_with(", 30s") && beats[1].1.ends_with(", 1m00s"), "{shown}");
+    assert!(beats[0].0 >= Duration::from_secs(29) && beats[0].0 < Duration::from_secs(40), "{shown}");
+    assert!(lines.last().is_some_and(|(_, l)| l.contains("done in 1m1")), "{shown}");
+}
+
+/// `-q` is for cron: a run that goes well prints nothing but the script's own output; a failure is still
+/// said. `-v` shows each command before it runs, its output as it arrives, and how it ended.
+#[test]
+fn quiet_says_only_what_went_wrong_and_verbose_shows_each_command_and_its_output() {
+    let project = Project::new();
+    project.write("good.rhai", "phase \"P\" { step \"greet\" { local::run(\"echo hello-from-the-target\"); } }\n");
+    project.write("bad.rhai", "check \"disk\" { #{ ok: false, actual: \"97%\" } }\n");
+    let quiet = project.golive(&["-q", "good.rhai"]);
+    quiet.assert_code(0);
+    assert_eq!((quiet.stdout.as_str(), quiet.stderr.as_str()), ("", ""), "-q printed on success");
+    let failed = project.golive(&["-q", "bad.rhai"]);
+    failed.assert_code(1);
+    assert!(
+        failed.stderr.contains("FAIL  check \"disk\"") && !failed.stderr.contains("running bad.rhai"),
+        "{}",
+        failed.stderr
+    );
+
+    let verbose = project.golive(&["-v", "good.rhai"]);
+    verbose.assert_code(0);
+    let lines: Vec<&str> = verbose.stderr.lines().collect();
+    let at = |prefix: &str| lines.iter().position(|l| l.starts_with(prefix));
+    let (command, output, ended, ok) = (
+        at("  $ local$ echo hello-from-the-target"),
+        at("  | hello-from-the-target"),
+        at("  = exit 0"),
+        at("  ok    step \"greet\""),
+    );
+    assert!(command.is_some() && command < output && output < ended && ended < ok, "{}", verbose.stderr);
+    let normal = project.golive(&["good.rhai"]);
+    assert!(!normal.stderr.contains("  $ ") && !normal.stderr.contains("hello-from-the-target"), "{}", normal.stderr);
+}

@@ -1223,6 +1223,7 @@ fn the_whole_weekend_rehearsed_then_a_broken_release_gets_no_go_from_validation(
     let full = rollback_full(&project);
     full.assert_code(0);
     assert_eq!(testbed::http_status(SITE), "200", "the full rollback reopened the site");
+    weekend_report(&project);
     // After a rollback, Monday does not open them.
     let refused = project.golive(&["scripts/monday.rhai", "--answers", MONDAY_ANSWERS]);
     refused.assert_code(1);
@@ -1249,6 +1250,69 @@ fn the_whole_weekend_rehearsed_then_a_broken_release_gets_no_go_from_validation(
     assert!(broken.stderr.contains("recommendation: NO-GO"), "{}", broken.stderr);
     assert!(broken.stderr.contains("was written before this evidence: it is not applied"), "{}", broken.stderr);
     eprintln!("the whole weekend and the broken Saturday took {:.1} s", started.elapsed().as_secs_f64());
+}
+
+/// The weekend's one report (`golive report --since friday`): the seed runbook's every section in its order,
+/// every journaled item with its journal's state, the 4.3 table's actual values, the decision box filled in,
+/// and a PDF whose chapters each start a page and whose first page has ink; without Chromium, the HTML and
+/// Markdown are still written.
+fn weekend_report(project: &common::Project) {
+    use common::report;
+    let run = project.golive(&["report", "--since", "friday"]);
+    run.assert_code(0);
+    let file = |name: &str| {
+        let line = run.stdout.lines().find(|l| l.ends_with(name));
+        std::path::PathBuf::from(line.unwrap_or_else(|| panic!("no {name} in:\n{}", run.all())))
+    };
+    let html = report::read_html(&file("report.html"));
+    let headings = report::seed_headings();
+    assert!(headings.len() > 30, "{headings:?}");
+    let mut at = 0;
+    for (number, title) in &headings {
+        let wanted = format!("{number} {title}");
+        let found = html.headings.iter().skip(at).position(|h| *h == wanted);
+        assert!(found.is_some(), "section {wanted:?} missing or out of order in {:?}", html.headings);
+        at += found.unwrap_or_default() + 1;
+    }
+    assert_eq!(html.items, report::journal_states(project.path()), "the report's items against the journals");
+    assert!(html.items.values().all(|s| s == "done"), "a green weekend: {:?}", html.items);
+    let ttfb = &html.cells["TTFB < 200 ms"];
+    assert!(ttfb[2].contains("200") && ttfb[3].contains("ms") && ttfb[0] == "☑", "4.3's TTFB row: {ttfb:?}");
+    assert!(html.decisions.contains(&("Go/No-Go".into(), "GO".into())), "{:?}", html.decisions);
+    assert!(html.svgs >= 2, "the timeline: {} pictures", html.svgs);
+    let markdown = std::fs::read_to_string(file("report.md")).unwrap();
+    assert!(markdown.contains("### 5.3 Decisión") && markdown.contains("**Go/No-Go**: [x] GO [ ] NO-GO"), "{markdown}");
+
+    let pdf = file("report.pdf");
+    let pages = report::pdf_text_pages(&pdf);
+    let count = report::pdf_pages(&pdf);
+    assert_eq!(count, pages.iter().filter(|p| !p.trim().is_empty()).count(), "every page has text");
+    let mut previous = 0;
+    for (number, title) in headings.iter().filter(|(n, _)| !n.contains('.')) {
+        let heading = format!("{number} {title}");
+        let page = pages.iter().position(|p| p.trim_start().starts_with(&heading));
+        let page = page.unwrap_or_else(|| panic!("chapter {heading:?} starts no page of {count}"));
+        assert!(page > previous || number == "1", "chapter {heading:?} on page {page}, after {previous}");
+        previous = page;
+    }
+    assert!(count > 10, "the front page and ten chapters, each from a new page: {count} pages");
+    let artifacts = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("artifacts");
+    std::fs::create_dir_all(&artifacts).unwrap();
+    let ink = report::first_page_ink(&pdf, &artifacts.join("report-page-1.png"));
+    assert!(ink > 0.01, "the first page is blank: {:.4} of it is ink", ink);
+
+    let out = project.file("no-browser");
+    let out = out.to_str().unwrap();
+    let without = project
+        .command(&["report", "--since", "friday", "--out", out])
+        .env("GOLIVE_CHROMIUM", "/nonexistent/chromium")
+        .output()
+        .unwrap();
+    let without = common::Run::from(without);
+    without.assert_code(0);
+    assert!(without.stderr.contains("warning: no PDF") && without.stderr.contains("complete"), "{}", without.stderr);
+    assert!(project.file("no-browser/report.html").is_file() && project.file("no-browser/report.md").is_file());
+    assert!(!project.file("no-browser/report.pdf").exists() && !project.file("no-browser/report.pdf.partial").exists());
 }
 
 /// Data loss is measured on the real database: a migration that deletes rows fails "Sin pérdida de datos tras

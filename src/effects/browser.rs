@@ -257,7 +257,7 @@ impl Drop for TempFolder {
 }
 
 /// The executable: $GOLIVE_CHROMIUM, else the first of chromium, chromium-browser, google-chrome on PATH.
-fn executable() -> Result<PathBuf, String> {
+pub fn executable() -> Result<PathBuf, String> {
     if let Some(path) = std::env::var_os("GOLIVE_CHROMIUM").filter(|p| !p.is_empty()) {
         return Ok(PathBuf::from(path));
     }

@@ -60,7 +60,8 @@ impl LiveWorld {
                 stdin,
                 access: exec.access,
                 inside: inside.as_ref(),
-                stream: exec.stream.is_some(),
+                // Streamed commands, and every command under `-v` (the controller then hands a `lines` hook).
+                stream: budget.lines.is_some(),
             };
             self.ssh.run(&target, command, budget, cap).await?
         };
@@ -310,7 +311,8 @@ async fn run_local(
         };
         // A command that ends without reading all its stdin is its own business, not a failure to talk to it.
         let feed = async { feed.await.or_else(super::capture::unread_input) };
-        let lines = if exec.stream.is_some() { budget.lines } else { None };
+        // The controller hands a `lines` hook only for streamed commands, or every command under `-v`.
+        let lines = budget.lines;
         let (fed, out, err, status) = tokio::join!(
             feed,
             super::capture::read_capped_lines(&mut stdout, cap, lines),

@@ -77,7 +77,8 @@ fn dispatch(
         _ => {
             // A gate's options say what it weighs; every other step's say how it runs.
             let (step_options, gate_options) = if keyword == "gate" {
-                (StepOptions::default(), decode_options::<GateOptions>(options, keyword)?)
+                let gate_options = decode_options::<GateOptions>(options, keyword)?;
+                (StepOptions { section: gate_options.section.clone(), ..StepOptions::default() }, gate_options)
             } else {
                 (decode_options::<StepOptions>(options, keyword)?, GateOptions::default())
             };
@@ -190,6 +191,8 @@ pub struct GateOptions {
     /// The way back after a NO-GO (a runbook to run next): printed when the NO-GO ends the run, and when
     /// resume refuses to walk past it.
     pub on_nogo: Option<String>,
+    /// The runbook section its decision box fills in ("5.3"); default: its phase's.
+    pub section: Option<String>,
 }
 
 /// Shows every check so far (and those of the runs it includes), the No-Go triggers and a recommendation,

@@ -45,6 +45,8 @@ pub struct StepOptions {
     /// On a check: a failed verdict stops the run before anything else is written.
     #[serde(default)]
     pub required: bool,
+    /// The runbook section it fills in ("3.2"); default: its phase's. The report places it there.
+    pub section: Option<String>,
 }
 
 /// `with #{ ... }` on a phase.
@@ -56,6 +58,8 @@ pub struct PhaseOptions {
     pub owner: Option<String>,
     /// How long the phase may take ("5m" for the quick rollback); the run reports the time against it.
     pub budget: Option<String>,
+    /// The runbook section the phase fills in ("2.1", "7.1"); its steps' default.
+    pub section: Option<String>,
 }
 
 pub struct StepSpec {

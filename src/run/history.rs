@@ -10,8 +10,7 @@ use super::journal::{self, Entry};
 use crate::config::Config;
 use crate::error::Result;
 
-/// The version of the JSON `golive runs --format json` prints; raised when a field changes meaning.
-pub const SCHEMA: u32 = 1;
+pub use super::journal::SCHEMA;
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct RunSummary {

@@ -17,6 +17,15 @@ pub use crate::verdict::CheckRecord;
 
 pub const FILE_NAME: &str = "journal.jsonl";
 
+/// The version of golive's records: every journal's run_started line, plan JSON, `golive status` and `golive
+/// runs` JSON carry it. Raised when an event or a field changes meaning (docs/journal.md lists them); a new
+/// optional field does not raise it. Journals written before it existed read as 1.
+pub const SCHEMA: u32 = 1;
+
+fn schema_one() -> u32 {
+    1
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum StepStatus {
@@ -31,6 +40,9 @@ pub enum StepStatus {
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Entry {
     RunStarted {
+        /// `SCHEMA` when it was written.
+        #[serde(default = "schema_one")]
+        schema: u32,
         run_id: String,
         script: PathBuf,
         script_sha256: String,
@@ -52,6 +64,14 @@ pub enum Entry {
         /// Its planned window ("06:00-12:00"), for `golive status` to judge the schedule by.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         window: Option<String>,
+        /// The runbook section it fills in, for the report.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        section: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        owner: Option<String>,
+        /// How long it may take ("5m"): the report judges it again.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        budget: Option<String>,
     },
     PhaseFinished {
         phase: String,
@@ -65,6 +85,9 @@ pub enum Entry {
         attempt: u32,
         source_sha256: String,
         at: String,
+        /// The runbook section it fills in (its own, else its phase's), for the report.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        section: Option<String>,
     },
     /// Written before the effect is performed, so a run killed mid-effect still knows it may have written.
     Effect {
@@ -272,6 +295,7 @@ mod tests {
             attempt: 1,
             source_sha256: "x".into(),
             at: "t".into(),
+            section: None,
         }
     }
 

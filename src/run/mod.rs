@@ -6,6 +6,7 @@ pub mod history;
 pub mod identity;
 pub mod interrupt;
 pub mod journal;
+pub mod launch;
 pub mod lock;
 pub mod plan;
 pub mod prior;
@@ -56,6 +57,8 @@ pub struct Options {
     pub force: bool,
     /// `--within-run ID` (set by `runbook::run`): this run is a step of run ID, which holds the target.
     pub within_run: Option<String>,
+    /// `-q` / `-v`: how much a run says.
+    pub verbosity: crate::terminal::Verbosity,
 }
 
 impl Default for Options {
@@ -70,6 +73,7 @@ impl Default for Options {
             reopen_gate: None,
             force: false,
             within_run: None,
+            verbosity: Default::default(),
         }
     }
 }
@@ -471,7 +475,7 @@ fn live(
         eprintln!("\naborting on {why} (exit {code}): stopping the running effect; `golive resume` carries on")
     });
     let config = Arc::clone(&file.config);
-    let terminal = Arc::new(Terminal::new(Redactor::new(), options.non_interactive));
+    let terminal = Arc::new(Terminal::new(Redactor::new(), options.non_interactive).with_verbosity(options.verbosity));
     let world = LiveWorld::new(runtime.clone(), Arc::clone(&config), Arc::clone(&terminal));
     let session = match open_session(file, Box::new(world), terminal, options, &target, Arc::clone(&interrupts)) {
         Ok(s) => s,
@@ -555,6 +559,7 @@ fn live(
                 &journal_path,
                 redactor,
                 &Entry::RunStarted {
+                    schema: journal::SCHEMA,
                     run_id: run_id.clone(),
                     script: session.file.path.clone(),
                     script_sha256: session.file.sha256(),
@@ -600,7 +605,7 @@ fn live(
     }
     let terminal = Arc::clone(session.controller.terminal());
     let verb = if matches!(mode, Mode::Resume) { "resuming" } else { "running" };
-    terminal.line(&format!("{verb} {} on target `{target}` as run {run_id}", session.file.name));
+    terminal.progress(&format!("{verb} {} on target `{target}` as run {run_id}", session.file.name));
     session.controller.begin(mode, Some(journal), prior, session.script.outline.clone());
     let started = Instant::now();
     let outcome = evaluate(&session);
@@ -610,7 +615,7 @@ fn live(
     };
     session.controller.finish(code, &message);
     if outcome.is_ok() {
-        terminal.line(&format!("\nrun {run_id} done in {}", crate::duration::short(started.elapsed())));
+        terminal.progress(&format!("\nrun {run_id} done in {}", crate::duration::short(started.elapsed())));
     }
     (Some(summary), outcome)
 }

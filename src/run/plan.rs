@@ -31,6 +31,17 @@ pub struct PlannedEffect {
 }
 
 impl Plan {
+    /// The plan as JSON, with the schema version journals carry.
+    pub fn json(&self) -> String {
+        #[derive(Serialize)]
+        struct Versioned<'a> {
+            schema: u32,
+            #[serde(flatten)]
+            plan: &'a Plan,
+        }
+        serde_json::to_string_pretty(&Versioned { schema: super::journal::SCHEMA, plan: self })
+            .expect("plans serialise")
+    }
     pub fn assumed(&self) -> usize {
         self.items
             .iter()

@@ -227,6 +227,7 @@ mod tests {
             attempt: 1,
             source_sha256: format!("sha-{step}"),
             at: String::new(),
+            section: None,
         }
     }
 

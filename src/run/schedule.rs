@@ -40,6 +40,26 @@ impl Window {
         Ok(Window { text: text.into(), from: minutes(from)?, length: Duration::from_secs(span as u64 * 60) })
     }
 
+    /// The planned start nearest to an actual start (a start more than 12 hours off is read as the
+    /// window of the day before or after, as `judge` does), and the planned end.
+    pub fn planned_around(
+        &self,
+        started: &chrono::DateTime<chrono::FixedOffset>,
+    ) -> (chrono::DateTime<chrono::FixedOffset>, chrono::DateTime<chrono::FixedOffset>) {
+        let mut offset = minute_of_day(started) - self.from;
+        if offset > 12 * 60 {
+            offset -= 24 * 60;
+        } else if offset < -12 * 60 {
+            offset += 24 * 60;
+        }
+        let seconds = i64::from(started.second());
+        let start = *started
+            - chrono::Duration::minutes(offset)
+            - chrono::Duration::seconds(seconds)
+            - chrono::Duration::nanoseconds(i64::from(started.nanosecond()));
+        (start, start + chrono::Duration::from_std(self.length).unwrap_or_default())
+    }
+
     /// How a phase kept its window: started on time, late or early (more than 5 minutes either way), and
     /// whether it ran past the window's end or longer than the window lasts. `started` is the local time of
     /// day in minutes; a start more than 12 hours off is read as the window of the day before or after.

@@ -140,7 +140,7 @@ fn read(run_dir: &Path) -> Result<Read> {
                 out.push_str(&format!("  resumed {at} by {by}\n"));
                 ended_at = None;
             }
-            Entry::PhaseStarted { phase, at, window } => {
+            Entry::PhaseStarted { phase, at, window, .. } => {
                 phases.retain(|p| p.name != *phase);
                 phases.push(Phase { name: phase.clone(), at: at.clone(), window: window.clone(), duration_ms: None });
             }

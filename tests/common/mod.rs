@@ -4,6 +4,7 @@
 
 pub mod doubles;
 pub mod prometheus;
+pub mod report;
 pub mod testbed;
 
 use std::path::{Path, PathBuf};
@@ -109,7 +110,8 @@ impl Run {
     /// The progress line of check `name` ("  ok    check \"name\"  ..." or "  FAIL  ..."), empty when absent.
     pub fn check_line(&self, name: &str) -> &str {
         let needle = format!("check \"{name}\"");
-        self.stderr.lines().find(|l| l.contains(&needle)).unwrap_or_default()
+        // The line a check ended with, not the one its start printed ("  ...   check ...").
+        self.stderr.lines().find(|l| l.contains(&needle) && !l.starts_with("  ... ")).unwrap_or_default()
     }
 
     pub fn all(&self) -> String {

@@ -117,7 +117,7 @@ pub fn project() -> Project {
         "\n[targets.refused]\nrehearsal = true\nhost = \"127.0.0.1\"\nport = 2299\nuser = \"golive\"\nidentity_file = \"{ssh}/client_ed25519\"\nknown_hosts = \"{ssh}/known_hosts\"\n"
     ));
     let project = Project::with_config(&config);
-    for dir in ["scripts", "stdlib"] {
+    for dir in ["scripts", "stdlib", "docs"] {
         for entry in std::fs::read_dir(repo.join(dir)).unwrap().flatten() {
             let name = format!("{dir}/{}", entry.file_name().to_string_lossy());
             project.write(&name, &std::fs::read_to_string(entry.path()).unwrap());

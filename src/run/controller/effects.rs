@@ -92,9 +92,8 @@ impl Controller {
             _ => None,
         };
         let show_line = |line: &str| {
-            let Some(flags) = &flags else { return };
             let hits: Vec<&str> =
-                flags.iter().filter(|(_, re)| re.is_match(line)).map(|(name, _)| name.as_str()).collect();
+                flags.iter().flatten().filter(|(_, re)| re.is_match(line)).map(|(name, _)| name.as_str()).collect();
             if hits.is_empty() {
                 self.terminal.line(&format!("  | {line}"));
             } else {
@@ -102,11 +101,18 @@ impl Controller {
                 self.terminal.line(&self.terminal.paint(&flagged, Tone::Bad));
             }
         };
+        // `-v`: each command before it runs, its output as it arrives, and how it ended.
+        let verbose = self.terminal.verbosity() == Verbosity::Verbose && !self.is_dry();
+        if verbose {
+            for what in &whats {
+                self.terminal.line(&format!("  $ {what}"));
+            }
+        }
         let budget = Budget {
             timeout,
             cancel: self.interrupts.token(),
             started: if self.is_dry() { None } else { Some(&tell_started) },
-            lines: if flags.is_some() && !self.is_dry() { Some(&show_line) } else { None },
+            lines: if (flags.is_some() || verbose) && !self.is_dry() { Some(&show_line) } else { None },
         };
         let started = Instant::now();
         let results = if effects.len() == 1 {
@@ -158,6 +164,10 @@ impl Controller {
                     Ok((Outcome::Exec(out), _)) => out.duration_ms,
                     _ => elapsed_ms,
                 };
+                if verbose {
+                    let took = duration::short(Duration::from_millis(duration_ms));
+                    self.terminal.line(&format!("  = {} ({took})", detail.trim_end()));
+                }
                 let entry = Entry::EffectFinished {
                     step: step.clone(),
                     ok: result.is_ok(),

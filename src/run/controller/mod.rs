@@ -31,7 +31,7 @@ use crate::error::Failure;
 use crate::run::identity::now_stamp;
 use crate::script_error::terminated_by;
 use crate::script_error::{DEADLINE_TOKEN, INTERRUPT_TOKEN, STOP_TOKEN, runtime};
-use crate::terminal::{Terminal, Tone};
+use crate::terminal::{Terminal, Tone, Verbosity};
 use tokio_util::sync::CancellationToken;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -132,6 +132,8 @@ impl Frame {
 struct State {
     phase: Option<String>,
     owner: Option<String>,
+    /// The phase's runbook section, its steps' default.
+    section: Option<String>,
     step: Option<Frame>,
     seen: HashSet<String>,
     stop: Option<Stop>,
@@ -306,6 +308,7 @@ impl Controller {
             attempt: 1,
             source_sha256: String::new(),
             at: now_stamp(),
+            section: None,
         };
         self.journal(entry, true)?;
         self.state.borrow_mut().step = Some(Frame::new(name, "repl", None));

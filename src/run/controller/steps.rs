@@ -32,6 +32,7 @@ impl Controller {
             let mut state = self.state.borrow_mut();
             state.phase = Some(name.to_string());
             state.owner = options.owner.clone();
+            state.section = options.section.clone();
         }
         let started = Instant::now();
         let started_clock = chrono::Local::now();
@@ -49,8 +50,15 @@ impl Controller {
             if let Some(o) = &options.owner {
                 heading.push_str(&format!("  owner {o}"));
             }
-            self.terminal.line(&self.terminal.paint(&format!("\n{heading}"), Tone::Heading));
-            let entry = Entry::PhaseStarted { phase: name.into(), at: now_stamp(), window: options.window.clone() };
+            self.terminal.progress(&self.terminal.paint(&format!("\n{heading}"), Tone::Heading));
+            let entry = Entry::PhaseStarted {
+                phase: name.into(),
+                at: now_stamp(),
+                window: options.window.clone(),
+                section: options.section.clone(),
+                owner: options.owner.clone(),
+                budget: options.budget.clone(),
+            };
             self.journal(entry, false)?;
         }
         let result = body();
@@ -58,6 +66,7 @@ impl Controller {
             let mut state = self.state.borrow_mut();
             state.phase = None;
             state.owner = None;
+            state.section = None;
         }
         if !self.is_dry() && !self.stopping() {
             let elapsed = started.elapsed();
@@ -77,20 +86,27 @@ impl Controller {
                 }
                 None => format!("phase \"{name}\": actual {actual}"),
             };
-            self.terminal.line(&self.terminal.paint(&line, Tone::Dim));
+            self.terminal.progress(&self.terminal.paint(&line, Tone::Dim));
             if let Some(w) = &window {
                 let (judged, bad) = w.judge(schedule::minute_of_day(&started_clock), elapsed);
-                let tone = if bad { Tone::Bad } else { Tone::Good };
-                self.terminal.line(&self.terminal.paint(&format!("phase \"{name}\" schedule: {judged}"), tone));
+                let line = format!("phase \"{name}\" schedule: {judged}");
+                match bad {
+                    true => self.terminal.line(&self.terminal.paint(&line, Tone::Bad)),
+                    false => self.terminal.progress(&self.terminal.paint(&line, Tone::Good)),
+                }
             }
             if let Some(budget) = budget {
-                let (verdict, tone) = if elapsed <= budget { ("within", Tone::Good) } else { ("OVER", Tone::Bad) };
+                let within = elapsed <= budget;
                 let line = format!(
-                    "phase \"{name}\" took {} of its {} budget: {verdict}",
+                    "phase \"{name}\" took {} of its {} budget: {}",
                     duration::short(elapsed),
-                    duration::short(budget)
+                    duration::short(budget),
+                    if within { "within" } else { "OVER" }
                 );
-                self.terminal.line(&self.terminal.paint(&line, tone));
+                match within {
+                    true => self.terminal.progress(&self.terminal.paint(&line, Tone::Good)),
+                    false => self.terminal.line(&self.terminal.paint(&line, Tone::Bad)),
+                }
             }
         }
         result
@@ -127,6 +143,7 @@ impl Controller {
             .map_err(|e| runtime(e, spec.pos))?
             .unwrap_or(Duration::from_secs(2));
         let phase = self.state.borrow().phase.clone();
+        let section = spec.options.section.clone().or_else(|| self.state.borrow().section.clone());
         let source_sha256 = self.outline.borrow().step(&spec.name).map(|s| s.source_sha256.clone()).unwrap_or_default();
         let label = format!("{} \"{}\"", spec.kind, spec.name);
         let mut attempt = 0;
@@ -140,6 +157,7 @@ impl Controller {
                     attempt,
                     source_sha256: source_sha256.clone(),
                     at: now_stamp(),
+                    section: section.clone(),
                 },
                 true,
             )?;
@@ -692,9 +710,15 @@ impl Controller {
         })
     }
 
+    /// A step's closing line; with `-q` only those that went wrong.
     pub(super) fn report(&self, mark: &str, tone: Tone, label: &str, detail: &str) {
+        let bad = matches!(tone, Tone::Bad);
         let mark = self.terminal.paint(&format!("{mark:<4}"), tone);
-        self.terminal.line(&format!("  {mark}  {label}  {}", self.terminal.paint(detail, Tone::Dim)));
+        let line = format!("  {mark}  {label}  {}", self.terminal.paint(detail, Tone::Dim));
+        match bad {
+            true => self.terminal.line(&line),
+            false => self.terminal.progress(&line),
+        }
     }
 
     /// Who owns the failing step's phase, and how to reach them (golive.toml [[team]]).
