@@ -4,6 +4,8 @@
 //! - its peak resident memory (target < 30 MB)
 //! - journal overhead per step, both boundary lines fsynced (target < 2 ms median)
 //! - `golive --version` (target < 10 ms)
+//! - `golive report --format html` of a 500-step run that ran, cold process (target < 200 ms)
+//! - peak memory of `golive serve` following that run: the page and its event stream (target < 30 MB)
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -85,11 +87,62 @@ fn main() {
         step_times.push(started.elapsed());
     }
 
+    // A 500-step run for real (each step one local command), then its report and its live page.
+    std::fs::write(dir.path().join("ran.rhai"), script.replace("echo {n} >> /tmp/never", "true")).unwrap();
+    let ran = Command::new(binary).arg("ran.rhai").current_dir(dir.path()).output().unwrap();
+    assert!(ran.status.success(), "{}", String::from_utf8_lossy(&ran.stderr));
+    let mut report_times = Vec::new();
+    for _ in 0..RUNS {
+        let started = Instant::now();
+        let out = Command::new(binary)
+            .args(["report", "ran", "--format", "html", "--out", "report"])
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        report_times.push(started.elapsed());
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let html_kb = std::fs::metadata(dir.path().join("report/report.html")).unwrap().len() / 1024;
+    let serve_kb = serve_peak_kb(binary, dir.path());
+
     println!("golive core benchmark ({STEPS}-step runbook, {RUNS} runs each, release build)");
     report("plan of 500 steps, cold process", &mut plan_times, "< 50 ms");
     println!("  {:<44} {:>8.1} MB   (target < 30 MB)", "peak RSS of that plan", peak_kb as f64 / 1024.0);
     report("journal per step (2 lines, fsync each)", &mut step_times, "< 2 ms");
     report("golive --version", &mut version_times, "< 10 ms");
+    report(&format!("report of the 500-step run (HTML, {html_kb} KB)"), &mut report_times, "< 200 ms");
+    println!(
+        "  {:<44} {:>8.1} MB   (target < 30 MB)",
+        "peak RSS of golive serve following it",
+        serve_kb as f64 / 1024.0
+    );
+}
+
+/// `golive serve` on the run: the page fetched five times and its event stream followed for 3 s, then its
+/// peak resident memory (VmHWM) read before it is stopped.
+fn serve_peak_kb(binary: &str, dir: &std::path::Path) -> u64 {
+    use std::io::BufRead;
+    let mut serve = Command::new(binary)
+        .args(["serve", "ran", "--bind", "127.0.0.1:0"])
+        .current_dir(dir)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(serve.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let url = line.split_whitespace().find(|w| w.starts_with("http://")).unwrap().to_string();
+    for _ in 0..5 {
+        assert!(Command::new("curl").args(["-sf", "-o", "/dev/null", &url]).status().unwrap().success());
+    }
+    let _ = Command::new("curl").args(["-s", "-o", "/dev/null", "--max-time", "3", &format!("{url}events")]).status();
+    let status = std::fs::read_to_string(format!("/proc/{}/status", serve.id())).unwrap();
+    let _ = serve.kill();
+    let _ = serve.wait();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
 }
 
 fn report(what: &str, times: &mut [Duration], target: &str) {

@@ -394,10 +394,11 @@ fn dispatch(cli: Cli, mut options: Options) -> Result<(), Failure> {
 const SYNTAX_DOCS: &str = r#"
 ## syntax
 
-phase "name" [with #{ window: "06:00-12:00", owner: "DevOps", budget: "5m" }] { ... }
+phase "name" [with #{ window: "06:00-12:00", owner: "DevOps", budget: "5m", section: "3" }] { ... }
     Groups steps; the run prints planned against actual time (and the budget, when given).
+    section names the runbook section `golive report` places it (and its steps) in.
 
-step "name" [with #{ timeout, retries, retry_delay, idempotent }] { ... }
+step "name" [with #{ timeout, retries, retry_delay, idempotent, section }] { ... }
     The unit of work and checkpoint. timeout bounds its commands (else command_timeout, 10m);
     retries re-runs it after a failure; idempotent re-runs it without asking when it was in doubt.
 
