@@ -281,7 +281,8 @@ fn dispatch(cli: Cli, mut options: Options) -> Result<(), Failure> {
                             }
                         }
                         let indent = if step.phase.is_some() { "  " } else { "" };
-                        println!("{indent}{:<7}{:?}  (line {})", step.kind, step.name, step.line);
+                        let each = step.each.as_deref().map(|e| format!(" for {e}")).unwrap_or_default();
+                        println!("{indent}{:<7}{:?}{each}  (line {})", step.kind, step.name, step.line);
                     }
                 }
             }

@@ -541,3 +541,144 @@ fn quiet_says_only_what_went_wrong_and_verbose_shows_each_command_and_its_output
     let normal = project.golive(&["good.rhai"]);
     assert!(!normal.stderr.contains("  $ ") && !normal.stderr.contains("hello-from-the-target"), "{}", normal.stderr);
 }
+
+/// A project with three local targets, web1 to web3, and a rolling restart over them: each host its own
+/// step ("restart [web2]"), the first alone as a canary. Each restart appends to restarts.log; `broken`
+/// names a host whose restart fails; `slow` one whose restart takes 30 s.
+fn rolling_project(options: &str) -> Project {
+    let mut config = common::BASE_CONFIG.to_string();
+    for host in ["web1", "web2", "web3"] {
+        config.push_str(&format!("\n[targets.{host}]\nkind = \"local\"\n"));
+    }
+    let project = Project::with_config(&config);
+    project.write(
+        "roll.rhai",
+        &format!(
+            r#"let hosts = ["web1", "web2", "web3"];
+phase "Rolling restart" {{
+    step "restart" for host in hosts with #{{ {options} }} {{
+        let pause = if host == config("slow", "none") {{ 30 }} else {{ 0 }};
+        ssh::run(target(host), `echo start ${{host}} >> restarts.log; sleep ${{pause}}; test ${{host}} != ${{config("broken", "none")}} && echo end ${{host}} >> restarts.log`);
+    }}
+}}
+"#
+        ),
+    );
+    project
+}
+
+#[test]
+fn a_failed_canary_stops_the_rolling_restart_before_the_other_hosts_and_max_fail_tolerates_what_it_says() {
+    let project = rolling_project("canary: 1");
+    let steps = project.golive(&["steps", "roll.rhai"]);
+    assert!(steps.stdout.contains("step   \"restart\" for host in hosts"), "{}", steps.stdout);
+    std::fs::write(
+        project.file("golive.toml"),
+        project.read("golive.toml").replace("[vars]\n", "[vars]\nbroken = \"web1\"\n"),
+    )
+    .unwrap();
+    let run = project.golive(&["roll.rhai"]);
+    run.assert_code(1);
+    assert_eq!(project.read("restarts.log"), "start web1\n", "only the canary was touched");
+    assert!(
+        run.stderr.contains("the canary step \"restart [web1]\" failed: restart was not started for the other items"),
+        "{}",
+        run.stderr
+    );
+
+    // Past the canary, max_fail 1 lets one host fail, names it at the end, and exits 1.
+    let project = rolling_project("canary: 1, max_fail: 1");
+    std::fs::write(
+        project.file("golive.toml"),
+        project.read("golive.toml").replace("[vars]\n", "[vars]\nbroken = \"web2\"\n"),
+    )
+    .unwrap();
+    let run = project.golive(&["roll.rhai"]);
+    run.assert_code(1);
+    assert_eq!(project.read("restarts.log"), "start web1\nend web1\nstart web2\nstart web3\nend web3\n");
+    assert!(run.stderr.contains("restart [web2]"), "{}", run.stderr);
+}
+
+#[test]
+fn sigkill_in_the_middle_of_a_rolling_restart_then_resume_goes_on_from_the_host_it_stopped_at() {
+    let project = rolling_project("canary: 1, idempotent: true");
+    std::fs::write(
+        project.file("golive.toml"),
+        project.read("golive.toml").replace("[vars]\n", "[vars]\nslow = \"web2\"\n"),
+    )
+    .unwrap();
+    let mut child = project.command(&["roll.rhai"]).stderr(std::process::Stdio::null()).spawn().unwrap();
+    let started = std::time::Instant::now();
+    while !project.read("restarts.log").contains("start web2") {
+        assert!(started.elapsed() < std::time::Duration::from_secs(20), "web2's restart never started");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    std::fs::write(project.file("golive.toml"), project.read("golive.toml").replace("slow = \"web2\"\n", "")).unwrap();
+    let resumed = project.golive(&["resume"]);
+    resumed.assert_code(0);
+    // web1 is done and not touched again; web2 was in doubt (idempotent: run again); then web3.
+    assert_eq!(
+        project.read("restarts.log"),
+        "start web1\nend web1\nstart web2\nstart web2\nend web2\nstart web3\nend web3\n"
+    );
+    let status = project.golive(&["status"]);
+    for host in ["web1", "web2", "web3"] {
+        assert!(status.stdout.contains(&format!("restart [{host}]")), "{}", status.stdout);
+    }
+}
+
+#[test]
+fn a_step_inside_a_loop_is_refused_before_anything_runs_and_the_message_shows_the_repeated_form() {
+    let project = Project::new();
+    project.write(
+        "loop.rhai",
+        "let hosts = [\"a\", \"b\"];\nfor h in hosts {\n    step \"restart\" { local::run(\"touch ran\"); }\n}\n",
+    );
+    for args in [&["check", "loop.rhai"][..], &["loop.rhai"][..]] {
+        let run = project.golive(args);
+        run.assert_code(2);
+        assert!(
+            run.stderr.contains("step \"restart\" is inside a loop")
+                && run.stderr.contains("step \"restart\" for host in hosts { ... }"),
+            "{}",
+            run.stderr
+        );
+        assert!(run.stderr.contains("loop.rhai:3:5"), "{}", run.stderr);
+    }
+    assert!(!project.file("ran").exists());
+}
+
+/// `wait_until` polls a condition: each poll's reads and each wait between polls are journaled; past the
+/// timeout the step fails with the last evidence, and the plan of it says the same without waiting.
+#[test]
+fn wait_until_polls_until_the_condition_holds_and_fails_with_the_last_evidence_past_its_timeout() {
+    let project = Project::new();
+    project.write(
+        "wait.rhai",
+        r#"step "site back" {
+    local::run("(sleep 1; touch ready) > /dev/null 2>&1 &");
+    let r = wait_until(#{ every: "300ms", timeout: "10s" }, || local::run("test -f ready", #{ allow_fail: true }).code == 0);
+    print(`polls=${r.polls}`);
+}
+check "never" {
+    wait_until(#{ every: "200ms", timeout: "1s" }, || { let out = local::run("echo still 503").stdout; out.trim(); #{ ok: false, actual: out } })
+}
+"#,
+    );
+    let run = project.golive(&["wait.rhai"]);
+    run.assert_code(1);
+    let polls: u32 = run.stdout.trim().strip_prefix("polls=").and_then(|p| p.parse().ok()).unwrap_or(0);
+    assert!(polls >= 2, "{}", run.all());
+    let never = run.check_line("never");
+    assert!(
+        never.starts_with("  FAIL")
+            && never.contains("wait_until: not true after")
+            && never.contains("last: still 503"),
+        "{}",
+        run.stderr
+    );
+    let journal = project.state_files();
+    assert!(journal.matches("\"what\":\"sleep 300ms\"").count() >= 1 && journal.contains("test -f ready"), "{journal}");
+}

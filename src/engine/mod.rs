@@ -213,9 +213,15 @@ pub struct Script {
 /// Compiles and lints; every problem comes back rendered, positioned in the file at fault.
 pub fn compile(loaded: &mut Loaded, name: &str, text: &str, color: bool) -> Result<Script, Failure> {
     loaded.sources.add(name, text);
+    // A repeated step's item variable (`step "x" for host in hosts`) is known to the compiler as a name the
+    // step binds; the outline refuses it outside its step.
+    let mut items = Scope::new();
+    for name in outline::item_variables(text) {
+        items.push_constant(name, ());
+    }
     let mut ast = loaded
         .engine
-        .compile(text)
+        .compile_with_scope(&items, text)
         .map_err(|e| Failure::Usage(loaded.sources.render(&from_parse_error(&e, name, &loaded.known), color)))?;
     ast.set_source(name);
     let outline = outline::outline(&ast, text, name, &loaded.known).map_err(|errors| {

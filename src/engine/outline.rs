@@ -26,6 +26,9 @@ pub struct OutlineStep {
     /// The script uses the step's value (`let v = gate "..."`), rather than writing it as a bare statement.
     #[serde(skip)]
     pub value_used: bool,
+    /// `step "upgrade" for host in hosts`: "host in hosts"; each item is its own step, "upgrade [web2]".
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub each: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -49,8 +52,12 @@ pub struct ConfigUse {
 }
 
 impl Outline {
+    /// A step by name; an item of a repeated step ("upgrade [web2]") by the step it repeats.
     pub fn step(&self, name: &str) -> Option<&OutlineStep> {
-        self.steps.iter().find(|s| s.name == name)
+        self.steps.iter().find(|s| s.name == name).or_else(|| {
+            let (base, _) = name.strip_suffix(']')?.rsplit_once(" [")?;
+            self.steps.iter().find(|s| s.name == base && s.each.is_some())
+        })
     }
 }
 
@@ -180,6 +187,19 @@ impl Walk<'_> {
             self.error(pos, format!("{kind} \"{name}\" is inside {} \"{}\"; steps cannot nest", outer.0, outer.1));
             return;
         }
+        let in_loop =
+            ancestors.iter().any(|node| matches!(node, ASTNode::Stmt(Stmt::For(..) | Stmt::While(..) | Stmt::Do(..))));
+        if in_loop {
+            self.error(
+                pos,
+                format!(
+                    "{kind} \"{name}\" is inside a loop: each pass would be the same checkpoint, and a resume could not \
+                     tell the items apart; repeat the step itself instead, each item its own checkpoint:\n    \
+                     {kind} \"{name}\" for host in hosts {{ ... }}"
+                ),
+            );
+            return;
+        }
         if let Some(first) = self.seen.get(&name) {
             let at = first.line().unwrap_or(0);
             self.error(pos, format!("a step named \"{name}\" already exists at line {at}; step names identify checkpoints, so each must be unique"));
@@ -199,6 +219,7 @@ impl Walk<'_> {
             col: pos.position().unwrap_or(0),
             source_sha256: crate::digest::sha256_hex(text.as_bytes()),
             value_used: !matches!(ancestors.last(), Some(ASTNode::Stmt(Stmt::Expr(_)))),
+            each: each(custom, self.source),
         });
     }
 
@@ -249,6 +270,37 @@ impl Walk<'_> {
     fn error(&mut self, pos: Position, message: String) {
         self.errors.push(Diagnostic::at(self.file, pos, message));
     }
+}
+
+/// `step "x" for host in hosts`: "host in hosts", read back from the source.
+fn each(custom: &rhai::CustomExpr, source: &str) -> Option<String> {
+    if !custom.tokens.iter().any(|t| t == "for") {
+        return None;
+    }
+    let variable = match custom.inputs.get(1)? {
+        Expr::Variable(x, ..) => x.1.to_string(),
+        _ => return None,
+    };
+    let list = custom.inputs.get(2)?;
+    let from = byte_offset(source, list.position())?;
+    let rest = &source[from..];
+    let end = rest.find([' ', '{', '\n']).unwrap_or(rest.len());
+    let list = rest[..end].trim();
+    Some(format!("{variable} in {list}"))
+}
+
+/// The variables `step "x" for VAR in ...` introduces: compiled as known names (strict variables), since
+/// the step gives each its value, item by item.
+pub fn item_variables(source: &str) -> Vec<String> {
+    static EACH: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let each = EACH.get_or_init(|| {
+        regex::Regex::new(r#"\b(?:step|check)\s+"(?:[^"\\]|\\.)*"\s+for\s+([A-Za-z_][A-Za-z0-9_]*)\s+in\b"#)
+            .expect("a valid pattern")
+    });
+    let mut names: Vec<String> = each.captures_iter(source).map(|c| c[1].to_string()).collect();
+    names.sort();
+    names.dedup();
+    names
 }
 
 /// The nearest enclosing custom syntax among `keywords`: (keyword, name).

@@ -25,9 +25,21 @@ pub fn register(engine: &mut Engine, host: &Rc<Host>) {
         let host = Rc::clone(host);
         engine.register_custom_syntax_with_state_raw(
             keyword,
-            move |symbols, look_ahead, _state| parse(symbols, look_ahead, has_block),
+            move |symbols, look_ahead, state| {
+                let repeatable = matches!(keyword, "step" | "check");
+                if repeatable && symbols.len() == 3 && symbols[2] == "for" {
+                    *state = Dynamic::TRUE;
+                }
+                match state.as_bool().unwrap_or(false) {
+                    true => parse_each(symbols, look_ahead),
+                    false => parse(symbols, look_ahead, has_block, repeatable),
+                }
+            },
             false,
-            move |ctx, inputs, _state| dispatch(&host, keyword, ctx, inputs),
+            move |ctx, inputs, state| match state.as_bool().unwrap_or(false) {
+                true => dispatch_each(&host, keyword, ctx, inputs),
+                false => dispatch(&host, keyword, ctx, inputs),
+            },
         );
     }
 }
@@ -37,10 +49,12 @@ fn parse(
     symbols: &[ImmutableString],
     look_ahead: &str,
     has_block: bool,
+    repeatable: bool,
 ) -> Result<Option<ImmutableString>, rhai::ParseError> {
     let with = symbols.get(2).is_some_and(|s| s == "with");
     let next = match symbols.len() {
         1 => Some("$string$"),
+        2 if look_ahead == "for" && repeatable => Some("for"),
         2 if look_ahead == "with" => Some("with"),
         2 if has_block => Some("$block$"),
         3 if with => Some("$expr$"),
@@ -48,6 +62,107 @@ fn parse(
         _ => None,
     };
     Ok(next.map(ImmutableString::from))
+}
+
+/// `step "name" for ITEM in LIST [with EXPR] BLOCK` (and `check`): the step once per item.
+fn parse_each(symbols: &[ImmutableString], look_ahead: &str) -> Result<Option<ImmutableString>, rhai::ParseError> {
+    let next = match symbols.len() {
+        3 => Some("$ident$"),
+        4 => Some("in"),
+        5 => Some("$expr$"),
+        6 if look_ahead == "with" => Some("with"),
+        6 => Some("$block$"),
+        7 if symbols[6] == "with" => Some("$expr$"),
+        8 => Some("$block$"),
+        _ => None,
+    };
+    Ok(next.map(ImmutableString::from))
+}
+
+/// How an item is named in its instance's name: a string as it is, a map by its `name`, else as Rhai prints it.
+pub fn item_label(item: &Dynamic) -> String {
+    if let Some(map) = item.read_lock::<Map>()
+        && let Some(name) = map.get("name")
+    {
+        return name.to_string();
+    }
+    item.to_string()
+}
+
+/// Each item gets its own step, "upgrade [web2]": its own checkpoint, resumed on its own. The first `canary`
+/// items run first and alone: if one fails, the others are not started. Past the canary, up to `max_fail`
+/// items may fail (each a failed verdict at the end); one more and the rest are not started.
+fn dispatch_each(
+    host: &Rc<Host>,
+    keyword: &'static str,
+    ctx: &mut EvalContext,
+    inputs: &[Expression],
+) -> Result<Dynamic, Box<EvalAltResult>> {
+    let name = inputs[0].get_string_value().unwrap_or_default().to_string();
+    let pos = inputs[0].position();
+    let variable = inputs[1].get_string_value().unwrap_or_default().to_string();
+    let list = ctx.eval_expression_tree(&inputs[2])?;
+    let list_pos = inputs[2].position();
+    let Some(items) = list.clone().try_cast::<rhai::Array>() else {
+        return Err(runtime(
+            format!("{keyword} \"{name}\" for {variable} in ...: the list must be an array, not {}", list.type_name()),
+            list_pos,
+        ));
+    };
+    let options = match inputs.len() {
+        5 => Some((ctx.eval_expression_tree(&inputs[3])?, inputs[3].position())),
+        _ => None,
+    };
+    let options: StepOptions = decode_options(options, keyword)?;
+    let body = inputs.last().expect("a repeated step has a block");
+    let controller = &host.controller;
+    let mut values = rhai::Array::new();
+    let mut failed: Vec<String> = Vec::new();
+    for (index, item) in items.into_iter().enumerate() {
+        let label = item_label(&item);
+        let canary = index < options.canary;
+        let spec = StepSpec {
+            kind: keyword,
+            name: format!("{name} [{label}]"),
+            options: options.clone(),
+            pos,
+            tolerate: canary || options.max_fail > 0,
+        };
+        ctx.scope_mut().push(variable.clone(), item);
+        let result = controller.step(&spec, &mut || match keyword {
+            "check" => check(&spec.name, ctx.eval_expression_tree(body), body.position()),
+            _ => Ok(StepOutput::value(ctx.eval_expression_tree(body)?)),
+        });
+        let len = ctx.scope().len();
+        ctx.scope_mut().rewind(len - 1);
+        let value = result?;
+        if value.is::<crate::modules::run_api::ToleratedFailure>() {
+            failed.push(label.clone());
+            let others = format!("{name} was not started for the other items");
+            if canary {
+                return Err(controller.stop_run(
+                    Failure::Runbook(format!("the canary {} \"{}\" failed: {others}", keyword, spec.name)),
+                    pos,
+                ));
+            }
+            if failed.len() > options.max_fail {
+                return Err(controller.stop_run(
+                    Failure::Runbook(format!(
+                        "{} \"{name}\" failed for {} items ({}), more than max_fail {}: {others}",
+                        keyword,
+                        failed.len(),
+                        failed.join(", "),
+                        options.max_fail
+                    )),
+                    pos,
+                ));
+            }
+            values.push(Dynamic::UNIT);
+            continue;
+        }
+        values.push(value);
+    }
+    Ok(values.into())
 }
 
 fn dispatch(
@@ -82,7 +197,7 @@ fn dispatch(
             } else {
                 (decode_options::<StepOptions>(options, keyword)?, GateOptions::default())
             };
-            let spec = StepSpec { kind: keyword, name: name.clone(), options: step_options, pos };
+            let spec = StepSpec { kind: keyword, name: name.clone(), options: step_options, pos, tolerate: false };
             match keyword {
                 "step" => {
                     let body = inputs.last().expect("step has a block");

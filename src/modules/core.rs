@@ -109,6 +109,21 @@ pub fn register(engine: &mut Engine, reg: &mut Registrar, host: &Rc<Host>) {
     let h = Rc::clone(host);
     reg.global(
         engine,
+        Sig {
+            name: "wait_until",
+            params: &["options: map", "condition: Fn"],
+            returns: "map",
+            doc: "Polls a condition until it holds: wait_until(#{ every: \"5s\", timeout: \"2m\" }, || http::get(url).status == 200). \
+                  The condition gives true/false or #{ ok, actual }; its reads are journaled, and so is each wait between \
+                  polls. Gives #{ ok: true, actual, polls, waited_s }; past the timeout the step fails with the last \
+                  evidence. Defaults: every 5s, timeout 5m.",
+            effectful: true,
+        },
+        move |ctx: NativeCallContext, options: rhai::Map, condition: rhai::FnPtr| wait_until(&h, &ctx, options, condition),
+    );
+    let h = Rc::clone(host);
+    reg.global(
+        engine,
         Sig { name: "sleep", params: &["seconds: int"], returns: "", doc: "Waits this many seconds.", effectful: true },
         move |ctx: NativeCallContext, seconds: i64| {
             sleep(&h, &ctx, std::time::Duration::from_secs(seconds.max(0) as u64))
@@ -204,6 +219,67 @@ fn config(
         }
         (None, Some(default)) => Ok(default),
         (None, None) => Err(host.missing_var(key, ctx.call_position())),
+    }
+}
+
+/// `wait_until`: the condition, then a journaled wait, until it holds or the timeout (on the step's clock, so
+/// a plan's polls end where the run's would) has passed.
+fn wait_until(
+    host: &Host,
+    ctx: &NativeCallContext,
+    options: rhai::Map,
+    condition: rhai::FnPtr,
+) -> Result<rhai::Map, Box<EvalAltResult>> {
+    let pos = ctx.call_position();
+    let duration_of = |key: &str, default: &str| -> Result<std::time::Duration, Box<EvalAltResult>> {
+        let text = options.get(key).map(|v| v.to_string()).unwrap_or_else(|| default.to_string());
+        crate::duration::parse(&text).map_err(|e| runtime(format!("wait_until: `{key}`: {e}"), pos))
+    };
+    if let Some(key) = options.keys().find(|k| !["every", "timeout"].contains(&k.as_str())) {
+        return Err(runtime(format!("wait_until: unknown option `{key}`; it takes every and timeout"), pos));
+    }
+    let (every, timeout) = (duration_of("every", "5s")?, duration_of("timeout", "5m")?);
+    let started = host.controller.step_clock();
+    let mut polls = 0;
+    loop {
+        polls += 1;
+        let value: Dynamic = condition.call_within_context(ctx, ())?;
+        let (ok, actual) = match (value.as_bool(), value.clone().try_cast::<rhai::Map>()) {
+            (Ok(ok), _) => (ok, String::new()),
+            (_, Some(map)) => (
+                map.get("ok")
+                    .and_then(|v| v.as_bool().ok())
+                    .ok_or_else(|| runtime("wait_until: the condition gave a map without a true/false `ok`".into(), pos))?,
+                map.get("actual").map(|v| v.to_string()).unwrap_or_default(),
+            ),
+            _ => {
+                return Err(runtime(
+                    format!(
+                        "wait_until: the condition must give true/false or #{{ ok, actual }}, not {}",
+                        value.type_name()
+                    ),
+                    pos,
+                ));
+            }
+        };
+        let waited = host.controller.step_clock().saturating_sub(started);
+        if ok {
+            let mut done = rhai::Map::new();
+            done.insert("ok".into(), true.into());
+            done.insert("actual".into(), actual.into());
+            done.insert("polls".into(), (polls as i64).into());
+            done.insert("waited_s".into(), (waited.as_secs_f64()).into());
+            return Ok(done);
+        }
+        if waited + every > timeout {
+            let evidence =
+                if actual.is_empty() { "the condition was false".to_string() } else { format!("last: {actual}") };
+            return Err(runtime(
+                format!("wait_until: not true after {} ({polls} polls); {evidence}", crate::duration::short(waited)),
+                pos,
+            ));
+        }
+        sleep(host, ctx, every)?;
     }
 }
 

@@ -47,6 +47,13 @@ pub struct StepOptions {
     pub required: bool,
     /// The runbook section it fills in ("3.2"); default: its phase's. The report places it there.
     pub section: Option<String>,
+    /// `step "x" for host in hosts`: how many items run first, alone; a failure among them stops the rest.
+    #[serde(default)]
+    pub canary: usize,
+    /// `step "x" for host in hosts`: how many items may fail before the rest are not started (default 0:
+    /// a failure asks retry / skip / abort, as any step's).
+    #[serde(default)]
+    pub max_fail: usize,
 }
 
 /// `with #{ ... }` on a phase.
@@ -67,7 +74,15 @@ pub struct StepSpec {
     pub name: String,
     pub options: StepOptions,
     pub pos: Position,
+    /// One item of a step repeated per item that may fail without stopping the others (`max_fail`, a
+    /// canary): once its retries are spent, a failure is journaled and weighed as a failed verdict, and
+    /// the step gives `ToleratedFailure` instead of asking retry / skip / abort.
+    pub tolerate: bool,
 }
+
+/// What a tolerated step gives when it failed (see `StepSpec::tolerate`).
+#[derive(Debug, Clone, Copy)]
+pub struct ToleratedFailure;
 
 pub struct StepOutput {
     pub value: Dynamic,
@@ -173,4 +188,6 @@ pub trait ScriptRun {
     fn step_uses_value(&self, name: &str) -> bool;
     /// Records a gate's decision.
     fn decided(&self, decision: GateDecision) -> Result<(), Box<EvalAltResult>>;
+    /// Ends the run with this failure (between steps: a canary or a repeated step's max_fail).
+    fn stop_run(&self, failure: Failure, pos: Position) -> Box<EvalAltResult>;
 }

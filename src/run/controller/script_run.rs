@@ -126,4 +126,8 @@ impl ScriptRun for Controller {
         };
         self.journal(entry, true)
     }
+
+    fn stop_run(&self, failure: Failure, pos: Position) -> Box<EvalAltResult> {
+        self.stop(Stop::Failure(failure), pos)
+    }
 }
