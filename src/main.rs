@@ -234,7 +234,23 @@ fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
 fn dispatch(cli: Cli, mut options: Options) -> Result<(), Failure> {
     let command = match (cli.command, cli.file) {
         (Some(command), _) => command,
-        (None, Some(file)) => Command::Run { file, only: Vec::new() },
+        (None, Some(file)) => {
+            // `golive stauts` is a mistyped command, not a script: say so rather than "cannot read stauts".
+            let word = file.to_string_lossy().into_owned();
+            let bare = !word.contains(['/', '.']) && !file.exists();
+            if bare {
+                use clap::CommandFactory;
+                let cli = Cli::command();
+                let names: Vec<&str> = cli.get_subcommands().map(|c| c.get_name()).collect();
+                if let Some(name) = golive::suggest::closest(&word, names.iter().copied()) {
+                    return Err(Failure::Usage(format!(
+                        "error: no command `{word}`; did you mean `golive {name}`? (a runbook is named by its file, \
+                         e.g. scripts/{word}.rhai)"
+                    )));
+                }
+            }
+            Command::Run { file, only: Vec::new() }
+        }
         (None, None) => {
             return Err(Failure::Usage(
                 "error: name a runbook to run, e.g. `golive scripts/saturday.rhai`; `golive --help` lists commands"
@@ -402,6 +418,11 @@ phase "name" [with #{ window: "06:00-12:00", owner: "DevOps", budget: "5m", sect
 step "name" [with #{ timeout, retries, retry_delay, idempotent, section }] { ... }
     The unit of work and checkpoint. timeout bounds its commands (else command_timeout, 10m);
     retries re-runs it after a failure; idempotent re-runs it without asking when it was in doubt.
+
+step "name" for host in hosts [with #{ ..., canary: 1, max_fail: 0 }] { ... }
+    The step once per item, each its own checkpoint "name [web2]". canary items run first and alone: a
+    failure stops the rest; max_fail items may fail past the canary (failed verdicts at the end).
+    (A step inside a Rhai for/while loop is refused: use this form.)
 
 check "name" [with #{ timeout, retries, retry_delay, required }] { true/false or #{ ok, actual, target } }
     Gives #{ ok, actual, target, ... } always. retries polls it until it passes; required: true stops

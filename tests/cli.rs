@@ -682,3 +682,20 @@ check "never" {
     let journal = project.state_files();
     assert!(journal.matches("\"what\":\"sleep 300ms\"").count() >= 1 && journal.contains("test -f ready"), "{journal}");
 }
+
+#[test]
+fn a_mistyped_command_gets_did_you_mean_and_a_keyword_used_as_a_name_is_named() {
+    let project = Project::new();
+    let run = project.golive(&["stauts"]);
+    run.assert_code(2);
+    assert!(run.stderr.contains("no command `stauts`; did you mean `golive status`?"), "{}", run.stderr);
+    project.write("kw.rhai", "let steps = [1];\nfor step in steps { print(step); }\n");
+    let run = project.golive(&["check", "kw.rhai"]);
+    run.assert_code(2);
+    assert!(
+        run.stderr.contains("`step` is one of golive's words (phase, step, check, manual, gate)")
+            && run.stderr.contains("kw.rhai:2:"),
+        "{}",
+        run.stderr
+    );
+}

@@ -80,6 +80,35 @@ pub fn from_parse_error(err: &ParseError, file: &str, known: &KnownFunctions) ->
     Diagnostic::at(file, err.position(), message)
 }
 
+/// golive's five words are keywords: `for step in steps` or `m.check` fails in Rhai's parser with
+/// "Expecting a string" (it reads the word as the start of a step). Said plainly, naming the word.
+pub fn keyword_misuse(diagnostic: Diagnostic, source: &str) -> Diagnostic {
+    if !diagnostic.message.contains("Expecting a string") {
+        return diagnostic;
+    }
+    let Some(line) = diagnostic.line.checked_sub(1).and_then(|n| source.lines().nth(n)) else { return diagnostic };
+    for word in ["phase", "step", "check", "manual", "gate"] {
+        let mut from = 0;
+        while let Some(found) = line[from..].find(word) {
+            let at = from + found;
+            let end = at + word.len();
+            let before = line[..at].chars().next_back();
+            let after = line[end..].chars().next();
+            let whole = !before.is_some_and(|c| c.is_alphanumeric() || c == '_')
+                && !after.is_some_and(|c| c.is_alphanumeric() || c == '_');
+            if whole && !line[end..].trim_start().starts_with('"') {
+                let message = format!(
+                    "`{word}` is one of golive's words (phase, step, check, manual, gate), so it cannot name a \
+                     variable, a parameter or a property here; call it something else (`s`, `item`, `{word}_`)"
+                );
+                return Diagnostic { message, ..diagnostic };
+            }
+            from = end;
+        }
+    }
+    diagnostic
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

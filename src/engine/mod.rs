@@ -219,10 +219,10 @@ pub fn compile(loaded: &mut Loaded, name: &str, text: &str, color: bool) -> Resu
     for name in outline::item_variables(text) {
         items.push_constant(name, ());
     }
-    let mut ast = loaded
-        .engine
-        .compile_with_scope(&items, text)
-        .map_err(|e| Failure::Usage(loaded.sources.render(&from_parse_error(&e, name, &loaded.known), color)))?;
+    let mut ast = loaded.engine.compile_with_scope(&items, text).map_err(|e| {
+        let diagnostic = diagnostics::keyword_misuse(from_parse_error(&e, name, &loaded.known), text);
+        Failure::Usage(loaded.sources.render(&diagnostic, color))
+    })?;
     ast.set_source(name);
     let outline = outline::outline(&ast, text, name, &loaded.known).map_err(|errors| {
         Failure::Usage(errors.iter().map(|d| loaded.sources.render(d, color)).collect::<Vec<_>>().join("\n"))

@@ -247,9 +247,9 @@ fn wait_until(
         let (ok, actual) = match (value.as_bool(), value.clone().try_cast::<rhai::Map>()) {
             (Ok(ok), _) => (ok, String::new()),
             (_, Some(map)) => (
-                map.get("ok")
-                    .and_then(|v| v.as_bool().ok())
-                    .ok_or_else(|| runtime("wait_until: the condition gave a map without a true/false `ok`".into(), pos))?,
+                map.get("ok").and_then(|v| v.as_bool().ok()).ok_or_else(|| {
+                    runtime("wait_until: the condition gave a map without a true/false `ok`".into(), pos)
+                })?,
                 map.get("actual").map(|v| v.to_string()).unwrap_or_default(),
             ),
             _ => {
