@@ -119,6 +119,19 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
+    /// The project's snapshot tests: each script's plan, with no scenario and under each
+    /// tests/scenarios/<script>.<case>.toml, against tests/snapshots/plans__<case>.snap. Exit 1 on any
+    /// difference.
+    Test {
+        /// Only these scripts (default: scripts/ and examples/).
+        scripts: Vec<PathBuf>,
+        /// Write the plans that differ (or have no snapshot yet) as the new snapshots.
+        #[arg(long)]
+        accept: bool,
+        /// Also write a JUnit XML report here, for CI systems.
+        #[arg(long, value_name = "FILE")]
+        junit: Option<PathBuf>,
+    },
     /// The runbook filled in from the journals: Markdown, self-contained HTML with the timeline, and PDF (by
     /// headless Chromium, where installed). Prints the files' paths.
     Report {
@@ -216,6 +229,7 @@ fn prints_only(cli: &Cli) -> bool {
                 | Command::Status { .. }
                 | Command::Runs { .. }
                 | Command::Report { .. }
+                | Command::Test { .. }
                 | Command::Docs { .. }
                 | Command::Contacts
                 | Command::Check { .. }
@@ -359,6 +373,21 @@ fn dispatch(cli: Cli, mut options: Options) -> Result<(), Failure> {
                 println!("{}", file.display());
             }
             Ok(())
+        }
+        Command::Test { scripts, accept, junit } => {
+            let config = golive::config::Config::discover(std::path::Path::new("."))?;
+            let cases = run::snapshots::cases(&config, &scripts)?;
+            let rt = runtime()?;
+            let results = run::snapshots::test(&config, &cases, &options, accept, rt.handle())?;
+            print!("{}", run::snapshots::render(&results, &config));
+            if let Some(path) = junit {
+                std::fs::write(&path, run::snapshots::junit(&results))
+                    .map_err(|e| golive::error::io_failure("write", &path, e))?;
+            }
+            match results.iter().filter(|r| !r.passed()).count() {
+                0 => Ok(()),
+                n => Err(Failure::Runbook(format!("{n} of {} cases failed", results.len()))),
+            }
         }
         Command::Serve { runs, since, bind } => {
             let config = golive::config::Config::discover(std::path::Path::new("."))?;

@@ -699,3 +699,65 @@ fn a_mistyped_command_gets_did_you_mean_and_a_keyword_used_as_a_name_is_named() 
         run.stderr
     );
 }
+
+/// `golive test` in a runbook repository: a new case fails until `--accept` stores it; a changed command
+/// fails with a diff naming the old and the new line; `[test] exit_code` is held against the plan; a rule
+/// that never matched is reported; the JUnit report is well-formed XML.
+#[test]
+fn golive_test_snapshots_plans_per_scenario_accepts_reports_diffs_and_writes_junit() {
+    let project = Project::new();
+    project.write("scripts/deploy.rhai", "step \"pull\" { local::run(\"docker pull app:1.0\"); }\ncheck \"up\" { local::run(\"curl -sf localhost\").code == 0 }\n");
+    project.write(
+        "tests/scenarios/deploy.happy.toml",
+        "[test]\nexit_code = 0\n\n[[exec]]\nmatch = \"curl\"\n\n[[exec]]\nmatch = \"never-run\"\n",
+    );
+    let first = project.golive(&["test"]);
+    first.assert_code(1);
+    assert!(
+        first.stdout.contains("FAIL  deploy.happy: no snapshot yet (`golive test --accept` writes it)"),
+        "{}",
+        first.all()
+    );
+    let accepted = project.golive(&["test", "--accept"]);
+    accepted.assert_code(0);
+    assert!(accepted.stdout.contains("2 cases: 0 passed, 0 failed, 2 accepted"), "{}", accepted.all());
+    assert!(project.read("tests/snapshots/plans__deploy.happy.snap").starts_with("---\nsource: golive test\n"));
+    let again = project.golive(&["test"]);
+    again.assert_code(0);
+    assert!(
+        again.stdout.contains("warning: scenario [[exec]] rule 2 \"never-run\" never matched an effect"),
+        "{}",
+        again.all()
+    );
+
+    project.write("scripts/deploy.rhai", &project.read("scripts/deploy.rhai").replace("app:1.0", "app:2.0"));
+    let junit = project.file("junit.xml");
+    let changed = project.golive(&["test", "--junit", junit.to_str().unwrap()]);
+    changed.assert_code(1);
+    assert!(changed.stdout.contains("FAIL  deploy.happy: the plan differs from its snapshot"), "{}", changed.all());
+    assert!(
+        changed.stdout.lines().any(|l| l.contains(" -") && l.contains("docker pull app:1.0"))
+            && changed.stdout.lines().any(|l| l.contains(" +") && l.contains("docker pull app:2.0")),
+        "{}",
+        changed.all()
+    );
+    let parsed = std::process::Command::new("python3")
+        .args(["-c", "import sys, xml.etree.ElementTree as E; r = E.parse(sys.argv[1]).getroot(); s = r.find('testsuite'); print(s.get('tests'), s.get('failures'), len(s.findall('testcase/failure')))"])
+        .arg(&junit)
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&parsed.stdout).trim(), "2 2 2", "{}", String::from_utf8_lossy(&parsed.stderr));
+
+    project.golive(&["test", "--accept"]).assert_code(0);
+    project.write(
+        "tests/scenarios/deploy.happy.toml",
+        &project.read("tests/scenarios/deploy.happy.toml").replace("exit_code = 0", "exit_code = 1"),
+    );
+    let wrong = project.golive(&["test"]);
+    wrong.assert_code(1);
+    assert!(
+        wrong.stdout.contains("deploy.happy: the plan predicts exit 0; [test] exit_code says 1"),
+        "{}",
+        wrong.all()
+    );
+}

@@ -1,62 +1,29 @@
-//! Snapshot tests: the plan of every `scripts/*.rhai` and `examples/*.rhai`, with no scenario and under each
-//! scenario `tests/scenarios/<script>.<name>.toml`. A new script or scenario adds its snapshots by itself.
+//! golive's own plan snapshots, through `golive test` as a runbook repository runs them: every
+//! `scripts/*.rhai` and `examples/*.rhai` with no scenario and under each `tests/scenarios/<script>.<case>.toml`,
+//! each case its own line (one difference never hides the rest), against `tests/snapshots/plans__<case>.snap`.
+//! After an intended change: `golive test --accept`, then review the diff in git.
 
-use std::path::{Path, PathBuf};
+mod common;
 
-use golive::run::{Options, PlanRequest};
-
-fn rhai_files(dir: &str) -> Vec<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
-    let mut files: Vec<PathBuf> = std::fs::read_dir(root)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|e| e == "rhai"))
-        .collect();
-    files.sort();
-    files
-}
-
-fn scenarios_for(stem: &str) -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scenarios");
-    let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| {
-            let name = p.file_name().unwrap_or_default().to_string_lossy();
-            name.starts_with(&format!("{stem}.")) && name.ends_with(".toml")
-        })
-        .collect();
-    found.sort();
-    found
-}
+use std::process::Command;
 
 #[test]
-fn every_script_plans_deterministically_under_every_scenario() {
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let scripts: Vec<PathBuf> = rhai_files("scripts").into_iter().chain(rhai_files("examples")).collect();
-    assert!(!scripts.is_empty(), "no scripts to plan");
-    let mut planned = 0;
-    for script in scripts {
-        let stem = script.file_stem().unwrap().to_string_lossy().into_owned();
-        let cases = std::iter::once(None).chain(scenarios_for(&stem).into_iter().map(Some));
-        for scenario in cases {
-            let name = match &scenario {
-                None => stem.clone(),
-                Some(s) => s.file_stem().unwrap().to_string_lossy().into_owned(),
-            };
-            let request = PlanRequest { scenario: scenario.clone(), live_reads: false };
-            let plan = golive::run::plan(&script, &Options::default(), &request, runtime.handle())
-                .unwrap_or_else(|f| panic!("{name}: {}", f.message()));
-            let text = plan.render_text();
-            let again = golive::run::plan(&script, &Options::default(), &request, runtime.handle()).unwrap();
-            assert_eq!(text, again.render_text(), "{name}: the plan is not deterministic");
-            insta::assert_snapshot!(name, text);
-            planned += 1;
-        }
-    }
-    assert!(planned >= 3, "expected the example under its two scenarios at least, planned {planned}");
+fn every_script_plans_as_its_snapshots_say_under_every_scenario() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let junit = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("plans-junit.xml");
+    let out = Command::new(env!("CARGO_BIN_EXE_golive"))
+        .args(["test", "--junit"])
+        .arg(&junit)
+        .current_dir(root)
+        .env("NO_COLOR", "1")
+        .env_remove("GOLIVE_STDLIB")
+        .output()
+        .unwrap();
+    let run = common::Run::from(out);
+    let cases = run.stdout.lines().filter(|l| l.starts_with("  ok") || l.starts_with("  FAIL")).count();
+    assert!(cases >= 20, "expected every script and scenario, got {cases}:\n{}", run.all());
+    run.assert_code(0);
+    assert!(run.stdout.contains(&format!("{cases} cases: {cases} passed, 0 failed")), "{}", run.all());
+    let report = std::fs::read_to_string(&junit).unwrap();
+    assert!(report.contains(&format!("tests=\"{cases}\" failures=\"0\"")), "{report}");
 }

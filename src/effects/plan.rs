@@ -10,7 +10,8 @@ use super::tls::CertInfo;
 use super::{Access, Budget, Effect, EffectError, ExecOutput, Outcome, Provenance, World};
 
 pub struct PlanWorld {
-    pub scenario: Option<Scenario>,
+    /// Shared with the plan's caller, which asks it afterwards which rules never matched.
+    pub scenario: Option<std::rc::Rc<Scenario>>,
     pub live_reads: Option<LiveWorld>,
 }
 

@@ -68,6 +68,17 @@ struct ScenarioFile {
     /// What a gate's `include` sees of an earlier runbook's newest run: plans never read local journals.
     #[serde(default)]
     include: Vec<IncludeRule>,
+    /// `[test]`: what `golive test` expects of this case (read there; a plan ignores it).
+    #[serde(default)]
+    #[allow(dead_code)]
+    test: Option<TestExpectation>,
+}
+
+/// `[test] exit_code = 1`: the exit code the plan must predict.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TestExpectation {
+    pub exit_code: Option<i32>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -245,6 +256,28 @@ impl Scenario {
             include: file.include,
             used: RefCell::new(HashMap::new()),
         })
+    }
+
+    /// The rules no effect ever matched ("exec rule 3 \"drush status\""): a scenario that answers what the
+    /// script never asks is out of date.
+    pub fn unused(&self) -> Vec<String> {
+        let used = self.used.borrow();
+        let mut out = Vec::new();
+        let mut note = |kind: &'static str, patterns: Vec<&str>| {
+            for (i, pattern) in patterns.into_iter().enumerate() {
+                if !used.contains_key(&(kind, i)) {
+                    out.push(format!("[[{kind}]] rule {} \"{pattern}\"", i + 1));
+                }
+            }
+        };
+        note("exec", self.exec.iter().map(|r| r.pattern.as_str()).collect());
+        note("prompt", self.prompt.iter().map(|r| r.pattern.as_str()).collect());
+        note("http", self.http.iter().map(|r| r.pattern.as_str()).collect());
+        note("probe", self.probe.iter().map(|r| r.pattern.as_str()).collect());
+        note("tls", self.tls.iter().map(|r| r.pattern.as_str()).collect());
+        note("dns", self.dns.iter().map(|r| r.pattern.as_str()).collect());
+        note("browser", self.browser.iter().map(|r| r.pattern.as_str()).collect());
+        out
     }
 
     /// The first fresh rule of `kind` that applies and whose pattern is in `line`; counts its use.

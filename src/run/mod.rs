@@ -12,6 +12,7 @@ pub mod plan;
 pub mod prior;
 pub mod report;
 pub mod schedule;
+pub mod snapshots;
 pub mod status;
 pub mod verdicts;
 
@@ -190,7 +191,7 @@ pub(crate) fn run_target(config: &Config, options: &Options) -> Result<String> {
 }
 
 fn world_for_plan(config: &Arc<Config>, request: &PlanRequest, runtime: &tokio::runtime::Handle) -> Result<PlanWorld> {
-    let scenario = request.scenario.as_deref().map(Scenario::load).transpose()?;
+    let scenario = request.scenario.as_deref().map(Scenario::load).transpose()?.map(std::rc::Rc::new);
     // Live reads never prompt: a plan asks nobody anything.
     let live_reads = request
         .live_reads
@@ -225,6 +226,7 @@ pub fn plan(script: &Path, options: &Options, request: &PlanRequest, runtime: &t
     let file = ScriptFile::read(script)?;
     let target = run_target(&file.config, options)?;
     let world = world_for_plan(&file.config, request, runtime)?;
+    let scenario = world.scenario.clone();
     let terminal = Arc::new(Terminal::new(Redactor::new(), true));
     let session = open_session(file, Box::new(world), terminal, options, &target, Interrupts::new())?;
     let outline = session.script.outline.clone();
@@ -239,6 +241,7 @@ pub fn plan(script: &Path, options: &Options, request: &PlanRequest, runtime: &t
     plan.script = session.file.name.clone();
     plan.target = target;
     plan.scenario = request.scenario.as_ref().map(|p| relative(p, &session.file.config.root));
+    plan.unused_rules = scenario.map(|s| s.unused()).unwrap_or_default();
     (plan.exit_code, plan.outcome) = match outcome {
         Ok(()) => (0, "the run would complete (exit 0)".into()),
         Err(Failure::Usage(message)) => return Err(Failure::Usage(message)),

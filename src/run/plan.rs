@@ -13,6 +13,9 @@ pub struct Plan {
     pub outcome: String,
     /// The predicted run's exit code: 0 done, 1 it would fail or its outcome is unknown, 130, 3...
     pub exit_code: i32,
+    /// The scenario's rules no effect matched (`golive test` reports them).
+    #[serde(skip)]
+    pub unused_rules: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]
