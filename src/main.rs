@@ -61,6 +61,10 @@ enum Command {
         /// Run only these steps; the others yield their last stored value.
         #[arg(long, value_name = "STEP")]
         only: Vec<String>,
+        /// A reviewed plan (`golive plan -o FILE`): refuse to start if the script, the stdlib, golive.toml or
+        /// the target changed since it was made.
+        #[arg(long, value_name = "FILE")]
+        plan: Option<PathBuf>,
     },
     /// Show what a run would do, touching nothing.
     Plan {
@@ -73,6 +77,9 @@ enum Command {
         live_reads: bool,
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
+        /// Also save the plan, with hashes of what it was made from, for review and `golive run --plan`.
+        #[arg(short = 'o', long = "out", value_name = "FILE")]
+        out: Option<PathBuf>,
     },
     /// Carry on a run that stopped: done steps are skipped and give their stored values, every verdict is
     /// restored, failed checks are evaluated again.
@@ -249,6 +256,7 @@ fn dispatch(cli: Cli, mut options: Options) -> Result<(), Failure> {
     let command = match (cli.command, cli.file) {
         (Some(command), _) => command,
         (None, Some(file)) => {
+            let file: PathBuf = file;
             // `golive stauts` is a mistyped command, not a script: say so rather than "cannot read stauts".
             let word = file.to_string_lossy().into_owned();
             let bare = !word.contains(['/', '.']) && !file.exists();
@@ -263,7 +271,7 @@ fn dispatch(cli: Cli, mut options: Options) -> Result<(), Failure> {
                     )));
                 }
             }
-            Command::Run { file, only: Vec::new() }
+            Command::Run { file, only: Vec::new(), plan: None }
         }
         (None, None) => {
             return Err(Failure::Usage(
@@ -273,7 +281,10 @@ fn dispatch(cli: Cli, mut options: Options) -> Result<(), Failure> {
         }
     };
     match command {
-        Command::Run { file, only } => {
+        Command::Run { file, only, plan } => {
+            if let Some(reviewed) = &plan {
+                run::reviewed::check(reviewed, &file, &options)?;
+            }
             let rt = runtime()?;
             finish_run(run::run(&file, &only, &options, rt.handle()))
         }
@@ -284,9 +295,13 @@ fn dispatch(cli: Cli, mut options: Options) -> Result<(), Failure> {
             let query = run::RunQuery { run_or_script: id, target: options.target.clone() };
             finish_run(run::resume(&query, &options, rt.handle()))
         }
-        Command::Plan { file, scenario, live_reads, format } => {
+        Command::Plan { file, scenario, live_reads, format, out } => {
             let rt = runtime()?;
+            let basis = out.as_ref().map(|_| run::reviewed::basis(&file, &options)).transpose()?;
             let plan = run::plan(&file, &options, &PlanRequest { scenario, live_reads }, rt.handle())?;
+            if let (Some(path), Some(basis)) = (&out, basis) {
+                run::reviewed::save(path, basis, &plan)?;
+            }
             match format {
                 Format::Text => print!("{}", plan.render_text()),
                 Format::Json => println!("{}", golive::terminal::printable_json(&plan.json())),

@@ -761,3 +761,44 @@ fn golive_test_snapshots_plans_per_scenario_accepts_reports_diffs_and_writes_jun
         wrong.all()
     );
 }
+
+/// A reviewed plan is the contract: `golive run --plan FILE` starts only while the script, the stdlib,
+/// golive.toml and the target are what `golive plan -o FILE` saw, and names what changed otherwise.
+#[test]
+fn a_run_refuses_a_reviewed_plan_whose_script_or_config_changed_since() {
+    let project = Project::new();
+    project.write("deploy.rhai", "step \"mark\" { local::run(\"echo v1 >> marks\"); }\n");
+    let planned = project.golive(&["plan", "deploy.rhai", "-o", "reviewed.json"]);
+    planned.assert_code(0);
+    let saved: serde_json::Value = serde_json::from_str(&project.read("reviewed.json")).unwrap();
+    assert_eq!(saved["basis"]["target"], "local");
+    assert!(saved["plan_text"].as_str().unwrap_or_default().contains("echo v1 >> marks"), "{saved}");
+    project.golive(&["run", "deploy.rhai", "--plan", "reviewed.json"]).assert_code(0);
+    assert_eq!(project.read("marks"), "v1\n");
+
+    project.write("deploy.rhai", "step \"mark\" { local::run(\"echo v2 >> marks\"); }\n");
+    let refused = project.golive(&["run", "deploy.rhai", "--plan", "reviewed.json"]);
+    refused.assert_code(2);
+    assert!(
+        refused.stderr.contains("no longer describes this run: deploy.rhai changed; nothing was run"),
+        "{}",
+        refused.stderr
+    );
+    let other_target = project.golive(&["run", "deploy.rhai", "--plan", "reviewed.json", "--target", "prod"]);
+    other_target.assert_code(2);
+    assert!(
+        other_target.stderr.contains("it was planned for target `local`, this run is on `prod`"),
+        "{}",
+        other_target.stderr
+    );
+    std::fs::write(project.file("golive.toml"), project.read("golive.toml") + "\n# edited\n").unwrap();
+    project.write("deploy.rhai", "step \"mark\" { local::run(\"echo v1 >> marks\"); }\n");
+    let config = project.golive(&["run", "deploy.rhai", "--plan", "reviewed.json"]);
+    config.assert_code(2);
+    assert!(
+        config.stderr.contains("golive.toml changed") && !config.stderr.contains("deploy.rhai changed"),
+        "{}",
+        config.stderr
+    );
+    assert_eq!(project.read("marks"), "v1\n", "a refused run touched nothing");
+}

@@ -11,6 +11,7 @@ pub mod lock;
 pub mod plan;
 pub mod prior;
 pub mod report;
+pub mod reviewed;
 pub mod schedule;
 pub mod snapshots;
 pub mod status;
