@@ -126,6 +126,9 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
+    /// Start a runbook repository here (or in DIR): golive.toml, a first runbook, a scenario and its
+    /// snapshot, .gitignore and a CI script running `golive check` and `golive test`.
+    Init { dir: Option<PathBuf> },
     /// The project's snapshot tests: each script's plan, with no scenario and under each
     /// tests/scenarios/<script>.<case>.toml, against tests/snapshots/plans__<case>.snap. Exit 1 on any
     /// difference.
@@ -387,6 +390,15 @@ fn dispatch(cli: Cli, mut options: Options) -> Result<(), Failure> {
             for file in &written.files {
                 println!("{}", file.display());
             }
+            Ok(())
+        }
+        Command::Init { dir } => {
+            let dir = dir.unwrap_or_else(|| PathBuf::from("."));
+            let rt = runtime()?;
+            for file in run::init::init(&dir, rt.handle())? {
+                println!("wrote {}", file.display());
+            }
+            println!("next: cd {} && golive check && golive test && golive plan scripts/release.rhai", dir.display());
             Ok(())
         }
         Command::Test { scripts, accept, junit } => {

@@ -802,3 +802,54 @@ fn a_run_refuses_a_reviewed_plan_whose_script_or_config_changed_since() {
     );
     assert_eq!(project.read("marks"), "v1\n", "a refused run touched nothing");
 }
+
+/// `golive init` makes a repository whose `golive check` and `golive test` pass as they are; editing a
+/// command makes `golive test` fail with a readable diff, and `--accept` makes it pass again. Nothing is
+/// written over an existing repository.
+#[test]
+fn golive_init_makes_a_repository_whose_check_and_test_pass_and_catch_an_edit() {
+    let dir = tempfile::tempdir().unwrap();
+    let golive = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_golive"))
+            .args(args)
+            .current_dir(dir.path())
+            .env("NO_COLOR", "1")
+            .env_remove("GOLIVE_STDLIB")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        common::Run::from(out)
+    };
+    golive(&["init"]).assert_code(0);
+    for file in [
+        "golive.toml",
+        "scripts/release.rhai",
+        "tests/scenarios/release.healthy.toml",
+        ".gitignore",
+        "ci.sh",
+        "tests/snapshots/plans__release.healthy.snap",
+    ] {
+        assert!(dir.path().join(file).is_file(), "init wrote no {file}");
+    }
+    golive(&["check"]).assert_code(0);
+    golive(&["test"]).assert_code(0);
+    let again = golive(&["init"]);
+    again.assert_code(2);
+    assert!(again.stderr.contains("golive.toml exists"), "{}", again.stderr);
+
+    let script = dir.path().join("scripts/release.rhai");
+    let text = std::fs::read_to_string(&script).unwrap();
+    std::fs::write(&script, text.replace("> release.txt", "> RELEASE")).unwrap();
+    let changed = golive(&["test", "--junit", "junit.xml"]);
+    changed.assert_code(1);
+    assert!(changed.stdout.contains("FAIL  release.healthy: the plan differs from its snapshot"), "{}", changed.all());
+    assert!(changed.stdout.contains("-    write  local$ echo 1.0.0 > release.txt"), "{}", changed.all());
+    assert!(changed.stdout.contains("+    write  local$ echo 1.0.0 > RELEASE"), "{}", changed.all());
+    let junit = std::fs::read_to_string(dir.path().join("junit.xml")).unwrap();
+    assert!(
+        junit.starts_with("<?xml") && junit.contains("<failure message=\"the plan differs from its snapshot\">"),
+        "{junit}"
+    );
+    golive(&["test", "--accept"]).assert_code(0);
+    golive(&["test"]).assert_code(0);
+}

@@ -4,6 +4,7 @@ pub mod answers;
 pub mod controller;
 pub mod history;
 pub mod identity;
+pub mod init;
 pub mod interrupt;
 pub mod journal;
 pub mod launch;
