@@ -63,6 +63,9 @@ impl Outline {
 
 struct Walk<'a> {
     source: &'a str,
+    /// Where each line starts: positions become byte offsets without rescanning the source (a long script
+    /// would be quadratic otherwise).
+    lines: LineIndex,
     file: &'a str,
     known: &'a KnownFunctions,
     script_fns: HashMap<String, BTreeSet<usize>>,
@@ -76,6 +79,7 @@ struct Walk<'a> {
 pub fn outline(ast: &AST, source: &str, file: &str, known: &KnownFunctions) -> Result<Outline, Vec<Diagnostic>> {
     let mut walk = Walk {
         source,
+        lines: LineIndex::new(source),
         file,
         known,
         script_fns: HashMap::new(),
@@ -210,7 +214,7 @@ impl Walk<'_> {
             Expr::Stmt(block) => Some(block.end_position()),
             _ => None,
         });
-        let text = slice(self.source, pos, end);
+        let text = self.lines.slice(self.source, pos, end);
         self.outline.steps.push(OutlineStep {
             kind: kind.to_string(),
             name,
@@ -219,7 +223,7 @@ impl Walk<'_> {
             col: pos.position().unwrap_or(0),
             source_sha256: crate::digest::sha256_hex(text.as_bytes()),
             value_used: !matches!(ancestors.last(), Some(ASTNode::Stmt(Stmt::Expr(_)))),
-            each: each(custom, self.source),
+            each: each(custom, self.source, &self.lines),
         });
     }
 
@@ -273,7 +277,7 @@ impl Walk<'_> {
 }
 
 /// `step "x" for host in hosts`: "host in hosts", read back from the source.
-fn each(custom: &rhai::CustomExpr, source: &str) -> Option<String> {
+fn each(custom: &rhai::CustomExpr, source: &str, lines: &LineIndex) -> Option<String> {
     if !custom.tokens.iter().any(|t| t == "for") {
         return None;
     }
@@ -282,7 +286,7 @@ fn each(custom: &rhai::CustomExpr, source: &str) -> Option<String> {
         _ => return None,
     };
     let list = custom.inputs.get(2)?;
-    let from = byte_offset(source, list.position())?;
+    let from = lines.offset(source, list.position())?;
     let rest = &source[from..];
     let end = rest.find([' ', '{', '\n']).unwrap_or(rest.len());
     let list = rest[..end].trim();
@@ -314,14 +318,34 @@ fn enclosing(ancestors: &[ASTNode], keywords: &[&str]) -> Option<(String, String
     })
 }
 
-/// The source text from `start` to `end` (inclusive), or the rest of the start line without an end.
-fn slice(source: &str, start: Position, end: Option<Position>) -> &str {
-    let from = byte_offset(source, start).unwrap_or(0);
-    let to = match end.and_then(|e| byte_offset(source, e)) {
-        Some(to) => (to + 1).min(source.len()),
-        None => source[from..].find('\n').map_or(source.len(), |n| from + n),
-    };
-    source.get(from..to.max(from)).unwrap_or("")
+/// The byte offset where each line starts.
+struct LineIndex {
+    starts: Vec<usize>,
+}
+
+impl LineIndex {
+    fn new(source: &str) -> LineIndex {
+        LineIndex { starts: std::iter::once(0).chain(source.match_indices('\n').map(|(i, _)| i + 1)).collect() }
+    }
+
+    /// Rhai positions are 1-based lines and 1-based character columns.
+    fn offset(&self, source: &str, pos: Position) -> Option<usize> {
+        let (line, col) = (pos.line()?, pos.position().unwrap_or(1));
+        let line_start = *self.starts.get(line.checked_sub(1)?)?;
+        let rest = &source[line_start..];
+        let offset = rest.char_indices().nth(col.saturating_sub(1)).map(|(i, _)| i).unwrap_or(rest.len());
+        Some(line_start + offset)
+    }
+
+    /// The source text from `start` to `end` (inclusive), or the rest of the start line without an end.
+    fn slice<'s>(&self, source: &'s str, start: Position, end: Option<Position>) -> &'s str {
+        let from = self.offset(source, start).unwrap_or(0);
+        let to = match end.and_then(|e| self.offset(source, e)) {
+            Some(to) => (to + 1).min(source.len()),
+            None => source[from..].find('\n').map_or(source.len(), |n| from + n),
+        };
+        source.get(from..to.max(from)).unwrap_or("")
+    }
 }
 
 /// Rhai positions are 1-based lines and 1-based character columns.
