@@ -364,7 +364,7 @@ fn a_plans_gate_include_is_answered_by_the_scenario_never_by_local_journals() {
 #[test]
 fn a_plans_clock_is_one_instant() {
     let project = Project::new();
-    project.write("t.rhai", "step \"s\" { print(`${now()} ${timestamp()}`); }\n");
+    project.write("t.rhai", "step \"s\" { print(`${now()} ${unix_time()}`); }\n");
     let plan = project.golive(&["plan", "t.rhai"]);
     plan.assert_code(0);
     assert!(plan.stdout.contains("| 2000-01-01T00:00:00+00:00 946684800"), "{}", plan.stdout);
@@ -879,4 +879,15 @@ fn data_compare_never_passes_on_null_checksums() {
         "{}",
         null.stdout
     );
+}
+
+/// Stock Rhai stays stock: golive's clock is `unix_time()`, and Rhai's `timestamp()` is the instant the
+/// Rhai book describes, with `.elapsed`.
+#[test]
+fn rhais_own_timestamp_works_as_the_rhai_book_says() {
+    let project = Project::new();
+    project.write("t.rhai", "let t = timestamp();\nlet x = 0;\nfor i in 0..1000 { x += i; }\nprint(`elapsed ${type_of(t.elapsed)} ${t.elapsed >= 0.0} ${x}`);\nprint(type_of(unix_time()));\n");
+    let run = project.golive(&["t.rhai"]);
+    run.assert_code(0);
+    assert_eq!(run.stdout, "elapsed f64 true 499500\ni64\n", "{}", run.all());
 }

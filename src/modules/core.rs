@@ -163,10 +163,11 @@ pub fn register(engine: &mut Engine, reg: &mut Registrar, host: &Rc<Host>) {
     reg.global(
         engine,
         Sig {
-            name: "timestamp",
+            name: "unix_time",
             params: &[],
             returns: "int",
-            doc: "Seconds since the Unix epoch (0 in plans).",
+            doc: "Seconds since the Unix epoch, now (the plan's instant, 946684800, in plans). Rhai's own timestamp() \
+                  is left as the Rhai book describes it (an instant, with .elapsed).",
             effectful: false,
         },
         move || -> i64 { if h.controller.is_dry() { PLAN_TIMESTAMP } else { chrono::Utc::now().timestamp() } },
@@ -190,7 +191,7 @@ pub fn register(engine: &mut Engine, reg: &mut Registrar, host: &Rc<Host>) {
             name: "run_started",
             params: &[],
             returns: "int",
-            doc: "When this run first started, in seconds since the epoch: the same across its resumes (timestamp() is now), so what the run made can be told from what was there before it.",
+            doc: "When this run first started, in seconds since the epoch: the same across its resumes (unix_time() is now), so what the run made can be told from what was there before it.",
             effectful: false,
         },
         move || -> i64 { h.controller.run_started() },
