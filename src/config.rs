@@ -135,6 +135,9 @@ pub struct Config {
     pub team: Vec<TeamMember>,
     pub contacts: Vec<Contact>,
     pub report: ReportSettings,
+    /// No golive.toml was found: a stand-in with only the `local` target, for reading scripts and docs
+    /// outside a project (never for running them).
+    pub standalone: bool,
     /// `command_timeout`: the per-command default for steps without a timeout of their own.
     pub command_timeout: std::time::Duration,
     /// `output_cap`: bytes of each command's stdout and stderr kept (the head and the tail).
@@ -171,6 +174,25 @@ impl Config {
         }
     }
 
+    /// golive.toml found from `start`, or, when there is none in any folder above, a stand-in with only the
+    /// `local` target rooted at `start`'s folder: `golive docs`, `steps` and `check FILE` read scripts
+    /// without a project.
+    pub fn discover_or_standalone(start: &Path) -> Result<Config> {
+        let found = Config::discover(start);
+        if let Err(e) = &found
+            && e.message().contains("no golive.toml in")
+        {
+            let dir = if start.is_dir() { start.to_path_buf() } else { start.parent().unwrap_or(start).to_path_buf() };
+            let dir = std::fs::canonicalize(if dir.as_os_str().is_empty() { Path::new(".") } else { &dir })
+                .map_err(|e| io_failure("read", &dir, e))?;
+            let mut config =
+                Config::parse(&dir.join(FILE_NAME), "default_target = \"local\"\n[targets.local]\nkind = \"local\"\n")?;
+            config.standalone = true;
+            return Ok(config);
+        }
+        found
+    }
+
     pub fn load(path: &Path) -> Result<Config> {
         let text = std::fs::read_to_string(path).map_err(|e| io_failure("read", path, e))?;
         Config::parse(path, &text)
@@ -189,6 +211,7 @@ impl Config {
             team: file.team,
             contacts: file.contacts,
             report: file.report,
+            standalone: false,
             command_timeout: std::time::Duration::from_secs(10 * 60),
             output_cap: file.output_cap.unwrap_or(crate::effects::capture::DEFAULT_OUTPUT_CAP).max(1024),
         };

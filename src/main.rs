@@ -169,8 +169,13 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDRESS:PORT")]
         bind: std::net::SocketAddr,
     },
-    /// The functions scripts can call, with their documentation.
-    Docs { module: Option<String> },
+    /// The functions scripts can call, with their documentation (`golive docs syntax`: golive's words).
+    Docs {
+        module: Option<String>,
+        /// Write Rhai definition files (.d.rhai) of every function here, for editors and language servers.
+        #[arg(long, value_name = "DIR")]
+        definitions: Option<PathBuf>,
+    },
     /// The go-live team and the emergency contacts from golive.toml.
     Contacts,
     /// An incident console: run any call or a script's steps by hand, journaled.
@@ -431,12 +436,19 @@ fn dispatch(cli: Cli, mut options: Options) -> Result<(), Failure> {
             print!("{}", golive::run::report::contacts(&config));
             Ok(())
         }
-        Command::Docs { module } => {
+        Command::Docs { module, definitions } => {
             if module.as_deref() == Some("syntax") {
                 print!("{SYNTAX_DOCS}");
                 return Ok(());
             }
-            let docs = run::docs(&options)?;
+            let mut docs = run::docs(&options)?;
+            // Each module once, global functions first, registration order kept within a module.
+            docs.sort_by(|a, b| a.module.cmp(&b.module));
+            if let Some(dir) = &definitions {
+                let written = run::definitions(&options, dir)?;
+                println!("wrote {written} definition file(s) to {}", dir.display());
+                return Ok(());
+            }
             let mut modules: Vec<&str> = docs.iter().map(|d| d.module.as_str()).collect();
             modules.dedup();
             if module.is_none() {

@@ -853,3 +853,59 @@ fn golive_init_makes_a_repository_whose_check_and_test_pass_and_catch_an_edit() 
     golive(&["test", "--accept"]).assert_code(0);
     golive(&["test"]).assert_code(0);
 }
+
+/// Outside any project (no golive.toml above): `golive docs` lists each module once, `docs --definitions`
+/// writes Rhai definition files holding every documented function, and `steps` / `check FILE` read a script.
+#[test]
+fn docs_definitions_steps_and_check_work_outside_a_project_and_cover_every_function() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(!dir.path().ancestors().any(|d| d.join("golive.toml").exists()), "a golive.toml above the temp folder");
+    let golive = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_golive"))
+            .args(args)
+            .current_dir(dir.path())
+            .env("NO_COLOR", "1")
+            .env_remove("GOLIVE_STDLIB")
+            .output()
+            .unwrap();
+        common::Run::from(out)
+    };
+    let docs = golive(&["docs"]);
+    docs.assert_code(0);
+    let headings: Vec<&str> = docs.stdout.lines().filter(|l| l.starts_with("## ")).collect();
+    let mut unique = headings.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(headings.len(), unique.len(), "a module listed twice: {headings:?}");
+    assert!(!docs.stdout.contains("anon$"), "closures' helpers are listed");
+
+    golive(&["docs", "--definitions", "defs"]).assert_code(0);
+    let mut functions = 0;
+    for line in docs.stdout.lines() {
+        let Some((name, _)) = line.split_once('(') else { continue };
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':') {
+            continue;
+        }
+        let (file, function) = match name.rsplit_once("::") {
+            Some((module, function)) => (format!("{module}.d.rhai"), function),
+            None => ("__static__.d.rhai".to_string(), name),
+        };
+        let text = std::fs::read_to_string(dir.path().join("defs").join(&file)).unwrap_or_default();
+        assert!(text.contains(&format!("fn {function}(")), "{name} is not in defs/{file}");
+        functions += 1;
+    }
+    assert!(functions > 100, "only {functions} functions documented");
+
+    std::fs::write(
+        dir.path().join("roll.rhai"),
+        "let hosts = [\"a\"];\nstep \"restart\" for host in hosts { local::run(`echo ${host}`); }\n",
+    )
+    .unwrap();
+    let steps = golive(&["steps", "roll.rhai"]);
+    steps.assert_code(0);
+    assert!(steps.stdout.contains("step   \"restart\" for host in hosts"), "{}", steps.all());
+    golive(&["check", "roll.rhai"]).assert_code(0);
+    let run = golive(&["roll.rhai"]);
+    run.assert_code(2);
+    assert!(run.stderr.contains("no golive.toml"), "running still needs a project: {}", run.stderr);
+}

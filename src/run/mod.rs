@@ -98,14 +98,27 @@ pub(crate) struct ScriptFile {
 impl ScriptFile {
     /// A script that is not a file (the REPL without one), under the golive.toml found from here.
     pub(crate) fn inline(name: &str) -> Result<ScriptFile> {
-        let config = Arc::new(Config::discover(Path::new("."))?);
+        ScriptFile::inline_with(name, Config::discover)
+    }
+
+    fn inline_with(name: &str, config: fn(&Path) -> Result<Config>) -> Result<ScriptFile> {
+        let config = Arc::new(config(Path::new("."))?);
         Ok(ScriptFile { path: config.root.join(name), config, name: name.into(), text: String::new() })
     }
 
     pub(crate) fn read(path: &Path) -> Result<ScriptFile> {
+        ScriptFile::read_with(path, Config::discover)
+    }
+
+    /// For reading only (steps, check, docs): outside a project, a stand-in config with the local target.
+    pub(crate) fn read_outside_a_project(path: &Path) -> Result<ScriptFile> {
+        ScriptFile::read_with(path, Config::discover_or_standalone)
+    }
+
+    fn read_with(path: &Path, config: fn(&Path) -> Result<Config>) -> Result<ScriptFile> {
         let bytes = std::fs::read(path).map_err(|e| io_failure("read script", path, e))?;
         let text = script_text(path, bytes)?;
-        let config = Arc::new(Config::discover(path)?);
+        let config = Arc::new(config(path)?);
         let canonical = std::fs::canonicalize(path).map_err(|e| io_failure("read script", path, e))?;
         let name = canonical
             .strip_prefix(&config.root)
@@ -259,7 +272,7 @@ pub fn plan(script: &Path, options: &Options, request: &PlanRequest, runtime: &t
 
 /// `golive steps`: the static list, without running anything.
 pub fn steps(script: &Path, options: &Options) -> Result<Outline> {
-    let file = ScriptFile::read(script)?;
+    let file = ScriptFile::read_outside_a_project(script)?;
     let target = run_target(&file.config, options)?;
     let world = PlanWorld { scenario: None, live_reads: None };
     let terminal = Arc::new(Terminal::new(Redactor::new(), true));
@@ -283,7 +296,11 @@ pub fn check(scripts: &[PathBuf], options: &Options, all_targets: bool) -> Check
     for script in scripts {
         let checked = (|| {
             let outline = steps(script, options)?;
-            let file = ScriptFile::read(script)?;
+            let file = ScriptFile::read_outside_a_project(script)?;
+            // Outside a project there is no golive.toml to hold the settings against.
+            if file.config.standalone {
+                return Ok(());
+            }
             let targets =
                 if all_targets { file.config.target_names() } else { vec![run_target(&file.config, options)?] };
             for target in &targets {
@@ -328,11 +345,28 @@ fn missing_config(config: &Config, outline: &Outline, script: &str, target: &str
 
 pub fn docs(options: &Options) -> Result<Vec<crate::modules::FnDoc>> {
     // The docs are what an engine for an empty script registers: the same session a plan gets.
-    let file = ScriptFile::inline("<docs>")?;
+    let file = ScriptFile::inline_with("<docs>", Config::discover_or_standalone)?;
     let target = run_target(&file.config, options)?;
     let world = PlanWorld { scenario: None, live_reads: None };
     let terminal = Arc::new(Terminal::new(Redactor::new(), true));
     Ok(open_session(file, Box::new(world), terminal, options, &target, Interrupts::new())?.loaded.docs)
+}
+
+/// `golive docs --definitions DIR`: Rhai definition files (`.d.rhai`) of every function golive and its stdlib
+/// register, written from the engine's own metadata, for editors and language servers. Returns how many.
+pub fn definitions(options: &Options, dir: &Path) -> Result<usize> {
+    let file = ScriptFile::inline_with("<docs>", Config::discover_or_standalone)?;
+    let target = run_target(&file.config, options)?;
+    let world = PlanWorld { scenario: None, live_reads: None };
+    let terminal = Arc::new(Terminal::new(Redactor::new(), true));
+    let session = open_session(file, Box::new(world), terminal, options, &target, Interrupts::new())?;
+    std::fs::create_dir_all(dir).map_err(|e| io_failure("create", dir, e))?;
+    session.loaded.engine.definitions().write_to_dir(dir).map_err(|e| io_failure("write definitions to", dir, e))?;
+    let count = std::fs::read_dir(dir)
+        .map_err(|e| io_failure("read", dir, e))?
+        .filter(|e| e.as_ref().is_ok_and(|e| e.file_name().to_string_lossy().ends_with(".d.rhai")))
+        .count();
+    Ok(count)
 }
 
 /// What a finished (or stopped) run reports.
