@@ -131,8 +131,8 @@ fn unknown_step_option() {
     project.write("bad.rhai", "step \"a\" with #{ timout: \"1m\" } { local::run(\"touch ran\"); }\n");
     let run = project.golive(&["bad.rhai"]);
     run.assert_code(2);
-    assert!(run.stderr.contains("bad.rhai:1:15"), "{}", run.stderr);
-    assert!(run.stderr.contains("unknown field `timout`, expected one of `timeout`"), "{}", run.stderr);
+    assert!(run.stderr.contains("bad.rhai:1:18"), "{}", run.stderr);
+    assert!(run.stderr.contains("step \"a\": no option `timout`; did you mean `timeout`?"), "{}", run.stderr);
     assert!(!project.file("ran").exists());
 }
 

@@ -909,3 +909,23 @@ fn docs_definitions_steps_and_check_work_outside_a_project_and_cover_every_funct
     run.assert_code(2);
     assert!(run.stderr.contains("no golive.toml"), "running still needs a project: {}", run.stderr);
 }
+
+/// A mistyped option names its step, before anything runs; one the engine meets only at run time (a map
+/// built by the script) names it too.
+#[test]
+fn a_bad_step_option_names_the_step_before_anything_runs() {
+    let project = Project::new();
+    project.write("bad.rhai", "step \"deploy\" with #{ timeot: \"1m\" } { local::run(\"touch ran\"); }\n");
+    let run = project.golive(&["bad.rhai"]);
+    run.assert_code(2);
+    assert!(
+        run.stderr.contains("step \"deploy\": no option `timeot`; did you mean `timeout`?")
+            && run.stderr.contains("bad.rhai:1:"),
+        "{}",
+        run.stderr
+    );
+    assert!(!project.file("ran").exists() && !project.file(".golive/runs").exists(), "the bad script ran");
+    project.write("built.rhai", "let o = #{ timeot: \"1m\" };\nstep \"deploy\" with o { 1 }\n");
+    let run = project.golive(&["built.rhai"]);
+    assert!(run.stderr.contains("bad options for step \"deploy\": unknown field `timeot`"), "{}", run.stderr);
+}

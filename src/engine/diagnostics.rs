@@ -96,7 +96,16 @@ pub fn keyword_misuse(diagnostic: Diagnostic, source: &str) -> Diagnostic {
             let after = line[end..].chars().next();
             let whole = !before.is_some_and(|c| c.is_alphanumeric() || c == '_')
                 && !after.is_some_and(|c| c.is_alphanumeric() || c == '_');
-            if whole && !line[end..].trim_start().starts_with('"') {
+            let before_char = line[..at].trim_end().chars().next_back();
+            let before_word = line[..at].trim_end().rsplit(|c: char| !c.is_alphanumeric() && c != '_').next();
+            let after_text = line[end..].trim_start();
+            // Used as a name: after `for`/`let`/`const`, `.`, `(`, `,` or `|`, or before `in`, `=`, `.`, `)`...
+            // (`step n { }` is a step whose name is not a literal: Rhai's own message says that).
+            let as_name = before_char.is_some_and(|c| ".(,|[".contains(c))
+                || before_word.is_some_and(|w| ["for", "let", "const", "fn"].contains(&w))
+                || after_text.chars().next().is_some_and(|c| "=.),;]".contains(c))
+                || after_text.starts_with("in ");
+            if whole && as_name && !after_text.starts_with('"') {
                 let message = format!(
                     "`{word}` is one of golive's words (phase, step, check, manual, gate), so it cannot name a \
                      variable, a parameter or a property here; call it something else (`s`, `item`, `{word}_`)"

@@ -135,6 +135,7 @@ impl Walk<'_> {
                     && let Some(Expr::StringConstant(name, _)) = custom.inputs.first()
                 {
                     self.outline.phases.push(name.to_string());
+                    self.options(PHASE, name, custom);
                 }
             }
             Expr::FnCall(call, pos) if call.op_token.is_none() => {
@@ -210,6 +211,7 @@ impl Walk<'_> {
             return;
         }
         self.seen.insert(name.clone(), pos);
+        self.options(kind, &name, custom);
         let end = custom.inputs.last().and_then(|e| match e {
             Expr::Stmt(block) => Some(block.end_position()),
             _ => None,
@@ -225,6 +227,39 @@ impl Walk<'_> {
             value_used: !matches!(ancestors.last(), Some(ASTNode::Stmt(Stmt::Expr(_)))),
             each: each(custom, self.source, &self.lines),
         });
+    }
+
+    /// Options written as a literal map are checked before anything runs: an unknown key names the step.
+    fn options(&mut self, kind: &str, name: &str, custom: &rhai::CustomExpr) {
+        let repeated = custom.tokens.iter().any(|t| t == "for");
+        let at = if repeated { 3 } else { 1 };
+        let Some(Expr::Map(map, _)) = custom.inputs.get(at) else { return };
+        let allowed: &[&str] = match (kind, repeated) {
+            (PHASE, _) => &["window", "owner", "budget", "section"],
+            ("gate", _) => &["required", "include", "nogo", "on_nogo", "section"],
+            (_, true) => {
+                &["timeout", "retries", "retry_delay", "idempotent", "required", "section", "canary", "max_fail"]
+            }
+            _ => &["timeout", "retries", "retry_delay", "idempotent", "required", "section"],
+        };
+        for (key, _) in map.0.iter() {
+            if !allowed.contains(&key.name.as_str()) {
+                let hint = did_you_mean(&key.name, allowed.iter().copied());
+                let only_repeated = if ["canary", "max_fail"].contains(&key.name.as_str()) {
+                    format!(" (it is for a repeated step: {kind} \"{name}\" for host in hosts with #{{ ... }})")
+                } else {
+                    String::new()
+                };
+                self.error(
+                    key.pos,
+                    format!(
+                        "{kind} \"{name}\": no option `{}`{hint}{only_repeated} (its options: {})",
+                        key.name,
+                        allowed.join(", ")
+                    ),
+                );
+            }
+        }
     }
 
     fn call(&mut self, full: &str, arity: usize, pos: Position, ancestors: &[ASTNode], in_fn: Option<&str>) {

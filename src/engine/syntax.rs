@@ -113,7 +113,7 @@ fn dispatch_each(
         5 => Some((ctx.eval_expression_tree(&inputs[3])?, inputs[3].position())),
         _ => None,
     };
-    let options: StepOptions = decode_options(options, keyword)?;
+    let options: StepOptions = decode_options(options, keyword, &name)?;
     let body = inputs.last().expect("a repeated step has a block");
     let controller = &host.controller;
     let mut values = rhai::Array::new();
@@ -185,17 +185,17 @@ fn dispatch(
     let controller = &host.controller;
     match keyword {
         "phase" => {
-            let options: PhaseOptions = decode_options(options, "phase")?;
+            let options: PhaseOptions = decode_options(options, "phase", &name)?;
             let body = inputs.last().expect("phase has a block");
             controller.phase(&name, &options, pos, &mut || ctx.eval_expression_tree(body))
         }
         _ => {
             // A gate's options say what it weighs; every other step's say how it runs.
             let (step_options, gate_options) = if keyword == "gate" {
-                let gate_options = decode_options::<GateOptions>(options, keyword)?;
+                let gate_options = decode_options::<GateOptions>(options, keyword, &name)?;
                 (StepOptions { section: gate_options.section.clone(), ..StepOptions::default() }, gate_options)
             } else {
-                (decode_options::<StepOptions>(options, keyword)?, GateOptions::default())
+                (decode_options::<StepOptions>(options, keyword, &name)?, GateOptions::default())
             };
             let spec = StepSpec { kind: keyword, name: name.clone(), options: step_options, pos, tolerate: false };
             match keyword {
@@ -227,15 +227,16 @@ fn dispatch(
 fn decode_options<T: DeserializeOwned + Default>(
     options: Option<(Dynamic, Position)>,
     keyword: &str,
+    name: &str,
 ) -> Result<T, Box<EvalAltResult>> {
     let Some((value, pos)) = options else { return Ok(T::default()) };
     if !value.is_map() {
         return Err(runtime(
-            format!("`{keyword} \"...\" with` takes a map like #{{ timeout: \"10m\" }}, not {}", value.type_name()),
+            format!("`{keyword} \"{name}\" with` takes a map like #{{ timeout: \"10m\" }}, not {}", value.type_name()),
             pos,
         ));
     }
-    crate::modules::exec::decode(value, &format!("{keyword} \"...\""), pos)
+    crate::modules::exec::decode(value, &format!("{keyword} \"{name}\""), pos)
 }
 
 /// A check always gives one shape, `#{ ok, actual, target, ... }`: a `true`/`false` body becomes `#{ ok: b }`, a
