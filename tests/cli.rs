@@ -929,3 +929,20 @@ fn a_bad_step_option_names_the_step_before_anything_runs() {
     let run = project.golive(&["built.rhai"]);
     assert!(run.stderr.contains("bad options for step \"deploy\": unknown field `timeot`"), "{}", run.stderr);
 }
+
+#[test]
+fn a_watch_action_with_the_wrong_arity_names_the_rule_and_the_option() {
+    let project = Project::new();
+    project.write(
+        "w.rhai",
+        "step \"watch\" {\n    metrics::watch(#{ every: \"1s\", \"for\": \"2s\", rules: [#{ name: \"Disk\", value: || 99.0, warn: 80.0, crit: 90.0, on_crit: || print(\"x\") }] })\n}\n",
+    );
+    let run = project.golive(&["w.rhai"]);
+    run.assert_code(1);
+    assert!(
+        run.stderr.contains("rule \"Disk\": `on_crit` is called with one argument, the event: write it as |e| { ... }")
+            && !run.stderr.contains("anon$"),
+        "{}",
+        run.stderr
+    );
+}

@@ -226,6 +226,15 @@ fn evaluate(
         let Source::Function(f) = &rule.source else { continue };
         let reading = match f.call_within_context::<Dynamic>(ctx, ()) {
             Err(e) if is_interrupt(&e) => return Ok(false),
+            Err(e) if wrong_arity(&e, f) => {
+                return Err(runtime(
+                    format!(
+                        "metrics::watch: rule \"{}\": `value` is called with no argument: write it as || {{ ... }}",
+                        rule.name
+                    ),
+                    ctx.call_position(),
+                ));
+            }
             Err(e) => Err(crate::diagnostic::one_line(&e)),
             Ok(v) => number(&v).ok_or_else(|| format!("the value function gave {}, not a number", v.type_name())),
         };
@@ -333,8 +342,20 @@ fn watch(host: &Host, ctx: &NativeCallContext, options: Map) -> Result<Map, Box<
                 .get(format!("on_{}", level.name()).as_str())
                 .and_then(|f| f.clone().try_cast::<FnPtr>())
                 .or_else(|| settings.on_change.clone());
+            let key = format!("on_{}", level.name());
+            let key = if rule.actions.contains_key(key.as_str()) { key } else { "on_change".to_string() };
             if let Some(action) = action {
                 match action.call_within_context::<Dynamic>(ctx, (Dynamic::from_map(event),)) {
+                    Err(e) if wrong_arity(&e, &action) => {
+                        return Err(runtime(
+                            format!(
+                                "metrics::watch: rule \"{}\": `{key}` is called with one argument, the event: write it \
+                                 as |e| {{ ... }} (e.rule, e.from, e.to, e.value, e.shown, e.at)",
+                                rule.name
+                            ),
+                            ctx.call_position(),
+                        ));
+                    }
                     Ok(v) if v.clone().into_string().ok().as_deref() == Some("stop") => stop_by_action = true,
                     Ok(_) => {}
                     Err(e) if is_interrupt(&e) => {
@@ -400,6 +421,12 @@ pub fn register(module: &mut Module, reg: &mut Registrar, host: &Rc<Host>) {
         },
         move |ctx: NativeCallContext, options: Map| watch(&h, &ctx, options),
     );
+}
+
+/// The script's closure was called with another number of arguments than it takes: Rhai names only its
+/// internal `anon$...` function, so the rule and the option are named instead.
+fn wrong_arity(err: &EvalAltResult, f: &FnPtr) -> bool {
+    matches!(err, EvalAltResult::ErrorFunctionNotFound(signature, _) if signature.starts_with(f.fn_name()))
 }
 
 #[cfg(test)]
