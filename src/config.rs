@@ -135,6 +135,8 @@ pub struct Config {
     pub team: Vec<TeamMember>,
     pub contacts: Vec<Contact>,
     pub report: ReportSettings,
+    /// `--var key=value`: one-off values, above golive.toml's for every target.
+    overrides: BTreeMap<String, toml::Value>,
     /// No golive.toml was found: a stand-in with only the `local` target, for reading scripts and docs
     /// outside a project (never for running them).
     pub standalone: bool,
@@ -211,6 +213,7 @@ impl Config {
             team: file.team,
             contacts: file.contacts,
             report: file.report,
+            overrides: overrides_from_environment(),
             standalone: false,
             command_timeout: std::time::Duration::from_secs(10 * 60),
             output_cap: file.output_cap.unwrap_or(crate::effects::capture::DEFAULT_OUTPUT_CAP).max(1024),
@@ -286,6 +289,9 @@ impl Config {
 
     /// A variable for `run_target`: `[targets.T.vars]` first, then `[vars]`. Dotted keys walk into tables.
     pub fn var(&self, run_target: &str, key: &str) -> Option<&toml::Value> {
+        if let Some(value) = self.overrides.get(key) {
+            return Some(value);
+        }
         let scoped = self.targets.get(run_target).and_then(|t| lookup(&t.vars, key));
         scoped.or_else(|| lookup(&self.vars, key))
     }
@@ -390,6 +396,29 @@ fn blank_vars(path: &str, value: &toml::Value, found: &mut Vec<String>) {
         }
         _ => {}
     }
+}
+
+/// `--var key=value` reaches every config golive loads through this process's environment
+/// (GOLIVE_VARS, set by main): a value is read as TOML (`3`, `true`, `["a", "b"]`), else kept as text.
+pub const VARS_ENV: &str = "GOLIVE_VARS";
+
+/// Parses `key=value` as `--var` takes it.
+pub fn parse_var(text: &str) -> std::result::Result<(String, toml::Value), String> {
+    let (key, value) = text.split_once('=').ok_or_else(|| format!("`{text}` is not key=value"))?;
+    let key = key.trim();
+    if key.is_empty() {
+        return Err(format!("`{text}` has no key before ="));
+    }
+    let value = toml::from_str::<toml::Table>(&format!("v = {value}"))
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(value.to_string()));
+    Ok((key.to_string(), value))
+}
+
+fn overrides_from_environment() -> BTreeMap<String, toml::Value> {
+    let Ok(text) = std::env::var(VARS_ENV) else { return BTreeMap::new() };
+    text.split('\u{1f}').filter(|v| !v.is_empty()).filter_map(|v| parse_var(v).ok()).collect()
 }
 
 #[cfg(test)]

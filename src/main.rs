@@ -11,7 +11,13 @@ use golive::run::{self, Options, PlanRequest};
 use golive::terminal::Verbosity;
 
 #[derive(Parser)]
-#[command(name = "golive", version, about = "Executable go-live runbooks", args_conflicts_with_subcommands = true)]
+#[command(
+    name = "golive",
+    version,
+    about = "Executable go-live runbooks",
+    args_conflicts_with_subcommands = true,
+    after_help = EXIT_CODES
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -42,6 +48,15 @@ struct Common {
     /// Run although another run holds the target's lock (journaled; for when you know why).
     #[arg(long, global = true)]
     force: bool,
+    /// A one-off value for config("key"), above golive.toml's (`--var release=1.4.2`); repeatable.
+    #[arg(long = "var", global = true, value_name = "KEY=VALUE", value_parser = parse_var)]
+    vars: Vec<String>,
+    /// Run as if golive was started in DIR.
+    #[arg(short = 'C', global = true, value_name = "DIR")]
+    directory: Option<PathBuf>,
+    /// Colour: auto (a terminal, unless NO_COLOR is set; CLICOLOR_FORCE forces it), always or never.
+    #[arg(long, global = true, value_enum, default_value_t = golive::terminal::ColorChoice::Auto)]
+    color: golive::terminal::ColorChoice,
     /// Say only what went wrong (for cron: a run that went well prints nothing but the script's own output).
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     quiet: bool,
@@ -169,6 +184,10 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDRESS:PORT")]
         bind: std::net::SocketAddr,
     },
+    /// Shell completions for bash, zsh, fish, elvish or powershell, on stdout.
+    Completions { shell: clap_complete::Shell },
+    /// The man page (roff), on stdout: `golive man > golive.1`.
+    Man,
     /// The functions scripts can call, with their documentation (`golive docs syntax`: golive's words).
     Docs {
         module: Option<String>,
@@ -181,6 +200,14 @@ enum Command {
     /// An incident console: run any call or a script's steps by hand, journaled.
     Repl { file: Option<PathBuf> },
 }
+
+/// How golive ends, as `--help` and the man page say (src/error.rs gives each failure its code).
+const EXIT_CODES: &str = "Exit codes:
+  0    done (a plan: the run would complete)
+  1    a step or check failed, a gate said NO-GO, or the outcome is unknown
+  2    the script, golive.toml or the command line is wrong (nothing ran)
+  3    another run holds the target's lock
+  129  SIGHUP, 130 Ctrl-C, 143 SIGTERM: the run stopped its effect and closed its journal";
 
 #[derive(Clone, Copy, PartialEq, ValueEnum)]
 enum ReportFormat {
@@ -195,8 +222,24 @@ enum Format {
     Json,
 }
 
+/// `--var key=value`, checked when the command line is read.
+fn parse_var(text: &str) -> Result<String, String> {
+    golive::config::parse_var(text).map(|_| text.to_string())
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(dir) = &cli.common.directory
+        && let Err(e) = std::env::set_current_dir(dir)
+    {
+        eprintln!("error: -C {}: {e}", dir.display());
+        return ExitCode::from(2);
+    }
+    if !cli.common.vars.is_empty() {
+        // SAFETY: set before any thread is started; every config golive loads (child runs too) reads it.
+        unsafe { std::env::set_var(golive::config::VARS_ENV, cli.common.vars.join("\u{1f}")) };
+    }
+    golive::terminal::set_color_choice(cli.common.color);
     if prints_only(&cli) {
         // `golive docs | head` ends quietly, as any Unix tool does, instead of panicking on a closed pipe.
         // Runs keep Rust's default (SIGPIPE ignored): losing the reader of the output must not kill a step.
@@ -246,6 +289,8 @@ fn prints_only(cli: &Cli) -> bool {
                 | Command::Report { .. }
                 | Command::Test { .. }
                 | Command::Docs { .. }
+                | Command::Completions { .. }
+                | Command::Man
                 | Command::Contacts
                 | Command::Check { .. }
         )
@@ -396,6 +441,17 @@ fn dispatch(cli: Cli, mut options: Options) -> Result<(), Failure> {
                 println!("{}", file.display());
             }
             Ok(())
+        }
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            clap_complete::generate(shell, &mut Cli::command(), "golive", &mut std::io::stdout());
+            Ok(())
+        }
+        Command::Man => {
+            use clap::CommandFactory;
+            clap_mangen::Man::new(Cli::command())
+                .render(&mut std::io::stdout())
+                .map_err(|e| Failure::Usage(format!("error: cannot write the man page: {e}")))
         }
         Command::Init { dir } => {
             let dir = dir.unwrap_or_else(|| PathBuf::from("."));

@@ -65,7 +65,7 @@ impl Terminal {
             redactor,
             interactive: !non_interactive && std::io::stdin().is_terminal(),
             fancy: stderr_tty,
-            color: stderr_tty && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+            color: use_color(stderr_tty),
             verbosity: Verbosity::Normal,
             spinner: Mutex::new(None),
             heartbeat: Mutex::new(None),
@@ -268,6 +268,35 @@ impl Terminal {
             }
             self.line(&format!("  please answer one of: {}", prompt.choices.join(", ")));
         }
+    }
+}
+
+/// `--color`: auto follows the terminal, NO_COLOR and CLICOLOR_FORCE; always and never say it outright.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum ColorChoice {
+    #[default]
+    Auto,
+    Always,
+    Never,
+}
+
+static COLOR_CHOICE: OnceLock<ColorChoice> = OnceLock::new();
+
+/// Set once, by main, from `--color`.
+pub fn set_color_choice(choice: ColorChoice) {
+    let _ = COLOR_CHOICE.set(choice);
+}
+
+/// One rule for colour: --color always/never first; then CLICOLOR_FORCE (set, not "0") forces it, NO_COLOR
+/// (set, not empty) turns it off, and otherwise colour goes to a terminal only.
+fn use_color(stderr_tty: bool) -> bool {
+    let set = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
+    match COLOR_CHOICE.get().copied().unwrap_or_default() {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto if set("CLICOLOR_FORCE").is_some_and(|v| v != "0") => true,
+        ColorChoice::Auto if set("NO_COLOR").is_some() => false,
+        ColorChoice::Auto => stderr_tty,
     }
 }
 

@@ -946,3 +946,44 @@ fn a_watch_action_with_the_wrong_arity_names_the_rule_and_the_option() {
         run.stderr
     );
 }
+
+/// The command line's conventions: `--var` gives a one-off value, `-C` runs in another folder, `--color`
+/// decides colour over NO_COLOR, and completions, a man page and the exit codes in `--help` exist.
+#[test]
+fn var_directory_color_completions_man_and_exit_codes_in_help() {
+    let project = Project::new();
+    project.write("v.rhai", "print(`release ${config(\"release\", \"none\")} greeting ${config(\"greeting\")} n ${config(\"n\", 0) + 1}`);\nstep \"s\" { true }\n");
+    let run = project.golive(&["v.rhai", "--var", "release=1.4.2", "--var", "n=41"]);
+    run.assert_code(0);
+    assert_eq!(run.stdout, "release 1.4.2 greeting hello n 42\n", "{}", run.all());
+    let bad = project.golive(&["v.rhai", "--var", "nokey"]);
+    bad.assert_code(2);
+    assert!(bad.stderr.contains("`nokey` is not key=value"), "{}", bad.stderr);
+
+    let elsewhere = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_golive"))
+        .args(["-C", project.path().to_str().unwrap(), "v.rhai"])
+        .current_dir(elsewhere.path())
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    assert!(out.status.success() && String::from_utf8_lossy(&out.stdout).starts_with("release none"));
+
+    let plain = project.golive(&["v.rhai"]);
+    assert!(!plain.stderr.contains('\x1b'), "NO_COLOR and no terminal: no colour");
+    let forced = project.golive(&["v.rhai", "--color", "always"]);
+    assert!(forced.stderr.contains("\x1b[32m"), "--color always: {:?}", forced.stderr);
+
+    let help = project.golive(&["--help"]);
+    assert!(
+        help.stdout.contains("Exit codes:") && help.stdout.contains("3    another run holds the target's lock"),
+        "{}",
+        help.stdout
+    );
+    let bash = project.golive(&["completions", "bash"]);
+    bash.assert_code(0);
+    assert!(bash.stdout.contains("_golive()") && bash.stdout.contains("report"), "{}", bash.stdout);
+    let man = project.golive(&["man"]);
+    man.assert_code(0);
+    assert!(man.stdout.contains(".TH golive 1") && man.stdout.contains("report"), "{}", man.stdout);
+}
