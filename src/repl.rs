@@ -29,6 +29,7 @@ any Rhai expression or statement; an unfinished block continues on the next line
 :run STEP...      re-run these steps of the script (only-mode, journaled as a run of its own)
 :plan STEP        what STEP would do, touching nothing
 :status           the newest run's steps
+:load FILE        run a file of inputs as one input (functions and variables it defines stay)
 :reload           rebuild the engine and the stdlib, and run the script's setup again
 :help [MODULE]    this text, or a module's functions
 :quit             leave (Ctrl-D too); Ctrl-C cancels a running effect and returns here";
@@ -48,7 +49,15 @@ pub fn repl(script: Option<&Path>, options: &Options, runtime: &tokio::runtime::
     loop {
         match console(script, options, runtime, &mut editor, &history)? {
             Next::Reload => eprintln!("reloaded: engine, stdlib and the script's setup (REPL variables are gone)"),
-            Next::Quit => return Ok(()),
+            Next::Quit => {
+                use std::io::IsTerminal;
+                let failed = FAILED_INPUTS.load(std::sync::atomic::Ordering::Relaxed);
+                // Piped inputs are a script: one that failed makes the REPL fail, as a script would.
+                if failed > 0 && !std::io::stdin().is_terminal() {
+                    return Err(Failure::Runbook(format!("{failed} input(s) failed")));
+                }
+                return Ok(());
+            }
         }
     }
 }
@@ -74,6 +83,8 @@ fn console(
     let interrupts = Interrupts::new();
     let _listening = interrupts.listen(runtime, |why, _| eprintln!("\naborting on {why}"));
     let terminal = Arc::new(Terminal::new(Redactor::new(), false));
+    // The script's setup runs with its steps skipped: nothing worth a line, so it runs quietly.
+    terminal.set_verbosity(crate::terminal::Verbosity::Quiet);
     let world = LiveWorld::new(runtime.clone(), Arc::clone(&config), Arc::clone(&terminal));
     let session = run::open_session(file, Box::new(world), terminal, options, &target, Arc::clone(&interrupts))?;
     let controller = &session.controller;
@@ -108,6 +119,7 @@ fn console(
         controller.take_stop();
         eprintln!("{}", session.loaded.sources.render(&session.loaded.explain(&e, &session.file.name), session.color));
     }
+    controller.terminal().set_verbosity(options.verbosity);
     eprintln!(
         "run {run_id} on target `{target}`{}",
         script.map(|s| format!(", script {}", s.display())).unwrap_or_default()
@@ -133,6 +145,20 @@ fn console(
         let remember = |editor: &mut Editor<ReplHelper, rustyline::history::DefaultHistory>| {
             let _ = editor.add_history_entry(controller.terminal().redactor().redact(input).into_owned());
         };
+        if let Some(path) = input.strip_prefix(":load ") {
+            remember(editor);
+            match std::fs::read_to_string(path.trim()) {
+                Ok(text) => {
+                    count += 1;
+                    evaluate(&session, &mut scope, &mut functions, &text, count);
+                }
+                Err(e) => {
+                    eprintln!("error: cannot read {}: {e}", path.trim());
+                    FAILED_INPUTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+            }
+            continue;
+        }
         if let Some(command) = input.strip_prefix(':') {
             remember(editor);
             match meta(command, &session, script, options, runtime) {
@@ -150,6 +176,9 @@ fn console(
     Ok(next)
 }
 
+/// Inputs that failed: piped into a REPL (a script of inputs), any failure makes it exit 1.
+static FAILED_INPUTS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
 /// One input: compiled against the scope (so strict variables know what exists), run as an ad-hoc step.
 fn evaluate(session: &run::Session, scope: &mut Scope, functions: &mut AST, input: &str, count: usize) {
     let engine = &session.loaded.engine;
@@ -158,7 +187,8 @@ fn evaluate(session: &run::Session, scope: &mut Scope, functions: &mut AST, inpu
         Ok(ast) => ast,
         Err(e) => {
             let diagnostic = crate::engine::diagnostics::from_parse_error(&e, "<repl>", &session.loaded.known);
-            eprintln!("error: {} (column {})", diagnostic.message, diagnostic.col);
+            eprintln!("error: {} (line {}, column {})", diagnostic.message, diagnostic.line, diagnostic.col);
+            FAILED_INPUTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             return;
         }
     };
@@ -195,6 +225,7 @@ fn evaluate(session: &run::Session, scope: &mut Scope, functions: &mut AST, inpu
             };
             let why = if cancelled { "cancelled (Ctrl-C)".to_string() } else { why };
             controller.terminal().line(&format!("error: {why}"));
+            FAILED_INPUTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
     }
 }
@@ -301,7 +332,7 @@ impl ReplHelper {
             .collect();
         words.extend(session.host.config.target_names().into_iter().map(|t| format!("\"{t}\"")));
         words.extend(session.script.outline.steps.iter().map(|s| format!("\"{}\"", s.name)));
-        words.extend([":steps", ":run", ":plan", ":status", ":reload", ":help", ":quit"].map(String::from));
+        words.extend([":steps", ":run", ":plan", ":status", ":load", ":reload", ":help", ":quit"].map(String::from));
         words.sort();
         words.dedup();
         ReplHelper { words }

@@ -20,7 +20,7 @@ pub struct Terminal {
     interactive: bool,
     fancy: bool,
     color: bool,
-    verbosity: Verbosity,
+    verbosity: std::sync::atomic::AtomicU8,
     spinner: Mutex<Option<ProgressBar>>,
     /// Without a terminal: the heartbeat of the step running now, stopped when the step ends.
     heartbeat: Mutex<Option<Heartbeat>>,
@@ -33,10 +33,10 @@ pub struct Terminal {
 /// its output as it runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
 pub enum Verbosity {
-    Quiet,
+    Quiet = 0,
     #[default]
-    Normal,
-    Verbose,
+    Normal = 1,
+    Verbose = 2,
 }
 
 /// Without a terminal there is no spinner: a step's start is a line, and a long step says it is still
@@ -66,7 +66,7 @@ impl Terminal {
             interactive: !non_interactive && std::io::stdin().is_terminal(),
             fancy: stderr_tty,
             color: use_color(stderr_tty),
-            verbosity: Verbosity::Normal,
+            verbosity: std::sync::atomic::AtomicU8::new(Verbosity::Normal as u8),
             spinner: Mutex::new(None),
             heartbeat: Mutex::new(None),
             asking: Arc::new(std::sync::atomic::AtomicBool::new(false)),
@@ -74,18 +74,27 @@ impl Terminal {
         }
     }
 
-    pub fn with_verbosity(mut self, verbosity: Verbosity) -> Terminal {
-        self.verbosity = verbosity;
+    pub fn with_verbosity(self, verbosity: Verbosity) -> Terminal {
+        self.set_verbosity(verbosity);
         self
     }
 
+    /// The REPL is quiet while the script's setup runs (its steps skipped), then says what it does.
+    pub fn set_verbosity(&self, verbosity: Verbosity) {
+        self.verbosity.store(verbosity as u8, std::sync::atomic::Ordering::Relaxed);
+    }
+
     pub fn verbosity(&self) -> Verbosity {
-        self.verbosity
+        match self.verbosity.load(std::sync::atomic::Ordering::Relaxed) {
+            0 => Verbosity::Quiet,
+            1 => Verbosity::Normal,
+            _ => Verbosity::Verbose,
+        }
     }
 
     /// A line that only tells how things go (a step started or passed, a phase's heading): `-q` drops it.
     pub fn progress(&self, text: &str) {
-        if self.verbosity > Verbosity::Quiet {
+        if self.verbosity() > Verbosity::Quiet {
             self.line(text);
         }
     }
@@ -184,7 +193,7 @@ impl Terminal {
     /// line every `HEARTBEAT` until `stop_spinner`.
     pub fn start_spinner(&self, message: &str) {
         if !self.fancy {
-            if self.verbosity == Verbosity::Quiet {
+            if self.verbosity() == Verbosity::Quiet {
                 return;
             }
             self.line(&format!("  {}  {message}", self.paint("... ", Tone::Dim)));

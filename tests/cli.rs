@@ -987,3 +987,40 @@ fn var_directory_color_completions_man_and_exit_codes_in_help() {
     man.assert_code(0);
     assert!(man.stdout.contains(".TH golive 1") && man.stdout.contains("report"), "{}", man.stdout);
 }
+
+/// Piped into the REPL, inputs are a script: `:load FILE` runs a file of inputs, the setup of the script it
+/// was started with prints nothing, and a failed input makes it exit 1.
+#[test]
+fn a_piped_repl_loads_files_starts_quietly_and_exits_1_when_an_input_failed() {
+    use std::io::Write;
+    let project = Project::new();
+    project.write("book.rhai", "phase \"P\" { step \"restart\" { local::run(\"touch restarted\"); } }\n");
+    project.write("defs.rhai", "let x = 41;\nfn twice(n) { n * 2 }\n");
+    let repl = |input: &str| {
+        let mut child = project
+            .command(&["repl", "book.rhai"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        common::Run::from(child.wait_with_output().unwrap())
+    };
+    let good = repl(":load defs.rhai\nprint(twice(x + 1))\n:quit\n");
+    good.assert_code(0);
+    assert!(good.stdout.contains("84"), "{}", good.all());
+    assert!(
+        !good.stderr.contains("not selected") && !good.stderr.contains("phase \"P\""),
+        "setup printed: {}",
+        good.stderr
+    );
+    assert!(!project.file("restarted").exists());
+    let bad = repl("nosuch::f()\nprint(1)\n:quit\n");
+    bad.assert_code(1);
+    assert!(
+        bad.stderr.contains("no module `nosuch` exists") && bad.stderr.contains("1 input(s) failed"),
+        "{}",
+        bad.all()
+    );
+}
