@@ -1024,3 +1024,20 @@ fn a_piped_repl_loads_files_starts_quietly_and_exits_1_when_an_input_failed() {
         bad.all()
     );
 }
+
+#[test]
+fn a_repeated_steps_item_used_outside_its_step_is_refused_before_anything_runs() {
+    let project = Project::new();
+    project.write(
+        "out.rhai",
+        "let hosts = [\"a\"];\nstep \"restart\" for host in hosts { local::run(`touch ${host}`); }\nprint(host);\n",
+    );
+    let run = project.golive(&["out.rhai"]);
+    run.assert_code(2);
+    assert!(
+        run.stderr.contains("`host` is the item of a repeated step") && run.stderr.contains("out.rhai:3:7"),
+        "{}",
+        run.stderr
+    );
+    assert!(!project.file("a").exists(), "the script ran");
+}

@@ -63,6 +63,8 @@ impl Outline {
 
 struct Walk<'a> {
     source: &'a str,
+    /// The names `step "x" for NAME in ...` binds: each exists only inside its step.
+    items: BTreeSet<String>,
     /// Where each line starts: positions become byte offsets without rescanning the source (a long script
     /// would be quadratic otherwise).
     lines: LineIndex,
@@ -79,6 +81,7 @@ struct Walk<'a> {
 pub fn outline(ast: &AST, source: &str, file: &str, known: &KnownFunctions) -> Result<Outline, Vec<Diagnostic>> {
     let mut walk = Walk {
         source,
+        items: item_variables(source).into_iter().collect(),
         lines: LineIndex::new(source),
         file,
         known,
@@ -97,6 +100,12 @@ pub fn outline(ast: &AST, source: &str, file: &str, known: &KnownFunctions) -> R
         match path.last() {
             Some(ASTNode::Stmt(Stmt::Var(x, ..))) => {
                 walk.variables.insert(x.0.name.to_string());
+            }
+            Some(ASTNode::Stmt(Stmt::For(x, ..))) => {
+                walk.variables.insert(x.0.name.to_string());
+                if let Some(counter) = &x.1 {
+                    walk.variables.insert(counter.name.to_string());
+                }
             }
             Some(ASTNode::Expr(Expr::Map(x, _))) => {
                 walk.properties.extend(x.0.iter().map(|(ident, _)| ident.name.to_string()));
@@ -157,6 +166,27 @@ impl Walk<'_> {
                     });
                 }
                 self.call(&full, call.args.len(), *pos, ancestors, in_fn);
+            }
+            // Closures are functions of their own (walked apart): a closure in the step may capture the item.
+            Expr::Variable(x, _, pos)
+                if in_fn.is_none() && self.items.contains(x.1.as_str()) && !self.variables.contains(x.1.as_str()) =>
+            {
+                let name = x.1.as_str();
+                let bound_here = ancestors.iter().any(|node| match node {
+                    ASTNode::Expr(Expr::Custom(c, _)) if c.tokens.iter().any(|t| t == "for") => {
+                        matches!(c.inputs.get(1), Some(Expr::Variable(v, ..)) if v.1.as_str() == name)
+                    }
+                    _ => false,
+                });
+                if !bound_here {
+                    self.error(
+                        *pos,
+                        format!(
+                            "`{name}` is the item of a repeated step (`step \"...\" for {name} in ...`): it exists only \
+                             inside that step's block"
+                        ),
+                    );
+                }
             }
             Expr::MethodCall(call, pos) => {
                 let name = call.name.as_str();
