@@ -497,6 +497,10 @@ fn dispatch(cli: Cli, mut options: Options) -> Result<(), Failure> {
                 print!("{SYNTAX_DOCS}");
                 return Ok(());
             }
+            if module.as_deref() == Some("types") {
+                print!("{TYPES_DOCS}");
+                return Ok(());
+            }
             let mut docs = run::docs(&options)?;
             // Each module once, global functions first, registration order kept within a module.
             docs.sort_by(|a, b| a.module.cmp(&b.module));
@@ -508,7 +512,7 @@ fn dispatch(cli: Cli, mut options: Options) -> Result<(), Failure> {
             let mut modules: Vec<&str> = docs.iter().map(|d| d.module.as_str()).collect();
             modules.dedup();
             if module.is_none() {
-                print!("{SYNTAX_DOCS}");
+                print!("{SYNTAX_DOCS}{TYPES_DOCS}");
             }
             if let Some(m) = &module
                 && !docs.iter().any(|d| d.module == *m)
@@ -530,6 +534,42 @@ fn dispatch(cli: Cli, mut options: Options) -> Result<(), Failure> {
         }
     }
 }
+
+/// What scripts get back and what scenario files hold (`golive docs types`).
+const TYPES_DOCS: &str = r#"
+## types
+
+Target (target(), target("web1")): .name, .kind ("local" or "ssh"), .host, .project_dir
+
+Response (http::get and the other requests): .status (0: nothing answered), .ok (2xx), .url, .body,
+    .excerpt (the body's start, for messages), .headers (map), .header(name), .json() (a map; empty when a
+    plan assumed the read), .error (why nothing answered), .dns_ms, .connect_ms, .tls_ms, .ttfb_ms,
+    .total_ms (NaN when not measured)
+
+command result (local::run, ssh::run, ...): #{ code, stdout, stderr, duration_ms, ok }
+
+check verdict (what a check gives): #{ ok, actual, target, ... } (extra keys stay: a measured `value`)
+
+watch event (metrics::watch's on_warn / on_crit / on_ok / on_change |e|): #{ rule, from, to, value,
+    unit, note, shown, advice, at }; levels are "ok", "warn", "crit", "nodata"; an action that returns
+    "stop" ends the watch. The watch gives #{ evaluations, transitions, stopped, states }.
+
+gate verdict (let v = gate "..."): "GO" or "NO-GO"
+
+scenario file (tests/scenarios/<script>.<case>.toml; golive plan --scenario, golive test):
+    description = "..."
+    [test] exit_code = 0                         the exit code the plan must predict (golive test)
+    [[exec]] match = "drush status", stdout = "...", stderr, code, target, times
+    [[prompt]] match = "Go/No-Go", answer = "GO", times
+    [[http]] match = "GET https://site/health", status = 200, body, headers, ttfb_ms, total_ms, error, times
+    [[probe]] match = URL, p50_ms, p90_ms, p95_ms, p99_ms, max_ms, errors, throughput_rps, times
+    [[tls]] match, days_left, trusted, problem, times       [[dns]] match, records, times
+    [[browser]] match = "browser vitals of URL" | "browser flow: visit URL, ...", lcp_ms, cls, inp_ms,
+        fcp_ms, ttfb_ms, status, ok, error, url, title, times
+    [[include]] script = "friday", checks = { "name" = true }, run = { run_id, exit_code, seconds, days_ago }
+    A rule answers the first effect whose line contains `match` (`times` limits how often); a rule no effect
+    matched is reported by golive test.
+"#;
 
 /// golive's words and their options, first in `golive docs` (or alone with `golive docs syntax`).
 const SYNTAX_DOCS: &str = r#"

@@ -878,6 +878,9 @@ fn docs_definitions_steps_and_check_work_outside_a_project_and_cover_every_funct
     unique.dedup();
     assert_eq!(headings.len(), unique.len(), "a module listed twice: {headings:?}");
     assert!(!docs.stdout.contains("anon$"), "closures' helpers are listed");
+    for documented in ["Response (http::get", ".ttfb_ms", "watch event", "[test] exit_code", "Target (target()", ".name"] {
+        assert!(docs.stdout.contains(documented), "golive docs does not document {documented}");
+    }
 
     golive(&["docs", "--definitions", "defs"]).assert_code(0);
     let mut functions = 0;
