@@ -381,6 +381,9 @@ fn dispatch(cli: Cli, mut options: Options) -> Result<(), Failure> {
                         let indent = if step.phase.is_some() { "  " } else { "" };
                         let each = step.each.as_deref().map(|e| format!(" for {e}")).unwrap_or_default();
                         println!("{indent}{:<7}{:?}{each}  (line {})", step.kind, step.name, step.line);
+                        for instance in &step.instances {
+                            println!("{indent}    {instance:?}");
+                        }
                     }
                 }
             }

@@ -572,6 +572,17 @@ fn a_failed_canary_stops_the_rolling_restart_before_the_other_hosts_and_max_fail
     let project = rolling_project("canary: 1");
     let steps = project.golive(&["steps", "roll.rhai"]);
     assert!(steps.stdout.contains("step   \"restart\" for host in hosts"), "{}", steps.stdout);
+    assert!(
+        steps.stdout.contains("  \"restart [web1]\"\n      \"restart [web2]\"\n      \"restart [web3]\""),
+        "{}",
+        steps.stdout
+    );
+    // A list from golive.toml is listed for the target too.
+    let with_hosts = project.read("golive.toml").replace("[vars]\n", "[vars]\nweb_hosts = [\"web1\", \"web3\"]\n");
+    std::fs::write(project.file("golive.toml"), with_hosts).unwrap();
+    project.write("from_config.rhai", "step \"deploy\" for h in config(\"web_hosts\") { local::run(`echo ${h}`); }\n");
+    let listed = project.golive(&["steps", "from_config.rhai"]);
+    assert!(listed.stdout.contains("\"deploy [web1]\"\n    \"deploy [web3]\""), "{}", listed.stdout);
     std::fs::write(
         project.file("golive.toml"),
         project.read("golive.toml").replace("[vars]\n", "[vars]\nbroken = \"web1\"\n"),
@@ -878,7 +889,9 @@ fn docs_definitions_steps_and_check_work_outside_a_project_and_cover_every_funct
     unique.dedup();
     assert_eq!(headings.len(), unique.len(), "a module listed twice: {headings:?}");
     assert!(!docs.stdout.contains("anon$"), "closures' helpers are listed");
-    for documented in ["Response (http::get", ".ttfb_ms", "watch event", "[test] exit_code", "Target (target()", ".name"] {
+    for documented in
+        ["Response (http::get", ".ttfb_ms", "watch event", "[test] exit_code", "Target (target()", ".name"]
+    {
         assert!(docs.stdout.contains(documented), "golive docs does not document {documented}");
     }
 

@@ -29,6 +29,20 @@ pub struct OutlineStep {
     /// `step "upgrade" for host in hosts`: "host in hosts"; each item is its own step, "upgrade [web2]".
     #[serde(skip_serializing_if = "Option::is_none")]
     pub each: Option<String>,
+    /// Where a repeated step's items come from, when the script says it plainly (a list of strings, a
+    /// `config("key")`, or a top-level variable bound to one of them).
+    #[serde(skip)]
+    pub items: Option<Items>,
+    /// The items' step names ("restart [web1]"), once `golive steps` resolved them against golive.toml.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub instances: Vec<String>,
+}
+
+/// A repeated step's list, as far as it is known before the run.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Items {
+    Listed(Vec<String>),
+    Config(String),
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -62,6 +76,8 @@ impl Outline {
 }
 
 struct Walk<'a> {
+    /// Top-level variables bound once to a plain list or `config("key")`: what a repeated step's list names.
+    lists: HashMap<String, Option<Items>>,
     source: &'a str,
     /// The names `step "x" for NAME in ...` binds: each exists only inside its step.
     items: BTreeSet<String>,
@@ -80,6 +96,7 @@ struct Walk<'a> {
 
 pub fn outline(ast: &AST, source: &str, file: &str, known: &KnownFunctions) -> Result<Outline, Vec<Diagnostic>> {
     let mut walk = Walk {
+        lists: HashMap::new(),
         source,
         items: item_variables(source).into_iter().collect(),
         lines: LineIndex::new(source),
@@ -116,6 +133,16 @@ pub fn outline(ast: &AST, source: &str, file: &str, known: &KnownFunctions) -> R
     });
     for f in ast.iter_fn_def() {
         walk.variables.extend(f.params.iter().map(|p| p.to_string()));
+    }
+    for stmt in ast.statements() {
+        if let Stmt::Var(x, ..) = stmt {
+            let known = plain_list(&x.1);
+            // Bound twice: which binding a step sees depends on the run; say nothing.
+            let entry = walk.lists.entry(x.0.name.to_string()).or_insert(known.clone());
+            if *entry != known {
+                *entry = None;
+            }
+        }
     }
     let mut path = Vec::new();
     for stmt in ast.statements() {
@@ -256,6 +283,12 @@ impl Walk<'_> {
             source_sha256: crate::digest::sha256_hex(text.as_bytes()),
             value_used: !matches!(ancestors.last(), Some(ASTNode::Stmt(Stmt::Expr(_)))),
             each: each(custom, self.source, &self.lines),
+            items: match custom.inputs.get(2).filter(|_| custom.tokens.iter().any(|t| t == "for")) {
+                Some(Expr::Variable(v, ..)) => self.lists.get(v.1.as_str()).cloned().flatten(),
+                Some(list) => plain_list(list),
+                None => None,
+            },
+            instances: Vec::new(),
         });
     }
 
@@ -338,6 +371,27 @@ impl Walk<'_> {
 
     fn error(&mut self, pos: Position, message: String) {
         self.errors.push(Diagnostic::at(self.file, pos, message));
+    }
+}
+
+/// A list of strings, or `config("key")`, as written.
+fn plain_list(expr: &Expr) -> Option<Items> {
+    match expr {
+        Expr::Array(items, _) => items
+            .iter()
+            .map(|i| match i {
+                Expr::StringConstant(s, _) => Some(s.to_string()),
+                _ => None,
+            })
+            .collect::<Option<Vec<String>>>()
+            .map(Items::Listed),
+        Expr::FnCall(call, _) if call.name == "config" && call.namespace.path.is_empty() => {
+            match call.args.as_slice() {
+                [Expr::StringConstant(key, _)] => Some(Items::Config(key.to_string())),
+                _ => None,
+            }
+        }
+        _ => None,
     }
 }
 

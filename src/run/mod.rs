@@ -277,7 +277,30 @@ pub fn steps(script: &Path, options: &Options) -> Result<Outline> {
     let world = PlanWorld { scenario: None, live_reads: None };
     let terminal = Arc::new(Terminal::new(Redactor::new(), true));
     let session = open_session(file, Box::new(world), terminal, options, &target, Interrupts::new())?;
-    Ok(session.script.outline)
+    let mut outline = session.script.outline;
+    // A repeated step over a list known before the run: each item's step, by name, for the target.
+    for step in &mut outline.steps {
+        let items: Vec<String> = match &step.items {
+            Some(crate::engine::outline::Items::Listed(items)) => items.clone(),
+            Some(crate::engine::outline::Items::Config(key)) => match session.file.config.var(&target, key) {
+                Some(toml::Value::Array(values)) => values
+                    .iter()
+                    .map(|v| match v {
+                        toml::Value::String(s) => s.clone(),
+                        toml::Value::Table(t) => t
+                            .get("name")
+                            .map(|n| n.as_str().unwrap_or_default().to_string())
+                            .unwrap_or_else(|| v.to_string()),
+                        other => other.to_string(),
+                    })
+                    .collect(),
+                _ => Vec::new(),
+            },
+            None => Vec::new(),
+        };
+        step.instances = items.iter().map(|item| format!("{} [{item}]", step.name)).collect();
+    }
+    Ok(outline)
 }
 
 /// `golive check`: compiles and lints each script (and the stdlib with it), and checks that every
