@@ -147,8 +147,12 @@ pub struct Config {
 }
 
 impl Config {
-    /// Finds golive.toml in `start` or the nearest parent folder.
+    /// Finds golive.toml in `start` or the nearest parent folder (or takes the file `--config` named).
     pub fn discover(start: &Path) -> Result<Config> {
+        if let Some(file) = std::env::var_os(CONFIG_ENV).filter(|f| !f.is_empty()) {
+            let path = std::fs::canonicalize(&file).map_err(|e| io_failure("read", Path::new(&file), e))?;
+            return Config::load(&path);
+        }
         let start = std::fs::canonicalize(start).map_err(|e| io_failure("read", start, e))?;
         let mut dir = if start.is_dir() { start.as_path() } else { start.parent().unwrap_or(&start) };
         loop {
@@ -401,6 +405,9 @@ fn blank_vars(path: &str, value: &toml::Value, found: &mut Vec<String>) {
 /// `--var key=value` reaches every config golive loads through this process's environment
 /// (GOLIVE_VARS, set by main): a value is read as TOML (`3`, `true`, `["a", "b"]`), else kept as text.
 pub const VARS_ENV: &str = "GOLIVE_VARS";
+
+/// `--config FILE` reaches every lookup (child runs too) the same way: this golive.toml, not the nearest.
+pub const CONFIG_ENV: &str = "GOLIVE_CONFIG";
 
 /// Parses `key=value` as `--var` takes it.
 pub fn parse_var(text: &str) -> std::result::Result<(String, toml::Value), String> {

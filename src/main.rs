@@ -15,7 +15,8 @@ use golive::terminal::Verbosity;
     name = "golive",
     version,
     about = "Executable go-live runbooks",
-    args_conflicts_with_subcommands = true,
+    // Options may come before the command (`golive --yes run x.rhai`); a bare FILE is a run.
+    subcommand_precedence_over_arg = true,
     after_help = EXIT_CODES
 )]
 struct Cli {
@@ -51,6 +52,9 @@ struct Common {
     /// A one-off value for config("key"), above golive.toml's (`--var release=1.4.2`); repeatable.
     #[arg(long = "var", global = true, value_name = "KEY=VALUE", value_parser = parse_var)]
     vars: Vec<String>,
+    /// Use this golive.toml instead of the one found from the current folder upwards.
+    #[arg(long = "config", global = true, value_name = "FILE")]
+    config_file: Option<PathBuf>,
     /// Run as if golive was started in DIR.
     #[arg(short = 'C', global = true, value_name = "DIR")]
     directory: Option<PathBuf>,
@@ -234,6 +238,14 @@ fn main() -> ExitCode {
     {
         eprintln!("error: -C {}: {e}", dir.display());
         return ExitCode::from(2);
+    }
+    if let Some(file) = &cli.common.config_file {
+        if !file.is_file() {
+            eprintln!("error: --config {}: no such file", file.display());
+            return ExitCode::from(2);
+        }
+        // SAFETY: set before any thread is started; every config lookup (child runs too) reads it.
+        unsafe { std::env::set_var(golive::config::CONFIG_ENV, file) };
     }
     if !cli.common.vars.is_empty() {
         // SAFETY: set before any thread is started; every config golive loads (child runs too) reads it.

@@ -1057,3 +1057,18 @@ fn a_repeated_steps_item_used_outside_its_step_is_refused_before_anything_runs()
     );
     assert!(!project.file("a").exists(), "the script ran");
 }
+
+#[test]
+fn options_may_come_before_the_command_and_config_names_another_golive_toml() {
+    let project = Project::new();
+    project.write("s.rhai", "print(config(\"greeting\"));\nstep \"s\" { true }\n");
+    let before = project.golive(&["--yes", "-q", "run", "s.rhai"]);
+    before.assert_code(0);
+    assert_eq!(before.stdout, "hello\n", "{}", before.all());
+    let other = tempfile::tempdir().unwrap();
+    std::fs::write(other.path().join("other.toml"), common::BASE_CONFIG.replace("hello", "hola")).unwrap();
+    let config = other.path().join("other.toml");
+    let chosen = project.golive(&["--config", config.to_str().unwrap(), "s.rhai"]);
+    chosen.assert_code(0);
+    assert_eq!(chosen.stdout, "hola\n", "{}", chosen.all());
+}
