@@ -155,8 +155,11 @@ enum Command {
         /// Only these scripts (default: scripts/ and examples/).
         scripts: Vec<PathBuf>,
         /// Write the plans that differ (or have no snapshot yet) as the new snapshots.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "review")]
         accept: bool,
+        /// Show each difference on the terminal and ask whether to store it.
+        #[arg(long)]
+        review: bool,
         /// Also write a JUnit XML report here, for CI systems.
         #[arg(long, value_name = "FILE")]
         junit: Option<PathBuf>,
@@ -477,11 +480,23 @@ fn dispatch(cli: Cli, mut options: Options) -> Result<(), Failure> {
             println!("next: cd {} && golive check && golive test && golive plan scripts/release.rhai", dir.display());
             Ok(())
         }
-        Command::Test { scripts, accept, junit } => {
+        Command::Test { scripts, accept, review, junit } => {
+            use std::io::IsTerminal;
+            if review && !std::io::stdin().is_terminal() {
+                return Err(Failure::Usage(
+                    "error: --review asks on a terminal, and stdin is not one; use --accept to store every difference"
+                        .into(),
+                ));
+            }
             let config = golive::config::Config::discover(std::path::Path::new("."))?;
             let cases = run::snapshots::cases(&config, &scripts)?;
+            let update = match (accept, review) {
+                (true, _) => run::snapshots::Update::All,
+                (_, true) => run::snapshots::Update::Ask,
+                _ => run::snapshots::Update::No,
+            };
             let rt = runtime()?;
-            let results = run::snapshots::test(&config, &cases, &options, accept, rt.handle())?;
+            let results = run::snapshots::test(&config, &cases, &options, update, rt.handle())?;
             print!("{}", run::snapshots::render(&results, &config));
             if let Some(path) = junit {
                 std::fs::write(&path, run::snapshots::junit(&results))

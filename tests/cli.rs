@@ -1072,3 +1072,32 @@ fn options_may_come_before_the_command_and_config_names_another_golive_toml() {
     chosen.assert_code(0);
     assert_eq!(chosen.stdout, "hola\n", "{}", chosen.all());
 }
+
+/// `golive test --review` shows each difference on a terminal and stores only what the person accepts;
+/// without a terminal it says to use --accept.
+#[test]
+fn golive_test_review_asks_on_a_terminal_for_each_difference() {
+    use rexpect::session::spawn_command;
+    let project = Project::new();
+    project.write("scripts/a.rhai", "step \"pull\" { local::run(\"docker pull app:1.0\"); }\n");
+    project.write("scripts/b.rhai", "step \"pull\" { local::run(\"docker pull db:1.0\"); }\n");
+    project.golive(&["test", "--accept"]).assert_code(0);
+    project.write("scripts/a.rhai", "step \"pull\" { local::run(\"docker pull app:2.0\"); }\n");
+    project.write("scripts/b.rhai", "step \"pull\" { local::run(\"docker pull db:2.0\"); }\n");
+    let piped = project.golive(&["test", "--review"]);
+    piped.assert_code(2);
+    assert!(piped.stderr.contains("--review asks on a terminal"), "{}", piped.stderr);
+
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_golive"));
+    cmd.args(["test", "--review"]).current_dir(project.path()).env("NO_COLOR", "1");
+    let mut session = spawn_command(cmd, Some(15_000)).expect("spawn golive on a pty");
+    session.exp_string("docker pull app:2.0").unwrap();
+    session.exp_string("store the plan now as a's snapshot? [y/n/q]").unwrap();
+    session.send_line("y").unwrap();
+    session.exp_string("store the plan now as b's snapshot? [y/n/q]").unwrap();
+    session.send_line("n").unwrap();
+    let rest = session.exp_eof().unwrap();
+    assert!(rest.contains("1 accepted") && rest.contains("FAIL  b"), "{rest}");
+    assert!(project.read("tests/snapshots/plans__a.snap").contains("app:2.0"));
+    assert!(project.read("tests/snapshots/plans__b.snap").contains("db:1.0"), "b was refused, and kept");
+}

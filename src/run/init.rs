@@ -110,7 +110,7 @@ pub fn init(dir: &Path, runtime: &tokio::runtime::Handle) -> Result<Vec<PathBuf>
     let config = Config::load(&dir.join("golive.toml"))?;
     let cases = super::snapshots::cases(&config, &[])?;
     let options = super::Options::default();
-    for tested in super::snapshots::test(&config, &cases, &options, true, runtime)? {
+    for tested in super::snapshots::test(&config, &cases, &options, super::snapshots::Update::All, runtime)? {
         if !tested.passed() {
             return Err(Failure::Runbook(format!("error: golive init: {}: {}", tested.case.name, tested.why())));
         }

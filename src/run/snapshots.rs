@@ -141,14 +141,50 @@ pub fn diff(old: &str, new: &str) -> String {
     out
 }
 
+/// What to do with a plan that differs from its snapshot (or has none).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Update {
+    /// Report it (CI).
+    No,
+    /// Store it (`--accept`).
+    All,
+    /// Show its diff and ask a person (`--review`, on a terminal).
+    Ask,
+}
+
+/// Shows a case's difference and asks whether to store the plan as its snapshot: y, n, or q (stop asking).
+fn ask(case: &Case, verdict: &Verdict) -> std::io::Result<Option<bool>> {
+    use std::io::{BufRead, Write};
+    let mut err = std::io::stderr();
+    match verdict {
+        Verdict::Differs(diff) => writeln!(err, "\n{}: the plan differs from its snapshot\n{diff}", case.name)?,
+        _ => writeln!(err, "\n{}: no snapshot yet", case.name)?,
+    }
+    loop {
+        write!(err, "store the plan now as {}'s snapshot? [y/n/q] ", case.name)?;
+        err.flush()?;
+        let mut line = String::new();
+        if std::io::stdin().lock().read_line(&mut line)? == 0 {
+            return Ok(None);
+        }
+        match line.trim() {
+            "y" | "yes" => return Ok(Some(true)),
+            "n" | "no" => return Ok(Some(false)),
+            "q" | "quit" => return Ok(None),
+            _ => writeln!(err, "  y stores it, n leaves it failing, q stops asking")?,
+        }
+    }
+}
+
 /// Plans each case twice (a plan must be deterministic) and holds it against its snapshot.
 pub fn test(
     config: &Config,
     cases: &[Case],
     options: &Options,
-    accept: bool,
+    update: Update,
     runtime: &tokio::runtime::Handle,
 ) -> Result<Vec<Tested>> {
+    let mut asking = update == Update::Ask;
     let mut results = Vec::new();
     for case in cases {
         let started = std::time::Instant::now();
@@ -179,12 +215,26 @@ pub fn test(
             }
         };
         let mut accepted = false;
-        if accept
-            && matches!(verdict, Verdict::New | Verdict::Differs(_))
+        if matches!(verdict, Verdict::New | Verdict::Differs(_))
             && let Some(text) = text
         {
-            write_snapshot(&snapshot_path(config, case), &text)?;
-            accepted = true;
+            let store = match update {
+                Update::All => true,
+                Update::Ask if asking => {
+                    match ask(case, &verdict).map_err(|e| io_failure("ask on", Path::new("stdin"), e))? {
+                        Some(answer) => answer,
+                        None => {
+                            asking = false;
+                            false
+                        }
+                    }
+                }
+                _ => false,
+            };
+            if store {
+                write_snapshot(&snapshot_path(config, case), &text)?;
+                accepted = true;
+            }
         }
         results.push(Tested {
             case: case.clone(),
