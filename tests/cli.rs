@@ -1101,3 +1101,34 @@ fn golive_test_review_asks_on_a_terminal_for_each_difference() {
     assert!(project.read("tests/snapshots/plans__a.snap").contains("app:2.0"));
     assert!(project.read("tests/snapshots/plans__b.snap").contains("db:1.0"), "b was refused, and kept");
 }
+
+/// A repeated check's canary is judged by its verdict: a FAIL stops the other items in the run, and the
+/// plan predicts the same; in a plan whose canary rests on an assumed read, the outcome is unknown, never
+/// a predicted stop.
+#[test]
+fn a_repeated_checks_failed_canary_verdict_stops_the_rest_and_the_plan_agrees() {
+    let project = Project::new();
+    project.write(
+        "health.rhai",
+        "let hosts = [\"web1\", \"web2\", \"web3\"];\ncheck \"healthy\" for host in hosts with #{ canary: 1 } {\n    local::run(`echo ${host} >> checked.log`);\n    host != \"web1\"\n}\n",
+    );
+    let run = project.golive(&["health.rhai"]);
+    run.assert_code(1);
+    assert_eq!(project.read("checked.log"), "web1\n", "the other hosts were checked after a failed canary");
+    assert!(run.stderr.contains("the canary check \"healthy [web1]\" failed"), "{}", run.stderr);
+    let plan = project.golive(&["plan", "health.rhai"]);
+    plan.assert_code(1);
+    assert!(
+        plan.stdout.contains("outcome: the run would stop (exit 1): the canary check \"healthy [web1]\" failed"),
+        "{}",
+        plan.stdout
+    );
+
+    project.write(
+        "assumed.rhai",
+        "let hosts = [\"web1\", \"web2\"];\ncheck \"up\" for host in hosts with #{ canary: 1 } {\n    local::run(`test -e ${host}.up`, #{ read_only: true, allow_fail: true }).code == 0\n}\n",
+    );
+    let plan = project.golive(&["plan", "assumed.rhai"]);
+    plan.assert_code(1);
+    assert!(plan.stdout.contains("outcome: unknown:"), "{}", plan.stdout);
+}

@@ -118,6 +118,7 @@ fn dispatch_each(
     let controller = &host.controller;
     let mut values = rhai::Array::new();
     let mut failed: Vec<String> = Vec::new();
+    let mut unknown = false;
     for (index, item) in items.into_iter().enumerate() {
         let label = item_label(&item);
         let canary = index < options.canary;
@@ -136,31 +137,32 @@ fn dispatch_each(
         let len = ctx.scope().len();
         ctx.scope_mut().rewind(len - 1);
         let value = result?;
-        if value.is::<crate::modules::run_api::ToleratedFailure>() {
+        // An item failed when its verdict did: a step that failed (tolerated, weighed as failed) or a check
+        // whose verdict is a FAIL. A verdict resting on a plan's assumption is unknown, not a failure.
+        let verdict = controller.checks().into_iter().find(|c| c.name == spec.name);
+        if let Some(verdict) = verdict.filter(|v| !v.ok) {
             failed.push(label.clone());
+            unknown |= verdict.unknown;
             let others = format!("{name} was not started for the other items");
-            if canary {
-                return Err(controller.stop_run(
-                    Failure::Runbook(format!("the canary {} \"{}\" failed: {others}", keyword, spec.name)),
-                    pos,
-                ));
+            let why = if canary {
+                Some(format!("the canary {keyword} \"{}\" failed: {others}", spec.name))
+            } else if failed.len() > options.max_fail {
+                Some(format!(
+                    "{keyword} \"{name}\" failed for {} items ({}), more than max_fail {}: {others}",
+                    failed.len(),
+                    failed.join(", "),
+                    options.max_fail
+                ))
+            } else {
+                None
+            };
+            if let Some(why) = why {
+                let failure = if unknown { Failure::Unknown(why) } else { Failure::Runbook(why) };
+                return Err(controller.stop_run(failure, pos));
             }
-            if failed.len() > options.max_fail {
-                return Err(controller.stop_run(
-                    Failure::Runbook(format!(
-                        "{} \"{name}\" failed for {} items ({}), more than max_fail {}: {others}",
-                        keyword,
-                        failed.len(),
-                        failed.join(", "),
-                        options.max_fail
-                    )),
-                    pos,
-                ));
-            }
-            values.push(Dynamic::UNIT);
-            continue;
         }
-        values.push(value);
+        let tolerated = value.is::<crate::modules::run_api::ToleratedFailure>();
+        values.push(if tolerated { Dynamic::UNIT } else { value });
     }
     Ok(values.into())
 }
