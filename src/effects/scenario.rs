@@ -68,17 +68,16 @@ struct ScenarioFile {
     /// What a gate's `include` sees of an earlier runbook's newest run: plans never read local journals.
     #[serde(default)]
     include: Vec<IncludeRule>,
-    /// `[test]`: what `golive test` expects of this case (read there; a plan ignores it).
+    /// `[test]`: what `golive test` expects of this case.
     #[serde(default)]
-    #[allow(dead_code)]
     test: Option<TestExpectation>,
 }
 
 /// `[test] exit_code = 1`: the exit code the plan must predict.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct TestExpectation {
-    pub exit_code: Option<i32>,
+struct TestExpectation {
+    exit_code: Option<i32>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -234,6 +233,7 @@ pub struct Scenario {
     dns: Vec<DnsRule>,
     browser: Vec<BrowserRule>,
     include: Vec<IncludeRule>,
+    expected_exit: Option<i32>,
     /// How often each rule answered, by (kind, index): `times` limits it.
     used: RefCell<HashMap<(&'static str, usize), usize>>,
 }
@@ -254,8 +254,14 @@ impl Scenario {
             dns: file.dns,
             browser: file.browser,
             include: file.include,
+            expected_exit: file.test.and_then(|t| t.exit_code),
             used: RefCell::new(HashMap::new()),
         })
+    }
+
+    /// `[test] exit_code`: the exit code `golive test` holds the plan to.
+    pub fn expected_exit(&self) -> Option<i32> {
+        self.expected_exit
     }
 
     /// The rules no effect ever matched ("exec rule 3 \"drush status\""): a scenario that answers what the

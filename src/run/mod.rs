@@ -256,7 +256,8 @@ pub fn plan(script: &Path, options: &Options, request: &PlanRequest, runtime: &t
     plan.script = session.file.name.clone();
     plan.target = target;
     plan.scenario = request.scenario.as_ref().map(|p| relative(p, &session.file.config.root));
-    plan.unused_rules = scenario.map(|s| s.unused()).unwrap_or_default();
+    plan.unused_rules = scenario.as_ref().map(|s| s.unused()).unwrap_or_default();
+    plan.expected_exit = scenario.as_ref().and_then(|s| s.expected_exit());
     (plan.exit_code, plan.outcome) = match outcome {
         Ok(()) => (0, "the run would complete (exit 0)".into()),
         Err(Failure::Usage(message)) => return Err(Failure::Usage(message)),

@@ -16,6 +16,9 @@ pub struct Plan {
     /// The scenario's rules no effect matched (`golive test` reports them).
     #[serde(skip)]
     pub unused_rules: Vec<String>,
+    /// The scenario's `[test] exit_code` (`golive test` holds `exit_code` to it).
+    #[serde(skip)]
+    pub expected_exit: Option<i32>,
 }
 
 #[derive(Debug, Serialize)]

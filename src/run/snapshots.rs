@@ -105,21 +105,6 @@ fn snapshot_body(text: &str) -> &str {
     text
 }
 
-fn expected_exit(scenario: &Path) -> Result<Option<i32>> {
-    #[derive(serde::Deserialize)]
-    struct File {
-        test: Option<Test>,
-    }
-    #[derive(serde::Deserialize)]
-    struct Test {
-        exit_code: Option<i32>,
-    }
-    let text = std::fs::read_to_string(scenario).map_err(|e| io_failure("read scenario", scenario, e))?;
-    let file: File = toml::from_str(&text)
-        .map_err(|e| Failure::Usage(format!("error: {} is not a valid scenario\n{e}", scenario.display())))?;
-    Ok(file.test.and_then(|t| t.exit_code))
-}
-
 /// A unified diff, old snapshot to new plan, with line numbers as insta shows them.
 pub fn diff(old: &str, new: &str) -> String {
     let diff = similar::TextDiff::from_lines(old, new);
@@ -195,10 +180,7 @@ pub fn test(
             Ok(plan) => {
                 let text = plan.render_text();
                 let again = super::plan(&case.script, options, &request, runtime).map(|p| p.render_text());
-                let expected = match &case.scenario {
-                    Some(s) => expected_exit(s)?,
-                    None => None,
-                };
+                let expected = plan.expected_exit;
                 let path = snapshot_path(config, case);
                 let stored = std::fs::read_to_string(&path).ok();
                 let verdict = match (again, stored, expected) {

@@ -68,7 +68,7 @@ pub fn build(launch: &Launch) -> Vec<Block> {
         blocks.push(Block::Warning(warning));
     }
     let placed_here = |number: &str| -> Vec<(&RunRecord, &StepRecord)> {
-        launch.steps().filter(|(_, s)| launch.section_of(s).as_deref() == Some(number)).collect()
+        launch.steps().filter(|(_, s)| s.section.as_deref() == Some(number)).collect()
     };
     let known: Vec<&str> = launch.headings.iter().map(|h| h.number.as_str()).collect();
     if launch.settings.schedule_section.as_deref().is_none_or(|s| !known.contains(&s)) {
@@ -134,7 +134,7 @@ pub fn build(launch: &Launch) -> Vec<Block> {
     }
     // Items whose section is not one of the document's (or that name none): never dropped.
     let others: Vec<(&RunRecord, &StepRecord)> =
-        launch.steps().filter(|(_, s)| launch.section_of(s).is_none_or(|n| !known.contains(&n.as_str()))).collect();
+        launch.steps().filter(|(_, s)| s.section.as_deref().is_none_or(|n| !known.contains(&n))).collect();
     let undecided: Vec<&DecisionRecord> =
         launch.decisions().filter(|d| d.section.as_deref().is_none_or(|n| !known.contains(&n))).collect();
     if !others.is_empty() || !undecided.is_empty() {

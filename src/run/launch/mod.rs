@@ -493,11 +493,6 @@ impl Launch {
         self.runs.iter().flat_map(|r| r.steps.iter().map(move |s| (r, s)))
     }
 
-    /// The section an item is placed in: its own, else a heading matching its phase's name, else none.
-    pub fn section_of(&self, step: &StepRecord) -> Option<String> {
-        step.section.clone()
-    }
-
     pub fn decisions(&self) -> impl Iterator<Item = &DecisionRecord> {
         self.runs.iter().flat_map(|r| r.decisions.iter())
     }
