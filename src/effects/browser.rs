@@ -248,7 +248,39 @@ impl Drop for Chromium {
 }
 
 /// A folder removed when dropped (the browser's profile and the HOME holding its certificate store).
-struct TempFolder(PathBuf);
+pub struct TempFolder(pub PathBuf);
+
+impl TempFolder {
+    /// A fresh folder under the system's temporary folder, named after golive's process and the time.
+    pub fn new(prefix: &str) -> Result<TempFolder, String> {
+        let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos();
+        let root = std::env::temp_dir().join(format!("{prefix}-{}-{stamp}", std::process::id()));
+        std::fs::create_dir_all(&root).map_err(|e| format!("cannot create {}: {e}", root.display()))?;
+        Ok(TempFolder(root))
+    }
+}
+
+/// Headless Chromium as golive starts it, for measuring and for printing alike: a throwaway profile and
+/// HOME under `folder`, its own process group, killed when dropped and when golive dies, and (as root,
+/// where Chromium's sandbox refuses to run) without the sandbox. The caller adds its own arguments.
+pub fn headless_command(program: &Path, folder: &Path, home: &Path) -> tokio::process::Command {
+    let mut command = tokio::process::Command::new(program);
+    command
+        .args(["--headless=new", "--no-first-run", "--disable-extensions", "--disable-dev-shm-usage"])
+        .arg(format!("--user-data-dir={}", folder.join("profile").display()))
+        .env("HOME", home)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(true);
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
+        command.arg("--no-sandbox");
+    }
+    super::process_group::dies_with_golive(&mut command);
+    command
+}
 
 impl Drop for TempFolder {
     fn drop(&mut self) {
@@ -301,41 +333,22 @@ async fn trust_store(home: &Path, ca_file: &str) -> Result<(), String> {
 
 async fn launch(ca_file: Option<&str>) -> Result<Chromium, String> {
     let program = executable()?;
-    let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos();
-    let root = std::env::temp_dir().join(format!("golive-chromium-{}-{stamp}", std::process::id()));
-    let folder = TempFolder(root.clone());
+    let folder = TempFolder::new("golive-chromium")?;
+    let root = folder.0.clone();
     let home = root.join("home");
     std::fs::create_dir_all(&home).map_err(|e| format!("cannot create {}: {e}", home.display()))?;
     if let Some(ca) = ca_file {
         trust_store(&home, ca).await?;
     }
-    let mut command = tokio::process::Command::new(&program);
-    command
-        .args([
-            "--headless=new",
-            "--remote-debugging-port=0",
-            "--no-first-run",
-            "--no-default-browser-check",
-            "--disable-extensions",
-            "--disable-background-networking",
-            "--disable-sync",
-            "--disable-dev-shm-usage",
-            "--window-size=1350,940",
-        ])
-        .arg(format!("--user-data-dir={}", root.join("profile").display()))
-        .env("HOME", &home)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .kill_on_drop(true);
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } == 0 {
-        // Chromium's sandbox refuses to run as root.
-        command.arg("--no-sandbox");
-    }
-    command.arg("about:blank");
-    super::process_group::dies_with_golive(&mut command);
+    let mut command = headless_command(&program, &root, &home);
+    command.args([
+        "--remote-debugging-port=0",
+        "--no-default-browser-check",
+        "--disable-background-networking",
+        "--disable-sync",
+        "--window-size=1350,940",
+        "about:blank",
+    ]);
     let mut process = command.spawn().map_err(|e| format!("cannot start {}: {e}", program.display()))?;
     let stderr = process.stderr.take().expect("stderr is piped");
     let (tell, listening) = tokio::sync::oneshot::channel();

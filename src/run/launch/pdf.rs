@@ -3,7 +3,6 @@
 //! when it takes too long; the PDF is written under a temporary name and renamed, never left half-written.
 
 use std::path::Path;
-use std::process::Stdio;
 use std::time::Duration;
 
 /// How long Chromium may take to print one report.
@@ -12,27 +11,13 @@ const PRINT_TIMEOUT: Duration = Duration::from_secs(120);
 pub async fn print(html: &Path, pdf: &Path) -> Result<(), String> {
     let program = crate::effects::browser::executable()?;
     let html = std::fs::canonicalize(html).map_err(|e| format!("cannot read {}: {e}", html.display()))?;
-    let scratch = tempfile_dir()?;
+    let scratch = crate::effects::browser::TempFolder::new("golive-print")?;
     let partial = pdf.with_extension("pdf.partial");
-    let mut command = tokio::process::Command::new(&program);
+    let mut command = crate::effects::browser::headless_command(&program, &scratch.0, &scratch.0);
     command
-        .args(["--headless=new", "--disable-gpu", "--no-first-run", "--disable-extensions", "--no-pdf-header-footer"])
-        .arg("--disable-dev-shm-usage")
-        .arg(format!("--user-data-dir={}", scratch.0.join("profile").display()))
+        .args(["--disable-gpu", "--no-pdf-header-footer"])
         .arg(format!("--print-to-pdf={}", partial.display()))
-        .env("HOME", &scratch.0)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .kill_on_drop(true);
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } == 0 {
-        // Chromium's sandbox refuses to run as root.
-        command.arg("--no-sandbox");
-    }
-    command.arg(format!("file://{}", html.display()));
-    crate::effects::process_group::dies_with_golive(&mut command);
+        .arg(format!("file://{}", html.display()));
     let child = command.spawn().map_err(|e| format!("cannot start {}: {e}", program.display()))?;
     let pgid = child.id();
     let output = match tokio::time::timeout(PRINT_TIMEOUT, child.wait_with_output()).await {
@@ -63,20 +48,4 @@ pub async fn print(html: &Path, pdf: &Path) -> Result<(), String> {
         ));
     }
     std::fs::rename(&partial, pdf).map_err(|e| format!("cannot write {}: {e}", pdf.display()))
-}
-
-/// A folder removed when dropped: Chromium's profile and HOME.
-struct Scratch(std::path::PathBuf);
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn tempfile_dir() -> Result<Scratch, String> {
-    let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos();
-    let dir = std::env::temp_dir().join(format!("golive-print-{}-{stamp}", std::process::id()));
-    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    Ok(Scratch(dir))
 }
