@@ -27,7 +27,13 @@ const POLL: Duration = Duration::from_millis(500);
 
 const LIVE_JS: &str = r#"// golive serve: the report's content is replaced whenever the server pushes a new one.
 const source = new EventSource("events");
-source.addEventListener("report", (e) => { document.getElementById("report").innerHTML = e.data; });
+// data-updates counts the reports this page received: a page that reloaded would start again at 1.
+let updates = 0;
+source.addEventListener("report", (e) => {
+  const main = document.getElementById("report");
+  main.innerHTML = e.data;
+  main.dataset.updates = String(++updates);
+});
 source.addEventListener("error", () => { document.title = "(reconnecting) " + document.title.replace(/^\(reconnecting\) /, ""); });
 source.addEventListener("open", () => { document.title = document.title.replace(/^\(reconnecting\) /, ""); });
 "#;

@@ -288,7 +288,12 @@ fn serve_shows_a_step_running_then_done_in_the_browser_while_the_run_goes_on() {
     std::io::BufReader::new(serve.stdout.take().unwrap()).read_line(&mut first).unwrap();
     let url = first.split_whitespace().find(|w| w.starts_with("http://127.0.0.1:")).unwrap_or_default().to_string();
     assert!(!url.is_empty(), "serve said: {first}");
-    let row = |state: &str| format!("tr[data-item='slow step'][data-state='{state}']");
+    // The page is loaded once: its rows change under it, as its update count (kept by the page's script,
+    // which a reload would start again at 1) shows.
+    let row = |state: &str| {
+        let updated = if state == "done" { "main[data-updates]:not([data-updates='1']) " } else { "" };
+        format!("{updated}tr[data-item='slow step'][data-state='{state}']")
+    };
     let shots = project.file("shots");
     std::fs::create_dir_all(&shots).unwrap();
     project.write(
