@@ -300,15 +300,23 @@ impl Walk<'_> {
         let allowed: &[&str] = match (kind, repeated) {
             (PHASE, _) => &["window", "owner", "budget", "section"],
             ("gate", _) => &["required", "include", "nogo", "on_nogo", "section"],
-            (_, true) => {
-                &["timeout", "retries", "retry_delay", "idempotent", "required", "section", "canary", "max_fail"]
-            }
+            (_, true) => &[
+                "timeout",
+                "retries",
+                "retry_delay",
+                "idempotent",
+                "required",
+                "section",
+                "canary",
+                "max_fail",
+                "serial",
+            ],
             _ => &["timeout", "retries", "retry_delay", "idempotent", "required", "section"],
         };
         for (key, _) in map.0.iter() {
             if !allowed.contains(&key.name.as_str()) {
                 let hint = did_you_mean(&key.name, allowed.iter().copied());
-                let only_repeated = if ["canary", "max_fail"].contains(&key.name.as_str()) {
+                let only_repeated = if ["canary", "max_fail", "serial"].contains(&key.name.as_str()) {
                     format!(" (it is for a repeated step: {kind} \"{name}\" for host in hosts with #{{ ... }})")
                 } else {
                     String::new()

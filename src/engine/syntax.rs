@@ -90,8 +90,9 @@ pub fn item_label(item: &Dynamic) -> String {
 }
 
 /// Each item gets its own step, "upgrade [web2]": its own checkpoint, resumed on its own. The first `canary`
-/// items run first and alone: if one fails, the others are not started. Past the canary, up to `max_fail`
-/// items may fail (each a failed verdict at the end); one more and the rest are not started.
+/// items run first and alone: if one fails, the others are not started. Past the canary, items go in batches
+/// of `serial` (default 1), one after another; where a batch ends, more than `max_fail` failed items so far
+/// leave the rest unstarted (each failure is a failed verdict at the end).
 fn dispatch_each(
     host: &Rc<Host>,
     keyword: &'static str,
@@ -116,9 +117,11 @@ fn dispatch_each(
     let options: StepOptions = decode_options(options, keyword, &name)?;
     let body = inputs.last().expect("a repeated step has a block");
     let controller = &host.controller;
+    let serial = options.serial.max(1);
     let mut values = rhai::Array::new();
     let mut failed: Vec<String> = Vec::new();
     let mut unknown = false;
+    let count = items.len();
     for (index, item) in items.into_iter().enumerate() {
         let label = item_label(&item);
         let canary = index < options.canary;
@@ -127,7 +130,7 @@ fn dispatch_each(
             name: format!("{name} [{label}]"),
             options: options.clone(),
             pos,
-            tolerate: canary || options.max_fail > 0,
+            tolerate: canary || options.max_fail > 0 || serial > 1,
         };
         ctx.scope_mut().push(variable.clone(), item);
         let result = controller.step(&spec, &mut || match keyword {
@@ -140,29 +143,35 @@ fn dispatch_each(
         // An item failed when its verdict did: a step that failed (tolerated, weighed as failed) or a check
         // whose verdict is a FAIL. A verdict resting on a plan's assumption is unknown, not a failure.
         let verdict = controller.checks().into_iter().find(|c| c.name == spec.name);
+        let canary_failed = canary && verdict.as_ref().is_some_and(|v| !v.ok);
         if let Some(verdict) = verdict.filter(|v| !v.ok) {
             failed.push(label.clone());
             unknown |= verdict.unknown;
-            let others = format!("{name} was not started for the other items");
-            let why = if canary {
-                Some(format!("the canary {keyword} \"{}\" failed: {others}", spec.name))
-            } else if failed.len() > options.max_fail {
-                Some(format!(
-                    "{keyword} \"{name}\" failed for {} items ({}), more than max_fail {}: {others}",
-                    failed.len(),
-                    failed.join(", "),
-                    options.max_fail
-                ))
-            } else {
-                None
-            };
-            if let Some(why) = why {
-                let failure = if unknown { Failure::Unknown(why) } else { Failure::Runbook(why) };
-                return Err(controller.stop_run(failure, pos));
-            }
         }
         let tolerated = value.is::<crate::modules::run_api::ToleratedFailure>();
         values.push(if tolerated { Dynamic::UNIT } else { value });
+        // Failures are counted where a batch ends: after each canary item, then every `serial` items.
+        let batch_ends = canary || (index + 1 - options.canary).is_multiple_of(serial) || index + 1 == count;
+        if !batch_ends {
+            continue;
+        }
+        let others = format!("{name} was not started for the other items");
+        let why = if canary_failed {
+            Some(format!("the canary {keyword} \"{name} [{label}]\" failed: {others}"))
+        } else if failed.len() > options.max_fail {
+            Some(format!(
+                "{keyword} \"{name}\" failed for {} items ({}), more than max_fail {}: {others}",
+                failed.len(),
+                failed.join(", "),
+                options.max_fail
+            ))
+        } else {
+            None
+        };
+        if let Some(why) = why {
+            let failure = if unknown { Failure::Unknown(why) } else { Failure::Runbook(why) };
+            return Err(controller.stop_run(failure, pos));
+        }
     }
     Ok(values.into())
 }

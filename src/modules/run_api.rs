@@ -54,6 +54,10 @@ pub struct StepOptions {
     /// a failure asks retry / skip / abort, as any step's).
     #[serde(default)]
     pub max_fail: usize,
+    /// `step "x" for host in hosts`: past the canary, items go in batches of this many; failures are
+    /// counted where a batch ends, so a batch's other items still run (default 1: after every item).
+    #[serde(default)]
+    pub serial: usize,
 }
 
 /// `with #{ ... }` on a phase.
