@@ -24,34 +24,18 @@ struct Cli {
     command: Option<Command>,
     /// The runbook to run (same as `golive run FILE`).
     file: Option<PathBuf>,
+    /// For a bare FILE (and before `run`, `resume` or `repl`): the script's and the run's options.
     #[command(flatten)]
-    common: Common,
+    script: ScriptArgs,
+    #[command(flatten)]
+    running: RunArgs,
+    #[command(flatten)]
+    global: Global,
 }
 
+/// What every command understands: where the project is and whether to colour.
 #[derive(Args, Clone)]
-struct Common {
-    /// The target to act on (default: default_target in golive.toml).
-    #[arg(long, global = true)]
-    target: Option<String>,
-    /// Accept plain confirmations without asking (never a gate, a choice, a manual or checklist item, or a
-    /// `danger` confirmation: those need a person or --answers).
-    #[arg(long, global = true)]
-    yes: bool,
-    /// Never wait for an answer: a question with no answer is an error that names it.
-    #[arg(long, global = true)]
-    non_interactive: bool,
-    /// Where stdlib modules come from (default: $GOLIVE_STDLIB, stdlib/ beside golive.toml, built in).
-    #[arg(long, global = true, value_name = "DIR")]
-    stdlib: Option<PathBuf>,
-    /// Answers for questions, gates included (TOML: "question or step" = "answer", or { answer, by, note }).
-    #[arg(long, global = true, value_name = "FILE")]
-    answers: Option<PathBuf>,
-    /// Run although another run holds the target's lock (journaled; for when you know why).
-    #[arg(long, global = true)]
-    force: bool,
-    /// A one-off value for config("key"), above golive.toml's (`--var release=1.4.2`); repeatable.
-    #[arg(long = "var", global = true, value_name = "KEY=VALUE", value_parser = parse_var)]
-    vars: Vec<String>,
+struct Global {
     /// Use this golive.toml instead of the one found from the current folder upwards.
     #[arg(long = "config", global = true, value_name = "FILE")]
     config_file: Option<PathBuf>,
@@ -61,15 +45,111 @@ struct Common {
     /// Colour: auto (a terminal, unless NO_COLOR is set; CLICOLOR_FORCE forces it), always or never.
     #[arg(long, global = true, value_enum, default_value_t = golive::terminal::ColorChoice::Auto)]
     color: golive::terminal::ColorChoice,
+}
+
+/// Reading a script: for which target, with which one-off values and stdlib.
+#[derive(Args, Clone, Default)]
+struct ScriptArgs {
+    /// The target to act on (default: default_target in golive.toml).
+    #[arg(long)]
+    target: Option<String>,
+    /// A one-off value for config("key"), above golive.toml's (`--var release=1.4.2`); repeatable.
+    #[arg(long = "var", value_name = "KEY=VALUE", value_parser = parse_var)]
+    vars: Vec<String>,
+    /// Where stdlib modules come from (default: $GOLIVE_STDLIB, stdlib/ beside golive.toml, built in).
+    #[arg(long, value_name = "DIR")]
+    stdlib: Option<PathBuf>,
+}
+
+/// Running: who answers the questions, and how much is said.
+#[derive(Args, Clone, Default)]
+struct RunArgs {
+    /// Accept plain confirmations without asking (never a gate, a choice, a manual or checklist item, or a
+    /// `danger` confirmation: those need a person or --answers).
+    #[arg(long)]
+    yes: bool,
+    /// Never wait for an answer: a question with no answer is an error that names it.
+    #[arg(long)]
+    non_interactive: bool,
+    /// Answers for questions, gates included (TOML: "question or step" = "answer", or { answer, by, note }).
+    #[arg(long, value_name = "FILE")]
+    answers: Option<PathBuf>,
+    /// Run although another run holds the target's lock (journaled; for when you know why).
+    #[arg(long)]
+    force: bool,
     /// Say only what went wrong (for cron: a run that went well prints nothing but the script's own output).
-    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    #[arg(short, long, conflicts_with = "verbose")]
     quiet: bool,
     /// Also show each command before it runs, its output as it arrives, and how it ended.
-    #[arg(short, long, global = true)]
+    #[arg(short, long)]
     verbose: bool,
     /// Set by runbook::run: this run is a step of run ID, which holds the target's lock.
-    #[arg(long, global = true, value_name = "ID", hide = true)]
+    #[arg(long, value_name = "ID", hide = true)]
     within_run: Option<String>,
+}
+
+/// `--target` alone: which target's runs a reading command means.
+#[derive(Args, Clone, Default)]
+struct TargetArg {
+    /// The target whose runs are meant (default: any).
+    #[arg(long)]
+    target: Option<String>,
+}
+
+/// `--stdlib` alone.
+#[derive(Args, Clone, Default)]
+struct StdlibArg {
+    /// Where stdlib modules come from (default: $GOLIVE_STDLIB, stdlib/ beside golive.toml, built in).
+    #[arg(long, value_name = "DIR")]
+    stdlib: Option<PathBuf>,
+}
+
+impl ScriptArgs {
+    /// The options written before the command, joined with the command's own (the command's win).
+    fn after(self, before: &ScriptArgs) -> ScriptArgs {
+        ScriptArgs {
+            target: self.target.or_else(|| before.target.clone()),
+            vars: before.vars.iter().chain(&self.vars).cloned().collect(),
+            stdlib: self.stdlib.or_else(|| before.stdlib.clone()),
+        }
+    }
+
+    fn given(&self) -> Option<&'static str> {
+        match self {
+            ScriptArgs { target: Some(_), .. } => Some("--target"),
+            ScriptArgs { vars, .. } if !vars.is_empty() => Some("--var"),
+            ScriptArgs { stdlib: Some(_), .. } => Some("--stdlib"),
+            _ => None,
+        }
+    }
+}
+
+impl RunArgs {
+    fn after(self, before: &RunArgs) -> RunArgs {
+        RunArgs {
+            yes: self.yes || before.yes,
+            non_interactive: self.non_interactive || before.non_interactive,
+            answers: self.answers.or_else(|| before.answers.clone()),
+            force: self.force || before.force,
+            quiet: self.quiet || before.quiet,
+            verbose: self.verbose || before.verbose,
+            within_run: self.within_run.or_else(|| before.within_run.clone()),
+        }
+    }
+
+    fn given(&self) -> Option<&'static str> {
+        [
+            (self.yes, "--yes"),
+            (self.non_interactive, "--non-interactive"),
+            (self.answers.is_some(), "--answers"),
+            (self.force, "--force"),
+            (self.quiet, "--quiet"),
+            (self.verbose, "--verbose"),
+            (self.within_run.is_some(), "--within-run"),
+        ]
+        .into_iter()
+        .find_map(|(set, name)| set.then_some(name))
+    }
 }
 
 #[derive(Subcommand)]
@@ -84,6 +164,10 @@ enum Command {
         /// the target changed since it was made.
         #[arg(long, value_name = "FILE")]
         plan: Option<PathBuf>,
+        #[command(flatten)]
+        script: ScriptArgs,
+        #[command(flatten)]
+        running: RunArgs,
     },
     /// Show what a run would do, touching nothing.
     Plan {
@@ -99,6 +183,8 @@ enum Command {
         /// Also save the plan, with hashes of what it was made from, for review and `golive run --plan`.
         #[arg(short = 'o', long = "out", value_name = "FILE")]
         out: Option<PathBuf>,
+        #[command(flatten)]
+        script: ScriptArgs,
     },
     /// Carry on a run that stopped: done steps are skipped and give their stored values, every verdict is
     /// restored, failed checks are evaluated again.
@@ -112,6 +198,10 @@ enum Command {
         /// Decide this gate again, on purpose, after its NO-GO ended the run (journaled).
         #[arg(long, value_name = "GATE")]
         reopen_gate: Option<String>,
+        #[command(flatten)]
+        script: ScriptArgs,
+        #[command(flatten)]
+        running: RunArgs,
     },
     /// Compile and lint scripts and the stdlib, and check every config("key") they read resolves for the
     /// target (default: scripts/*.rhai and examples/*.rhai of the project golive.toml belongs to).
@@ -120,12 +210,16 @@ enum Command {
         /// Check the settings against every target in golive.toml, not only --target.
         #[arg(long)]
         all_targets: bool,
+        #[command(flatten)]
+        script: ScriptArgs,
     },
     /// List a runbook's phases and steps without running it.
     Steps {
         file: PathBuf,
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
+        #[command(flatten)]
+        script: ScriptArgs,
     },
     /// A run's steps, their status and duration (a run id or prefix, or a script: its newest run; default:
     /// the newest whole run, on --target when given).
@@ -133,6 +227,8 @@ enum Command {
         run: Option<String>,
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
+        #[command(flatten)]
+        target: TargetArg,
     },
     /// The project's runs, newest first: script, target, operator, start, duration and outcome.
     Runs {
@@ -144,6 +240,8 @@ enum Command {
         outcome: Option<String>,
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
+        #[command(flatten)]
+        target: TargetArg,
     },
     /// Start a runbook repository here (or in DIR): golive.toml, a first runbook, a scenario and its
     /// snapshot, .gitignore and a CI script running `golive check` and `golive test`.
@@ -163,6 +261,8 @@ enum Command {
         /// Also write a JUnit XML report here, for CI systems.
         #[arg(long, value_name = "FILE")]
         junit: Option<PathBuf>,
+        #[command(flatten)]
+        script: ScriptArgs,
     },
     /// The runbook filled in from the journals: Markdown, self-contained HTML with the timeline, and PDF (by
     /// headless Chromium, where installed). Prints the files' paths.
@@ -178,6 +278,8 @@ enum Command {
         /// Where to write them (default: .golive/reports/<first run id>/).
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
+        #[command(flatten)]
+        target: TargetArg,
     },
     /// A read-only web page of the launch (the report, updated live as the journals grow), for the people
     /// in the launch channel who do not run golive.
@@ -190,6 +292,8 @@ enum Command {
         /// Where to listen (port 0: a free one, printed).
         #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDRESS:PORT")]
         bind: std::net::SocketAddr,
+        #[command(flatten)]
+        target: TargetArg,
     },
     /// Shell completions for bash, zsh, fish, elvish or powershell, on stdout.
     Completions { shell: clap_complete::Shell },
@@ -201,11 +305,19 @@ enum Command {
         /// Write Rhai definition files (.d.rhai) of every function here, for editors and language servers.
         #[arg(long, value_name = "DIR")]
         definitions: Option<PathBuf>,
+        #[command(flatten)]
+        stdlib: StdlibArg,
     },
     /// The go-live team and the emergency contacts from golive.toml.
     Contacts,
     /// An incident console: run any call or a script's steps by hand, journaled.
-    Repl { file: Option<PathBuf> },
+    Repl {
+        file: Option<PathBuf>,
+        #[command(flatten)]
+        script: ScriptArgs,
+        #[command(flatten)]
+        running: RunArgs,
+    },
 }
 
 /// How golive ends, as `--help` and the man page say (src/error.rs gives each failure its code).
@@ -236,13 +348,14 @@ fn parse_var(text: &str) -> Result<String, String> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Some(dir) = &cli.common.directory
+    let global = cli.global.clone();
+    if let Some(dir) = &global.directory
         && let Err(e) = std::env::set_current_dir(dir)
     {
         eprintln!("error: -C {}: {e}", dir.display());
         return ExitCode::from(2);
     }
-    if let Some(file) = &cli.common.config_file {
+    if let Some(file) = &global.config_file {
         if !file.is_file() {
             eprintln!("error: --config {}: no such file", file.display());
             return ExitCode::from(2);
@@ -250,12 +363,16 @@ fn main() -> ExitCode {
         // SAFETY: set before any thread is started; every config lookup (child runs too) reads it.
         unsafe { std::env::set_var(golive::config::CONFIG_ENV, file) };
     }
-    if !cli.common.vars.is_empty() {
+    golive::terminal::set_color_choice(global.color);
+    let (command, script, running) = match resolve(cli) {
+        Ok(resolved) => resolved,
+        Err(failure) => return fail(failure),
+    };
+    if !script.vars.is_empty() {
         // SAFETY: set before any thread is started; every config golive loads (child runs too) reads it.
-        unsafe { std::env::set_var(golive::config::VARS_ENV, cli.common.vars.join("\u{1f}")) };
+        unsafe { std::env::set_var(golive::config::VARS_ENV, script.vars.join("\u{1f}")) };
     }
-    golive::terminal::set_color_choice(cli.common.color);
-    if prints_only(&cli) {
+    if prints_only(&command) {
         // `golive docs | head` ends quietly, as any Unix tool does, instead of panicking on a closed pipe.
         // Runs keep Rust's default (SIGPIPE ignored): losing the reader of the output must not kill a step.
         // SAFETY: restores the default disposition of one signal before any thread is started.
@@ -264,67 +381,44 @@ fn main() -> ExitCode {
         }
     }
     let options = Options {
-        target: cli.common.target.clone(),
-        yes: cli.common.yes,
-        non_interactive: cli.common.non_interactive,
+        target: script.target,
+        yes: running.yes,
+        non_interactive: running.non_interactive,
         in_doubt: InDoubtPolicy::Ask,
-        stdlib: cli.common.stdlib.clone(),
-        answers: cli.common.answers.clone(),
+        stdlib: script.stdlib,
+        answers: running.answers,
         reopen_gate: None,
-        force: cli.common.force,
-        within_run: cli.common.within_run.clone(),
-        verbosity: match (cli.common.quiet, cli.common.verbose) {
+        force: running.force,
+        within_run: running.within_run,
+        verbosity: match (running.quiet, running.verbose) {
             (true, _) => Verbosity::Quiet,
             (_, true) => Verbosity::Verbose,
             _ => Verbosity::Normal,
         },
     };
-    match dispatch(cli, options) {
+    match dispatch(command, options) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(failure) => {
-            let message = failure.message().trim_end();
-            if !message.is_empty() {
-                let prefix = if message.starts_with("error") || message.starts_with("Error") { "" } else { "error: " };
-                let _ = writeln!(std::io::stderr(), "{prefix}{message}");
-            }
-            ExitCode::from(failure.exit_code() as u8)
-        }
+        Err(failure) => fail(failure),
     }
 }
 
-/// Commands that only print what they read: they touch nothing, so a closed pipe may end them.
-fn prints_only(cli: &Cli) -> bool {
-    matches!(
-        cli.command,
-        Some(
-            Command::Plan { .. }
-                | Command::Steps { .. }
-                | Command::Status { .. }
-                | Command::Runs { .. }
-                | Command::Report { .. }
-                | Command::Test { .. }
-                | Command::Docs { .. }
-                | Command::Completions { .. }
-                | Command::Man
-                | Command::Contacts
-                | Command::Check { .. }
-        )
-    )
+fn fail(failure: Failure) -> ExitCode {
+    let message = failure.message().trim_end();
+    if !message.is_empty() {
+        let prefix = if message.starts_with("error") || message.starts_with("Error") { "" } else { "error: " };
+        let _ = writeln!(std::io::stderr(), "{prefix}{message}");
+    }
+    ExitCode::from(failure.exit_code() as u8)
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| Failure::Usage(format!("error: cannot start the async runtime: {e}")))
-}
-
-fn dispatch(cli: Cli, mut options: Options) -> Result<(), Failure> {
-    let command = match (cli.command, cli.file) {
+/// The command to carry out (a bare FILE is `run FILE`) and its script and run options, those written
+/// before the command joined to its own. Options before the command are a run's: another command refuses
+/// them rather than ignore them.
+fn resolve(cli: Cli) -> Result<(Command, ScriptArgs, RunArgs), Failure> {
+    let Cli { command, file, script: before, running: before_run, .. } = cli;
+    let command = match (command, file) {
         (Some(command), _) => command,
         (None, Some(file)) => {
-            let file: PathBuf = file;
             // `golive stauts` is a mistyped command, not a script: say so rather than "cannot read stauts".
             let word = file.to_string_lossy().into_owned();
             let bare = !word.contains(['/', '.']) && !file.exists();
@@ -339,7 +433,8 @@ fn dispatch(cli: Cli, mut options: Options) -> Result<(), Failure> {
                     )));
                 }
             }
-            Command::Run { file, only: Vec::new(), plan: None }
+            let (script, running) = (ScriptArgs::default(), RunArgs::default());
+            Command::Run { file, only: Vec::new(), plan: None, script, running }
         }
         (None, None) => {
             return Err(Failure::Usage(
@@ -348,22 +443,77 @@ fn dispatch(cli: Cli, mut options: Options) -> Result<(), Failure> {
             ));
         }
     };
+    let only = |script: ScriptArgs| (script, RunArgs::default(), false);
+    let (script, running, a_run) = match &command {
+        Command::Run { script, running, .. }
+        | Command::Resume { script, running, .. }
+        | Command::Repl { script, running, .. } => {
+            (script.clone().after(&before), running.clone().after(&before_run), true)
+        }
+        Command::Plan { script, .. }
+        | Command::Check { script, .. }
+        | Command::Steps { script, .. }
+        | Command::Test { script, .. } => only(script.clone()),
+        Command::Status { target, .. }
+        | Command::Runs { target, .. }
+        | Command::Report { target, .. }
+        | Command::Serve { target, .. } => only(ScriptArgs { target: target.target.clone(), ..ScriptArgs::default() }),
+        Command::Docs { stdlib, .. } => only(ScriptArgs { stdlib: stdlib.stdlib.clone(), ..ScriptArgs::default() }),
+        Command::Init { .. } | Command::Completions { .. } | Command::Man | Command::Contacts => {
+            only(ScriptArgs::default())
+        }
+    };
+    if !a_run && let Some(option) = before.given().or_else(|| before_run.given()) {
+        return Err(Failure::Usage(format!(
+            "error: {option} before the command is for a run (`golive {option} run FILE`, resume, repl); write the \
+             command's own options after it (`golive help COMMAND` lists them)"
+        )));
+    }
+    Ok((command, script, running))
+}
+/// Commands that only print what they read: they touch nothing, so a closed pipe may end them.
+fn prints_only(command: &Command) -> bool {
+    matches!(
+        command,
+        Command::Plan { .. }
+            | Command::Steps { .. }
+            | Command::Status { .. }
+            | Command::Runs { .. }
+            | Command::Report { .. }
+            | Command::Test { .. }
+            | Command::Docs { .. }
+            | Command::Completions { .. }
+            | Command::Man
+            | Command::Contacts
+            | Command::Check { .. }
+    )
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::Usage(format!("error: cannot start the async runtime: {e}")))
+}
+
+fn dispatch(command: Command, mut options: Options) -> Result<(), Failure> {
     match command {
-        Command::Run { file, only, plan } => {
+        Command::Run { file, only, plan, .. } => {
             if let Some(reviewed) = &plan {
                 run::reviewed::check(reviewed, &file, &options)?;
             }
             let rt = runtime()?;
             finish_run(run::run(&file, &only, &options, rt.handle()))
         }
-        Command::Resume { run: id, in_doubt, reopen_gate } => {
+        Command::Resume { run: id, in_doubt, reopen_gate, .. } => {
             options.in_doubt = in_doubt;
             options.reopen_gate = reopen_gate;
             let rt = runtime()?;
             let query = run::RunQuery { run_or_script: id, target: options.target.clone() };
             finish_run(run::resume(&query, &options, rt.handle()))
         }
-        Command::Plan { file, scenario, live_reads, format, out } => {
+        Command::Plan { file, scenario, live_reads, format, out, .. } => {
             let rt = runtime()?;
             let basis = out.as_ref().map(|_| run::reviewed::basis(&file, &options)).transpose()?;
             let plan = run::plan(&file, &options, &PlanRequest { scenario, live_reads }, rt.handle())?;
@@ -380,7 +530,7 @@ fn dispatch(cli: Cli, mut options: Options) -> Result<(), Failure> {
                 code => Err(Failure::Predicted(code)),
             }
         }
-        Command::Steps { file, format } => {
+        Command::Steps { file, format, .. } => {
             let outline = run::steps(&file, &options)?;
             match format {
                 Format::Json => println!("{}", serde_json::to_string_pretty(&outline).expect("outlines serialise")),
@@ -404,7 +554,7 @@ fn dispatch(cli: Cli, mut options: Options) -> Result<(), Failure> {
             }
             Ok(())
         }
-        Command::Check { files, all_targets } => {
+        Command::Check { files, all_targets, .. } => {
             let files = if files.is_empty() { default_scripts()? } else { files };
             let checked = run::check(&files, &options, all_targets);
             for f in checked.scripts.iter().chain(&checked.blanks) {
@@ -419,7 +569,7 @@ fn dispatch(cli: Cli, mut options: Options) -> Result<(), Failure> {
                 Err(Failure::Usage(format!("{} of {} script(s) have errors", checked.scripts.len(), files.len())))
             }
         }
-        Command::Status { run: id, format } => {
+        Command::Status { run: id, format, .. } => {
             let dir = run::resolve_run(&run::RunQuery { run_or_script: id, target: options.target.clone() })?;
             // A journal keeps what targets printed byte for byte; the terminal gets it escaped.
             match format {
@@ -428,7 +578,7 @@ fn dispatch(cli: Cli, mut options: Options) -> Result<(), Failure> {
             }
             Ok(())
         }
-        Command::Runs { script, outcome, format } => {
+        Command::Runs { script, outcome, format, .. } => {
             let config = golive::config::Config::discover(std::path::Path::new("."))?;
             let filter = run::history::Filter { script, target: options.target.clone(), outcome };
             let runs = run::history::list(&config, &filter)?;
@@ -439,7 +589,7 @@ fn dispatch(cli: Cli, mut options: Options) -> Result<(), Failure> {
             }
             Ok(())
         }
-        Command::Report { runs, since, format, out } => {
+        Command::Report { runs, since, format, out, .. } => {
             let config = golive::config::Config::discover(std::path::Path::new("."))?;
             let selection = run::launch::Selection { runs, since, target: options.target.clone() };
             let formats: Vec<run::launch::Format> = format
@@ -480,7 +630,7 @@ fn dispatch(cli: Cli, mut options: Options) -> Result<(), Failure> {
             println!("next: cd {} && golive check && golive test && golive plan scripts/release.rhai", dir.display());
             Ok(())
         }
-        Command::Test { scripts, accept, review, junit } => {
+        Command::Test { scripts, accept, review, junit, .. } => {
             use std::io::IsTerminal;
             if review && !std::io::stdin().is_terminal() {
                 return Err(Failure::Usage(
@@ -507,13 +657,13 @@ fn dispatch(cli: Cli, mut options: Options) -> Result<(), Failure> {
                 n => Err(Failure::Runbook(format!("{n} of {} cases failed", results.len()))),
             }
         }
-        Command::Serve { runs, since, bind } => {
+        Command::Serve { runs, since, bind, .. } => {
             let config = golive::config::Config::discover(std::path::Path::new("."))?;
             let selection = run::launch::Selection { runs, since, target: options.target.clone() };
             let rt = runtime()?;
             golive::serve::serve(config, selection, bind, &rt)
         }
-        Command::Repl { file } => {
+        Command::Repl { file, .. } => {
             let rt = runtime()?;
             golive::repl::repl(file.as_deref(), &options, rt.handle())
         }
@@ -522,7 +672,7 @@ fn dispatch(cli: Cli, mut options: Options) -> Result<(), Failure> {
             print!("{}", golive::run::report::contacts(&config));
             Ok(())
         }
-        Command::Docs { module, definitions } => {
+        Command::Docs { module, definitions, .. } => {
             if module.as_deref() == Some("syntax") {
                 print!("{SYNTAX_DOCS}");
                 return Ok(());
@@ -613,9 +763,10 @@ step "name" [with #{ timeout, retries, retry_delay, idempotent, section }] { ...
     The unit of work and checkpoint. timeout bounds its commands (else command_timeout, 10m);
     retries re-runs it after a failure; idempotent re-runs it without asking when it was in doubt.
 
-step "name" for host in hosts [with #{ ..., canary: 1, max_fail: 0 }] { ... }
+step "name" for host in hosts [with #{ ..., canary: 1, max_fail: 0, serial: 1 }] { ... }
     The step once per item, each its own checkpoint "name [web2]". canary items run first and alone: a
-    failure stops the rest; max_fail items may fail past the canary (failed verdicts at the end).
+    failure stops the rest; max_fail items may fail past the canary (failed verdicts at the end); serial
+    items form a batch, and failures are counted where a batch ends.
     (A step inside a Rhai for/while loop is refused: use this form.)
 
 check "name" [with #{ timeout, retries, retry_delay, required }] { true/false or #{ ok, actual, target } }

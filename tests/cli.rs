@@ -610,6 +610,37 @@ fn a_failed_canary_stops_the_rolling_restart_before_the_other_hosts_and_max_fail
     assert!(run.stderr.contains("restart [web2]"), "{}", run.stderr);
 }
 
+/// `serial: 2`: hosts go two at a time and failures are counted where a batch ends, so web1's failure lets
+/// web2 (its batch) finish and leaves web3 unstarted.
+#[test]
+fn serial_batches_finish_the_batch_a_host_failed_in_and_start_no_further_batch() {
+    let project = rolling_project("serial: 2");
+    std::fs::write(
+        project.file("golive.toml"),
+        project.read("golive.toml").replace("[vars]\n", "[vars]\nbroken = \"web1\"\n"),
+    )
+    .unwrap();
+    let run = project.golive(&["roll.rhai"]);
+    run.assert_code(1);
+    assert_eq!(project.read("restarts.log"), "start web1\nstart web2\nend web2\n", "{}", run.stderr);
+    assert!(
+        run.stderr.contains(
+            "step \"restart\" failed for 1 items (web1), more than max_fail 0: restart was not started for the other items"
+        ),
+        "{}",
+        run.stderr
+    );
+    // With room for one failure the second batch runs too.
+    let project = rolling_project("serial: 2, max_fail: 1");
+    std::fs::write(
+        project.file("golive.toml"),
+        project.read("golive.toml").replace("[vars]\n", "[vars]\nbroken = \"web1\"\n"),
+    )
+    .unwrap();
+    project.golive(&["roll.rhai"]).assert_code(1);
+    assert_eq!(project.read("restarts.log"), "start web1\nstart web2\nend web2\nstart web3\nend web3\n");
+}
+
 #[test]
 fn sigkill_in_the_middle_of_a_rolling_restart_then_resume_goes_on_from_the_host_it_stopped_at() {
     let project = rolling_project("canary: 1, idempotent: true");
@@ -926,6 +957,130 @@ fn docs_definitions_steps_and_check_work_outside_a_project_and_cover_every_funct
     assert!(run.stderr.contains("no golive.toml"), "running still needs a project: {}", run.stderr);
 }
 
+/// A definition file's declarations: each with the `///` lines above it.
+fn declarations(text: &str) -> Vec<(Vec<&str>, &str)> {
+    let mut found = Vec::new();
+    let mut comments = Vec::new();
+    for line in text.lines() {
+        if line.starts_with("///") {
+            comments.push(line);
+        } else if line.starts_with("fn ") || line.starts_with("op ") {
+            found.push((std::mem::take(&mut comments), line));
+        } else {
+            assert!(line.is_empty() || line.starts_with("module "), "not a declaration: {line:?}");
+            comments.clear();
+        }
+    }
+    found
+}
+
+/// Stands for one of golive's types (Response, Target, ...) when a declaration is registered again.
+struct Declared<const N: usize>;
+
+/// Registers a declaration into a module as a function of that name, parameters, types and documentation.
+fn register_declared(module: &mut rhai::Module, namespace: rhai::FnNamespace, comments: &[&str], line: &str) {
+    use std::any::TypeId;
+    let declaration = &line[3..];
+    let (head, rest) = declaration.split_once('(').unwrap_or_else(|| panic!("{line:?}"));
+    let (params, returns) = rest.rsplit_once(") -> ").unwrap_or_else(|| panic!("{line:?}"));
+    let name = match head.split_once(' ') {
+        Some(("get", property)) => format!("get${property}"),
+        Some(("set", property)) => format!("set${property}"),
+        _ => head.to_string(),
+    };
+    let mut info: Vec<String> = match params {
+        "" => Vec::new(),
+        _ if line.starts_with("op ") => params.split(", ").map(|t| format!("_: {t}")).collect(),
+        _ => params.split(", ").map(str::to_string).collect(),
+    };
+    // Overloads differ by their parameters' types: the types Rhai knows keep them apart.
+    let types: Vec<TypeId> = info
+        .iter()
+        .map(|p| match p.rsplit(": ").next().unwrap_or_default() {
+            "int" => TypeId::of::<rhai::INT>(),
+            "float" => TypeId::of::<rhai::FLOAT>(),
+            "string" => TypeId::of::<rhai::ImmutableString>(),
+            "bool" => TypeId::of::<bool>(),
+            "char" => TypeId::of::<char>(),
+            "array" => TypeId::of::<rhai::Array>(),
+            "map" => TypeId::of::<rhai::Map>(),
+            "Fn" => TypeId::of::<rhai::FnPtr>(),
+            "Response" => TypeId::of::<Declared<0>>(),
+            "Target" => TypeId::of::<Declared<1>>(),
+            "Session" => TypeId::of::<Declared<2>>(),
+            "Compose" => TypeId::of::<Declared<3>>(),
+            _ => TypeId::of::<rhai::Dynamic>(),
+        })
+        .collect();
+    info.push(returns.trim_end_matches(';').to_string());
+    let mut registration = rhai::FuncRegistration::new(name).with_params_info(info).with_namespace(namespace);
+    if !comments.is_empty() {
+        registration = registration.with_comments([comments.join("\n")]);
+    }
+    let func = rhai::RhaiFunc::Pure {
+        func: std::rc::Rc::new(|_, _| Ok(rhai::Dynamic::UNIT)),
+        has_context: false,
+        is_pure: true,
+        is_volatile: false,
+    };
+    registration.set_into_module_raw(module, types, func);
+}
+
+/// The definition files golive writes are declarations a stock Rhai engine takes: each is read back, every
+/// function registered by its declared name, parameters, types and documentation into a stock engine (no
+/// golive), and that engine writes the same files again, byte for byte. Every module function is in them.
+#[test]
+fn definition_files_round_trip_through_a_stock_rhai_engine() {
+    use rhai::{Engine, FnNamespace, Module};
+    let project = Project::new();
+    project.golive(&["docs", "--definitions", "defs"]).assert_code(0);
+    let defs = project.file("defs");
+    let mut engine = Engine::new();
+    // The stock engine writes Rhai's own functions into __static__ itself: golive's are the others.
+    let stock_static = Engine::new().definitions().static_module();
+    let stock: std::collections::HashSet<_> = declarations(&stock_static).into_iter().collect();
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(&defs).unwrap() {
+        let file = entry.unwrap().file_name().to_string_lossy().into_owned();
+        // Rhai's built-in operators and functions: fixed text in Rhai, not written from anything registered.
+        if file.starts_with("__builtin") {
+            continue;
+        }
+        let text = std::fs::read_to_string(defs.join(&file)).unwrap();
+        let mut module = Module::new();
+        let name = file.strip_suffix(".d.rhai").unwrap();
+        let namespace = if name == "__static__" { FnNamespace::Global } else { FnNamespace::Internal };
+        let mut own = 0;
+        for (comments, line) in declarations(&text) {
+            if name == "__static__" && stock.contains(&(comments.clone(), line)) {
+                continue;
+            }
+            register_declared(&mut module, namespace, &comments, line);
+            own += 1;
+        }
+        assert!(own > 0, "{file} declares nothing of golive's");
+        match name {
+            "__static__" => engine.register_global_module(module.into()),
+            name => engine.register_static_module(name, module.into()),
+        };
+        files.push((file, text));
+    }
+    assert!(files.len() > 20, "{files:?}");
+    let again = project.file("again");
+    engine.definitions().write_to_dir(&again).unwrap();
+    for (file, text) in &files {
+        let written = std::fs::read_to_string(again.join(file)).unwrap_or_default();
+        // A registered global module comes after the engine's own global namespace, empty here, whose
+        // place Rhai still separates with a blank line.
+        let written = written.replacen("module static;\n\n\n\n", "module static;\n\n", 1);
+        assert!(
+            written == *text,
+            "{file} differs after the round trip:\n{}",
+            similar::TextDiff::from_lines(text, &written).unified_diff().header("golive", "stock Rhai")
+        );
+    }
+}
+
 /// A mistyped option names its step, before anything runs; one the engine meets only at run time (a map
 /// built by the script) names it too.
 #[test]
@@ -1071,6 +1226,33 @@ fn options_may_come_before_the_command_and_config_names_another_golive_toml() {
     let chosen = project.golive(&["--config", config.to_str().unwrap(), "s.rhai"]);
     chosen.assert_code(0);
     assert_eq!(chosen.stdout, "hola\n", "{}", chosen.all());
+
+    // Each command's help lists the options that mean something to it, and no other.
+    let options_of = |command: &str| {
+        let help = project.golive(&[command, "--help"]);
+        help.assert_code(0);
+        let mut options: Vec<String> = help
+            .stdout
+            .split_whitespace()
+            .filter(|w| w.starts_with("--") && w.len() > 2)
+            .map(|w| w.trim_end_matches([',', '.', ')', '`']).to_string())
+            .collect();
+        options.sort();
+        options.dedup();
+        options.join(" ")
+    };
+    assert_eq!(options_of("status"), "--color --config --format --help --target");
+    assert_eq!(options_of("docs"), "--color --config --definitions --help --stdlib");
+    assert_eq!(options_of("contacts"), "--color --config --help");
+    let run = options_of("run");
+    for option in ["--yes", "--answers", "--target", "--var", "--stdlib", "--force", "--quiet", "--plan"] {
+        assert!(run.contains(option), "run --help lacks {option}: {run}");
+    }
+    // A run's option written before another command is refused, not ignored.
+    let misplaced = project.golive(&["--yes", "status"]);
+    misplaced.assert_code(2);
+    assert!(misplaced.stderr.contains("error: --yes before the command is for a run"), "{}", misplaced.stderr);
+    project.golive(&["status", "--yes"]).assert_code(2);
 }
 
 /// `golive test --review` shows each difference on a terminal and stores only what the person accepts;

@@ -5,6 +5,7 @@
 pub mod doubles;
 pub mod prometheus;
 pub mod report;
+pub mod stock_rhai;
 pub mod testbed;
 
 use std::path::{Path, PathBuf};
