@@ -1440,3 +1440,63 @@ check "error log clean" {
         run.stderr
     );
 }
+
+/// After `sudo tests/testbed/testbed.sh up`, a developer who is not root resets the test bed (the helper `up`
+/// started for them runs the reset as root) and runs golive against it with its key: a step that reaches the
+/// stack over ssh and lists its containers. Run as root (CI), the test makes that developer: an account in
+/// the docker group that brings the test bed up with sudo's SUDO_USER.
+#[test]
+fn a_developer_who_is_not_root_resets_the_test_bed_and_runs_golive_against_it() {
+    let _bed = testbed::lock();
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    // SAFETY: getuid has no preconditions.
+    let developer = (unsafe { libc::getuid() } == 0).then_some("golive-dev");
+    if let Some(user) = developer {
+        let exists = std::process::Command::new("id").arg(user).output().unwrap().status.success();
+        if !exists {
+            let made = std::process::Command::new("useradd").args(["-m", "-G", "docker", user]).status().unwrap();
+            assert!(made.success(), "useradd {user}");
+        }
+        let up = std::process::Command::new(repo.join("tests/testbed/testbed.sh"))
+            .arg("up")
+            .env("SUDO_USER", user)
+            .output()
+            .unwrap();
+        assert!(up.status.success(), "testbed.sh up: {}", String::from_utf8_lossy(&up.stderr));
+    }
+    let as_developer = |program: &std::path::Path, args: &[&str], dir: &std::path::Path| {
+        let mut command = match developer {
+            Some(user) => {
+                let mut c = std::process::Command::new("runuser");
+                c.args(["-u", user, "--"]).arg(program);
+                c
+            }
+            None => std::process::Command::new(program),
+        };
+        let out = command.args(args).current_dir(dir).env("NO_COLOR", "1").output().unwrap();
+        common::Run::from(out)
+    };
+    let reset = as_developer(&repo.join("tests/testbed/testbed.sh"), &["reset"], repo);
+    reset.assert_code(0);
+
+    let project = testbed::project();
+    project.write(
+        "whoami.rhai",
+        "step \"on the bed\" { ssh::run(target(), \"id -un; docker ps --format '{{.Names}}'\") }\n",
+    );
+    if let Some(user) = developer {
+        let owned = std::process::Command::new("chown").args(["-R", user]).arg(project.path()).status().unwrap();
+        assert!(owned.success());
+    }
+    let run = as_developer(std::path::Path::new(env!("CARGO_BIN_EXE_golive")), &["-v", "whoami.rhai"], project.path());
+    run.assert_code(0);
+    assert!(
+        run.stderr.contains("golive") && run.stderr.contains("golivebed_drupal_1"),
+        "the step did not reach the stack: {}",
+        run.all()
+    );
+    // The refusal a developer without the helper meets names what to do.
+    let down = as_developer(&repo.join("tests/testbed/testbed.sh"), &["down"], repo);
+    down.assert_code(2);
+    assert!(down.stderr.contains("testbed.sh down needs root: sudo"), "{}", down.stderr);
+}

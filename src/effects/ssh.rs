@@ -516,10 +516,13 @@ fn check_key(target: &Target, key: &str) -> Result<(), EffectError> {
     if meta.is_dir() {
         return Err(unreadable("it is a folder".into()));
     }
-    std::fs::File::open(&path).map_err(|e| unreadable(e.to_string()))?;
     // SAFETY: getuid has no preconditions.
     let me = unsafe { libc::getuid() };
     let mode = meta.permissions().mode() & 0o777;
+    std::fs::File::open(&path).map_err(|e| {
+        // Whose the key is says what to do: another user's private key is theirs to share, not a typo.
+        unreadable(format!("{e}; it belongs to uid {} (mode {mode:o}) and golive runs as uid {me}", meta.uid()))
+    })?;
     if meta.uid() == me && mode & 0o077 != 0 {
         return Err(EffectError::Failed(format!(
             "target `{name}`: identity_file {key} is readable by others (mode {mode:o}), and ssh refuses to use such a \

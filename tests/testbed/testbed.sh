@@ -26,6 +26,30 @@ TUSER=golive
 # The off-site S3's keys (the S3 double does not check them; golive and backup.sh sign with them all the same).
 S3_KEY_ID=AKIAGOLIVEREHEARSAL01
 S3_SECRET=golive-rehearsal-s3-secret-0001
+# Not root: a reset or a release goes to the helper `up` started for the developer who ran it with sudo
+# (before the lock, which the helper's own testbed.sh takes).
+if [ "$(id -u)" -ne 0 ]; then
+  case "${1:-up}" in
+    reset|release)
+      [ -S "$T/helper.sock" ] || { echo "testbed.sh $1 needs root, or the helper of a test bed brought up with sudo: sudo $0 up" >&2; exit 2; }
+      exec python3 - "$T/helper.sock" "$*" <<'PY'
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+try:
+    s.connect(sys.argv[1])
+except OSError as e:
+    sys.exit(f"testbed.sh: cannot reach the test bed's helper at {sys.argv[1]}: {e}")
+s.sendall((sys.argv[2] + "\n").encode())
+answer = b"".join(iter(lambda: s.recv(65536), b"")).decode(errors="replace")
+output, _, code = answer.rstrip("\n").rpartition("\n")
+sys.stdout.write(output + ("\n" if output else ""))
+sys.exit(int(code) if code.isdigit() else 1)
+PY
+      ;;
+    status) ;;
+    *) echo "testbed.sh $1 needs root: sudo $0 $1" >&2; exit 2 ;;
+  esac
+fi
 mkdir -p "$T"
 exec 9>"$T/.lock"
 flock 9
@@ -379,10 +403,24 @@ ENV
 }
 
 stop_services() {
-  for s in doubles nginx mariadb dnsmasq prometheus node-exporter smtp dovecot s3; do
+  for s in doubles nginx mariadb dnsmasq prometheus node-exporter smtp dovecot s3 helper; do
     if running "$s"; then kill "$(cat "$T/$s.pid")" 2>/dev/null || true; fi
     rm -f "$T/$s.pid"
   done
+}
+
+# A developer who brought the test bed up with sudo runs the tests and the rehearsal as themself: the
+# client key (ssh wants it private to its reader; root reads it all the same) and the lock become theirs,
+# and the helper, running as root, resets the stack for them.
+grant_developer() {
+  dev=${SUDO_USER:-}
+  [ -n "$dev" ] && [ "$dev" != root ] || return 0
+  chown "$dev" "$D/client_ed25519" "$T/.lock"
+  if running helper; then kill "$(cat "$T/helper.pid")"; fi
+  rm -f "$T/helper.sock"
+  nohup python3 "$HERE/helper.py" "$T/helper.sock" "$HERE/testbed.sh" "$(id -u "$dev")" </dev/null >"$T/helper.log" 2>&1 9>&- &
+  echo $! > "$T/helper.pid"
+  i=0; until [ -S "$T/helper.sock" ]; do i=$((i+1)); [ $i -gt 40 ] && break; sleep 0.05; done
 }
 
 watchdog() {
@@ -399,6 +437,7 @@ case "${1:-up}" in
     start_mariadb
     [ -f "$P/docker-compose.yml" ] && docker inspect golivebed_drupal_1 >/dev/null 2>&1 || reset_stack
     start_services
+    grant_developer
     watchdog
     echo "testbed up: ssh -F $D/ssh_config golive-testbed; project $P; site http://127.0.0.1:18080/"
     ;;
