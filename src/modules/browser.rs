@@ -3,7 +3,7 @@
 
 use std::rc::Rc;
 
-use rhai::{Array, Dynamic, Engine, EvalAltResult, Map, Module, NativeCallContext, Position};
+use rhai::{Array, Dynamic, Engine, EvalAltResult, ImmutableString, Map, Module, NativeCallContext, Position};
 use serde::Deserialize;
 
 use super::exec::decode;
@@ -178,35 +178,21 @@ pub fn register(engine: &mut Engine, reg: &mut Registrar, host: &Rc<Host>) {
         medians #{ lcp_ms, cls, inp_ms, fcp_ms, ttfb_ms, status, runs, samples, error }; a vital no run observed is () \
         (INP needs an interaction); an interaction the page does not allow stops the runs and says why in error.";
     let h = Rc::clone(host);
-    reg.in_module(
+    reg.in_module_with_options(
         &mut m,
         "browser",
         Sig { name: "vitals", params: &["url: string"], returns: "map", doc: VITALS, effectful: true },
-        move |ctx: NativeCallContext, url: &str| vitals(&h, &ctx, url, Map::new()),
-    );
-    let h = Rc::clone(host);
-    reg.in_module(
-        &mut m,
-        "browser",
-        Sig { name: "vitals", params: &["url: string", "options: map"], returns: "map", doc: VITALS, effectful: true },
-        move |ctx: NativeCallContext, url: &str, options: Map| vitals(&h, &ctx, url, options),
+        move |ctx: NativeCallContext, url: ImmutableString, options: Map| vitals(&h, &ctx, &url, options),
     );
     const FLOW: &str = "Walks one page through the actions, as a person would: #{ visit: url } first, then \
         #{ fill: selector, text } (never shown or journaled), #{ click: selector }, #{ wait_for: selector, within } (10 s unless within says), \
         #{ screenshot: path } (a PNG kept as evidence). Stops at the first action that fails, and at once on a page \
         the server answered 4xx/5xx. Options: ca_file, read_only. Returns #{ ok, url, title, error, done, screenshots }.";
     let h = Rc::clone(host);
-    reg.in_module(
+    reg.in_module_with_options(
         &mut m,
         "browser",
         Sig { name: "flow", params: &["actions: array"], returns: "map", doc: FLOW, effectful: true },
-        move |ctx: NativeCallContext, steps: Array| flow(&h, &ctx, steps, Map::new()),
-    );
-    let h = Rc::clone(host);
-    reg.in_module(
-        &mut m,
-        "browser",
-        Sig { name: "flow", params: &["actions: array", "options: map"], returns: "map", doc: FLOW, effectful: true },
         move |ctx: NativeCallContext, steps: Array, options: Map| flow(&h, &ctx, steps, options),
     );
     engine.register_static_module("browser", m.into());

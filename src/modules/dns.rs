@@ -2,7 +2,7 @@
 
 use std::rc::Rc;
 
-use rhai::{Array, Dynamic, Engine, EvalAltResult, Map, Module, NativeCallContext};
+use rhai::{Array, Dynamic, Engine, EvalAltResult, ImmutableString, Map, Module, NativeCallContext};
 
 use super::exec::decode;
 use super::{Registrar, Sig};
@@ -42,30 +42,20 @@ fn resolve(
 pub fn register(engine: &mut Engine, reg: &mut Registrar, host: &Rc<Host>) {
     let mut m = Module::new();
     let h = Rc::clone(host);
-    reg.in_module(
+    reg.in_module_with_options(
         &mut m,
         "dns",
         Sig {
             name: "resolve",
             params: &["name: string", "type: string"],
             returns: "array",
-            doc: "The records of NAME of TYPE (A, AAAA, CNAME, MX, TXT, NS, CAA) as strings; empty when there are none.",
+            doc: "The records of NAME of TYPE (A, AAAA, CNAME, MX, TXT, NS, CAA) as strings; empty when there are none. \
+                  Options: #{ nameserver: \"ip:port\" } asks that server.",
             effectful: true,
         },
-        move |ctx: NativeCallContext, name: &str, kind: &str| resolve(&h, &ctx, name, kind, Map::new()),
-    );
-    let h = Rc::clone(host);
-    reg.in_module(
-        &mut m,
-        "dns",
-        Sig {
-            name: "resolve",
-            params: &["name: string", "type: string", "options: map"],
-            returns: "array",
-            doc: "As resolve(name, type), asking #{ nameserver: \"ip:port\" }.",
-            effectful: true,
+        move |ctx: NativeCallContext, name: ImmutableString, kind: ImmutableString, options: Map| {
+            resolve(&h, &ctx, &name, &kind, options)
         },
-        move |ctx: NativeCallContext, name: &str, kind: &str, options: Map| resolve(&h, &ctx, name, kind, options),
     );
     engine.register_static_module("dns", m.into());
 }

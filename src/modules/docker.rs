@@ -6,7 +6,7 @@
 
 use std::rc::Rc;
 
-use rhai::{Array, Dynamic, Engine, EvalAltResult, Map, Module, NativeCallContext};
+use rhai::{Array, Dynamic, Engine, EvalAltResult, ImmutableString, Map, Module, NativeCallContext};
 
 use super::core::TargetHandle;
 use super::exec::stdout;
@@ -198,37 +198,23 @@ pub fn register(engine: &mut Engine, reg: &mut Registrar, host: &Rc<Host>) {
         move |ctx: NativeCallContext, c: &mut Compose| -> Result<Array, Box<EvalAltResult>> {
             Ok(ps(&h, &ctx, c)?.iter().map(|c| Dynamic::from_map(c.to_map())).collect())
         });
-    for with_options in [false, true] {
-        let h = Rc::clone(host);
-        let params: &[&str] = if with_options {
-            &["compose: Compose", "service: string", "argv: array", "options: map"]
-        } else {
-            &["compose: Compose", "service: string", "argv: array"]
-        };
-        let sig = Sig {
+    let h = Rc::clone(host);
+    reg.global_with_options(
+        engine,
+        Sig {
             name: "exec",
-            params,
+            params: &["compose: Compose", "service: string", "argv: array"],
             returns: "map",
             doc: "compose exec -T SERVICE ARGV...: each argument arrives as is.",
             effectful: true,
-        };
-        let body = move |ctx: &NativeCallContext, c: &mut Compose, service: &str, argv: Array, options: Map| {
-            let argv = strings(ctx, argv)?;
-            let base = compose_base(&h, ctx, c)?;
-            let mut options = options;
-            options.insert("dir".into(), project_dir(ctx, c)?.into());
-            command(&h, ctx, "docker", &c.target, Command::Argv(exec_argv(&base, service, &argv)), options)
-        };
-        if with_options {
-            reg.global(engine, sig, move |ctx: NativeCallContext, c: &mut Compose, s: &str, a: Array, o: Map| {
-                body(&ctx, c, s, a, o)
-            });
-        } else {
-            reg.global(engine, sig, move |ctx: NativeCallContext, c: &mut Compose, s: &str, a: Array| {
-                body(&ctx, c, s, a, Map::new())
-            });
-        }
-    }
+        },
+        move |ctx: NativeCallContext, c: Compose, service: ImmutableString, argv: Array, mut options: Map| {
+            let argv = strings(&ctx, argv)?;
+            let base = compose_base(&h, &ctx, &c)?;
+            options.insert("dir".into(), project_dir(&ctx, &c)?.into());
+            command(&h, &ctx, "docker", &c.target, Command::Argv(exec_argv(&base, &service, &argv)), options)
+        },
+    );
     let h = Rc::clone(host);
     reg.global(
         engine,

@@ -13,7 +13,7 @@ use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use rhai::{Array, Dynamic, Engine, EvalAltResult, Map, Module, NativeCallContext, Position};
+use rhai::{Array, Dynamic, Engine, EvalAltResult, ImmutableString, Map, Module, NativeCallContext, Position};
 use serde::Deserialize;
 
 use super::exec::decode;
@@ -326,86 +326,49 @@ pub fn register(engine: &mut Engine, reg: &mut Registrar, host: &Rc<Host>) {
 
     let mut module = Module::new();
     for method in ["get", "head", "delete", "post", "put"] {
-        let verb = method.to_ascii_uppercase();
         let h = Rc::clone(host);
-        let v = verb.clone();
-        reg.in_module(
+        let verb = method.to_ascii_uppercase();
+        reg.in_module_with_options(
             &mut module,
             "http",
             Sig {
                 name: method,
                 params: &["url: string"],
                 returns: "Response",
-                doc: "Sends the request; any status is a response (use http::expect to insist on one). No answer fails the step.",
+                doc: "Sends the request; any status is a response (use http::expect to insist on one). No answer fails the step. \
+                      Options: headers, query, form | json | body, timeout, follow_redirects (true), basic #{user, password} | bearer, ca_file, read_only.",
                 effectful: true,
             },
-            move |ctx: NativeCallContext, url: &str| call(&h, &ctx, &v, url, Map::new(), None),
+            move |ctx: NativeCallContext, url: ImmutableString, opts: Map| call(&h, &ctx, &verb, &url, opts, None),
         );
         let h = Rc::clone(host);
-        reg.in_module(
-            &mut module,
-            "http",
-            Sig {
-                name: method,
-                params: &["url: string", "options: map"],
-                returns: "Response",
-                doc: "Options: headers, query, form | json | body, timeout, follow_redirects (true), basic #{user, password} | bearer, ca_file, read_only.",
-                effectful: true,
-            },
-            move |ctx: NativeCallContext, url: &str, opts: Map| call(&h, &ctx, &verb, url, opts, None),
-        );
-        let h = Rc::clone(host);
-        let v = method.to_ascii_uppercase();
-        reg.global(
+        let verb = method.to_ascii_uppercase();
+        reg.global_with_options(
             engine,
             Sig {
                 name: method,
                 params: &["session: Session", "url: string"],
                 returns: "Response",
-                doc: "The request, with the session's cookies and defaults.",
+                doc: "The request, with the session's cookies and defaults; options over the session's defaults.",
                 effectful: true,
             },
-            move |ctx: NativeCallContext, s: &mut Session, url: &str| call(&h, &ctx, &v, url, Map::new(), Some(s)),
-        );
-        let h = Rc::clone(host);
-        let v = method.to_ascii_uppercase();
-        reg.global(
-            engine,
-            Sig {
-                name: method,
-                params: &["session: Session", "url: string", "options: map"],
-                returns: "Response",
-                doc: "The request, with the session's cookies; options over the session's defaults.",
-                effectful: true,
+            move |ctx: NativeCallContext, s: Session, url: ImmutableString, opts: Map| {
+                call(&h, &ctx, &verb, &url, opts, Some(&s))
             },
-            move |ctx: NativeCallContext, s: &mut Session, url: &str, opts: Map| call(&h, &ctx, &v, url, opts, Some(s)),
         );
     }
     let h = Rc::clone(host);
-    reg.in_module(
+    reg.in_module_with_options(
         &mut module,
         "http",
         Sig {
             name: "expect",
             params: &["url: string", "status: int"],
             returns: "Response",
-            doc: "GETs url and fails the step with the status, URL and a body excerpt unless it answers `status`.",
+            doc: "GETs url and fails the step with the status, URL and a body excerpt unless it answers `status`. Options: those of http::get.",
             effectful: true,
         },
-        move |ctx: NativeCallContext, url: &str, status: i64| expect(&h, &ctx, url, status, Map::new()),
-    );
-    let h = Rc::clone(host);
-    reg.in_module(
-        &mut module,
-        "http",
-        Sig {
-            name: "expect",
-            params: &["url: string", "status: int", "options: map"],
-            returns: "Response",
-            doc: "As expect(url, status), with the options of http::get.",
-            effectful: true,
-        },
-        move |ctx: NativeCallContext, url: &str, status: i64, opts: Map| expect(&h, &ctx, url, status, opts),
+        move |ctx: NativeCallContext, url: ImmutableString, status: i64, opts: Map| expect(&h, &ctx, &url, status, opts),
     );
     let h = Rc::clone(host);
     reg.in_module(

@@ -2,7 +2,7 @@
 
 use std::rc::Rc;
 
-use rhai::{Array, Engine, EvalAltResult, Map, Module, NativeCallContext};
+use rhai::{Array, Engine, EvalAltResult, ImmutableString, Map, Module, NativeCallContext};
 
 use super::core::TargetHandle;
 use super::exec::{command, strings};
@@ -20,31 +20,19 @@ pub fn register(engine: &mut Engine, reg: &mut Registrar, host: &Rc<Host>) {
     const EXEC_DOC: &str = "Runs a program with arguments (no shell: each argument arrives as is). \
         Options as for local::run.";
     let h = Rc::clone(host);
-    reg.in_module(
+    reg.in_module_with_options(
         &mut module,
         "local",
         Sig { name: "run", params: &["cmd: string"], returns: "map", doc: RUN_DOC, effectful: true },
-        move |ctx: NativeCallContext, cmd: &str| run(&h, &ctx, Command::Shell(cmd.into()), Map::new()),
+        move |ctx: NativeCallContext, cmd: ImmutableString, options: Map| {
+            run(&h, &ctx, Command::Shell(cmd.into()), options)
+        },
     );
     let h = Rc::clone(host);
-    reg.in_module(
-        &mut module,
-        "local",
-        Sig { name: "run", params: &["cmd: string", "options: map"], returns: "map", doc: RUN_DOC, effectful: true },
-        move |ctx: NativeCallContext, cmd: &str, options: Map| run(&h, &ctx, Command::Shell(cmd.into()), options),
-    );
-    let h = Rc::clone(host);
-    reg.in_module(
+    reg.in_module_with_options(
         &mut module,
         "local",
         Sig { name: "exec", params: &["argv: array"], returns: "map", doc: EXEC_DOC, effectful: true },
-        move |ctx: NativeCallContext, argv: Array| run(&h, &ctx, Command::Argv(strings(&ctx, argv)?), Map::new()),
-    );
-    let h = Rc::clone(host);
-    reg.in_module(
-        &mut module,
-        "local",
-        Sig { name: "exec", params: &["argv: array", "options: map"], returns: "map", doc: EXEC_DOC, effectful: true },
         move |ctx: NativeCallContext, argv: Array, options: Map| {
             run(&h, &ctx, Command::Argv(strings(&ctx, argv)?), options)
         },

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::rc::Rc;
 use std::time::Duration;
 
-use rhai::{Array, Dynamic, Engine, EvalAltResult, Map, Module, NativeCallContext, Position};
+use rhai::{Array, Dynamic, Engine, EvalAltResult, ImmutableString, Map, Module, NativeCallContext, Position};
 use serde_json::Value;
 
 use super::core::TargetHandle;
@@ -223,30 +223,17 @@ fn host_reading(host: &Host, ctx: &NativeCallContext, target: &TargetHandle) -> 
 pub fn register(engine: &mut Engine, reg: &mut Registrar, host: &Rc<Host>) {
     let mut m = Module::new();
     let h = Rc::clone(host);
-    reg.in_module(
+    reg.in_module_with_options(
         &mut m,
         "metrics",
         Sig {
             name: "query",
             params: &["promql: string"],
             returns: "array",
-            doc: "An instant PromQL query now: [#{ metric, value, at }] (values may be NaN or infinite).",
+            doc: "An instant PromQL query: [#{ metric, value, at }] (values may be NaN or infinite). Options: at (unix seconds; default now), timeout.",
             effectful: true,
         },
-        move |ctx: NativeCallContext, promql: &str| query(&h, &ctx, promql, Map::new()),
-    );
-    let h = Rc::clone(host);
-    reg.in_module(
-        &mut m,
-        "metrics",
-        Sig {
-            name: "query",
-            params: &["promql: string", "options: map"],
-            returns: "array",
-            doc: "As query(promql), with #{ at (unix seconds), timeout }.",
-            effectful: true,
-        },
-        move |ctx: NativeCallContext, promql: &str, options: Map| query(&h, &ctx, promql, options),
+        move |ctx: NativeCallContext, promql: ImmutableString, options: Map| query(&h, &ctx, &promql, options),
     );
     let h = Rc::clone(host);
     reg.in_module(

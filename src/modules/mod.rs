@@ -25,7 +25,7 @@ pub mod stripe;
 pub mod tls;
 pub mod watch;
 
-use rhai::{Engine, Module, RhaiNativeFunc, Variant};
+use rhai::{Engine, EvalAltResult, Map, Module, NativeCallContext, RhaiNativeFunc, Variant};
 use serde::Serialize;
 
 pub use self::host::Host;
@@ -66,6 +66,57 @@ pub struct Sig<'a> {
     pub effectful: bool,
 }
 
+impl Sig<'_> {
+    /// The same function with a trailing options map.
+    fn params_with_options(&self) -> Vec<&str> {
+        self.params.iter().copied().chain(["options: map"]).collect()
+    }
+}
+
+/// A function whose last parameter is an options map, given once and registered twice: with the map, and
+/// without it (an empty map). Implemented for functions of one to four parameters before the map.
+pub trait OptionsFn<Args>: Clone + 'static {
+    fn into_module(self, module: &mut Module, short: rhai::FuncRegistration, long: rhai::FuncRegistration);
+    fn into_engine(self, engine: &mut Engine, short: rhai::FuncRegistration, long: rhai::FuncRegistration);
+}
+
+macro_rules! options_fn {
+    ($($arg:ident),+) => {
+        impl<F, R, $($arg),+> OptionsFn<($($arg,)+)> for F
+        where
+            F: Fn(NativeCallContext, $($arg,)+ Map) -> Result<R, Box<EvalAltResult>> + Clone + 'static,
+            R: Variant + Clone,
+            $($arg: Variant + Clone,)+
+        {
+            #[allow(non_snake_case)]
+            fn into_module(self, module: &mut Module, short: rhai::FuncRegistration, long: rhai::FuncRegistration) {
+                let without = self.clone();
+                short.set_into_module(module, move |ctx: NativeCallContext, $($arg: $arg),+| {
+                    without(ctx, $($arg,)+ Map::new())
+                });
+                long.set_into_module(module, move |ctx: NativeCallContext, $($arg: $arg,)+ options: Map| {
+                    self(ctx, $($arg,)+ options)
+                });
+            }
+
+            #[allow(non_snake_case)]
+            fn into_engine(self, engine: &mut Engine, short: rhai::FuncRegistration, long: rhai::FuncRegistration) {
+                let without = self.clone();
+                short.register_into_engine(engine, move |ctx: NativeCallContext, $($arg: $arg),+| {
+                    without(ctx, $($arg,)+ Map::new())
+                });
+                long.register_into_engine(engine, move |ctx: NativeCallContext, $($arg: $arg,)+ options: Map| {
+                    self(ctx, $($arg,)+ options)
+                });
+            }
+        }
+    };
+}
+options_fn!(A);
+options_fn!(A, B);
+options_fn!(A, B, C);
+options_fn!(A, B, C, D);
+
 impl Registrar {
     fn note(&mut self, module: &str, sig: &Sig) {
         let full = if module.is_empty() { sig.name.to_string() } else { format!("{module}::{}", sig.name) };
@@ -100,6 +151,31 @@ impl Registrar {
     ) {
         self.note("", &sig);
         Self::registration(&sig).register_into_engine(engine, func);
+    }
+
+    /// `name(params..)` and `name(params.., options: map)` in a module, from one function of the options.
+    pub fn in_module_with_options<Args>(
+        &mut self,
+        module: &mut Module,
+        module_name: &str,
+        sig: Sig,
+        func: impl OptionsFn<Args>,
+    ) {
+        let long_params = sig.params_with_options();
+        let long = Sig { params: &long_params, ..sig };
+        self.note(module_name, &sig);
+        self.note(module_name, &long);
+        let (short, long) = (Self::registration(&sig), Self::registration(&long));
+        func.into_module(module, short.in_global_namespace(), long.in_global_namespace());
+    }
+
+    /// `name(params..)` and `name(params.., options: map)` as global functions, from one function.
+    pub fn global_with_options<Args>(&mut self, engine: &mut Engine, sig: Sig, func: impl OptionsFn<Args>) {
+        let long_params = sig.params_with_options();
+        let long = Sig { params: &long_params, ..sig };
+        self.note("", &sig);
+        self.note("", &long);
+        func.into_engine(engine, Self::registration(&sig), Self::registration(&long));
     }
 
     pub fn in_module<A: 'static, const N: usize, const X: bool, R: Variant + Clone, const F: bool>(

@@ -4,7 +4,7 @@
 
 use std::rc::Rc;
 
-use rhai::{Array, Dynamic, Engine, EvalAltResult, FnPtr, Map, Module, NativeCallContext};
+use rhai::{Array, Dynamic, Engine, EvalAltResult, FnPtr, ImmutableString, Map, Module, NativeCallContext};
 use serde::Deserialize;
 
 use super::{Registrar, Sig};
@@ -28,27 +28,23 @@ struct InputOptions {
 
 pub fn register(engine: &mut Engine, reg: &mut Registrar, host: &Rc<Host>) {
     let mut m = Module::new();
-    for with_options in [false, true] {
+    {
         let h = Rc::clone(host);
-        let params: &[&str] = if with_options { &["question: string", "options: map"] } else { &["question: string"] };
         let sig = Sig {
             name: "confirm",
-            params,
+            params: &["question: string"],
             returns: "bool",
             doc: "Asks yes or no; --yes answers yes. Options: danger (true for rollbacks and destructive writes: a person or an answers file must answer it, never --yes).",
             effectful: true,
         };
-        let body = move |ctx: &NativeCallContext, q: &str, options: Map| -> Result<bool, Box<EvalAltResult>> {
-            let options: ConfirmOptions =
-                super::exec::decode(Dynamic::from_map(options), "`prompt::confirm`", ctx.call_position())?;
-            let kind = if options.danger { AskKind::Attest } else { AskKind::Confirm };
-            Ok(h.controller.ask(q, &["yes", "no"], kind, ctx.call_position())?.answer == "yes")
-        };
-        if with_options {
-            reg.in_module(&mut m, "prompt", sig, move |ctx: NativeCallContext, q: &str, o: Map| body(&ctx, q, o));
-        } else {
-            reg.in_module(&mut m, "prompt", sig, move |ctx: NativeCallContext, q: &str| body(&ctx, q, Map::new()));
-        }
+        let body =
+            move |ctx: NativeCallContext, q: ImmutableString, options: Map| -> Result<bool, Box<EvalAltResult>> {
+                let options: ConfirmOptions =
+                    super::exec::decode(Dynamic::from_map(options), "`prompt::confirm`", ctx.call_position())?;
+                let kind = if options.danger { AskKind::Attest } else { AskKind::Confirm };
+                Ok(h.controller.ask(&q, &["yes", "no"], kind, ctx.call_position())?.answer == "yes")
+            };
+        reg.in_module_with_options(&mut m, "prompt", sig, body);
     }
     let h = Rc::clone(host);
     reg.in_module(
@@ -67,17 +63,19 @@ pub fn register(engine: &mut Engine, reg: &mut Registrar, host: &Rc<Host>) {
             Ok(h.controller.ask(q, &refs, AskKind::Choice, ctx.call_position())?.answer)
         },
     );
-    for with_options in [false, true] {
+    {
         let h = Rc::clone(host);
-        let params: &[&str] = if with_options { &["question: string", "options: map"] } else { &["question: string"] };
         let sig = Sig {
             name: "input",
-            params,
+            params: &["question: string"],
             returns: "string",
             doc: "Asks for text. Options: \"default\" (quoted: a reserved word; given for an empty answer, and taken under --yes), validate (a function of the answer that returns true, or false / a message to refuse it).",
             effectful: true,
         };
-        let body = move |ctx: &NativeCallContext, q: &str, mut options: Map| -> Result<String, Box<EvalAltResult>> {
+        let body = move |ctx: NativeCallContext,
+                         q: ImmutableString,
+                         mut options: Map|
+              -> Result<String, Box<EvalAltResult>> {
             let validate = options
                 .remove("validate")
                 .map(|v| {
@@ -90,13 +88,13 @@ pub fn register(engine: &mut Engine, reg: &mut Registrar, host: &Rc<Host>) {
                 super::exec::decode(Dynamic::from_map(options), "`prompt::input`", ctx.call_position())?;
             // --yes accepts confirmations and stated defaults alike: nobody is there to type.
             let kind = if options.default.is_some() { AskKind::Defaulted } else { AskKind::Text };
-            let answer = h.controller.ask(q, &[], kind, ctx.call_position())?.answer;
+            let answer = h.controller.ask(&q, &[], kind, ctx.call_position())?.answer;
             let answer = match (answer.trim().is_empty(), options.default) {
                 (true, Some(default)) => default,
                 _ => answer,
             };
             if let Some(validate) = validate {
-                let verdict: Dynamic = validate.call_within_context(ctx, (answer.clone(),))?;
+                let verdict: Dynamic = validate.call_within_context(&ctx, (answer.clone(),))?;
                 if let Ok(false) = verdict.as_bool() {
                     return Err(runtime(format!("\"{answer}\" is not a valid answer to \"{q}\""), ctx.call_position()));
                 }
@@ -109,11 +107,7 @@ pub fn register(engine: &mut Engine, reg: &mut Registrar, host: &Rc<Host>) {
             }
             Ok(answer)
         };
-        if with_options {
-            reg.in_module(&mut m, "prompt", sig, move |ctx: NativeCallContext, q: &str, o: Map| body(&ctx, q, o));
-        } else {
-            reg.in_module(&mut m, "prompt", sig, move |ctx: NativeCallContext, q: &str| body(&ctx, q, Map::new()));
-        }
+        reg.in_module_with_options(&mut m, "prompt", sig, body);
     }
     let h = Rc::clone(host);
     reg.in_module(

@@ -3,7 +3,7 @@
 
 use std::rc::Rc;
 
-use rhai::{Array, Dynamic, Engine, EvalAltResult, Map, Module, NativeCallContext};
+use rhai::{Array, Dynamic, Engine, EvalAltResult, ImmutableString, Map, Module, NativeCallContext};
 
 use super::core::TargetHandle;
 use super::exec::{ExecOptions, command, result_map, strings};
@@ -24,52 +24,21 @@ const EACH_DOC: &str = "Runs a shell string on several targets at once (at most 
 pub fn register(engine: &mut Engine, reg: &mut Registrar, host: &Rc<Host>) {
     let mut m = Module::new();
     let h = Rc::clone(host);
-    reg.in_module(
+    reg.in_module_with_options(
         &mut m,
         "ssh",
         Sig { name: "run", params: &["target: Target", "cmd: string"], returns: "map", doc: RUN_DOC, effectful: true },
-        move |ctx: NativeCallContext, t: TargetHandle, cmd: &str| {
-            command(&h, &ctx, "ssh", &t, Command::Shell(cmd.into()), Map::new())
-        },
-    );
-    let h = Rc::clone(host);
-    reg.in_module(
-        &mut m,
-        "ssh",
-        Sig {
-            name: "run",
-            params: &["target: Target", "cmd: string", "options: map"],
-            returns: "map",
-            doc: RUN_DOC,
-            effectful: true,
-        },
-        move |ctx: NativeCallContext, t: TargetHandle, cmd: &str, o: Map| {
+        move |ctx: NativeCallContext, t: TargetHandle, cmd: ImmutableString, o: Map| {
             command(&h, &ctx, "ssh", &t, Command::Shell(cmd.into()), o)
         },
     );
     let h = Rc::clone(host);
-    reg.in_module(
+    reg.in_module_with_options(
         &mut m,
         "ssh",
         Sig {
             name: "exec",
             params: &["target: Target", "argv: array"],
-            returns: "map",
-            doc: EXEC_DOC,
-            effectful: true,
-        },
-        move |ctx: NativeCallContext, t: TargetHandle, argv: Array| {
-            let argv = strings(&ctx, argv)?;
-            command(&h, &ctx, "ssh", &t, Command::Argv(argv), Map::new())
-        },
-    );
-    let h = Rc::clone(host);
-    reg.in_module(
-        &mut m,
-        "ssh",
-        Sig {
-            name: "exec",
-            params: &["target: Target", "argv: array", "options: map"],
             returns: "map",
             doc: EXEC_DOC,
             effectful: true,
@@ -102,53 +71,34 @@ pub fn register(engine: &mut Engine, reg: &mut Registrar, host: &Rc<Host>) {
             transferred(h.controller.perform(effect, "ssh::download", ctx.call_position())?)
         },
     );
-    for with_options in [false, true] {
-        let h = Rc::clone(host);
-        let params: &[&str] = if with_options {
-            &["target: Target", "src: string", "dst: string", "options: map"]
-        } else {
-            &["target: Target", "src: string", "dst: string"]
-        };
-        let sig = Sig {
+    let h = Rc::clone(host);
+    reg.in_module_with_options(
+        &mut m,
+        "ssh",
+        Sig {
             name: "rsync",
-            params,
+            params: &["target: Target", "src: string", "dst: string"],
             returns: "map",
             doc: "Runs rsync ON the target (-a --stats; options: delete, compress, dry_run, excludes). Returns #{files, bytes, code, stdout, ...}.",
             effectful: true,
-        };
-        if with_options {
-            reg.in_module(
-                &mut m,
-                "ssh",
-                sig,
-                move |ctx: NativeCallContext, t: TargetHandle, src: &str, dst: &str, o: Map| {
-                    rsync(&h, &ctx, &t, src, dst, o)
-                },
-            );
-        } else {
-            reg.in_module(&mut m, "ssh", sig, move |ctx: NativeCallContext, t: TargetHandle, src: &str, dst: &str| {
-                rsync(&h, &ctx, &t, src, dst, Map::new())
-            });
-        }
-    }
-    for with_options in [false, true] {
-        let h = Rc::clone(host);
-        let params: &[&str] = if with_options {
-            &["targets: array", "cmd: string", "options: map"]
-        } else {
-            &["targets: array", "cmd: string"]
-        };
-        let sig = Sig { name: "run_each", params, returns: "map", doc: EACH_DOC, effectful: true };
-        if with_options {
-            reg.in_module(&mut m, "ssh", sig, move |ctx: NativeCallContext, ts: Array, cmd: &str, o: Map| {
-                run_each(&h, &ctx, ts, cmd, o)
-            });
-        } else {
-            reg.in_module(&mut m, "ssh", sig, move |ctx: NativeCallContext, ts: Array, cmd: &str| {
-                run_each(&h, &ctx, ts, cmd, Map::new())
-            });
-        }
-    }
+        },
+        move |ctx: NativeCallContext, t: TargetHandle, src: ImmutableString, dst: ImmutableString, o: Map| {
+            rsync(&h, &ctx, &t, &src, &dst, o)
+        },
+    );
+    let h = Rc::clone(host);
+    reg.in_module_with_options(
+        &mut m,
+        "ssh",
+        Sig {
+            name: "run_each",
+            params: &["targets: array", "cmd: string"],
+            returns: "map",
+            doc: EACH_DOC,
+            effectful: true,
+        },
+        move |ctx: NativeCallContext, ts: Array, cmd: ImmutableString, o: Map| run_each(&h, &ctx, ts, &cmd, o),
+    );
     engine.register_static_module("ssh", m.into());
 }
 

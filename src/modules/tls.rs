@@ -2,7 +2,7 @@
 
 use std::rc::Rc;
 
-use rhai::{Dynamic, Engine, EvalAltResult, Map, Module, NativeCallContext};
+use rhai::{Dynamic, Engine, EvalAltResult, ImmutableString, Map, Module, NativeCallContext};
 
 use super::exec::decode;
 use super::{Registrar, Sig};
@@ -58,30 +58,18 @@ fn cert(host: &Host, ctx: &NativeCallContext, target: &str, options: Map) -> Res
 pub fn register(engine: &mut Engine, reg: &mut Registrar, host: &Rc<Host>) {
     let mut m = Module::new();
     let h = Rc::clone(host);
-    reg.in_module(
+    reg.in_module_with_options(
         &mut m,
         "tls",
         Sig {
             name: "cert",
             params: &["host_port: string"],
             returns: "map",
-            doc: "The server's certificate: #{ subject, issuer, sans, not_before, not_after, days_left, trusted, problem }; an expired or untrusted certificate is reported in `problem`, not as a connect error.",
+            doc: "The server's certificate: #{ subject, issuer, sans, not_before, not_after, days_left, trusted, problem }; an expired or untrusted certificate is reported in `problem`, not as a connect error. \
+                  Options: server_name (SNI, to check an origin by IP), ca_file.",
             effectful: true,
         },
-        move |ctx: NativeCallContext, target: &str| cert(&h, &ctx, target, Map::new()),
-    );
-    let h = Rc::clone(host);
-    reg.in_module(
-        &mut m,
-        "tls",
-        Sig {
-            name: "cert",
-            params: &["host_port: string", "options: map"],
-            returns: "map",
-            doc: "As cert(host), with #{ server_name (SNI, to check an origin by IP), ca_file }.",
-            effectful: true,
-        },
-        move |ctx: NativeCallContext, target: &str, options: Map| cert(&h, &ctx, target, options),
+        move |ctx: NativeCallContext, target: ImmutableString, options: Map| cert(&h, &ctx, &target, options),
     );
     engine.register_static_module("tls", m.into());
 }
