@@ -1,8 +1,8 @@
 //! Bad input gets exit 2 and a message that names the file, line and column: never a panic, never a run.
 
-mod common;
+use crate::common;
 
-use common::Project;
+use crate::common::Project;
 
 /// Runs `script` non-interactively and returns stderr, asserting exit 2 and the position.
 fn rejected(script: &str, location: &str) -> String {

@@ -2,12 +2,12 @@
 //! the project's own site double over HTTPS with the test CA: vitals of pages with known faults, scripted
 //! flows, what plans say of them, and Ctrl-C stopping the browser.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 
-use common::doubles::doubles;
-use common::{Project, Run};
+use crate::common::doubles::doubles;
+use crate::common::{Project, Run};
 
 fn site() -> String {
     doubles().https()

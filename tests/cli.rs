@@ -1,8 +1,8 @@
 //! The real binary end to end: the example runbook, bad scripts, secrets, --only, and journal repair.
 
-mod common;
+use crate::common;
 
-use common::Project;
+use crate::common::Project;
 
 /// The shipped example, pointed at a folder of this test's own.
 fn example_project() -> Project {

@@ -3,11 +3,9 @@
 //! Once with local commands, once with commands on the test bed's sshd (which may outlive the killed golive:
 //! resume asks the target, and waits for them).
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::{Project, testbed};
+use crate::common::{Project, testbed};
 use rand::{Rng, SeedableRng};
 
 const KILLS: usize = 50;

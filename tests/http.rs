@@ -2,10 +2,8 @@
 //! (tests/servers/doubles.py over HTTP and HTTPS with a generated CA, dnsmasq). No mocks: every request
 //! crosses a real socket.
 
-mod common;
-
-use common::doubles::doubles;
-use common::{Project, Run};
+use crate::common::doubles::doubles;
+use crate::common::{Project, Run};
 
 fn run(script: &str) -> Run {
     let project = Project::new();

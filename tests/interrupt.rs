@@ -1,11 +1,9 @@
 //! Ctrl-C through a real pseudo-terminal: the first cancels the running effect and offers
 //! retry/skip/abort (journaled); a second aborts with exit 130. A non-interactive run stops with 130.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::Project;
+use crate::common::Project;
 use rexpect::process::WaitStatus;
 use rexpect::session::{PtySession, spawn_command};
 

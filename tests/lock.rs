@@ -1,10 +1,10 @@
 //! One run per target at a time: the second gets who, where, which runbook and since, and exit 3.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 
-use common::Project;
+use crate::common::Project;
 
 fn wait_for_holder(project: &Project) -> String {
     let deadline = Instant::now() + Duration::from_secs(20);

@@ -2,11 +2,11 @@
 //! backfilled data queried at explicit times, a webhook receiver (tests/servers/doubles.py), an SMTP sink
 //! (aiosmtpd) and, for host readings, the test bed's loopback sshd.
 
-mod common;
+use crate::common;
 
-use common::doubles::{doubles, lock};
-use common::prometheus::{error_ratio, prometheus, smtp_sink};
-use common::{Project, Run};
+use crate::common::doubles::{doubles, lock};
+use crate::common::prometheus::{error_ratio, prometheus, smtp_sink};
+use crate::common::{Project, Run};
 
 fn project(prometheus_url: &str, smtp_port: u16) -> Project {
     Project::with_config(&format!(

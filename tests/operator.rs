@@ -1,8 +1,8 @@
 //! The operator's side: prompts, --answers, --yes, the Go/No-Go gate, secrets typed at a prompt.
 
-mod common;
+use crate::common;
 
-use common::Project;
+use crate::common::Project;
 
 const GATE: &str = r#"
 phase "Validation" {

@@ -3,7 +3,7 @@
 //! each case its own line (one difference never hides the rest), against `tests/snapshots/plans__<case>.snap`.
 //! After an intended change: `golive test --accept`, then review the diff in git.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 

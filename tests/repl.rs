@@ -1,12 +1,12 @@
 //! The REPL in a real terminal (tmux: send-keys to type, capture-pane to read the screen): variables,
 //! multi-line blocks, completion, :run, Ctrl-C, errors, history, and the journal of what was done by hand.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::Project;
+use crate::common::Project;
 
 const SCRIPT: &str = "let greeting = config(\"greeting\");\nstep \"one\" { local::run(\"echo one >> log\"); }\nstep \"two\" { local::run(\"echo two >> log\"); }\n";
 

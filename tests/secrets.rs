@@ -2,10 +2,10 @@
 //! never appears in anything golive writes, in any of the encodings golive produces; short secrets never
 //! corrupt the journal; text a command prints never drives the operator's terminal (through a pty).
 
-mod common;
+use crate::common;
 
+use crate::common::{Project, doubles};
 use base64::Engine;
-use common::{Project, doubles};
 
 const CANARY: &str = "Ca\"na\\ry'/+= 42x";
 const PIN: &str = "7351";

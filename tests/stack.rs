@@ -1,10 +1,10 @@
 //! ssh, docker and drush against the real sshd and the real Docker engine (the test bed), through the binary.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 
-use common::testbed::{self, SITE};
+use crate::common::testbed::{self, SITE};
 
 /// The stand-in drush's calls for the deploy phase, in the runbook's order (section 3).
 const DEPLOY_CALLS: &[&str] = &[

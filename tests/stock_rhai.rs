@@ -1,9 +1,7 @@
 //! Stock Rhai stays stock: Rhai's own example scripts print through golive what they print through the
 //! `rhai-run` binary of the same Rhai version.
 
-mod common;
-
-use common::{Project, stock_rhai};
+use crate::common::{Project, stock_rhai};
 
 /// Where a golive rule (README, "The language": strict variables, a missing map property) makes a stock script end otherwise:
 /// none of Rhai's scripts meets one today. A script added here names the rule.

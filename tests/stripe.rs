@@ -2,10 +2,8 @@
 //! Stripe's published fixtures3.json and it rejects, as Stripe does with HTTP 400, any path, method or
 //! parameter that is not in Stripe's OpenAPI spec. Real Stripe is out of reach here; no real key is used.
 
-mod common;
-
-use common::doubles::{doubles, lock};
-use common::{Project, Run};
+use crate::common::doubles::{doubles, lock};
+use crate::common::{Project, Run};
 
 const TEST_KEY: &str = "sk_test_golive_double_0001";
 const LIVE_KEY: &str = "sk_live_golive_double_0002";

@@ -2,10 +2,8 @@
 //! answer like the vendors' documented APIs (tests/servers/doubles.py). Real vendor APIs and keys are out of
 //! reach and never used.
 
-mod common;
-
-use common::doubles::{doubles, lock};
-use common::{Project, Run};
+use crate::common::doubles::{doubles, lock};
+use crate::common::{Project, Run};
 
 fn project() -> Project {
     let v = doubles().vendors_api();

@@ -1,9 +1,9 @@
 //! Honest verdicts, through the real binary: resume, gates, checks, answers and plans never turn a red run
 //! green (issue 10). Each test names the defect it reproduces.
 
-mod common;
+use crate::common;
 
-use common::Project;
+use crate::common::Project;
 
 const GATED: &str = r#"
 phase "Validation" {

@@ -1,0 +1,23 @@
+//! golive's integration tests, one binary: a module per area, each running the real binary (and the
+//! test bed, the doubles and the real services it needs), which start once per test run and are shared.
+
+mod common;
+
+mod bad_scripts;
+mod browser;
+mod cli;
+mod crash;
+mod fuzz_loading;
+mod http;
+mod interrupt;
+mod lock;
+mod metrics;
+mod operator;
+mod plans;
+mod repl;
+mod secrets;
+mod stack;
+mod stock_rhai;
+mod stripe;
+mod vendors;
+mod verdicts;
