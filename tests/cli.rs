@@ -545,8 +545,8 @@ fn quiet_says_only_what_went_wrong_and_verbose_shows_each_command_and_its_output
 /// A project with three local targets, web1 to web3, and a rolling restart over them: each host its own
 /// step ("restart [web2]"), the first alone as a canary. Each restart appends to restarts.log; `broken`
 /// names a host whose restart fails; `slow` one whose restart takes 30 s.
-fn rolling_project(options: &str) -> Project {
-    let mut config = common::BASE_CONFIG.to_string();
+fn rolling_project(options: &str, vars: &str) -> Project {
+    let mut config = common::BASE_CONFIG.replace("[vars]\n", &format!("[vars]\n{vars}"));
     for host in ["web1", "web2", "web3"] {
         config.push_str(&format!("\n[targets.{host}]\nkind = \"local\"\n"));
     }
@@ -569,7 +569,7 @@ phase "Rolling restart" {{
 
 #[test]
 fn a_failed_canary_stops_the_rolling_restart_before_the_other_hosts_and_max_fail_tolerates_what_it_says() {
-    let project = rolling_project("canary: 1");
+    let project = rolling_project("canary: 1", "web_hosts = [\"web1\", \"web3\"]\nbroken = \"web1\"\n");
     let steps = project.golive(&["steps", "roll.rhai"]);
     assert!(steps.stdout.contains("step   \"restart\" for host in hosts"), "{}", steps.stdout);
     assert!(
@@ -578,16 +578,9 @@ fn a_failed_canary_stops_the_rolling_restart_before_the_other_hosts_and_max_fail
         steps.stdout
     );
     // A list from golive.toml is listed for the target too.
-    let with_hosts = project.read("golive.toml").replace("[vars]\n", "[vars]\nweb_hosts = [\"web1\", \"web3\"]\n");
-    std::fs::write(project.file("golive.toml"), with_hosts).unwrap();
     project.write("from_config.rhai", "step \"deploy\" for h in config(\"web_hosts\") { local::run(`echo ${h}`); }\n");
     let listed = project.golive(&["steps", "from_config.rhai"]);
     assert!(listed.stdout.contains("\"deploy [web1]\"\n    \"deploy [web3]\""), "{}", listed.stdout);
-    std::fs::write(
-        project.file("golive.toml"),
-        project.read("golive.toml").replace("[vars]\n", "[vars]\nbroken = \"web1\"\n"),
-    )
-    .unwrap();
     let run = project.golive(&["roll.rhai"]);
     run.assert_code(1);
     assert_eq!(project.read("restarts.log"), "start web1\n", "only the canary was touched");
@@ -598,12 +591,7 @@ fn a_failed_canary_stops_the_rolling_restart_before_the_other_hosts_and_max_fail
     );
 
     // Past the canary, max_fail 1 lets one host fail, names it at the end, and exits 1.
-    let project = rolling_project("canary: 1, max_fail: 1");
-    std::fs::write(
-        project.file("golive.toml"),
-        project.read("golive.toml").replace("[vars]\n", "[vars]\nbroken = \"web2\"\n"),
-    )
-    .unwrap();
+    let project = rolling_project("canary: 1, max_fail: 1", "broken = \"web2\"\n");
     let run = project.golive(&["roll.rhai"]);
     run.assert_code(1);
     assert_eq!(project.read("restarts.log"), "start web1\nend web1\nstart web2\nstart web3\nend web3\n");
@@ -614,12 +602,7 @@ fn a_failed_canary_stops_the_rolling_restart_before_the_other_hosts_and_max_fail
 /// web2 (its batch) finish and leaves web3 unstarted.
 #[test]
 fn serial_batches_finish_the_batch_a_host_failed_in_and_start_no_further_batch() {
-    let project = rolling_project("serial: 2");
-    std::fs::write(
-        project.file("golive.toml"),
-        project.read("golive.toml").replace("[vars]\n", "[vars]\nbroken = \"web1\"\n"),
-    )
-    .unwrap();
+    let project = rolling_project("serial: 2", "broken = \"web1\"\n");
     let run = project.golive(&["roll.rhai"]);
     run.assert_code(1);
     assert_eq!(project.read("restarts.log"), "start web1\nstart web2\nend web2\n", "{}", run.stderr);
@@ -631,24 +614,14 @@ fn serial_batches_finish_the_batch_a_host_failed_in_and_start_no_further_batch()
         run.stderr
     );
     // With room for one failure the second batch runs too.
-    let project = rolling_project("serial: 2, max_fail: 1");
-    std::fs::write(
-        project.file("golive.toml"),
-        project.read("golive.toml").replace("[vars]\n", "[vars]\nbroken = \"web1\"\n"),
-    )
-    .unwrap();
+    let project = rolling_project("serial: 2, max_fail: 1", "broken = \"web1\"\n");
     project.golive(&["roll.rhai"]).assert_code(1);
     assert_eq!(project.read("restarts.log"), "start web1\nstart web2\nend web2\nstart web3\nend web3\n");
 }
 
 #[test]
 fn sigkill_in_the_middle_of_a_rolling_restart_then_resume_goes_on_from_the_host_it_stopped_at() {
-    let project = rolling_project("canary: 1, idempotent: true");
-    std::fs::write(
-        project.file("golive.toml"),
-        project.read("golive.toml").replace("[vars]\n", "[vars]\nslow = \"web2\"\n"),
-    )
-    .unwrap();
+    let project = rolling_project("canary: 1, idempotent: true", "slow = \"web2\"\n");
     let mut child = project.command(&["roll.rhai"]).stderr(std::process::Stdio::null()).spawn().unwrap();
     let started = std::time::Instant::now();
     while !project.read("restarts.log").contains("start web2") {
