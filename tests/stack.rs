@@ -1476,6 +1476,9 @@ fn a_developer_who_is_not_root_resets_the_test_bed_and_runs_golive_against_it() 
         let out = command.args(args).current_dir(dir).env("NO_COLOR", "1").output().unwrap();
         common::Run::from(out)
     };
+    // rehearse.sh asks this first: root's sshd must look alive to the developer too.
+    let status = as_developer(&repo.join("tests/testbed/testbed.sh"), &["status"], repo);
+    assert!(status.stdout.starts_with("sshd up"), "{}", status.all());
     let reset = as_developer(&repo.join("tests/testbed/testbed.sh"), &["reset"], repo);
     reset.assert_code(0);
 

@@ -54,7 +54,9 @@ mkdir -p "$T"
 exec 9>"$T/.lock"
 flock 9
 
-sshd_running() { [ -f "$D/sshd.bgpid" ] && kill -0 "$(cat "$D/sshd.bgpid")" 2>/dev/null; }
+# Whether a process lives, asked of /proc: `kill -0` on root's process answers EPERM to a developer.
+alive() { [ -n "$1" ] && [ -d "/proc/$1" ]; }
+sshd_running() { [ -f "$D/sshd.bgpid" ] && alive "$(cat "$D/sshd.bgpid")"; }
 
 setup_sshd() {
   mkdir -p "$D" && chmod 755 "$T" "$D"
@@ -195,7 +197,7 @@ ENV
   : > "$P/state/drush.log"
 }
 
-running() { [ -f "$T/$1.pid" ] && kill -0 "$(cat "$T/$1.pid")" 2>/dev/null; }
+running() { [ -f "$T/$1.pid" ] && alive "$(cat "$T/$1.pid")"; }
 
 start_mariadb() {
   if ! running mariadb; then
