@@ -230,10 +230,11 @@ fn docs_list_module_functions_and_reject_unknown_modules() {
     let run = project.golive(&["docs", "local"]);
     run.assert_code(0);
     assert!(
-        run.stdout.contains("local::run(cmd: string, options: map) -> map  [effect: only inside a step]"),
+        run.stdout.contains("local::run(cmd: string[, options: map]) -> map  [effect: only inside a step]"),
         "{}",
         run.stdout
     );
+    assert_eq!(run.stdout.matches("local::run(").count(), 1, "one entry for both forms: {}", run.stdout);
     let all = project.golive(&["docs"]);
     assert!(all.stdout.contains("verdict::below(actual, limit, unit)"), "{}", all.stdout);
     // Stdlib docs: a run of `///` lines reads as one text, and closures are not functions to call.

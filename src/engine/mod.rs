@@ -113,6 +113,7 @@ pub fn build(host: &Rc<Host>, stdlib: &Stdlib, color: bool) -> Result<Loaded, Fa
                     .collect::<Vec<_>>()
                     .join(" "),
                 effectful: false,
+                options: false,
             });
         }
         let compiled = rhai::Module::eval_ast_as_new(Scope::new(), &ast, &engine)

@@ -41,13 +41,20 @@ pub struct FnDoc {
     pub returns: String,
     pub doc: String,
     pub effectful: bool,
+    /// A trailing options map may be given or left out (one entry for both forms).
+    pub options: bool,
 }
 
 impl FnDoc {
     pub fn signature(&self) -> String {
         let name = if self.module.is_empty() { self.name.clone() } else { format!("{}::{}", self.module, self.name) };
         let returns = if self.returns.is_empty() { String::new() } else { format!(" -> {}", self.returns) };
-        format!("{name}({}){returns}", self.params.join(", "))
+        let options = match (self.options, self.params.is_empty()) {
+            (false, _) => "",
+            (true, true) => "[options: map]",
+            (true, false) => "[, options: map]",
+        };
+        format!("{name}({}{options}){returns}", self.params.join(", "))
     }
 }
 
@@ -73,11 +80,39 @@ impl Sig<'_> {
     }
 }
 
+/// Where a registration goes: a module (its functions also callable as methods), or the engine itself.
+pub trait Destination {
+    fn put<A: 'static, const N: usize, const X: bool, R: Variant + Clone, const F: bool>(
+        &mut self,
+        registration: rhai::FuncRegistration,
+        func: impl RhaiNativeFunc<A, N, X, R, F> + 'static,
+    );
+}
+
+impl Destination for Module {
+    fn put<A: 'static, const N: usize, const X: bool, R: Variant + Clone, const F: bool>(
+        &mut self,
+        registration: rhai::FuncRegistration,
+        func: impl RhaiNativeFunc<A, N, X, R, F> + 'static,
+    ) {
+        registration.in_global_namespace().set_into_module(self, func);
+    }
+}
+
+impl Destination for Engine {
+    fn put<A: 'static, const N: usize, const X: bool, R: Variant + Clone, const F: bool>(
+        &mut self,
+        registration: rhai::FuncRegistration,
+        func: impl RhaiNativeFunc<A, N, X, R, F> + 'static,
+    ) {
+        registration.register_into_engine(self, func);
+    }
+}
+
 /// A function whose last parameter is an options map, given once and registered twice: with the map, and
 /// without it (an empty map). Implemented for functions of one to four parameters before the map.
 pub trait OptionsFn<Args>: Clone + 'static {
-    fn into_module(self, module: &mut Module, short: rhai::FuncRegistration, long: rhai::FuncRegistration);
-    fn into_engine(self, engine: &mut Engine, short: rhai::FuncRegistration, long: rhai::FuncRegistration);
+    fn put_both(self, into: &mut impl Destination, short: rhai::FuncRegistration, long: rhai::FuncRegistration);
 }
 
 macro_rules! options_fn {
@@ -89,25 +124,10 @@ macro_rules! options_fn {
             $($arg: Variant + Clone,)+
         {
             #[allow(non_snake_case)]
-            fn into_module(self, module: &mut Module, short: rhai::FuncRegistration, long: rhai::FuncRegistration) {
+            fn put_both(self, into: &mut impl Destination, short: rhai::FuncRegistration, long: rhai::FuncRegistration) {
                 let without = self.clone();
-                short.set_into_module(module, move |ctx: NativeCallContext, $($arg: $arg),+| {
-                    without(ctx, $($arg,)+ Map::new())
-                });
-                long.set_into_module(module, move |ctx: NativeCallContext, $($arg: $arg,)+ options: Map| {
-                    self(ctx, $($arg,)+ options)
-                });
-            }
-
-            #[allow(non_snake_case)]
-            fn into_engine(self, engine: &mut Engine, short: rhai::FuncRegistration, long: rhai::FuncRegistration) {
-                let without = self.clone();
-                short.register_into_engine(engine, move |ctx: NativeCallContext, $($arg: $arg),+| {
-                    without(ctx, $($arg,)+ Map::new())
-                });
-                long.register_into_engine(engine, move |ctx: NativeCallContext, $($arg: $arg,)+ options: Map| {
-                    self(ctx, $($arg,)+ options)
-                });
+                into.put(short, move |ctx: NativeCallContext, $($arg: $arg),+| without(ctx, $($arg,)+ Map::new()));
+                into.put(long, move |ctx: NativeCallContext, $($arg: $arg,)+ options: Map| self(ctx, $($arg,)+ options));
             }
         }
     };
@@ -118,9 +138,14 @@ options_fn!(A, B, C);
 options_fn!(A, B, C, D);
 
 impl Registrar {
-    fn note(&mut self, module: &str, sig: &Sig) {
+    /// Records a function's arities (with and without a trailing options map, when `options`) for the lints,
+    /// and its docs once.
+    fn note(&mut self, module: &str, sig: &Sig, options: bool) {
         let full = if module.is_empty() { sig.name.to_string() } else { format!("{module}::{}", sig.name) };
         self.known.add(&full, sig.params.len());
+        if options {
+            self.known.add(&full, sig.params.len() + 1);
+        }
         if sig.effectful {
             self.known.effectful.insert(full);
         }
@@ -131,6 +156,7 @@ impl Registrar {
             returns: sig.returns.into(),
             doc: sig.doc.into(),
             effectful: sig.effectful,
+            options,
         });
     }
 
@@ -149,8 +175,8 @@ impl Registrar {
         sig: Sig,
         func: impl RhaiNativeFunc<A, N, X, R, F> + 'static,
     ) {
-        self.note("", &sig);
-        Self::registration(&sig).register_into_engine(engine, func);
+        self.note("", &sig, false);
+        engine.put(Self::registration(&sig), func);
     }
 
     /// `name(params..)` and `name(params.., options: map)` in a module, from one function of the options.
@@ -161,21 +187,19 @@ impl Registrar {
         sig: Sig,
         func: impl OptionsFn<Args>,
     ) {
-        let long_params = sig.params_with_options();
-        let long = Sig { params: &long_params, ..sig };
-        self.note(module_name, &sig);
-        self.note(module_name, &long);
-        let (short, long) = (Self::registration(&sig), Self::registration(&long));
-        func.into_module(module, short.in_global_namespace(), long.in_global_namespace());
+        self.with_options(module, module_name, sig, func);
     }
 
     /// `name(params..)` and `name(params.., options: map)` as global functions, from one function.
     pub fn global_with_options<Args>(&mut self, engine: &mut Engine, sig: Sig, func: impl OptionsFn<Args>) {
+        self.with_options(engine, "", sig, func);
+    }
+
+    fn with_options<Args>(&mut self, into: &mut impl Destination, module: &str, sig: Sig, func: impl OptionsFn<Args>) {
         let long_params = sig.params_with_options();
         let long = Sig { params: &long_params, ..sig };
-        self.note("", &sig);
-        self.note("", &long);
-        func.into_engine(engine, Self::registration(&sig), Self::registration(&long));
+        self.note(module, &sig, true);
+        func.put_both(into, Self::registration(&sig), Self::registration(&long));
     }
 
     pub fn in_module<A: 'static, const N: usize, const X: bool, R: Variant + Clone, const F: bool>(
@@ -185,7 +209,7 @@ impl Registrar {
         sig: Sig,
         func: impl RhaiNativeFunc<A, N, X, R, F> + 'static,
     ) {
-        self.note(module_name, &sig);
-        Self::registration(&sig).in_global_namespace().set_into_module(module, func);
+        self.note(module_name, &sig, false);
+        module.put(Self::registration(&sig), func);
     }
 }

@@ -28,24 +28,19 @@ struct InputOptions {
 
 pub fn register(engine: &mut Engine, reg: &mut Registrar, host: &Rc<Host>) {
     let mut m = Module::new();
-    {
-        let h = Rc::clone(host);
-        let sig = Sig {
+    let h = Rc::clone(host);
+    reg.in_module_with_options(
+        &mut m,
+        "prompt",
+        Sig {
             name: "confirm",
             params: &["question: string"],
             returns: "bool",
             doc: "Asks yes or no; --yes answers yes. Options: danger (true for rollbacks and destructive writes: a person or an answers file must answer it, never --yes).",
             effectful: true,
-        };
-        let body =
-            move |ctx: NativeCallContext, q: ImmutableString, options: Map| -> Result<bool, Box<EvalAltResult>> {
-                let options: ConfirmOptions =
-                    super::exec::decode(Dynamic::from_map(options), "`prompt::confirm`", ctx.call_position())?;
-                let kind = if options.danger { AskKind::Attest } else { AskKind::Confirm };
-                Ok(h.controller.ask(&q, &["yes", "no"], kind, ctx.call_position())?.answer == "yes")
-            };
-        reg.in_module_with_options(&mut m, "prompt", sig, body);
-    }
+        },
+        move |ctx: NativeCallContext, q: ImmutableString, options: Map| confirm(&h, &ctx, &q, options),
+    );
     let h = Rc::clone(host);
     reg.in_module(
         &mut m,
@@ -63,52 +58,19 @@ pub fn register(engine: &mut Engine, reg: &mut Registrar, host: &Rc<Host>) {
             Ok(h.controller.ask(q, &refs, AskKind::Choice, ctx.call_position())?.answer)
         },
     );
-    {
-        let h = Rc::clone(host);
-        let sig = Sig {
+    let h = Rc::clone(host);
+    reg.in_module_with_options(
+        &mut m,
+        "prompt",
+        Sig {
             name: "input",
             params: &["question: string"],
             returns: "string",
             doc: "Asks for text. Options: \"default\" (quoted: a reserved word; given for an empty answer, and taken under --yes), validate (a function of the answer that returns true, or false / a message to refuse it).",
             effectful: true,
-        };
-        let body = move |ctx: NativeCallContext,
-                         q: ImmutableString,
-                         mut options: Map|
-              -> Result<String, Box<EvalAltResult>> {
-            let validate = options
-                .remove("validate")
-                .map(|v| {
-                    v.try_cast::<FnPtr>().ok_or_else(|| {
-                        runtime("`validate` must be a function, like |a| a.len() > 0".into(), ctx.call_position())
-                    })
-                })
-                .transpose()?;
-            let options: InputOptions =
-                super::exec::decode(Dynamic::from_map(options), "`prompt::input`", ctx.call_position())?;
-            // --yes accepts confirmations and stated defaults alike: nobody is there to type.
-            let kind = if options.default.is_some() { AskKind::Defaulted } else { AskKind::Text };
-            let answer = h.controller.ask(&q, &[], kind, ctx.call_position())?.answer;
-            let answer = match (answer.trim().is_empty(), options.default) {
-                (true, Some(default)) => default,
-                _ => answer,
-            };
-            if let Some(validate) = validate {
-                let verdict: Dynamic = validate.call_within_context(&ctx, (answer.clone(),))?;
-                if let Ok(false) = verdict.as_bool() {
-                    return Err(runtime(format!("\"{answer}\" is not a valid answer to \"{q}\""), ctx.call_position()));
-                }
-                if verdict.is_string() {
-                    return Err(runtime(
-                        format!("\"{answer}\" is not a valid answer to \"{q}\": {verdict}"),
-                        ctx.call_position(),
-                    ));
-                }
-            }
-            Ok(answer)
-        };
-        reg.in_module_with_options(&mut m, "prompt", sig, body);
-    }
+        },
+        move |ctx: NativeCallContext, q: ImmutableString, options: Map| input(&h, &ctx, &q, options),
+    );
     let h = Rc::clone(host);
     reg.in_module(
         &mut m,
@@ -150,4 +112,46 @@ pub fn register(engine: &mut Engine, reg: &mut Registrar, host: &Rc<Host>) {
             Ok(out)
         });
     engine.register_static_module("prompt", m.into());
+}
+
+/// `prompt::confirm`: a plain confirmation, or with `danger` one only a person (or an answers file) gives.
+fn confirm(host: &Host, ctx: &NativeCallContext, q: &str, options: Map) -> Result<bool, Box<EvalAltResult>> {
+    let options: ConfirmOptions =
+        super::exec::decode(Dynamic::from_map(options), "`prompt::confirm`", ctx.call_position())?;
+    let kind = if options.danger { AskKind::Attest } else { AskKind::Confirm };
+    Ok(host.controller.ask(q, &["yes", "no"], kind, ctx.call_position())?.answer == "yes")
+}
+
+/// `prompt::input`: text, its default for an empty answer (and for --yes), checked by `validate`.
+fn input(host: &Host, ctx: &NativeCallContext, q: &str, mut options: Map) -> Result<String, Box<EvalAltResult>> {
+    let validate = options
+        .remove("validate")
+        .map(|v| {
+            v.try_cast::<FnPtr>().ok_or_else(|| {
+                runtime("`validate` must be a function, like |a| a.len() > 0".into(), ctx.call_position())
+            })
+        })
+        .transpose()?;
+    let options: InputOptions =
+        super::exec::decode(Dynamic::from_map(options), "`prompt::input`", ctx.call_position())?;
+    // --yes accepts confirmations and stated defaults alike: nobody is there to type.
+    let kind = if options.default.is_some() { AskKind::Defaulted } else { AskKind::Text };
+    let answer = host.controller.ask(q, &[], kind, ctx.call_position())?.answer;
+    let answer = match (answer.trim().is_empty(), options.default) {
+        (true, Some(default)) => default,
+        _ => answer,
+    };
+    if let Some(validate) = validate {
+        let verdict: Dynamic = validate.call_within_context(ctx, (answer.clone(),))?;
+        if let Ok(false) = verdict.as_bool() {
+            return Err(runtime(format!("\"{answer}\" is not a valid answer to \"{q}\""), ctx.call_position()));
+        }
+        if verdict.is_string() {
+            return Err(runtime(
+                format!("\"{answer}\" is not a valid answer to \"{q}\": {verdict}"),
+                ctx.call_position(),
+            ));
+        }
+    }
+    Ok(answer)
 }
