@@ -56,9 +56,8 @@ struct ScriptArgs {
     /// A one-off value for config("key"), above golive.toml's (`--var release=1.4.2`); repeatable.
     #[arg(long = "var", value_name = "KEY=VALUE", value_parser = parse_var)]
     vars: Vec<String>,
-    /// Where stdlib modules come from (default: $GOLIVE_STDLIB, stdlib/ beside golive.toml, built in).
-    #[arg(long, value_name = "DIR")]
-    stdlib: Option<PathBuf>,
+    #[command(flatten)]
+    stdlib: StdlibArg,
 }
 
 /// Running: who answers the questions, and how much is said.
@@ -110,17 +109,19 @@ impl ScriptArgs {
         ScriptArgs {
             target: self.target.or_else(|| before.target.clone()),
             vars: before.vars.iter().chain(&self.vars).cloned().collect(),
-            stdlib: self.stdlib.or_else(|| before.stdlib.clone()),
+            stdlib: StdlibArg { stdlib: self.stdlib.stdlib.or_else(|| before.stdlib.stdlib.clone()) },
         }
     }
 
+    /// The first of these options written, by name.
     fn given(&self) -> Option<&'static str> {
-        match self {
-            ScriptArgs { target: Some(_), .. } => Some("--target"),
-            ScriptArgs { vars, .. } if !vars.is_empty() => Some("--var"),
-            ScriptArgs { stdlib: Some(_), .. } => Some("--stdlib"),
-            _ => None,
-        }
+        [
+            (self.target.is_some(), "--target"),
+            (!self.vars.is_empty(), "--var"),
+            (self.stdlib.stdlib.is_some(), "--stdlib"),
+        ]
+        .into_iter()
+        .find_map(|(set, name)| set.then_some(name))
     }
 }
 
@@ -137,6 +138,7 @@ impl RunArgs {
         }
     }
 
+    /// The first of these options written, by name.
     fn given(&self) -> Option<&'static str> {
         [
             (self.yes, "--yes"),
@@ -385,7 +387,7 @@ fn main() -> ExitCode {
         yes: running.yes,
         non_interactive: running.non_interactive,
         in_doubt: InDoubtPolicy::Ask,
-        stdlib: script.stdlib,
+        stdlib: script.stdlib.stdlib,
         answers: running.answers,
         reopen_gate: None,
         force: running.force,
@@ -458,7 +460,7 @@ fn resolve(cli: Cli) -> Result<(Command, ScriptArgs, RunArgs), Failure> {
         | Command::Runs { target, .. }
         | Command::Report { target, .. }
         | Command::Serve { target, .. } => only(ScriptArgs { target: target.target.clone(), ..ScriptArgs::default() }),
-        Command::Docs { stdlib, .. } => only(ScriptArgs { stdlib: stdlib.stdlib.clone(), ..ScriptArgs::default() }),
+        Command::Docs { stdlib, .. } => only(ScriptArgs { stdlib: stdlib.clone(), ..ScriptArgs::default() }),
         Command::Init { .. } | Command::Completions { .. } | Command::Man | Command::Contacts => {
             only(ScriptArgs::default())
         }
@@ -471,6 +473,7 @@ fn resolve(cli: Cli) -> Result<(Command, ScriptArgs, RunArgs), Failure> {
     }
     Ok((command, script, running))
 }
+
 /// Commands that only print what they read: they touch nothing, so a closed pipe may end them.
 fn prints_only(command: &Command) -> bool {
     matches!(

@@ -297,26 +297,19 @@ impl Walk<'_> {
         let repeated = custom.tokens.iter().any(|t| t == "for");
         let at = if repeated { 3 } else { 1 };
         let Some(Expr::Map(map, _)) = custom.inputs.get(at) else { return };
-        let allowed: &[&str] = match (kind, repeated) {
-            (PHASE, _) => &["window", "owner", "budget", "section"],
-            ("gate", _) => &["required", "include", "nogo", "on_nogo", "section"],
-            (_, true) => &[
-                "timeout",
-                "retries",
-                "retry_delay",
-                "idempotent",
-                "required",
-                "section",
-                "canary",
-                "max_fail",
-                "serial",
-            ],
-            _ => &["timeout", "retries", "retry_delay", "idempotent", "required", "section"],
+        const STEP: &[&str] = &["timeout", "retries", "retry_delay", "idempotent", "required", "section"];
+        // What only a step repeated per item means: how its items go.
+        const REPEATED: &[&str] = &["canary", "max_fail", "serial"];
+        let allowed: Vec<&str> = match (kind, repeated) {
+            (PHASE, _) => vec!["window", "owner", "budget", "section"],
+            ("gate", _) => vec!["required", "include", "nogo", "on_nogo", "section"],
+            (_, true) => [STEP, REPEATED].concat(),
+            _ => STEP.to_vec(),
         };
         for (key, _) in map.0.iter() {
             if !allowed.contains(&key.name.as_str()) {
                 let hint = did_you_mean(&key.name, allowed.iter().copied());
-                let only_repeated = if ["canary", "max_fail", "serial"].contains(&key.name.as_str()) {
+                let only_repeated = if REPEATED.contains(&key.name.as_str()) {
                     format!(" (it is for a repeated step: {kind} \"{name}\" for host in hosts with #{{ ... }})")
                 } else {
                     String::new()
