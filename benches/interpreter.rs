@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 const RUNS: usize = 7;
 
 fn main() {
-    let rhai_run = stock_rhai::rhai_run(true);
+    let rhai_run = stock_rhai::rhai_run();
     let scripts = stock_rhai::scripts();
     let golive = env!("CARGO_BIN_EXE_golive");
     let project = tempfile::tempdir().unwrap();

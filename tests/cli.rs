@@ -1002,7 +1002,8 @@ fn register_declared(module: &mut rhai::Module, namespace: rhai::FnNamespace, co
 
 /// The definition files golive writes are declarations a stock Rhai engine takes: each is read back, every
 /// function registered by its declared name, parameters, types and documentation into a stock engine (no
-/// golive), and that engine writes the same files again, byte for byte. Every module function is in them.
+/// golive), and that engine writes the same files again, byte for byte. (That every documented function is
+/// in them: `docs_definitions_steps_and_check_work_outside_a_project_and_cover_every_function`.)
 #[test]
 fn definition_files_round_trip_through_a_stock_rhai_engine() {
     use rhai::{Engine, FnNamespace, Module};

@@ -1493,8 +1493,9 @@ fn a_developer_who_is_not_root_resets_the_test_bed_and_runs_golive_against_it() 
     }
     let run = as_developer(std::path::Path::new(env!("CARGO_BIN_EXE_golive")), &["-v", "whoami.rhai"], project.path());
     run.assert_code(0);
+    // -v shows the command's output line by line: the target's user, then the stack's containers.
     assert!(
-        run.stderr.contains("golive") && run.stderr.contains("golivebed_drupal_1"),
+        run.stderr.contains("  | golive\n") && run.stderr.contains("  | golivebed_drupal_1\n"),
         "the step did not reach the stack: {}",
         run.all()
     );

@@ -25,16 +25,18 @@ fn target_dir() -> PathBuf {
 /// The Rhai version in golive's Cargo.lock.
 pub fn version() -> String {
     let lock = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.lock")).unwrap();
-    let at = lock.find("name = \"rhai\"\nversion = \"").expect("rhai in Cargo.lock") + 25;
-    lock[at..].split('"').next().unwrap().to_string()
+    let lock: toml::Table = toml::from_str(&lock).expect("Cargo.lock is TOML");
+    let packages = lock["package"].as_array().expect("Cargo.lock lists packages");
+    let rhai = packages.iter().find(|p| p["name"].as_str() == Some("rhai")).expect("rhai in Cargo.lock");
+    rhai["version"].as_str().expect("a version").to_string()
 }
 
-/// `rhai-run` of golive's Rhai version (`release`: Rhai's own release profile, for the benchmark; else a
-/// debug build, quicker to make, for comparing outputs). Built once into target/stock-rhai/.
-pub fn rhai_run(release: bool) -> PathBuf {
+/// `rhai-run` of golive's Rhai version, built once into target/stock-rhai/ with Rhai's own release profile
+/// (a debug build has Rhai's lower debug limits: fibonacci.rhai overflows its call stack there).
+pub fn rhai_run() -> PathBuf {
     let _one = FETCHING.lock().unwrap_or_else(|p| p.into_inner());
     let version = version();
-    let root = target_dir().join(format!("rhai-run-{version}-{}", if release { "release" } else { "debug" }));
+    let root = target_dir().join(format!("rhai-run-{version}"));
     let binary = root.join("bin/rhai-run");
     if binary.exists() {
         return binary;
@@ -42,9 +44,6 @@ pub fn rhai_run(release: bool) -> PathBuf {
     let mut install = Command::new(env!("CARGO"));
     install.args(["install", "rhai", "--version", &format!("={version}"), "--bin", "rhai-run", "--locked"]);
     install.arg("--root").arg(&root).env_remove("CARGO_TARGET_DIR");
-    if !release {
-        install.arg("--debug");
-    }
     let out = install.output().expect("cargo install");
     assert!(
         out.status.success() && binary.exists(),

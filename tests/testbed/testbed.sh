@@ -422,7 +422,11 @@ grant_developer() {
   rm -f "$T/helper.sock"
   nohup python3 "$HERE/helper.py" "$T/helper.sock" "$HERE/testbed.sh" "$(id -u "$dev")" </dev/null >"$T/helper.log" 2>&1 9>&- &
   echo $! > "$T/helper.pid"
-  i=0; until [ -S "$T/helper.sock" ]; do i=$((i+1)); [ $i -gt 40 ] && break; sleep 0.05; done
+  i=0
+  until [ -S "$T/helper.sock" ]; do
+    i=$((i+1)); [ $i -gt 100 ] && { echo "the reset helper did not start:" >&2; cat "$T/helper.log" >&2; exit 1; }
+    sleep 0.05
+  done
 }
 
 watchdog() {
