@@ -108,6 +108,23 @@ fn variables_blocks_and_the_scripts_setup_persist_and_errors_keep_it_alive() {
     s.quit();
 }
 
+/// Lines typed (or pasted) while an input runs wait their turn: the line editor keeps what it read
+/// ahead from one prompt to the next instead of dropping all but the first.
+#[test]
+fn lines_typed_while_an_input_runs_are_all_evaluated_in_order() {
+    let project = project();
+    let s = Screen::start(&project, "ahead");
+    s.line("local::run(\"sleep 1\").code");
+    s.line("10 + 1");
+    s.line("20 + 2");
+    s.line("30 + 3");
+    s.wait_for("= 33", T);
+    let text = s.text();
+    let results: Vec<&str> = text.lines().filter(|l| l.starts_with("= ")).collect();
+    assert_eq!(results, ["= 0", "= 11", "= 22", "= 33"], "{text}");
+    s.quit();
+}
+
 #[test]
 fn tab_completes_module_functions() {
     let project = project();
