@@ -14,6 +14,8 @@
 #   - for monitoring: Prometheus (:9091) scraping itself and a node exporter (:9101), and an SMTP sink
 #     (aiosmtpd, :8025) that keeps every message under mail/ (a Maildir), served over IMAP by dovecot
 #     (:10143, password mail-rehearsal-pw); webhooks land in the vendor double's /hooks/.
+#   - golive's shared state store: PostgreSQL (Debian's packages) on 127.0.0.1:15432, role golive (password
+#     state-rehearsal-pw, may create databases: each test makes its own), database golive.
 # Usage: testbed.sh up | reset | release NAME | down | status.   Idempotent; concurrent callers wait on a lock.
 # Everything stops by itself after four hours (a watchdog runs `down`).
 set -eu
@@ -229,6 +231,40 @@ SQL
   fi
 }
 
+# PostgreSQL for golive's state backend ([state] url): run as the postgres account (it refuses root).
+start_postgres() {
+  running postgres && return 0
+  bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+  G=$T/postgres
+  mkdir -p "$G"
+  chown postgres "$G"
+  if [ ! -f "$G/data/PG_VERSION" ]; then
+    printf 'state-rehearsal-pw\n' > "$G/.pw"
+    chown postgres "$G/.pw"
+    su postgres -s /bin/sh -c "'$bin/initdb' -D '$G/data' -U postgres -A scram-sha-256 --pwfile='$G/.pw' -E UTF8" \
+      >"$G/initdb.log" 2>&1 || { cat "$G/initdb.log" >&2; exit 1; }
+  fi
+  # Loopback only; the socket in its own folder; connections are cheap to count (each test opens a few).
+  su postgres -s /bin/sh -c "nohup timeout 14400 '$bin/postgres' -D '$G/data' -c listen_addresses=127.0.0.1 \
+    -c port=15432 -c unix_socket_directories='$G' -c max_connections=200 -c fsync=on \
+    </dev/null >'$G/server.log' 2>&1 & echo \$! > '$G/pid'" 9>&-
+  cp "$G/pid" "$T/postgres.pid"
+  i=0
+  until PGPASSWORD=state-rehearsal-pw psql -h 127.0.0.1 -p 15432 -U postgres -d postgres -Atqc 'select 1' >/dev/null 2>&1; do
+    i=$((i+1)); [ $i -gt 200 ] && { echo "PostgreSQL did not start:" >&2; tail -20 "$G/server.log" >&2; exit 1; }
+    sleep 0.05
+  done
+  PGPASSWORD=state-rehearsal-pw psql -h 127.0.0.1 -p 15432 -U postgres -d postgres -q >/dev/null <<'SQL'
+DO $$ BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'golive') THEN
+    CREATE ROLE golive LOGIN CREATEDB PASSWORD 'state-rehearsal-pw';
+  END IF;
+END $$;
+SELECT 'CREATE DATABASE golive OWNER golive' WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = 'golive')
+\gexec
+SQL
+}
+
 start_services() {
   if [ ! -f "$T/tls/site.crt" ]; then
     mkdir -p "$T/tls"
@@ -405,7 +441,7 @@ ENV
 }
 
 stop_services() {
-  for s in doubles nginx mariadb dnsmasq prometheus node-exporter smtp dovecot s3 helper; do
+  for s in doubles nginx mariadb postgres dnsmasq prometheus node-exporter smtp dovecot s3 helper; do
     if running "$s"; then kill "$(cat "$T/$s.pid")" 2>/dev/null || true; fi
     rm -f "$T/$s.pid"
   done
@@ -441,6 +477,7 @@ case "${1:-up}" in
     start_sshd
     build_images
     start_mariadb
+    start_postgres
     [ -f "$P/docker-compose.yml" ] && docker inspect golivebed_drupal_1 >/dev/null 2>&1 || reset_stack
     start_services
     grant_developer
