@@ -33,6 +33,19 @@ struct ConfigFile {
     /// How `golive report` fills in the runbook document.
     #[serde(default)]
     report: ReportSettings,
+    /// Where runs live: files under `.golive/` unless a PostgreSQL url is given.
+    #[serde(default)]
+    state: StateSettings,
+}
+
+/// `[state]`: the shared state store (journals and locks) for a team on several machines.
+#[derive(Debug, Clone, Deserialize, Default, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct StateSettings {
+    /// `postgres://user@host:port/database`; its password comes from a secret, never from this file.
+    pub url: Option<String>,
+    /// The secret (environment or .env) holding the password; GOLIVE_STATE_PASSWORD unless named.
+    pub password_secret: Option<String>,
 }
 
 /// `[report]`: the runbook document the report fills in, and where golive's own tables go in it.
@@ -135,6 +148,7 @@ pub struct Config {
     pub team: Vec<TeamMember>,
     pub contacts: Vec<Contact>,
     pub report: ReportSettings,
+    pub state: StateSettings,
     /// `--var key=value`: one-off values, above golive.toml's for every target.
     overrides: BTreeMap<String, toml::Value>,
     /// No golive.toml was found: a stand-in with only the `local` target, for reading scripts and docs
@@ -217,11 +231,32 @@ impl Config {
             team: file.team,
             contacts: file.contacts,
             report: file.report,
+            state: file.state,
             overrides: overrides_from_environment(),
             standalone: false,
             command_timeout: std::time::Duration::from_secs(10 * 60),
             output_cap: file.output_cap.unwrap_or(crate::effects::capture::DEFAULT_OUTPUT_CAP).max(1024),
         };
+        if let Some(url) = &config.state.url {
+            let line = text.find("[state]").map(|at| line_of(text, at)).unwrap_or(0);
+            let parsed = url::Url::parse(url).map_err(|e| {
+                Failure::Usage(format!("error: {}:{line}: key `state.url`: not a url: {e}", path.display()))
+            })?;
+            if !matches!(parsed.scheme(), "postgres" | "postgresql") {
+                return Err(Failure::Usage(format!(
+                    "error: {}:{line}: key `state.url`: `{}` is not a PostgreSQL url (postgres://user@host:port/db)",
+                    path.display(),
+                    parsed.scheme()
+                )));
+            }
+            if parsed.password().is_some() {
+                return Err(Failure::Usage(format!(
+                    "error: {}:{line}: key `state.url` holds a password; golive.toml is shared, so put it in a \
+                     secret (GOLIVE_STATE_PASSWORD in .env or the environment, or the one `password_secret` names)",
+                    path.display()
+                )));
+            }
+        }
         if let Some(limit) = file.command_timeout {
             let line = line_of(text, limit.span().start);
             config.command_timeout = crate::duration::parse(limit.get_ref())

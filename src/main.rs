@@ -573,11 +573,12 @@ fn dispatch(command: Command, mut options: Options) -> Result<(), Failure> {
             }
         }
         Command::Status { run: id, format, .. } => {
-            let dir = run::resolve_run(&run::RunQuery { run_or_script: id, target: options.target.clone() })?;
+            let (store, id) = run::resolve_run(&run::RunQuery { run_or_script: id, target: options.target.clone() })?;
+            let record = store.read(&id)?;
             // A journal keeps what targets printed byte for byte; the terminal gets it escaped.
             match format {
-                Format::Text => print!("{}", golive::terminal::printable(&run::status::render(&dir)?)),
-                Format::Json => print!("{}", golive::terminal::printable_json(&run::status::json(&dir)?)),
+                Format::Text => print!("{}", golive::terminal::printable(&run::status::render(&record)?)),
+                Format::Json => print!("{}", golive::terminal::printable_json(&run::status::json(&record)?)),
             }
             Ok(())
         }
@@ -790,9 +791,7 @@ fn finish_run((summary, outcome): (Option<run::RunSummary>, Result<(), Failure>)
         (Some(summary), Err(failure)) if !matches!(failure, Failure::Usage(_)) => {
             let hint = format!(
                 "\n  journal: {}\n  status:  golive status {}\n  resume:  golive resume {}",
-                summary.journal.display(),
-                summary.run_id,
-                summary.run_id
+                summary.journal, summary.run_id, summary.run_id
             );
             Err(match failure {
                 // A NO-GO is a decision: the way on is to decide again on purpose, never a plain resume.
@@ -800,9 +799,7 @@ fn finish_run((summary, outcome): (Option<run::RunSummary>, Result<(), Failure>)
                     let hint = format!(
                         "\n  journal: {}\n  status:  golive status {}\n  reopen:  golive resume {} --reopen-gate \"{gate}\" \
                          (asks the gate again with fresh evidence)",
-                        summary.journal.display(),
-                        summary.run_id,
-                        summary.run_id
+                        summary.journal, summary.run_id, summary.run_id
                     );
                     Failure::NoGo { message: format!("{message}{hint}"), gate }
                 }

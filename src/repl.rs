@@ -18,7 +18,7 @@ use crate::effects::live::LiveWorld;
 use crate::error::{Failure, Result};
 use crate::run::controller::{Mode, Stop};
 use crate::run::interrupt::Interrupts;
-use crate::run::journal::{self, Entry, Journal};
+use crate::run::journal::{self, Entry};
 use crate::run::{self, Options, PlanRequest, STATE_DIR, ScriptFile, identity};
 use crate::secrets::Redactor;
 use crate::terminal::Terminal;
@@ -88,17 +88,17 @@ fn console(
     let world = LiveWorld::new(runtime.clone(), Arc::clone(&config), Arc::clone(&terminal));
     let session = run::open_session(file, Box::new(world), terminal, options, &target, Arc::clone(&interrupts))?;
     let controller = &session.controller;
-    let state_dir = config.root.join(STATE_DIR);
-    let run_dir = run::new_run_dir(&state_dir, Path::new("repl"), &target)?;
-    let run_id = run_dir.file_name().unwrap_or_default().to_string_lossy().into_owned();
+    let store = run::store::of(&config)?;
+    let run_id = store.reserve(Path::new("repl"), &target)?;
     let by = controller.settings().identity.clone();
-    let journal = Journal::create(
-        &run_dir.join(journal::FILE_NAME),
+    let journal = store.create_journal(
+        &run_id,
         Arc::clone(controller.terminal().redactor()),
         &Entry::RunStarted {
             schema: journal::SCHEMA,
             run_id: run_id.clone(),
             script: session.file.path.clone(),
+            script_in_project: None,
             script_sha256: String::new(),
             target: target.clone(),
             mode: "repl".into(),
@@ -264,7 +264,9 @@ fn meta(
                 eprintln!("{:<7}{:?}  (line {})", step.kind, step.name, step.line);
             }
         }
-        "status" => match run::resolve_run(&run::RunQuery::default()).and_then(|dir| run::status::render(&dir)) {
+        "status" => match run::resolve_run(&run::RunQuery::default())
+            .and_then(|(store, id)| run::status::render(&store.read(&id)?))
+        {
             Ok(text) => eprint!("{text}"),
             Err(e) => eprintln!("{}", e.message()),
         },

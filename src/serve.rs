@@ -6,9 +6,8 @@
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::State;
@@ -73,17 +72,9 @@ impl Served {
         }
     }
 
-    /// What changes when a journal grows: each run folder's journal size and time, and the runs there are.
-    fn fingerprint(&self) -> Vec<(PathBuf, u64, Option<SystemTime>)> {
-        crate::run::run_dirs(&self.config)
-            .into_iter()
-            .map(|dir| {
-                let meta = std::fs::metadata(dir.join(crate::run::journal::FILE_NAME)).ok();
-                let size = meta.as_ref().map(|m| m.len()).unwrap_or_default();
-                let modified = meta.and_then(|m| m.modified().ok());
-                (dir, size, modified)
-            })
-            .collect()
+    /// What changes when a journal grows, in whichever store the project uses.
+    fn fingerprint(&self) -> String {
+        crate::run::store::of(&self.config).map(|store| store.fingerprint()).unwrap_or_else(|e| e.message().to_string())
     }
 }
 

@@ -61,11 +61,10 @@ fn outcome(exit_code: Option<i32>, message: &str) -> String {
     }
 }
 
-/// One run as its journal tells it; None for a folder whose journal has no run_started line.
-pub fn summarize(dir: &Path) -> Result<Option<RunSummary>> {
-    let record = journal::read(&dir.join(journal::FILE_NAME))?;
+/// One run as its journal tells it; None for a journal without a run_started line.
+pub fn summarize(record: &journal::Record) -> Option<RunSummary> {
     let Some(Entry::RunStarted { run_id, script, target, mode, by, at, .. }) = record.entries.first() else {
-        return Ok(None);
+        return None;
     };
     let mut summary = RunSummary {
         run_id: run_id.clone(),
@@ -101,14 +100,14 @@ pub fn summarize(dir: &Path) -> Result<Option<RunSummary>> {
         summary.duration_s = Some(((end - start).num_milliseconds() as f64 / 100.0).round() / 10.0);
     }
     summary.outcome = outcome(summary.exit_code, &summary.message);
-    Ok(Some(summary))
+    Some(summary)
 }
 
 /// The runs the filter keeps, newest first. A journal that cannot be read is an error naming it.
 pub fn list(config: &Config, filter: &Filter) -> Result<Vec<RunSummary>> {
     let mut runs = Vec::new();
-    for dir in super::run_dirs(config).iter().rev() {
-        if let Some(run) = summarize(dir)?
+    for (_, record) in super::newest_first(config)? {
+        if let Some(run) = summarize(&record)
             && filter.keeps(&run)
         {
             runs.push(run);

@@ -45,6 +45,10 @@ pub enum Entry {
         schema: u32,
         run_id: String,
         script: PathBuf,
+        /// The script relative to golive.toml's folder: another machine's checkout finds it there (resume
+        /// from a shared store). Older journals lack it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        script_in_project: Option<PathBuf>,
         script_sha256: String,
         target: String,
         mode: String,
@@ -176,10 +180,20 @@ pub enum Entry {
     },
 }
 
+/// A run's journal being written: a file (`.golive/runs/<id>/journal.jsonl`) or rows on PostgreSQL.
 pub struct Journal {
-    path: PathBuf,
-    file: File,
+    sink: Sink,
+    run_id: String,
     redactor: Arc<Redactor>,
+}
+
+enum Sink {
+    File { path: PathBuf, file: File },
+    Postgres(crate::run::store::postgres::PgJournal),
+}
+
+fn run_id_of(path: &Path) -> String {
+    path.parent().and_then(Path::file_name).map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
 }
 
 impl Journal {
@@ -193,14 +207,18 @@ impl Journal {
             .write(true)
             .open(&tmp)
             .map_err(|e| io_failure("create journal", &tmp, e))?;
-        let mut started = Journal { path: tmp.clone(), file, redactor: Arc::clone(&redactor) };
+        let mut started = Journal {
+            sink: Sink::File { path: tmp.clone(), file },
+            run_id: run_id_of(path),
+            redactor: Arc::clone(&redactor),
+        };
         started.append(first, true)?;
         std::fs::rename(&tmp, path).map_err(|e| io_failure("create journal", path, e))?;
         if let Some(dir) = path.parent() {
             File::open(dir).and_then(|d| d.sync_all()).map_err(|e| io_failure("create journal", dir, e))?;
         }
         let file = OpenOptions::new().append(true).open(path).map_err(|e| io_failure("open journal", path, e))?;
-        Ok(Journal { path: path.to_path_buf(), file, redactor })
+        Ok(Journal { sink: Sink::File { path: path.to_path_buf(), file }, run_id: run_id_of(path), redactor })
     }
 
     /// Opens an existing journal for appending, first cutting off a torn last line.
@@ -215,11 +233,16 @@ impl Journal {
             file.sync_all().map_err(|e| io_failure("repair journal", path, e))?;
         }
         file.seek(SeekFrom::End(0)).map_err(|e| io_failure("open journal", path, e))?;
-        Ok(Journal { path: path.to_path_buf(), file, redactor })
+        Ok(Journal { sink: Sink::File { path: path.to_path_buf(), file }, run_id: run_id_of(path), redactor })
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
+    /// A run's journal on PostgreSQL.
+    pub fn on_postgres(sink: crate::run::store::postgres::PgJournal, run_id: &str, redactor: Arc<Redactor>) -> Journal {
+        Journal { sink: Sink::Postgres(sink), run_id: run_id.to_string(), redactor }
+    }
+
+    pub fn run_id(&self) -> &str {
+        &self.run_id
     }
 
     /// Appends one entry; `durable` also fsyncs (step boundaries and answers). A run that cannot write its
@@ -230,23 +253,39 @@ impl Journal {
         self.redactor.redact_json(&mut value);
         let mut line = value.to_string();
         line.push('\n');
-        let stopped = |e: std::io::Error| {
-            Failure::Runbook(format!(
-                "error: cannot write the journal {}: {e}\n  hint: the run stops here so that its journal stays true; \
-                 free space (or mend the folder), then resume it",
-                self.path.display()
-            ))
-        };
-        self.file.write_all(line.as_bytes()).map_err(stopped)?;
-        if durable {
-            self.file.sync_data().map_err(stopped)?;
+        match &mut self.sink {
+            Sink::File { path, file } => {
+                let stopped = |e: std::io::Error| {
+                    Failure::Runbook(format!(
+                        "error: cannot write the journal {}: {e}\n  hint: the run stops here so that its journal stays \
+                         true; free space (or mend the folder), then resume it",
+                        path.display()
+                    ))
+                };
+                file.write_all(line.as_bytes()).map_err(stopped)?;
+                if durable {
+                    file.sync_data().map_err(stopped)?;
+                }
+            }
+            // Every entry is its own committed row: durable whatever `durable` says.
+            Sink::Postgres(rows) => {
+                line.pop();
+                rows.append(line).map_err(|why| {
+                    Failure::Runbook(format!(
+                        "error: cannot write the journal to {}: {why}\n  hint: the run stops here and writes nothing \
+                         more (the effect under way was let finish); the target's lock may already belong to someone \
+                         else. `golive status` from any machine shows what the store kept; resume once it answers",
+                        rows.location()
+                    ))
+                })?;
+            }
         }
         Ok(())
     }
 }
 
 /// A journal as read back: its entries and what was wrong with its tail.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Record {
     pub entries: Vec<Entry>,
     /// Set when the last line was torn (the run died while writing it); the line is ignored.
@@ -281,6 +320,18 @@ pub fn read(path: &Path) -> Result<Record> {
         }
     }
     Ok(Record { entries, torn_tail })
+}
+
+/// A journal's entries as the store returned them, one JSON text each (`whence` names it in errors).
+pub fn parse_lines(lines: &[String], whence: &str) -> Result<Record> {
+    let mut entries = Vec::with_capacity(lines.len());
+    for (index, line) in lines.iter().enumerate() {
+        let entry = serde_json::from_str::<Entry>(line).map_err(|e| {
+            Failure::Usage(format!("error: {whence}, entry {}: the journal is corrupted: {e}", index + 1))
+        })?;
+        entries.push(entry);
+    }
+    Ok(Record { entries, torn_tail: None })
 }
 
 #[cfg(test)]

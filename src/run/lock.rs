@@ -1,5 +1,6 @@
 //! One run per target at a time, whatever the runbook: two runbooks that write to the same target (Saturday's
-//! deploy and the quick rollback) never run at once. An OS file lock (flock) that dies with its process.
+//! deploy and the quick rollback) never run at once. On the file store an OS file lock (flock); on PostgreSQL
+//! an advisory lock (store/postgres.rs). Either dies with its process.
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -22,8 +23,22 @@ pub struct Holder {
 }
 
 /// Held for the life of the run; dropping it (or the process dying) releases the lock.
-pub struct RunLock {
-    _guard: fd_lock::RwLockWriteGuard<'static, File>,
+pub enum RunLock {
+    File(#[allow(dead_code)] fd_lock::RwLockWriteGuard<'static, File>),
+    Postgres(#[allow(dead_code)] crate::run::store::postgres::PgLock),
+}
+
+/// "target `web` is in use: ..." (exit 3), naming the holder when it is known.
+pub fn in_use(target: &str, holder: Option<&Holder>) -> Failure {
+    let who = match holder {
+        Some(h) => format!("{} runs {} (pid {}) since {}, run {}", h.by, h.script, h.pid, h.since, h.run_id),
+        None => "another golive process (its details are not written yet)".into(),
+    };
+    Failure::Locked(format!(
+        "error: target `{target}` is in use: {who}\n  \
+         hint: wait for it, or ask its operator; the lock is released when that process ends \
+         (`--force` runs beside it anyway, and the journal says so)"
+    ))
 }
 
 pub fn lock_path(golive_dir: &Path, target: &str) -> PathBuf {
@@ -71,15 +86,7 @@ pub fn acquire(path: &Path, holder: &Holder, target: &str) -> Result<RunLock> {
             let mut text = String::new();
             let mut reader = File::open(path).map_err(|e| io_failure("read lock", path, e))?;
             reader.read_to_string(&mut text).map_err(|e| io_failure("read lock", path, e))?;
-            let who = match serde_json::from_str::<Holder>(&text) {
-                Ok(h) => format!("{} runs {} (pid {}) since {}, run {}", h.by, h.script, h.pid, h.since, h.run_id),
-                Err(_) => "another golive process (its details are not written yet)".into(),
-            };
-            return Err(Failure::Locked(format!(
-                "error: target `{target}` is in use: {who}\n  \
-                 hint: wait for it, or ask its operator; the lock is released when that process ends \
-                 (`--force` runs beside it anyway, and the journal says so)"
-            )));
+            return Err(in_use(target, serde_json::from_str::<Holder>(&text).ok().as_ref()));
         }
     };
     let json = serde_json::to_string(holder).expect("holder serialises");
@@ -89,5 +96,5 @@ pub fn acquire(path: &Path, holder: &Holder, target: &str) -> Result<RunLock> {
         .and_then(|_| file.write_all(json.as_bytes()))
         .and_then(|_| file.flush())
         .map_err(|e| io_failure("write lock", path, e))?;
-    Ok(RunLock { _guard: guard })
+    Ok(RunLock::File(guard))
 }

@@ -16,6 +16,7 @@ pub mod reviewed;
 pub mod schedule;
 pub mod snapshots;
 pub mod status;
+pub mod store;
 pub mod verdicts;
 
 use std::path::{Path, PathBuf};
@@ -27,7 +28,7 @@ use rhai::{EvalAltResult, Scope};
 
 use self::controller::{Controller, InDoubtPolicy, Mode, Settings, Stop};
 use self::interrupt::Interrupts;
-use self::journal::{Entry, Journal};
+use self::journal::Entry;
 use self::plan::Plan;
 use self::prior::Prior;
 use crate::config::Config;
@@ -396,7 +397,8 @@ pub fn definitions(options: &Options, dir: &Path) -> Result<usize> {
 /// What a finished (or stopped) run reports.
 pub struct RunSummary {
     pub run_id: String,
-    pub journal: PathBuf,
+    /// Where its journal is: a file, or the state store and the run id.
+    pub journal: String,
 }
 
 /// `golive run` and `golive run --only`.
@@ -420,15 +422,8 @@ pub fn run(
 
 /// The target's lock for one REPL input, with the REPL session as the holder.
 pub(crate) fn lock_target_for_repl(session: &Session, run_id: String) -> Result<lock::RunLock> {
-    let state_dir = session.file.config.root.join(STATE_DIR);
-    let holder = lock::Holder {
-        by: session.controller.settings().identity.clone(),
-        pid: std::process::id(),
-        since: identity::now_stamp(),
-        run_id,
-        script: "repl".into(),
-    };
-    lock::acquire(&lock::lock_path(&state_dir, &session.host.run_target), &holder, &session.host.run_target)
+    let holder = store::holder_now(&session.controller.settings().identity, &identity::now_stamp(), &run_id, "repl");
+    store::of(&session.file.config)?.lock(&session.host.run_target, &holder)
 }
 
 /// Which run `golive resume` and `golive status` mean.
@@ -448,24 +443,25 @@ pub fn resume(
 ) -> (Option<RunSummary>, Result<()>) {
     let found = (|| {
         let config = Config::discover(Path::new("."))?;
-        let dir = find_run(&config, query)?;
-        let record = journal::read(&dir.join(journal::FILE_NAME))?;
-        Ok::<_, Failure>((dir, record))
+        let store = store::of(&config)?;
+        let id = find_run(&config, &store, query)?;
+        let record = store.read(&id)?;
+        Ok::<_, Failure>((config, store, id, record))
     })();
-    let (dir, record) = match found {
+    let (config, store, id, record) = match found {
         Ok(found) => found,
         Err(e) => return (None, Err(e)),
     };
     if let Some(warning) = &record.torn_tail {
         eprintln!("{warning}");
     }
-    let id = dir.file_name().unwrap_or_default().to_string_lossy().into_owned();
-    let Some(Entry::RunStarted { script, target, script_sha256, mode, .. }) = record.entries.first().cloned() else {
+    let Some(Entry::RunStarted { target, script_sha256, mode, .. }) = record.entries.first().cloned() else {
         return (
             None,
-            Err(Failure::Usage(format!("error: {} does not start with a run_started entry", dir.display()))),
+            Err(Failure::Usage(format!("error: {} does not start with a run_started entry", store.location(&id)))),
         );
     };
+    let script = recorded_script(&config, &record.entries[0]);
     if mode != "run" {
         return (
             None,
@@ -522,14 +518,24 @@ pub fn resume(
             file.name
         );
     }
-    live(file, target, Mode::Resume, Some((dir, prior)), options, runtime)
+    live(file, target, Mode::Resume, Some((id, prior)), options, runtime)
+}
+
+/// The script a run ran, as this checkout has it: relative to golive.toml's folder when the journal says
+/// where it was in the project (another machine's checkout sits elsewhere), else as recorded.
+pub(crate) fn recorded_script(config: &Config, started: &Entry) -> PathBuf {
+    match started {
+        Entry::RunStarted { script_in_project: Some(relative), .. } => config.root.join(relative),
+        Entry::RunStarted { script, .. } => script.clone(),
+        _ => PathBuf::new(),
+    }
 }
 
 fn live(
     file: ScriptFile,
     target: String,
     mode: Mode,
-    resuming: Option<(PathBuf, Prior)>,
+    resuming: Option<(String, Prior)>,
     options: &Options,
     runtime: &tokio::runtime::Handle,
 ) -> (Option<RunSummary>, Result<()>) {
@@ -544,12 +550,12 @@ fn live(
         Ok(s) => s,
         Err(e) => return (None, Err(e)),
     };
-    let state_dir = config.root.join(STATE_DIR);
     let identity = session.controller.settings().identity.clone();
     let started_at = identity::now_stamp();
     let prepared = (|| {
-        let (run_dir, prior, resumed) = match resuming {
-            Some((dir, prior)) => {
+        let store = store::of(&config)?;
+        let (run_id, prior, resumed) = match resuming {
+            Some((id, prior)) => {
                 // The in-doubt state belongs to a step of the script: a renamed or removed one cannot be
                 // settled by guessing, so resume says which and stops before touching anything.
                 if let Some(doubt) = &prior.in_doubt
@@ -562,7 +568,7 @@ fn live(
                         doubt.step, session.file.name
                     )));
                 }
-                (dir, prior, true)
+                (id, prior, true)
             }
             None => {
                 let prior = match &mode {
@@ -571,24 +577,16 @@ fn live(
                 };
                 // This run starts now, whatever earlier run `--only` takes its done steps from.
                 let prior = Prior { started: Some(started_at.clone()), ..prior };
-                (new_run_dir(&state_dir, &session.file.path, &target)?, prior, false)
+                (store.reserve(&session.file.path, &target)?, prior, false)
             }
         };
-        let run_id = run_dir.file_name().unwrap_or_default().to_string_lossy().into_owned();
-        let holder = lock::Holder {
-            by: identity.clone(),
-            pid: std::process::id(),
-            since: started_at.clone(),
-            run_id: run_id.clone(),
-            script: session.file.name.clone(),
-        };
-        let lock_path = lock::lock_path(&state_dir, &target);
-        let (lock, forced) = match lock::acquire(&lock_path, &holder, &target) {
+        let holder = store::holder_now(&identity, &started_at, &run_id, &session.file.name);
+        let (lock, forced) = match store.lock(&target, &holder) {
             Ok(lock) => (Some(lock), None),
             // A runbook that runbook::run started from the run holding the target acts under its lock.
             Err(Failure::Locked(_))
                 if options.within_run.is_some()
-                    && lock::holder(&lock_path).is_some_and(|h| Some(&h.run_id) == options.within_run.as_ref()) =>
+                    && store.holder(&target).is_some_and(|h| Some(&h.run_id) == options.within_run.as_ref()) =>
             {
                 let parent = options.within_run.clone().unwrap_or_default();
                 (None, Some(format!("run {parent}, which started this one (runbook::run) and holds the target")))
@@ -599,15 +597,14 @@ fn live(
             }
             Err(e) => {
                 if !resumed {
-                    let _ = std::fs::remove_dir_all(&run_dir);
+                    store.discard(&run_id);
                 }
                 return Err(e);
             }
         };
-        let journal_path = run_dir.join(journal::FILE_NAME);
         let redactor = Arc::clone(session.controller.terminal().redactor());
         let journal = if resumed {
-            let mut j = Journal::reopen(&journal_path, redactor)?;
+            let mut j = store.reopen_journal(&run_id, redactor)?;
             j.append(
                 &Entry::RunResumed { by: identity.clone(), pid: std::process::id(), at: started_at.clone() },
                 true,
@@ -618,13 +615,14 @@ fn live(
                 Mode::Only(_) => "only",
                 _ => "run",
             };
-            Journal::create(
-                &journal_path,
+            store.create_journal(
+                &run_id,
                 redactor,
                 &Entry::RunStarted {
                     schema: journal::SCHEMA,
                     run_id: run_id.clone(),
                     script: session.file.path.clone(),
+                    script_in_project: session.file.path.strip_prefix(&config.root).ok().map(Path::to_path_buf),
                     script_sha256: session.file.sha256(),
                     target: target.clone(),
                     mode: mode_name.into(),
@@ -654,13 +652,14 @@ fn live(
             }
             None => prior,
         };
-        Ok::<_, Failure>((run_id, journal_path, journal, prior, lock))
+        let location = store.location(&run_id);
+        Ok::<_, Failure>((run_id, location, journal, prior, lock))
     })();
-    let (run_id, journal_path, journal, prior, _lock) = match prepared {
+    let (run_id, location, journal, prior, _lock) = match prepared {
         Ok(p) => p,
         Err(e) => return (None, Err(e)),
     };
-    let summary = RunSummary { run_id: run_id.clone(), journal: journal_path };
+    let summary = RunSummary { run_id: run_id.clone(), journal: location };
     // Every secret the script names is masked from the start, resume included: one read only inside an
     // already-done step is masked all the same, and a done step's value that holds it can be replayed.
     for name in &session.script.outline.secret_names {
@@ -683,77 +682,41 @@ fn live(
     (Some(summary), outcome)
 }
 
-pub(crate) fn new_run_dir(state_dir: &Path, script: &Path, target: &str) -> Result<PathBuf> {
-    let runs = state_dir.join("runs");
-    std::fs::create_dir_all(&runs).map_err(|e| io_failure("create", &runs, e))?;
-    let stem = script.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-    let base = format!("{}-{stem}-{target}", chrono::Local::now().format("%Y%m%d-%H%M%S"));
-    for n in 1.. {
-        let id = if n == 1 { base.clone() } else { format!("{base}-{n}") };
-        let dir = runs.join(&id);
-        match std::fs::create_dir(&dir) {
-            Ok(()) => return Ok(dir),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-            Err(e) => return Err(io_failure("create", &dir, e)),
-        }
-    }
-    unreachable!("an unbounded counter always finds a free run id")
-}
-
-/// Every run folder, oldest first (ids start with their start time).
-pub fn run_dirs(config: &Config) -> Vec<PathBuf> {
-    let runs = config.root.join(STATE_DIR).join("runs");
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&runs)
-        .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.join(journal::FILE_NAME).is_file()).collect())
-        .unwrap_or_default();
-    dirs.sort_by_key(|d| (std::fs::metadata(d.join(journal::FILE_NAME)).and_then(|m| m.created()).ok(), d.clone()));
-    dirs
-}
-
 /// The run a query means: a run id or unique prefix; else the newest run of the named script (and target);
 /// else the newest whole run (REPL sessions and single-step runs are never picked by a bare query). A newer
 /// journal that cannot be read is an error naming it, never skipped for an older run.
-fn find_run(config: &Config, query: &RunQuery) -> Result<PathBuf> {
-    let runs_dir = config.root.join(STATE_DIR).join("runs");
-    let dirs = run_dirs(config);
+fn find_run(config: &Config, store: &store::Store, query: &RunQuery) -> Result<String> {
+    let ids = store.run_ids()?;
     let script = query.run_or_script.as_deref().filter(|q| q.ends_with(".rhai") || Path::new(q).is_file());
     if let Some(id) = query.run_or_script.as_deref().filter(|_| script.is_none()) {
-        let matches: Vec<&PathBuf> =
-            dirs.iter().filter(|d| d.file_name().is_some_and(|n| n.to_string_lossy().starts_with(id))).collect();
+        let matches: Vec<&String> = ids.iter().filter(|run| run.starts_with(id)).collect();
         return match matches.as_slice() {
             [one] => Ok((*one).clone()),
-            [] => Err(Failure::Usage(format!(
-                "error: no run `{id}` under {}; `golive runs` lists them",
-                runs_dir.display()
-            ))),
+            [] => Err(Failure::Usage(format!("error: no run `{id}` {}; `golive runs` lists them", store.describe()))),
             many => Err(Failure::Usage(format!(
                 "error: `{id}` names {} runs; give more of the id: {}",
                 many.len(),
-                many.iter()
-                    .map(|d| d.file_name().unwrap_or_default().to_string_lossy().into_owned())
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                many.iter().map(|id| id.as_str()).collect::<Vec<_>>().join(", ")
             ))),
         };
     }
     let script =
         script.map(|s| std::fs::canonicalize(s).map_err(|e| io_failure("read script", Path::new(s), e))).transpose()?;
-    for dir in dirs.iter().rev() {
-        let path = dir.join(journal::FILE_NAME);
-        let record = journal::read(&path)?;
-        let Some(Entry::RunStarted { script: s, target: t, mode, .. }) = record.entries.first() else {
+    for id in ids.iter().rev() {
+        let record = store.read(id)?;
+        let Some(first @ Entry::RunStarted { target: t, mode, .. }) = record.entries.first() else {
             return Err(Failure::Usage(format!(
                 "error: {} has no run_started line (emptied or torn?); name the run you mean, or move that folder away",
-                path.display()
+                store.location(id)
             )));
         };
         if mode != "run" || query.target.as_ref().is_some_and(|want| want != t) {
             continue;
         }
-        if script.as_ref().is_some_and(|want| want != s) {
+        if script.as_ref().is_some_and(|want| *want != recorded_script(config, first)) {
             continue;
         }
-        return Ok(dir.clone());
+        return Ok(id.clone());
     }
     let what = match (&script, &query.target) {
         (Some(s), Some(t)) => format!(" of {} on target `{t}`", s.display()),
@@ -761,15 +724,29 @@ fn find_run(config: &Config, query: &RunQuery) -> Result<PathBuf> {
         (None, Some(t)) => format!(" on target `{t}`"),
         (None, None) => String::new(),
     };
-    Err(Failure::Usage(format!("error: no runs{what} under {} yet", runs_dir.display())))
+    Err(Failure::Usage(format!("error: no runs{what} {} yet", store.describe())))
+}
+
+/// Every run's journal, newest first, with its id; a journal that cannot be read is an error.
+pub(crate) fn newest_first(config: &Config) -> Result<Vec<(String, journal::Record)>> {
+    let store = store::of(config)?;
+    let mut runs = Vec::new();
+    for id in store.run_ids()?.into_iter().rev() {
+        let record = store.read(&id)?;
+        runs.push((id, record));
+    }
+    Ok(runs)
 }
 
 /// The newest journal of this script and target: what `--only` yields for the steps it skips.
 pub(crate) fn latest_prior(config: &Config, script: &Path, target: &str) -> Option<Prior> {
-    run_dirs(config).into_iter().rev().find_map(|dir| {
-        let record = journal::read(&dir.join(journal::FILE_NAME)).ok()?;
+    let store = store::of(config).ok()?;
+    store.run_ids().ok()?.into_iter().rev().find_map(|id| {
+        let record = store.read(&id).ok()?;
         match record.entries.first() {
-            Some(Entry::RunStarted { script: s, target: t, .. }) if s == script && t == target => {
+            Some(first @ Entry::RunStarted { target: t, .. })
+                if recorded_script(config, first) == script && t == target =>
+            {
                 Some(Prior::from_entries(&record.entries))
             }
             _ => None,
@@ -777,9 +754,12 @@ pub(crate) fn latest_prior(config: &Config, script: &Path, target: &str) -> Opti
     })
 }
 
-pub fn resolve_run(query: &RunQuery) -> Result<PathBuf> {
+/// The store and the id of the run a query means.
+pub fn resolve_run(query: &RunQuery) -> Result<(Arc<store::Store>, String)> {
     let config = Config::discover(Path::new("."))?;
-    find_run(&config, query)
+    let store = store::of(&config)?;
+    let id = find_run(&config, &store, query)?;
+    Ok((store, id))
 }
 
 fn relative(path: &Path, root: &Path) -> String {
@@ -795,8 +775,9 @@ pub fn latest_run(config: &Config, script: &str, target: &str) -> Result<Option<
         chrono::DateTime::parse_from_rfc3339(at)
             .map_err(|_| format!("the journal of run {run_id} has a time golive cannot read: {at}"))
     };
-    for dir in run_dirs(config).into_iter().rev() {
-        let Ok(record) = journal::read(&dir.join(journal::FILE_NAME)) else { continue };
+    let store = store::of(config).map_err(|e| e.message().to_string())?;
+    for id in store.run_ids().map_err(|e| e.message().to_string())?.into_iter().rev() {
+        let Ok(record) = store.read(&id) else { continue };
         let Some(Entry::RunStarted { script: path, target: t, run_id, at: started, .. }) = record.entries.first()
         else {
             continue;
@@ -830,8 +811,9 @@ pub fn latest_run(config: &Config, script: &str, target: &str) -> Result<Option<
 }
 
 pub fn latest_checks(config: &Config, script: &str, target: &str) -> Result<Vec<journal::CheckRecord>, String> {
-    for dir in run_dirs(config).into_iter().rev() {
-        let Ok(record) = journal::read(&dir.join(journal::FILE_NAME)) else { continue };
+    let store = store::of(config).map_err(|e| e.message().to_string())?;
+    for id in store.run_ids().map_err(|e| e.message().to_string())?.into_iter().rev() {
+        let Ok(record) = store.read(&id) else { continue };
         if let Some(Entry::RunStarted { script: path, target: t, .. }) = record.entries.first()
             && t == target
             && path.file_stem().is_some_and(|s| s == script)
@@ -840,7 +822,7 @@ pub fn latest_checks(config: &Config, script: &str, target: &str) -> Result<Vec<
         }
     }
     Err(format!(
-        "no run of `{script}` on target `{target}` under {}; run it first, or drop it from `include`",
-        config.root.join(STATE_DIR).display()
+        "no run of `{script}` on target `{target}` {}; run it first, or drop it from `include`",
+        store.describe()
     ))
 }

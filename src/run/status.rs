@@ -1,7 +1,5 @@
 //! `golive status [RUN]`: a run's steps as a table, read from its journal.
 
-use std::path::Path;
-
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 
 use super::journal::{self, Entry, StepStatus};
@@ -66,8 +64,8 @@ struct Read {
     ended_at: Option<String>,
 }
 
-pub fn render(run_dir: &Path) -> Result<String> {
-    let Read { heading: mut out, rows, phases, finished, ended_at } = read(run_dir)?;
+pub fn render(record: &journal::Record) -> Result<String> {
+    let Read { heading: mut out, rows, phases, finished, ended_at } = read(record)?;
     out.push_str(finished.as_deref().unwrap_or("  not finished (resume it with `golive resume`)\n"));
     let judged = schedule(&phases, ended_at.as_deref());
     if !judged.is_empty() {
@@ -97,7 +95,7 @@ pub fn render(run_dir: &Path) -> Result<String> {
 
 /// `golive status --format json`: the run (as `golive runs` lists it), its steps and its schedule, with the
 /// schema version `golive runs` uses.
-pub fn json(run_dir: &Path) -> Result<String> {
+pub fn json(record: &journal::Record) -> Result<String> {
     #[derive(serde::Serialize)]
     struct Status {
         schema: u32,
@@ -105,10 +103,10 @@ pub fn json(run_dir: &Path) -> Result<String> {
         steps: Vec<Row>,
         schedule: Vec<String>,
     }
-    let Read { rows, phases, ended_at, .. } = read(run_dir)?;
+    let Read { rows, phases, ended_at, .. } = read(record)?;
     let status = Status {
         schema: super::history::SCHEMA,
-        run: super::history::summarize(run_dir)?,
+        run: super::history::summarize(record),
         schedule: schedule(&phases, ended_at.as_deref()),
         steps: rows,
     };
@@ -117,8 +115,7 @@ pub fn json(run_dir: &Path) -> Result<String> {
     Ok(text)
 }
 
-fn read(run_dir: &Path) -> Result<Read> {
-    let record = journal::read(&run_dir.join(journal::FILE_NAME))?;
+fn read(record: &journal::Record) -> Result<Read> {
     let mut out = String::new();
     if let Some(warning) = &record.torn_tail {
         out.push_str(warning);

@@ -223,11 +223,9 @@ impl Controller {
         started.map(|at| at.timestamp()).unwrap_or_else(|| chrono::Utc::now().timestamp())
     }
 
-    /// The id of the run this controller journals (its folder's name), if it journals one.
+    /// The id of the run this controller journals, if it journals one.
     pub fn run_id(&self) -> Option<String> {
-        let journal = self.journal.borrow();
-        let dir = journal.as_ref()?.path().parent()?;
-        Some(dir.file_name()?.to_string_lossy().into_owned())
+        Some(self.journal.borrow().as_ref()?.run_id().to_string())
     }
 
     /// Whether the step running now is a check (its reads' failures are evidence for its verdict).

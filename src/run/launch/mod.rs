@@ -211,10 +211,9 @@ pub struct DecisionRecord {
     pub run_id: String,
 }
 
-/// Reads one run's journal.
-pub fn read_run(dir: &Path) -> Result<Option<RunRecord>> {
-    let Some(summary) = history::summarize(dir)? else { return Ok(None) };
-    let record = journal::read(&dir.join(journal::FILE_NAME))?;
+/// One run as its journal tells it.
+pub fn read_run(record: journal::Record) -> Option<RunRecord> {
+    let summary = history::summarize(&record)?;
     let mut run = RunRecord {
         summary,
         sessions: Vec::new(),
@@ -381,7 +380,7 @@ pub fn read_run(dir: &Path) -> Result<Option<RunRecord>> {
     if run.summary.exit_code.is_none() && !process_alive(pid) {
         settle_open_steps(&mut run.steps, State::InDoubt);
     }
-    Ok(Some(run))
+    Some(run)
 }
 
 /// Steps that started and never finished when their session ended.
@@ -404,46 +403,51 @@ pub struct Selection {
     pub target: Option<String>,
 }
 
-/// The run folders a selection names, oldest first.
-pub fn select(config: &Config, selection: &Selection) -> Result<Vec<PathBuf>> {
+/// The runs a selection names (their journals, by id), oldest first.
+pub fn select(config: &Config, selection: &Selection) -> Result<Vec<(String, journal::Record)>> {
     let query = |what: Option<String>| super::RunQuery { run_or_script: what, target: selection.target.clone() };
-    let resolve = |what: &str| -> Result<PathBuf> {
+    let store = super::store::of(config)?;
+    let mut runs = super::newest_first(config)?;
+    runs.reverse();
+    let read = |id: String| -> Result<(String, journal::Record)> {
+        let record = store.read(&id)?;
+        Ok((id, record))
+    };
+    let resolve = |what: &str| -> Result<(String, journal::Record)> {
         // A script's stem ("friday") means its newest run, as `runbook::last_run` does.
-        let stemmed = super::run_dirs(config).into_iter().rev().find(|dir| {
-            history::summarize(dir).ok().flatten().is_some_and(|r| {
+        let stemmed = runs.iter().rev().find(|(_, record)| {
+            history::summarize(record).is_some_and(|r| {
                 r.mode == "run"
                     && Path::new(&r.script).file_stem().is_some_and(|s| s == what.trim_end_matches(".rhai"))
                     && selection.target.as_ref().is_none_or(|t| *t == r.target)
             })
         });
         match stemmed {
-            Some(dir) if !what.contains('/') => Ok(dir),
-            _ => super::find_run(config, &query(Some(what.to_string()))),
+            Some(run) if !what.contains('/') => Ok(run.clone()),
+            _ => read(super::find_run(config, &store, &query(Some(what.to_string())))?),
         }
     };
     if let Some(since) = &selection.since {
-        let first = resolve(since)?;
-        let dirs = super::run_dirs(config);
-        let start = dirs.iter().position(|d| *d == first).unwrap_or(0);
-        let mut chosen = Vec::new();
-        for dir in &dirs[start..] {
-            if let Some(run) = history::summarize(dir)?
-                && run.mode == "run"
-                && selection.target.as_ref().is_none_or(|t| *t == run.target)
-            {
-                chosen.push(dir.clone());
-            }
-        }
+        let (first, _) = resolve(since)?;
+        let start = runs.iter().position(|(id, _)| *id == first).unwrap_or(0);
+        let chosen = runs[start..]
+            .iter()
+            .filter(|(_, record)| {
+                history::summarize(record)
+                    .is_some_and(|run| run.mode == "run" && selection.target.as_ref().is_none_or(|t| *t == run.target))
+            })
+            .cloned()
+            .collect();
         return Ok(chosen);
     }
     if selection.runs.is_empty() {
-        return Ok(vec![super::find_run(config, &query(None))?]);
+        return Ok(vec![read(super::find_run(config, &store, &query(None))?)?]);
     }
-    let mut chosen = Vec::new();
+    let mut chosen: Vec<(String, journal::Record)> = Vec::new();
     for what in &selection.runs {
-        let dir = resolve(what)?;
-        if !chosen.contains(&dir) {
-            chosen.push(dir);
+        let run = resolve(what)?;
+        if !chosen.iter().any(|(id, _)| *id == run.0) {
+            chosen.push(run);
         }
     }
     Ok(chosen)
@@ -479,8 +483,8 @@ pub fn read(config: &Config, selection: &Selection) -> Result<Launch> {
                 .unwrap_or_else(|| "launch".into());
         }
     }
-    for dir in select(config, selection)? {
-        if let Some(run) = read_run(&dir)? {
+    for (_, record) in select(config, selection)? {
+        if let Some(run) = read_run(record) {
             launch.runs.push(run);
         }
     }
