@@ -229,6 +229,10 @@ enum Command {
         run: Option<String>,
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
+        /// Then print each new journal entry as the run writes it, from this or any machine sharing its
+        /// state store, until the run ends (or its process is gone).
+        #[arg(long, conflicts_with = "format")]
+        follow: bool,
         #[command(flatten)]
         target: TargetArg,
     },
@@ -572,13 +576,20 @@ fn dispatch(command: Command, mut options: Options) -> Result<(), Failure> {
                 Err(Failure::Usage(format!("{} of {} script(s) have errors", checked.scripts.len(), files.len())))
             }
         }
-        Command::Status { run: id, format, .. } => {
+        Command::Status { run: id, format, follow, .. } => {
             let (store, id) = run::resolve_run(&run::RunQuery { run_or_script: id, target: options.target.clone() })?;
             let record = store.read(&id)?;
             // A journal keeps what targets printed byte for byte; the terminal gets it escaped.
             match format {
                 Format::Text => print!("{}", golive::terminal::printable(&run::status::render(&record)?)),
                 Format::Json => print!("{}", golive::terminal::printable_json(&run::status::json(&record)?)),
+            }
+            if follow {
+                run::status::follow(&store, &id, record.entries.len(), &mut |line| {
+                    use std::io::Write;
+                    println!("{}", golive::terminal::printable(line));
+                    let _ = std::io::stdout().flush();
+                })?;
             }
             Ok(())
         }

@@ -87,7 +87,8 @@ fn kill_once(
             let run = project.golive(&args);
             match run.code {
                 0 => break,
-                2 if run.stderr.contains("no runs under") => {
+                // Killed before its journal began: there is no run to resume.
+                2 if run.stderr.contains("error: no runs ") => {
                     project.golive(&["crash.rhai"]).assert_code(0);
                     break;
                 }
@@ -138,6 +139,21 @@ fn resume_after_sigkill_never_runs_a_step_twice() {
         (1..=STEPS).map(|i| format!("step \"s{i}\" {{ local::run(\"echo s{i} >> lines\"); }}\n")).collect();
     let make = || {
         let project = Project::new();
+        project.write("crash.rhai", &script);
+        project
+    };
+    kill_and_resume(&make, &|p: &Project| p.read("lines"), STEPS);
+}
+
+/// The same on the PostgreSQL store: the journal is rows, the lock an advisory lock that dies with the
+/// killed process's connection.
+#[test]
+fn resume_after_sigkill_never_runs_a_step_twice_on_postgres() {
+    const STEPS: usize = 30;
+    let script: String =
+        (1..=STEPS).map(|i| format!("step \"s{i}\" {{ local::run(\"echo s{i} >> lines\"); }}\n")).collect();
+    let make = || {
+        let project = Project::on_postgres(crate::common::BASE_CONFIG);
         project.write("crash.rhai", &script);
         project
     };

@@ -19,5 +19,6 @@ mod secrets;
 mod stack;
 mod stock_rhai;
 mod stripe;
+mod team;
 mod vendors;
 mod verdicts;

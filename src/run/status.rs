@@ -189,3 +189,79 @@ fn read(record: &journal::Record) -> Result<Read> {
     }
     Ok(Read { heading: out, rows, phases, finished, ended_at })
 }
+
+/// `golive status --follow`: each journal entry written after the first `seen`, as one line, until the run
+/// finishes (its last entry is run_finished) or no process holds its target for it any more (it died).
+pub fn follow(store: &super::store::Store, run_id: &str, mut seen: usize, print: &mut dyn FnMut(&str)) -> Result<()> {
+    loop {
+        let record = store.read(run_id)?;
+        for entry in record.entries.iter().skip(seen) {
+            if let Some(line) = follow_line(entry) {
+                print(&line);
+            }
+        }
+        seen = record.entries.len();
+        if matches!(record.entries.last(), Some(Entry::RunFinished { .. })) {
+            return Ok(());
+        }
+        let target = match record.entries.first() {
+            Some(Entry::RunStarted { target, .. }) => target.clone(),
+            _ => return Ok(()),
+        };
+        if store.holder(&target).is_none_or(|h| h.run_id != run_id) {
+            // Read once more: the run may have finished between the read and the look at the lock.
+            let record = store.read(run_id)?;
+            for entry in record.entries.iter().skip(seen) {
+                if let Some(line) = follow_line(entry) {
+                    print(&line);
+                }
+            }
+            if !matches!(record.entries.last(), Some(Entry::RunFinished { .. })) {
+                print(&format!(
+                    "run {run_id} stopped without finishing: no process holds target `{target}` for it (killed, or its \
+                     machine lost); `golive resume {run_id}` carries on from any machine sharing this state store"
+                ));
+            }
+            return Ok(());
+        }
+        store.wait_for_change(std::time::Duration::from_secs(2))?;
+    }
+}
+
+/// One journal entry as a line of `status --follow`, or None for entries that say nothing new to a reader.
+fn follow_line(entry: &Entry) -> Option<String> {
+    let time = |at: &str| at.get(11..19).unwrap_or(at).to_string();
+    let took = |ms: &u64| crate::duration::short(std::time::Duration::from_millis(*ms));
+    Some(match entry {
+        Entry::RunStarted { run_id, by, at, .. } => format!("{} run {run_id} started by {by}", time(at)),
+        Entry::RunResumed { by, at, .. } => format!("{} resumed by {by}", time(at)),
+        Entry::PhaseStarted { phase, at, .. } => format!("{} phase {phase}", time(at)),
+        Entry::PhaseFinished { phase, at, duration_ms } => {
+            format!("{} phase {phase} ended in {}", time(at), took(duration_ms))
+        }
+        Entry::StepStarted { step, attempt, at, .. } if *attempt > 1 => {
+            format!("{} ...  step \"{step}\" (try {attempt})", time(at))
+        }
+        Entry::StepStarted { step, at, .. } => format!("{} ...  step \"{step}\"", time(at)),
+        Entry::Effect { what, at, .. } => format!("{}        {what}", time(at)),
+        Entry::StepFinished { step, status, duration_ms, error, at, .. } => {
+            let word = match status {
+                StepStatus::Done => "ok  ",
+                StepStatus::Failed => "FAIL",
+                StepStatus::Skipped => "skip",
+                StepStatus::Interrupted => "INT ",
+            };
+            let why =
+                error.as_deref().map(|e| format!(": {}", e.lines().next().unwrap_or_default())).unwrap_or_default();
+            format!("{} {word} step \"{step}\" {}{why}", time(at), took(duration_ms))
+        }
+        Entry::Answer { question, answer, by, at, .. } => {
+            format!("{} {by} answered \"{question}\": {answer}", time(at))
+        }
+        Entry::Decision { gate, verdict, by, at, .. } => format!("{} gate \"{gate}\": {verdict} by {by}", time(at)),
+        Entry::RunFinished { exit_code, message, at } => {
+            format!("{} run finished: exit {exit_code} ({})", time(at), message.lines().next().unwrap_or_default())
+        }
+        _ => return None,
+    })
+}

@@ -5,6 +5,7 @@
 pub mod doubles;
 pub mod prometheus;
 pub mod report;
+pub mod state_db;
 pub mod stock_rhai;
 pub mod testbed;
 
@@ -13,6 +14,8 @@ use std::process::{Command, Output, Stdio};
 
 pub struct Project {
     pub dir: tempfile::TempDir,
+    /// The PostgreSQL database the project's golive.toml names as its state store, dropped with it.
+    pub state: Option<state_db::StateDb>,
 }
 
 pub const BASE_CONFIG: &str = "default_target = \"local\"\n\n[vars]\ngreeting = \"hello\"\n\n[targets.local]\nkind = \"local\"\n\n[targets.prod]\nhost = \"prod.example\"\n";
@@ -25,7 +28,15 @@ impl Project {
     pub fn with_config(config: &str) -> Project {
         let dir = tempfile::tempdir().expect("temp dir");
         std::fs::write(dir.path().join("golive.toml"), config).unwrap();
-        Project { dir }
+        Project { dir, state: None }
+    }
+
+    /// A project whose runs live in a database of its own on the test bed's PostgreSQL.
+    pub fn on_postgres(config: &str) -> Project {
+        let db = state_db::StateDb::new();
+        let project = Project::with_config(&format!("{config}\n[state]\nurl = \"{}\"\n", db.url()));
+        project.write(".env", &format!("GOLIVE_STATE_PASSWORD={}\n", state_db::PASSWORD));
+        Project { state: Some(db), ..project }
     }
 
     pub fn path(&self) -> &Path {

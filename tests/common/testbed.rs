@@ -25,12 +25,17 @@ fn testbed(action: &str) {
     );
 }
 
+/// Brings the test bed up once per process (tests that only read a service, like PostgreSQL, need no lock).
+pub fn up() {
+    static UP: OnceLock<()> = OnceLock::new();
+    UP.get_or_init(|| testbed("up"));
+}
+
 /// Serialises the tests that change the shared stack, and brings the test bed up once per process.
 pub fn lock() -> MutexGuard<'static, ()> {
     static LOCK: Mutex<()> = Mutex::new(());
-    static UP: OnceLock<()> = OnceLock::new();
     let guard = LOCK.lock().unwrap_or_else(|p| p.into_inner());
-    UP.get_or_init(|| testbed("up"));
+    up();
     guard
 }
 

@@ -161,9 +161,22 @@ impl Store {
             Store::Files { state_dir } => lock::acquire(&lock::lock_path(state_dir, target), holder, target),
             Store::Postgres(pg) => {
                 let json = serde_json::to_string(holder).expect("holder serialises");
-                match pg.lock(target, json).map_err(Failure::Runbook)? {
-                    Some(held) => Ok(RunLock::Postgres(held)),
-                    None => Err(lock::in_use(target, self.holder(target).as_ref())),
+                // A holder on this machine whose process is gone leaves the lock held until the server sees its
+                // connection end, an instant later: wait that instant out, never a live holder.
+                let deadline = std::time::Instant::now() + Duration::from_secs(3);
+                loop {
+                    if let Some(held) = pg.lock(target, json.clone()).map_err(Failure::Runbook)? {
+                        return Ok(RunLock::Postgres(held));
+                    }
+                    let current = self.holder(target);
+                    let gone_here = current.as_ref().is_some_and(|h| {
+                        h.by.rsplit_once('@').is_some_and(|(_, host)| host == super::identity::hostname())
+                            && !Path::new(&format!("/proc/{}", h.pid)).exists()
+                    });
+                    if !gone_here || std::time::Instant::now() > deadline {
+                        return Err(lock::in_use(target, current.as_ref()));
+                    }
+                    std::thread::sleep(Duration::from_millis(20));
                 }
             }
         }
