@@ -298,3 +298,66 @@ fn a_state_url_with_a_password_or_an_unreachable_store_is_refused_with_what_to_d
     assert!(unreachable.stderr.contains("nothing was run"), "{}", unreachable.stderr);
     assert!(!project.file(".golive/runs").exists());
 }
+
+#[test]
+fn serve_on_another_machine_pushes_the_run_as_the_store_records_it() {
+    use std::io::BufRead;
+    let db = StateDb::new();
+    let shared = tempfile::tempdir().unwrap();
+    let log = shared.path().join("target.log");
+    let alice = Operator::new(&db, "alice", "laptop-a", &log, "1.5");
+    let bea = Operator::new(&db, "bea", "laptop-b", &log, "0");
+
+    let run = alice.spawn(&["deploy.rhai"]);
+    wait_for_line(&log, "deploy-start");
+    let mut serve = bea
+        .command(&["serve", "deploy", "--bind", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufReader::new(serve.stdout.take().unwrap()).read_line(&mut first).unwrap();
+    let url = first.split_whitespace().find(|w| w.starts_with("http://127.0.0.1:")).unwrap_or_default().to_string();
+    assert!(!url.is_empty(), "serve said: {first}");
+    let events = Command::new("curl").args(["-sN", "--max-time", "6", &format!("{url}events")]).output().unwrap();
+    let _ = serve.kill();
+    let _ = serve.wait();
+    output(run).assert_code(0);
+    let events = String::from_utf8_lossy(&events.stdout);
+    let reports: Vec<&str> = events.split("event: report").skip(1).collect();
+    assert!(reports.len() >= 2, "one report while the deploy ran, another when it ended:\n{events}");
+    assert!(
+        reports[0].contains("data-item='deploy'][data-state='running']")
+            || reports[0].contains("data-state=\"running\""),
+        "{}",
+        reports[0]
+    );
+    assert!(reports.last().unwrap().contains("verify"), "{events}");
+}
+
+#[test]
+fn the_store_is_migrated_once_even_by_golives_starting_together_and_a_newer_schema_is_refused() {
+    let project = Project::on_postgres(crate::common::BASE_CONFIG);
+    project.write("ops.rhai", "step \"one\" { }\n");
+    // Four operators' first commands on a new database at the same instant.
+    let children: Vec<Child> = (0..4)
+        .map(|_| project.command(&["runs"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap())
+        .collect();
+    for child in children {
+        let run = output(child);
+        run.assert_code(0);
+        assert_eq!(run.stdout, "no runs\n", "{}", run.all());
+    }
+    let db = project.state.as_ref().unwrap();
+    assert_eq!(db.sql("SELECT string_agg(version::text, ',') FROM golive_migrations"), "1");
+    project.golive(&["ops.rhai"]).assert_code(0);
+    assert_eq!(db.sql("SELECT count(*) FROM golive_migrations"), "1");
+
+    db.sql("INSERT INTO golive_migrations (version) VALUES (99)");
+    let refused = project.golive(&["ops.rhai"]);
+    refused.assert_code(1);
+    assert!(refused.stderr.contains("holds schema version 99, newer than this golive knows (1)"), "{}", refused.stderr);
+    assert!(refused.stderr.contains("nothing was run"), "{}", refused.stderr);
+    assert_eq!(db.sql("SELECT count(*) FROM golive_runs"), "1");
+}
