@@ -1216,7 +1216,7 @@ fn options_may_come_before_the_command_and_config_names_another_golive_toml() {
         options.dedup();
         options.join(" ")
     };
-    assert_eq!(options_of("status"), "--color --config --format --help --target");
+    assert_eq!(options_of("status"), "--color --config --follow --format --help --target");
     assert_eq!(options_of("docs"), "--color --config --definitions --help --stdlib");
     assert_eq!(options_of("contacts"), "--color --config --help");
     let run = options_of("run");

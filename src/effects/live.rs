@@ -253,7 +253,8 @@ async fn run_local(
 ) -> Result<ExecOutput, EffectError> {
     let mut command = match &exec.command {
         Command::Shell(script) => {
-            let mut c = tokio::process::Command::new("sh");
+            // By its path: no search of PATH's folders for each command.
+            let mut c = tokio::process::Command::new("/bin/sh");
             c.arg("-c").arg(script);
             c
         }

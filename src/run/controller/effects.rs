@@ -67,17 +67,20 @@ impl Controller {
         if self.is_dry() {
             self.advance_plan_clock(&effects, pos)?;
         }
-        // Where each command runs is on disk before it can write (durable for writes, as the effect line).
+        // Where each command runs is on disk before it can write (durable for writes on another machine, as
+        // the effect line). A local command dies with this machine, so after a power cut there is nothing to
+        // look for: its line need not be synced (a killed golive's lines are in the page cache all the same).
         let writes = effects.iter().any(|e| e.access() == Access::Write);
         let journal_failed = std::cell::Cell::new(None);
         let tell_started = |started: Started| {
+            let durable = writes && started.target != crate::config::LOCAL;
             let entry = Entry::EffectRunning {
                 step: step.clone(),
                 target: started.target,
                 process_group: started.process_group,
                 at: now_stamp(),
             };
-            match self.journal(entry, writes) {
+            match self.journal(entry, durable) {
                 Ok(()) => true,
                 Err(e) => {
                     journal_failed.set(Some(e));

@@ -159,7 +159,9 @@ impl Controller {
                     at: now_stamp(),
                     section: section.clone(),
                 },
-                true,
+                // Not synced on its own: a step that writes syncs its effect line (and this one with it)
+                // before the write; one that never writes is run again if this line is lost, harmlessly.
+                false,
             )?;
             self.state.borrow_mut().step = Some(Frame::new(&spec.name, spec.kind, timeout));
             self.terminal.start_spinner(&label);
