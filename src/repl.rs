@@ -264,9 +264,10 @@ fn meta(
                 eprintln!("{:<7}{:?}  (line {})", step.kind, step.name, step.line);
             }
         }
-        "status" => match run::resolve_run(&run::RunQuery::default())
-            .and_then(|(store, id)| run::status::render(&store.read(&id)?))
-        {
+        "status" => match run::resolve_run(&run::RunQuery::default()).and_then(|(store, id)| {
+            let record = store.read(&id)?;
+            run::status::render(&record, run::status::liveness(&store, &id, &record).as_deref())
+        }) {
             Ok(text) => eprint!("{text}"),
             Err(e) => eprintln!("{}", e.message()),
         },

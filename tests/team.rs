@@ -110,6 +110,7 @@ fn an_operator_killed_mid_deploy_is_resumed_by_another_machine_which_the_lock_re
     status.assert_code(0);
     assert!(status.stdout.contains(&format!("by {}", alice.who())), "{}", status.stdout);
     assert!(status.stdout.contains("running (in doubt if the run died)"), "{}", status.stdout);
+    assert!(status.stdout.contains(&format!("not finished: running now, {} (pid ", alice.who())), "{}", status.stdout);
     let run_id = status.stdout.lines().next().unwrap().trim_start_matches("run ").to_string();
 
     // While Alice's golive lives, the target is hers.
@@ -122,6 +123,21 @@ fn an_operator_killed_mid_deploy_is_resumed_by_another_machine_which_the_lock_re
     // Alice's machine is lost.
     first.kill().unwrap();
     first.wait().unwrap();
+
+    // Bea's status says no golive runs it any more (once the server has seen Alice's connection end).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let dead = loop {
+        let status = bea.golive(&["status", &run_id]);
+        if !status.stdout.contains("running now") || Instant::now() > deadline {
+            break status;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(
+        dead.stdout.contains(&format!("no golive runs it (killed, or its machine lost): `golive resume {run_id}`")),
+        "{}",
+        dead.stdout
+    );
 
     // The lock went with her connection; the step she was in is in doubt and says what is known.
     let deadline = Instant::now() + Duration::from_secs(10);

@@ -45,9 +45,11 @@ pub fn lock_path(golive_dir: &Path, target: &str) -> PathBuf {
     golive_dir.join("locks").join(format!("target-{target}.lock"))
 }
 
-/// Who holds the lock at `path` now, as its holder wrote it.
+/// Who holds the lock at `path` now, as its holder wrote it; None once that process is gone (the file keeps
+/// the last holder's details after the lock is released).
 pub fn holder(path: &Path) -> Option<Holder> {
-    serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()
+    let holder: Holder = serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()?;
+    Path::new(&format!("/proc/{}", holder.pid)).exists().then_some(holder)
 }
 
 /// Whether the lock file names a holder process that no longer exists.

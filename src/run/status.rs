@@ -64,9 +64,11 @@ struct Read {
     ended_at: Option<String>,
 }
 
-pub fn render(record: &journal::Record) -> Result<String> {
+/// The run as a heading, its schedule and its steps; `live` says of an unfinished run whether a golive
+/// still runs it (`liveness`).
+pub fn render(record: &journal::Record, live: Option<&str>) -> Result<String> {
     let Read { heading: mut out, rows, phases, finished, ended_at } = read(record)?;
-    out.push_str(finished.as_deref().unwrap_or("  not finished (resume it with `golive resume`)\n"));
+    out.push_str(finished.as_deref().or(live).unwrap_or("  not finished (resume it with `golive resume`)\n"));
     let judged = schedule(&phases, ended_at.as_deref());
     if !judged.is_empty() {
         out.push_str("schedule (runbook 1.1)\n");
@@ -188,6 +190,28 @@ fn read(record: &journal::Record) -> Result<Read> {
         }
     }
     Ok(Read { heading: out, rows, phases, finished, ended_at })
+}
+
+/// For a run that has not finished: whether a golive runs it now, from who holds its target (on a shared
+/// store, whoever's machine that is), or that none does and it can be resumed.
+pub fn liveness(store: &super::store::Store, run_id: &str, record: &journal::Record) -> Option<String> {
+    if matches!(record.entries.last(), Some(Entry::RunFinished { .. })) {
+        return None;
+    }
+    let Some(Entry::RunStarted { target, .. }) = record.entries.first() else { return None };
+    Some(match store.holder(target) {
+        Some(h) if h.run_id == run_id => {
+            format!("  not finished: running now, {} (pid {}) holds target `{target}` since {}\n", h.by, h.pid, h.since)
+        }
+        Some(h) => format!(
+            "  not finished, and no golive runs it: target `{target}` is held by run {} ({}); resume it when that \
+             one ends\n",
+            h.run_id, h.by
+        ),
+        None => format!(
+            "  not finished, and no golive runs it (killed, or its machine lost): `golive resume {run_id}` carries on\n"
+        ),
+    })
 }
 
 /// `golive status --follow`: each journal entry written after the first `seen`, as one line, until the run
