@@ -218,13 +218,7 @@ impl Store {
                 }
                 Ok(())
             }
-            Store::Postgres(pg) => {
-                static LISTENING: std::sync::Once = std::sync::Once::new();
-                let mut listened = Ok(());
-                LISTENING.call_once(|| listened = pg.listen());
-                listened.map_err(Failure::Runbook)?;
-                pg.wait_for_entry(limit).map(|_| ()).map_err(Failure::Runbook)
-            }
+            Store::Postgres(pg) => pg.wait_for_entry(limit).map(|_| ()).map_err(Failure::Runbook),
         }
     }
 

@@ -29,6 +29,8 @@ pub struct PgStore {
     lost: Arc<Mutex<Option<String>>>,
     /// Notifications of new journal entries (after `listen`).
     written: Mutex<std::sync::mpsc::Receiver<String>>,
+    /// Whether this connection LISTENs on golive_journal yet (the first wait starts it).
+    listening: std::sync::atomic::AtomicBool,
     /// Targets this process holds: a second lock from the same process is refused, as a file lock is
     /// (PostgreSQL's session locks would grant it again).
     held: Mutex<BTreeSet<String>>,
@@ -77,6 +79,7 @@ impl PgStore {
             runtime,
             lost,
             written: Mutex::new(rx),
+            listening: std::sync::atomic::AtomicBool::new(false),
             held: Mutex::new(BTreeSet::new()),
             shown,
         };
@@ -257,13 +260,13 @@ impl PgStore {
         })
     }
 
-    /// Starts hearing of new journal entries (`wait_for_entry`).
-    pub fn listen(&self) -> Result<(), String> {
-        self.call(|client| async move { client.batch_execute("LISTEN golive_journal").await })
-    }
-
-    /// Waits up to `limit` for a new journal entry anywhere; true when one came (or the wait was cut short).
+    /// Waits up to `limit` for a new journal entry anywhere; true when one came. The first call starts
+    /// listening, so a caller reads once more after it (an entry written before then is not announced).
     pub fn wait_for_entry(&self, limit: Duration) -> Result<bool, String> {
+        if !self.listening.swap(true, std::sync::atomic::Ordering::Relaxed) {
+            self.call(|client| async move { client.batch_execute("LISTEN golive_journal").await })?;
+            return Ok(true);
+        }
         if let Some(why) = self.lost() {
             return Err(format!("lost the state store {}: {why}", self.shown));
         }
