@@ -1504,3 +1504,62 @@ fn a_developer_who_is_not_root_resets_the_test_bed_and_runs_golive_against_it() 
     down.assert_code(2);
     assert!(down.stderr.contains("testbed.sh down needs root: sudo"), "{}", down.stderr);
 }
+
+/// A rolling upgrade over a hundred ssh hosts (the test bed's fleet: 127.0.0.2 to 127.0.0.101, each its own
+/// address, connection and ssh master), one host failing: the others finish under `max_fail`, the failure
+/// is named by host, and resume runs the failed host's step alone.
+#[test]
+fn a_hundred_host_rolling_upgrade_with_one_host_failing_names_it_and_resume_runs_that_host_alone() {
+    testbed::up();
+    let ssh = format!("{}/ssh", testbed::ROOT);
+    let hosts: Vec<String> = (2..=101).map(|n| format!("web{n:03}")).collect();
+    let tag = format!(
+        "{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
+    );
+    let log = format!("/tmp/golive-fleet-{tag}.log");
+    let broken = format!("/tmp/golive-fleet-{tag}-broken-web057");
+    let list = hosts.iter().map(|h| format!("\"{h}\"")).collect::<Vec<_>>().join(", ");
+    let mut config =
+        format!("default_target = \"local\"\n[vars]\nweb_hosts = [{list}]\n[targets.local]\nkind = \"local\"\n");
+    for (n, host) in (2..=101).zip(&hosts) {
+        config.push_str(&format!(
+            "\n[targets.{host}]\nrehearsal = true\nhost = \"127.0.0.{n}\"\nport = 2202\nuser = \"golive\"\nidentity_file = \"{ssh}/client_ed25519\"\nknown_hosts = \"{ssh}/known_hosts_fleet\"\n"
+        ));
+    }
+    let project = crate::common::Project::with_config(&config);
+    project.write(
+        "upgrade.rhai",
+        &format!(
+            "step \"upgrade\" for host in config(\"web_hosts\") with #{{ max_fail: 1 }} {{\n    \
+             ssh::run(target(host), `test ! -e /tmp/golive-fleet-{tag}-broken-${{host}} && echo \"$(echo $SSH_CONNECTION | cut -d' ' -f3) ${{host}}\" >> {log}`);\n}}\n"
+        ),
+    );
+    std::fs::write(&broken, "").unwrap();
+    let run = project.golive(&["upgrade.rhai"]);
+    run.assert_code(1);
+    let upgraded = std::fs::read_to_string(&log).unwrap_or_default();
+    assert_eq!(upgraded.lines().count(), 99, "{upgraded}\n{}", run.stderr);
+    assert!(!upgraded.contains("web057"), "{upgraded}");
+    // Each host was reached at its own address: the server side saw 127.0.0.N for webN.
+    for line in upgraded.lines() {
+        let (address, host) = line.split_once(' ').unwrap();
+        let octet: u32 = address.strip_prefix("127.0.0.").and_then(|n| n.parse().ok()).unwrap_or(0);
+        assert_eq!(format!("web{octet:03}"), host, "{line}");
+    }
+    assert!(run.stderr.contains("FAIL  step \"upgrade [web057]\""), "{}", run.stderr);
+    assert!(run.stderr.contains("upgrade [web057]"), "{}", run.stderr);
+
+    // The host is mended; resume runs its step, and only its step.
+    std::fs::remove_file(&broken).unwrap();
+    let resumed = project.golive(&["resume", "--non-interactive"]);
+    resumed.assert_code(0);
+    let upgraded = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(upgraded.lines().count(), 100, "{upgraded}");
+    assert!(upgraded.ends_with(" web057\n"), "{upgraded}");
+    let ran: Vec<&str> = resumed.stderr.lines().filter(|l| l.trim_start().starts_with("ok    step")).collect();
+    assert_eq!(ran.len(), 1, "{}", resumed.stderr);
+    assert!(ran[0].contains("upgrade [web057]"), "{}", resumed.stderr);
+    let _ = std::fs::remove_file(&log);
+}

@@ -1,7 +1,8 @@
 #!/bin/sh
 # The test bed, shared by the tests, the rehearsal target in golive.toml and CI:
 #   - a throwaway sshd on 127.0.0.1:2201, user `golive` (unprivileged, /bin/sh, in the docker group),
-#     key-only, strict host keys (known_hosts written from the host key, no trust on first use);
+#     key-only, strict host keys (known_hosts written from the host key, no trust on first use); and the
+#     fleet: the same on 127.0.0.2 to 127.0.0.101, port 2202 (known_hosts_fleet), a hundred hosts to a client;
 #   - the stand-in Drupal stack: images built FROM scratch with busybox-static (nothing is pulled),
 #     tagged jaraba/drupal:11-prod (release "new") and jaraba/drupal:11-prod-backup (release "backup");
 #     a third, release "broken", is what `release broken` makes the next deploy start; "janky" (slow in a
@@ -112,6 +113,46 @@ Host golive-testbed
   LogLevel ERROR
 CFG
   /usr/sbin/sshd -t -f "$D/sshd_config"
+}
+
+# The fleet: the same sshd setup on 100 loopback addresses, 127.0.0.2 to 127.0.0.101, port 2202, ten sshd
+# processes of ten addresses each (sshd listens on at most 16): a hundred hosts as a client sees them
+# (addresses, connections, ssh masters), with known_hosts_fleet.
+FLEET_PORT=2202
+fleet_running() { [ -f "$D/fleet.bgpids" ] && for p in $(cat "$D/fleet.bgpids"); do alive "$p" || return 1; done; }
+start_fleet() {
+  fleet_running && return 0
+  stop_fleet
+  key=$(cut -d' ' -f1,2 "$D/host_ed25519.pub")
+  : > "$D/known_hosts_fleet"
+  : > "$D/fleet.bgpids"
+  group=0
+  while [ $group -lt 10 ]; do
+    config="$D/fleet_sshd_config.$group"
+    sed -e '/^Port /d' -e '/^ListenAddress /d' -e "s|^PidFile .*|PidFile $D/fleet.$group.pid|" "$D/sshd_config" > "$config"
+    n=$((group * 10 + 2))
+    while [ $n -le $((group * 10 + 11)) ]; do
+      printf 'ListenAddress 127.0.0.%s:%s\n' "$n" "$FLEET_PORT" >> "$config"
+      printf '[127.0.0.%s]:%s %s\n' "$n" "$FLEET_PORT" "$key" >> "$D/known_hosts_fleet"
+      n=$((n+1))
+    done
+    /usr/sbin/sshd -t -f "$config"
+    timeout 4h /usr/sbin/sshd -D -f "$config" -E "$D/fleet.$group.log" </dev/null >/dev/null 2>&1 9>&- &
+    echo $! >> "$D/fleet.bgpids"
+    group=$((group+1))
+  done
+  chmod 644 "$D/known_hosts_fleet"
+  for last in 11 21 31 41 51 61 71 81 91 101; do
+    i=0
+    until ssh -F "$D/ssh_config" -o HostName=127.0.0.$last -o Port=$FLEET_PORT -o UserKnownHostsFile="$D/known_hosts_fleet" golive-testbed true 2>/dev/null; do
+      i=$((i+1)); [ $i -gt 100 ] && { echo "the fleet's sshd for 127.0.0.$last did not come up" >&2; cat "$D"/fleet.*.log >&2; exit 1; }
+      sleep 0.05
+    done
+  done
+}
+stop_fleet() {
+  [ -f "$D/fleet.bgpids" ] && for p in $(cat "$D/fleet.bgpids"); do alive "$p" && kill "$p"; done
+  rm -f "$D/fleet.bgpids"
 }
 
 start_sshd() {
@@ -475,6 +516,7 @@ case "${1:-up}" in
   up)
     [ -f "$D/sshd_config" ] || setup_sshd
     start_sshd
+    start_fleet
     build_images
     start_mariadb
     start_postgres
@@ -491,6 +533,7 @@ case "${1:-up}" in
   down)
     [ -d "$P" ] && (cd "$P" && docker-compose down -t 1 >/dev/null 2>&1 || true)
     if sshd_running; then kill "$(cat "$D/sshd.bgpid")"; rm -f "$D/sshd.bgpid"; fi
+    stop_fleet
     stop_services
     ;;
   status) sshd_running && echo "sshd up" || echo "sshd down"; docker images jaraba/drupal ;;
