@@ -11,6 +11,10 @@ use crate::suggest::did_you_mean;
 
 pub const FILE_NAME: &str = "golive.toml";
 pub const LOCAL: &str = "local";
+/// Effects of one fan-out in flight together unless golive.toml's `forks` says otherwise (Ansible's own
+/// default is 5; a hundred hosts at 20 at a time keep a laptop's file descriptors and sshd's MaxStartups
+/// well within bounds).
+pub const DEFAULT_FORKS: usize = 20;
 
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
@@ -30,6 +34,8 @@ struct ConfigFile {
     command_timeout: Option<Spanned<String>>,
     /// Bytes of each command's stdout and stderr kept (head and tail); 8 MiB unless set.
     output_cap: Option<usize>,
+    /// How many effects of one fan-out run at once, over all its targets (20 unless set).
+    forks: Option<usize>,
     /// How `golive report` fills in the runbook document.
     #[serde(default)]
     report: ReportSettings,
@@ -158,6 +164,8 @@ pub struct Config {
     pub command_timeout: std::time::Duration,
     /// `output_cap`: bytes of each command's stdout and stderr kept (the head and the tail).
     pub output_cap: usize,
+    /// `forks`: effects of one fan-out (`ssh::run_each`, several hosts at once) in flight together.
+    pub forks: usize,
 }
 
 impl Config {
@@ -236,6 +244,7 @@ impl Config {
             standalone: false,
             command_timeout: std::time::Duration::from_secs(10 * 60),
             output_cap: file.output_cap.unwrap_or(crate::effects::capture::DEFAULT_OUTPUT_CAP).max(1024),
+            forks: file.forks.unwrap_or(DEFAULT_FORKS).max(1),
         };
         if let Some(url) = &config.state.url {
             let line = text.find("[state]").map(|at| line_of(text, at)).unwrap_or(0);

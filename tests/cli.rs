@@ -1289,3 +1289,25 @@ fn a_repeated_checks_failed_canary_verdict_stops_the_rest_and_the_plan_agrees() 
     plan.assert_code(1);
     assert!(plan.stdout.contains("outcome: unknown:"), "{}", plan.stdout);
 }
+
+/// `forks` bounds a fan-out over all its hosts: six local hosts, each command counting how many run beside
+/// it, never more than `forks` at once (and more than that when forks allows it).
+#[test]
+fn forks_bounds_how_many_hosts_of_a_fan_out_run_at_once() {
+    let peak = |forks: &str| {
+        let mut config = format!("{forks}\n{}", common::BASE_CONFIG);
+        for n in 1..=6 {
+            config.push_str(&format!("\n[targets.h{n}]\nkind = \"local\"\n"));
+        }
+        let project = Project::with_config(&config);
+        project.write(
+            "fan.rhai",
+            "let hosts = [\"h1\", \"h2\", \"h3\", \"h4\", \"h5\", \"h6\"].map(|h| target(h));\n\
+             step \"all\" { ssh::run_each(hosts, \"mkdir -p r; touch r/$$; ls r | wc -l >> peaks; sleep 0.3; rm r/$$\"); }\n",
+        );
+        project.golive(&["fan.rhai"]).assert_code(0);
+        project.read("peaks").lines().map(|l| l.trim().parse::<usize>().unwrap()).max().unwrap()
+    };
+    assert_eq!(peak("forks = 2"), 2);
+    assert!(peak("") > 2, "the default (20) lets six hosts run together");
+}

@@ -233,7 +233,12 @@ impl World for LiveWorld {
     }
 
     fn perform_all(&self, effects: &[Effect], budget: &Budget<'_>) -> Vec<Result<(Outcome, Provenance), EffectError>> {
-        let all = futures::future::join_all(effects.iter().map(|e| self.perform_async(e, budget)));
+        // At most `forks` at once over all the fan-out's targets (each target also keeps to its own
+        // max_sessions); results come back in the effects' order.
+        use futures::StreamExt;
+        let all = futures::stream::iter(effects.iter().map(|e| self.perform_async(e, budget)))
+            .buffered(self.config.forks)
+            .collect::<Vec<_>>();
         self.runtime.block_on(all).into_iter().map(|r| r.map(|o| (o, Provenance::Performed))).collect()
     }
 }
