@@ -75,9 +75,9 @@ fn main() {
     let hosts: Vec<String> = addresses().map(|(_, address)| address).collect();
     std::fs::write(dir.path().join("hosts"), hosts.join("\n") + "\n").unwrap();
     let script = format!(
-        "xargs -P {FORKS} -I H ssh {options} -M -N -f H < hosts\n\
-         for step in $(seq {STEPS}); do xargs -P {FORKS} -I H ssh {options} H true < hosts || exit 1; done\n\
-         xargs -P {FORKS} -I H ssh {options} -O exit H < hosts 2>/dev/null\n"
+        "xargs -P {FORKS} -I @ ssh {options} -M -N -f @ < hosts\n\
+         for step in $(seq {STEPS}); do xargs -P {FORKS} -I @ ssh {options} @ true < hosts || exit 1; done\n\
+         xargs -P {FORKS} -I @ ssh {options} -O exit @ < hosts 2>/dev/null\n"
     );
     std::fs::write(dir.path().join("loop.sh"), script).unwrap();
     let shell = median((0..3).map(|_| timed(run_in("sh").arg("loop.sh"))).collect());
