@@ -582,7 +582,7 @@ fn dispatch(command: Command, mut options: Options) -> Result<(), Failure> {
             // A journal keeps what targets printed byte for byte; the terminal gets it escaped.
             match format {
                 Format::Text => {
-                    let live = run::status::liveness(&store, &id, &record);
+                    let live = run::status::liveness(&store, &id, &record)?;
                     print!("{}", golive::terminal::printable(&run::status::render(&record, live.as_deref())?))
                 }
                 Format::Json => print!("{}", golive::terminal::printable_json(&run::status::json(&record)?)),

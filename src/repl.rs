@@ -266,7 +266,7 @@ fn meta(
         }
         "status" => match run::resolve_run(&run::RunQuery::default()).and_then(|(store, id)| {
             let record = store.read(&id)?;
-            run::status::render(&record, run::status::liveness(&store, &id, &record).as_deref())
+            run::status::render(&record, run::status::liveness(&store, &id, &record)?.as_deref())
         }) {
             Ok(text) => eprint!("{text}"),
             Err(e) => eprintln!("{}", e.message()),

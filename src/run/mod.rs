@@ -586,7 +586,7 @@ fn live(
             // A runbook that runbook::run started from the run holding the target acts under its lock.
             Err(Failure::Locked(_))
                 if options.within_run.is_some()
-                    && store.holder(&target).is_some_and(|h| Some(&h.run_id) == options.within_run.as_ref()) =>
+                    && store.holder(&target)?.is_some_and(|h| Some(&h.run_id) == options.within_run.as_ref()) =>
             {
                 let parent = options.within_run.clone().unwrap_or_default();
                 (None, Some(format!("run {parent}, which started this one (runbook::run) and holds the target")))

@@ -194,12 +194,12 @@ fn read(record: &journal::Record) -> Result<Read> {
 
 /// For a run that has not finished: whether a golive runs it now, from who holds its target (on a shared
 /// store, whoever's machine that is), or that none does and it can be resumed.
-pub fn liveness(store: &super::store::Store, run_id: &str, record: &journal::Record) -> Option<String> {
-    if matches!(record.entries.last(), Some(Entry::RunFinished { .. })) {
-        return None;
+pub fn liveness(store: &super::store::Store, run_id: &str, record: &journal::Record) -> Result<Option<String>> {
+    if finished(record) {
+        return Ok(None);
     }
-    let Some(Entry::RunStarted { target, .. }) = record.entries.first() else { return None };
-    Some(match store.holder(target) {
+    let Some(Entry::RunStarted { target, .. }) = record.entries.first() else { return Ok(None) };
+    Ok(Some(match store.holder(target)? {
         Some(h) if h.run_id == run_id => {
             format!("  not finished: running now, {} (pid {}) holds target `{target}` since {}\n", h.by, h.pid, h.since)
         }
@@ -211,7 +211,19 @@ pub fn liveness(store: &super::store::Store, run_id: &str, record: &journal::Rec
         None => format!(
             "  not finished, and no golive runs it (killed, or its machine lost): `golive resume {run_id}` carries on\n"
         ),
-    })
+    }))
+}
+
+fn finished(record: &journal::Record) -> bool {
+    matches!(record.entries.last(), Some(Entry::RunFinished { .. }))
+}
+
+/// Prints the entries after the first `seen` and counts them as seen.
+fn print_new(record: &journal::Record, seen: &mut usize, print: &mut dyn FnMut(&str)) {
+    for line in record.entries.iter().skip(*seen).filter_map(follow_line) {
+        print(&line);
+    }
+    *seen = record.entries.len();
 }
 
 /// `golive status --follow`: each journal entry written after the first `seen`, as one line, until the run
@@ -219,28 +231,16 @@ pub fn liveness(store: &super::store::Store, run_id: &str, record: &journal::Rec
 pub fn follow(store: &super::store::Store, run_id: &str, mut seen: usize, print: &mut dyn FnMut(&str)) -> Result<()> {
     loop {
         let record = store.read(run_id)?;
-        for entry in record.entries.iter().skip(seen) {
-            if let Some(line) = follow_line(entry) {
-                print(&line);
-            }
-        }
-        seen = record.entries.len();
-        if matches!(record.entries.last(), Some(Entry::RunFinished { .. })) {
+        print_new(&record, &mut seen, print);
+        if finished(&record) {
             return Ok(());
         }
-        let target = match record.entries.first() {
-            Some(Entry::RunStarted { target, .. }) => target.clone(),
-            _ => return Ok(()),
-        };
-        if store.holder(&target).is_none_or(|h| h.run_id != run_id) {
+        let Some(Entry::RunStarted { target, .. }) = record.entries.first() else { return Ok(()) };
+        if store.holder(target)?.is_none_or(|h| h.run_id != run_id) {
             // Read once more: the run may have finished between the read and the look at the lock.
             let record = store.read(run_id)?;
-            for entry in record.entries.iter().skip(seen) {
-                if let Some(line) = follow_line(entry) {
-                    print(&line);
-                }
-            }
-            if !matches!(record.entries.last(), Some(Entry::RunFinished { .. })) {
+            print_new(&record, &mut seen, print);
+            if !finished(&record) {
                 print(&format!(
                     "run {run_id} stopped without finishing: no process holds target `{target}` for it (killed, or its \
                      machine lost); `golive resume {run_id}` carries on from any machine sharing this state store"

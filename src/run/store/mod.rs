@@ -168,7 +168,7 @@ impl Store {
                     if let Some(held) = pg.lock(target, json.clone()).map_err(Failure::Runbook)? {
                         return Ok(RunLock::Postgres(held));
                     }
-                    let current = self.holder(target);
+                    let current = self.holder(target)?;
                     let gone_here = current.as_ref().is_some_and(|h| {
                         h.by.rsplit_once('@').is_some_and(|(_, host)| host == super::identity::hostname())
                             && !Path::new(&format!("/proc/{}", h.pid)).exists()
@@ -182,11 +182,20 @@ impl Store {
         }
     }
 
-    /// Who holds the target's lock now, if anyone does.
-    pub fn holder(&self, target: &str) -> Option<Holder> {
+    /// Who holds the target's lock now, if anyone does. A store that cannot be asked is an error, never
+    /// "nobody": status would otherwise call a live run dead.
+    pub fn holder(&self, target: &str) -> Result<Option<Holder>> {
         match self {
-            Store::Files { state_dir } => lock::holder(&lock::lock_path(state_dir, target)),
-            Store::Postgres(pg) => serde_json::from_str(&pg.holder(target).ok()??).ok(),
+            Store::Files { state_dir } => Ok(lock::holder(&lock::lock_path(state_dir, target))),
+            Store::Postgres(pg) => match pg.holder(target).map_err(Failure::Runbook)? {
+                None => Ok(None),
+                Some(json) => serde_json::from_str(&json).map(Some).map_err(|e| {
+                    Failure::Runbook(format!(
+                        "error: the holder of target `{target}` in {} is unreadable: {e}",
+                        pg.shown
+                    ))
+                }),
+            },
         }
     }
 
