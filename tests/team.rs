@@ -263,7 +263,7 @@ fn status_follow_says_when_the_run_it_follows_died() {
 #[test]
 fn a_repl_and_the_report_work_on_the_shared_store() {
     let project = Project::on_postgres(crate::common::BASE_CONFIG);
-    project.write("ops.rhai", "step \"one\" { local::run(\"echo one >> log\"); }\n");
+    project.write("ops.rhai", "step \"ship the release\" { local::run(\"echo one >> log\"); }\n");
     project.golive(&["ops.rhai"]).assert_code(0);
     let mut repl = project.command(&["repl", "ops.rhai"]);
     repl.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
@@ -280,7 +280,12 @@ fn a_repl_and_the_report_work_on_the_shared_store() {
 
     let report = project.golive(&["report", "ops", "--format", "md", "--out", "out"]);
     report.assert_code(0);
-    assert!(project.read("out/report.md").contains("one"), "{}", report.all());
+    let markdown = project.read("out/report.md");
+    assert!(
+        markdown.contains("ship the release") && markdown.contains("echo one >> log"),
+        "{markdown}\n{}",
+        report.all()
+    );
 }
 
 #[test]
