@@ -14,6 +14,7 @@ pub mod run;
 pub mod script_error;
 pub mod secrets;
 pub mod serve;
+pub mod strand;
 pub mod suggest;
 pub mod terminal;
 pub mod verdict;

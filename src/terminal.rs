@@ -192,6 +192,14 @@ impl Terminal {
     /// A step starts: a spinner with its elapsed time on a terminal; otherwise a line now and a heartbeat
     /// line every `HEARTBEAT` until `stop_spinner`.
     pub fn start_spinner(&self, message: &str) {
+        // Steps running together (strands) each get their start line; one spinner or heartbeat cannot
+        // stand for several of them.
+        if crate::strand::current().is_some() {
+            if self.verbosity() != Verbosity::Quiet {
+                self.line(&format!("  {}  {message}", self.paint("... ", Tone::Dim)));
+            }
+            return;
+        }
         if !self.fancy {
             if self.verbosity() == Verbosity::Quiet {
                 return;
@@ -221,6 +229,9 @@ impl Terminal {
     }
 
     pub fn stop_spinner(&self) {
+        if crate::strand::current().is_some() {
+            return;
+        }
         if let Some(Heartbeat { stop, thread }) = self.heartbeat.lock().unwrap_or_else(|p| p.into_inner()).take() {
             drop(stop);
             let _ = thread.join();

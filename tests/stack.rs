@@ -1506,8 +1506,9 @@ fn a_developer_who_is_not_root_resets_the_test_bed_and_runs_golive_against_it() 
 }
 
 /// A rolling upgrade over a hundred ssh hosts (the test bed's fleet: 127.0.0.2 to 127.0.0.101, each its own
-/// address, connection and ssh master), one host failing: the others finish under `max_fail`, the failure
-/// is named by host, and resume runs the failed host's step alone.
+/// address, connection and ssh master), 25 at a time (at most `forks`, 20, at once), one host failing: the
+/// others finish under `max_fail`, the failure is named by host in the step's summary, and resume runs the
+/// failed host's step alone.
 #[test]
 fn a_hundred_host_rolling_upgrade_with_one_host_failing_names_it_and_resume_runs_that_host_alone() {
     testbed::up();
@@ -1520,6 +1521,7 @@ fn a_hundred_host_rolling_upgrade_with_one_host_failing_names_it_and_resume_runs
     );
     let log = format!("/tmp/golive-fleet-{tag}.log");
     let broken = format!("/tmp/golive-fleet-{tag}-broken-web057");
+    let (running, peaks) = (format!("/tmp/golive-fleet-{tag}-running"), format!("/tmp/golive-fleet-{tag}.peaks"));
     let list = hosts.iter().map(|h| format!("\"{h}\"")).collect::<Vec<_>>().join(", ");
     let mut config =
         format!("default_target = \"local\"\n[vars]\nweb_hosts = [{list}]\n[targets.local]\nkind = \"local\"\n");
@@ -1532,7 +1534,8 @@ fn a_hundred_host_rolling_upgrade_with_one_host_failing_names_it_and_resume_runs
     project.write(
         "upgrade.rhai",
         &format!(
-            "step \"upgrade\" for host in config(\"web_hosts\") with #{{ max_fail: 1 }} {{\n    \
+            "step \"upgrade\" for host in config(\"web_hosts\") with #{{ max_fail: 1, serial: 25 }} {{\n    \
+             ssh::run(target(host), `mkdir -p {running}; touch {running}/${{host}}; ls {running} | wc -l >> {peaks}; sleep 0.2; rm {running}/${{host}}`);\n    \
              ssh::run(target(host), `test ! -e /tmp/golive-fleet-{tag}-broken-${{host}} && echo \"$(echo $SSH_CONNECTION | cut -d' ' -f3) ${{host}}\" >> {log}`);\n}}\n"
         ),
     );
@@ -1549,7 +1552,16 @@ fn a_hundred_host_rolling_upgrade_with_one_host_failing_names_it_and_resume_runs
         assert_eq!(format!("web{octet:03}"), host, "{line}");
     }
     assert!(run.stderr.contains("FAIL  step \"upgrade [web057]\""), "{}", run.stderr);
-    assert!(run.stderr.contains("upgrade [web057]"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains(
+            "step \"upgrade\" over 100 items: 99 ok, 1 failed, 0 stopped, 0 not started\n  FAIL         web057"
+        ),
+        "{}",
+        run.stderr
+    );
+    // Batches of 25 under the default forks (20): hosts ran together, never more than 20 at once.
+    let peak = std::fs::read_to_string(&peaks).unwrap().lines().map(|l| l.trim().parse::<usize>().unwrap()).max();
+    assert!(peak.is_some_and(|p| p > 1 && p <= 20), "{peak:?}");
 
     // The host is mended; resume runs its step, and only its step.
     std::fs::remove_file(&broken).unwrap();
@@ -1562,4 +1574,6 @@ fn a_hundred_host_rolling_upgrade_with_one_host_failing_names_it_and_resume_runs
     assert_eq!(ran.len(), 1, "{}", resumed.stderr);
     assert!(ran[0].contains("upgrade [web057]"), "{}", resumed.stderr);
     let _ = std::fs::remove_file(&log);
+    let _ = std::fs::remove_file(&peaks);
+    let _ = std::fs::remove_dir_all(&running);
 }

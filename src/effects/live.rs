@@ -229,7 +229,8 @@ async fn cancellable<T>(
 
 impl World for LiveWorld {
     fn perform(&self, effect: &Effect, budget: &Budget<'_>) -> Result<(Outcome, Provenance), EffectError> {
-        self.runtime.block_on(self.perform_async(effect, budget)).map(|o| (o, Provenance::Performed))
+        // In a strand (an item of a repeated step run with others), the others go on while this one waits.
+        crate::strand::wait(&self.runtime, self.perform_async(effect, budget)).map(|o| (o, Provenance::Performed))
     }
 
     fn perform_all(&self, effects: &[Effect], budget: &Budget<'_>) -> Vec<Result<(Outcome, Provenance), EffectError>> {
@@ -239,7 +240,7 @@ impl World for LiveWorld {
         let all = futures::stream::iter(effects.iter().map(|e| self.perform_async(e, budget)))
             .buffered(self.config.forks)
             .collect::<Vec<_>>();
-        self.runtime.block_on(all).into_iter().map(|r| r.map(|o| (o, Provenance::Performed))).collect()
+        crate::strand::wait(&self.runtime, all).into_iter().map(|r| r.map(|o| (o, Provenance::Performed))).collect()
     }
 }
 

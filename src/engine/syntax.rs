@@ -16,7 +16,9 @@ use serde::de::DeserializeOwned;
 
 use crate::error::Failure;
 use crate::modules::Host;
-use crate::modules::run_api::{AskKind, CheckRecord, GateDecision, PhaseOptions, StepOptions, StepOutput, StepSpec};
+use crate::modules::run_api::{
+    AskKind, CheckRecord, GateDecision, PhaseOptions, ScriptRun, StepOptions, StepOutput, StepSpec,
+};
 use crate::script_error::runtime;
 
 /// Registers every keyword; `has_block` says whether a `{ }` body follows the name and options.
@@ -91,8 +93,10 @@ pub fn item_label(item: &Dynamic) -> String {
 
 /// Each item gets its own step, "upgrade [web2]": its own checkpoint, resumed on its own. The first `canary`
 /// items run first and alone: if one fails, the others are not started. Past the canary, items go in batches
-/// of `serial` (default 1), one after another; where a batch ends, more than `max_fail` failed items so far
-/// leave the rest unstarted (each failure is a failed verdict at the end).
+/// of `serial` (default 1); a batch's items run together (at most golive.toml's `forks` at once, each as a
+/// strand: see `crate::strand`), and where a batch ends, more than `max_fail` failed items so far leave the
+/// rest unstarted (each failure is a failed verdict at the end). A plan takes the items one after another,
+/// so it reads the same every time.
 fn dispatch_each(
     host: &Rc<Host>,
     keyword: &'static str,
@@ -118,45 +122,104 @@ fn dispatch_each(
     let body = inputs.last().expect("a repeated step has a block");
     let controller = &host.controller;
     let serial = options.serial.max(1);
+    let together = !controller.is_dry() && serial > 1;
+    if together {
+        share_variables(ctx.scope_mut());
+    }
     let mut values = rhai::Array::new();
     let mut failed: Vec<String> = Vec::new();
     let mut unknown = false;
-    let count = items.len();
-    for (index, item) in items.into_iter().enumerate() {
-        let label = item_label(&item);
-        let canary = index < options.canary;
-        let spec = StepSpec {
-            kind: keyword,
-            name: format!("{name} [{label}]"),
-            options: options.clone(),
-            pos,
-            tolerate: canary || options.max_fail > 0 || serial > 1,
+    let mut summary = Summary::default();
+    let items: Vec<(String, Dynamic)> = items.into_iter().map(|item| (item_label(&item), item)).collect();
+    let spec_of = |index: usize, label: &str| StepSpec {
+        kind: keyword,
+        name: format!("{name} [{label}]"),
+        options: options.clone(),
+        pos,
+        tolerate: index < options.canary || options.max_fail > 0 || serial > 1,
+    };
+    let mut next = 0;
+    while next < items.len() {
+        // The canary items one by one, then batches of `serial`.
+        let size = if next < options.canary { 1 } else { serial };
+        let batch = next..(next + size).min(items.len());
+        next = batch.end;
+        let specs: Vec<StepSpec> = batch.clone().map(|i| spec_of(i, &items[i].0)).collect();
+        let results: Vec<Result<Dynamic, Box<EvalAltResult>>> = if together && batch.len() > 1 {
+            let (engine, global, scope) = (ctx.engine(), ctx.global_runtime_state(), ctx.scope());
+            let tasks = batch
+                .clone()
+                .zip(&specs)
+                .map(|(i, spec)| {
+                    let item = items[i].1.clone();
+                    let variable = variable.as_str();
+                    Box::new(move || {
+                        let mut global = global.clone();
+                        // The copy's variables are found by name: offsets the parser worked out need not
+                        // hold in a scope rebuilt for this item.
+                        global.always_search_scope = true;
+                        let mut caches = rhai::Caches::new();
+                        let mut scope = scope.clone();
+                        scope.push(variable, item);
+                        let mut apart = EvalContext::new(engine, &mut global, &mut caches, &mut scope, None);
+                        run_item(controller.as_ref(), spec, keyword, &mut apart, body)
+                    }) as Box<dyn FnOnce() -> Result<Dynamic, Box<EvalAltResult>>>
+                })
+                .collect();
+            crate::strand::run_together(host.config.forks, tasks)
+        } else {
+            let mut results = Vec::new();
+            for (i, spec) in batch.clone().zip(&specs) {
+                ctx.scope_mut().push(variable.clone(), items[i].1.clone());
+                let result = run_item(controller.as_ref(), spec, keyword, ctx, body);
+                let len = ctx.scope().len();
+                ctx.scope_mut().rewind(len - 1);
+                let stop = result.is_err();
+                results.push(result);
+                if stop {
+                    break;
+                }
+            }
+            results
         };
-        ctx.scope_mut().push(variable.clone(), item);
-        let result = controller.step(&spec, &mut || match keyword {
-            "check" => check(&spec.name, ctx.eval_expression_tree(body), body.position()),
-            _ => Ok(StepOutput::value(ctx.eval_expression_tree(body)?)),
-        });
-        let len = ctx.scope().len();
-        ctx.scope_mut().rewind(len - 1);
-        let value = result?;
-        // An item failed when its verdict did: a step that failed (tolerated, weighed as failed) or a check
-        // whose verdict is a FAIL. A verdict resting on a plan's assumption is unknown, not a failure.
-        let verdict = controller.checks().into_iter().find(|c| c.name == spec.name);
-        let canary_failed = canary && verdict.as_ref().is_some_and(|v| !v.ok);
-        if let Some(verdict) = verdict.filter(|v| !v.ok) {
-            failed.push(label.clone());
-            unknown |= verdict.unknown;
+        let mut canary_failed = None;
+        let mut first_error = None;
+        let ran = batch.start + results.len();
+        for ((i, spec), result) in batch.clone().zip(&specs).zip(results) {
+            let label = &items[i].0;
+            let value = match result {
+                Ok(value) => value,
+                Err(e) => {
+                    summary.add(label, "stopped", String::new());
+                    first_error.get_or_insert(e);
+                    continue;
+                }
+            };
+            // An item failed when its verdict did: a step that failed (tolerated, weighed as failed) or a check
+            // whose verdict is a FAIL. A verdict resting on a plan's assumption is unknown, not a failure.
+            let verdict = controller.checks().into_iter().find(|c| c.name == spec.name);
+            let item_failed = verdict.as_ref().is_some_and(|v| !v.ok);
+            if let Some(verdict) = verdict.filter(|v| !v.ok) {
+                failed.push(label.clone());
+                unknown |= verdict.unknown;
+                summary.add(label, "FAIL", verdict.actual);
+            } else {
+                summary.add(label, "ok", String::new());
+            }
+            if item_failed && i < options.canary {
+                canary_failed = Some(label.clone());
+            }
+            let tolerated = value.is::<crate::modules::run_api::ToleratedFailure>();
+            values.push(if tolerated { Dynamic::UNIT } else { value });
         }
-        let tolerated = value.is::<crate::modules::run_api::ToleratedFailure>();
-        values.push(if tolerated { Dynamic::UNIT } else { value });
+        if let Some(error) = first_error {
+            summary.not_started(&items[ran..]);
+            summary.show(keyword, &name, controller.as_ref());
+            return Err(error);
+        }
         // Failures are counted where a batch ends: after each canary item, then every `serial` items.
-        let batch_ends = canary || (index + 1 - options.canary).is_multiple_of(serial) || index + 1 == count;
-        if !batch_ends {
-            continue;
-        }
         let others = format!("{name} was not started for the other items");
-        let why = if canary_failed {
+        let why = if let Some(label) = canary_failed {
             Some(format!("the canary {keyword} \"{name} [{label}]\" failed: {others}"))
         } else if failed.len() > options.max_fail {
             Some(format!(
@@ -169,11 +232,85 @@ fn dispatch_each(
             None
         };
         if let Some(why) = why {
+            summary.not_started(&items[next..]);
+            summary.show(keyword, &name, controller.as_ref());
             let failure = if unknown { Failure::Unknown(why) } else { Failure::Runbook(why) };
             return Err(controller.stop_run(failure, pos));
         }
     }
+    summary.show(keyword, &name, controller.as_ref());
     Ok(values.into())
+}
+
+/// One item's step: its body evaluated in `ctx`, a check's map turned into its verdict.
+fn run_item(
+    controller: &dyn ScriptRun,
+    spec: &StepSpec,
+    keyword: &str,
+    ctx: &mut EvalContext,
+    body: &Expression,
+) -> Result<Dynamic, Box<EvalAltResult>> {
+    controller.step(spec, &mut || match keyword {
+        "check" => check(&spec.name, ctx.eval_expression_tree(body), body.position()),
+        _ => Ok(StepOutput::value(ctx.eval_expression_tree(body)?)),
+    })
+}
+
+/// Items that run together each evaluate their body in a copy of the scope: the script's variables become
+/// shared first (as a closure's captured ones do), so what one item assigns to them is what every item,
+/// and the rest of the script, sees. Constants stay as they are: nobody can assign them.
+fn share_variables(scope: &mut rhai::Scope) {
+    // iter_raw goes from the newest entry back; they are pushed again oldest first, in their places.
+    let entries: Vec<(String, bool, Dynamic)> =
+        scope.iter_raw().map(|(name, constant, value)| (name.to_string(), constant, value.clone())).collect();
+    scope.clear();
+    for (name, constant, value) in entries.into_iter().rev() {
+        match constant {
+            true => scope.push_constant_dynamic(name, value),
+            false => scope.push_dynamic(name, value.into_shared()),
+        };
+    }
+}
+
+/// What became of each item of a repeated step, shown when the step ends (Ansible's recap, per item).
+#[derive(Default)]
+struct Summary {
+    rows: Vec<(String, &'static str, String)>,
+}
+
+impl Summary {
+    fn add(&mut self, label: &str, result: &'static str, detail: String) {
+        self.rows.push((label.to_string(), result, detail));
+    }
+
+    fn not_started(&mut self, items: &[(String, Dynamic)]) {
+        self.rows.extend(items.iter().map(|(label, _)| (label.clone(), "not started", String::new())));
+    }
+
+    /// A plan shows none: it lists each item's step already.
+    fn show(&self, keyword: &str, name: &str, controller: &dyn ScriptRun) {
+        if self.rows.len() < 2 || controller.is_dry() {
+            return;
+        }
+        let count = |result: &str| self.rows.iter().filter(|r| r.1 == result).count();
+        let mut text = format!(
+            "{keyword} \"{name}\" over {} items: {} ok, {} failed, {} stopped, {} not started",
+            self.rows.len(),
+            count("ok"),
+            count("FAIL"),
+            count("stopped"),
+            count("not started")
+        );
+        for (label, result, detail) in self.rows.iter().filter(|r| r.1 != "ok") {
+            let detail = if detail.is_empty() { String::new() } else { format!("  {detail}") };
+            text.push_str(&format!("\n  {result:<11}  {label}{detail}"));
+        }
+        let terminal = controller.terminal();
+        match count("ok") == self.rows.len() {
+            true => terminal.progress(&text),
+            false => terminal.line(&text),
+        }
+    }
 }
 
 fn dispatch(

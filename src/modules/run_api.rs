@@ -54,8 +54,9 @@ pub struct StepOptions {
     /// a failure asks retry / skip / abort, as any step's).
     #[serde(default)]
     pub max_fail: usize,
-    /// `step "x" for host in hosts`: past the canary, items go in batches of this many; failures are
-    /// counted where a batch ends, so a batch's other items still run (default 1: after every item).
+    /// `step "x" for host in hosts`: past the canary, items go in batches of this many, run together (at
+    /// most `forks` at once); failures are counted where a batch ends, so a batch's other items still run
+    /// (default 1: one item after another).
     #[serde(default)]
     pub serial: usize,
 }

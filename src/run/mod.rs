@@ -558,9 +558,7 @@ fn live(
             Some((id, prior)) => {
                 // The in-doubt state belongs to a step of the script: a renamed or removed one cannot be
                 // settled by guessing, so resume says which and stops before touching anything.
-                if let Some(doubt) = &prior.in_doubt
-                    && session.script.outline.step(&doubt.step).is_none()
-                {
+                if let Some(doubt) = prior.in_doubt.iter().find(|d| session.script.outline.step(&d.step).is_none()) {
                     return Err(Failure::Runbook(format!(
                         "error: step \"{}\" was in doubt when the run died, and {} has no step by that name now \
                          (renamed or removed?)\n  hint: give the step its old name back to settle it, then rename it \

@@ -53,7 +53,9 @@ pub struct Prior {
     pub remembered: HashMap<(String, String), String>,
     /// The newest verdict per name, over every finished step: what a gate that includes this run sees.
     pub checks: Vec<CheckRecord>,
-    pub in_doubt: Option<InDoubt>,
+    /// Steps that started and never finished: one in a run of single steps, several when the items of a
+    /// repeated step ran together.
+    pub in_doubt: Vec<InDoubt>,
     /// How the newest session of the run ended, if it did.
     pub finished: Option<i32>,
     /// The NO-GO that ended the run, unless a later resume reopened that gate.
@@ -87,11 +89,13 @@ struct Open {
 impl Prior {
     pub fn from_entries(entries: &[Entry]) -> Prior {
         let mut prior = Prior::default();
-        let mut open: Option<Open> = None;
+        // Steps started and not finished yet, in the order they started.
+        let mut open: Vec<Open> = Vec::new();
         for entry in entries {
             match entry {
                 Entry::StepStarted { step, kind, source_sha256, .. } => {
-                    open = Some(Open {
+                    open.retain(|o| o.step != *step);
+                    open.push(Open {
                         step: step.clone(),
                         kind: kind.clone(),
                         sha: source_sha256.clone(),
@@ -102,23 +106,23 @@ impl Prior {
                     });
                 }
                 Entry::EffectRunning { step, target, process_group, .. } => {
-                    if let Some(o) = open.as_mut().filter(|o| o.step == *step) {
+                    if let Some(o) = open.iter_mut().find(|o| o.step == *step) {
                         o.running.push(Started { target: target.clone(), process_group: *process_group });
                     }
                 }
                 // Effects' ends are journaled together once all of them ended (a fan-out's too).
                 Entry::EffectFinished { step, .. } => {
-                    if let Some(o) = open.as_mut().filter(|o| o.step == *step) {
+                    if let Some(o) = open.iter_mut().find(|o| o.step == *step) {
                         o.running.clear();
                     }
                 }
                 Entry::Effect { step, access: Access::Write, .. } => {
-                    if let Some(o) = open.as_mut().filter(|o| o.step == *step) {
+                    if let Some(o) = open.iter_mut().find(|o| o.step == *step) {
                         o.wrote = true;
                     }
                 }
                 Entry::Answer { step, question, answer, .. } => {
-                    if let Some(o) = open.as_mut().filter(|o| o.step == *step) {
+                    if let Some(o) = open.iter_mut().find(|o| o.step == *step) {
                         o.answers.push((question.clone(), answer.clone()));
                     }
                 }
@@ -126,7 +130,7 @@ impl Prior {
                     prior.remembered.insert((step.clone(), key.clone()), value.clone());
                 }
                 Entry::Verdict { step, check } => {
-                    if let Some(o) = open.as_mut().filter(|o| o.step == *step) {
+                    if let Some(o) = open.iter_mut().find(|o| o.step == *step) {
                         o.verdicts.push(check.clone());
                     }
                 }
@@ -142,21 +146,18 @@ impl Prior {
                 }
                 Entry::GateReopened { gate, .. } => prior.reopen(gate),
                 Entry::StepFinished { step, status, value, check, .. } => {
-                    let finished = match open.take() {
-                        Some(o) if o.step == *step => o,
+                    let finished = match open.iter().position(|o| o.step == *step) {
+                        Some(at) => open.remove(at),
                         // A closing line without its opening (an in-doubt step marked done on resume).
-                        other => {
-                            open = other;
-                            Open {
-                                step: step.clone(),
-                                kind: String::new(),
-                                sha: String::new(),
-                                wrote: false,
-                                running: Vec::new(),
-                                answers: Vec::new(),
-                                verdicts: Vec::new(),
-                            }
-                        }
+                        None => Open {
+                            step: step.clone(),
+                            kind: String::new(),
+                            sha: String::new(),
+                            wrote: false,
+                            running: Vec::new(),
+                            answers: Vec::new(),
+                            verdicts: Vec::new(),
+                        },
                     };
                     let Open { kind, sha, answers, mut verdicts, .. } = finished;
                     if *status != StepStatus::Done && *status != StepStatus::Skipped {
@@ -190,7 +191,8 @@ impl Prior {
                 _ => {}
             }
         }
-        prior.in_doubt = open.map(|o| InDoubt { step: o.step, wrote: o.wrote, running: o.running });
+        prior.in_doubt =
+            open.into_iter().map(|o| InDoubt { step: o.step, wrote: o.wrote, running: o.running }).collect();
         prior
     }
 
@@ -208,9 +210,9 @@ impl Prior {
         if self.done.contains_key(step) {
             return Action::Skip;
         }
-        match &self.in_doubt {
-            Some(doubt) if doubt.step == step => Action::Settle { wrote: doubt.wrote, running: doubt.running.clone() },
-            _ => Action::Run,
+        match self.in_doubt.iter().find(|doubt| doubt.step == step) {
+            Some(doubt) => Action::Settle { wrote: doubt.wrote, running: doubt.running.clone() },
+            None => Action::Run,
         }
     }
 }
@@ -295,6 +297,26 @@ mod tests {
         assert_eq!(prior.action("a"), Action::Skip);
         assert_eq!(prior.action("b"), Action::Settle { wrote: true, running: vec![] });
         assert_eq!(prior.action("c"), Action::Run);
+    }
+
+    #[test]
+    fn items_that_ran_together_are_each_done_or_in_doubt_by_their_own_lines() {
+        let prior = Prior::from_entries(&[
+            started("up [web1]", "step"),
+            started("up [web2]", "step"),
+            started("up [web3]", "step"),
+            write("up [web2]"),
+            finished("up [web1]", StepStatus::Done, None),
+            write("up [web3]"),
+            finished("up [web3]", StepStatus::Done, None),
+            started("up [web4]", "step"),
+        ]);
+        assert_eq!(prior.action("up [web1]"), Action::Skip);
+        assert_eq!(prior.action("up [web2]"), Action::Settle { wrote: true, running: vec![] });
+        assert_eq!(prior.action("up [web3]"), Action::Skip);
+        assert_eq!(prior.action("up [web4]"), Action::Settle { wrote: false, running: vec![] });
+        let names: Vec<&str> = prior.in_doubt.iter().map(|d| d.step.as_str()).collect();
+        assert_eq!(names, ["up [web2]", "up [web4]"]);
     }
 
     #[test]

@@ -35,7 +35,7 @@ impl Controller {
         kind: AskKind,
         pos: Position,
     ) -> Result<Answered, Box<EvalAltResult>> {
-        let step = self.state.borrow().step.as_ref().map(|f| f.name.clone()).unwrap_or_default();
+        let step = self.state.borrow().step().map(|f| f.name.clone()).unwrap_or_default();
         match self.answer_chain(&step, &[question, &step], question, choices, kind, pos)? {
             Some(answered) => Ok(answered),
             None => Err(self.stop(Stop::Failure(Failure::Runbook(unanswered(question, choices, kind))), pos)),
@@ -103,7 +103,7 @@ impl Controller {
                 choices: choices.iter().map(|c| c.to_string()).collect(),
                 secret: kind == AskKind::Secret,
             };
-            let in_step = self.state.borrow().step.is_some();
+            let in_step = self.state.borrow().step().is_some();
             let answer = if in_step {
                 // Inside a step the question is an effect: journaled, and answered by a plan's scenario.
                 match self.perform(Effect::Prompt(prompt), "prompt", pos)? {
@@ -122,8 +122,7 @@ impl Controller {
                 && self
                     .state
                     .borrow()
-                    .step
-                    .as_ref()
+                    .step()
                     .and_then(|f| f.effects.last())
                     .is_some_and(|e| matches!(e.answer, Provenance::Assumed(_)));
             // Plans are the same on every machine: they name no operator.
@@ -151,7 +150,7 @@ impl Controller {
     /// A value fixed the first time the current step computes it and kept across resumes (a watch's end
     /// time), whatever became of the step.
     pub fn remembered(&self, key: &str, compute: &dyn Fn() -> String) -> Result<String, Box<EvalAltResult>> {
-        let step = self.state.borrow().step.as_ref().map(|f| f.name.clone()).unwrap_or_default();
+        let step = self.state.borrow().step().map(|f| f.name.clone()).unwrap_or_default();
         if let Some(earlier) = self.prior.borrow().remembered.get(&(step.clone(), key.to_string())).cloned() {
             return Ok(earlier);
         }

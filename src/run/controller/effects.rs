@@ -20,7 +20,7 @@ impl Controller {
         caller: &str,
         pos: Position,
     ) -> Result<Vec<Result<Outcome, Box<EvalAltResult>>>, Box<EvalAltResult>> {
-        let (step, deadline) = match self.state.borrow().step.as_ref() {
+        let (step, deadline) = match self.state.borrow().step() {
             Some(frame) => (frame.name.clone(), frame.deadline),
             None => {
                 return Err(runtime(
@@ -47,7 +47,7 @@ impl Controller {
                 // doubt rather than re-run without asking (about 0.1-0.2 ms a write).
                 self.journal(entry, access == Access::Write)?;
                 if access == Access::Write
-                    && let Some(frame) = self.state.borrow_mut().step.as_mut()
+                    && let Some(frame) = self.state.borrow_mut().step_mut()
                 {
                     frame.wrote = true;
                 }
@@ -130,7 +130,7 @@ impl Controller {
         let mut outcomes = Vec::with_capacity(results.len());
         for ((effect, what), result) in effects.iter().zip(whats).zip(results) {
             if self.is_dry() {
-                if let Some(frame) = self.state.borrow_mut().step.as_mut() {
+                if let Some(frame) = self.state.borrow_mut().step_mut() {
                     let answer = match &result {
                         Ok((_, provenance)) => provenance.clone(),
                         Err(e) => Provenance::Assumed(format!("error: {e}")),
@@ -209,7 +209,7 @@ impl Controller {
     pub(super) fn advance_plan_clock(&self, effects: &[Effect], pos: Position) -> Result<(), Box<EvalAltResult>> {
         const MAX_PLANNED_EFFECTS: usize = 10_000;
         let mut state = self.state.borrow_mut();
-        let Some(frame) = state.step.as_mut() else { return Ok(()) };
+        let Some(frame) = state.step_mut() else { return Ok(()) };
         for effect in effects {
             if let Effect::Sleep { duration } = effect {
                 frame.planned += *duration;

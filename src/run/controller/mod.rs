@@ -13,7 +13,7 @@ mod steps;
 pub use crate::modules::run_api::{Answered, AskKind, PhaseOptions, StepOptions, StepOutput, StepSpec};
 
 use std::cell::RefCell;
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -134,9 +134,32 @@ struct State {
     owner: Option<String>,
     /// The phase's runbook section, its steps' default.
     section: Option<String>,
-    step: Option<Frame>,
+    /// The step running in each strand (`None`: the script's own line of steps); the items of a repeated
+    /// step may run together, each its own step.
+    steps: HashMap<Option<usize>, Frame>,
     seen: HashSet<String>,
     stop: Option<Stop>,
+}
+
+impl State {
+    fn step(&self) -> Option<&Frame> {
+        self.steps.get(&crate::strand::current())
+    }
+
+    fn step_mut(&mut self) -> Option<&mut Frame> {
+        self.steps.get_mut(&crate::strand::current())
+    }
+
+    fn set_step(&mut self, frame: Option<Frame>) {
+        match frame {
+            Some(frame) => self.steps.insert(crate::strand::current(), frame),
+            None => self.steps.remove(&crate::strand::current()),
+        };
+    }
+
+    fn take_step(&mut self) -> Option<Frame> {
+        self.steps.remove(&crate::strand::current())
+    }
 }
 
 pub struct Controller {
@@ -205,7 +228,7 @@ impl Controller {
     /// How long the step running now has taken: real time in a run, the time its sleeps would take in a plan
     /// (so a poll with a deadline ends in a plan as it would in the run).
     pub fn step_clock(&self) -> Duration {
-        match self.state.borrow().step.as_ref() {
+        match self.state.borrow().step() {
             Some(frame) if self.is_dry() => frame.planned,
             Some(frame) => frame.started.elapsed(),
             None => Duration::ZERO,
@@ -230,7 +253,7 @@ impl Controller {
 
     /// Whether the step running now is a check (its reads' failures are evidence for its verdict).
     pub fn in_check(&self) -> bool {
-        self.state.borrow().step.as_ref().is_some_and(|f| f.kind == "check")
+        self.state.borrow().step().is_some_and(|f| f.kind == "check")
     }
 
     pub fn outline_step_uses_value(&self, name: &str) -> bool {
@@ -309,10 +332,10 @@ impl Controller {
             section: None,
         };
         self.journal(entry, true)?;
-        self.state.borrow_mut().step = Some(Frame::new(name, "repl", None));
+        self.state.borrow_mut().set_step(Some(Frame::new(name, "repl", None)));
         let started = Instant::now();
         let result = work();
-        self.state.borrow_mut().step = None;
+        self.state.borrow_mut().set_step(None);
         let duration_ms = started.elapsed().as_millis() as u64;
         let (status, value, error) = match &result {
             Ok(v) => (StepStatus::Done, to_json(v), None),
@@ -343,7 +366,7 @@ impl Controller {
         if self.interrupts.fired() {
             return Some(INTERRUPT_TOKEN.into());
         }
-        match self.state.borrow().step.as_ref().and_then(|f| f.deadline) {
+        match self.state.borrow().step().and_then(|f| f.deadline) {
             Some((deadline, _)) if Instant::now() >= deadline => Some(DEADLINE_TOKEN.into()),
             _ => None,
         }

@@ -16,7 +16,7 @@ impl Controller {
     ) -> Result<Dynamic, Box<EvalAltResult>> {
         {
             let state = self.state.borrow();
-            if let Some(step) = &state.step {
+            if let Some(step) = state.step() {
                 return Err(runtime(
                     format!("phase \"{name}\" is inside step \"{}\"; phases hold steps", step.name),
                     pos,
@@ -163,12 +163,12 @@ impl Controller {
                 // before the write; one that never writes is run again if this line is lost, harmlessly.
                 false,
             )?;
-            self.state.borrow_mut().step = Some(Frame::new(&spec.name, spec.kind, timeout));
+            self.state.borrow_mut().set_step(Some(Frame::new(&spec.name, spec.kind, timeout)));
             self.terminal.start_spinner(&label);
             let started = Instant::now();
             let result = work();
             self.terminal.stop_spinner();
-            self.state.borrow_mut().step = None;
+            self.state.borrow_mut().set_step(None);
             let elapsed = started.elapsed();
             let duration_ms = elapsed.as_millis() as u64;
 
@@ -336,7 +336,7 @@ impl Controller {
 
     pub(super) fn enter(&self, spec: &StepSpec) -> Result<(), Box<EvalAltResult>> {
         let mut state = self.state.borrow_mut();
-        if let Some(outer) = &state.step {
+        if let Some(outer) = state.step() {
             return Err(runtime(
                 format!("{} \"{}\" is inside step \"{}\"; steps cannot nest", spec.kind, spec.name, outer.name),
                 spec.pos,
@@ -627,9 +627,9 @@ impl Controller {
         timeout: Option<Duration>,
         work: &mut dyn FnMut() -> Result<StepOutput, Box<EvalAltResult>>,
     ) -> Result<Dynamic, Box<EvalAltResult>> {
-        self.state.borrow_mut().step = Some(Frame::new(&spec.name, spec.kind, timeout));
+        self.state.borrow_mut().set_step(Some(Frame::new(&spec.name, spec.kind, timeout)));
         let result = work();
-        let frame = self.state.borrow_mut().step.take().expect("the plan step's frame");
+        let frame = self.state.borrow_mut().take_step().expect("the plan step's frame");
         let redact = |s: String| self.terminal.redactor().redact(&s).into_owned();
         let (result_text, outcome) = match result {
             Ok(mut output) => {
@@ -749,7 +749,7 @@ impl Controller {
     /// A verdict recorded inside a step besides the step's own (a checklist item): weighed by gates, and
     /// journaled so that resume restores it with the step.
     pub fn record_verdict(&self, check: CheckRecord) -> Result<(), Box<EvalAltResult>> {
-        let step = self.state.borrow().step.as_ref().map(|f| f.name.clone()).unwrap_or_default();
+        let step = self.state.borrow().step().map(|f| f.name.clone()).unwrap_or_default();
         if !self.is_dry() {
             self.journal(Entry::Verdict { step, check: check.clone() }, false)?;
         }
