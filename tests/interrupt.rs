@@ -176,3 +176,19 @@ fn a_local_command_dies_with_golive_even_when_golive_is_sigkilled() {
     std::thread::sleep(Duration::from_secs(4));
     assert!(!project.file("late").exists(), "the local command outlived a SIGKILLed golive and wrote");
 }
+
+/// Not only the command: what it started dies with a SIGKILLed golive too (its children carry its mark),
+/// while what an earlier, finished command left running on purpose is not touched.
+#[test]
+fn what_a_running_local_command_started_dies_with_a_sigkilled_golive_and_what_a_finished_one_left_lives_on() {
+    let project = Project::new();
+    project.write(
+        "w.rhai",
+        "step \"daemon\" { local::run(\"(sleep 4; touch daemon-lived) > /dev/null 2>&1 &\"); }\n\
+         step \"write later\" { local::run(\"(sleep 3; echo x >> late-child) & touch started; wait\"); }\n",
+    );
+    assert_eq!(signalled(&project, "w.rhai", "started", "-KILL"), -1);
+    std::thread::sleep(Duration::from_secs(5));
+    assert!(!project.file("late-child").exists(), "a process the running command started outlived golive and wrote");
+    assert!(project.file("daemon-lived").exists(), "what a finished step left running on purpose was stopped");
+}

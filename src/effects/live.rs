@@ -10,6 +10,7 @@ use tokio::runtime::Handle;
 
 use super::browser::BrowserConnector;
 use super::http::HttpConnector;
+use super::process_group::LocalGuard;
 use super::ssh::{RemoteCommand, SshConnector};
 use super::{Budget, Command, Effect, EffectError, Exec, ExecOutput, Outcome, Provenance, World, shell_quote};
 use crate::config::{Config, LOCAL, Target};
@@ -20,6 +21,8 @@ pub struct LiveWorld {
     config: Arc<Config>,
     terminal: Arc<Terminal>,
     ssh: SshConnector,
+    /// Stops the local commands still running if golive dies.
+    local: LocalGuard,
     http: HttpConnector,
     browser: BrowserConnector,
 }
@@ -31,6 +34,7 @@ impl LiveWorld {
             config,
             terminal,
             ssh: SshConnector::new(),
+            local: LocalGuard::default(),
             http: HttpConnector::default(),
             browser: BrowserConnector::default(),
         }
@@ -51,7 +55,7 @@ impl LiveWorld {
             super::ssh::Inside { marked, stop_line }
         });
         let out = if target.kind() == LOCAL {
-            run_local(exec, stdin, budget, self.config.output_cap, inside.as_ref()).await?
+            run_local(&self.local, exec, stdin, budget, self.config.output_cap, inside.as_ref()).await?
         } else {
             let line = exec.command.shell_line(exec.dir.as_deref());
             let cap = self.config.output_cap;
@@ -156,7 +160,7 @@ impl LiveWorld {
         };
         let target = self.target(target)?;
         let out = if target.kind() == LOCAL {
-            run_local(&exec, Some(bytes), budget, self.config.output_cap, None).await?
+            run_local(&self.local, &exec, Some(bytes), budget, self.config.output_cap, None).await?
         } else {
             let line = exec.command.shell_line(None);
             let command = RemoteCommand {
@@ -198,7 +202,7 @@ impl LiveWorld {
                 stream: None,
             };
             // A download is the file itself: never capped.
-            let out = run_local(&exec, None, budget, usize::MAX, None).await?;
+            let out = run_local(&self.local, &exec, None, budget, usize::MAX, None).await?;
             (out.code, out.stdout.into_bytes(), out.stderr)
         } else {
             let out = self.ssh.run_raw(&target, &line, budget).await?;
@@ -251,6 +255,7 @@ impl Drop for LiveWorld {
 }
 
 async fn run_local(
+    guard: &LocalGuard,
     exec: &Exec,
     stdin: Option<Vec<u8>>,
     budget: &Budget<'_>,
@@ -281,8 +286,9 @@ async fn run_local(
         .stderr(Stdio::piped())
         .process_group(0)
         .kill_on_drop(true);
-    // If golive itself dies (even by SIGKILL), the kernel kills the child: it must not go on writing alone.
-    super::process_group::dies_with_golive(&mut command);
+    // If golive itself dies (even by SIGKILL), the guard stops the command and all it started: it must not
+    // go on writing alone. No pre_exec hook, so the command is started by posix_spawn, not a fork of golive.
+    let _watched = guard.watch(&mut command).map_err(EffectError::Failed)?;
     let started = Instant::now();
     let mut child = command.spawn().map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => EffectError::Failed(format!(

@@ -87,8 +87,109 @@ pub fn parse_stop(stdout: &str) -> Option<Stopped> {
 
 // ----- on this machine -----
 
+/// Stops the local commands still running when golive dies, even by SIGKILL: no command goes on writing
+/// alone after golive. Each command's environment carries a mark (`GOLIVE_LOCAL=<token>:<n>`) that
+/// everything it starts inherits; a guard process (POSIX sh, started with the first command, in its own
+/// process group and deaf to the terminal's signals) is told on a pipe only golive holds which commands
+/// are running (`+n`) and which ended (`-n`). When the pipe closes with commands still running, golive
+/// died: the guard sends TERM, then after `GRACE` KILL, to every process that carries one of their marks.
+/// What a command left running on purpose after it ended (a daemon) is not touched.
+///
+/// This replaces PR_SET_PDEATHSIG for commands: that needed a `pre_exec` hook, which forces a full fork of
+/// golive for each command (posix_spawn cannot run one), and it reached only the command's first process.
+pub struct LocalGuard {
+    token: String,
+    next: std::sync::atomic::AtomicU64,
+    pipe: std::sync::Mutex<Option<(std::process::Child, std::process::ChildStdin)>>,
+}
+
+/// The environment variable that marks a local command and everything it starts.
+pub const LOCAL_MARK: &str = "GOLIVE_LOCAL";
+
+const GUARD_SCRIPT: &str = "trap '' INT HUP TERM QUIT PIPE\n\
+live=' '\n\
+while IFS= read -r line; do\n\
+  case $line in\n\
+    +*) live=\"$live${line#+} \" ;;\n\
+    -*) id=${line#-}; case $live in *\" $id \"*) live=\"${live%% $id *} ${live#* $id }\" ;; esac ;;\n\
+  esac\n\
+done\n\
+[ \"$live\" = ' ' ] && exit 0\n\
+for sig in TERM KILL; do\n\
+  for id in $live; do\n\
+    for e in $(grep -lsxz \"GOLIVE_LOCAL=$1:$id\" /proc/[0-9]*/environ); do p=${e#/proc/}; kill -$sig \"${p%/environ}\" 2>/dev/null; done\n\
+  done\n\
+  [ $sig = TERM ] && sleep $2\n\
+done\n";
+
+impl Default for LocalGuard {
+    fn default() -> LocalGuard {
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos();
+        LocalGuard {
+            token: format!("{}-{nanos:x}", std::process::id()),
+            next: std::sync::atomic::AtomicU64::new(1),
+            pipe: std::sync::Mutex::new(None),
+        }
+    }
+}
+
+impl LocalGuard {
+    /// Marks `command` and tells the guard (started the first time) that it is about to run; the returned
+    /// value tells it the command ended when dropped.
+    pub fn watch(&self, command: &mut tokio::process::Command) -> Result<Watched<'_>, String> {
+        let id = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        command.env(LOCAL_MARK, format!("{}:{id}", self.token));
+        self.tell(&format!("+{id}\n"))?;
+        Ok(Watched { guard: self, id })
+    }
+
+    fn tell(&self, line: &str) -> Result<(), String> {
+        use std::io::Write;
+        let mut pipe = self.pipe.lock().unwrap_or_else(|p| p.into_inner());
+        if pipe.is_none() {
+            use std::os::unix::process::CommandExt;
+            let mut child = std::process::Command::new("/bin/sh")
+                .args(["-c", GUARD_SCRIPT, "golive-local-guard", &self.token, &GRACE.as_secs().to_string()])
+                .env_remove(LOCAL_MARK)
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .process_group(0)
+                .spawn()
+                .map_err(|e| format!("cannot start the guard of local commands (/bin/sh): {e}"))?;
+            let stdin = child.stdin.take().expect("the guard's stdin is piped");
+            *pipe = Some((child, stdin));
+        }
+        let (_, stdin) = pipe.as_mut().expect("the guard was started");
+        stdin.write_all(line.as_bytes()).map_err(|e| format!("cannot tell the guard of local commands: {e}"))
+    }
+}
+
+impl Drop for LocalGuard {
+    /// golive ends with no command running: the guard reads the end of its pipe and leaves, touching nothing.
+    fn drop(&mut self) {
+        if let Some((mut child, stdin)) = self.pipe.get_mut().unwrap_or_else(|p| p.into_inner()).take() {
+            drop(stdin);
+            let _ = child.wait();
+        }
+    }
+}
+
+/// A local command the guard knows is running.
+pub struct Watched<'g> {
+    guard: &'g LocalGuard,
+    id: u64,
+}
+
+impl Drop for Watched<'_> {
+    fn drop(&mut self) {
+        // Its end not told (the pipe broke): the guard would only look for a command that is gone.
+        let _ = self.guard.tell(&format!("-{}\n", self.id));
+    }
+}
+
 /// The kernel kills a child golive starts here when golive dies, even by SIGKILL (PR_SET_PDEATHSIG): no
-/// command, and no browser, goes on alone after golive.
+/// browser goes on alone after golive. (Commands have the `LocalGuard`, which also reaches what they start.)
 pub fn dies_with_golive(command: &mut tokio::process::Command) {
     // SAFETY: prctl is async-signal-safe and touches only the child being set up.
     unsafe {
