@@ -103,6 +103,42 @@ fn ctrl_c_in_a_non_interactive_run_stops_it_with_130_and_journals_it() {
     assert!(journal.contains("\"exit_code\":130"), "{journal}");
 }
 
+/// Ctrl-C while three items of a batch run together stops every one of them (each command, and what it
+/// started, before golive reports), journals each as interrupted, and ends the run with 130.
+#[test]
+fn ctrl_c_during_a_batch_stops_every_item_running_together() {
+    let mut config = crate::common::BASE_CONFIG.to_string();
+    for host in ["web1", "web2", "web3"] {
+        config.push_str(&format!("\n[targets.{host}]\nkind = \"local\"\n"));
+    }
+    let project = Project::with_config(&config);
+    project.write(
+        "batch.rhai",
+        "step \"restart\" for host in [\"web1\", \"web2\", \"web3\"] with #{ serial: 3 } {\n\
+             ssh::run(target(host), `touch started-${host}; sleep 4; touch late-${host}`);\n\
+         }\n",
+    );
+    let child = project.command(&["batch.rhai"]).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !["web1", "web2", "web3"].iter().all(|h| project.file(&format!("started-{h}")).exists()) {
+        assert!(Instant::now() < deadline, "the batch never started whole");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // SAFETY: sends SIGINT to a child this test spawned.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    std::thread::sleep(Duration::from_secs(5));
+    for host in ["web1", "web2", "web3"] {
+        assert!(!project.file(&format!("late-{host}")).exists(), "{host}'s command went on after Ctrl-C: {stderr}");
+    }
+    let journal = std::fs::read_to_string(&project.journals()[0]).unwrap();
+    let ended = journal.lines().filter(|l| l.contains("\"event\":\"step_finished\"")).count();
+    assert_eq!(ended, 3, "each item's end is journaled: {journal}");
+    assert!(journal.contains("\"status\":\"interrupted\""), "{journal}");
+}
+
 #[test]
 fn ctrl_c_stops_a_watch_cleanly_and_the_run_goes_on() {
     let project = Project::with_config(
