@@ -3,6 +3,8 @@
 //! command (`true`) on every host, twenty hosts at a time:
 //!
 //! - golive: 20 steps of `ssh::run_each(all, "true")` (forks = 20), whole run, journaled and fsynced
+//! - golive, per-host steps: 20 steps `step "sN" for host in hosts with #{ serial: 100 }`, each host's
+//!   instance its own journaled checkpoint (2,000 steps), run together twenty at a time as strands
 //! - a plain shell loop: one `ssh -M` master per host, then each step's 100 `ssh -o ControlPath=...` through
 //!   `xargs -P 20` (masters opened in the same timing)
 //! - pyinfra (`--parallel 20`) and Ansible (`forks = 20`, pipelining, the shell module), each in a throwaway
@@ -63,6 +65,18 @@ fn main() {
     let steps: String = (0..STEPS).map(|i| format!("step \"s{i}\" {{ ssh::run_each(all, \"true\"); }}\n")).collect();
     std::fs::write(dir.path().join("fan.rhai"), format!("let all = [{}];\n{steps}", names.join(", "))).unwrap();
     let golive = median((0..3).map(|_| timed(run_in(env!("CARGO_BIN_EXE_golive")).args(["-q", "fan.rhai"]))).collect());
+    let quoted: Vec<String> = addresses().map(|(name, _)| format!("\"{name}\"")).collect();
+    let per_host: String = (0..STEPS)
+        .map(|i| {
+            format!(
+                "step \"s{i}\" for host in hosts with #{{ serial: {HOSTS} }} {{ ssh::run(target(host), \"true\"); }}\n"
+            )
+        })
+        .collect();
+    std::fs::write(dir.path().join("per_host.rhai"), format!("let hosts = [{}];\n{per_host}", quoted.join(", ")))
+        .unwrap();
+    let per_host =
+        median((0..3).map(|_| timed(run_in(env!("CARGO_BIN_EXE_golive")).args(["-q", "per_host.rhai"]))).collect());
 
     // The shell loop over ssh masters.
     let sockets = dir.path().join("sockets");
@@ -84,6 +98,7 @@ fn main() {
 
     println!("fan-out over the fleet: {STEPS} steps x {HOSTS} hosts, {FORKS} at a time (median of 3 whole runs)");
     println!("  golive (journaled, fsynced)                 {golive:>7.2} s");
+    println!("  golive, per-host steps (2,000 checkpoints)  {per_host:>7.2} s");
     println!(
         "  shell loop, ssh -o ControlPath over masters {shell:>7.2} s   golive/loop {:.2}x (target <= 1.5x)",
         golive / shell

@@ -784,7 +784,8 @@ step "name" [with #{ timeout, retries, retry_delay, idempotent, section }] { ...
 step "name" for host in hosts [with #{ ..., canary: 1, max_fail: 0, serial: 1 }] { ... }
     The step once per item, each its own checkpoint "name [web2]". canary items run first and alone: a
     failure stops the rest; max_fail items may fail past the canary (failed verdicts at the end); serial
-    items form a batch, and failures are counted where a batch ends.
+    items form a batch that runs together (at most golive.toml's forks at once), and failures are
+    counted where a batch ends. The step ends with a summary line per item that did not succeed.
     (A step inside a Rhai for/while loop is refused: use this form.)
 
 check "name" [with #{ timeout, retries, retry_delay, required }] { true/false or #{ ok, actual, target } }
