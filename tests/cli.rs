@@ -254,9 +254,9 @@ const DIES_ONCE: &str = "local::run(\"echo ran >> log; test -e died || { touch d
 
 #[test]
 fn an_idempotent_step_in_doubt_is_rerun_by_itself() {
-    // Its first attempt kills golive and leaves a child running in its process group.
-    const DIES_LEAVING_A_CHILD: &str =
-        "local::run(\"echo ran >> log; test -e died || { touch died; sleep 2 & kill -9 $PPID; wait; }\")";
+    // Its first attempt kills golive and leaves a child running in its process group, one that ignores the
+    // TERM golive's guard sends when golive dies (the guard's KILL comes after its grace).
+    const DIES_LEAVING_A_CHILD: &str = "local::run(\"echo ran >> log; test -e died || { touch died; (trap '' TERM; sleep 2) & kill -9 $PPID; wait; }\")";
     let project = Project::new();
     project.write("doubt.rhai", &format!("step \"first\" {{ local::run(\"echo first >> log\"); }}\nstep \"deploy\" with #{{ idempotent: true }} {{ {DIES_LEAVING_A_CHILD}; }}\n"));
     let first = project.golive(&["doubt.rhai"]);
