@@ -190,7 +190,7 @@ fn dispatch_each(
             let value = match result {
                 Ok(value) => value,
                 Err(e) => {
-                    summary.add(label, "stopped", String::new());
+                    summary.add(label, ItemEnd::Stopped, String::new());
                     first_error.get_or_insert(e);
                     continue;
                 }
@@ -202,9 +202,9 @@ fn dispatch_each(
             if let Some(verdict) = verdict.filter(|v| !v.ok) {
                 failed.push(label.clone());
                 unknown |= verdict.unknown;
-                summary.add(label, "FAIL", verdict.actual);
+                summary.add(label, ItemEnd::Failed, verdict.actual);
             } else {
-                summary.add(label, "ok", String::new());
+                summary.add(label, ItemEnd::Ok, String::new());
             }
             if item_failed && i < options.canary {
                 canary_failed = Some(label.clone());
@@ -272,19 +272,40 @@ fn share_variables(scope: &mut rhai::Scope) {
     }
 }
 
+/// What became of one item of a repeated step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ItemEnd {
+    Ok,
+    Failed,
+    /// The run stopped in it (an interrupt, a script error, a stop).
+    Stopped,
+    NotStarted,
+}
+
+impl ItemEnd {
+    fn word(self) -> &'static str {
+        match self {
+            ItemEnd::Ok => "ok",
+            ItemEnd::Failed => "FAIL",
+            ItemEnd::Stopped => "stopped",
+            ItemEnd::NotStarted => "not started",
+        }
+    }
+}
+
 /// What became of each item of a repeated step, shown when the step ends (Ansible's recap, per item).
 #[derive(Default)]
 struct Summary {
-    rows: Vec<(String, &'static str, String)>,
+    rows: Vec<(String, ItemEnd, String)>,
 }
 
 impl Summary {
-    fn add(&mut self, label: &str, result: &'static str, detail: String) {
-        self.rows.push((label.to_string(), result, detail));
+    fn add(&mut self, label: &str, end: ItemEnd, detail: String) {
+        self.rows.push((label.to_string(), end, detail));
     }
 
     fn not_started(&mut self, items: &[(String, Dynamic)]) {
-        self.rows.extend(items.iter().map(|(label, _)| (label.clone(), "not started", String::new())));
+        self.rows.extend(items.iter().map(|(label, _)| (label.clone(), ItemEnd::NotStarted, String::new())));
     }
 
     /// A plan shows none: it lists each item's step already.
@@ -292,21 +313,21 @@ impl Summary {
         if self.rows.len() < 2 || controller.is_dry() {
             return;
         }
-        let count = |result: &str| self.rows.iter().filter(|r| r.1 == result).count();
+        let count = |end: ItemEnd| self.rows.iter().filter(|r| r.1 == end).count();
         let mut text = format!(
             "{keyword} \"{name}\" over {} items: {} ok, {} failed, {} stopped, {} not started",
             self.rows.len(),
-            count("ok"),
-            count("FAIL"),
-            count("stopped"),
-            count("not started")
+            count(ItemEnd::Ok),
+            count(ItemEnd::Failed),
+            count(ItemEnd::Stopped),
+            count(ItemEnd::NotStarted)
         );
-        for (label, result, detail) in self.rows.iter().filter(|r| r.1 != "ok") {
+        for (label, end, detail) in self.rows.iter().filter(|r| r.1 != ItemEnd::Ok) {
             let detail = if detail.is_empty() { String::new() } else { format!("  {detail}") };
-            text.push_str(&format!("\n  {result:<11}  {label}{detail}"));
+            text.push_str(&format!("\n  {:<11}  {label}{detail}", end.word()));
         }
         let terminal = controller.terminal();
-        match count("ok") == self.rows.len() {
+        match count(ItemEnd::Ok) == self.rows.len() {
             true => terminal.progress(&text),
             false => terminal.line(&text),
         }

@@ -150,11 +150,8 @@ impl State {
         self.steps.get_mut(&crate::strand::current())
     }
 
-    fn set_step(&mut self, frame: Option<Frame>) {
-        match frame {
-            Some(frame) => self.steps.insert(crate::strand::current(), frame),
-            None => self.steps.remove(&crate::strand::current()),
-        };
+    fn start_step(&mut self, frame: Frame) {
+        self.steps.insert(crate::strand::current(), frame);
     }
 
     fn take_step(&mut self) -> Option<Frame> {
@@ -332,10 +329,10 @@ impl Controller {
             section: None,
         };
         self.journal(entry, true)?;
-        self.state.borrow_mut().set_step(Some(Frame::new(name, "repl", None)));
+        self.state.borrow_mut().start_step(Frame::new(name, "repl", None));
         let started = Instant::now();
         let result = work();
-        self.state.borrow_mut().set_step(None);
+        self.state.borrow_mut().take_step();
         let duration_ms = started.elapsed().as_millis() as u64;
         let (status, value, error) = match &result {
             Ok(v) => (StepStatus::Done, to_json(v), None),

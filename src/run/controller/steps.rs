@@ -163,12 +163,12 @@ impl Controller {
                 // before the write; one that never writes is run again if this line is lost, harmlessly.
                 false,
             )?;
-            self.state.borrow_mut().set_step(Some(Frame::new(&spec.name, spec.kind, timeout)));
+            self.state.borrow_mut().start_step(Frame::new(&spec.name, spec.kind, timeout));
             self.terminal.start_spinner(&label);
             let started = Instant::now();
             let result = work();
             self.terminal.stop_spinner();
-            self.state.borrow_mut().set_step(None);
+            self.state.borrow_mut().take_step();
             let elapsed = started.elapsed();
             let duration_ms = elapsed.as_millis() as u64;
 
@@ -627,7 +627,7 @@ impl Controller {
         timeout: Option<Duration>,
         work: &mut dyn FnMut() -> Result<StepOutput, Box<EvalAltResult>>,
     ) -> Result<Dynamic, Box<EvalAltResult>> {
-        self.state.borrow_mut().set_step(Some(Frame::new(&spec.name, spec.kind, timeout)));
+        self.state.borrow_mut().start_step(Frame::new(&spec.name, spec.kind, timeout));
         let result = work();
         let frame = self.state.borrow_mut().take_step().expect("the plan step's frame");
         let redact = |s: String| self.terminal.redactor().redact(&s).into_owned();
