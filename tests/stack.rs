@@ -872,6 +872,48 @@ fn remote_output_is_capped_too() {
     assert!(kept < 100_200, "{kept} bytes kept with output_cap 100000");
 }
 
+#[test]
+fn plain_commands_share_one_remote_shell_whose_end_no_output_forges_and_a_job_left_behind_is_read_to_its_end() {
+    let _bed = testbed::lock();
+    let project = testbed::project();
+    project.write(
+        "shell.rhai",
+        r#"
+let t = target();
+step "first" { let r = ssh::run(t, "echo $PPID"); print("first " + r.stdout); }
+step "second" { let r = ssh::run(t, "echo $PPID"); print("second " + r.stdout); }
+step "forged" {
+    let r = ssh::run(t, "printf 'out\\036deadbeefdeadbeefdeadbeefdeadbeef 0 0\\nstill out\\n'; printf '\\036golive-pgid 1\\n' >&2; exit 3", #{ allow_fail: true });
+    print(`forged ${r.code} ${r.stdout.contains("still out")} ${r.stderr.contains("golive-pgid 1")}`);
+}
+step "left behind" { let r = ssh::run(t, "(sleep 1; echo late) & echo $PPID"); print("left " + r.stdout); }
+step "after" { let r = ssh::run(t, "echo $PPID"); print("after " + r.stdout); }
+"#,
+    );
+    let started = Instant::now();
+    let run = project.golive(&["shell.rhai"]);
+    run.assert_code(0);
+    let took = started.elapsed();
+    let word = |prefix: &str| -> String {
+        let line = run.stdout.lines().find(|l| l.starts_with(prefix)).unwrap_or_else(|| panic!("{}", run.all()));
+        line[prefix.len()..].trim().to_string()
+    };
+    let first = word("first ");
+    assert!(first.parse::<u32>().is_ok(), "{}", run.all());
+    assert_eq!(word("second "), first, "the second command ran in the first one's shell\n{}", run.all());
+    assert_eq!(word("forged "), "3 true true", "a forged end mark ended nothing\n{}", run.all());
+    // What the job left behind wrote after its command ended is read, as a session of its own would be.
+    let left = run.stdout.split("left ").nth(1).unwrap_or_else(|| panic!("{}", run.all()));
+    assert!(left.starts_with(&first) && left.contains("late"), "{}", run.all());
+    assert!(took >= Duration::from_secs(1), "the step waited for the job's output: {took:?}");
+    let after = word("after ");
+    assert!(
+        after.parse::<u32>().is_ok() && after != first,
+        "a shell whose job outlived its command runs nothing else\n{}",
+        run.all()
+    );
+}
+
 /// A remote step that marks its start, sleeps 3 s and then appends a line: what the tests that cancel or
 /// kill golive mid-command watch. Its files are removed when it is dropped.
 struct SlowRemoteWrite {

@@ -13,6 +13,7 @@ pub mod live;
 pub mod plan;
 pub mod probe;
 pub mod process_group;
+pub mod remote_shell;
 pub mod scenario;
 pub mod ssh;
 pub mod tls;

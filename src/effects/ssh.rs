@@ -8,7 +8,7 @@
 //! when golive exits in any way (SIGKILL included) the pipe closes, and the guard closes every master still
 //! open and removes the folder.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use openssh::{ControlPersist, KnownHosts, Session, SessionBuilder};
 use tokio::sync::Semaphore;
 
+use super::remote_shell::{self, RemoteShell};
 use super::{Access, Budget, EffectError, ExecOutput, process_group};
 
 use crate::config::Target;
@@ -42,6 +43,11 @@ pub struct SshConnector {
     control: Mutex<HashMap<String, Arc<Semaphore>>>,
     /// The guard that cleans up after golive, once a master was opened.
     guard: Mutex<Option<std::process::Child>>,
+    /// Per target: shells left running between commands (each holds one of its sessions).
+    shells: Mutex<HashMap<String, Vec<RemoteShell>>>,
+    /// Targets whose shells cannot run commands in sessions of their own (no `setsid`): every command
+    /// takes a session.
+    no_shell: Mutex<HashSet<String>>,
 }
 
 impl Default for SshConnector {
@@ -60,6 +66,8 @@ impl SshConnector {
             slots: Mutex::new(HashMap::new()),
             control: Mutex::new(HashMap::new()),
             guard: Mutex::new(None),
+            shells: Mutex::new(HashMap::new()),
+            no_shell: Mutex::new(HashSet::new()),
         }
     }
 
@@ -151,25 +159,26 @@ impl SshConnector {
         };
         // The remote command's process group, as soon as its shell reports it.
         let group = Mutex::new(None);
+        // Once golive has given up on the command (cancel, timeout), a write that reports its group later
+        // gets no go-ahead: reported as not started, it must not start.
+        let given_up = std::sync::atomic::AtomicBool::new(false);
         let work = async {
             let session = self.session(target).await?;
             let started = Instant::now();
             let tell = |pgid: u32| {
                 *group.lock().unwrap_or_else(|p| p.into_inner()) = Some(pgid);
-                budget.tell_started(&target.name, pgid)
+                !given_up.load(std::sync::atomic::Ordering::SeqCst) && budget.tell_started(&target.name, pgid)
             };
-            // sshd counts a session until it has closed it, a moment after its command ended: a new one
-            // right then may be refused. A refused session ran nothing, so golive asks again briefly
-            // (bounded by the step's timeout, which races this whole future).
-            let mut refusals = 0;
-            let result = loop {
-                let result = run_on(&session, line, stdin.clone(), access == Access::Write, &tell, cap, lines).await;
-                match result {
-                    Err(e) if refusals < 200 && with_source(&e).contains("Session open refused") => {
-                        refusals += 1;
-                        tokio::time::sleep(Duration::from_millis(10)).await;
-                    }
-                    other => break other,
+            let write = access == Access::Write;
+            let plain = stdin.is_none() && !stream && line.len() <= remote_shell::LONGEST_LINE;
+            let in_shell =
+                if plain { self.run_in_shell(target, &session, line, write, &tell, cap).await } else { None };
+            let result = match in_shell {
+                Some(result) => result,
+                None => {
+                    // Its session takes the place of a shell left waiting, within the target's sessions.
+                    drop(self.idle_shell(target, None));
+                    refused_again(|| run_on(&session, line, stdin.clone(), write, &tell, cap, lines)).await
                 }
             };
             match result {
@@ -198,6 +207,7 @@ impl SshConnector {
             _ = budget.cancel.cancelled() => EffectError::Cancelled,
             _ = &mut deadline => EffectError::TimedOut(budget.timeout.unwrap_or_default()),
         };
+        given_up.store(true, std::sync::atomic::Ordering::SeqCst);
         // Cancel means stop: the command's process group is stopped on the target before golive reports.
         let pgid = *group.lock().unwrap_or_else(|p| p.into_inner());
         let how = match (pgid, inside) {
@@ -217,6 +227,69 @@ impl SshConnector {
         // command never finds every session still taken.
         let _ = tokio::time::timeout(Duration::from_secs(2), &mut work).await;
         Err(EffectError::Stopped { cause: Box::new(ended), how })
+    }
+
+    /// Runs a plain command in one of the target's shells (`remote_shell`), started when none waits. None
+    /// when the target cannot have one: the command then takes a session of its own.
+    async fn run_in_shell(
+        &self,
+        target: &Target,
+        session: &Arc<Session>,
+        line: &str,
+        write: bool,
+        tell: &dyn Fn(u32) -> bool,
+        cap: usize,
+    ) -> Option<Result<Option<RawOutput>, openssh::Error>> {
+        let mut retried = false;
+        loop {
+            let (mut shell, waited) = match self.idle_shell(target, Some(session)) {
+                Some(shell) => (shell, true),
+                None if self.no_shell.lock().unwrap_or_else(|p| p.into_inner()).contains(&target.name) => return None,
+                None => match refused_again(|| RemoteShell::start(session)).await {
+                    Ok(Some(shell)) => (shell, false),
+                    Ok(None) => {
+                        self.no_shell.lock().unwrap_or_else(|p| p.into_inner()).insert(target.name.clone());
+                        return None;
+                    }
+                    Err(e) => return Some(Err(e)),
+                },
+            };
+            let lost = match shell.run(line, write, tell, cap).await {
+                Ok(ran) => {
+                    if ran.reusable {
+                        self.shells
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .entry(target.name.clone())
+                            .or_default()
+                            .push(shell);
+                    }
+                    return Some(Ok(ran.output));
+                }
+                // A shell that waited may have ended meanwhile; its command was never heard of, so it did
+                // not run (a write never got its go-ahead, a read never started): once more, in a new one.
+                Err(remote_shell::Failure::NotStarted(_)) if waited && !retried => {
+                    retried = true;
+                    continue;
+                }
+                Err(remote_shell::Failure::NotStarted(e) | remote_shell::Failure::Lost(e)) => e,
+            };
+            return Some(Err(match lost.kind() {
+                std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::BrokenPipe => openssh::Error::Disconnected,
+                _ => openssh::Error::ChildIo(lost),
+            }));
+        }
+    }
+
+    /// One of the target's waiting shells (on that master, when given); shells of a master no longer used
+    /// are dropped.
+    fn idle_shell(&self, target: &Target, on: Option<&Arc<Session>>) -> Option<RemoteShell> {
+        let mut shells = self.shells.lock().unwrap_or_else(|p| p.into_inner());
+        let waiting = shells.get_mut(&target.name)?;
+        if let Some(session) = on {
+            waiting.retain(|shell| shell.on(session));
+        }
+        waiting.pop()
     }
 
     /// Sends TERM to the remote process group, KILL after a grace period, and confirms it is gone: the
@@ -329,6 +402,9 @@ impl SshConnector {
 
     /// Closes every master (the end of a run).
     pub async fn close(&self) {
+        let shells: Vec<_> =
+            self.shells.lock().unwrap_or_else(|p| p.into_inner()).drain().flat_map(|(_, shells)| shells).collect();
+        futures::future::join_all(shells.into_iter().map(RemoteShell::close)).await;
         let slots: Vec<_> =
             self.sessions.lock().unwrap_or_else(|p| p.into_inner()).drain().map(|(_, (_, slot))| slot).collect();
         for slot in slots {
@@ -356,7 +432,7 @@ pub struct RawOutput {
 
 /// What the remote shell writes first on stderr: its pid, which is its process group (sshd starts each
 /// session's command in a session of its own), so golive can stop everything the command started.
-const GROUP_MARK: &str = "\u{1e}golive-pgid ";
+pub(super) const GROUP_MARK: &str = "\u{1e}golive-pgid ";
 
 const NOT_STARTED: &str = "it had not started on the target";
 
@@ -384,11 +460,17 @@ fn not_started(cause: EffectError) -> EffectError {
 
 /// What a write's shell reads before it runs its line: golive sends it once the journal holds where the
 /// command runs, so a golive killed before that leaves nothing running (the shell reads end-of-file and exits).
-const GO_AHEAD: &[u8] = b"go\n";
+pub(super) const GO_AHEAD: &[u8] = b"go\n";
+
+/// What a write's shell runs before its line: it waits for the go-ahead, and ends with 125 on anything else.
+/// `read` takes one line byte by byte from a pipe (POSIX), so what follows is the command's own stdin.
+pub(super) fn go_ahead_wait(go_ahead: bool) -> &'static str {
+    if go_ahead { "read -r golive_go && [ \"$golive_go\" = go ] || exit 125; " } else { "" }
+}
 
 /// What the first stderr lines of a remote shell said about its process group.
 #[derive(Debug, Clone, Copy, PartialEq)]
-enum Heard {
+pub(super) enum Heard {
     /// The group was reported and the journal keeps it.
     Kept,
     /// Reported, but the journal could not keep it.
@@ -410,9 +492,7 @@ async fn run_on(
     lines: Option<&dyn Fn(&str)>,
 ) -> Result<Option<RawOutput>, openssh::Error> {
     use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
-    // `read` takes one line byte by byte from a pipe (POSIX), so what follows is the command's own stdin.
-    let wait = if go_ahead { "read -r golive_go && [ \"$golive_go\" = go ] || exit 125; " } else { "" };
-    let wrapped = format!("printf '\\036golive-pgid %s\\n' $$ >&2; {wait}{line}");
+    let wrapped = format!("printf '\\036golive-pgid %s\\n' $$ >&2; {}{line}", go_ahead_wait(go_ahead));
     let mut command = Session::arc_raw_command(Arc::clone(session), wrapped);
     let piped = stdin.is_some() || go_ahead;
     command.stdin(if piped { openssh::Stdio::piped() } else { openssh::Stdio::null() });
@@ -490,6 +570,26 @@ async fn run_on(
             Ok(Some(RawOutput { code: 127, stdout: out, stderr: err, duration_ms: 0 }))
         }
         Err(e) => Err(e),
+    }
+}
+
+/// sshd counts a session until it has closed it, a moment after its command ended: a new one right then may
+/// be refused. A refused session ran nothing, so golive asks again briefly (bounded by the step's timeout,
+/// which races the whole command).
+async fn refused_again<T, F, Fut>(mut open: F) -> Result<T, openssh::Error>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, openssh::Error>>,
+{
+    let mut refusals = 0;
+    loop {
+        match open().await {
+            Err(e) if refusals < 200 && with_source(&e).contains("Session open refused") => {
+                refusals += 1;
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            other => return other,
+        }
     }
 }
 

@@ -1,0 +1,371 @@
+//! A long-lived shell per ssh session that runs a target's commands one after another: opening an ssh
+//! session costs the master, sshd and golive more than the command itself (`true` on a hundred hosts spent
+//! three quarters of the machine's time in ssh and sshd), so a plain command (no stdin, no streamed lines)
+//! goes to a shell already running on the target instead.
+//!
+//! The shell reads each command as a frame on its stdin and runs it exactly as a session of its own would:
+//! `setsid` gives it its own session and process group, whose id it reports first on stderr, and a write
+//! waits for golive's go-ahead before its line runs. When it ends, the shell writes an end mark with its exit
+//! status on stdout and on stderr. Marks and frames carry a random token that only golive and the shell know,
+//! so nothing a command prints can end its output early or change its status.
+//!
+//! A shell is used again only when its command left nothing behind. If its process group still has members
+//! (a background job that may still write), the shell ends after the marks and golive reads both streams to
+//! their end, as it would a session's: what the job writes is the command's output, and the step waits for
+//! it as it always did.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, ready};
+
+use openssh::{Child, ChildStderr, ChildStdin, ChildStdout, Session};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWriteExt, ReadBuf};
+
+use super::ssh::{GO_AHEAD, GROUP_MARK, Heard, RawOutput, go_ahead_wait};
+
+/// Longer command lines take a session of their own: the shell reads a frame a byte at a time.
+pub const LONGEST_LINE: usize = 8 * 1024;
+
+/// The shell, in POSIX sh (dash, busybox) with builtins only: no process of its own per command besides the
+/// command's. Its first stdin line is the token. Frames: `<token> r|w`, the command's lines, `<token>`.
+const SHELL: &str = r#"exec 3<&0
+IFS= read -r t || exit 0
+command -v setsid >/dev/null 2>&1 || { printf '\036%s no-setsid\n' "$t"; exit 0; }
+printf '\036%s ready\n' "$t"
+while IFS= read -r h; do
+  case "$h" in "$t r") w= ;; "$t w") w=1 ;; *) exit 0 ;; esac
+  l=
+  while IFS= read -r x; do [ "$x" = "$t" ] && break; l="$l$x
+"; done
+  if [ -n "$w" ]; then setsid sh -c "$l" <&3 3<&- & else setsid sh -c "$l" </dev/null 3<&- & fi
+  p=$!
+  wait $p
+  r=$?
+  kill -0 -$p 2>/dev/null && s=1 || s=0
+  printf '\036%s %s %s\n' "$t" $r $s
+  printf '\036%s %s %s\n' "$t" $r $s >&2
+  [ $s = 0 ] || exit 0
+done"#;
+
+/// No session or nothing after the frame was heard: nothing ran.
+#[derive(Debug)]
+pub enum Failure {
+    /// The shell's channel ended before the command reported its process group: it did not run.
+    NotStarted(std::io::Error),
+    /// It ended after: the command may have run.
+    Lost(std::io::Error),
+}
+
+/// A command's end as the shell reported it.
+pub struct Ran {
+    /// None when a write never got its go-ahead (the journal could not keep where it runs).
+    pub output: Option<RawOutput>,
+    /// Whether the shell may run another command.
+    pub reusable: bool,
+}
+
+pub struct RemoteShell {
+    session: Arc<Session>,
+    token: String,
+    child: Child<Arc<Session>>,
+    stdin: ChildStdin,
+    stdout: ChildStdout,
+    stderr: ChildStderr,
+}
+
+impl RemoteShell {
+    /// Starts the shell in a new session on the master. None when the target has no `setsid`.
+    pub async fn start(session: &Arc<Session>) -> Result<Option<RemoteShell>, openssh::Error> {
+        let token = random_token().map_err(openssh::Error::ChildIo)?;
+        let mut command = Session::arc_raw_command(Arc::clone(session), SHELL);
+        command.stdin(openssh::Stdio::piped());
+        command.stdout(openssh::Stdio::piped());
+        command.stderr(openssh::Stdio::piped());
+        let mut child = command.spawn().await?;
+        let mut stdin = child.stdin().take().expect("stdin is piped");
+        let mut stdout = child.stdout().take().expect("stdout is piped");
+        let stderr = child.stderr().take().expect("stderr is piped");
+        let greeting = async {
+            stdin.write_all(format!("{token}\n").as_bytes()).await?;
+            stdin.flush().await?;
+            let mark = end_mark(&token);
+            let mut until = UntilMark::new(&mut stdout, &mark);
+            // What a login shell's rc files print before the greeting is not any command's.
+            tokio::io::copy(&mut until, &mut tokio::io::sink()).await?;
+            Ok::<_, std::io::Error>(until.trailer().map(|(words, _)| words.to_vec()).unwrap_or_default())
+        };
+        let answer = match greeting.await {
+            Ok(answer) => answer,
+            // The shell's stderr says why it ended (a login refused by the account's shell).
+            Err(_) => return Err(openssh::Error::Disconnected),
+        };
+        if answer != b"ready" {
+            return Ok(None);
+        }
+        Ok(Some(RemoteShell { session: Arc::clone(session), token, child, stdin, stdout, stderr }))
+    }
+
+    /// Whether this shell runs on that master.
+    pub fn on(&self, session: &Arc<Session>) -> bool {
+        Arc::ptr_eq(&self.session, session)
+    }
+
+    /// Runs `line` as `ssh::run_on` would in a session of its own: the process group told first, a write's
+    /// line only after `tell_group` returned true, each output stream capped at `cap` bytes.
+    pub async fn run(
+        &mut self,
+        line: &str,
+        go_ahead: bool,
+        tell_group: &dyn Fn(u32) -> bool,
+        cap: usize,
+    ) -> Result<Ran, Failure> {
+        let token = &self.token;
+        let script =
+            format!("printf '\\036golive-pgid %s\\n' $$ >&2; {}exec </dev/null; {line}", go_ahead_wait(go_ahead));
+        let frame = format!("{token} {}\n{script}\n{token}\n", if go_ahead { "w" } else { "r" });
+        let mark = end_mark(token);
+        let (stdin, stdout, stderr) = (&mut self.stdin, &mut self.stdout, &mut self.stderr);
+        let sent = async {
+            stdin.write_all(frame.as_bytes()).await?;
+            stdin.flush().await
+        };
+        sent.await.map_err(Failure::NotStarted)?;
+        let (told, heard) = tokio::sync::oneshot::channel::<Heard>();
+        let told = std::sync::Mutex::new(Some(told));
+        let feed = async {
+            if !go_ahead {
+                return Ok::<_, std::io::Error>(true);
+            }
+            match heard.await.unwrap_or(Heard::NoMark) {
+                Heard::Kept => {
+                    stdin.write_all(GO_AHEAD).await?;
+                    stdin.flush().await?;
+                    Ok(true)
+                }
+                // Anything but the go-ahead makes the waiting command end (status 125) without running.
+                Heard::NotKept => {
+                    stdin.write_all(b"no\n").await?;
+                    stdin.flush().await?;
+                    Ok(false)
+                }
+                Heard::NoMark => Ok(true),
+            }
+        };
+        let mut out_until = UntilMark::new(stdout, &mark);
+        let read_out = super::capture::read_capped(&mut out_until, cap);
+        let mut err_until = UntilMark::new(stderr, &mark);
+        let heard_mark = std::cell::Cell::new(false);
+        let read_err = async {
+            let mut reader = tokio::io::BufReader::new(&mut err_until);
+            let mut before = Vec::new();
+            let heard = loop {
+                let mut line = Vec::new();
+                if reader.read_until(b'\n', &mut line).await? == 0 {
+                    break Heard::NoMark;
+                }
+                let text = String::from_utf8_lossy(&line);
+                if let Some(id) = text.strip_prefix(GROUP_MARK).and_then(|rest| rest.trim().parse::<u32>().ok()) {
+                    heard_mark.set(true);
+                    break if tell_group(id) { Heard::Kept } else { Heard::NotKept };
+                }
+                if before.len() < cap {
+                    before.extend_from_slice(&line);
+                }
+            };
+            if let Some(told) = told.lock().unwrap_or_else(|p| p.into_inner()).take() {
+                let _ = told.send(heard);
+            }
+            let rest = super::capture::read_capped(&mut reader, cap.saturating_sub(before.len())).await?;
+            before.extend(rest);
+            Ok(before)
+        };
+        let joined = tokio::try_join!(feed, read_out, read_err);
+        let (went, out, err) =
+            joined.map_err(|e| if heard_mark.get() { Failure::Lost(e) } else { Failure::NotStarted(e) })?;
+        let lost = || Failure::Lost(std::io::ErrorKind::UnexpectedEof.into());
+        let (words, out_after) = out_until.trailer().map(|(w, a)| (w.to_vec(), a.to_vec())).ok_or_else(lost)?;
+        let err_after = err_until.trailer().map(|(_, a)| a.to_vec()).ok_or_else(lost)?;
+        let words = String::from_utf8_lossy(&words).into_owned();
+        let mut words = words.split(' ');
+        let code = words.next().and_then(|c| c.parse::<i64>().ok()).unwrap_or(255);
+        let survivors = words.next() != Some("0");
+        let (mut out, mut err) = (out, err);
+        out.extend(out_after.iter().take(cap.saturating_sub(out.len())));
+        err.extend(err_after.iter().take(cap.saturating_sub(err.len())));
+        if survivors {
+            // The shell has ended: the streams end when the group's last writer closes them.
+            let more = tokio::try_join!(
+                super::capture::read_capped(&mut self.stdout, cap.saturating_sub(out.len())),
+                super::capture::read_capped(&mut self.stderr, cap.saturating_sub(err.len())),
+            );
+            let (more_out, more_err) = more.map_err(Failure::Lost)?;
+            out.extend(more_out);
+            err.extend(more_err);
+        }
+        // Output after the marks from outside the group: the shell is not trusted with another command.
+        let reusable = !survivors && out_after.is_empty() && err_after.is_empty();
+        if !went {
+            return Ok(Ran { output: None, reusable });
+        }
+        Ok(Ran { output: Some(RawOutput { code, stdout: out, stderr: err, duration_ms: 0 }), reusable })
+    }
+
+    /// Ends the shell: it reads end-of-file and exits.
+    pub async fn close(self) {
+        drop(self.stdin);
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(2), self.child.wait()).await;
+    }
+}
+
+fn end_mark(token: &str) -> Vec<u8> {
+    format!("\u{1e}{token} ").into_bytes()
+}
+
+/// 128 random bits, in hex: what no command's output can guess.
+fn random_token() -> std::io::Result<String> {
+    let mut bytes = [0u8; 16];
+    std::io::Read::read_exact(&mut std::fs::File::open("/dev/urandom")?, &mut bytes)?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// A stream read up to an end mark: what comes before the mark, then end-of-file. The words after the mark,
+/// up to its line break, are its trailer. End-of-file before the mark is an error.
+pub struct UntilMark<'a, R> {
+    inner: &'a mut R,
+    mark: &'a [u8],
+    held: Vec<u8>,
+    trailer: Option<Vec<u8>>,
+    ended: bool,
+}
+
+impl<'a, R> UntilMark<'a, R> {
+    pub fn new(inner: &'a mut R, mark: &'a [u8]) -> UntilMark<'a, R> {
+        UntilMark { inner, mark, held: Vec::new(), trailer: None, ended: false }
+    }
+
+    /// The words after the mark, and what followed their line; None before the mark's line ended.
+    pub fn trailer(&self) -> Option<(&[u8], &[u8])> {
+        if !self.ended {
+            return None;
+        }
+        let trailer = self.trailer.as_deref()?;
+        let end = trailer.iter().position(|b| *b == b'\n')?;
+        Some((&trailer[..end], &trailer[end + 1..]))
+    }
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    let first = *needle.first()?;
+    let mut from = 0;
+    while let Some(at) = haystack[from..].iter().position(|b| *b == first) {
+        let at = from + at;
+        if haystack[at..].starts_with(needle) {
+            return Some(at);
+        }
+        from = at + 1;
+    }
+    None
+}
+
+/// Where the bytes that may begin the mark start (held until more arrive); the end when none may.
+fn mark_may_begin(held: &[u8], mark: &[u8]) -> usize {
+    let from = held.len().saturating_sub(mark.len() - 1);
+    (from..held.len()).find(|at| mark.starts_with(&held[*at..])).unwrap_or(held.len())
+}
+
+/// Reads what `inner` has into `into`: the count, 0 at its end.
+fn poll_more<R: AsyncRead + Unpin>(
+    inner: &mut R,
+    cx: &mut Context<'_>,
+    into: &mut Vec<u8>,
+) -> Poll<std::io::Result<usize>> {
+    let mut chunk = [0u8; 8 * 1024];
+    let mut buf = ReadBuf::new(&mut chunk);
+    ready!(Pin::new(inner).poll_read(cx, &mut buf))?;
+    into.extend_from_slice(buf.filled());
+    Poll::Ready(Ok(buf.filled().len()))
+}
+
+impl<R: AsyncRead + Unpin> AsyncRead for UntilMark<'_, R> {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+        let this = self.get_mut();
+        let eof =
+            || std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "the remote shell ended before its end mark");
+        loop {
+            if this.ended || buf.remaining() == 0 {
+                return Poll::Ready(Ok(()));
+            }
+            if let Some(trailer) = &mut this.trailer {
+                if trailer.contains(&b'\n') {
+                    this.ended = true;
+                    continue;
+                }
+                if ready!(poll_more(this.inner, cx, trailer))? == 0 {
+                    return Poll::Ready(Err(eof()));
+                }
+                continue;
+            }
+            let found = find(&this.held, this.mark);
+            let safe = found.unwrap_or_else(|| mark_may_begin(&this.held, this.mark));
+            if safe > 0 {
+                let n = safe.min(buf.remaining());
+                buf.put_slice(&this.held[..n]);
+                this.held.drain(..n);
+                return Poll::Ready(Ok(()));
+            }
+            if found.is_some() {
+                this.trailer = Some(this.held.split_off(this.mark.len()));
+                this.held.clear();
+                continue;
+            }
+            if ready!(poll_more(this.inner, cx, &mut this.held))? == 0 {
+                return Poll::Ready(Err(eof()));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncReadExt;
+
+    async fn until(stream: &[u8], mark: &[u8]) -> (std::io::Result<Vec<u8>>, Option<(Vec<u8>, Vec<u8>)>) {
+        let mut inner = stream;
+        let mut until = UntilMark::new(&mut inner, mark);
+        let mut out = Vec::new();
+        let read = until.read_to_end(&mut out).await.map(|_| out);
+        let trailer = until.trailer().map(|(w, a)| (w.to_vec(), a.to_vec()));
+        (read, trailer)
+    }
+
+    #[tokio::test]
+    async fn output_ends_at_the_mark_and_its_trailer_is_kept() {
+        let (out, trailer) = until(b"hello\nno newline\x1etok 3 0\n", b"\x1etok ").await;
+        assert_eq!(out.unwrap(), b"hello\nno newline");
+        assert_eq!(trailer, Some((b"3 0".to_vec(), Vec::new())));
+    }
+
+    #[tokio::test]
+    async fn a_near_mark_is_output_and_what_follows_the_trailer_is_said() {
+        let (out, trailer) = until(b"\x1eto\x1etox\x1etok 0 0\nlate", b"\x1etok ").await;
+        assert_eq!(out.unwrap(), b"\x1eto\x1etox");
+        assert_eq!(trailer, Some((b"0 0".to_vec(), b"late".to_vec())));
+    }
+
+    #[test]
+    fn only_bytes_that_may_begin_the_mark_are_held_back() {
+        assert_eq!(mark_may_begin(b"\x1egolive-pgid 12\n", b"\x1etok "), 16);
+        assert_eq!(mark_may_begin(b"out\x1eto", b"\x1etok "), 3);
+        assert_eq!(mark_may_begin(b"", b"\x1etok "), 0);
+    }
+
+    #[tokio::test]
+    async fn the_end_of_the_stream_before_the_mark_is_an_error() {
+        let (out, trailer) = until(b"partial output \x1eto", b"\x1etok ").await;
+        assert_eq!(out.unwrap_err().kind(), std::io::ErrorKind::UnexpectedEof);
+        assert_eq!(trailer, None);
+        let (out, _) = until(b"x\x1etok 0 0", b"\x1etok ").await;
+        assert!(out.is_err(), "a trailer without its line break is not an end");
+    }
+}
