@@ -914,6 +914,43 @@ step "after" { let r = ssh::run(t, "echo $PPID"); print("after " + r.stdout); }
     );
 }
 
+#[test]
+fn a_plain_command_runs_in_the_login_shell_as_one_with_stdin_does_in_a_session_of_its_own() {
+    let _bed = testbed::lock();
+    let project = testbed::project();
+    // `[[ ]]` is bash's: under the /bin/sh user both forms fail alike, under the bash user both pass.
+    project.write(
+        "login_shell.rhai",
+        r#"
+fn both(name) {
+    let t = target(name);
+    let in_shell = ssh::run(t, "[[ -n x ]] && echo bash-syntax", #{ allow_fail: true });
+    let own = ssh::run(t, "[[ -n x ]] && echo bash-syntax", #{ allow_fail: true, stdin: "" });
+    print(`${name} shared ${in_shell.code} ${in_shell.stdout}`);
+    print(`${name} own ${own.code} ${own.stdout}`);
+    // Two plain commands in one shell: the same parent.
+    let first = ssh::run(t, "echo $PPID");
+    let second = ssh::run(t, "echo $PPID");
+    print(`${name} one shell ${first.stdout == second.stdout}`);
+}
+step "sh" { both("rehearsal"); }
+step "bash" { both("bash_login"); }
+"#,
+    );
+    let run = project.golive(&["login_shell.rhai"]);
+    run.assert_code(0);
+    let said = |prefix: &str| -> String {
+        let line = run.stdout.lines().find(|l| l.starts_with(prefix)).unwrap_or_else(|| panic!("{}", run.all()));
+        line[prefix.len()..].trim().to_string()
+    };
+    assert_eq!(said("bash_login own "), "0 bash-syntax", "{}", run.all());
+    assert_eq!(said("bash_login shared "), "0 bash-syntax", "the login shell ran the plain command\n{}", run.all());
+    assert_eq!(said("rehearsal shared "), said("rehearsal own "), "{}", run.all());
+    assert!(said("rehearsal own ").starts_with("127"), "/bin/sh knows no [[: {}", run.all());
+    assert_eq!(said("bash_login one shell "), "true", "{}", run.all());
+    assert_eq!(said("rehearsal one shell "), "true", "{}", run.all());
+}
+
 /// A remote step that marks its start, sleeps 3 s and then appends a line: what the tests that cancel or
 /// kill golive mid-command watch. Its files are removed when it is dropped.
 struct SlowRemoteWrite {

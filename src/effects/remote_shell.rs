@@ -28,16 +28,18 @@ pub const LONGEST_LINE: usize = 8 * 1024;
 
 /// The shell, in POSIX sh (dash, busybox) with builtins only: no process of its own per command besides the
 /// command's. Its first stdin line is the token. Frames: `<token> r|w`, the command's lines, `<token>`.
+/// Each command runs in the user's login shell (`$SHELL`, which sshd sets), as in a session of its own.
 const SHELL: &str = r#"exec 3<&0
 IFS= read -r t || exit 0
 command -v setsid >/dev/null 2>&1 || { printf '\036%s no-setsid\n' "$t"; exit 0; }
+c=${SHELL:-/bin/sh}
 printf '\036%s ready\n' "$t"
 while IFS= read -r h; do
   case "$h" in "$t r") w= ;; "$t w") w=1 ;; *) exit 0 ;; esac
   l=
   while IFS= read -r x; do [ "$x" = "$t" ] && break; l="$l$x
 "; done
-  if [ -n "$w" ]; then setsid sh -c "$l" <&3 3<&- & else setsid sh -c "$l" </dev/null 3<&- & fi
+  if [ -n "$w" ]; then setsid "$c" -c "$l" <&3 3<&- & else setsid "$c" -c "$l" </dev/null 3<&- & fi
   p=$!
   wait $p
   r=$?

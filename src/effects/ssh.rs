@@ -247,11 +247,12 @@ impl SshConnector {
                 None if self.no_shell.lock().unwrap_or_else(|p| p.into_inner()).contains(&target.name) => return None,
                 None => match refused_again(|| RemoteShell::start(session)).await {
                     Ok(Some(shell)) => (shell, false),
-                    Ok(None) => {
+                    // No setsid, or a shell that ended before its greeting (a login shell that is not POSIX,
+                    // a forced command): nothing ran, and a session of its own says what is wrong, if anything.
+                    Ok(None) | Err(_) => {
                         self.no_shell.lock().unwrap_or_else(|p| p.into_inner()).insert(target.name.clone());
                         return None;
                     }
-                    Err(e) => return Some(Err(e)),
                 },
             };
             let lost = match shell.run(line, write, tell, cap).await {

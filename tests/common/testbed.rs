@@ -112,8 +112,10 @@ pub fn project() -> Project {
         ("unknown_key", format!("known_hosts = \"{ssh}/known_hosts_empty\"")),
         ("changed_key", format!("known_hosts = \"{ssh}/known_hosts_wrong\"")),
         ("wrong_user", format!("known_hosts = \"{ssh}/known_hosts\"\nuser = \"no-such-user\"")),
+        // The same host as `rehearsal`, reached as a user whose login shell is bash, not /bin/sh.
+        ("bash_login", format!("known_hosts = \"{ssh}/known_hosts\"\nuser = \"golive-bash\"")),
     ] {
-        let user = if name == "wrong_user" { "" } else { "user = \"golive\"\n" };
+        let user = if matches!(name, "wrong_user" | "bash_login") { "" } else { "user = \"golive\"\n" };
         config.push_str(&format!(
             "\n[targets.{name}]\nrehearsal = true\nhost = \"127.0.0.1\"\nport = 2201\n{user}identity_file = \"{ssh}/client_ed25519\"\n{extra}\nproject_dir = \"{ROOT}/project\"\ncompose = \"v1\"\n"
         ));

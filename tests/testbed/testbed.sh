@@ -1,7 +1,7 @@
 #!/bin/sh
 # The test bed, shared by the tests, the rehearsal target in golive.toml and CI:
-#   - a throwaway sshd on 127.0.0.1:2201, user `golive` (unprivileged, /bin/sh, in the docker group),
-#     key-only, strict host keys (known_hosts written from the host key, no trust on first use); and the
+#   - a throwaway sshd on 127.0.0.1:2201, user `golive` (unprivileged, /bin/sh, in the docker group) and
+#     user `golive-bash` (the same key, /bin/bash: a login shell other than /bin/sh), key-only, strict host keys (known_hosts written from the host key, no trust on first use); and the
 #     fleet: the same on 127.0.0.2 to 127.0.0.101, port 2202 (known_hosts_fleet), a hundred hosts to a client;
 #   - the stand-in Drupal stack: images built FROM scratch with busybox-static (nothing is pulled),
 #     tagged jaraba/drupal:11-prod (release "new") and jaraba/drupal:11-prod-backup (release "backup");
@@ -26,6 +26,7 @@ PORT=${GOLIVE_TESTBED_PORT:-2201}
 D=$T/ssh
 P=$T/project
 TUSER=golive
+TUSER_BASH=golive-bash
 # The off-site S3's keys (the S3 double does not check them; golive and backup.sh sign with them all the same).
 S3_KEY_ID=AKIAGOLIVEREHEARSAL01
 S3_SECRET=golive-rehearsal-s3-secret-0001
@@ -61,16 +62,26 @@ flock 9
 alive() { [ -n "$1" ] && [ -d "/proc/$1" ]; }
 sshd_running() { [ -f "$D/sshd.bgpid" ] && alive "$(cat "$D/sshd.bgpid")"; }
 
-setup_sshd() {
+# The users, on every `up`: a bed set up before a user was added gets it too.
+setup_users() {
   mkdir -p "$D" && chmod 755 "$T" "$D"
-  mkdir -p -m 0755 /run/sshd
   if ! id "$TUSER" >/dev/null 2>&1; then
     useradd --system --home-dir "$D/home" --create-home --shell /bin/sh "$TUSER"
   fi
   # The user may outlive the test bed's folder (a reboot clears /tmp): its home must exist all the same.
   mkdir -p "$D/home" && chown "$TUSER" "$D/home"
   usermod -p '*' "$TUSER"                       # no password, but not locked (UsePAM no refuses '!')
+  if ! id "$TUSER_BASH" >/dev/null 2>&1; then
+    useradd --system --home-dir "$D/home-bash" --create-home --shell /bin/bash "$TUSER_BASH"
+  fi
+  mkdir -p "$D/home-bash" && chown "$TUSER_BASH" "$D/home-bash"
+  usermod -p '*' "$TUSER_BASH"
   getent group docker >/dev/null && usermod -aG docker "$TUSER"
+  return 0
+}
+
+setup_sshd() {
+  mkdir -p -m 0755 /run/sshd
   [ -f "$D/host_ed25519" ] || ssh-keygen -q -t ed25519 -N '' -C golive-testbed-host -f "$D/host_ed25519"
   [ -f "$D/client_ed25519" ] || ssh-keygen -q -t ed25519 -N '' -C golive-testbed-client -f "$D/client_ed25519"
   [ -f "$D/other_host_ed25519" ] || ssh-keygen -q -t ed25519 -N '' -C golive-testbed-other -f "$D/other_host_ed25519"
@@ -514,6 +525,7 @@ watchdog() {
 
 case "${1:-up}" in
   up)
+    setup_users
     [ -f "$D/sshd_config" ] || setup_sshd
     start_sshd
     start_fleet
