@@ -17,6 +17,10 @@
 //! has no post-quantum kex). OpenSSH's default, sntrup761x25519-sha512, costs its client about 65 ms of CPU
 //! more per connection (a hundred connections: 6.5 s of CPU on the 2-core machine); golive with that default
 //! is measured too, on its own line.
+//!
+//! The fleet's user `golive` has /bin/sh (dash) for login shell, where golive's shared remote shell starts
+//! each command under `setsid`; the same hosts' user `golive-bash` has bash, where it runs each command in a
+//! job-control subshell instead. golive and pyinfra are measured as both.
 
 use std::path::Path;
 use std::process::Command;
@@ -26,6 +30,9 @@ const BED: &str = "/tmp/golive-testbed";
 const HOSTS: u32 = 100;
 const STEPS: usize = 20;
 const FORKS: usize = 20;
+/// The fleet's user, whose login shell is /bin/sh, and the same hosts' user whose login shell is bash.
+const USER: &str = "golive";
+const BASH_USER: &str = "golive-bash";
 /// The key exchange paramiko (pyinfra) negotiates with OpenSSH: every tool here uses it.
 const KEX: &str = "curve25519-sha256";
 
@@ -63,12 +70,12 @@ fn main() {
     // golive
     let kex_config = dir.path().join("kex_config");
     std::fs::write(&kex_config, format!("Host *\n  KexAlgorithms {KEX}\n")).unwrap();
-    let golive_toml = |same_kex: bool| {
+    let golive_toml = |same_kex: bool, user: &str| {
         let mut config = format!("default_target = \"local\"\nforks = {FORKS}\n[targets.local]\nkind = \"local\"\n");
         let kex = if same_kex { format!("ssh_config = \"{}\"\n", kex_config.display()) } else { String::new() };
         for (name, address) in addresses() {
             config.push_str(&format!(
-                "\n[targets.{name}]\nhost = \"{address}\"\nport = 2202\nuser = \"golive\"\nidentity_file = \"{ssh}/client_ed25519\"\nknown_hosts = \"{ssh}/known_hosts_fleet\"\n{kex}"
+                "\n[targets.{name}]\nhost = \"{address}\"\nport = 2202\nuser = \"{user}\"\nidentity_file = \"{ssh}/client_ed25519\"\nknown_hosts = \"{ssh}/known_hosts_fleet\"\n{kex}"
             ));
         }
         std::fs::write(dir.path().join("golive.toml"), config).unwrap();
@@ -76,10 +83,13 @@ fn main() {
     let names: Vec<String> = addresses().map(|(name, _)| format!("target(\"{name}\")")).collect();
     let steps: String = (0..STEPS).map(|i| format!("step \"s{i}\" {{ ssh::run_each(all, \"true\"); }}\n")).collect();
     std::fs::write(dir.path().join("fan.rhai"), format!("let all = [{}];\n{steps}", names.join(", "))).unwrap();
-    golive_toml(false);
+    golive_toml(false, USER);
     let golive_default_kex =
         median((0..3).map(|_| timed(run_in(env!("CARGO_BIN_EXE_golive")).args(["-q", "fan.rhai"]))).collect());
-    golive_toml(true);
+    golive_toml(true, BASH_USER);
+    let golive_bash =
+        median((0..3).map(|_| timed(run_in(env!("CARGO_BIN_EXE_golive")).args(["-q", "fan.rhai"]))).collect());
+    golive_toml(true, USER);
     let golive = median((0..3).map(|_| timed(run_in(env!("CARGO_BIN_EXE_golive")).args(["-q", "fan.rhai"]))).collect());
     let quoted: Vec<String> = addresses().map(|(name, _)| format!("\"{name}\"")).collect();
     let per_host: String = (0..STEPS)
@@ -99,7 +109,7 @@ fn main() {
     std::fs::create_dir_all(&sockets).unwrap();
     let options = format!(
         "-o BatchMode=yes -o IdentitiesOnly=yes -i {ssh}/client_ed25519 -o UserKnownHostsFile={ssh}/known_hosts_fleet \
-         -o StrictHostKeyChecking=yes -o KexAlgorithms={KEX} -o ControlPath={}/%h -p 2202 -l golive",
+         -o StrictHostKeyChecking=yes -o KexAlgorithms={KEX} -o ControlPath={}/%h -p 2202 -l {USER}",
         sockets.display()
     );
     let hosts: Vec<String> = addresses().map(|(_, address)| address).collect();
@@ -126,34 +136,48 @@ fn main() {
     let venv = std::env::var("GOLIVE_PYINFRA_VENV").unwrap_or_else(|_| "/tmp/golive-pyinfra-venv".into());
     let pyinfra_bin = Path::new(&venv).join("bin/pyinfra");
     if pyinfra_bin.exists() {
-        let inventory: String = addresses()
-            .map(|(name, address)| {
-                format!(
-                    "    (\"{name}\", {{\"ssh_hostname\": \"{address}\", \"ssh_port\": 2202, \"ssh_user\": \"golive\", \
-                     \"ssh_key\": \"{ssh}/client_ed25519\", \"ssh_known_hosts_file\": \"{ssh}/known_hosts_fleet\", \
-                     \"ssh_strict_host_key_checking\": \"yes\"}}),\n"
-                )
-            })
-            .collect();
-        std::fs::write(dir.path().join("inventory.py"), format!("hosts = [\n{inventory}]\n")).unwrap();
+        let inventory = |user: &str| -> String {
+            let hosts: String = addresses()
+                .map(|(name, address)| {
+                    format!(
+                        "    (\"{name}\", {{\"ssh_hostname\": \"{address}\", \"ssh_port\": 2202, \"ssh_user\": \"{user}\", \
+                         \"ssh_key\": \"{ssh}/client_ed25519\", \"ssh_known_hosts_file\": \"{ssh}/known_hosts_fleet\", \
+                         \"ssh_strict_host_key_checking\": \"yes\"}}),\n"
+                    )
+                })
+                .collect();
+            format!("hosts = [\n{hosts}]\n")
+        };
+        std::fs::write(dir.path().join("inventory.py"), inventory(USER)).unwrap();
+        std::fs::write(dir.path().join("inventory_bash.py"), inventory(BASH_USER)).unwrap();
         let operations: String =
             (0..STEPS).map(|i| format!("server.shell(name=\"s{i}\", commands=[\"true\"])\n")).collect();
         std::fs::write(dir.path().join("deploy.py"), format!("from pyinfra.operations import server\n{operations}"))
             .unwrap();
-        let pyinfra = median(
-            (0..3)
-                .map(|_| {
-                    timed(
-                        Command::new(&pyinfra_bin)
-                            .args(["-y", "--parallel", &FORKS.to_string(), "inventory.py", "deploy.py"])
-                            .current_dir(dir.path()),
-                    )
-                })
-                .collect(),
-        );
+        let pyinfra_on = |inventory: &str| {
+            median(
+                (0..3)
+                    .map(|_| {
+                        timed(
+                            Command::new(&pyinfra_bin)
+                                .args(["-y", "--parallel", &FORKS.to_string(), inventory, "deploy.py"])
+                                .current_dir(dir.path()),
+                        )
+                    })
+                    .collect(),
+            )
+        };
+        let pyinfra = pyinfra_on("inventory.py");
+        let pyinfra_bash = pyinfra_on("inventory_bash.py");
         println!(
             "  pyinfra --parallel {FORKS}                       {pyinfra:>7.2} s   pyinfra/golive {:.2}x (target >= 2x)",
             pyinfra / golive
+        );
+        println!("  as {BASH_USER}, whose login shell is bash:");
+        println!("    golive                                    {golive_bash:>7.2} s");
+        println!(
+            "    pyinfra --parallel {FORKS}                     {pyinfra_bash:>7.2} s   pyinfra/golive {:.2}x",
+            pyinfra_bash / golive_bash
         );
     } else {
         println!(

@@ -787,34 +787,38 @@ fn effects_finished(journal: &str, needle: &str) -> usize {
 
 /// Processes of the test user whose command line holds `needle`.
 fn remote_processes(needle: &str) -> String {
-    let out = std::process::Command::new("pgrep").args(["-a", "-u", "golive", "-f", needle]).output().unwrap();
+    let out =
+        std::process::Command::new("pgrep").args(["-a", "-u", "golive,golive-bash", "-f", needle]).output().unwrap();
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 #[test]
 fn a_step_timeout_stops_the_remote_command_and_a_retry_never_runs_beside_it() {
     let _bed = testbed::lock();
-    let project = testbed::project();
-    let file = format!("/tmp/golive-cancel-{}", std::process::id());
-    let _ = std::fs::remove_file(&file);
-    project.write(
-        "slow.rhai",
-        &format!("step \"slow write\" with #{{ timeout: \"2s\", retries: 2, retry_delay: \"100ms\" }} {{ ssh::run(target(), \"sleep 5; echo x >> {file}\"); }}\n"),
-    );
-    let run = project.golive(&["slow.rhai"]);
-    run.assert_code(1);
-    let stopped = run
-        .stderr
-        .lines()
-        .filter(|l| l.starts_with("  FAIL") && l.contains("stopped on `rehearsal` (process group"))
-        .count();
-    assert_eq!(stopped, 3, "{}", run.stderr);
-    assert_eq!(remote_processes(&file), "", "the remote command outlived the step");
-    std::thread::sleep(Duration::from_secs(6));
-    assert!(!std::path::Path::new(&file).exists(), "a timed-out remote command wrote later");
-    let journal = std::fs::read_to_string(project.journals().pop().unwrap()).unwrap();
-    let journaled = effects_finished(&journal, "TERM, gone");
-    assert_eq!(journaled, 3, "each attempt's stop is journaled:\n{journal}");
+    // A login shell of /bin/sh (each command under setsid) and of bash (each in a job-control subshell).
+    for name in ["rehearsal", "bash_login"] {
+        let project = testbed::project();
+        let file = format!("/tmp/golive-cancel-{}-{name}", std::process::id());
+        let _ = std::fs::remove_file(&file);
+        project.write(
+            "slow.rhai",
+            &format!("step \"slow write\" with #{{ timeout: \"2s\", retries: 2, retry_delay: \"100ms\" }} {{ ssh::run(target(\"{name}\"), \"(sleep 5; echo x >> {file}) & sleep 5; echo x >> {file}\"); }}\n"),
+        );
+        let run = project.golive(&["slow.rhai"]);
+        run.assert_code(1);
+        let stopped = run
+            .stderr
+            .lines()
+            .filter(|l| l.starts_with("  FAIL") && l.contains(&format!("stopped on `{name}` (process group")))
+            .count();
+        assert_eq!(stopped, 3, "{}", run.stderr);
+        assert_eq!(remote_processes(&file), "", "{name}: the remote command or its job outlived the step");
+        std::thread::sleep(Duration::from_secs(6));
+        assert!(!std::path::Path::new(&file).exists(), "{name}: a timed-out remote command wrote later");
+        let journal = std::fs::read_to_string(project.journals().pop().unwrap()).unwrap();
+        let journaled = effects_finished(&journal, "TERM, gone");
+        assert_eq!(journaled, 3, "{name}: each attempt's stop is journaled:\n{journal}");
+    }
 }
 
 #[test]
@@ -875,11 +879,18 @@ fn remote_output_is_capped_too() {
 #[test]
 fn plain_commands_share_one_remote_shell_whose_end_no_output_forges_and_a_job_left_behind_is_read_to_its_end() {
     let _bed = testbed::lock();
+    // The shell's pid, as a command sees it: its parent under setsid (/bin/sh), `$$` in bash's subshells.
+    for (name, shell_pid) in [("rehearsal", "$PPID"), ("bash_login", "$$")] {
+        one_shared_shell(name, shell_pid);
+    }
+}
+
+fn one_shared_shell(name: &str, shell_pid: &str) {
     let project = testbed::project();
     project.write(
         "shell.rhai",
-        r#"
-let t = target();
+        &r#"
+let t = target("NAME");
 step "first" { let r = ssh::run(t, "echo $PPID"); print("first " + r.stdout); }
 step "second" { let r = ssh::run(t, "echo $PPID"); print("second " + r.stdout); }
 step "forged" {
@@ -888,7 +899,9 @@ step "forged" {
 }
 step "left behind" { let r = ssh::run(t, "(sleep 1; echo late) & echo $PPID"); print("left " + r.stdout); }
 step "after" { let r = ssh::run(t, "echo $PPID"); print("after " + r.stdout); }
-"#,
+"#
+        .replace("NAME", name)
+        .replace("$PPID", shell_pid),
     );
     let started = Instant::now();
     let run = project.golive(&["shell.rhai"]);
@@ -928,9 +941,10 @@ fn both(name) {
     let own = ssh::run(t, "[[ -n x ]] && echo bash-syntax", #{ allow_fail: true, stdin: "" });
     print(`${name} shared ${in_shell.code} ${in_shell.stdout}`);
     print(`${name} own ${own.code} ${own.stdout}`);
-    // Two plain commands in one shell: the same parent.
-    let first = ssh::run(t, "echo $PPID");
-    let second = ssh::run(t, "echo $PPID");
+    // Two plain commands in one shell (its pid as the command sees it: see one_shared_shell).
+    let pid = if name == "bash_login" { "echo $$" } else { "echo $PPID" };
+    let first = ssh::run(t, pid);
+    let second = ssh::run(t, pid);
     print(`${name} one shell ${first.stdout == second.stdout}`);
 }
 step "sh" { both("rehearsal"); }

@@ -27,27 +27,54 @@ use super::ssh::{GO_AHEAD, GROUP_MARK, Heard, RawOutput, go_ahead_wait};
 pub const LONGEST_LINE: usize = 8 * 1024;
 
 /// The shell, in POSIX sh (dash, busybox) with builtins only: no process of its own per command besides the
-/// command's. Its first stdin line is the token. Frames: `<token> r|w`, the command's lines, `<token>`.
-/// Each command runs in the user's login shell (`$SHELL`, which sshd sets), as in a session of its own.
-const SHELL: &str = r#"exec 3<&0
-IFS= read -r t || exit 0
-command -v setsid >/dev/null 2>&1 || { printf '\036%s no-setsid\n' "$t"; exit 0; }
-c=${SHELL:-/bin/sh}
-printf '\036%s ready\n' "$t"
-while IFS= read -r h; do
-  case "$h" in "$t r") w= ;; "$t w") w=1 ;; *) exit 0 ;; esac
-  l=
-  while IFS= read -r x; do [ "$x" = "$t" ] && break; l="$l$x
+/// command's. Its first stdin line is the token. Frames: `<token> r|w`, the command's lines, `<token>`; the
+/// shell puts before them what a session's command starts with (the process group's report, a write's
+/// wait for its go-ahead), so a frame carries only the command (it reads frames a byte at a time).
+/// Each command runs in the user's login shell (`$SHELL`, which sshd sets), as in a session of its own:
+/// `setsid "$SHELL" -c`, or, when the login shell running this loop is bash, in a subshell that job control
+/// puts in a process group of its own (no program started per command; `$$` is then the loop's). Its
+/// variables are golive_*, unset before a command runs.
+fn shell_script() -> String {
+    // Inside the loop's single quotes.
+    let report = r#"printf '\036golive-pgid %s\n' ${BASHPID:-$$} >&2; "#.replace('\'', r"'\''");
+    let wait = go_ahead_wait(true);
+    debug_assert!(!wait.contains('\''));
+    format!(
+        r#"exec 3<&0
+IFS= read -r golive_t || exit 0
+golive_c=${{SHELL:-/bin/sh}}
+golive_j=
+if [ -n "${{BASH_VERSION-}}" ] && set -m 2>/dev/null; then case $- in *m*) golive_j=1 ;; esac; fi
+[ -n "$golive_j" ] || command -v setsid >/dev/null 2>&1 || {{ printf '\036%s no-setsid\n' "$golive_t"; exit 0; }}
+printf '\036%s ready\n' "$golive_t"
+while IFS= read -r golive_h; do
+  case "$golive_h" in
+    "$golive_t r") golive_w= ; golive_l='{report}exec </dev/null; ' ;;
+    "$golive_t w") golive_w=1; golive_l='{report}{wait}exec </dev/null; ' ;;
+    *) exit 0 ;;
+  esac
+  while IFS= read -r golive_x; do [ "$golive_x" = "$golive_t" ] && break; golive_l="$golive_l$golive_x
 "; done
-  if [ -n "$w" ]; then setsid "$c" -c "$l" <&3 3<&- & else setsid "$c" -c "$l" </dev/null 3<&- & fi
-  p=$!
-  wait $p
-  r=$?
-  kill -0 -$p 2>/dev/null && s=1 || s=0
-  printf '\036%s %s %s\n' "$t" $r $s
-  printf '\036%s %s %s\n' "$t" $r $s >&2
-  [ $s = 0 ] || exit 0
-done"#;
+  if [ -n "$golive_j" ]; then
+    if [ -n "$golive_w" ]; then
+      ( set +m; unset golive_t golive_c golive_j golive_h golive_w golive_x golive_p golive_r golive_s; eval "$golive_l" ) <&3 3<&- &
+    else
+      ( set +m; unset golive_t golive_c golive_j golive_h golive_w golive_x golive_p golive_r golive_s; eval "$golive_l" ) </dev/null 3<&- &
+    fi
+  elif [ -n "$golive_w" ]; then setsid "$golive_c" -c "$golive_l" <&3 3<&- &
+  else setsid "$golive_c" -c "$golive_l" </dev/null 3<&- &
+  fi
+  golive_p=$!
+  # bash with job control would tell of a job a signal ended on stderr, the command's stream.
+  wait $golive_p 2>/dev/null
+  golive_r=$?
+  kill -0 -$golive_p 2>/dev/null && golive_s=1 || golive_s=0
+  printf '\036%s %s %s\n' "$golive_t" $golive_r $golive_s
+  printf '\036%s %s %s\n' "$golive_t" $golive_r $golive_s >&2
+  [ $golive_s = 0 ] || exit 0
+done"#
+    )
+}
 
 /// No session or nothing after the frame was heard: nothing ran.
 #[derive(Debug)]
@@ -79,7 +106,7 @@ impl RemoteShell {
     /// Starts the shell in a new session on the master. None when the target has no `setsid`.
     pub async fn start(session: &Arc<Session>) -> Result<Option<RemoteShell>, openssh::Error> {
         let token = random_token().map_err(openssh::Error::ChildIo)?;
-        let mut command = Session::arc_raw_command(Arc::clone(session), SHELL);
+        let mut command = Session::arc_raw_command(Arc::clone(session), shell_script());
         command.stdin(openssh::Stdio::piped());
         command.stdout(openssh::Stdio::piped());
         command.stderr(openssh::Stdio::piped());
@@ -122,9 +149,7 @@ impl RemoteShell {
         cap: usize,
     ) -> Result<Ran, Failure> {
         let token = &self.token;
-        let script =
-            format!("printf '\\036golive-pgid %s\\n' $$ >&2; {}exec </dev/null; {line}", go_ahead_wait(go_ahead));
-        let frame = format!("{token} {}\n{script}\n{token}\n", if go_ahead { "w" } else { "r" });
+        let frame = format!("{token} {}\n{line}\n{token}\n", if go_ahead { "w" } else { "r" });
         let mark = end_mark(token);
         let (stdin, stdout, stderr) = (&mut self.stdin, &mut self.stdout, &mut self.stderr);
         let sent = async {

@@ -34,7 +34,10 @@ impl Controller {
         let redact = |text: String| self.terminal.redactor().redact(&text).into_owned();
         let whats: Vec<String> = effects.iter().map(|e| redact(e.describe())).collect();
         if !self.is_dry() {
-            for (effect, what) in effects.iter().zip(&whats) {
+            // One sync for a fan-out's lines, after the last write's: every write's line is on disk before
+            // any of them runs.
+            let last_write = effects.iter().rposition(|e| e.access() == Access::Write);
+            for (n, (effect, what)) in effects.iter().zip(&whats).enumerate() {
                 let access = effect.access();
                 let entry = Entry::Effect {
                     step: step.clone(),
@@ -45,7 +48,7 @@ impl Controller {
                 };
                 // A write's line is on disk before the write happens: after a power cut the step is in
                 // doubt rather than re-run without asking (about 0.1-0.2 ms a write).
-                self.journal(entry, access == Access::Write)?;
+                self.journal(entry, Some(n) == last_write)?;
                 if access == Access::Write
                     && let Some(frame) = self.state.borrow_mut().step_mut()
                 {
