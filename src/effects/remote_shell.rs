@@ -19,9 +19,9 @@ use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
 use openssh::{Child, ChildStderr, ChildStdin, ChildStdout, Session};
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWriteExt, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWriteExt, ReadBuf};
 
-use super::ssh::{GO_AHEAD, GROUP_MARK, Heard, RawOutput, go_ahead_wait};
+use super::ssh::{GO_AHEAD, Heard, RawOutput, go_ahead_wait, stderr_telling_group};
 
 /// Longer command lines take a session of their own: the shell reads a frame a byte at a time.
 pub const LONGEST_LINE: usize = 8 * 1024;
@@ -182,30 +182,7 @@ impl RemoteShell {
         let read_out = super::capture::read_capped(&mut out_until, cap);
         let mut err_until = UntilMark::new(stderr, &mark);
         let heard_mark = std::cell::Cell::new(false);
-        let read_err = async {
-            let mut reader = tokio::io::BufReader::new(&mut err_until);
-            let mut before = Vec::new();
-            let heard = loop {
-                let mut line = Vec::new();
-                if reader.read_until(b'\n', &mut line).await? == 0 {
-                    break Heard::NoMark;
-                }
-                let text = String::from_utf8_lossy(&line);
-                if let Some(id) = text.strip_prefix(GROUP_MARK).and_then(|rest| rest.trim().parse::<u32>().ok()) {
-                    heard_mark.set(true);
-                    break if tell_group(id) { Heard::Kept } else { Heard::NotKept };
-                }
-                if before.len() < cap {
-                    before.extend_from_slice(&line);
-                }
-            };
-            if let Some(told) = told.lock().unwrap_or_else(|p| p.into_inner()).take() {
-                let _ = told.send(heard);
-            }
-            let rest = super::capture::read_capped(&mut reader, cap.saturating_sub(before.len())).await?;
-            before.extend(rest);
-            Ok(before)
-        };
+        let read_err = stderr_telling_group(&mut err_until, cap, tell_group, &told, &heard_mark);
         let joined = tokio::try_join!(feed, read_out, read_err);
         let (went, out, err) =
             joined.map_err(|e| if heard_mark.get() { Failure::Lost(e) } else { Failure::NotStarted(e) })?;

@@ -469,6 +469,41 @@ pub(super) fn go_ahead_wait(go_ahead: bool) -> &'static str {
     if go_ahead { "read -r golive_go && [ \"$golive_go\" = go ] || exit 125; " } else { "" }
 }
 
+/// A remote command's stderr, capped at `cap`: its process-group mark is told to `tell_group` (`heard_mark`
+/// set) and what was heard sent on `told`; the lines before the mark (a login shell's rc files may print)
+/// stay part of stderr.
+pub(super) async fn stderr_telling_group(
+    stderr: impl tokio::io::AsyncRead + Unpin,
+    cap: usize,
+    tell_group: &dyn Fn(u32) -> bool,
+    told: &Mutex<Option<tokio::sync::oneshot::Sender<Heard>>>,
+    heard_mark: &std::cell::Cell<bool>,
+) -> std::io::Result<Vec<u8>> {
+    use tokio::io::AsyncBufReadExt;
+    let mut reader = tokio::io::BufReader::new(stderr);
+    let mut before = Vec::new();
+    let heard = loop {
+        let mut line = Vec::new();
+        if reader.read_until(b'\n', &mut line).await? == 0 {
+            break Heard::NoMark;
+        }
+        let text = String::from_utf8_lossy(&line);
+        if let Some(id) = text.strip_prefix(GROUP_MARK).and_then(|rest| rest.trim().parse::<u32>().ok()) {
+            heard_mark.set(true);
+            break if tell_group(id) { Heard::Kept } else { Heard::NotKept };
+        }
+        if before.len() < cap {
+            before.extend_from_slice(&line);
+        }
+    };
+    if let Some(told) = told.lock().unwrap_or_else(|p| p.into_inner()).take() {
+        let _ = told.send(heard);
+    }
+    let rest = super::capture::read_capped(&mut reader, cap.saturating_sub(before.len())).await?;
+    before.extend(rest);
+    Ok(before)
+}
+
 /// What the first stderr lines of a remote shell said about its process group.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(super) enum Heard {
@@ -492,7 +527,7 @@ async fn run_on(
     cap: usize,
     lines: Option<&dyn Fn(&str)>,
 ) -> Result<Option<RawOutput>, openssh::Error> {
-    use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+    use tokio::io::AsyncWriteExt;
     let wrapped = format!("printf '\\036golive-pgid %s\\n' $$ >&2; {}{line}", go_ahead_wait(go_ahead));
     let mut command = Session::arc_raw_command(Arc::clone(session), wrapped);
     let piped = stdin.is_some() || go_ahead;
@@ -530,30 +565,8 @@ async fn run_on(
     let mut stdout = child.stdout().take().expect("stdout is piped");
     let stderr = child.stderr().take().expect("stderr is piped");
     let read_out = super::capture::read_capped_lines(&mut stdout, cap, lines);
-    let read_err = async {
-        let mut reader = tokio::io::BufReader::new(stderr);
-        // A login shell's rc files may print before the mark: those lines stay part of stderr.
-        let mut before = Vec::new();
-        let heard = loop {
-            let mut line = Vec::new();
-            if reader.read_until(b'\n', &mut line).await? == 0 {
-                break Heard::NoMark;
-            }
-            let text = String::from_utf8_lossy(&line);
-            if let Some(id) = text.strip_prefix(GROUP_MARK).and_then(|rest| rest.trim().parse::<u32>().ok()) {
-                break if tell_group(id) { Heard::Kept } else { Heard::NotKept };
-            }
-            if before.len() < cap {
-                before.extend_from_slice(&line);
-            }
-        };
-        if let Some(told) = told.lock().unwrap_or_else(|p| p.into_inner()).take() {
-            let _ = told.send(heard);
-        }
-        let rest = super::capture::read_capped(&mut reader, cap.saturating_sub(before.len())).await?;
-        before.extend(rest);
-        Ok(before)
-    };
+    let heard_mark = std::cell::Cell::new(false);
+    let read_err = stderr_telling_group(stderr, cap, tell_group, &told, &heard_mark);
     let (went, out, err) = tokio::try_join!(feed, read_out, read_err).map_err(openssh::Error::ChildIo)?;
     let status = child.wait().await;
     if !went {
