@@ -181,8 +181,13 @@ impl RemoteShell {
         let mut out_until = UntilMark::new(stdout, &mark);
         let read_out = super::capture::read_capped(&mut out_until, cap);
         let mut err_until = UntilMark::new(stderr, &mark);
+        // Whether the command was heard of: an error after that may have cut it short, before it not.
         let heard_mark = std::cell::Cell::new(false);
-        let read_err = stderr_telling_group(&mut err_until, cap, tell_group, &told, &heard_mark);
+        let tell = |pgid: u32| {
+            heard_mark.set(true);
+            tell_group(pgid)
+        };
+        let read_err = stderr_telling_group(&mut err_until, cap, &tell, &told);
         let joined = tokio::try_join!(feed, read_out, read_err);
         let (went, out, err) =
             joined.map_err(|e| if heard_mark.get() { Failure::Lost(e) } else { Failure::NotStarted(e) })?;

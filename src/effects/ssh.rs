@@ -469,15 +469,13 @@ pub(super) fn go_ahead_wait(go_ahead: bool) -> &'static str {
     if go_ahead { "read -r golive_go && [ \"$golive_go\" = go ] || exit 125; " } else { "" }
 }
 
-/// A remote command's stderr, capped at `cap`: its process-group mark is told to `tell_group` (`heard_mark`
-/// set) and what was heard sent on `told`; the lines before the mark (a login shell's rc files may print)
-/// stay part of stderr.
+/// A remote command's stderr, capped at `cap`: its process-group mark is told to `tell_group` and what was
+/// heard sent on `told`; the lines before the mark (a login shell's rc files may print) stay part of stderr.
 pub(super) async fn stderr_telling_group(
     stderr: impl tokio::io::AsyncRead + Unpin,
     cap: usize,
     tell_group: &dyn Fn(u32) -> bool,
     told: &Mutex<Option<tokio::sync::oneshot::Sender<Heard>>>,
-    heard_mark: &std::cell::Cell<bool>,
 ) -> std::io::Result<Vec<u8>> {
     use tokio::io::AsyncBufReadExt;
     let mut reader = tokio::io::BufReader::new(stderr);
@@ -489,7 +487,6 @@ pub(super) async fn stderr_telling_group(
         }
         let text = String::from_utf8_lossy(&line);
         if let Some(id) = text.strip_prefix(GROUP_MARK).and_then(|rest| rest.trim().parse::<u32>().ok()) {
-            heard_mark.set(true);
             break if tell_group(id) { Heard::Kept } else { Heard::NotKept };
         }
         if before.len() < cap {
@@ -565,8 +562,7 @@ async fn run_on(
     let mut stdout = child.stdout().take().expect("stdout is piped");
     let stderr = child.stderr().take().expect("stderr is piped");
     let read_out = super::capture::read_capped_lines(&mut stdout, cap, lines);
-    let heard_mark = std::cell::Cell::new(false);
-    let read_err = stderr_telling_group(stderr, cap, tell_group, &told, &heard_mark);
+    let read_err = stderr_telling_group(stderr, cap, tell_group, &told);
     let (went, out, err) = tokio::try_join!(feed, read_out, read_err).map_err(openssh::Error::ChildIo)?;
     let status = child.wait().await;
     if !went {
