@@ -25,7 +25,7 @@ pub fn mark(command: &Command) -> (Command, Option<Inside>) {
         ["docker", "compose", "exec", "-T", _, ..] => 4,
         _ => return (command.clone(), None),
     };
-    let token = fresh_token();
+    let token = super::fresh_token();
     let mut marked = argv[..at].to_vec();
     marked.push("-e".into());
     marked.push(format!("GOLIVE_EFFECT={token}"));
@@ -55,16 +55,6 @@ impl Inside {
             None => format!("inside `{service}`: NOT confirmed stopped: {}", stdout.trim()),
         }
     }
-}
-
-/// A mark no other command carries: this process's random state and a counter.
-fn fresh_token() -> String {
-    use std::hash::{BuildHasher, Hasher};
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    hasher.write_u64(NEXT.fetch_add(1, Ordering::Relaxed));
-    format!("{:016x}{:08x}", hasher.finish(), std::process::id())
 }
 
 /// Inside the container: the live processes carrying the mark (not this script's own) are stopped by the

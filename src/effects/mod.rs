@@ -65,6 +65,22 @@ impl Command {
     }
 }
 
+/// A token no other command carries and no command's output can guess: 128 bits keyed by this process's
+/// random state (SipHash under keys the OS drew), and a counter.
+pub fn fresh_token() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let half = |part: u64| {
+        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+        hasher.write_u64(n);
+        hasher.write_u64(part);
+        hasher.finish()
+    };
+    format!("{:016x}{:016x}", half(0), half(1))
+}
+
 /// Quotes a word for a POSIX shell: plain words stay as they are, anything else is single-quoted, so the
 /// shell sees data, never code (quotes, `;`, `$(...)`, backticks, newlines, globs, unicode).
 pub fn shell_quote(word: &str) -> String {

@@ -3,8 +3,9 @@
 //! three quarters of the machine's time in ssh and sshd), so a plain command (no stdin, no streamed lines)
 //! goes to a shell already running on the target instead.
 //!
-//! The shell reads each command as a frame on its stdin and runs it exactly as a session of its own would:
-//! `setsid` gives it its own session and process group, whose id it reports first on stderr, and a write
+//! The shell reads each command as a frame on its stdin and runs it as a session of its own would, in the
+//! login shell: `setsid` (or, in bash, job control) gives it its own process group, whose id it reports first
+//! on stderr, and a write
 //! waits for golive's go-ahead before its line runs. When it ends, the shell writes an end mark with its exit
 //! status on stdout and on stderr. Marks and frames carry a random token that only golive and the shell know,
 //! so nothing a command prints can end its output early or change its status.
@@ -105,7 +106,7 @@ pub struct RemoteShell {
 impl RemoteShell {
     /// Starts the shell in a new session on the master. None when the target has no `setsid`.
     pub async fn start(session: &Arc<Session>) -> Result<Option<RemoteShell>, openssh::Error> {
-        let token = random_token().map_err(openssh::Error::ChildIo)?;
+        let token = super::fresh_token();
         let mut command = Session::arc_raw_command(Arc::clone(session), shell_script());
         command.stdin(openssh::Stdio::piped());
         command.stdout(openssh::Stdio::piped());
@@ -228,13 +229,6 @@ impl RemoteShell {
 
 fn end_mark(token: &str) -> Vec<u8> {
     format!("\u{1e}{token} ").into_bytes()
-}
-
-/// 128 random bits, in hex: what no command's output can guess.
-fn random_token() -> std::io::Result<String> {
-    let mut bytes = [0u8; 16];
-    std::io::Read::read_exact(&mut std::fs::File::open("/dev/urandom")?, &mut bytes)?;
-    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 /// A stream read up to an end mark: what comes before the mark, then end-of-file. The words after the mark,
