@@ -5,10 +5,9 @@
 //!
 //! The shell reads each command as a frame on its stdin and runs it as a session of its own would, in the
 //! login shell: `setsid` (or, in bash, job control) gives it its own process group, whose id it reports first
-//! on stderr, and a write
-//! waits for golive's go-ahead before its line runs. When it ends, the shell writes an end mark with its exit
-//! status on stdout and on stderr. Marks and frames carry a random token that only golive and the shell know,
-//! so nothing a command prints can end its output early or change its status.
+//! on stderr, and a write waits for golive's go-ahead before its line runs. When it ends, the shell writes an
+//! end mark with its exit status on stdout and on stderr. Marks and frames carry a random token that only
+//! golive and the shell know, so nothing a command prints can end its output early or change its status.
 //!
 //! A shell is used again only when its command left nothing behind. If its process group still has members
 //! (a background job that may still write), the shell ends after the marks and golive reads both streams to
