@@ -103,7 +103,8 @@ pub struct RemoteShell {
 }
 
 impl RemoteShell {
-    /// Starts the shell in a new session on the master. None when the target has no `setsid`.
+    /// Starts the shell in a new session on the master. None when it cannot give each command a process group
+    /// (no `setsid`, and the login shell is not bash).
     pub async fn start(session: &Arc<Session>) -> Result<Option<RemoteShell>, openssh::Error> {
         let token = super::fresh_token();
         let mut command = Session::arc_raw_command(Arc::clone(session), shell_script());

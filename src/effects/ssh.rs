@@ -45,8 +45,8 @@ pub struct SshConnector {
     guard: Mutex<Option<std::process::Child>>,
     /// Per target: shells left running between commands (each holds one of its sessions).
     shells: Mutex<HashMap<String, Vec<RemoteShell>>>,
-    /// Targets whose shells cannot run commands in sessions of their own (no `setsid`): every command
-    /// takes a session.
+    /// Targets where a shell cannot run commands in process groups of their own (no `setsid` and not bash)
+    /// or cannot start at all: every command takes a session.
     no_shell: Mutex<HashSet<String>>,
 }
 
