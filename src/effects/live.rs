@@ -25,9 +25,6 @@ pub struct LiveWorld {
     local: LocalGuard,
     http: HttpConnector,
     browser: BrowserConnector,
-    /// Drives a local command outside a strand on the run's own thread (see `World::perform`); None when
-    /// it could not be built, and the shared runtime does it.
-    this_thread: std::sync::OnceLock<Option<tokio::runtime::Runtime>>,
 }
 
 impl LiveWorld {
@@ -40,7 +37,6 @@ impl LiveWorld {
             local: LocalGuard::default(),
             http: HttpConnector::default(),
             browser: BrowserConnector::default(),
-            this_thread: std::sync::OnceLock::new(),
         }
     }
 
@@ -237,19 +233,6 @@ async fn cancellable<T>(
 
 impl World for LiveWorld {
     fn perform(&self, effect: &Effect, budget: &Budget<'_>) -> Result<(Outcome, Provenance), EffectError> {
-        // A local command begins and ends within this wait, so a runtime on this thread can drive it: its
-        // pipes and exit then wake this thread directly, where the shared runtime's workers would have to
-        // wake it for each (about 0.4 ms a command, a third of what `sh -c true` costs). What outlives one
-        // wait (ssh shells, HTTP connections, the browser) stays on the shared runtime, whose workers drive
-        // it between waits; so does every effect of a strand, which waits while others run.
-        if let Effect::Exec(exec) = effect
-            && self.config.target(&exec.target).is_ok_and(|t| t.kind() == LOCAL)
-            && crate::strand::current().is_none()
-            && let Some(this_thread) =
-                self.this_thread.get_or_init(|| tokio::runtime::Builder::new_current_thread().enable_all().build().ok())
-        {
-            return this_thread.block_on(self.perform_async(effect, budget)).map(|o| (o, Provenance::Performed));
-        }
         // In a strand (an item of a repeated step run with others), the others go on while this one waits.
         crate::strand::wait(&self.runtime, self.perform_async(effect, budget)).map(|o| (o, Provenance::Performed))
     }
