@@ -90,31 +90,41 @@ pub fn parse_stop(stdout: &str) -> Option<Stopped> {
 /// Stops the local commands still running when golive dies, even by SIGKILL: no command goes on writing
 /// alone after golive. Each command's environment carries a mark (`GOLIVE_LOCAL=<token>:<n>`) that
 /// everything it starts inherits; a guard process (POSIX sh, started with the first command, in its own
-/// process group and deaf to the terminal's signals) is told on a pipe only golive holds which commands
-/// are running (`+n`) and which ended (`-n`). When the pipe closes with commands still running, golive
-/// died: the guard sends TERM, then after `GRACE` KILL, to every process that carries one of their marks.
-/// What a command left running on purpose after it ended (a daemon) is not touched.
+/// process group and deaf to the terminal's signals) waits on a pipe only golive holds. golive keeps the
+/// numbers of the commands running in a memory file the guard shares (rewritten in place before each
+/// command starts and after it ends, so the guard is not woken for each); when the pipe closes with numbers
+/// in it, golive died: the guard sends TERM, then after `GRACE` KILL, to every process that carries one of
+/// their marks. What a command left running on purpose after it ended (a daemon) is not touched.
 ///
 /// This replaces PR_SET_PDEATHSIG for commands: that needed a `pre_exec` hook, which forces a full fork of
 /// golive for each command (posix_spawn cannot run one), and it reached only the command's first process.
 pub struct LocalGuard {
     token: String,
     next: std::sync::atomic::AtomicU64,
-    pipe: std::sync::Mutex<Option<(std::process::Child, std::process::ChildStdin)>>,
+    state: std::sync::Mutex<GuardState>,
+}
+
+#[derive(Default)]
+struct GuardState {
+    /// The guard process and the pipe it waits on; None until the first command.
+    process: Option<(std::process::Child, std::process::ChildStdin)>,
+    /// The memory file the guard reads once the pipe closes: the running numbers on one line.
+    running_file: Option<std::fs::File>,
+    running: std::collections::BTreeSet<u64>,
+    /// How long the line last written was: a shorter one is padded over it.
+    written: usize,
 }
 
 /// The environment variable that marks a local command and everything it starts.
 pub const LOCAL_MARK: &str = "GOLIVE_LOCAL";
 
+// The running numbers come on the guard's stdout, which is the memory file opened for reading and writing
+// (a file descriptor std can hand a child without a `pre_exec` hook).
 const GUARD_SCRIPT: &str = "trap '' INT HUP TERM QUIT PIPE\n\
-live=' '\n\
-while IFS= read -r line; do\n\
-  case $line in\n\
-    +*) live=\"$live${line#+} \" ;;\n\
-    -*) id=${line#-}; case $live in *\" $id \"*) live=\"${live%% $id *} ${live#* $id }\" ;; esac ;;\n\
-  esac\n\
-done\n\
-[ \"$live\" = ' ' ] && exit 0\n\
+while read -r _; do :; done\n\
+read -r live <&1 || :\n\
+exec >/dev/null\n\
+[ -z \"$live\" ] && exit 0\n\
 for sig in TERM KILL; do\n\
   for id in $live; do\n\
     for e in $(grep -lsxz \"GOLIVE_LOCAL=$1:$id\" /proc/[0-9]*/environ); do p=${e#/proc/}; kill -$sig \"${p%/environ}\" 2>/dev/null; done\n\
@@ -128,47 +138,73 @@ impl Default for LocalGuard {
         LocalGuard {
             token: format!("{}-{nanos:x}", std::process::id()),
             next: std::sync::atomic::AtomicU64::new(1),
-            pipe: std::sync::Mutex::new(None),
+            state: std::sync::Mutex::new(GuardState::default()),
         }
     }
 }
 
 impl LocalGuard {
-    /// Marks `command` and tells the guard (started the first time) that it is about to run; the returned
-    /// value tells it the command ended when dropped.
+    /// Marks `command` and records (starting the guard the first time) that it is about to run; the
+    /// returned value records that it ended when dropped.
     pub fn watch(&self, command: &mut tokio::process::Command) -> Result<Watched<'_>, String> {
         let id = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         command.env(LOCAL_MARK, format!("{}:{id}", self.token));
-        self.tell(&format!("+{id}\n"))?;
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        if state.process.is_none() {
+            self.start(&mut state)?;
+        }
+        state.running.insert(id);
+        state.record()?;
         Ok(Watched { guard: self, id })
     }
 
-    fn tell(&self, line: &str) -> Result<(), String> {
-        use std::io::Write;
-        let mut pipe = self.pipe.lock().unwrap_or_else(|p| p.into_inner());
-        if pipe.is_none() {
-            use std::os::unix::process::CommandExt;
-            let mut child = std::process::Command::new("/bin/sh")
-                .args(["-c", GUARD_SCRIPT, "golive-local-guard", &self.token, &GRACE.as_secs().to_string()])
-                .env_remove(LOCAL_MARK)
-                .stdin(std::process::Stdio::piped())
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null())
-                .process_group(0)
-                .spawn()
-                .map_err(|e| format!("cannot start the guard of local commands (/bin/sh): {e}"))?;
-            let stdin = child.stdin.take().expect("the guard's stdin is piped");
-            *pipe = Some((child, stdin));
+    fn start(&self, state: &mut GuardState) -> Result<(), String> {
+        use std::os::fd::FromRawFd;
+        use std::os::unix::process::CommandExt;
+        // SAFETY: memfd_create takes a NUL-terminated name and returns a new descriptor golive then owns.
+        let fd = unsafe { libc::memfd_create(c"golive-local-guard".as_ptr(), libc::MFD_CLOEXEC) };
+        if fd < 0 {
+            return Err(format!("cannot start the guard of local commands: {}", std::io::Error::last_os_error()));
         }
-        let (_, stdin) = pipe.as_mut().expect("the guard was started");
-        stdin.write_all(line.as_bytes()).map_err(|e| format!("cannot tell the guard of local commands: {e}"))
+        // SAFETY: `fd` was just created and nothing else holds it.
+        let file = unsafe { std::fs::File::from_raw_fd(fd) };
+        let for_guard = file.try_clone().map_err(|e| format!("cannot start the guard of local commands: {e}"))?;
+        let mut child = std::process::Command::new("/bin/sh")
+            .args(["-c", GUARD_SCRIPT, "golive-local-guard", &self.token, &GRACE.as_secs().to_string()])
+            .env_remove(LOCAL_MARK)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::from(for_guard))
+            .stderr(std::process::Stdio::null())
+            .process_group(0)
+            .spawn()
+            .map_err(|e| format!("cannot start the guard of local commands (/bin/sh): {e}"))?;
+        let stdin = child.stdin.take().expect("the guard's stdin is piped");
+        state.process = Some((child, stdin));
+        state.running_file = Some(file);
+        Ok(())
+    }
+}
+
+impl GuardState {
+    /// Rewrites the running numbers in one write at the file's start, so a golive killed at any moment
+    /// leaves either the line before or the line after.
+    fn record(&mut self) -> Result<(), String> {
+        use std::os::unix::fs::FileExt;
+        let Some(file) = &self.running_file else { return Ok(()) };
+        let mut line = self.running.iter().map(u64::to_string).collect::<Vec<_>>().join(" ");
+        let width = line.len().max(self.written);
+        line = format!("{line:<width$}\n");
+        file.write_all_at(line.as_bytes(), 0).map_err(|e| format!("cannot tell the guard of local commands: {e}"))?;
+        self.written = width;
+        Ok(())
     }
 }
 
 impl Drop for LocalGuard {
-    /// golive ends with no command running: the guard reads the end of its pipe and leaves, touching nothing.
+    /// golive ends with no command running: the guard finds no number, leaves, and touches nothing.
     fn drop(&mut self) {
-        if let Some((mut child, stdin)) = self.pipe.get_mut().unwrap_or_else(|p| p.into_inner()).take() {
+        let state = self.state.get_mut().unwrap_or_else(|p| p.into_inner());
+        if let Some((mut child, stdin)) = state.process.take() {
             drop(stdin);
             let _ = child.wait();
         }
@@ -183,8 +219,10 @@ pub struct Watched<'g> {
 
 impl Drop for Watched<'_> {
     fn drop(&mut self) {
-        // Its end not told (the pipe broke): the guard would only look for a command that is gone.
-        let _ = self.guard.tell(&format!("-{}\n", self.id));
+        let mut state = self.guard.state.lock().unwrap_or_else(|p| p.into_inner());
+        state.running.remove(&self.id);
+        // Its end not recorded (the write failed): the guard would only look for a command that is gone.
+        let _ = state.record();
     }
 }
 
