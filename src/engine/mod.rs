@@ -166,25 +166,24 @@ fn calls_by_function(ast: &rhai::AST, module: &str) -> Vec<(String, Vec<String>)
 }
 
 /// Rhai's own functions (string, array, map, math...), by name and arity, for the unknown-function lint.
+/// Read from the functions' metadata: formatting every signature only to parse it back cost as much as
+/// compiling the whole stdlib.
 fn add_standard_functions(engine: &Engine, known: &mut KnownFunctions) {
-    for signature in engine.gen_fn_signatures(true) {
-        let Some((name, rest)) = signature.split_once('(') else { continue };
-        let name = name.trim_start_matches("get$").trim_start_matches("set$");
-        let params = rest.rsplit_once(')').map(|(p, _)| p).unwrap_or("");
-        let mut depth = 0;
-        let mut arity = usize::from(!params.trim().is_empty());
-        for c in params.chars() {
-            match c {
-                '(' | '<' | '[' => depth += 1,
-                ')' | '>' | ']' => depth -= 1,
-                ',' if depth == 0 => arity += 1,
-                _ => {}
-            }
-        }
-        if name.contains("::") {
-            continue; // static modules are registered with their own arities
-        }
-        known.add(name, arity);
+    let functions = engine.collect_fn_metadata(
+        None,
+        |info: rhai::FuncInfo| {
+            // Static modules are registered with their own arities; private functions cannot be called.
+            let callable = info.namespace.is_empty() && info.metadata.access == rhai::FnAccess::Public;
+            callable.then(|| {
+                let name = info.metadata.name.as_str();
+                let name = name.strip_prefix("get$").or_else(|| name.strip_prefix("set$")).unwrap_or(name);
+                (name.to_string(), info.metadata.num_params)
+            })
+        },
+        true,
+    );
+    for (name, arity) in functions {
+        known.add(&name, arity);
     }
 }
 
@@ -231,4 +230,38 @@ pub fn compile(loaded: &mut Loaded, name: &str, text: &str, color: bool) -> Resu
         Failure::Usage(errors.iter().map(|d| loaded.sources.render(d, color)).collect::<Vec<_>>().join("\n"))
     })?;
     Ok(Script { ast, outline })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The metadata gives the same names and arities as Rhai's printed signatures, read back.
+    #[test]
+    fn standard_functions_from_metadata_match_the_printed_signatures() {
+        let engine = Engine::new();
+        let mut from_metadata = KnownFunctions::default();
+        add_standard_functions(&engine, &mut from_metadata);
+        let mut printed = KnownFunctions::default();
+        for signature in engine.gen_fn_signatures(true) {
+            let (name, rest) = signature.split_once('(').expect("a signature has its parameters in parentheses");
+            let name = name.trim_start_matches("get$").trim_start_matches("set$");
+            let params = rest.rsplit_once(')').map(|(p, _)| p).unwrap_or("");
+            let mut depth = 0;
+            let mut arity = usize::from(!params.trim().is_empty());
+            for c in params.chars() {
+                match c {
+                    '(' | '<' | '[' => depth += 1,
+                    ')' | '>' | ']' => depth -= 1,
+                    ',' if depth == 0 => arity += 1,
+                    _ => {}
+                }
+            }
+            if !name.contains("::") {
+                printed.add(name, arity);
+            }
+        }
+        assert!(from_metadata.arities.len() > 100, "{} functions", from_metadata.arities.len());
+        assert_eq!(from_metadata.arities, printed.arities);
+    }
 }

@@ -414,17 +414,55 @@ fn each(custom: &rhai::CustomExpr, source: &str, lines: &LineIndex) -> Option<St
 }
 
 /// The variables `step "x" for VAR in ...` introduces: compiled as known names (strict variables), since
-/// the step gives each its value, item by item.
+/// the step gives each its value, item by item. Read from the text, before it compiles: a scan by hand,
+/// since building the equivalent regex cost more than compiling the script.
 pub fn item_variables(source: &str) -> Vec<String> {
-    static EACH: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
-    let each = EACH.get_or_init(|| {
-        regex::Regex::new(r#"\b(?:step|check)\s+"(?:[^"\\]|\\.)*"\s+for\s+([A-Za-z_][A-Za-z0-9_]*)\s+in\b"#)
-            .expect("a valid pattern")
-    });
-    let mut names: Vec<String> = each.captures_iter(source).map(|c| c[1].to_string()).collect();
+    let mut names: Vec<String> = ["step", "check"]
+        .iter()
+        .flat_map(|keyword| {
+            source.match_indices(keyword).filter_map(move |(at, _)| {
+                let after_word = source[..at].bytes().next_back().is_some_and(is_word_byte);
+                if after_word { None } else { repeated_item(&source[at + keyword.len()..]) }
+            })
+        })
+        .map(str::to_string)
+        .collect();
     names.sort();
     names.dedup();
     names
+}
+
+/// After `step` or `check`: ` "name" for VAR in`, the VAR.
+fn repeated_item(text: &str) -> Option<&str> {
+    let rest = at_least_one_space(text)?.strip_prefix('"')?;
+    let mut chars = rest.char_indices();
+    let closing = loop {
+        match chars.next()? {
+            (_, '\\') => {
+                chars.next()?;
+            }
+            (at, '"') => break at,
+            _ => {}
+        }
+    };
+    let rest = at_least_one_space(&rest[closing + 1..])?.strip_prefix("for")?;
+    let rest = at_least_one_space(rest)?;
+    let end = rest.bytes().position(|b| !is_word_byte(b)).unwrap_or(rest.len());
+    let variable = &rest[..end];
+    if variable.is_empty() || variable.as_bytes()[0].is_ascii_digit() {
+        return None;
+    }
+    let rest = at_least_one_space(&rest[end..])?.strip_prefix("in")?;
+    if rest.bytes().next().is_some_and(is_word_byte) { None } else { Some(variable) }
+}
+
+fn at_least_one_space(text: &str) -> Option<&str> {
+    let rest = text.trim_start();
+    (rest.len() < text.len()).then_some(rest)
+}
+
+fn is_word_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_'
 }
 
 /// The nearest enclosing custom syntax among `keywords`: (keyword, name).
@@ -475,4 +513,23 @@ pub fn byte_offset(source: &str, pos: Position) -> Option<usize> {
     let rest = &source[line_start..];
     let offset = rest.char_indices().nth(col.saturating_sub(1)).map(|(i, _)| i).unwrap_or(rest.len());
     Some(line_start + offset)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::item_variables;
+
+    #[test]
+    fn item_variables_are_those_of_repeated_steps_and_checks_only() {
+        let source = "step \"deploy \\\"web\\\"\" for host in hosts { }\n\
+                      check \"up\"\tfor  site in sites { }\n\
+                      laststep \"x\" for nope in list { }\n\
+                      step \"y\" for host in more { }\n\
+                      for item in list { }\n\
+                      step \"z\" for inner inside { }\n";
+        assert_eq!(item_variables(source), ["host", "site"]);
+        assert_eq!(item_variables("step \"café ✓\"\nfor\u{a0}node_2 in nodes {}"), ["node_2"]);
+        assert!(item_variables("step \"unterminated for x in y").is_empty());
+        assert!(item_variables("").is_empty());
+    }
 }

@@ -17,11 +17,22 @@ pub const KEYWORD_CALLS: [&str; 11] =
     ["print", "debug", "type_of", "Fn", "call", "curry", "is_def_fn", "is_def_var", "is_shared", "eval", "exit"];
 
 impl KnownFunctions {
+    /// Called for each of the thousand-odd functions at every start: a name already known allocates nothing.
     pub fn add(&mut self, full_name: &str, arity: usize) {
-        if let Some((module, _)) = full_name.rsplit_once("::") {
-            self.modules.insert(module.to_string());
+        if let Some(end) = full_name.as_bytes().windows(2).rposition(|pair| pair == b"::") {
+            let module = &full_name[..end];
+            if !self.modules.contains(module) {
+                self.modules.insert(module.to_string());
+            }
         }
-        self.arities.entry(full_name.to_string()).or_default().insert(arity);
+        match self.arities.get_mut(full_name) {
+            Some(arities) => {
+                arities.insert(arity);
+            }
+            None => {
+                self.arities.insert(full_name.to_string(), BTreeSet::from([arity]));
+            }
+        }
     }
 
     pub(crate) fn names_in(&self, module: Option<&str>) -> Vec<&str> {
