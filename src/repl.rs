@@ -86,7 +86,16 @@ fn console(
     // The script's setup runs with its steps skipped: nothing worth a line, so it runs quietly.
     terminal.set_verbosity(crate::terminal::Verbosity::Quiet);
     let world = LiveWorld::new(runtime.clone(), Arc::clone(&config), Arc::clone(&terminal));
-    let session = run::open_session(file, Box::new(world), terminal, options, &target, Arc::clone(&interrupts))?;
+    // Every stdlib module: the operator may call any of them from the prompt.
+    let session = run::open_session(
+        file,
+        Box::new(world),
+        terminal,
+        options,
+        &target,
+        Arc::clone(&interrupts),
+        run::Modules::All,
+    )?;
     let controller = &session.controller;
     let store = run::store::of(&config)?;
     let run_id = store.reserve(Path::new("repl"), &target)?;

@@ -41,6 +41,15 @@ fn unknown_module_suggests_the_close_one() {
     assert!(err.contains("no module `lokal` exists; did you mean `local`?"), "{err}");
 }
 
+/// A run compiles only the stdlib modules its script names; a misspelt one is still matched against them all.
+#[test]
+fn a_misspelt_stdlib_module_or_function_suggests_the_close_one() {
+    let err = rejected("step \"a\" {\n  verdikt::below(1, 2, \"ms\");\n}\n", "2:3");
+    assert!(err.contains("no module `verdikt` exists; did you mean `verdict`?"), "{err}");
+    let err = rejected("step \"a\" {\n  verdict::belw(1, 2, \"ms\");\n}\n", "2:12");
+    assert!(err.contains("did you mean `below`?"), "{err}");
+}
+
 #[test]
 fn unknown_method_suggests_the_close_one() {
     let err = rejected("step \"a\" { \"x\".contians(\"y\") }\n", "1:16");
@@ -198,14 +207,24 @@ fn missing_script_is_a_clear_error() {
     assert!(run.stderr.contains("cannot read script nope.rhai"), "{}", run.stderr);
 }
 
+/// A run compiles the stdlib modules its script reaches: a broken one it never names does not stop it, one it
+/// names does, and `check` reports a broken module whoever calls it.
 #[test]
 fn errors_inside_stdlib_modules_name_the_stdlib_file() {
     let project = Project::new();
     project.write("stdlib/broken.rhai", "fn ok() { 1 }\nfn bad( { }\n");
+    project.write("stdlib/caller.rhai", "fn call() { broken::ok() }\n");
     project.write("ok.rhai", "let a = 1;\n");
-    let run = project.golive(&["ok.rhai"]);
-    run.assert_code(2);
-    assert!(run.stderr.contains("stdlib/broken.rhai:2:"), "{}", run.stderr);
+    project.golive(&["ok.rhai"]).assert_code(0);
+    let check = project.golive(&["check", "ok.rhai"]);
+    check.assert_code(2);
+    assert!(check.stderr.contains("stdlib/broken.rhai:2:"), "{}", check.stderr);
+    for script in ["step \"s\" { broken::ok(); }\n", "step \"s\" { caller::call(); }\n"] {
+        project.write("uses.rhai", script);
+        let run = project.golive(&["uses.rhai"]);
+        run.assert_code(2);
+        assert!(run.stderr.contains("stdlib/broken.rhai:2:"), "{script}: {}", run.stderr);
+    }
 
     project.write("stdlib/broken.rhai", "fn explode() { throw \"boom from stdlib\"; }\n");
     project.write("ok.rhai", "step \"s\" { broken::explode(); }\n");

@@ -8,6 +8,7 @@ use crate::error::{Result, io_failure};
 
 include!(concat!(env!("OUT_DIR"), "/builtin_stdlib.rs"));
 
+#[derive(Clone)]
 pub struct StdlibModule {
     /// The namespace scripts call it by: the file stem.
     pub name: String,
@@ -16,6 +17,7 @@ pub struct StdlibModule {
     pub text: String,
 }
 
+#[derive(Clone)]
 pub struct Stdlib {
     pub origin: String,
     pub modules: Vec<StdlibModule>,
@@ -45,6 +47,50 @@ pub fn builtin() -> Stdlib {
     }
 }
 
+impl Stdlib {
+    /// The modules `text` can reach: those it names (`name::`, inside strings and comments too, which only
+    /// loads more) and those they name in turn. A script that may `eval` code can name any: it gets them
+    /// all. A run compiles only these: the stdlib is most of what golive parses at start.
+    pub fn reached_from(&self, text: &str) -> Stdlib {
+        if names_word(text, "eval", |_| true) {
+            return self.clone();
+        }
+        let mut reached = vec![false; self.modules.len()];
+        let mut texts = vec![text];
+        while let Some(text) = texts.pop() {
+            for (module, reached) in self.modules.iter().zip(reached.iter_mut()) {
+                if !*reached && names_module(text, &module.name) {
+                    *reached = true;
+                    texts.push(&module.text);
+                }
+            }
+        }
+        let modules = self.modules.iter().zip(reached).filter(|(_, r)| *r).map(|(m, _)| m.clone()).collect();
+        Stdlib { origin: self.origin.clone(), modules }
+    }
+}
+
+/// Whether `text` names `module` as a namespace: the word, then `::` (or `/`, where a comment may stand
+/// between them).
+fn names_module(text: &str, module: &str) -> bool {
+    names_word(text, module, |after| {
+        let after = after.trim_start();
+        after.starts_with("::") || after.starts_with('/')
+    })
+}
+
+/// Whether `word` stands in `text` as a whole word followed by what `then` accepts.
+fn names_word(text: &str, word: &str, then: impl Fn(&str) -> bool) -> bool {
+    let is_word_byte = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+    !word.is_empty()
+        && text.match_indices(word).any(|(at, _)| {
+            let after = &text[at + word.len()..];
+            !text[..at].bytes().next_back().is_some_and(is_word_byte)
+                && !after.bytes().next().is_some_and(is_word_byte)
+                && then(after)
+        })
+}
+
 fn load_dir(dir: &Path) -> Result<Stdlib> {
     let entries = std::fs::read_dir(dir).map_err(|e| io_failure("read stdlib folder", dir, e))?;
     let mut paths: Vec<PathBuf> = entries
@@ -59,4 +105,44 @@ fn load_dir(dir: &Path) -> Result<Stdlib> {
         modules.push(StdlibModule { name, source_name: path.display().to_string(), text });
     }
     Ok(Stdlib { origin: dir.display().to_string(), modules })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stdlib(modules: &[(&str, &str)]) -> Stdlib {
+        Stdlib {
+            origin: "test".into(),
+            modules: modules
+                .iter()
+                .map(|(name, text)| StdlibModule {
+                    name: name.to_string(),
+                    source_name: format!("{name}.rhai"),
+                    text: text.to_string(),
+                })
+                .collect(),
+        }
+    }
+
+    fn names(stdlib: &Stdlib) -> Vec<&str> {
+        stdlib.modules.iter().map(|m| m.name.as_str()).collect()
+    }
+
+    #[test]
+    fn a_script_reaches_the_modules_it_names_and_those_they_name() {
+        let lib = stdlib(&[
+            ("site", "fn status(u) { verdict::below(1, 2) }"),
+            ("verdict", "fn below(a, b) { a < b }"),
+            ("sms", "fn send() { mail::x() }"),
+            ("mail", "fn x() {}"),
+            ("data", "fn y() {}"),
+        ]);
+        assert_eq!(names(&lib.reached_from("step \"s\" { site::status(\"u\"); }")), ["site", "verdict"]);
+        assert_eq!(names(&lib.reached_from("let a = sms :: send();")), ["sms", "mail"]);
+        assert_eq!(names(&lib.reached_from("data /* why */ ::y()")), ["data"]);
+        assert!(lib.reached_from("let sitemap = 1; my_site::x(); // data is fine\n").modules.is_empty());
+        assert_eq!(lib.reached_from("print(eval(\"1\"));").modules.len(), 5, "eval may name any module");
+        assert!(lib.reached_from("let evaluated = 1;").modules.is_empty());
+    }
 }

@@ -165,6 +165,15 @@ pub(crate) struct Session {
     pub(crate) color: bool,
 }
 
+/// Which stdlib modules a session compiles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Modules {
+    /// Every one: the REPL may call any, the docs describe all, and `check` reports a broken one.
+    All,
+    /// Those the script reaches (`Stdlib::reached_from`): a run and its plan compile no more.
+    ReachedByScript,
+}
+
 pub(crate) fn open_session(
     file: ScriptFile,
     world: Box<dyn World>,
@@ -172,6 +181,7 @@ pub(crate) fn open_session(
     options: &Options,
     run_target: &str,
     interrupts: Arc<Interrupts>,
+    modules: Modules,
 ) -> Result<Session> {
     let redactor = Arc::clone(terminal.redactor());
     let color = std::env::var_os("NO_COLOR").is_none() && std::io::IsTerminal::is_terminal(&std::io::stderr());
@@ -196,8 +206,22 @@ pub(crate) fn open_session(
         compose_versions: Default::default(),
     });
     let stdlib = engine::stdlib::locate(options.stdlib.as_deref(), &file.config.root)?;
-    let mut loaded = engine::build(&host, &stdlib, color)?;
-    let script = engine::compile(&mut loaded, &file.name, &file.text, color)?;
+    let reached = match modules {
+        Modules::All => None,
+        Modules::ReachedByScript => Some(stdlib.reached_from(&file.text)),
+    };
+    let partial = reached.as_ref().filter(|r| r.modules.len() < stdlib.modules.len());
+    let mut loaded = engine::build(&host, partial.unwrap_or(&stdlib), color)?;
+    let script = match engine::compile(&mut loaded, &file.name, &file.text, color) {
+        Ok(script) => script,
+        // A script that does not compile is explained with every module loaded: a misspelt module or
+        // function is then matched against all of them.
+        Err(_) if partial.is_some() => {
+            loaded = engine::build(&host, &stdlib, color)?;
+            engine::compile(&mut loaded, &file.name, &file.text, color)?
+        }
+        Err(e) => return Err(e),
+    };
     Ok(Session { controller, host, loaded, script, file, color })
 }
 
@@ -244,7 +268,8 @@ pub fn plan(script: &Path, options: &Options, request: &PlanRequest, runtime: &t
     let world = world_for_plan(&file.config, request, runtime)?;
     let scenario = world.scenario.clone();
     let terminal = Arc::new(Terminal::new(Redactor::new(), true));
-    let session = open_session(file, Box::new(world), terminal, options, &target, Interrupts::new())?;
+    let session =
+        open_session(file, Box::new(world), terminal, options, &target, Interrupts::new(), Modules::ReachedByScript)?;
     let outline = session.script.outline.clone();
     // A plan that stops at the first missing setting would hide what follows it: all are named up front.
     let missing = missing_config(&session.file.config, &outline, &session.file.name, &target);
@@ -274,11 +299,15 @@ pub fn plan(script: &Path, options: &Options, request: &PlanRequest, runtime: &t
 
 /// `golive steps`: the static list, without running anything.
 pub fn steps(script: &Path, options: &Options) -> Result<Outline> {
+    steps_with(script, options, Modules::ReachedByScript)
+}
+
+fn steps_with(script: &Path, options: &Options, modules: Modules) -> Result<Outline> {
     let file = ScriptFile::read_outside_a_project(script)?;
     let target = run_target(&file.config, options)?;
     let world = PlanWorld { scenario: None, live_reads: None };
     let terminal = Arc::new(Terminal::new(Redactor::new(), true));
-    let session = open_session(file, Box::new(world), terminal, options, &target, Interrupts::new())?;
+    let session = open_session(file, Box::new(world), terminal, options, &target, Interrupts::new(), modules)?;
     let mut outline = session.script.outline;
     // A repeated step over a list known before the run: each item's step, by name, for the target.
     for step in &mut outline.steps {
@@ -320,7 +349,8 @@ pub fn check(scripts: &[PathBuf], options: &Options, all_targets: bool) -> Check
     let mut blanks = std::collections::BTreeSet::new();
     for script in scripts {
         let checked = (|| {
-            let outline = steps(script, options)?;
+            // Every stdlib module: a broken one is reported even where this script does not call it.
+            let outline = steps_with(script, options, Modules::All)?;
             let file = ScriptFile::read_outside_a_project(script)?;
             // Outside a project there is no golive.toml to hold the settings against.
             if file.config.standalone {
@@ -374,7 +404,7 @@ pub fn docs(options: &Options) -> Result<Vec<crate::modules::FnDoc>> {
     let target = run_target(&file.config, options)?;
     let world = PlanWorld { scenario: None, live_reads: None };
     let terminal = Arc::new(Terminal::new(Redactor::new(), true));
-    Ok(open_session(file, Box::new(world), terminal, options, &target, Interrupts::new())?.loaded.docs)
+    Ok(open_session(file, Box::new(world), terminal, options, &target, Interrupts::new(), Modules::All)?.loaded.docs)
 }
 
 /// `golive docs --definitions DIR`: Rhai definition files (`.d.rhai`) of every function golive and its stdlib
@@ -384,7 +414,7 @@ pub fn definitions(options: &Options, dir: &Path) -> Result<usize> {
     let target = run_target(&file.config, options)?;
     let world = PlanWorld { scenario: None, live_reads: None };
     let terminal = Arc::new(Terminal::new(Redactor::new(), true));
-    let session = open_session(file, Box::new(world), terminal, options, &target, Interrupts::new())?;
+    let session = open_session(file, Box::new(world), terminal, options, &target, Interrupts::new(), Modules::All)?;
     std::fs::create_dir_all(dir).map_err(|e| io_failure("create", dir, e))?;
     session.loaded.engine.definitions().write_to_dir(dir).map_err(|e| io_failure("write definitions to", dir, e))?;
     let count = std::fs::read_dir(dir)
@@ -546,7 +576,15 @@ fn live(
     let config = Arc::clone(&file.config);
     let terminal = Arc::new(Terminal::new(Redactor::new(), options.non_interactive).with_verbosity(options.verbosity));
     let world = LiveWorld::new(runtime.clone(), Arc::clone(&config), Arc::clone(&terminal));
-    let session = match open_session(file, Box::new(world), terminal, options, &target, Arc::clone(&interrupts)) {
+    let session = match open_session(
+        file,
+        Box::new(world),
+        terminal,
+        options,
+        &target,
+        Arc::clone(&interrupts),
+        Modules::ReachedByScript,
+    ) {
         Ok(s) => s,
         Err(e) => return (None, Err(e)),
     };
