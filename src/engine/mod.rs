@@ -5,6 +5,7 @@ pub mod gate_board;
 pub mod outline;
 pub mod stdlib;
 pub mod syntax;
+pub mod words;
 
 use std::rc::Rc;
 

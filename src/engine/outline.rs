@@ -7,6 +7,7 @@ use rhai::{AST, ASTNode, Expr, Position, Stmt};
 use serde::Serialize;
 
 use super::diagnostics::Diagnostic;
+use super::words::{after_whole_word, is_word_byte};
 pub use crate::modules::known::{KEYWORD_CALLS, KnownFunctions};
 use crate::suggest::did_you_mean;
 
@@ -419,12 +420,8 @@ fn each(custom: &rhai::CustomExpr, source: &str, lines: &LineIndex) -> Option<St
 pub fn item_variables(source: &str) -> Vec<String> {
     let mut names: Vec<String> = ["step", "check"]
         .iter()
-        .flat_map(|keyword| {
-            source.match_indices(keyword).filter_map(move |(at, _)| {
-                let after_word = source[..at].bytes().next_back().is_some_and(is_word_byte);
-                if after_word { None } else { repeated_item(&source[at + keyword.len()..]) }
-            })
-        })
+        .flat_map(|keyword| after_whole_word(source, keyword))
+        .filter_map(repeated_item)
         .map(str::to_string)
         .collect();
     names.sort();
@@ -459,10 +456,6 @@ fn repeated_item(text: &str) -> Option<&str> {
 fn at_least_one_space(text: &str) -> Option<&str> {
     let rest = text.trim_start();
     (rest.len() < text.len()).then_some(rest)
-}
-
-fn is_word_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'_'
 }
 
 /// The nearest enclosing custom syntax among `keywords`: (keyword, name).

@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
+use super::words::after_whole_word;
 use crate::error::{Result, io_failure};
 
 include!(concat!(env!("OUT_DIR"), "/builtin_stdlib.rs"));
@@ -52,7 +53,7 @@ impl Stdlib {
     /// loads more) and those they name in turn. A script that may `eval` code can name any: it gets them
     /// all. A run compiles only these: the stdlib is most of what golive parses at start.
     pub fn reached_from(&self, text: &str) -> Stdlib {
-        if names_word(text, "eval", |_| true) {
+        if after_whole_word(text, "eval").next().is_some() {
             return self.clone();
         }
         let mut reached = vec![false; self.modules.len()];
@@ -73,22 +74,10 @@ impl Stdlib {
 /// Whether `text` names `module` as a namespace: the word, then `::` (or `/`, where a comment may stand
 /// between them).
 fn names_module(text: &str, module: &str) -> bool {
-    names_word(text, module, |after| {
+    after_whole_word(text, module).any(|after| {
         let after = after.trim_start();
         after.starts_with("::") || after.starts_with('/')
     })
-}
-
-/// Whether `word` stands in `text` as a whole word followed by what `then` accepts.
-fn names_word(text: &str, word: &str, then: impl Fn(&str) -> bool) -> bool {
-    let is_word_byte = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
-    !word.is_empty()
-        && text.match_indices(word).any(|(at, _)| {
-            let after = &text[at + word.len()..];
-            !text[..at].bytes().next_back().is_some_and(is_word_byte)
-                && !after.bytes().next().is_some_and(is_word_byte)
-                && then(after)
-        })
 }
 
 fn load_dir(dir: &Path) -> Result<Stdlib> {
