@@ -219,6 +219,11 @@ fn errors_inside_stdlib_modules_name_the_stdlib_file() {
     let check = project.golive(&["check", "ok.rhai"]);
     check.assert_code(2);
     assert!(check.stderr.contains("stdlib/broken.rhai:2:"), "{}", check.stderr);
+    // A mistake in the script is named as the script's, not hidden behind the module it never calls.
+    project.write("typo.rhai", "step \"s\" {\n  lokal::run(\"true\");\n}\n");
+    let run = project.golive(&["typo.rhai"]);
+    run.assert_code(2);
+    assert!(run.stderr.contains("no module `lokal` exists") && run.stderr.contains("typo.rhai:2:3"), "{}", run.stderr);
     for script in ["step \"s\" { broken::ok(); }\n", "step \"s\" { caller::call(); }\n"] {
         project.write("uses.rhai", script);
         let run = project.golive(&["uses.rhai"]);

@@ -206,18 +206,20 @@ pub(crate) fn open_session(
         compose_versions: Default::default(),
     });
     let stdlib = engine::stdlib::locate(options.stdlib.as_deref(), &file.config.root)?;
-    let reached = match modules {
+    let partial = match modules {
         Modules::All => None,
-        Modules::ReachedByScript => Some(stdlib.reached_from(&file.text)),
+        Modules::ReachedByScript => {
+            Some(stdlib.reached_from(&file.text)).filter(|r| r.modules.len() < stdlib.modules.len())
+        }
     };
-    let partial = reached.as_ref().filter(|r| r.modules.len() < stdlib.modules.len());
-    let mut loaded = engine::build(&host, partial.unwrap_or(&stdlib), color)?;
+    let mut loaded = engine::build(&host, partial.as_ref().unwrap_or(&stdlib), color)?;
     let script = match engine::compile(&mut loaded, &file.name, &file.text, color) {
         Ok(script) => script,
         // A script that does not compile is explained with every module loaded: a misspelt module or
-        // function is then matched against all of them.
-        Err(_) if partial.is_some() => {
-            loaded = engine::build(&host, &stdlib, color)?;
+        // function is then matched against all of them. Should a module the script never names not
+        // compile, the script's own error is the one to give.
+        Err(first) if partial.is_some() => {
+            loaded = engine::build(&host, &stdlib, color).map_err(|_| first)?;
             engine::compile(&mut loaded, &file.name, &file.text, color)?
         }
         Err(e) => return Err(e),
