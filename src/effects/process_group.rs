@@ -111,8 +111,6 @@ struct GuardState {
     /// The memory file the guard reads once the pipe closes: the running numbers on one line.
     running_file: Option<std::fs::File>,
     running: std::collections::BTreeSet<u64>,
-    /// How long the line last written was: a shorter one is padded over it.
-    written: usize,
 }
 
 /// The environment variable that marks a local command and everything it starts.
@@ -187,16 +185,14 @@ impl LocalGuard {
 
 impl GuardState {
     /// Rewrites the running numbers in one write at the file's start, so a golive killed at any moment
-    /// leaves either the line before or the line after.
-    fn record(&mut self) -> Result<(), String> {
+    /// leaves either the line before or the line after. The guard reads the first line only: what a longer
+    /// line left after the newline is never read.
+    fn record(&self) -> Result<(), String> {
         use std::os::unix::fs::FileExt;
         let Some(file) = &self.running_file else { return Ok(()) };
         let mut line = self.running.iter().map(u64::to_string).collect::<Vec<_>>().join(" ");
-        let width = line.len().max(self.written);
-        line = format!("{line:<width$}\n");
-        file.write_all_at(line.as_bytes(), 0).map_err(|e| format!("cannot tell the guard of local commands: {e}"))?;
-        self.written = width;
-        Ok(())
+        line.push('\n');
+        file.write_all_at(line.as_bytes(), 0).map_err(|e| format!("cannot tell the guard of local commands: {e}"))
     }
 }
 
@@ -300,6 +296,29 @@ mod tests {
     fn members_are_one_per_line_without_blanks() {
         assert_eq!(parse_members("  812 sh -c sleep 30\n\n813 sleep 30\n"), ["812 sh -c sleep 30", "813 sleep 30"]);
         assert!(parse_members("").is_empty());
+    }
+
+    /// What the guard reads (its first line) after each rewrite: a shorter line leaves no number behind.
+    #[test]
+    fn the_running_line_is_rewritten_whole_and_a_shorter_one_covers_the_longer() {
+        use std::io::{BufRead, Seek};
+        let mut file = tempfile::tempfile().expect("a temporary file");
+        let mut state = GuardState { running_file: Some(file.try_clone().unwrap()), ..GuardState::default() };
+        let mut read = |state: &GuardState| {
+            state.record().expect("recorded");
+            file.rewind().unwrap();
+            let mut line = String::new();
+            std::io::BufReader::new(&file).read_line(&mut line).unwrap();
+            line.split_whitespace().map(str::to_string).collect::<Vec<_>>()
+        };
+        state.running.extend([9, 10, 11]);
+        assert_eq!(read(&state), ["9", "10", "11"]);
+        state.running.remove(&10);
+        assert_eq!(read(&state), ["9", "11"]);
+        state.running.clear();
+        assert!(read(&state).is_empty());
+        state.running.insert(12);
+        assert_eq!(read(&state), ["12"]);
     }
 
     #[test]
