@@ -156,6 +156,17 @@ fn schedule<T>(width: usize, strands: &mut [Running<'_, T>], ready: &Ready) -> V
     results.into_iter().map(|r| r.expect("every strand finished")).collect()
 }
 
+/// Lets the strands that can go on run before this one goes on (so that those reaching a journal boundary
+/// meanwhile share its sync); nothing outside a strand.
+pub fn pass() {
+    let Some(me) = CURRENT.with(|c| c.borrow().clone()) else { return };
+    // Woken first, it is queued behind the strands already waiting to run.
+    me.waker.wake_by_ref();
+    // SAFETY: as in `wait`: CURRENT holds the yielder of the coroutine running this code.
+    unsafe { &*me.yielder }.suspend(());
+    CURRENT.with(|c| *c.borrow_mut() = Some(me.clone()));
+}
+
 /// Drives `future` to its end. In a strand, the other strands run whenever it is pending; elsewhere the
 /// thread blocks on `runtime` until it is done.
 pub fn wait<F: Future>(runtime: &tokio::runtime::Handle, future: F) -> F::Output {
@@ -218,6 +229,31 @@ mod tests {
         assert_eq!(&log[..4], ["start 0 as Some(0)", "start 1 as Some(1)", "start 2 as Some(2)", "start 3 as Some(3)"]);
         assert_eq!(&log[4..], ["end 3", "end 2", "end 1", "end 0"]);
         assert_eq!(current(), None);
+    }
+
+    #[test]
+    fn a_strand_that_passes_lets_the_strands_woken_with_it_run_first() {
+        let runtime = runtime();
+        let barrier = tokio::sync::Barrier::new(3);
+        let log = RefCell::new(Vec::new());
+        let tasks: Vec<Box<dyn FnOnce() + '_>> = (0..3)
+            .map(|i| {
+                let (runtime, barrier, log) = (&runtime, &barrier, &log);
+                Box::new(move || {
+                    // The last to arrive wakes the other two: three strands ready at once, as after I/O.
+                    wait(runtime.handle(), barrier.wait());
+                    log.borrow_mut().push(format!("{i} appends"));
+                    pass();
+                    log.borrow_mut().push(format!("{i} syncs"));
+                }) as Box<dyn FnOnce()>
+            })
+            .collect();
+        run_together(3, tasks);
+        let log = log.into_inner();
+        assert!(log[..3].iter().all(|l| l.ends_with("appends")), "{log:?}");
+        assert!(log[3..].iter().all(|l| l.ends_with("syncs")), "{log:?}");
+        pass();
+        assert_eq!(current(), None, "outside a strand pass does nothing");
     }
 
     #[test]

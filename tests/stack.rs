@@ -780,6 +780,75 @@ fn a_runbook_moving_between_three_targets_and_fanning_out_to_ten_twice_works() {
     assert!(durations.iter().filter(|d| **d < 900).count() >= 5, "every host got the fan-out's total: {durations:?}");
 }
 
+/// A fan-out of writes over ten hosts, its system calls traced (strace): each go-ahead golive sends a host
+/// comes after a sync of the journal that covers as many `effect_running` lines as go-aheads sent by then,
+/// so no write starts before where it runs is on disk; the hosts' lines share syncs.
+#[test]
+fn each_fanned_out_write_starts_only_once_its_running_line_is_synced() {
+    let _bed = testbed::lock();
+    let project = testbed::project();
+    many_targets(&project);
+    let names: Vec<String> = (1..=10).map(|i| format!("target(\"web{i}\")")).collect();
+    let steps: String =
+        (0..5).map(|i| format!("step \"fan out {i}\" {{ ssh::run_each([{}], \"true\"); }}\n", names.join(", "))).collect();
+    project.write("fan.rhai", &steps);
+    let trace = project.file("trace");
+    let traced = std::process::Command::new("strace")
+        .args(["-f", "-qq", "-s", "300", "-e", "trace=write,fdatasync", "-o"])
+        .arg(&trace)
+        .arg(env!("CARGO_BIN_EXE_golive"))
+        .arg("fan.rhai")
+        .current_dir(project.path())
+        .env("NO_COLOR", "1")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("strace runs (the Debian package strace)");
+    common::Run::from(traced).assert_code(0);
+    let trace = std::fs::read_to_string(trace).unwrap();
+    // golive's main thread journals and gives the go-aheads: `PID write(FD, "...", N` as it starts, and
+    // `PID fdatasync(FD) = 0`, or `PID fdatasync(FD <unfinished ...>` then `PID <... fdatasync resumed>) = 0`
+    // when another thread's call came in between: a sync covers the lines written before it began.
+    let main_pid = trace
+        .lines()
+        .find(|l| l.contains("effect_running"))
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap_or_default()
+        .to_string();
+    let (mut journal_fd, mut lines, mut synced, mut go_aheads, mut syncs) = (None::<String>, 0, 0, 0, 0);
+    let mut sync_began = None;
+    for line in trace.lines() {
+        let Some(call) = line.strip_prefix(main_pid.as_str()).map(str::trim_start) else { continue };
+        if let Some(rest) = call.strip_prefix("write(") {
+            let (fd, data) = rest.split_once(", \"").unwrap_or_default();
+            if data.contains("effect_running") {
+                journal_fd = Some(fd.to_string());
+                lines += 1;
+            } else if data.starts_with("go\\n\"") {
+                go_aheads += 1;
+                assert!(synced >= go_aheads, "go-ahead {go_aheads} sent with {synced} running lines synced:\n{trace}");
+            }
+        } else if let Some(rest) = call.strip_prefix("fdatasync(") {
+            let fd = rest.split(|c: char| !c.is_ascii_digit()).next().unwrap_or_default();
+            if journal_fd.as_deref() != Some(fd) {
+                continue;
+            }
+            if rest.ends_with("<unfinished ...>") {
+                sync_began = Some(lines);
+            } else if rest.ends_with("= 0") {
+                (synced, syncs) = (lines, syncs + 1);
+            }
+        } else if call.starts_with("<... fdatasync resumed>")
+            && call.ends_with("= 0")
+            && let Some(covered) = sync_began.take()
+        {
+            (synced, syncs) = (covered, syncs + 1);
+        }
+    }
+    assert_eq!(go_aheads, 50, "one go-ahead per host and step:\n{trace}");
+    assert_eq!(lines, 50, "one running line per host and step:\n{trace}");
+    eprintln!("{syncs} journal syncs for 5 steps of 10 writes");
+}
+
 /// How many `effect_finished` lines of a journal hold `needle`.
 fn effects_finished(journal: &str, needle: &str) -> usize {
     journal.lines().filter(|l| l.contains("\"event\":\"effect_finished\"") && l.contains(needle)).count()

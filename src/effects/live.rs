@@ -299,7 +299,7 @@ async fn run_local(
     })?;
     let group = child.id();
     if let Some(pgid) = group
-        && !budget.tell_started(LOCAL, pgid)
+        && budget.tell_started(LOCAL, pgid).is_none()
     {
         // A local command is already running when its group is known (no go-ahead here): it is stopped at
         // once, and said to have possibly begun.

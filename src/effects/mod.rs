@@ -349,14 +349,24 @@ pub struct Started {
     pub process_group: u32,
 }
 
+/// Where commands start, as the journal keeps it: each line is appended the moment its process group is
+/// known, and a write's go-ahead waits until its line is durable. The commands of a fan-out report their
+/// groups together, and one sync makes all their lines durable (a hundred hosts: not a hundred syncs).
+pub struct StartedLog<'a> {
+    /// Appends where a command started, not yet durable: the journal's number for that line, None when it
+    /// could not be kept (the journal cannot be written).
+    pub record: &'a dyn Fn(Started) -> Option<u64>,
+    /// Makes the journal durable up to that line (with all before it); false when it could not.
+    pub sync_upto: &'a dyn Fn(u64) -> bool,
+}
+
 /// The time and the cancellation an effect runs under, and who is told where its commands start.
 #[derive(Clone)]
 pub struct Budget<'a> {
     pub timeout: Option<Duration>,
     pub cancel: CancellationToken,
-    /// Returns false when the fact could not be kept (the journal cannot be written): a write then does
-    /// not start.
-    pub started: Option<&'a dyn Fn(Started) -> bool>,
+    /// None in a plan: nothing runs.
+    pub started: Option<&'a StartedLog<'a>>,
     /// Where a streamed command's stdout lines go as they arrive (the operator's terminal).
     pub lines: Option<&'a dyn Fn(&str)>,
 }
@@ -366,12 +376,23 @@ impl Budget<'_> {
         Budget { timeout, cancel, started: None, lines: None }
     }
 
-    /// Tells where a command started; false when that could not be kept.
-    pub(crate) fn tell_started(&self, target: &str, process_group: u32) -> bool {
+    /// Tells where a command started: its line's number (0 when nothing is kept), None when that could
+    /// not be kept.
+    pub(crate) fn tell_started(&self, target: &str, process_group: u32) -> Option<u64> {
         match self.started {
-            Some(tell) => tell(Started { target: target.to_string(), process_group }),
-            None => true,
+            Some(log) => (log.record)(Started { target: target.to_string(), process_group }),
+            None => Some(0),
         }
+    }
+
+    /// Waits until the journal's lines up to `line` (from `tell_started`) are durable; false when they
+    /// cannot be made so.
+    pub(crate) async fn durable(&self, line: u64) -> bool {
+        let Some(log) = self.started else { return true };
+        // Commands that report their groups in this same turn append their lines first: one sync then
+        // covers them all, and theirs finds nothing left to do.
+        tokio::task::yield_now().await;
+        (log.sync_upto)(line)
     }
 }
 

@@ -21,7 +21,8 @@ use std::task::{Context, Poll, ready};
 use openssh::{Child, ChildStderr, ChildStdin, ChildStdout, Session};
 use tokio::io::{AsyncRead, AsyncWriteExt, ReadBuf};
 
-use super::ssh::{GO_AHEAD, Heard, RawOutput, go_ahead_wait, stderr_telling_group};
+use super::Budget;
+use super::ssh::{GO_AHEAD, Heard, RawOutput, TellGroup, go_ahead_wait, stderr_telling_group};
 
 /// Longer command lines take a session of their own: the shell reads a frame a byte at a time.
 pub const LONGEST_LINE: usize = 8 * 1024;
@@ -141,12 +142,13 @@ impl RemoteShell {
     }
 
     /// Runs `line` as `ssh::run_on` would in a session of its own: the process group told first, a write's
-    /// line only after `tell_group` returned true, each output stream capped at `cap` bytes.
+    /// line only once the journal durably keeps it, each output stream capped at `cap` bytes.
     pub async fn run(
         &mut self,
         line: &str,
         go_ahead: bool,
-        tell_group: &dyn Fn(u32) -> bool,
+        tell_group: TellGroup<'_>,
+        budget: &Budget<'_>,
         cap: usize,
     ) -> Result<Ran, Failure> {
         let token = &self.token;
@@ -165,13 +167,13 @@ impl RemoteShell {
                 return Ok::<_, std::io::Error>(true);
             }
             match heard.await.unwrap_or(Heard::NoMark) {
-                Heard::Kept => {
+                Heard::Kept(line) if budget.durable(line).await => {
                     stdin.write_all(GO_AHEAD).await?;
                     stdin.flush().await?;
                     Ok(true)
                 }
                 // Anything but the go-ahead makes the waiting command end (status 125) without running.
-                Heard::NotKept => {
+                Heard::Kept(_) | Heard::NotKept => {
                     stdin.write_all(b"no\n").await?;
                     stdin.flush().await?;
                     Ok(false)

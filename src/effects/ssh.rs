@@ -167,18 +167,21 @@ impl SshConnector {
             let started = Instant::now();
             let tell = |pgid: u32| {
                 *group.lock().unwrap_or_else(|p| p.into_inner()) = Some(pgid);
-                !given_up.load(std::sync::atomic::Ordering::SeqCst) && budget.tell_started(&target.name, pgid)
+                if given_up.load(std::sync::atomic::Ordering::SeqCst) {
+                    return None;
+                }
+                budget.tell_started(&target.name, pgid)
             };
             let write = access == Access::Write;
             let plain = stdin.is_none() && !stream && line.len() <= remote_shell::LONGEST_LINE;
             let in_shell =
-                if plain { self.run_in_shell(target, &session, line, write, &tell, cap).await } else { None };
+                if plain { self.run_in_shell(target, &session, line, write, &tell, budget, cap).await } else { None };
             let result = match in_shell {
                 Some(result) => result,
                 None => {
                     // Its session takes the place of a shell left waiting, within the target's sessions.
                     drop(self.idle_shell(target, None));
-                    refused_again(|| run_on(&session, line, stdin.clone(), write, &tell, cap, lines)).await
+                    refused_again(|| run_on(&session, line, stdin.clone(), write, &tell, budget, cap, lines)).await
                 }
             };
             match result {
@@ -237,7 +240,8 @@ impl SshConnector {
         session: &Arc<Session>,
         line: &str,
         write: bool,
-        tell: &dyn Fn(u32) -> bool,
+        tell: TellGroup<'_>,
+        budget: &Budget<'_>,
         cap: usize,
     ) -> Option<Result<Option<RawOutput>, openssh::Error>> {
         let mut retried = false;
@@ -255,7 +259,7 @@ impl SshConnector {
                     }
                 },
             };
-            let lost = match shell.run(line, write, tell, cap).await {
+            let lost = match shell.run(line, write, tell, budget, cap).await {
                 Ok(ran) => {
                     if ran.reusable {
                         self.shells
@@ -469,12 +473,16 @@ pub(super) fn go_ahead_wait(go_ahead: bool) -> &'static str {
     if go_ahead { "read -r golive_go && [ \"$golive_go\" = go ] || exit 125; " } else { "" }
 }
 
+/// Tells where a remote command runs, the moment its process group is reported: the journal's number for
+/// that line, None when it was not kept (a write then does not start).
+pub(super) type TellGroup<'a> = &'a dyn Fn(u32) -> Option<u64>;
+
 /// A remote command's stderr, capped at `cap`: its process-group mark is told to `tell_group` and what was
 /// heard sent on `told`; the lines before the mark (a login shell's rc files may print) stay part of stderr.
 pub(super) async fn stderr_telling_group(
     stderr: impl tokio::io::AsyncRead + Unpin,
     cap: usize,
-    tell_group: &dyn Fn(u32) -> bool,
+    tell_group: TellGroup<'_>,
     told: &Mutex<Option<tokio::sync::oneshot::Sender<Heard>>>,
 ) -> std::io::Result<Vec<u8>> {
     use tokio::io::AsyncBufReadExt;
@@ -487,7 +495,10 @@ pub(super) async fn stderr_telling_group(
         }
         let text = String::from_utf8_lossy(&line);
         if let Some(id) = text.strip_prefix(GROUP_MARK).and_then(|rest| rest.trim().parse::<u32>().ok()) {
-            break if tell_group(id) { Heard::Kept } else { Heard::NotKept };
+            break match tell_group(id) {
+                Some(line) => Heard::Kept(line),
+                None => Heard::NotKept,
+            };
         }
         if before.len() < cap {
             before.extend_from_slice(&line);
@@ -504,8 +515,8 @@ pub(super) async fn stderr_telling_group(
 /// What the first stderr lines of a remote shell said about its process group.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(super) enum Heard {
-    /// The group was reported and the journal keeps it.
-    Kept,
+    /// The group was reported and the journal keeps it, on that line (durable once synced).
+    Kept(u64),
     /// Reported, but the journal could not keep it.
     NotKept,
     /// The shell ended without reporting it.
@@ -513,14 +524,15 @@ pub(super) enum Heard {
 }
 
 /// Runs `line` through the remote user's shell, telling the shell's process group as soon as it starts.
-/// With `go_ahead` (writes), the line runs only after `tell_group` returned true and golive said so on
-/// stdin; None when it never did. POSIX sh only (dash, busybox): a builtin printf before the line, no extra process.
+/// With `go_ahead` (writes), the line runs only once the journal durably keeps where it runs and golive
+/// said so on stdin; None when it never did. POSIX sh only (dash, busybox): a builtin printf before the line, no extra process.
 async fn run_on(
     session: &Arc<Session>,
     line: &str,
     stdin: Option<Vec<u8>>,
     go_ahead: bool,
-    tell_group: &dyn Fn(u32) -> bool,
+    tell_group: TellGroup<'_>,
+    budget: &Budget<'_>,
     cap: usize,
     lines: Option<&dyn Fn(&str)>,
 ) -> Result<Option<RawOutput>, openssh::Error> {
@@ -540,8 +552,8 @@ async fn run_on(
         if go_ahead {
             // No go-ahead without the journal's record of where it runs: the shell then reads end-of-file.
             match heard.await.unwrap_or(Heard::NoMark) {
-                Heard::Kept => input.write_all(GO_AHEAD).await?,
-                Heard::NotKept => {
+                Heard::Kept(line) if budget.durable(line).await => input.write_all(GO_AHEAD).await?,
+                Heard::Kept(_) | Heard::NotKept => {
                     drop(input);
                     return Ok(false);
                 }

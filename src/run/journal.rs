@@ -185,6 +185,9 @@ pub struct Journal {
     sink: Sink,
     run_id: String,
     redactor: Arc<Redactor>,
+    /// Lines appended since it was opened, and how many of them are known durable.
+    appended: u64,
+    synced: u64,
 }
 
 enum Sink {
@@ -207,18 +210,19 @@ impl Journal {
             .write(true)
             .open(&tmp)
             .map_err(|e| io_failure("create journal", &tmp, e))?;
-        let mut started = Journal {
-            sink: Sink::File { path: tmp.clone(), file },
-            run_id: run_id_of(path),
-            redactor: Arc::clone(&redactor),
-        };
+        let mut started =
+            Journal::with_sink(Sink::File { path: tmp.clone(), file }, run_id_of(path), Arc::clone(&redactor));
         started.append(first, true)?;
         std::fs::rename(&tmp, path).map_err(|e| io_failure("create journal", path, e))?;
         if let Some(dir) = path.parent() {
             File::open(dir).and_then(|d| d.sync_all()).map_err(|e| io_failure("create journal", dir, e))?;
         }
         let file = OpenOptions::new().append(true).open(path).map_err(|e| io_failure("open journal", path, e))?;
-        Ok(Journal { sink: Sink::File { path: path.to_path_buf(), file }, run_id: run_id_of(path), redactor })
+        Ok(Journal::with_sink(Sink::File { path: path.to_path_buf(), file }, run_id_of(path), redactor))
+    }
+
+    fn with_sink(sink: Sink, run_id: String, redactor: Arc<Redactor>) -> Journal {
+        Journal { sink, run_id, redactor, appended: 0, synced: 0 }
     }
 
     /// Opens an existing journal for appending, first cutting off a torn last line.
@@ -233,12 +237,12 @@ impl Journal {
             file.sync_all().map_err(|e| io_failure("repair journal", path, e))?;
         }
         file.seek(SeekFrom::End(0)).map_err(|e| io_failure("open journal", path, e))?;
-        Ok(Journal { sink: Sink::File { path: path.to_path_buf(), file }, run_id: run_id_of(path), redactor })
+        Ok(Journal::with_sink(Sink::File { path: path.to_path_buf(), file }, run_id_of(path), redactor))
     }
 
     /// A run's journal on PostgreSQL.
     pub fn on_postgres(sink: crate::run::store::postgres::PgJournal, run_id: &str, redactor: Arc<Redactor>) -> Journal {
-        Journal { sink: Sink::Postgres(sink), run_id: run_id.to_string(), redactor }
+        Journal::with_sink(Sink::Postgres(sink), run_id.to_string(), redactor)
     }
 
     pub fn run_id(&self) -> &str {
@@ -255,16 +259,12 @@ impl Journal {
         line.push('\n');
         match &mut self.sink {
             Sink::File { path, file } => {
-                let stopped = |e: std::io::Error| {
-                    Failure::Runbook(format!(
-                        "error: cannot write the journal {}: {e}\n  hint: the run stops here so that its journal stays \
-                         true; free space (or mend the folder), then resume it",
-                        path.display()
-                    ))
-                };
+                let stopped = |e| unwritable(path, e);
                 file.write_all(line.as_bytes()).map_err(stopped)?;
+                self.appended += 1;
                 if durable {
                     file.sync_data().map_err(stopped)?;
+                    self.synced = self.appended;
                 }
             }
             // Every entry is its own committed row: durable whatever `durable` says.
@@ -278,10 +278,39 @@ impl Journal {
                         rows.location()
                     ))
                 })?;
+                self.appended += 1;
+                self.synced = self.appended;
             }
         }
         Ok(())
     }
+
+    /// How many lines were appended since the journal was opened: the number of the last one.
+    pub fn appended(&self) -> u64 {
+        self.appended
+    }
+
+    /// Makes the lines up to `line` durable, with every line appended before it; nothing to do when a
+    /// later sync already did. Lines appended together are synced once.
+    pub fn sync_upto(&mut self, line: u64) -> Result<()> {
+        if self.synced >= line {
+            return Ok(());
+        }
+        if let Sink::File { path, file } = &mut self.sink {
+            file.sync_data().map_err(|e| unwritable(path, e))?;
+        }
+        self.synced = self.appended;
+        Ok(())
+    }
+}
+
+/// A journal file that cannot be written: the run stops.
+fn unwritable(path: &Path, e: std::io::Error) -> Failure {
+    Failure::Runbook(format!(
+        "error: cannot write the journal {}: {e}\n  hint: the run stops here so that its journal stays true; free \
+         space (or mend the folder), then resume it",
+        path.display()
+    ))
 }
 
 /// A journal as read back: its entries and what was wrong with its tail.

@@ -70,27 +70,34 @@ impl Controller {
         if self.is_dry() {
             self.advance_plan_clock(&effects, pos)?;
         }
-        // Where each command runs is on disk before it can write (durable for writes on another machine, as
-        // the effect line). A local command dies with this machine, so after a power cut there is nothing to
-        // look for: its line need not be synced (a killed golive's lines are in the page cache all the same).
-        let writes = effects.iter().any(|e| e.access() == Access::Write);
+        // Where each command runs is journaled the moment it is known, and a remote write starts only once its
+        // line is durable (`Budget::durable`: the commands of a fan-out share one sync). A local command dies
+        // with this machine, so after a power cut there is nothing to look for: its line is not synced by
+        // itself (a killed golive's lines are in the page cache all the same).
         let journal_failed = std::cell::Cell::new(None);
-        let tell_started = |started: Started| {
-            let durable = writes && started.target != crate::config::LOCAL;
+        let record_started = |started: Started| {
             let entry = Entry::EffectRunning {
                 step: step.clone(),
                 target: started.target,
                 process_group: started.process_group,
                 at: now_stamp(),
             };
-            match self.journal(entry, durable) {
-                Ok(()) => true,
+            match self.journal(entry, false) {
+                Ok(()) => Some(self.journal_lines()),
                 Err(e) => {
                     journal_failed.set(Some(e));
-                    false
+                    None
                 }
             }
         };
+        let sync_upto = |line: u64| match self.journal_sync_upto(line) {
+            Ok(()) => true,
+            Err(e) => {
+                journal_failed.set(Some(e));
+                false
+            }
+        };
+        let started_log = StartedLog { record: &record_started, sync_upto: &sync_upto };
         // A streamed command's lines reach the operator as they arrive, each masked and made printable by
         // the terminal; lines matching its patterns are flagged with their names.
         let flags = match effects.as_slice() {
@@ -117,7 +124,7 @@ impl Controller {
         let budget = Budget {
             timeout,
             cancel: self.interrupts.token(),
-            started: if self.is_dry() { None } else { Some(&tell_started) },
+            started: if self.is_dry() { None } else { Some(&started_log) },
             lines: if (flags.is_some() || verbose) && !self.is_dry() { Some(&show_line) } else { None },
         };
         let started = Instant::now();

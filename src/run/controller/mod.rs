@@ -25,7 +25,9 @@ use super::plan::{Plan, PlanItem, PlannedEffect};
 use super::prior::{Action, DoneStep, Prior};
 use super::verdicts::Verdicts;
 use crate::duration;
-use crate::effects::{Access, Budget, Effect, EffectError, Group, Outcome, Prompt, Provenance, Started, World};
+use crate::effects::{
+    Access, Budget, Effect, EffectError, Group, Outcome, Prompt, Provenance, Started, StartedLog, World,
+};
 use crate::engine::outline::Outline;
 use crate::error::Failure;
 use crate::run::identity::now_stamp;
@@ -301,10 +303,34 @@ impl Controller {
     }
 
     pub fn journal(&self, entry: Entry, durable: bool) -> Result<(), Box<EvalAltResult>> {
-        if let Some(journal) = self.journal.borrow_mut().as_mut() {
-            journal.append(&entry, durable).map_err(|f| self.stop(Stop::Failure(f), Position::NONE))?;
+        // In a strand, a durable line is synced once the other strands that can go on have run: those that
+        // reach a boundary of their own meanwhile share the sync (a hundred hosts' steps, not a sync each).
+        // The strand itself goes on only once its line is on disk.
+        let together = durable && crate::strand::current().is_some();
+        let appended = match self.journal.borrow_mut().as_mut() {
+            None => return Ok(()),
+            Some(journal) => journal.append(&entry, durable && !together).map(|()| journal.appended()),
+        };
+        let line = appended.map_err(|f| self.stop(Stop::Failure(f), Position::NONE))?;
+        if together {
+            crate::strand::pass();
+            self.journal_sync_upto(line)?;
         }
         Ok(())
+    }
+
+    /// The number of the journal's last line (0 with no journal).
+    pub fn journal_lines(&self) -> u64 {
+        self.journal.borrow().as_ref().map_or(0, Journal::appended)
+    }
+
+    /// Makes the journal durable up to `line`: one sync for every line appended before it.
+    pub fn journal_sync_upto(&self, line: u64) -> Result<(), Box<EvalAltResult>> {
+        let synced = match self.journal.borrow_mut().as_mut() {
+            None => return Ok(()),
+            Some(journal) => journal.sync_upto(line),
+        };
+        synced.map_err(|f| self.stop(Stop::Failure(f), Position::NONE))
     }
 
     /// Runs `work` as an ad-hoc step (the REPL's inputs): journaled with its effects, no retries or
