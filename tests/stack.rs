@@ -789,8 +789,9 @@ fn each_fanned_out_write_starts_only_once_its_running_line_is_synced() {
     let project = testbed::project();
     many_targets(&project);
     let names: Vec<String> = (1..=10).map(|i| format!("target(\"web{i}\")")).collect();
-    let steps: String =
-        (0..5).map(|i| format!("step \"fan out {i}\" {{ ssh::run_each([{}], \"true\"); }}\n", names.join(", "))).collect();
+    let steps: String = (0..5)
+        .map(|i| format!("step \"fan out {i}\" {{ ssh::run_each([{}], \"true\"); }}\n", names.join(", ")))
+        .collect();
     project.write("fan.rhai", &steps);
     let trace = project.file("trace");
     let traced = std::process::Command::new("strace")
@@ -856,16 +857,19 @@ fn effects_finished(journal: &str, needle: &str) -> usize {
 
 /// Processes of the test user whose command line holds `needle`.
 fn remote_processes(needle: &str) -> String {
-    let out =
-        std::process::Command::new("pgrep").args(["-a", "-u", "golive,golive-bash", "-f", needle]).output().unwrap();
+    let out = std::process::Command::new("pgrep")
+        .args(["-a", "-u", "golive,golive-bash,golive-ash", "-f", needle])
+        .output()
+        .unwrap();
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 #[test]
 fn a_step_timeout_stops_the_remote_command_and_a_retry_never_runs_beside_it() {
     let _bed = testbed::lock();
-    // A login shell of /bin/sh (each command under setsid) and of bash (each in a job-control subshell).
-    for name in ["rehearsal", "bash_login"] {
+    // A login shell of /bin/sh (the shared loop in bash, each command its job's exec of /bin/sh), of bash
+    // (each in a job-control subshell) and busybox's sh on a host without bash (each under setsid).
+    for name in ["rehearsal", "bash_login", "busybox_login"] {
         let project = testbed::project();
         let file = format!("/tmp/golive-cancel-{}-{name}", std::process::id());
         let _ = std::fs::remove_file(&file);
@@ -948,8 +952,9 @@ fn remote_output_is_capped_too() {
 #[test]
 fn plain_commands_share_one_remote_shell_whose_end_no_output_forges_and_a_job_left_behind_is_read_to_its_end() {
     let _bed = testbed::lock();
-    // The shell's pid, as a command sees it: its parent under setsid (/bin/sh), `$$` in bash's subshells.
-    for (name, shell_pid) in [("rehearsal", "$PPID"), ("bash_login", "$$")] {
+    // The shell's pid, as a command sees it: its parent when the command's shell is exec'd (/bin/sh, whose
+    // loop runs in bash) or started under setsid (busybox), `$$` in bash's subshells.
+    for (name, shell_pid) in [("rehearsal", "$PPID"), ("bash_login", "$$"), ("busybox_login", "$PPID")] {
         one_shared_shell(name, shell_pid);
     }
 }
@@ -1000,7 +1005,9 @@ step "after" { let r = ssh::run(t, "echo $PPID"); print("after " + r.stdout); }
 fn a_plain_command_runs_in_the_login_shell_as_one_with_stdin_does_in_a_session_of_its_own() {
     let _bed = testbed::lock();
     let project = testbed::project();
-    // `[[ ]]` is bash's: under the /bin/sh user both forms fail alike, under the bash user both pass.
+    // `[[ ]]` is bash's (and busybox's): under the /bin/sh user both forms fail alike, under the others both
+    // pass. The environment and the signals ignored are a session's too: /bin/sh's commands are started by
+    // a loop in bash (bash is on the host), busybox's under setsid (no bash on its PATH).
     project.write(
         "login_shell.rhai",
         r#"
@@ -1010,6 +1017,11 @@ fn both(name) {
     let own = ssh::run(t, "[[ -n x ]] && echo bash-syntax", #{ allow_fail: true, stdin: "" });
     print(`${name} shared ${in_shell.code} ${in_shell.stdout}`);
     print(`${name} own ${own.code} ${own.stdout}`);
+    let env = "env | sort; grep -E '^Sig(Ign|Blk)' /proc/self/status";
+    let shared_env = ssh::run(t, env);
+    let own_env = ssh::run(t, env, #{ stdin: "" });
+    print(`${name} env shared: ${shared_env.stdout.split("\n")}`);
+    print(`${name} env own: ${own_env.stdout.split("\n")}`);
     // Two plain commands in one shell (its pid as the command sees it: see one_shared_shell). Under /bin/sh,
     // the command's parent is the shared shell, where a session of its own would have sshd.
     let pid = if name == "bash_login" { "echo $$" } else { "echo $PPID $(cat /proc/$PPID/comm)" };
@@ -1019,6 +1031,7 @@ fn both(name) {
 }
 step "sh" { both("rehearsal"); }
 step "bash" { both("bash_login"); }
+step "busybox" { both("busybox_login"); }
 "#,
     );
     let run = project.golive(&["login_shell.rhai"]);
@@ -1031,9 +1044,28 @@ step "bash" { both("bash_login"); }
     assert_eq!(said("bash_login shared "), "0 bash-syntax", "the login shell ran the plain command\n{}", run.all());
     assert_eq!(said("rehearsal shared "), said("rehearsal own "), "{}", run.all());
     assert!(said("rehearsal own ").starts_with("127"), "/bin/sh knows no [[: {}", run.all());
+    assert_eq!(said("busybox_login shared "), said("busybox_login own "), "{}", run.all());
+    for name in ["rehearsal", "bash_login"] {
+        assert_eq!(said(&format!("{name} env shared:")), said(&format!("{name} env own:")), "{}", run.all());
+    }
+    // Without job control, busybox's sh starts a background command with INT and QUIT ignored (setsid
+    // inherits that), and the command's sh counts one more SHLVL: the rest of its environment is a
+    // session's.
+    let without_signals = |text: String| {
+        text.split(", ").filter(|l| !l.contains("Sig") && !l.contains("SHLVL")).collect::<Vec<_>>().join(", ")
+    };
+    assert_eq!(
+        without_signals(said("busybox_login env shared:")),
+        without_signals(said("busybox_login env own:")),
+        "{}",
+        run.all()
+    );
+    assert!(said("busybox_login env own:").contains("PATH=/tmp/golive-testbed/ssh/busybox"), "{}", run.all());
     assert!(said("bash_login one shell ").starts_with("true "), "{}", run.all());
     let rehearsal = said("rehearsal one shell ");
-    assert!(rehearsal.starts_with("true ") && rehearsal.ends_with(" sh"), "the shared sh ran both: {}", run.all());
+    assert!(rehearsal.starts_with("true ") && rehearsal.ends_with(" bash"), "the shared loop ran both: {}", run.all());
+    let busybox = said("busybox_login one shell ");
+    assert!(busybox.starts_with("true ") && busybox.ends_with(" sh"), "the shared sh ran both: {}", run.all());
 }
 
 /// A remote step that marks its start, sleeps 3 s and then appends a line: what the tests that cancel or

@@ -21,8 +21,7 @@ use std::task::{Context, Poll, ready};
 use openssh::{Child, ChildStderr, ChildStdin, ChildStdout, Session};
 use tokio::io::{AsyncRead, AsyncWriteExt, ReadBuf};
 
-use super::Budget;
-use super::ssh::{GO_AHEAD, Heard, RawOutput, TellGroup, go_ahead_wait, stderr_telling_group};
+use super::ssh::{GO_AHEAD, Heard, RawOutput, Reporting, go_ahead_wait, stderr_telling_group};
 
 /// Longer command lines take a session of their own: the shell reads a frame a byte at a time.
 pub const LONGEST_LINE: usize = 8 * 1024;
@@ -31,21 +30,44 @@ pub const LONGEST_LINE: usize = 8 * 1024;
 /// command's. Its first stdin line is the token. Frames: `<token> r|w`, the command's lines, `<token>`; the
 /// shell puts before them what a session's command starts with (the process group's report, a write's
 /// wait for its go-ahead), so a frame carries only the command (it reads frames a byte at a time).
-/// Each command runs in the user's login shell (`$SHELL`, which sshd sets), as in a session of its own:
-/// `setsid "$SHELL" -c`, or, when the login shell running this loop is bash, in a subshell that job control
-/// puts in a process group of its own (no program started per command; `$$` is then the loop's). Its
-/// variables are golive_*, unset before a command runs.
+/// Each command runs in the user's login shell (`$SHELL`, which sshd sets), as in a session of its own, in a
+/// process group of its own:
+/// - the login shell is bash: in a subshell that job control puts in a group of its own (no program started
+///   per command; `$$` is then the loop's);
+/// - bash is on the target (and the login shell is another): the loop runs in bash, and each command's
+///   job-control subshell execs `"$SHELL" -c` (one program a command; the environment is the login shell's:
+///   SHLVL as it was, and `exec` sets no `_`);
+/// - otherwise (busybox, no bash): `setsid "$SHELL" -c` (two programs a command).
+///
+/// Its variables are golive_*, never exported, and unset before a command runs in the loop's own shell.
 fn shell_script() -> String {
-    // Inside the loop's single quotes.
+    // Inside the loop's single quotes, itself inside the outer script's.
     let report = r#"printf '\036golive-pgid %s\n' ${BASHPID:-$$} >&2; "#.replace('\'', r"'\''");
     let wait = go_ahead_wait(true);
     debug_assert!(!wait.contains('\''));
-    format!(
+    let restore_shlvl = r#"if [ -n "$golive_vs" ]; then SHLVL=$golive_v; else unset SHLVL; fi; "#;
+    let unset = "unset golive_loop golive_t golive_c golive_j golive_e golive_v golive_vs golive_h golive_w golive_x golive_p \
+                 golive_r golive_s";
+    let job = |stdin: &str| {
+        format!(
+            r#"if [ -n "$golive_e" ]; then ( {restore_shlvl}exec "$golive_c" -c "$golive_l" ) {stdin} 3<&- &
+    elif [ -n "$golive_j" ]; then ( set +m; {unset}; eval "$golive_l" ) {stdin} 3<&- &
+    else setsid "$golive_c" -c "$golive_l" {stdin} 3<&- &
+    fi"#
+        )
+    };
+    let (write_job, read_job) = (job("<&3"), job("</dev/null"));
+    let looped = format!(
         r#"exec 3<&0
 IFS= read -r golive_t || exit 0
 golive_c=${{SHELL:-/bin/sh}}
 golive_j=
+golive_e=
+[ "${{1-}}" = exec ] && golive_e=1
+golive_v=${{2-}}
+golive_vs=${{3-}}
 if [ -n "${{BASH_VERSION-}}" ] && set -m 2>/dev/null; then case $- in *m*) golive_j=1 ;; esac; fi
+[ -n "$golive_j" ] || golive_e=
 [ -n "$golive_j" ] || command -v setsid >/dev/null 2>&1 || {{ printf '\036%s no-setsid\n' "$golive_t"; exit 0; }}
 printf '\036%s ready\n' "$golive_t"
 while IFS= read -r golive_h; do
@@ -56,14 +78,10 @@ while IFS= read -r golive_h; do
   esac
   while IFS= read -r golive_x; do [ "$golive_x" = "$golive_t" ] && break; golive_l="$golive_l$golive_x
 "; done
-  if [ -n "$golive_j" ]; then
-    if [ -n "$golive_w" ]; then
-      ( set +m; unset golive_t golive_c golive_j golive_h golive_w golive_x golive_p golive_r golive_s; eval "$golive_l" ) <&3 3<&- &
-    else
-      ( set +m; unset golive_t golive_c golive_j golive_h golive_w golive_x golive_p golive_r golive_s; eval "$golive_l" ) </dev/null 3<&- &
-    fi
-  elif [ -n "$golive_w" ]; then setsid "$golive_c" -c "$golive_l" <&3 3<&- &
-  else setsid "$golive_c" -c "$golive_l" </dev/null 3<&- &
+  if [ -n "$golive_w" ]; then
+    {write_job}
+  else
+    {read_job}
   fi
   golive_p=$!
   # bash with job control would tell of a job a signal ended on stderr, the command's stream.
@@ -74,6 +92,14 @@ while IFS= read -r golive_h; do
   printf '\036%s %s %s\n' "$golive_t" $golive_r $golive_s >&2
   [ $golive_s = 0 ] || exit 0
 done"#
+    );
+    // The loop runs in bash when the login shell is not bash and bash is there: one program a command
+    // instead of two.
+    format!(
+        r#"golive_loop='{}'
+if [ -z "${{BASH_VERSION-}}" ] && command -v bash >/dev/null 2>&1; then exec bash -c "$golive_loop" golive-shell exec "${{SHLVL-}}" "${{SHLVL+set}}"; fi
+eval "$golive_loop""#,
+        looped.replace('\'', r"'\''")
     )
 }
 
@@ -143,12 +169,11 @@ impl RemoteShell {
 
     /// Runs `line` as `ssh::run_on` would in a session of its own: the process group told first, a write's
     /// line only once the journal durably keeps it, each output stream capped at `cap` bytes.
-    pub async fn run(
+    pub(super) async fn run(
         &mut self,
         line: &str,
         go_ahead: bool,
-        tell_group: TellGroup<'_>,
-        budget: &Budget<'_>,
+        reporting: Reporting<'_>,
         cap: usize,
     ) -> Result<Ran, Failure> {
         let token = &self.token;
@@ -167,7 +192,7 @@ impl RemoteShell {
                 return Ok::<_, std::io::Error>(true);
             }
             match heard.await.unwrap_or(Heard::NoMark) {
-                Heard::Kept(line) if budget.durable(line).await => {
+                Heard::Kept(line) if reporting.budget.durable(line).await => {
                     stdin.write_all(GO_AHEAD).await?;
                     stdin.flush().await?;
                     Ok(true)
@@ -188,7 +213,7 @@ impl RemoteShell {
         let heard_mark = std::cell::Cell::new(false);
         let tell = |pgid: u32| {
             heard_mark.set(true);
-            tell_group(pgid)
+            (reporting.tell_group)(pgid)
         };
         let read_err = stderr_telling_group(&mut err_until, cap, &tell, &told);
         let joined = tokio::try_join!(feed, read_out, read_err);

@@ -174,14 +174,15 @@ impl SshConnector {
             };
             let write = access == Access::Write;
             let plain = stdin.is_none() && !stream && line.len() <= remote_shell::LONGEST_LINE;
+            let reporting = Reporting { tell_group: &tell, budget };
             let in_shell =
-                if plain { self.run_in_shell(target, &session, line, write, &tell, budget, cap).await } else { None };
+                if plain { self.run_in_shell(target, &session, line, write, reporting, cap).await } else { None };
             let result = match in_shell {
                 Some(result) => result,
                 None => {
                     // Its session takes the place of a shell left waiting, within the target's sessions.
                     drop(self.idle_shell(target, None));
-                    refused_again(|| run_on(&session, line, stdin.clone(), write, &tell, budget, cap, lines)).await
+                    refused_again(|| run_on(&session, line, stdin.clone(), write, reporting, cap, lines)).await
                 }
             };
             match result {
@@ -240,8 +241,7 @@ impl SshConnector {
         session: &Arc<Session>,
         line: &str,
         write: bool,
-        tell: TellGroup<'_>,
-        budget: &Budget<'_>,
+        reporting: Reporting<'_>,
         cap: usize,
     ) -> Option<Result<Option<RawOutput>, openssh::Error>> {
         let mut retried = false;
@@ -259,7 +259,7 @@ impl SshConnector {
                     }
                 },
             };
-            let lost = match shell.run(line, write, tell, budget, cap).await {
+            let lost = match shell.run(line, write, reporting, cap).await {
                 Ok(ran) => {
                     if ran.reusable {
                         self.shells
@@ -477,6 +477,14 @@ pub(super) fn go_ahead_wait(go_ahead: bool) -> &'static str {
 /// that line, None when it was not kept (a write then does not start).
 pub(super) type TellGroup<'a> = &'a dyn Fn(u32) -> Option<u64>;
 
+/// How a remote command's whereabouts are kept: told to the journal the moment its group is reported, and
+/// a write's go-ahead given once that line is durable (`Budget::durable`).
+#[derive(Clone, Copy)]
+pub(super) struct Reporting<'a> {
+    pub tell_group: TellGroup<'a>,
+    pub budget: &'a Budget<'a>,
+}
+
 /// A remote command's stderr, capped at `cap`: its process-group mark is told to `tell_group` and what was
 /// heard sent on `told`; the lines before the mark (a login shell's rc files may print) stay part of stderr.
 pub(super) async fn stderr_telling_group(
@@ -531,8 +539,7 @@ async fn run_on(
     line: &str,
     stdin: Option<Vec<u8>>,
     go_ahead: bool,
-    tell_group: TellGroup<'_>,
-    budget: &Budget<'_>,
+    reporting: Reporting<'_>,
     cap: usize,
     lines: Option<&dyn Fn(&str)>,
 ) -> Result<Option<RawOutput>, openssh::Error> {
@@ -552,7 +559,7 @@ async fn run_on(
         if go_ahead {
             // No go-ahead without the journal's record of where it runs: the shell then reads end-of-file.
             match heard.await.unwrap_or(Heard::NoMark) {
-                Heard::Kept(line) if budget.durable(line).await => input.write_all(GO_AHEAD).await?,
+                Heard::Kept(line) if reporting.budget.durable(line).await => input.write_all(GO_AHEAD).await?,
                 Heard::Kept(_) | Heard::NotKept => {
                     drop(input);
                     return Ok(false);
@@ -574,7 +581,7 @@ async fn run_on(
     let mut stdout = child.stdout().take().expect("stdout is piped");
     let stderr = child.stderr().take().expect("stderr is piped");
     let read_out = super::capture::read_capped_lines(&mut stdout, cap, lines);
-    let read_err = stderr_telling_group(stderr, cap, tell_group, &told);
+    let read_err = stderr_telling_group(stderr, cap, reporting.tell_group, &told);
     let (went, out, err) = tokio::try_join!(feed, read_out, read_err).map_err(openssh::Error::ChildIo)?;
     let status = child.wait().await;
     if !went {

@@ -114,8 +114,11 @@ pub fn project() -> Project {
         ("wrong_user", format!("known_hosts = \"{ssh}/known_hosts\"\nuser = \"no-such-user\"")),
         // The same host as `rehearsal`, reached as a user whose login shell is bash, not /bin/sh.
         ("bash_login", format!("known_hosts = \"{ssh}/known_hosts\"\nuser = \"golive-bash\"")),
+        // As a user of a host without bash: busybox's sh and applets alone.
+        ("busybox_login", format!("known_hosts = \"{ssh}/known_hosts\"\nuser = \"golive-ash\"")),
     ] {
-        let user = if matches!(name, "wrong_user" | "bash_login") { "" } else { "user = \"golive\"\n" };
+        let user =
+            if matches!(name, "wrong_user" | "bash_login" | "busybox_login") { "" } else { "user = \"golive\"\n" };
         config.push_str(&format!(
             "\n[targets.{name}]\nrehearsal = true\nhost = \"127.0.0.1\"\nport = 2201\n{user}identity_file = \"{ssh}/client_ed25519\"\n{extra}\nproject_dir = \"{ROOT}/project\"\ncompose = \"v1\"\n"
         ));

@@ -1,7 +1,9 @@
 #!/bin/sh
 # The test bed, shared by the tests, the rehearsal target in golive.toml and CI:
 #   - a throwaway sshd on 127.0.0.1:2201, user `golive` (unprivileged, /bin/sh, in the docker group) and
-#     user `golive-bash` (the same key, /bin/bash: a login shell other than /bin/sh), key-only, strict host keys (known_hosts written from the host key, no trust on first use); and the
+#     user `golive-bash` (the same key, /bin/bash: a login shell other than /bin/sh) and user `golive-ash`
+#     (busybox's sh for login shell and busybox's applets alone on its PATH: a host without bash, as Alpine),
+#     key-only, strict host keys (known_hosts written from the host key, no trust on first use); and the
 #     fleet: the same on 127.0.0.2 to 127.0.0.101, port 2202 (known_hosts_fleet), a hundred hosts to a client;
 #   - the stand-in Drupal stack: images built FROM scratch with busybox-static (nothing is pulled),
 #     tagged jaraba/drupal:11-prod (release "new") and jaraba/drupal:11-prod-backup (release "backup");
@@ -27,6 +29,7 @@ D=$T/ssh
 P=$T/project
 TUSER=golive
 TUSER_BASH=golive-bash
+TUSER_ASH=golive-ash
 # The off-site S3's keys (the S3 double does not check them; golive and backup.sh sign with them all the same).
 S3_KEY_ID=AKIAGOLIVEREHEARSAL01
 S3_SECRET=golive-rehearsal-s3-secret-0001
@@ -76,6 +79,15 @@ setup_users() {
   fi
   mkdir -p "$D/home-bash" && chown "$TUSER_BASH" "$D/home-bash"
   usermod -p '*' "$TUSER_BASH"
+  # busybox's applets, alone on golive-ash's PATH (sshd_config): its login shell is busybox's sh.
+  if [ ! -x "$D/busybox/sh" ]; then
+    mkdir -p "$D/busybox" && busybox --install -s "$D/busybox" && chmod 755 "$D/busybox"
+  fi
+  if ! id "$TUSER_ASH" >/dev/null 2>&1; then
+    useradd --system --home-dir "$D/home-ash" --create-home --shell "$D/busybox/sh" "$TUSER_ASH"
+  fi
+  mkdir -p "$D/home-ash" && chown "$TUSER_ASH" "$D/home-ash"
+  usermod -p '*' "$TUSER_ASH"
   getent group docker >/dev/null && usermod -aG docker "$TUSER"
   return 0
 }
@@ -108,7 +120,11 @@ LogLevel VERBOSE
 PrintMotd no
 UseDNS no
 Subsystem sftp /usr/lib/openssh/sftp-server
-SetEnv PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+# The first SetEnv that applies is the one used.
+Match User $TUSER_ASH
+  SetEnv PATH=$D/busybox
+Match all
+  SetEnv PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 CFG
   cat > "$D/ssh_config" <<CFG
 Host golive-testbed
@@ -140,13 +156,15 @@ start_fleet() {
   group=0
   while [ $group -lt 10 ]; do
     config="$D/fleet_sshd_config.$group"
-    sed -e '/^Port /d' -e '/^ListenAddress /d' -e "s|^PidFile .*|PidFile $D/fleet.$group.pid|" "$D/sshd_config" > "$config"
+    # Its addresses first: the shared config ends in Match blocks.
+    : > "$config"
     n=$((group * 10 + 2))
     while [ $n -le $((group * 10 + 11)) ]; do
       printf 'ListenAddress 127.0.0.%s:%s\n' "$n" "$FLEET_PORT" >> "$config"
       printf '[127.0.0.%s]:%s %s\n' "$n" "$FLEET_PORT" "$key" >> "$D/known_hosts_fleet"
       n=$((n+1))
     done
+    sed -e '/^Port /d' -e '/^ListenAddress /d' -e "s|^PidFile .*|PidFile $D/fleet.$group.pid|" "$D/sshd_config" >> "$config"
     /usr/sbin/sshd -t -f "$config"
     timeout 4h /usr/sbin/sshd -D -f "$config" -E "$D/fleet.$group.log" </dev/null >/dev/null 2>&1 9>&- &
     echo $! >> "$D/fleet.bgpids"
