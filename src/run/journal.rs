@@ -258,15 +258,7 @@ impl Journal {
         let mut line = value.to_string();
         line.push('\n');
         match &mut self.sink {
-            Sink::File { path, file } => {
-                let stopped = |e| unwritable(path, e);
-                file.write_all(line.as_bytes()).map_err(stopped)?;
-                self.appended += 1;
-                if durable {
-                    file.sync_data().map_err(stopped)?;
-                    self.synced = self.appended;
-                }
-            }
+            Sink::File { path, file } => file.write_all(line.as_bytes()).map_err(|e| unwritable(path, e))?,
             // Every entry is its own committed row: durable whatever `durable` says.
             Sink::Postgres(rows) => {
                 line.pop();
@@ -278,11 +270,10 @@ impl Journal {
                         rows.location()
                     ))
                 })?;
-                self.appended += 1;
-                self.synced = self.appended;
             }
         }
-        Ok(())
+        self.appended += 1;
+        if durable { self.sync_upto(self.appended) } else { Ok(()) }
     }
 
     /// How many lines were appended since the journal was opened: the number of the last one.
@@ -296,6 +287,7 @@ impl Journal {
         if self.synced >= line {
             return Ok(());
         }
+        // PostgreSQL committed each row as it was appended.
         if let Sink::File { path, file } = &mut self.sink {
             file.sync_data().map_err(|e| unwritable(path, e))?;
         }
