@@ -32,6 +32,8 @@ struct Current {
 
 thread_local! {
     static CURRENT: RefCell<Option<Current>> = const { RefCell::new(None) };
+    /// Set by a strand that suspends in `pass`: the scheduler then starts a strand not yet started first.
+    static PASSED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 /// The number of the strand running now (its item's place in the group), if any.
@@ -123,11 +125,18 @@ fn schedule<T>(width: usize, strands: &mut [Running<'_, T>], ready: &Ready) -> V
     let mut started = 0;
     let mut finished = 0;
     let mut queue: VecDeque<usize> = VecDeque::new();
+    let mut passed = false;
     while finished < count {
-        let live = started - finished;
+        let can_start = started < count && started - finished < width;
         let next = match queue.pop_front() {
+            // After a pass, a strand not yet started goes first, so that its boundary shares the sync too.
+            Some(id) if passed && can_start => {
+                queue.push_front(id);
+                started += 1;
+                started - 1
+            }
             Some(id) => id,
-            None if started < count && live < width => {
+            None if can_start => {
                 started += 1;
                 started - 1
             }
@@ -145,6 +154,7 @@ fn schedule<T>(width: usize, strands: &mut [Running<'_, T>], ready: &Ready) -> V
         }
         let outcome = strands[next].as_mut().resume(());
         CURRENT.with(|c| *c.borrow_mut() = None);
+        passed = PASSED.replace(false);
         if let CoroutineResult::Return(value) = outcome {
             results[next] = Some(value);
             finished += 1;
@@ -156,10 +166,11 @@ fn schedule<T>(width: usize, strands: &mut [Running<'_, T>], ready: &Ready) -> V
     results.into_iter().map(|r| r.expect("every strand finished")).collect()
 }
 
-/// Lets the strands that can go on run before this one goes on (so that those reaching a journal boundary
-/// meanwhile share its sync); nothing outside a strand.
+/// Lets the strands that can go on, and one not yet started when there is room, run before this one goes on
+/// (so that those reaching a journal boundary meanwhile share its sync); nothing outside a strand.
 pub fn pass() {
     let Some(me) = CURRENT.with(|c| c.borrow().clone()) else { return };
+    PASSED.set(true);
     // Woken first, it is queued behind the strands already waiting to run.
     me.waker.wake_by_ref();
     // SAFETY: as in `wait`: CURRENT holds the yielder of the coroutine running this code.
@@ -229,6 +240,24 @@ mod tests {
         assert_eq!(&log[..4], ["start 0 as Some(0)", "start 1 as Some(1)", "start 2 as Some(2)", "start 3 as Some(3)"]);
         assert_eq!(&log[4..], ["end 3", "end 2", "end 1", "end 0"]);
         assert_eq!(current(), None);
+    }
+
+    #[test]
+    fn a_strand_that_passes_lets_a_strand_not_yet_started_run_first() {
+        let log = RefCell::new(Vec::new());
+        let tasks: Vec<Box<dyn FnOnce() + '_>> = (0..3)
+            .map(|i| {
+                let log = &log;
+                Box::new(move || {
+                    log.borrow_mut().push(format!("{i} appends"));
+                    pass();
+                    log.borrow_mut().push(format!("{i} syncs"));
+                }) as Box<dyn FnOnce()>
+            })
+            .collect();
+        run_together(2, tasks);
+        // Two at a time: the third starts once one has ended.
+        assert_eq!(log.into_inner(), ["0 appends", "1 appends", "0 syncs", "1 syncs", "2 appends", "2 syncs"]);
     }
 
     #[test]

@@ -780,57 +780,48 @@ fn a_runbook_moving_between_three_targets_and_fanning_out_to_ten_twice_works() {
     assert!(durations.iter().filter(|d| **d < 900).count() >= 5, "every host got the fan-out's total: {durations:?}");
 }
 
-/// A fan-out of writes over ten hosts, its system calls traced (strace): each go-ahead golive sends a host
-/// comes after a sync of the journal that covers as many `effect_running` lines as go-aheads sent by then,
-/// so no write starts before where it runs is on disk; the hosts' lines share syncs.
-#[test]
-fn each_fanned_out_write_starts_only_once_its_running_line_is_synced() {
-    let _bed = testbed::lock();
-    let project = testbed::project();
-    many_targets(&project);
-    let names: Vec<String> = (1..=10).map(|i| format!("target(\"web{i}\")")).collect();
-    let steps: String = (0..5)
-        .map(|i| format!("step \"fan out {i}\" {{ ssh::run_each([{}], \"true\"); }}\n", names.join(", ")))
-        .collect();
-    project.write("fan.rhai", &steps);
+/// `golive script` in the project, its writes and syncs traced (strace): the trace.
+fn traced_run(project: &common::Project, script: &str) -> String {
     let trace = project.file("trace");
     let traced = std::process::Command::new("strace")
         .args(["-f", "-qq", "-s", "300", "-e", "trace=write,fdatasync", "-o"])
         .arg(&trace)
         .arg(env!("CARGO_BIN_EXE_golive"))
-        .arg("fan.rhai")
+        .arg(script)
         .current_dir(project.path())
         .env("NO_COLOR", "1")
         .stdin(std::process::Stdio::null())
         .output()
         .expect("strace runs (the Debian package strace)");
     common::Run::from(traced).assert_code(0);
-    let trace = std::fs::read_to_string(trace).unwrap();
-    // golive's main thread journals and gives the go-aheads: `PID write(FD, "...", N` as it starts, and
-    // `PID fdatasync(FD) = 0`, or `PID fdatasync(FD <unfinished ...>` then `PID <... fdatasync resumed>) = 0`
-    // when another thread's call came in between: a sync covers the lines written before it began.
-    let main_pid = trace
-        .lines()
-        .find(|l| l.contains("effect_running"))
-        .and_then(|l| l.split_whitespace().next())
-        .unwrap_or_default()
-        .to_string();
-    let (mut journal_fd, mut lines, mut synced, mut go_aheads, mut syncs) = (None::<String>, 0, 0, 0, 0);
+    std::fs::read_to_string(trace).unwrap()
+}
+
+/// Walks golive's main thread in a trace and checks that each write `acts` picks out (by its fd and data)
+/// comes after a sync of the journal covering at least as many `event` lines as such writes so far. The
+/// calls: `PID write(FD, "...", N` as it starts, and `PID fdatasync(FD) = 0`, or `PID fdatasync(FD
+/// <unfinished ...>` then `PID <... fdatasync resumed>) = 0` when another thread's call came in between: a
+/// sync covers the lines written before it began. Returns the counts: event lines, acts, syncs.
+fn acts_after_their_lines_are_synced(trace: &str, event: &str, acts: impl Fn(&str, &str) -> bool) -> [usize; 3] {
+    let event = format!("{{\\\"event\\\":\\\"{event}\\\"");
+    let main_pid =
+        trace.lines().find(|l| l.contains(&event)).and_then(|l| l.split_whitespace().next()).unwrap_or_default();
+    let (mut journal_fd, mut lines, mut synced, mut done, mut syncs) = (None::<&str>, 0, 0, 0, 0);
     let mut sync_began = None;
     for line in trace.lines() {
-        let Some(call) = line.strip_prefix(main_pid.as_str()).map(str::trim_start) else { continue };
+        let Some(call) = line.strip_prefix(main_pid).map(str::trim_start) else { continue };
         if let Some(rest) = call.strip_prefix("write(") {
             let (fd, data) = rest.split_once(", \"").unwrap_or_default();
-            if data.contains("effect_running") {
-                journal_fd = Some(fd.to_string());
+            if data.starts_with(&event) {
+                journal_fd = Some(fd);
                 lines += 1;
-            } else if data.starts_with("go\\n\"") {
-                go_aheads += 1;
-                assert!(synced >= go_aheads, "go-ahead {go_aheads} sent with {synced} running lines synced:\n{trace}");
+            } else if acts(fd, data) {
+                done += 1;
+                assert!(synced >= done, "write {done} ({data}) with {synced} {event} lines synced:\n{trace}");
             }
         } else if let Some(rest) = call.strip_prefix("fdatasync(") {
             let fd = rest.split(|c: char| !c.is_ascii_digit()).next().unwrap_or_default();
-            if journal_fd.as_deref() != Some(fd) {
+            if journal_fd != Some(fd) {
                 continue;
             }
             if rest.ends_with("<unfinished ...>") {
@@ -845,9 +836,50 @@ fn each_fanned_out_write_starts_only_once_its_running_line_is_synced() {
             (synced, syncs) = (covered, syncs + 1);
         }
     }
+    [lines, done, syncs]
+}
+
+/// A fan-out of writes over ten hosts, traced: each go-ahead golive sends a host comes after a sync of the
+/// journal that covers as many `effect_running` lines as go-aheads sent by then, so no write starts before
+/// where it runs is on disk; the hosts' lines share syncs.
+#[test]
+fn each_fanned_out_write_starts_only_once_its_running_line_is_synced() {
+    let _bed = testbed::lock();
+    let project = testbed::project();
+    many_targets(&project);
+    let names: Vec<String> = (1..=10).map(|i| format!("target(\"web{i}\")")).collect();
+    let steps: String = (0..5)
+        .map(|i| format!("step \"fan out {i}\" {{ ssh::run_each([{}], \"true\"); }}\n", names.join(", ")))
+        .collect();
+    project.write("fan.rhai", &steps);
+    let trace = traced_run(&project, "fan.rhai");
+    let go_ahead = |_: &str, data: &str| data.starts_with("go\\n\"");
+    let [lines, go_aheads, syncs] = acts_after_their_lines_are_synced(&trace, "effect_running", go_ahead);
     assert_eq!(go_aheads, 50, "one go-ahead per host and step:\n{trace}");
     assert_eq!(lines, 50, "one running line per host and step:\n{trace}");
     eprintln!("{syncs} journal syncs for 5 steps of 10 writes");
+}
+
+/// Per-host steps over ten hosts run together as strands, traced: each step's end is reported to the
+/// operator only after a sync that covers as many `step_finished` lines as ends reported by then (the
+/// strands that end together share a sync, none goes on before its own line is on disk).
+#[test]
+fn per_host_steps_end_only_once_their_closing_lines_are_synced() {
+    let _bed = testbed::lock();
+    let project = testbed::project();
+    many_targets(&project);
+    let hosts: Vec<String> = (1..=10).map(|i| format!("\"web{i}\"")).collect();
+    let steps: String = (0..3)
+        .map(|i| {
+            format!("step \"s{i}\" for host in hosts with #{{ serial: 10 }} {{ ssh::run(target(host), \"true\"); }}\n")
+        })
+        .collect();
+    project.write("per_host.rhai", &format!("let hosts = [{}];\n{steps}", hosts.join(", ")));
+    let trace = traced_run(&project, "per_host.rhai");
+    let reported = |fd: &str, data: &str| fd == "2" && data.starts_with("  ok    step");
+    let [lines, ends, syncs] = acts_after_their_lines_are_synced(&trace, "step_finished", reported);
+    assert_eq!((lines, ends), (30, 30), "one closing line and one report per host and step:\n{trace}");
+    eprintln!("{syncs} journal syncs for 3 per-host steps over 10 hosts");
 }
 
 /// How many `effect_finished` lines of a journal hold `needle`.
