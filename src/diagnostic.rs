@@ -85,6 +85,7 @@ pub fn is_script_mistake(err: &EvalAltResult) -> bool {
         | EvalAltResult::ErrorIndexingType(..)
         | EvalAltResult::ErrorDotExpr(..)
         | EvalAltResult::ErrorModuleNotFound(..)
+        | EvalAltResult::ErrorDataRace(..)
         | EvalAltResult::ErrorParsing(..) => true,
         _ => false,
     }
@@ -96,6 +97,12 @@ fn message_of(err: &EvalAltResult) -> String {
             Some(map) => map.get("msg").map(|m| m.to_string()).unwrap_or_else(|| value.to_string()),
             None => value.to_string(),
         },
+        // Items of a repeated step running together share the variables their body changes; one item
+        // waiting for an effect inside a method of such a value holds it.
+        EvalAltResult::ErrorDataRace(..) => "this value is shared by items running together and another item is \
+            waiting for an effect in a call on it: copy it in the body (`let v = v;`) or run the items one at a time \
+            (serial: 1)"
+            .into(),
         EvalAltResult::ErrorFunctionNotFound(signature, _) => {
             let signature = clean(signature);
             let name = signature.split(" (").next().unwrap_or(&signature);

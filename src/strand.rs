@@ -125,6 +125,8 @@ fn schedule<T>(width: usize, strands: &mut [Running<'_, T>], ready: &Ready) -> V
     let mut started = 0;
     let mut finished = 0;
     let mut queue: VecDeque<usize> = VecDeque::new();
+    // A pass left over by a group that a panic ended says nothing about this one.
+    PASSED.set(false);
     let mut passed = false;
     while finished < count {
         let can_start = started < count && started - finished < width;
@@ -152,8 +154,10 @@ fn schedule<T>(width: usize, strands: &mut [Running<'_, T>], ready: &Ready) -> V
         if results[next].is_some() {
             continue;
         }
-        let outcome = strands[next].as_mut().resume(());
-        CURRENT.with(|c| *c.borrow_mut() = None);
+        let outcome = {
+            let _back = BackInScheduler;
+            strands[next].as_mut().resume(())
+        };
         passed = PASSED.replace(false);
         if let CoroutineResult::Return(value) = outcome {
             results[next] = Some(value);
@@ -164,6 +168,16 @@ fn schedule<T>(width: usize, strands: &mut [Running<'_, T>], ready: &Ready) -> V
         queue.extend(woken.drain(..).filter(|id| *id < started));
     }
     results.into_iter().map(|r| r.expect("every strand finished")).collect()
+}
+
+/// The scheduler runs again: no strand is current. Also when a strand's panic comes out of `resume` and
+/// unwinds through the scheduler, so that nothing later takes a dead strand's yielder for its own.
+struct BackInScheduler;
+
+impl Drop for BackInScheduler {
+    fn drop(&mut self) {
+        CURRENT.with(|c| *c.borrow_mut() = None);
+    }
 }
 
 /// Lets the strands that can go on, and one not yet started when there is room, run before this one goes on
@@ -240,6 +254,28 @@ mod tests {
         assert_eq!(&log[..4], ["start 0 as Some(0)", "start 1 as Some(1)", "start 2 as Some(2)", "start 3 as Some(3)"]);
         assert_eq!(&log[4..], ["end 3", "end 2", "end 1", "end 0"]);
         assert_eq!(current(), None);
+    }
+
+    #[test]
+    fn a_strand_that_panics_leaves_no_current_strand_and_the_next_group_runs() {
+        let runtime = runtime();
+        let tasks: Vec<Box<dyn FnOnce() -> usize + '_>> = (0..3usize)
+            .map(|i| {
+                let runtime = &runtime;
+                Box::new(move || {
+                    wait(runtime.handle(), async { tokio::time::sleep(Duration::from_millis(10 * i as u64)).await });
+                    assert!(i != 1, "strand {i} fails");
+                    i
+                }) as Box<dyn FnOnce() -> usize>
+            })
+            .collect();
+        let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_together(3, tasks)));
+        assert!(caught.is_err(), "the strand's panic reaches the caller");
+        assert_eq!(current(), None);
+        // Outside a strand, wait blocks as it should instead of suspending a dead strand.
+        assert_eq!(wait(runtime.handle(), async { 5 }), 5);
+        let again: Vec<Box<dyn FnOnce() -> usize>> = (0..2usize).map(|i| Box::new(move || i) as Box<_>).collect();
+        assert_eq!(run_together(2, again), vec![0, 1]);
     }
 
     #[test]

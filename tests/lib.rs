@@ -11,6 +11,7 @@ mod fuzz_loading;
 mod http;
 mod interrupt;
 mod lock;
+mod meaning;
 mod metrics;
 mod operator;
 mod plans;

@@ -122,9 +122,11 @@ fn dispatch_each(
     let body = inputs.last().expect("a repeated step has a block");
     let controller = &host.controller;
     let serial = options.serial.max(1);
-    let together = !controller.is_dry() && serial > 1;
+    // Plans take the same path as runs: without a pending effect no strand gives way to another, so a plan
+    // reads the same every time.
+    let together = serial > 1 && items.len() > 1;
     if together {
-        share_variables(ctx.scope_mut());
+        share_written_variables(ctx.scope_mut(), &written_variables(body));
     }
     let mut values = rhai::Array::new();
     let mut failed: Vec<String> = Vec::new();
@@ -155,14 +157,12 @@ fn dispatch_each(
                     let variable = variable.as_str();
                     Box::new(move || {
                         let mut global = global.clone();
-                        // The copy's variables are found by name: offsets the parser worked out need not
-                        // hold in a scope rebuilt for this item.
-                        global.always_search_scope = true;
                         let mut caches = rhai::Caches::new();
                         let mut scope = scope.clone();
-                        scope.push(variable, item);
                         let mut apart = EvalContext::new(engine, &mut global, &mut caches, &mut scope, None);
-                        run_item(controller.as_ref(), spec, keyword, &mut apart, body)
+                        in_item_scope(&mut apart, variable, item, |ctx| {
+                            run_item(controller.as_ref(), spec, keyword, ctx, body)
+                        })
                     }) as Box<dyn FnOnce() -> Result<Dynamic, Box<EvalAltResult>>>
                 })
                 .collect();
@@ -170,10 +170,9 @@ fn dispatch_each(
         } else {
             let mut results = Vec::new();
             for (i, spec) in batch.clone().zip(&specs) {
-                ctx.scope_mut().push(variable.clone(), items[i].1.clone());
-                let result = run_item(controller.as_ref(), spec, keyword, ctx, body);
-                let len = ctx.scope().len();
-                ctx.scope_mut().rewind(len - 1);
+                let item = items[i].1.clone();
+                let result =
+                    in_item_scope(ctx, &variable, item, |ctx| run_item(controller.as_ref(), spec, keyword, ctx, body));
                 let stop = result.is_err();
                 results.push(result);
                 if stop {
@@ -256,18 +255,74 @@ fn run_item(
     })
 }
 
-/// Items that run together each evaluate their body in a copy of the scope: the script's variables become
-/// shared first (as a closure's captured ones do), so what one item assigns to them is what every item,
-/// and the rest of the script, sees. Constants stay as they are: nobody can assign them.
-fn share_variables(scope: &mut rhai::Scope) {
+/// Evaluates one item's body as stock Rhai evaluates the body of `for ITEM in LIST { ... }`: with the item
+/// on top of the scope. The parser worked out the body's variables as offsets from the top of a scope
+/// without the item (a custom syntax cannot declare a variable to the parser, and the barrier Rhai offers
+/// for that makes every outer name undefined under strict variables), so with the item pushed every offset
+/// would name the variable declared after the one meant. The body's names are therefore looked up by name,
+/// newest first, which is how Rhai itself goes on once `eval` or a variable filter changed the scope.
+fn in_item_scope<T>(
+    ctx: &mut EvalContext,
+    variable: &str,
+    item: Dynamic,
+    body: impl FnOnce(&mut EvalContext) -> T,
+) -> T {
+    let len = ctx.scope().len();
+    ctx.scope_mut().push(variable.to_string(), item);
+    let by_name = std::mem::replace(&mut ctx.global_runtime_state_mut().always_search_scope, true);
+    let result = body(ctx);
+    ctx.global_runtime_state_mut().always_search_scope = by_name;
+    ctx.scope_mut().rewind(len);
+    result
+}
+
+/// The outer variables a body may change: assigned (`x = ...`, `x.a[1] += ...`), called a method on
+/// (`list.push(h)`), passed first to a function (Rhai passes that one by reference) or captured by a closure.
+fn written_variables(body: &rhai::Expr) -> std::collections::BTreeSet<String> {
+    use rhai::{ASTNode, Expr, Stmt};
+    fn root(expr: &Expr) -> Option<&str> {
+        match expr {
+            Expr::Variable(v, ..) => Some(v.1.as_str()),
+            Expr::Dot(x, ..) | Expr::Index(x, ..) => root(&x.lhs),
+            _ => None,
+        }
+    }
+    let mut written = std::collections::BTreeSet::new();
+    body.walk(&mut Vec::new(), &mut |path: &[ASTNode]| {
+        let name = match path.last() {
+            Some(ASTNode::Stmt(Stmt::Assignment(x))) => root(&x.1.lhs),
+            Some(ASTNode::Stmt(Stmt::Share(x))) => {
+                written.extend(x.iter().map(|(ident, _)| ident.name.to_string()));
+                None
+            }
+            Some(ASTNode::Expr(Expr::Dot(x, ..))) if matches!(x.rhs, Expr::MethodCall(..) | Expr::Dot(..)) => {
+                root(&x.lhs)
+            }
+            Some(ASTNode::Expr(Expr::FnCall(call, _))) if call.namespace.is_empty() => call.args.first().and_then(root),
+            _ => None,
+        };
+        written.extend(name.map(str::to_string));
+        true
+    });
+    written
+}
+
+/// Items that run together each evaluate their body in a copy of the scope. The variables a body may change
+/// become shared first (as a closure's captured ones do), so what one item assigns to them is what every
+/// item, and the rest of the script, sees, as in a plain loop. The rest stay plain copies: a handle the items
+/// only call (`app.ps()`) would otherwise be locked by the item waiting in it, and refused to the others.
+/// Handles (a compose project, a session, a target) are values no method changes, so they stay copies too.
+fn share_written_variables(scope: &mut rhai::Scope, written: &std::collections::BTreeSet<String>) {
     // iter_raw goes from the newest entry back; they are pushed again oldest first, in their places.
     let entries: Vec<(String, bool, Dynamic)> =
         scope.iter_raw().map(|(name, constant, value)| (name.to_string(), constant, value.clone())).collect();
     scope.clear();
     for (name, constant, value) in entries.into_iter().rev() {
+        let share = !constant && written.contains(&name) && !crate::modules::is_handle(&value);
         match constant {
             true => scope.push_constant_dynamic(name, value),
-            false => scope.push_dynamic(name, value.into_shared()),
+            false if share => scope.push_dynamic(name, value.into_shared()),
+            false => scope.push_dynamic(name, value),
         };
     }
 }

@@ -31,6 +31,16 @@ use serde::Serialize;
 pub use self::host::Host;
 use self::known::KnownFunctions;
 
+/// Whether a script value is one of golive's handles (a target, a compose project, an HTTP session or
+/// response): values that name something in the world, with getters and no setters, so a copy of one is
+/// as good as the one it was copied from.
+pub fn is_handle(value: &rhai::Dynamic) -> bool {
+    value.is::<core::TargetHandle>()
+        || value.is::<docker::Compose>()
+        || value.is::<http::Session>()
+        || value.is::<http::Response>()
+}
+
 /// One function as `golive docs` shows it.
 #[derive(Debug, Clone, Serialize)]
 pub struct FnDoc {

@@ -1,0 +1,91 @@
+//! Scripts mean what they say: a per-host step's body sees the values the script gave its variables, in
+//! runs and plans, one item at a time or many together, and a handle its items share works.
+
+use crate::common::{BASE_CONFIG, Project};
+
+/// What a plan's script printed: its `| ` lines, without the plan's indentation.
+fn plan_prints(stdout: &str) -> String {
+    stdout.lines().filter_map(|l| l.trim_start().strip_prefix("| ")).map(|l| format!("{l}\n")).collect()
+}
+
+#[test]
+fn outer_variables_keep_their_values_inside_per_host_steps_in_runs_and_plans() {
+    let project = Project::new();
+    project.write(
+        "outer.rhai",
+        r#"let db_target = "local";
+let wrong = "redis1";
+let ports = #{ a: 5432, b: 6379 };
+let hosts = ["a", "b"];
+step "act" for h in hosts { print(`act ${h} on ${db_target} port ${ports[h]}`); }
+step "batch" for h in hosts with #{ serial: 2 } { print(`batch ${h} on ${db_target}`); }
+check "each" for h in hosts { print(`check ${h} sees ${wrong}`); true }
+phase "restore" {
+    let source = "backup-1";
+    let other = "backup-2";
+    step "restore" for h in hosts { let mine = `${h}-own`; print(`restore ${source} on ${h} (${mine})`); }
+}
+"#,
+    );
+    let expected = "act a on local port 5432\nact b on local port 6379\nbatch a on local\nbatch b on local\n\
+                    check a sees redis1\ncheck b sees redis1\nrestore backup-1 on a (a-own)\nrestore backup-1 on b (b-own)\n";
+    let run = project.golive(&["-q", "outer.rhai"]);
+    run.assert_code(0);
+    assert_eq!(run.stdout, expected);
+    let plan = project.golive(&["plan", "outer.rhai"]);
+    plan.assert_code(0);
+    assert_eq!(plan_prints(&plan.stdout), expected);
+}
+
+/// The Docker engine and docker-compose (v1) on this machine: `ps` of a project with no containers.
+#[test]
+fn a_compose_handle_shared_by_items_running_together_works() {
+    let project =
+        Project::with_config(&BASE_CONFIG.replace("kind = \"local\"\n", "kind = \"local\"\nproject_dir = \"app\"\n"));
+    project.write("app/docker-compose.yml", "version: \"3\"\nservices:\n  web:\n    image: golive-none:absent\n");
+    project.write(
+        "rolling.rhai",
+        r#"let app = docker::compose(target());
+let seen = [];
+step "rolling" for h in ["a", "b", "c"] with #{ serial: 3 } { let n = app.ps().len(); seen.push(`${h}:${n}`); }
+// The items end in any order.
+seen.sort();
+print(seen);
+"#,
+    );
+    let run = project.golive(&["-q", "rolling.rhai"]);
+    run.assert_code(0);
+    assert_eq!(run.stdout, "[\"a:0\", \"b:0\", \"c:0\"]\n");
+}
+
+/// A value the items change and call an effect on at once cannot be shared safely: the error says what to do.
+#[test]
+fn a_value_items_running_together_both_change_and_wait_in_is_refused_with_the_way_out() {
+    let project =
+        Project::with_config(&BASE_CONFIG.replace("kind = \"local\"\n", "kind = \"local\"\nproject_dir = \"app\"\n"));
+    project.write("app/docker-compose.yml", "version: \"3\"\nservices:\n  web:\n    image: golive-none:absent\n");
+    project.write(
+        "both.rhai",
+        r#"let ctx = #{ app: docker::compose(target()), seen: [] };
+step "rolling" for h in ["a", "b"] with #{ serial: 2 } { ctx.seen.push(ctx.app.ps().len()); }
+"#,
+    );
+    let run = project.golive(&["-q", "both.rhai"]);
+    run.assert_code(2);
+    assert!(
+        run.stderr.contains("copy it in the body (`let v = v;`) or run the items one at a time (serial: 1)"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("Data race"), "{}", run.stderr);
+    project.write(
+        "copied.rhai",
+        r#"let ctx = #{ app: docker::compose(target()), seen: [] };
+step "rolling" for h in ["a", "b"] with #{ serial: 2 } { let app = ctx.app; ctx.seen.push(app.ps().len()); }
+print(ctx.seen);
+"#,
+    );
+    let run = project.golive(&["-q", "copied.rhai"]);
+    run.assert_code(0);
+    assert_eq!(run.stdout, "[0, 0]\n");
+}
