@@ -7,6 +7,7 @@ mod bad_scripts;
 mod browser;
 mod cli;
 mod crash;
+mod differential;
 mod fuzz_loading;
 mod http;
 mod interrupt;

@@ -255,25 +255,58 @@ fn run_item(
     })
 }
 
-/// Evaluates one item's body as stock Rhai evaluates the body of `for ITEM in LIST { ... }`: with the item
-/// on top of the scope. The parser worked out the body's variables as offsets from the top of a scope
-/// without the item (a custom syntax cannot declare a variable to the parser, and the barrier Rhai offers
-/// for that makes every outer name undefined under strict variables), so with the item pushed every offset
-/// would name the variable declared after the one meant. The body's names are therefore looked up by name,
-/// newest first, which is how Rhai itself goes on once `eval` or a variable filter changed the scope.
+/// Evaluates one item's body with the item bound where the parser expects it. The parser worked out the
+/// body's variables as offsets from the top of the scope as it stood before the step, without the item (a
+/// custom syntax cannot declare a variable to the parser, and the barrier Rhai offers for that makes every
+/// outer name undefined under strict variables; looking every name up by name instead is not honoured by
+/// the statement that shares a closure's captured variables). So the item never goes on top, where it
+/// would shift every offset onto the variable declared after the one meant: it takes the place of the
+/// variable of its name that the parser saw (the body's `h` was resolved to that one), or, when there is
+/// none, goes under everything (the body looks it up by name, and no other variable has that name).
 fn in_item_scope<T>(
     ctx: &mut EvalContext,
     variable: &str,
     item: Dynamic,
     body: impl FnOnce(&mut EvalContext) -> T,
 ) -> T {
-    let len = ctx.scope().len();
-    ctx.scope_mut().push(variable.to_string(), item);
-    let by_name = std::mem::replace(&mut ctx.global_runtime_state_mut().always_search_scope, true);
+    let mut entries = scope_entries(ctx.scope());
+    let outer = entries.iter().rposition(|(name, ..)| name == variable);
+    let replaced = match outer {
+        Some(at) => Some(std::mem::replace(&mut entries[at], (variable.to_string(), false, item))),
+        None => {
+            entries.insert(0, (variable.to_string(), false, item));
+            None
+        }
+    };
+    refill(ctx.scope_mut(), &entries);
     let result = body(ctx);
-    ctx.global_runtime_state_mut().always_search_scope = by_name;
-    ctx.scope_mut().rewind(len);
+    let mut entries = scope_entries(ctx.scope());
+    match (outer, replaced) {
+        (Some(at), Some(original)) => entries[at] = original,
+        // The item, under everything.
+        _ => drop(entries.remove(0)),
+    }
+    refill(ctx.scope_mut(), &entries);
     result
+}
+
+/// A scope's variables, oldest first: name, whether it is a constant, value (a shared value stays shared).
+fn scope_entries(scope: &rhai::Scope) -> Vec<(String, bool, Dynamic)> {
+    // iter_raw goes from the newest entry back.
+    let mut entries: Vec<(String, bool, Dynamic)> =
+        scope.iter_raw().map(|(name, constant, value)| (name.to_string(), constant, value.clone())).collect();
+    entries.reverse();
+    entries
+}
+
+fn refill(scope: &mut rhai::Scope, entries: &[(String, bool, Dynamic)]) {
+    scope.clear();
+    for (name, constant, value) in entries {
+        match constant {
+            true => scope.push_constant_dynamic(name.clone(), value.clone()),
+            false => scope.push_dynamic(name.clone(), value.clone()),
+        };
+    }
 }
 
 /// The outer variables a body may change: assigned (`x = ...`, `x.a[1] += ...`), called a method on
@@ -313,18 +346,15 @@ fn written_variables(body: &rhai::Expr) -> std::collections::BTreeSet<String> {
 /// only call (`app.ps()`) would otherwise be locked by the item waiting in it, and refused to the others.
 /// Handles (a compose project, a session, a target) are values no method changes, so they stay copies too.
 fn share_written_variables(scope: &mut rhai::Scope, written: &std::collections::BTreeSet<String>) {
-    // iter_raw goes from the newest entry back; they are pushed again oldest first, in their places.
-    let entries: Vec<(String, bool, Dynamic)> =
-        scope.iter_raw().map(|(name, constant, value)| (name.to_string(), constant, value.clone())).collect();
-    scope.clear();
-    for (name, constant, value) in entries.into_iter().rev() {
-        let share = !constant && written.contains(&name) && !crate::modules::is_handle(&value);
-        match constant {
-            true => scope.push_constant_dynamic(name, value),
-            false if share => scope.push_dynamic(name, value.into_shared()),
-            false => scope.push_dynamic(name, value),
-        };
-    }
+    let entries: Vec<(String, bool, Dynamic)> = scope_entries(scope)
+        .into_iter()
+        .map(|(name, constant, value)| {
+            let share = !constant && written.contains(&name) && !crate::modules::is_handle(&value);
+            let value = if share { value.into_shared() } else { value };
+            (name, constant, value)
+        })
+        .collect();
+    refill(scope, &entries);
 }
 
 /// What became of one item of a repeated step.
