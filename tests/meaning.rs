@@ -89,3 +89,26 @@ print(ctx.seen);
     run.assert_code(0);
     assert_eq!(run.stdout, "[0, 0]\n");
 }
+
+/// `--live-reads` performs read-only effects for real: they get the real secret, and nothing shows it.
+#[test]
+fn live_reads_send_the_real_secret_and_every_output_masks_it() {
+    let project = Project::new();
+    project.write(".env", "TOKEN=hunter2-secret-value\n");
+    project.write(
+        "auth.rhai",
+        r#"check "token accepted" {
+    let r = local::exec(["sh", "-c", "printf %s \"$1\" | wc -c; printf '%s\n' \"$1\"", "sh", secret("TOKEN")], #{ read_only: true });
+    print(r.stdout);
+    #{ ok: r.stdout.starts_with("20"), actual: r.stdout, target: "20 characters" }
+}
+"#,
+    );
+    let plan = project.golive(&["plan", "auth.rhai", "--live-reads"]);
+    plan.assert_code(0);
+    assert!(plan.stdout.contains("| 20\n") && plan.stdout.contains("<secret:TOKEN>"), "{}", plan.stdout);
+    assert!(!plan.all().contains("hunter2"), "{}", plan.all());
+    // Without live reads the read is assumed, never sent with a placeholder.
+    let assumed = project.golive(&["plan", "auth.rhai"]);
+    assert!(!assumed.all().contains("hunter2"), "{}", assumed.all());
+}

@@ -420,6 +420,12 @@ pub trait World {
     fn is_dry(&self) -> bool {
         false
     }
+
+    /// Whether reads reach the real world (a run, a plan with `--live-reads`): they then need the real
+    /// secrets, which the redactor masks in every output as in a run.
+    fn performs_reads(&self) -> bool {
+        true
+    }
 }
 
 mod millis {

@@ -143,4 +143,8 @@ impl World for PlanWorld {
     fn is_dry(&self) -> bool {
         true
     }
+
+    fn performs_reads(&self) -> bool {
+        self.live_reads.is_some()
+    }
 }

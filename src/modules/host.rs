@@ -52,9 +52,10 @@ impl Host {
         self.var_text(key).ok_or_else(|| self.missing_var(key, pos))
     }
 
-    /// A secret's value; in a plan only its name, `<secret:NAME>`: plans never read secrets.
+    /// A secret's value; in a plan whose reads are not live only its name, `<secret:NAME>`. Live reads
+    /// send it as a run does (and every output masks it as in a run).
     pub fn secret(&self, name: &str, pos: Position) -> Result<String, Box<EvalAltResult>> {
-        if self.controller.is_dry() {
+        if !self.controller.performs_reads() {
             return Ok(crate::secrets::mask(name));
         }
         self.secrets.get(name).map_err(|e| crate::script_error::runtime(e, pos))

@@ -133,6 +133,8 @@ pub struct GateDecision {
 pub trait ScriptRun {
     /// A plan: writes are recorded, reads answered by a scenario or assumed.
     fn is_dry(&self) -> bool;
+    /// Reads reach the real world (a run, or a plan with live reads).
+    fn performs_reads(&self) -> bool;
     fn terminal(&self) -> &Arc<Terminal>;
     /// Who runs it (user@host).
     fn identity(&self) -> &str;

@@ -286,6 +286,7 @@ pub fn plan(script: &Path, options: &Options, request: &PlanRequest, runtime: &t
     plan.scenario = request.scenario.as_ref().map(|p| relative(p, &session.file.config.root));
     plan.unused_rules = scenario.as_ref().map(|s| s.unused()).unwrap_or_default();
     plan.expected_exit = scenario.as_ref().and_then(|s| s.expected_exit());
+    let redactor = Arc::clone(session.controller.terminal().redactor());
     (plan.exit_code, plan.outcome) = match outcome {
         Ok(()) => (0, "the run would complete (exit 0)".into()),
         Err(Failure::Usage(message)) => return Err(Failure::Usage(message)),
@@ -296,6 +297,7 @@ pub fn plan(script: &Path, options: &Options, request: &PlanRequest, runtime: &t
             (failure.exit_code(), format!("the run would stop (exit {}): {}", failure.exit_code(), failure.message()))
         }
     };
+    plan.mask(&redactor);
     Ok(plan)
 }
 

@@ -21,6 +21,33 @@ pub struct Plan {
     pub expected_exit: Option<i32>,
 }
 
+impl Plan {
+    /// Masks every secret in the plan's text: the one pass over it before anyone sees it (live reads send
+    /// the real secrets, and what they answer can carry them into a verdict's evidence).
+    pub fn mask(&mut self, redactor: &crate::secrets::Redactor) {
+        let mask = |text: &mut String| {
+            if let std::borrow::Cow::Owned(masked) = redactor.redact(text) {
+                *text = masked;
+            }
+        };
+        mask(&mut self.outcome);
+        for item in &mut self.items {
+            match item {
+                PlanItem::Phase { name, window, owner } => {
+                    mask(name);
+                    window.iter_mut().chain(owner.iter_mut()).for_each(mask);
+                }
+                PlanItem::Step { name, effects, result, .. } => {
+                    mask(name);
+                    mask(result);
+                    effects.iter_mut().for_each(|e| mask(&mut e.what));
+                }
+                PlanItem::Output { text } => mask(text),
+            }
+        }
+    }
+}
+
 #[derive(Debug, Serialize)]
 #[serde(tag = "item", rename_all = "snake_case")]
 pub enum PlanItem {

@@ -272,6 +272,10 @@ impl Controller {
         self.world.is_dry()
     }
 
+    pub fn performs_reads(&self) -> bool {
+        self.world.performs_reads()
+    }
+
     pub fn terminal(&self) -> &Arc<Terminal> {
         &self.terminal
     }

@@ -8,6 +8,9 @@ impl ScriptRun for Controller {
     fn is_dry(&self) -> bool {
         Controller::is_dry(self)
     }
+    fn performs_reads(&self) -> bool {
+        Controller::performs_reads(self)
+    }
     fn terminal(&self) -> &Arc<Terminal> {
         Controller::terminal(self)
     }
