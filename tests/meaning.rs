@@ -112,3 +112,70 @@ fn live_reads_send_the_real_secret_and_every_output_masks_it() {
     let assumed = project.golive(&["plan", "auth.rhai"]);
     assert!(!assumed.all().contains("hunter2"), "{}", assumed.all());
 }
+
+/// The author's words are checked before anything runs: a gate's required names, and option values.
+#[test]
+fn golive_check_refuses_required_names_that_name_no_check_and_option_values_a_step_cannot_use() {
+    let project = Project::new();
+    project.write(
+        "words.rhai",
+        r#"check "disk" for h in ["a", "b"] { true }
+check "memory" { true }
+step "slow" with #{ timeout: "ten minutes" } { }
+phase "x" with #{ budget: "soon" } { }
+gate "Go/No-Go" with #{ required: ["disk", "disk [a]", "memroy", "later"] };
+check "later" { true }
+"#,
+    );
+    let check = project.golive(&["check", "words.rhai"]);
+    check.assert_code(2);
+    let all = check.all();
+    let errors: Vec<&str> = all.lines().filter(|l| l.starts_with("Error: ")).collect();
+    assert_eq!(
+        errors,
+        [
+            "Error: step \"slow\": `timeout`: `ten minutes` is not a duration (expected number at 0); write it like \"500ms\", \"30s\", \"10m\" or \"1h 30m\"",
+            "Error: phase \"x\": `budget`: `soon` is not a duration (expected number at 0); write it like \"500ms\", \"30s\", \"10m\" or \"1h 30m\"",
+            "Error: gate \"Go/No-Go\" requires \"memroy\", which names no check, manual item or step before it; did you mean `memory`?",
+            "Error: gate \"Go/No-Go\" requires \"later\", which names no check, manual item or step before it (it comes after the gate: a gate weighs only what ran before it)",
+        ],
+        "{}",
+        check.all()
+    );
+    assert!(check.all().contains("words.rhai:3:30"), "{}", check.all());
+    // A value computed at run time is judged when the step starts, before its body runs.
+    project.write(
+        "late.rhai",
+        "let t = \"ten minutes\";\nstep \"slow\" with #{ timeout: t } { local::run(\"touch ran\"); }\n",
+    );
+    let run = project.golive(&["-q", "late.rhai"]);
+    run.assert_code(2);
+    assert!(
+        run.stderr.contains("bad options for step \"slow\": timeout: `ten minutes` is not a duration"),
+        "{}",
+        run.stderr
+    );
+    assert!(!project.file("ran").exists());
+}
+
+/// A per-host check is required by its name: all its items.
+#[test]
+fn a_gate_requires_a_per_host_check_by_its_name_meaning_all_its_items() {
+    let project = Project::new();
+    project.write("go.toml", "\"Go/No-Go\" = { answer = \"GO\", by = \"Lead\" }\n");
+    project.write(
+        "gate.rhai",
+        r#"check "disk" for h in ["a", "b"] with #{ max_fail: 2 } { h != config("broken", "none") }
+gate "Go/No-Go" with #{ required: ["disk"] };
+step "open" { local::run("touch opened"); }
+"#,
+    );
+    let run = project.golive(&["gate.rhai", "--answers", "go.toml"]);
+    run.assert_code(0);
+    assert!(project.file("opened").exists());
+    assert!(!run.all().contains("not checked"), "{}", run.all());
+    // One item failing is the required check failing: the board recommends NO-GO and the GO is not applied.
+    let run = project.golive(&["gate.rhai", "--answers", "go.toml", "--var", "broken=b"]);
+    run.assert_code(1);
+    assert!(run.all().contains("recommends NO-GO (\"disk [b]\" failed)"), "{}", run.all());
+}

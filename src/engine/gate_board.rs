@@ -15,14 +15,22 @@ pub struct GateBoard {
     triggers: Vec<(String, bool)>,
 }
 
+/// Whether the verdict named `name` is one that the required name `required` asks for: itself, an included
+/// runbook's ("friday: name"), or an item of a repeated check required by its name ("disk [web1]" for "disk").
+fn meets(name: &str, required: &str) -> bool {
+    let own = name.rsplit_once(": ").filter(|_| !required.contains(": ")).map_or(name, |(_, own)| own);
+    [name, own].into_iter().any(|n| {
+        n == required || n.strip_prefix(required).is_some_and(|rest| rest.starts_with(" [") && rest.ends_with(']'))
+    })
+}
+
 impl GateBoard {
     pub fn new(checks: &[CheckRecord], required: Option<&[String]>, nogo: &BTreeMap<String, bool>) -> GateBoard {
-        let is_required =
-            |name: &str| required.is_none_or(|r| r.iter().any(|q| q == name || name.ends_with(&format!(": {q}"))));
+        let is_required = |name: &str| required.is_none_or(|r| r.iter().any(|q| meets(name, q)));
         let mut rows: Vec<(CheckRecord, bool)> = checks.iter().map(|c| (c.clone(), is_required(&c.name))).collect();
         if let Some(required) = required {
             for name in required {
-                if !rows.iter().any(|(c, _)| c.name == *name || c.name.ends_with(&format!(": {name}"))) {
+                if !rows.iter().any(|(c, _)| meets(&c.name, name)) {
                     let missing = CheckRecord::new(name, false, "not checked".into(), String::new());
                     rows.push((missing, true));
                 }

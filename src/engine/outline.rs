@@ -92,7 +92,19 @@ struct Walk<'a> {
     properties: BTreeSet<String>,
     outline: Outline,
     seen: BTreeMap<String, Position>,
+    required: Vec<Required>,
     errors: Vec<Diagnostic>,
+}
+
+/// A name in a gate's literal `required` list.
+struct Required {
+    gate: String,
+    /// How many steps came before the gate.
+    before: usize,
+    name: String,
+    pos: Position,
+    /// The runbooks the gate includes: their checks are named "script: name".
+    included: Vec<String>,
 }
 
 pub fn outline(ast: &AST, source: &str, file: &str, known: &KnownFunctions) -> Result<Outline, Vec<Diagnostic>> {
@@ -108,6 +120,7 @@ pub fn outline(ast: &AST, source: &str, file: &str, known: &KnownFunctions) -> R
         properties: BTreeSet::new(),
         outline: Outline::default(),
         seen: BTreeMap::new(),
+        required: Vec::new(),
         errors: Vec::new(),
     };
     for f in ast.iter_fn_def() {
@@ -155,6 +168,7 @@ pub fn outline(ast: &AST, source: &str, file: &str, known: &KnownFunctions) -> R
         let only_this = ast.clone_functions_only_filtered(|_, _, _, n, a| n == name && a == arity);
         only_this.walk(&mut |p: &[ASTNode]| walk.visit(p, Some(name)));
     }
+    walk.check_required();
     if walk.errors.is_empty() { Ok(walk.outline) } else { Err(walk.errors) }
 }
 
@@ -307,8 +321,19 @@ impl Walk<'_> {
             (_, true) => [STEP, REPEATED].concat(),
             _ => STEP.to_vec(),
         };
-        for (key, _) in map.0.iter() {
-            if !allowed.contains(&key.name.as_str()) {
+        for (key, value) in map.0.iter() {
+            if allowed.contains(&key.name.as_str()) {
+                // A value written as a literal is judged now, as the step would judge it when it starts.
+                if let Some(problem) = value
+                    .get_literal_value(None)
+                    .and_then(|v| super::syntax::literal_option_problem(kind, &key.name, v))
+                {
+                    self.error(value.position(), format!("{kind} \"{name}\": `{}`: {problem}", key.name));
+                }
+                if kind == "gate" && key.name == "required" {
+                    self.required_by_gate(name, value, &map.0);
+                }
+            } else {
                 let hint = did_you_mean(&key.name, allowed.iter().copied());
                 let only_repeated = if REPEATED.contains(&key.name.as_str()) {
                     format!(" (it is for a repeated step: {kind} \"{name}\" for host in hosts with #{{ ... }})")
@@ -367,6 +392,70 @@ impl Walk<'_> {
             self.error(
                 pos,
                 format!("`{full}` acts on the world, so it must run inside a step; wrap it in `step \"...\" {{ }}`"),
+            );
+        }
+    }
+
+    /// A gate's literal `required` names, held against the steps before it once the walk is done.
+    fn required_by_gate(&mut self, gate: &str, required: &Expr, options: &[(rhai::Ident, Expr)]) {
+        let Expr::Array(names, _) = required else { return };
+        let included: Vec<String> = options
+            .iter()
+            .find(|(key, _)| key.name == "include")
+            .and_then(|(_, value)| match value {
+                Expr::Array(scripts, _) => Some(
+                    scripts
+                        .iter()
+                        .filter_map(|s| if let Expr::StringConstant(s, _) = s { Some(s.to_string()) } else { None })
+                        .collect(),
+                ),
+                _ => None,
+            })
+            .unwrap_or_default();
+        for name in names.iter() {
+            if let Expr::StringConstant(text, pos) = name {
+                self.required.push(Required {
+                    gate: gate.to_string(),
+                    before: self.outline.steps.len(),
+                    name: text.to_string(),
+                    pos: *pos,
+                    included: included.clone(),
+                });
+            }
+        }
+    }
+
+    /// Each required name must be a verdict the gate can weigh: a check, manual item or step before it (a
+    /// repeated one by its name, meaning all its items, or one item's "name [item]"), or one of an included
+    /// runbook's ("friday: name").
+    fn check_required(&mut self) {
+        for required in std::mem::take(&mut self.required) {
+            let earlier = &self.outline.steps[..required.before.min(self.outline.steps.len())];
+            let found = earlier.iter().any(|s| {
+                s.name == required.name
+                    || (s.each.is_some()
+                        && required
+                            .name
+                            .strip_prefix(s.name.as_str())
+                            .is_some_and(|rest| rest.starts_with(" [") && rest.ends_with(']')))
+            }) || required.included.iter().any(|script| required.name.starts_with(&format!("{script}: ")));
+            if found {
+                continue;
+            }
+            let later = self.outline.steps[required.before.min(self.outline.steps.len())..]
+                .iter()
+                .any(|s| s.name == required.name);
+            let hint = if later {
+                " (it comes after the gate: a gate weighs only what ran before it)".to_string()
+            } else {
+                did_you_mean(&required.name, earlier.iter().filter(|s| s.kind != "gate").map(|s| s.name.as_str()))
+            };
+            self.error(
+                required.pos,
+                format!(
+                    "gate \"{}\" requires \"{}\", which names no check, manual item or step before it{hint}",
+                    required.gate, required.name
+                ),
             );
         }
     }

@@ -17,7 +17,7 @@ use serde::de::DeserializeOwned;
 use crate::error::Failure;
 use crate::modules::Host;
 use crate::modules::run_api::{
-    AskKind, CheckRecord, GateDecision, PhaseOptions, ScriptRun, StepOptions, StepOutput, StepSpec,
+    AskKind, CheckRecord, GateDecision, OptionValues, PhaseOptions, ScriptRun, StepOptions, StepOutput, StepSpec,
 };
 use crate::script_error::runtime;
 
@@ -478,7 +478,7 @@ fn dispatch(
     }
 }
 
-fn decode_options<T: DeserializeOwned + Default>(
+fn decode_options<T: DeserializeOwned + Default + OptionValues>(
     options: Option<(Dynamic, Position)>,
     keyword: &str,
     name: &str,
@@ -490,7 +490,37 @@ fn decode_options<T: DeserializeOwned + Default>(
             pos,
         ));
     }
-    crate::modules::exec::decode(value, &format!("{keyword} \"{name}\""), pos)
+    let what = format!("{keyword} \"{name}\"");
+    let options: T = crate::modules::exec::decode(value, &what, pos)?;
+    match options.invalid() {
+        Some((key, why)) => Err(runtime(format!("bad options for {what}: {key}: {why}"), pos)),
+        None => Ok(options),
+    }
+}
+
+/// Judges one option written as a literal, as the step will judge it: `golive check` calls this.
+pub fn literal_option_problem(kind: &str, key: &str, value: Dynamic) -> Option<String> {
+    let mut map = Map::new();
+    map.insert(key.into(), value);
+    let map = Dynamic::from_map(map);
+    fn judge<T: DeserializeOwned + OptionValues>(map: &Dynamic) -> Option<String> {
+        match rhai::serde::from_dynamic::<T>(map) {
+            Err(e) => Some(
+                e.to_string()
+                    .split(" (line")
+                    .next()
+                    .unwrap_or_default()
+                    .trim_start_matches("Syntax error: ")
+                    .to_string(),
+            ),
+            Ok(options) => options.invalid().map(|(_, why)| why),
+        }
+    }
+    match kind {
+        "phase" => judge::<PhaseOptions>(&map),
+        "gate" => judge::<GateOptions>(&map),
+        _ => judge::<StepOptions>(&map),
+    }
 }
 
 /// A check always gives one shape, `#{ ok, actual, target, ... }`: a `true`/`false` body becomes `#{ ok: b }`, a
@@ -544,6 +574,12 @@ fn check(
 /// Evidence is shown in tables and one-line reports: whitespace runs become single spaces.
 fn one_line(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+impl OptionValues for GateOptions {
+    fn invalid(&self) -> Option<(&'static str, String)> {
+        None
+    }
 }
 
 /// `gate "name" with #{ required: [...], include: ["friday"], nogo: #{ "trigger": bool }, on_nogo: "scripts/rollback_quick.rhai" }`.

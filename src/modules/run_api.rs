@@ -61,6 +61,31 @@ pub struct StepOptions {
     pub serial: usize,
 }
 
+/// What an options map holds that its type alone does not judge: durations written as text. A step's
+/// options are judged by this as the step starts, and by `golive check` where they are written as literals.
+pub trait OptionValues {
+    /// The first key whose value cannot be used, and why.
+    fn invalid(&self) -> Option<(&'static str, String)>;
+}
+
+fn invalid_duration(fields: &[(&'static str, &Option<String>)]) -> Option<(&'static str, String)> {
+    fields.iter().find_map(|(key, value)| {
+        value.as_deref().and_then(|text| crate::duration::parse(text).err()).map(|e| (*key, e))
+    })
+}
+
+impl OptionValues for StepOptions {
+    fn invalid(&self) -> Option<(&'static str, String)> {
+        invalid_duration(&[("timeout", &self.timeout), ("retry_delay", &self.retry_delay)])
+    }
+}
+
+impl OptionValues for PhaseOptions {
+    fn invalid(&self) -> Option<(&'static str, String)> {
+        invalid_duration(&[("budget", &self.budget)])
+    }
+}
+
 /// `with #{ ... }` on a phase.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
