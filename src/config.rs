@@ -143,7 +143,7 @@ impl Target {
     }
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Config {
     pub path: PathBuf,
     /// The folder holding golive.toml: `.golive/`, `.env` and `stdlib/` live beside it.
@@ -333,6 +333,41 @@ impl Config {
             names.join(", "),
             did_you_mean(name, names.iter().map(String::as_str))
         ))
+    }
+
+    /// `--var key=value` as given, each value as TOML writes it: journaled with the run, bound by a reviewed plan.
+    pub fn overrides(&self) -> BTreeMap<String, String> {
+        self.overrides.iter().map(|(k, v)| (k.clone(), v.to_string())).collect()
+    }
+
+    /// A resumed run goes on with the `--var` values it started with (as `overrides` gave them).
+    pub fn set_overrides(&mut self, vars: &BTreeMap<String, String>) {
+        self.overrides = vars.iter().filter_map(|(k, v)| parse_var(&format!("{k}={v}")).ok()).collect();
+    }
+
+    /// Every variable golive.toml defines, in [vars] or any target's vars.
+    pub fn defined_var_names(&self) -> std::collections::BTreeSet<String> {
+        let targets = self.targets.values().flat_map(|t| t.vars.keys());
+        self.vars.keys().chain(targets).cloned().collect()
+    }
+
+    /// `--var` keys nothing reads: not in golive.toml, not read by the script (`reads`) or its stdlib. An
+    /// error naming each, with the nearest key that is read. Where a key is computed, any key may be read.
+    pub fn unread_overrides(&self, reads: &std::collections::BTreeSet<String>, computed: bool) -> Vec<String> {
+        if computed {
+            return Vec::new();
+        }
+        let defined = self.defined_var_names();
+        self.overrides
+            .keys()
+            .filter(|key| !reads.contains(*key) && !defined.contains(*key))
+            .map(|key| {
+                format!(
+                    "error: --var {key}: no script or stdlib module reads `{key}` and golive.toml does not define it{}",
+                    did_you_mean(key, reads.iter().chain(defined.iter()).map(String::as_str))
+                )
+            })
+            .collect()
     }
 
     /// A variable for `run_target`: `[targets.T.vars]` first, then `[vars]`. Dotted keys walk into tables.

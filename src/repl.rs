@@ -115,6 +115,7 @@ fn console(
             pid: std::process::id(),
             at: identity::now_stamp(),
             version: env!("CARGO_PKG_VERSION").into(),
+            vars: config.overrides(),
         },
     )?;
     // The script's setup runs (targets, variables, functions); its steps are skipped.

@@ -179,3 +179,45 @@ step "open" { local::run("touch opened"); }
     run.assert_code(1);
     assert!(run.all().contains("recommends NO-GO (\"disk [b]\" failed)"), "{}", run.all());
 }
+
+/// `--var` values are part of what a run means: a key nothing reads is refused, the values are journaled,
+/// a reviewed plan binds them, and a resume goes on with those the run started with.
+#[test]
+fn var_values_are_checked_journaled_bound_by_a_reviewed_plan_and_kept_by_resume() {
+    let project = Project::new();
+    project.write(
+        "deploy.rhai",
+        r#"step "deploy" { local::run(`echo ${config("release", "1.0.0")} >> deployed`); }
+step "verify" { local::run("test -e verified"); }
+step "announce" { local::run(`echo ${config("release", "1.0.0")} >> announced`); }
+"#,
+    );
+    let typo = project.golive(&["deploy.rhai", "--var", "relase=2.0.0"]);
+    typo.assert_code(2);
+    assert_eq!(
+        typo.stderr.trim(),
+        "error: --var relase: no script or stdlib module reads `relase` and golive.toml does not define it; did you mean `release`?"
+    );
+    assert!(!project.file("deployed").exists());
+
+    // A reviewed plan binds the values it was made with.
+    project.golive(&["plan", "deploy.rhai", "-o", "reviewed.json"]).assert_code(0);
+    let other = project.golive(&["run", "deploy.rhai", "--plan", "reviewed.json", "--var", "release=2.0.0"]);
+    other.assert_code(2);
+    assert!(other.stderr.contains("this run has --var release=\"2.0.0\", the plan had none"), "{}", other.stderr);
+    assert!(!project.file("deployed").exists());
+
+    // Journaled with the run, and kept by its resume.
+    let first = project.golive(&["deploy.rhai", "--var", "release=2.0.0"]);
+    first.assert_code(1);
+    let journal = std::fs::read_to_string(&project.journals()[0]).unwrap();
+    let started: serde_json::Value = serde_json::from_str(journal.lines().next().unwrap()).unwrap();
+    assert_eq!(started["vars"], serde_json::json!({ "release": "\"2.0.0\"" }), "{journal}");
+    project.write("verified", "");
+    let refused = project.golive(&["resume", "--var", "release=3.0.0"]);
+    refused.assert_code(2);
+    assert!(refused.stderr.contains("started with --var release=\"2.0.0\""), "{}", refused.stderr);
+    project.golive(&["resume"]).assert_code(0);
+    assert_eq!(project.read("deployed"), "2.0.0\n");
+    assert_eq!(project.read("announced"), "2.0.0\n");
+}

@@ -23,6 +23,8 @@ pub struct Loaded {
     pub sources: SourceMap,
     pub known: KnownFunctions,
     pub docs: Vec<FnDoc>,
+    /// The `config` keys the loaded stdlib modules read.
+    pub config_reads: outline::ConfigReads,
 }
 
 pub fn build(host: &Rc<Host>, stdlib: &Stdlib, color: bool) -> Result<Loaded, Failure> {
@@ -78,6 +80,7 @@ pub fn build(host: &Rc<Host>, stdlib: &Stdlib, color: bool) -> Result<Loaded, Fa
     // docs must say so, or `golive check` passes a call that fails at run time outside a step).
     let mut calls: Vec<(String, Vec<String>)> = Vec::new();
     let mut docs = registrar.docs;
+    let mut config_reads = outline::ConfigReads::default();
     add_standard_functions(&engine, &mut known);
     for module in &stdlib.modules {
         sources.add(&module.source_name, &module.text);
@@ -93,6 +96,7 @@ pub fn build(host: &Rc<Host>, stdlib: &Stdlib, color: bool) -> Result<Loaded, Fa
             .map_err(|e| diagnose(from_parse_error(&e, &module.source_name, &known), &sources))?;
         ast.set_source(module.source_name.as_str());
         calls.extend(calls_by_function(&ast, &module.name));
+        config_reads.extend(&outline::ConfigReads::of(&ast));
         for f in ast.iter_functions() {
             let full = format!("{}::{}", module.name, f.name);
             known.add(&full, f.params.len());
@@ -135,7 +139,7 @@ pub fn build(host: &Rc<Host>, stdlib: &Stdlib, color: bool) -> Result<Loaded, Fa
     for doc in docs.iter_mut().filter(|d| !d.module.is_empty()) {
         doc.effectful |= known.effectful.contains(&format!("{}::{}", doc.module, doc.name));
     }
-    Ok(Loaded { engine, sources, known, docs })
+    Ok(Loaded { engine, sources, known, docs, config_reads })
 }
 
 /// For each function of a stdlib module, the functions it calls by full name (a call without a namespace is

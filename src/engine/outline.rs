@@ -57,6 +57,42 @@ pub struct Outline {
     /// so a secret read only inside an already-done step is still masked.
     #[serde(skip)]
     pub secret_names: BTreeSet<String>,
+    /// Every key the script reads with `config`, for holding `--var` keys against.
+    #[serde(skip)]
+    pub config_reads: ConfigReads,
+}
+
+/// The keys `config("key"[, default])` reads, written as literals, and whether some call computes its key.
+#[derive(Debug, Clone, Default)]
+pub struct ConfigReads {
+    pub keys: BTreeSet<String>,
+    pub computed: bool,
+}
+
+impl ConfigReads {
+    pub fn of(ast: &AST) -> ConfigReads {
+        let mut reads = ConfigReads::default();
+        ast.walk(&mut |path: &[ASTNode]| {
+            if let Some(ASTNode::Expr(Expr::FnCall(call, _))) = path.last()
+                && call.name == "config"
+                && call.namespace.is_empty()
+            {
+                match call.args.first() {
+                    Some(Expr::StringConstant(key, _)) => {
+                        reads.keys.insert(key.to_string());
+                    }
+                    _ => reads.computed = true,
+                }
+            }
+            true
+        });
+        reads
+    }
+
+    pub fn extend(&mut self, other: &ConfigReads) {
+        self.keys.extend(other.keys.iter().cloned());
+        self.computed |= other.computed;
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -169,6 +205,7 @@ pub fn outline(ast: &AST, source: &str, file: &str, known: &KnownFunctions) -> R
         only_this.walk(&mut |p: &[ASTNode]| walk.visit(p, Some(name)));
     }
     walk.check_required();
+    walk.outline.config_reads = ConfigReads::of(ast);
     if walk.errors.is_empty() { Ok(walk.outline) } else { Err(walk.errors) }
 }
 

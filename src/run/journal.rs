@@ -56,6 +56,9 @@ pub enum Entry {
         pid: u32,
         at: String,
         version: String,
+        /// `--var key=value` given to the run, each value as TOML writes it. Older journals lack it.
+        #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+        vars: std::collections::BTreeMap<String, String>,
     },
     RunResumed {
         by: String,

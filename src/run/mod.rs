@@ -224,6 +224,12 @@ pub(crate) fn open_session(
         }
         Err(e) => return Err(e),
     };
+    let mut reads = loaded.config_reads.clone();
+    reads.extend(&script.outline.config_reads);
+    let unread = file.config.unread_overrides(&reads.keys, reads.computed);
+    if !unread.is_empty() {
+        return Err(Failure::Usage(unread.join("\n")));
+    }
     Ok(Session { controller, host, loaded, script, file, color })
 }
 
@@ -489,7 +495,7 @@ pub fn resume(
     if let Some(warning) = &record.torn_tail {
         eprintln!("{warning}");
     }
-    let Some(Entry::RunStarted { target, script_sha256, mode, .. }) = record.entries.first().cloned() else {
+    let Some(Entry::RunStarted { target, script_sha256, mode, vars, .. }) = record.entries.first().cloned() else {
         return (
             None,
             Err(Failure::Usage(format!("error: {} does not start with a run_started entry", store.location(&id)))),
@@ -542,10 +548,25 @@ pub fn resume(
         );
         return (None, Err(Failure::NoGo { gate: decision.gate.clone(), message }));
     }
-    let file = match ScriptFile::read(&script) {
+    let mut file = match ScriptFile::read(&script) {
         Ok(f) => f,
         Err(e) => return (None, Err(e)),
     };
+    // A resumed run is the run that started: the same `--var` values, or it would not be one run.
+    let given = file.config.overrides();
+    if given.is_empty() {
+        Arc::make_mut(&mut file.config).set_overrides(&vars);
+    } else if given != vars {
+        let started = vars.iter().map(|(k, v)| format!("--var {k}={v}")).collect::<Vec<_>>().join(" ");
+        return (
+            None,
+            Err(Failure::Usage(format!(
+                "error: run {id} started with {}; a resume goes on with the values the run started with\n  hint: \
+                 golive resume without --var",
+                if started.is_empty() { "no --var".to_string() } else { started }
+            ))),
+        );
+    }
     if file.sha256() != script_sha256 {
         eprintln!(
             "warning: {} changed since the run started; completed steps whose source changed are flagged",
@@ -670,6 +691,7 @@ fn live(
                     pid: std::process::id(),
                     at: started_at.clone(),
                     version: env!("CARGO_PKG_VERSION").into(),
+                    vars: config.overrides(),
                 },
             )?
         };

@@ -21,6 +21,9 @@ pub struct Basis {
     pub config_sha256: String,
     pub target: String,
     pub golive_version: String,
+    /// `--var key=value` the plan was made with: part of what was reviewed.
+    #[serde(default)]
+    pub vars: std::collections::BTreeMap<String, String>,
 }
 
 /// The file `golive plan -o` writes.
@@ -53,6 +56,7 @@ pub fn basis(script: &Path, options: &Options) -> Result<Basis> {
         config_sha256: crate::digest::sha256_hex(&config),
         target,
         golive_version: env!("CARGO_PKG_VERSION").into(),
+        vars: file.config.overrides(),
     })
 }
 
@@ -95,6 +99,17 @@ pub fn check(path: &Path, script: &Path, options: &Options) -> Result<()> {
     }
     if was.golive_version != now.golive_version {
         changed.push(format!("it was planned by golive {}, this is {}", was.golive_version, now.golive_version));
+    }
+    let keys: std::collections::BTreeSet<&String> = was.vars.keys().chain(now.vars.keys()).collect();
+    for key in keys {
+        match (was.vars.get(key), now.vars.get(key)) {
+            (Some(a), Some(b)) if a != b => {
+                changed.push(format!("it was planned with --var {key}={a}, this run has {key}={b}"))
+            }
+            (Some(a), None) => changed.push(format!("it was planned with --var {key}={a}, this run has none")),
+            (None, Some(b)) => changed.push(format!("this run has --var {key}={b}, the plan had none")),
+            _ => {}
+        }
     }
     if changed.is_empty() {
         return Ok(());
