@@ -221,3 +221,50 @@ step "announce" { local::run(`echo ${config("release", "1.0.0")} >> announced`);
     assert_eq!(project.read("deployed"), "2.0.0\n");
     assert_eq!(project.read("announced"), "2.0.0\n");
 }
+
+/// Reviewing what production will get is what a plan is for: it goes on past unknown required checks and
+/// the undecided gate, every later step marked as conditional, and its outcome stays unknown.
+#[test]
+fn the_plan_of_saturday_on_production_lists_every_step_to_the_soft_launch_with_its_conditions() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_golive"))
+        .args(["plan", "scripts/saturday.rhai", "--target", "prod"])
+        .current_dir(root)
+        .env("NO_COLOR", "1")
+        .env_remove("GOLIVE_STDLIB")
+        .output()
+        .unwrap();
+    let plan = crate::common::Run::from(out);
+    plan.assert_code(1);
+    let steps: Vec<&str> = plan
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("phase ") || l.starts_with("  step ") || l.starts_with("  gate "))
+        .collect();
+    let at = |needle: &str| {
+        steps.iter().position(|l| l.contains(needle)).unwrap_or_else(|| panic!("{needle} missing:\n{}", plan.stdout))
+    };
+    let order = [
+        "step \"maintenance on\"",
+        "step \"deploy code\"",
+        "step \"maintenance off\"",
+        "phase \"Validation\"",
+        "gate \"Go/No-Go\"",
+        "phase \"Soft Launch\"",
+        "step \"application logs, live for a while\"",
+    ];
+    let places: Vec<usize> = order.iter().map(|n| at(n)).collect();
+    assert!(places.windows(2).all(|w| w[0] < w[1]), "out of order: {places:?}\n{}", plan.stdout);
+    assert!(!steps[at("step \"maintenance on\"")].contains("only if"), "{}", plan.stdout);
+    assert!(
+        steps[at("step \"deploy code\"")].contains("(only if required check \"backup verified\" passes)"),
+        "{}",
+        plan.stdout
+    );
+    assert!(steps[at("application logs")].contains("gate \"Go/No-Go\" lets the run go on)"), "{}", plan.stdout);
+    let outcome = plan.stdout.lines().find(|l| l.starts_with("outcome: ")).unwrap();
+    assert!(
+        outcome.starts_with("outcome: unknown: required check \"backup verified\" rests on assumed reads"),
+        "{outcome}"
+    );
+}

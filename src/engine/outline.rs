@@ -129,6 +129,10 @@ struct Walk<'a> {
     outline: Outline,
     seen: BTreeMap<String, Position>,
     required: Vec<Required>,
+    /// Each literal checklist item's verdict name, with how many steps came before its checklist's step.
+    checklist_items: Vec<(usize, String)>,
+    /// A checklist whose title or items are computed: its verdicts' names are known only at run time.
+    computed_checklist: bool,
     errors: Vec<Diagnostic>,
 }
 
@@ -157,6 +161,8 @@ pub fn outline(ast: &AST, source: &str, file: &str, known: &KnownFunctions) -> R
         outline: Outline::default(),
         seen: BTreeMap::new(),
         required: Vec::new(),
+        checklist_items: Vec::new(),
+        computed_checklist: false,
         errors: Vec::new(),
     };
     for f in ast.iter_fn_def() {
@@ -234,6 +240,9 @@ impl Walk<'_> {
                     && let [Expr::StringConstant(name, _)] = call.args.as_slice()
                 {
                     self.outline.secret_names.insert(name.to_string());
+                }
+                if full == "prompt::checklist" {
+                    self.checklist(&call.args);
                 }
                 if full == "config"
                     && let [Expr::StringConstant(key, _)] = call.args.as_slice()
@@ -433,6 +442,24 @@ impl Walk<'_> {
         }
     }
 
+    /// A checklist's items are verdicts a gate can require, "title: item": known before the run when the
+    /// title and the items are written as literals.
+    fn checklist(&mut self, args: &[Expr]) {
+        let literal = |e: &Expr| if let Expr::StringConstant(s, _) = e { Some(s.to_string()) } else { None };
+        let title = args.first().and_then(literal);
+        let items: Option<Vec<String>> = match args.get(1) {
+            Some(Expr::Array(items, _)) => items.iter().map(literal).collect(),
+            _ => None,
+        };
+        match (title, items) {
+            (Some(title), Some(items)) => {
+                let at = self.outline.steps.len();
+                self.checklist_items.extend(items.into_iter().map(|item| (at, format!("{title}: {item}"))));
+            }
+            _ => self.computed_checklist = true,
+        }
+    }
+
     /// A gate's literal `required` names, held against the steps before it once the walk is done.
     fn required_by_gate(&mut self, gate: &str, required: &Expr, options: &[(rhai::Ident, Expr)]) {
         let Expr::Array(names, _) = required else { return };
@@ -468,14 +495,19 @@ impl Walk<'_> {
     fn check_required(&mut self) {
         for required in std::mem::take(&mut self.required) {
             let earlier = &self.outline.steps[..required.before.min(self.outline.steps.len())];
-            let found = earlier.iter().any(|s| {
-                s.name == required.name
-                    || (s.each.is_some()
-                        && required
-                            .name
-                            .strip_prefix(s.name.as_str())
-                            .is_some_and(|rest| rest.starts_with(" [") && rest.ends_with(']')))
-            }) || required.included.iter().any(|script| required.name.starts_with(&format!("{script}: ")));
+            let checklist =
+                self.checklist_items.iter().any(|(at, name)| *at <= required.before && *name == required.name)
+                    || (self.computed_checklist && required.name.contains(": "));
+            let found = checklist
+                || earlier.iter().any(|s| {
+                    s.name == required.name
+                        || (s.each.is_some()
+                            && required
+                                .name
+                                .strip_prefix(s.name.as_str())
+                                .is_some_and(|rest| rest.starts_with(" [") && rest.ends_with(']')))
+                })
+                || required.included.iter().any(|script| required.name.starts_with(&format!("{script}: ")));
             if found {
                 continue;
             }

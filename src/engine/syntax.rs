@@ -231,10 +231,13 @@ fn dispatch_each(
             None
         };
         if let Some(why) = why {
-            summary.not_started(&items[next..]);
-            summary.show(keyword, &name, controller.as_ref());
             let failure = if unknown { Failure::Unknown(why) } else { Failure::Runbook(why) };
-            return Err(controller.stop_run(failure, pos));
+            let condition = format!("{keyword} \"{name}\" passes for its items");
+            if let Some(stop) = controller.stop_run(failure, &condition, pos) {
+                summary.not_started(&items[next..]);
+                summary.show(keyword, &name, controller.as_ref());
+                return Err(stop);
+            }
         }
     }
     summary.show(keyword, &name, controller.as_ref());

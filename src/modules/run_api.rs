@@ -221,5 +221,6 @@ pub trait ScriptRun {
     /// Records a gate's decision.
     fn decided(&self, decision: GateDecision) -> Result<(), Box<EvalAltResult>>;
     /// Ends the run with this failure (between steps: a canary or a repeated step's max_fail).
-    fn stop_run(&self, failure: Failure, pos: Position) -> Box<EvalAltResult>;
+    /// Stops the run for `failure`; a plan goes on past an unknown one (None), as if the run went on.
+    fn stop_run(&self, failure: Failure, condition: &str, pos: Position) -> Option<Box<EvalAltResult>>;
 }

@@ -293,18 +293,46 @@ pub fn plan(script: &Path, options: &Options, request: &PlanRequest, runtime: &t
     plan.unused_rules = scenario.as_ref().map(|s| s.unused()).unwrap_or_default();
     plan.expected_exit = scenario.as_ref().and_then(|s| s.expected_exit());
     let redactor = Arc::clone(session.controller.terminal().redactor());
-    (plan.exit_code, plan.outcome) = match outcome {
-        Ok(()) => (0, "the run would complete (exit 0)".into()),
-        Err(Failure::Usage(message)) => return Err(Failure::Usage(message)),
-        Err(Failure::Unknown(why)) => {
+    (plan.exit_code, plan.outcome) = match (outcome, session.controller.plan_condition()) {
+        (Err(Failure::Usage(message)), None) => return Err(Failure::Usage(message)),
+        (outcome, Some((condition, why))) => {
+            let then = match outcome {
+                Ok(()) => "the run would complete".to_string(),
+                // Past an unknown, the script works on values no read gave (a failed step's is unit): an error
+                // there says the plan cannot see further, not that the script is wrong.
+                Err(Failure::Usage(message)) => {
+                    format!("the plan could not go further: {}", first_error(&message))
+                }
+                Err(failure) => format!("the run would stop (exit {}): {}", failure.exit_code(), failure.message()),
+            };
+            (
+                1,
+                format!(
+                    "unknown: {why}; the plan went on as if {condition}, and if so {then}; answer its reads with --scenario FILE or --live-reads"
+                ),
+            )
+        }
+        (Ok(()), None) => (0, "the run would complete (exit 0)".into()),
+        (Err(Failure::Unknown(why)), None) => {
             (1, format!("unknown: {why}; answer its reads with --scenario FILE or --live-reads"))
         }
-        Err(failure) => {
+        (Err(failure), None) => {
             (failure.exit_code(), format!("the run would stop (exit {}): {}", failure.exit_code(), failure.message()))
         }
     };
     plan.mask(&redactor);
     Ok(plan)
+}
+
+/// A rendered diagnostic's message and place on one line: "Unknown property 'x' (saturday.rhai:329:52)".
+fn first_error(rendered: &str) -> String {
+    let mut lines = rendered.lines();
+    let message = lines.next().unwrap_or_default().trim_start_matches("Error: ").trim_start_matches("error: ");
+    let place = lines.next().and_then(|l| l.split_once("[ ")).and_then(|(_, rest)| rest.split_once(" ]")).map(|p| p.0);
+    match place {
+        Some(place) => format!("{message} ({place})"),
+        None => message.to_string(),
+    }
 }
 
 /// `golive steps`: the static list, without running anything.

@@ -51,9 +51,24 @@ impl Plan {
 #[derive(Debug, Serialize)]
 #[serde(tag = "item", rename_all = "snake_case")]
 pub enum PlanItem {
-    Phase { name: String, window: Option<String>, owner: Option<String> },
-    Step { kind: String, name: String, effects: Vec<PlannedEffect>, result: String },
-    Output { text: String },
+    Phase {
+        name: String,
+        window: Option<String>,
+        owner: Option<String>,
+    },
+    Step {
+        kind: String,
+        name: String,
+        effects: Vec<PlannedEffect>,
+        result: String,
+        /// What a run could stop at before this step and the plan cannot tell (an unknown required check,
+        /// an undecided gate): the step happens only if that passes ("known after the run").
+        #[serde(skip_serializing_if = "Option::is_none")]
+        conditional_on: Option<String>,
+    },
+    Output {
+        text: String,
+    },
 }
 
 #[derive(Debug, Serialize)]
@@ -105,8 +120,11 @@ impl Plan {
                     }
                     out.push('\n');
                 }
-                PlanItem::Step { kind, name, effects, result } => {
-                    out.push_str(&format!("  {kind} \"{name}\"\n"));
+                PlanItem::Step { kind, name, effects, result, conditional_on } => {
+                    match conditional_on {
+                        Some(condition) => out.push_str(&format!("  {kind} \"{name}\"  (only if {condition})\n")),
+                        None => out.push_str(&format!("  {kind} \"{name}\"\n")),
+                    }
                     // Polls repeat the same effects: show a run of identical lines once, with its count.
                     let mut lines: Vec<(String, usize)> = Vec::new();
                     for effect in effects {

@@ -173,6 +173,8 @@ pub struct Controller {
     state: RefCell<State>,
     verdicts: RefCell<Verdicts>,
     plan: RefCell<Plan>,
+    /// In a plan: the unknowns it went on past (`stop_unless_unknown`), each with why.
+    plan_conditions: RefCell<Vec<(String, String)>>,
 }
 
 impl Controller {
@@ -195,6 +197,7 @@ impl Controller {
             state: RefCell::new(State::default()),
             verdicts: RefCell::new(Verdicts::default()),
             plan: RefCell::new(Plan::default()),
+            plan_conditions: RefCell::new(Vec::new()),
         }
     }
 
@@ -376,6 +379,27 @@ impl Controller {
     }
 
     /// Records why the run stops and returns the uncatchable error that unwinds the script.
+    /// Where a run would stop, a plan that cannot tell whether it would (an unknown verdict, a decision no
+    /// scenario gives) goes on as if the run went on, and every later step is shown as happening only if
+    /// `condition` holds; the plan's outcome stays unknown. Anything else stops as it would.
+    pub fn stop_unless_unknown(&self, failure: Failure, condition: &str, pos: Position) -> Option<Box<EvalAltResult>> {
+        match failure {
+            Failure::Unknown(why) if self.is_dry() => {
+                self.plan_conditions.borrow_mut().push((condition.to_string(), why));
+                None
+            }
+            failure => Some(self.stop(Stop::Failure(failure), pos)),
+        }
+    }
+
+    /// The unknowns a plan went on past so far: what the rest of it rests on ("required check \"x\"
+    /// passes, gate \"y\" lets the run go on"), and why the first is unknown. None before the first.
+    pub fn plan_condition(&self) -> Option<(String, String)> {
+        let conditions = self.plan_conditions.borrow();
+        let why = conditions.first()?.1.clone();
+        Some((conditions.iter().map(|(c, _)| c.as_str()).collect::<Vec<_>>().join(", "), why))
+    }
+
     pub fn stop(&self, why: Stop, pos: Position) -> Box<EvalAltResult> {
         let mut state = self.state.borrow_mut();
         if state.stop.is_none() {

@@ -130,7 +130,7 @@ impl ScriptRun for Controller {
         self.journal(entry, true)
     }
 
-    fn stop_run(&self, failure: Failure, pos: Position) -> Box<EvalAltResult> {
-        self.stop(Stop::Failure(failure), pos)
+    fn stop_run(&self, failure: Failure, condition: &str, pos: Position) -> Option<Box<EvalAltResult>> {
+        self.stop_unless_unknown(failure, condition, pos)
     }
 }

@@ -627,6 +627,8 @@ impl Controller {
         timeout: Option<Duration>,
         work: &mut dyn FnMut() -> Result<StepOutput, Box<EvalAltResult>>,
     ) -> Result<Dynamic, Box<EvalAltResult>> {
+        // What this step waits on is what came before it: not what it says of itself.
+        let conditional_on = self.plan_condition().map(|c| c.0);
         self.state.borrow_mut().start_step(Frame::new(&spec.name, spec.kind, timeout));
         let result = work();
         let frame = self.state.borrow_mut().take_step().expect("the plan step's frame");
@@ -656,23 +658,44 @@ impl Controller {
                 }
                 let stop = match (failed, output.stop_after) {
                     (Some(check), _) if spec.options.required => {
-                        let why = format!(
-                            "required check \"{}\" {}{}; nothing after it runs",
-                            spec.name,
-                            if check.unknown { "rests on assumed reads" } else { "failed" },
-                            evidence(&check)
-                        );
-                        let failure = if check.unknown { Failure::Unknown(why) } else { Failure::Runbook(why) };
-                        Some(self.stop(Stop::Failure(failure), spec.pos))
+                        let failure = if check.unknown {
+                            Failure::Unknown(format!(
+                                "required check \"{}\" rests on assumed reads{}",
+                                spec.name,
+                                evidence(&check)
+                            ))
+                        } else {
+                            Failure::Runbook(format!(
+                                "required check \"{}\" failed{}; nothing after it runs",
+                                spec.name,
+                                evidence(&check)
+                            ))
+                        };
+                        self.stop_unless_unknown(failure, &format!("required check \"{}\" passes", spec.name), spec.pos)
                     }
-                    (_, Some(stop)) => Some(self.stop(Stop::Failure(stop), spec.pos)),
+                    (_, Some(stop)) => self.stop_unless_unknown(
+                        stop,
+                        &format!("{} \"{}\" lets the run go on", spec.kind, spec.name),
+                        spec.pos,
+                    ),
                     _ => None,
                 };
                 (text, stop.map_or(Ok(output.value), Err))
             }
             Err(err) if self.stopping() => ("stops the run".to_string(), Err(err)),
-            Err(err) if crate::engine::diagnostics::is_script_mistake(&err) => {
+            Err(err) if crate::engine::diagnostics::is_script_mistake(&err) && self.plan_condition().is_none() => {
                 ("script error".to_string(), Err(self.stop(Stop::ScriptError(err), spec.pos)))
+            }
+            Err(err) if crate::engine::diagnostics::is_script_mistake(&err) => {
+                // Past an unknown the plan works on values no read gave (a step that failed on assumed reads
+                // gave unit): what cannot be evaluated is unknown, and the plan goes on.
+                let message = crate::diagnostic::one_line(&err);
+                let mut check = CheckRecord::new(&spec.name, false, format!("not evaluated: {message}"), String::new());
+                check.unknown = true;
+                if matches!(spec.kind, "check" | "manual" | "gate") {
+                    self.weigh(check);
+                }
+                (format!("UNKNOWN: not evaluated past the unknown: {}", redact(message)), Ok(Dynamic::UNIT))
             }
             Err(err) if spec.tolerate => {
                 // As in a run: the loop goes on (max_fail, canary) and the failure is a verdict at the end.
@@ -686,10 +709,16 @@ impl Controller {
             Err(err) => {
                 let message = crate::diagnostic::one_line(&err);
                 let why = format!("{} \"{}\" failed: {}", spec.kind, spec.name, crate::terminal::printable(&message));
-                // A failure that follows from an assumption is not a prediction.
+                // A failure that follows from an assumption is not a prediction: the plan goes on as if the
+                // step succeeded, its value unknown (unit).
                 let failure = if frame.assumed { Failure::Unknown(why) } else { Failure::Runbook(why) };
                 let shown = if frame.assumed { "FAILS on assumed reads" } else { "FAILS" };
-                (format!("{shown}: {}", redact(message)), Err(self.stop(Stop::Failure(failure), spec.pos)))
+                let condition = format!("{} \"{}\" succeeds", spec.kind, spec.name);
+                let outcome = match self.stop_unless_unknown(failure, &condition, spec.pos) {
+                    Some(stop) => Err(stop),
+                    None => Ok(Dynamic::UNIT),
+                };
+                (format!("{shown}: {}", redact(message)), outcome)
             }
         };
         self.plan.borrow_mut().items.push(PlanItem::Step {
@@ -697,6 +726,7 @@ impl Controller {
             name: spec.name.clone(),
             effects: frame.effects,
             result: result_text,
+            conditional_on,
         });
         outcome
     }
