@@ -268,3 +268,29 @@ fn the_plan_of_saturday_on_production_lists_every_step_to_the_soft_launch_with_i
         "{outcome}"
     );
 }
+
+/// A run locks every target it writes to before its first write there, not only the one it was started on.
+#[test]
+fn a_run_locks_every_target_it_writes_to_before_its_first_write_there() {
+    let project = Project::with_config(&format!("{BASE_CONFIG}\n[targets.db1]\nkind = \"local\"\n"));
+    project.write("restore.rhai", "step \"restore\" { ssh::run(target(), \"echo A >> db1.log; sleep 4\"); }\n");
+    project.write(
+        "other.rhai",
+        "step \"prepare\" { local::run(\"echo prepared >> local.log\"); }\nstep \"touch db1\" { ssh::run(target(\"db1\"), \"echo B >> db1.log\"); }\n",
+    );
+    let mut holder = project.command(&["-q", "restore.rhai", "--target", "db1"]).spawn().unwrap();
+    let started = std::time::Instant::now();
+    while project.read("db1.log").is_empty() && started.elapsed() < std::time::Duration::from_secs(10) {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let other = project.golive(&["-q", "other.rhai", "--target", "local"]);
+    other.assert_code(3);
+    assert!(other.stderr.contains("target `db1` is in use"), "{}", other.stderr);
+    assert_eq!(project.read("local.log"), "prepared\n");
+    assert_eq!(project.read("db1.log"), "A\n", "the second run wrote to a target another run holds");
+    assert!(holder.wait().unwrap().success());
+    // Once the holder is done, the same run takes db1's lock and writes.
+    let again = project.golive(&["-q", "other.rhai", "--target", "local"]);
+    again.assert_code(0);
+    assert_eq!(project.read("db1.log"), "A\nB\n");
+}

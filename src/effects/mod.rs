@@ -180,6 +180,15 @@ impl Effect {
         }
     }
 
+    /// The target this effect writes to, whose lock a run must hold first (a command or an upload).
+    pub fn written_target(&self) -> Option<&str> {
+        match self {
+            Effect::Exec(exec) if exec.access == Access::Write => Some(&exec.target),
+            Effect::Upload { target, .. } => Some(target),
+            _ => None,
+        }
+    }
+
     pub fn access(&self) -> Access {
         match self {
             Effect::Exec(exec) => exec.access,

@@ -691,6 +691,25 @@ fn live(
                 return Err(e);
             }
         };
+        // Every other target this run writes to is locked before its first write there, by the same rules.
+        let take: controller::TakeLock = {
+            let (store, holder) = (Arc::clone(&store), holder.clone());
+            let (force, within) = (options.force, options.within_run.clone());
+            Box::new(move |other: &str| match store.lock(other, &holder) {
+                Ok(lock) => Ok(Some(lock)),
+                Err(Failure::Locked(_))
+                    if within.is_some() && store.holder(other)?.is_some_and(|h| Some(&h.run_id) == within.as_ref()) =>
+                {
+                    Ok(None)
+                }
+                Err(Failure::Locked(why)) if force => {
+                    eprintln!("warning: --force: writing to target `{other}` beside its holder\n{why}");
+                    Ok(None)
+                }
+                Err(e) => Err(e),
+            })
+        };
+        session.controller.lock_targets_as_written(&target, take);
         let redactor = Arc::clone(session.controller.terminal().redactor());
         let journal = if resumed {
             let mut j = store.reopen_journal(&run_id, redactor)?;

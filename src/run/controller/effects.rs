@@ -34,6 +34,10 @@ impl Controller {
         let redact = |text: String| self.terminal.redactor().redact(&text).into_owned();
         let whats: Vec<String> = effects.iter().map(|e| redact(e.describe())).collect();
         if !self.is_dry() {
+            // No write to a target another run holds: its lock is this run's before the first write there.
+            for target in effects.iter().filter_map(Effect::written_target) {
+                self.lock_for_write(target, pos)?;
+            }
             // One sync for a fan-out's lines, after the last write's: every write's line is on disk before
             // any of them runs.
             let last_write = effects.iter().rposition(|e| e.access() == Access::Write);

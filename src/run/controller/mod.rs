@@ -173,8 +173,21 @@ pub struct Controller {
     state: RefCell<State>,
     verdicts: RefCell<Verdicts>,
     plan: RefCell<Plan>,
+    /// The targets whose locks this run holds, and how it takes another's before its first write there.
+    target_locks: RefCell<Option<TargetLocks>>,
     /// In a plan: the unknowns it went on past (`stop_unless_unknown`), each with why.
     plan_conditions: RefCell<Vec<(String, String)>>,
+}
+
+/// Takes a target's lock for this run: the lock (kept until the run ends), None where the run may write
+/// there without one (`--force`, a runbook started by the run that holds it), or who holds it (exit 3).
+pub type TakeLock = Box<dyn Fn(&str) -> Result<Option<super::lock::RunLock>, Failure>>;
+
+/// The targets a run has locked: its own at the start, each other one before its first write there.
+pub struct TargetLocks {
+    held: BTreeSet<String>,
+    take: TakeLock,
+    kept: Vec<super::lock::RunLock>,
 }
 
 impl Controller {
@@ -198,6 +211,30 @@ impl Controller {
             verdicts: RefCell::new(Verdicts::default()),
             plan: RefCell::new(Plan::default()),
             plan_conditions: RefCell::new(Vec::new()),
+            target_locks: RefCell::new(None),
+        }
+    }
+
+    /// A run that holds `target`'s lock takes any other target's with `take` before it first writes there.
+    pub fn lock_targets_as_written(&self, target: &str, take: TakeLock) {
+        let held = BTreeSet::from([target.to_string()]);
+        *self.target_locks.borrow_mut() = Some(TargetLocks { held, take, kept: Vec::new() });
+    }
+
+    /// Before a write to `target`: its lock, taken now if this run does not hold it yet.
+    fn lock_for_write(&self, target: &str, pos: Position) -> Result<(), Box<EvalAltResult>> {
+        let mut locks = self.target_locks.borrow_mut();
+        let Some(locks) = locks.as_mut() else { return Ok(()) };
+        if locks.held.contains(target) {
+            return Ok(());
+        }
+        match (locks.take)(target) {
+            Ok(lock) => {
+                locks.held.insert(target.to_string());
+                locks.kept.extend(lock);
+                Ok(())
+            }
+            Err(failure) => Err(self.stop(Stop::Failure(failure), pos)),
         }
     }
 
