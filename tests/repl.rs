@@ -255,3 +255,30 @@ fn repl_inputs_take_the_targets_lock_and_a_bare_resume_never_picks_a_repl_sessio
     let resumed = project.golive(&["resume"]);
     assert!(resumed.stderr.contains("resuming hold.rhai"), "{}", resumed.all());
 }
+
+/// After `:run`, the REPL's own connection to the target still works, and Ctrl-C still stops a remote
+/// command on the target (a `:run` closing its connector once closed the REPL's masters too).
+#[test]
+fn after_run_the_repl_keeps_its_connections_and_ctrl_c_stops_remote_work() {
+    let _bed = common::testbed::lock();
+    common::testbed::reset();
+    let project = common::testbed::project();
+    let late = format!("{}/project/repl-late-{}", common::testbed::ROOT, std::process::id());
+    let _ = std::fs::remove_file(&late);
+    let s = Screen::start_with(&project, "keeps", "scripts/rollback_quick.rhai");
+    s.line("ssh::run(target(), \"echo before-run\", #{ read_only: true }).stdout");
+    s.wait_for("before-run", T);
+    s.line(":run \"maintenance on\"");
+    s.wait_for("done in", T);
+    s.line("ssh::run(target(), \"echo after-run\", #{ read_only: true }).stdout");
+    s.wait_for("\"after-run\\n\"", T);
+    assert!(!s.text().contains("was lost"), "{}", s.text());
+    s.line(&format!("ssh::run(target(), \"sleep 4; echo late > {late}\")"));
+    std::thread::sleep(Duration::from_millis(1500));
+    s.keys(&["C-c"]);
+    s.wait_for("cancelled (Ctrl-C)", T);
+    std::thread::sleep(Duration::from_secs(5));
+    assert!(!std::path::Path::new(&late).exists(), "the remote command went on after Ctrl-C:\n{}", s.text());
+    s.quit();
+    common::testbed::reset();
+}

@@ -58,8 +58,11 @@ impl Default for SshConnector {
 
 impl SshConnector {
     pub fn new() -> SshConnector {
-        // Short, per process: unix socket paths are limited to about 100 bytes.
-        let control_dir = std::env::temp_dir().join(format!("golive-ssh-{}", std::process::id()));
+        // Short, per connector: unix socket paths are limited to about 100 bytes. One process may hold several
+        // connectors at once (the REPL's, and a `:run`'s): closing one must not close the others' masters.
+        static CONNECTORS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = CONNECTORS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let control_dir = std::env::temp_dir().join(format!("golive-ssh-{}-{n}", std::process::id()));
         SshConnector {
             control_dir,
             sessions: Mutex::new(HashMap::new()),
