@@ -11,6 +11,7 @@ mod differential;
 mod fuzz_loading;
 mod http;
 mod interrupt;
+mod lifecycle;
 mod lock;
 mod meaning;
 mod metrics;

@@ -150,9 +150,16 @@ fn a_checklist_records_each_item_for_the_gate() {
         "\"Internal: Email the team\" = \"yes\"\n\"Internal: Update status page\" = \"skip\"\n\"Internal: Update status page: why skip it?\" = \"no status page yet\"\n\"ready\" = \"GO\"\n",
     );
     let run = project.golive(&["comms.rhai", "--answers", "answers.toml"]);
-    run.assert_code(0);
+    // The gate went on (GO on its required item), but a skipped item is not green evidence: exit 1.
+    run.assert_code(1);
     assert!(
         run.stderr.contains("Internal: Update status page") && run.stderr.contains("no status page yet"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains("1 check(s) failed (\"Internal: Update status page\"); a gate's decision went on past them"),
         "{}",
         run.stderr
     );

@@ -8,6 +8,10 @@
 //!   again (a fixed problem turns green honestly, a broken one stays red).
 //! - An answer is replayed only for a step that completed with it; a failed or unfinished step asks again.
 //! - A NO-GO that ended the run is terminal until reopened on purpose (`GateReopened`).
+//! - A gate is done only with a decision applied in it: a GO refused (written before the board) or a
+//!   decision nobody gave is asked again, never walked past.
+//! - A write stopped before it ended (a signal, Ctrl-C, a timeout: `interrupted`) may have acted: it is in
+//!   doubt, as after SIGKILL, never run again without asking (unless it is idempotent).
 
 use std::collections::HashMap;
 
@@ -91,10 +95,15 @@ impl Prior {
         let mut prior = Prior::default();
         // Steps started and not finished yet, in the order they started.
         let mut open: Vec<Open> = Vec::new();
+        // Writes stopped before they ended, not started again since.
+        let mut stopped: Vec<InDoubt> = Vec::new();
+        // Gates with a decision applied, since they were last reopened.
+        let mut decided: std::collections::HashSet<String> = std::collections::HashSet::new();
         for entry in entries {
             match entry {
                 Entry::StepStarted { step, kind, source_sha256, .. } => {
                     open.retain(|o| o.step != *step);
+                    stopped.retain(|s| s.step != *step);
                     open.push(Open {
                         step: step.clone(),
                         kind: kind.clone(),
@@ -135,6 +144,7 @@ impl Prior {
                     }
                 }
                 Entry::Decision { gate, verdict, by, at, note, stops_run, on_nogo, .. } => {
+                    decided.insert(gate.clone());
                     prior.decision = (verdict != "GO" && *stops_run).then(|| Decision {
                         gate: gate.clone(),
                         verdict: verdict.clone(),
@@ -144,7 +154,10 @@ impl Prior {
                         on_nogo: on_nogo.clone(),
                     });
                 }
-                Entry::GateReopened { gate, .. } => prior.reopen(gate),
+                Entry::GateReopened { gate, .. } => {
+                    decided.remove(gate);
+                    prior.reopen(gate)
+                }
                 Entry::StepFinished { step, status, value, check, .. } => {
                     let finished = match open.iter().position(|o| o.step == *step) {
                         Some(at) => open.remove(at),
@@ -159,8 +172,16 @@ impl Prior {
                             verdicts: Vec::new(),
                         },
                     };
-                    let Open { kind, sha, answers, mut verdicts, .. } = finished;
+                    let Open { kind, sha, answers, mut verdicts, wrote, running, .. } = finished;
+                    if *status == StepStatus::Interrupted && wrote {
+                        stopped.push(InDoubt { step: step.clone(), wrote, running });
+                        continue;
+                    }
                     if *status != StepStatus::Done && *status != StepStatus::Skipped {
+                        continue;
+                    }
+                    // No decision applied (a GO refused, none given): the gate is asked again.
+                    if kind == "gate" && *status == StepStatus::Done && !decided.contains(step) {
                         continue;
                     }
                     verdicts.extend(check.iter().cloned());
@@ -193,6 +214,7 @@ impl Prior {
         }
         prior.in_doubt =
             open.into_iter().map(|o| InDoubt { step: o.step, wrote: o.wrote, running: o.running }).collect();
+        prior.in_doubt.extend(stopped);
         prior
     }
 

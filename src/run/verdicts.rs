@@ -36,8 +36,9 @@ impl Verdicts {
         &self.all
     }
 
-    /// Failed verdicts no gate weighed mean the run is not clean (exit 1); in a plan, verdicts that rest on
-    /// assumed reads make its outcome unknown.
+    /// A run ends green only if its evidence is green (DESIGN 12): any verdict whose last word did not pass
+    /// is exit 1, whether or not a gate went on past it (a GO is a decision, not a passed check); in a plan,
+    /// verdicts that rest on assumed reads make its outcome unknown.
     pub fn at_end(&self) -> Result<(), Failure> {
         let names = |unknown: bool| -> Vec<String> {
             self.unweighed.iter().filter(|c| c.unknown == unknown).map(|c| format!("\"{}\"", c.name)).collect()
@@ -48,6 +49,19 @@ impl Verdicts {
                 "{} check(s) failed and no gate weighed them: {}",
                 failed.len(),
                 failed.join(", ")
+            )));
+        }
+        let gone_past: Vec<String> = self
+            .all
+            .iter()
+            .filter(|c| !c.ok && !c.unknown && !self.gates.contains(&c.name))
+            .map(|c| format!("\"{}\"", c.name))
+            .collect();
+        if !gone_past.is_empty() {
+            return Err(Failure::Runbook(format!(
+                "{} check(s) failed ({}); a gate's decision went on past them, but the run's evidence is not green",
+                gone_past.len(),
+                gone_past.join(", ")
             )));
         }
         if !unknown.is_empty() {

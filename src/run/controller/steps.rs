@@ -215,11 +215,12 @@ impl Controller {
                 Err(err) => err,
             };
             if self.stopping() {
-                // The step ends with the run: its closing line says why, so resume knows it did not finish.
+                // The step ends with the run: its closing line says why, so resume knows it did not finish
+                // (and that its work was stopped before it ended: a write is then in doubt).
                 let why = self.stop_message().unwrap_or_else(|| "the run stopped".into());
                 let _ = self.finished(
                     &spec.name,
-                    StepStatus::Failed,
+                    StepStatus::Interrupted,
                     duration_ms,
                     serde_json::Value::Null,
                     Some(why),
@@ -249,7 +250,9 @@ impl Controller {
                 Some(INTERRUPT_TOKEN) => "interrupted by the operator (Ctrl-C)".to_string(),
                 _ => crate::diagnostic::one_line(&err),
             };
-            let status = if interrupted { StepStatus::Interrupted } else { StepStatus::Failed };
+            // A step timeout stopped its work before it ended, as an interrupt does.
+            let timed_out = terminated_by(&err) == Some(DEADLINE_TOKEN);
+            let status = if interrupted || timed_out { StepStatus::Interrupted } else { StepStatus::Failed };
             self.finished(&spec.name, status, duration_ms, serde_json::Value::Null, Some(message.clone()), None)?;
             if !interrupted && crate::engine::diagnostics::is_script_mistake(&err) {
                 self.report("FAIL", Tone::Bad, &label, "the script itself is wrong here");

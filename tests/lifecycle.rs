@@ -1,0 +1,371 @@
+//! No path from red or undecided to green, and every write at most once: a model-based test of the run's
+//! lifecycle. Generated runbooks (checks that pass, fail or flip once a fault is fixed, manual items,
+//! gates with and without required lists, writes, idempotent or not, slow enough to be signalled) meet
+//! generated operator sequences (run and resume with an answers file saying GO or NO-GO, `--yes`, no
+//! answers at all, `--in-doubt`, `--reopen-gate`, SIGTERM, SIGHUP, SIGINT and SIGKILL at random moments,
+//! the fault fixed between attempts), executed by the real binary. After every command an oracle that
+//! reads only the journals and what the writes left behind (it shares no code with the controller)
+//! checks the invariants DESIGN.md states:
+//!
+//! - exit 0 only if every check's last verdict passed, every manual item was confirmed, and every gate
+//!   holds an applied GO given by someone;
+//! - a write after a gate happened only after a GO decision for that gate was journaled;
+//! - no write was performed twice unless it is idempotent or an operator chose to run it again.
+//!
+//! `GOLIVE_LIFECYCLE_SEQUENCES` sets how many sequences (default 60); the seed is fixed
+//! (`GOLIVE_LIFECYCLE_SEED` picks another). A failure is shrunk and printed with its runbook and commands.
+
+use std::time::Duration;
+
+use proptest::collection::vec;
+use proptest::prelude::*;
+use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner};
+use serde_json::Value;
+
+use crate::common::Project;
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Item {
+    Pass,
+    Fail,
+    /// Fails until the operator fixes the fault (a file `fixed` appears).
+    Flip,
+    Manual,
+    /// A gate weighing every check so far, or (`true`) only the first one.
+    Gate(bool),
+    Write {
+        idempotent: bool,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Answers {
+    /// No answers file, stdin closed: every question is unanswered.
+    Nothing,
+    /// Manual items yes, gates GO (by "Lead").
+    Go,
+    /// Manual items yes, gates NO-GO.
+    NoGo,
+    /// `--yes`: confirmations only.
+    Yes,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Signal {
+    Term,
+    Hup,
+    Int,
+    Kill,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Op {
+    Run { answers: Answers, signal: Option<(Signal, u16)> },
+    Resume { answers: Answers, in_doubt: Option<&'static str>, signal: Option<(Signal, u16)> },
+    ReopenGate { answers: Answers },
+    Fix,
+}
+
+fn item() -> impl Strategy<Value = Item> {
+    prop_oneof![
+        Just(Item::Pass),
+        Just(Item::Fail),
+        Just(Item::Flip),
+        Just(Item::Manual),
+        any::<bool>().prop_map(Item::Gate),
+        any::<bool>().prop_map(|idempotent| Item::Write { idempotent }),
+    ]
+}
+
+fn answers() -> impl Strategy<Value = Answers> {
+    prop_oneof![Just(Answers::Nothing), Just(Answers::Go), Just(Answers::NoGo), Just(Answers::Yes)]
+}
+
+fn signal() -> impl Strategy<Value = Option<(Signal, u16)>> {
+    let kind = prop_oneof![Just(Signal::Term), Just(Signal::Hup), Just(Signal::Int), Just(Signal::Kill)];
+    proptest::option::weighted(0.4, (kind, 50..700u16))
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    let in_doubt = proptest::option::of(prop_oneof![Just("rerun"), Just("mark-done"), Just("abort")]);
+    // After the run that starts the sequence: its resumes (the invariants hold per run).
+    prop_oneof![
+        4 => (answers(), in_doubt, signal()).prop_map(|(answers, in_doubt, signal)| Op::Resume { answers, in_doubt, signal }),
+        1 => answers().prop_map(|answers| Op::ReopenGate { answers }),
+        1 => Just(Op::Fix),
+    ]
+}
+
+fn name(i: usize, item: &Item) -> String {
+    match item {
+        Item::Pass | Item::Fail | Item::Flip => format!("c{i}"),
+        Item::Manual => format!("m{i}"),
+        Item::Gate(_) => format!("g{i}"),
+        Item::Write { .. } => format!("w{i}"),
+    }
+}
+
+fn script(items: &[Item]) -> String {
+    let mut text = String::new();
+    let mut first_check: Option<String> = None;
+    for (i, item) in items.iter().enumerate() {
+        let n = name(i, item);
+        let line = match item {
+            Item::Pass => format!("check \"{n}\" {{ true }}"),
+            Item::Fail => format!("check \"{n}\" {{ false }}"),
+            Item::Flip => format!(
+                "check \"{n}\" {{ local::run(\"test -e fixed\", #{{ read_only: true, allow_fail: true }}).code == 0 }}"
+            ),
+            Item::Manual => format!("manual \"{n}\";"),
+            Item::Gate(true) if first_check.is_some() => {
+                format!("gate \"{n}\" with #{{ required: [\"{}\"] }};", first_check.clone().unwrap_or_default())
+            }
+            Item::Gate(_) => format!("gate \"{n}\";"),
+            Item::Write { idempotent } => format!(
+                "step \"{n}\" with #{{ idempotent: {idempotent} }} {{ local::run(\"echo {n} >> writes.log; sleep 0.3\"); }}"
+            ),
+        };
+        if matches!(item, Item::Pass | Item::Fail | Item::Flip) && first_check.is_none() {
+            first_check = Some(n);
+        }
+        text.push_str(&line);
+        text.push('\n');
+    }
+    text
+}
+
+fn answers_file(items: &[Item], answers: Answers) -> Option<String> {
+    let verdict = match answers {
+        Answers::Go => "GO",
+        Answers::NoGo => "NO-GO",
+        Answers::Nothing | Answers::Yes => return None,
+    };
+    let mut text = String::new();
+    for (i, item) in items.iter().enumerate() {
+        match item {
+            Item::Manual => text.push_str(&format!("\"m{i}\" = {{ answer = \"yes\", by = \"Ops\" }}\n")),
+            Item::Gate(_) => text.push_str(&format!("\"g{i}\" = {{ answer = \"{verdict}\", by = \"Lead\" }}\n")),
+            _ => {}
+        }
+    }
+    Some(text)
+}
+
+/// Runs one command of the sequence; its exit code (None when a signal ended it, or nothing ran).
+fn execute(project: &Project, items: &[Item], op: &Op) -> Option<i32> {
+    let (mut args, answers, signal): (Vec<String>, Answers, Option<(Signal, u16)>) = match op {
+        Op::Fix => {
+            project.write("fixed", "");
+            return Some(0);
+        }
+        Op::Run { answers, signal } => (vec!["run".into(), "runbook.rhai".into()], *answers, *signal),
+        Op::Resume { answers, in_doubt, signal } => {
+            let mut args = vec!["resume".to_string()];
+            if let Some(choice) = in_doubt {
+                args.extend(["--in-doubt".to_string(), choice.to_string()]);
+            }
+            (args, *answers, *signal)
+        }
+        Op::ReopenGate { answers } => {
+            let gate =
+                items.iter().enumerate().find(|(_, i)| matches!(i, Item::Gate(_))).map(|(i, item)| name(i, item));
+            // No gate to reopen: nothing runs.
+            let gate = gate?;
+            (vec!["resume".into(), "--reopen-gate".into(), gate], *answers, None)
+        }
+    };
+    match (answers, answers_file(items, answers)) {
+        (Answers::Yes, _) => args.push("--yes".into()),
+        (_, Some(text)) => {
+            project.write("answers.toml", &text);
+            args.extend(["--answers".into(), "answers.toml".into()]);
+        }
+        _ => {}
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut child = project
+        .command(&args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("golive starts");
+    if let Some((signal, after)) = signal {
+        std::thread::sleep(Duration::from_millis(after.into()));
+        let number = match signal {
+            Signal::Term => libc::SIGTERM,
+            Signal::Hup => libc::SIGHUP,
+            Signal::Int => libc::SIGINT,
+            Signal::Kill => libc::SIGKILL,
+        };
+        // SAFETY: a plain kill(2) of the child this test started.
+        unsafe { libc::kill(child.id() as libc::pid_t, number) };
+    }
+    let status = child.wait().expect("golive ends");
+    status.code()
+}
+
+fn journal(path: &std::path::Path) -> Vec<Value> {
+    std::fs::read_to_string(path).unwrap_or_default().lines().filter_map(|l| serde_json::from_str(l).ok()).collect()
+}
+
+/// The invariants, from the journals and writes.log alone. `reran` says an operator chose to run steps in
+/// doubt again.
+fn violations(project: &Project, items: &[Item], last: (&Op, Option<i32>), reran: bool) -> Vec<String> {
+    let mut found = Vec::new();
+    let journals = project.journals();
+    let entries: Vec<Vec<Value>> = journals.iter().map(|p| journal(p)).collect();
+    let writes = project.read("writes.log");
+    let field = |e: &Value, k: &str| e.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
+    // A GO for `gate`, applied and given by someone, in the same run as the write, before it started.
+    let go_before = |run: &[Value], gate: &str, step: &str| {
+        let start = run.iter().position(|e| field(e, "event") == "step_started" && field(e, "step") == step);
+        let upto = start.unwrap_or(run.len());
+        let mut go = false;
+        for e in &run[..upto] {
+            match field(e, "event").as_str() {
+                "decision" if field(e, "gate") == gate => {
+                    go = field(e, "verdict") == "GO" && !field(e, "by").is_empty()
+                }
+                "gate_reopened" if field(e, "gate") == gate => go = false,
+                _ => {}
+            }
+        }
+        go
+    };
+    for (i, item) in items.iter().enumerate() {
+        let Item::Write { idempotent } = item else { continue };
+        let n = name(i, item);
+        let count = writes.lines().filter(|l| *l == n).count();
+        if count > 1 && !idempotent && !reran {
+            found.push(format!("write \"{n}\" was performed {count} times"));
+        }
+        if count > 0 {
+            for (g, gate) in items[..i].iter().enumerate().filter(|(_, it)| matches!(it, Item::Gate(_))) {
+                let gate = name(g, gate);
+                let decided = entries.iter().any(|run| go_before(run, &gate, &n));
+                if !decided {
+                    found.push(format!("write \"{n}\" happened with no GO journaled for gate \"{gate}\" before it"));
+                }
+            }
+        }
+    }
+    if last.1 == Some(0) && !matches!(last.0, Op::Fix) {
+        let Some(run) = entries.last() else {
+            found.push("exit 0 with no journal".into());
+            return found;
+        };
+        let last_finished = |step: &str| {
+            run.iter().rev().find(|e| field(e, "event") == "step_finished" && field(e, "step") == step).cloned()
+        };
+        for (i, item) in items.iter().enumerate() {
+            let n = name(i, item);
+            match item {
+                Item::Pass | Item::Fail | Item::Flip | Item::Manual => {
+                    let ok = last_finished(&n)
+                        .and_then(|e| e.get("check").and_then(|c| c.get("ok")).and_then(Value::as_bool));
+                    if ok != Some(true) {
+                        found.push(format!("exit 0 but \"{n}\"'s last verdict is {ok:?}"));
+                    }
+                }
+                Item::Gate(_) => {
+                    let last = items.len();
+                    if !go_before(run, &n, &format!("<after {last}>")) {
+                        found.push(format!("exit 0 but gate \"{n}\" holds no applied GO"));
+                    }
+                }
+                Item::Write { .. } => {
+                    let done = last_finished(&n).is_some_and(|e| field(&e, "status") == "done");
+                    if !done {
+                        found.push(format!("exit 0 but write \"{n}\" never finished"));
+                    }
+                }
+            }
+        }
+    }
+    found
+}
+
+fn seed() -> [u8; 32] {
+    let text = std::env::var("GOLIVE_LIFECYCLE_SEED").unwrap_or_else(|_| "golive lifecycle 1".into());
+    let digest = golive::digest::sha256_hex(text.as_bytes());
+    let mut seed = [0u8; 32];
+    for (i, byte) in seed.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&digest[2 * i..2 * i + 2], 16).unwrap();
+    }
+    seed
+}
+
+fn check_sequence(items: &[Item], ops: &[Op]) -> Result<(), String> {
+    let project = Project::new();
+    project.write("runbook.rhai", &script(items));
+    let mut reran = false;
+    let mut log = Vec::new();
+    for op in ops {
+        reran |= matches!(op, Op::Resume { in_doubt: Some("rerun"), .. });
+        let code = execute(&project, items, op);
+        log.push(format!("{op:?} -> {code:?}"));
+        let found = violations(&project, items, (op, code), reran);
+        if !found.is_empty() {
+            let journals: Vec<String> =
+                project.journals().iter().map(|p| std::fs::read_to_string(p).unwrap_or_default()).collect();
+            return Err(format!(
+                "{}\nrunbook:\n{}commands:\n  {}\nwrites.log:\n{}\nlast journal:\n{}",
+                found.join("\n"),
+                script(items),
+                log.join("\n  "),
+                project.read("writes.log"),
+                journals.last().cloned().unwrap_or_default()
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn no_sequence_of_runs_answers_signals_and_resumes_turns_red_or_undecided_green_or_writes_twice() {
+    let sequences: u32 = std::env::var("GOLIVE_LIFECYCLE_SEQUENCES").ok().and_then(|n| n.parse().ok()).unwrap_or(60);
+    let config = Config { cases: sequences, failure_persistence: None, max_shrink_iters: 200, ..Config::default() };
+    let mut runner = TestRunner::new_with_rng(config, TestRng::from_seed(RngAlgorithm::ChaCha, &seed()));
+    let started = std::time::Instant::now();
+    let strategy =
+        (vec(item(), 1..6), answers(), signal(), vec(op(), 0..6)).prop_map(|(items, answers, signal, rest)| {
+            let mut ops = vec![Op::Run { answers, signal }];
+            ops.extend(rest);
+            (items, ops)
+        });
+    let result = runner.run(&strategy, |(items, ops)| check_sequence(&items, &ops).map_err(TestCaseError::fail));
+    eprintln!("lifecycle: {sequences} sequences in {:.1} s", started.elapsed().as_secs_f64());
+    match result {
+        Ok(()) => {}
+        Err(TestError::Fail(why, (items, ops))) => {
+            panic!("an invariant broke (shrunk): {why}\nitems {items:?}\nops {ops:?}")
+        }
+        Err(TestError::Abort(why)) => panic!("aborted: {why}"),
+    }
+}
+
+/// The six-line runbook of the issue: a gate whose board says NO-GO refuses a GO written beforehand, and a
+/// resume with nobody to ask stops there instead of opening the doors.
+#[test]
+fn resume_never_walks_past_a_gate_nobody_decided() {
+    let items = [Item::Fail, Item::Gate(false), Item::Write { idempotent: false }];
+    let ops = [
+        Op::Run { answers: Answers::Go, signal: None },
+        Op::Resume { answers: Answers::Nothing, in_doubt: None, signal: None },
+        Op::Resume { answers: Answers::Go, in_doubt: None, signal: None },
+    ];
+    check_sequence(&items, &ops).unwrap();
+}
+
+/// A write stopped by SIGTERM after its command acted is in doubt on resume, as after SIGKILL.
+#[test]
+fn a_write_stopped_by_sigterm_is_not_run_again_by_resume_without_asking() {
+    for signal in [Signal::Term, Signal::Hup, Signal::Int] {
+        let items = [Item::Write { idempotent: false }];
+        let ops = [
+            Op::Run { answers: Answers::Go, signal: Some((signal, 150)) },
+            Op::Resume { answers: Answers::Go, in_doubt: None, signal: None },
+        ];
+        check_sequence(&items, &ops).unwrap_or_else(|e| panic!("{signal:?}: {e}"));
+    }
+}
