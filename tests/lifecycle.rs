@@ -369,3 +369,37 @@ fn a_write_stopped_by_sigterm_is_not_run_again_by_resume_without_asking() {
         check_sequence(&items, &ops).unwrap_or_else(|e| panic!("{signal:?}: {e}"));
     }
 }
+
+/// Lines a watched log flags fail the step that watched it, in the run, its resume and its plan.
+#[test]
+fn flagged_log_lines_fail_the_step_that_watched_them_in_run_resume_and_plan() {
+    let project = Project::new();
+    project.write(
+        "soft.rhai",
+        r#"step "application logs, live for a while" {
+    local::run("echo started; echo 'PHP Fatal error: SQLSTATE[HY000] [2002]'; echo served", #{ read_only: true, stream: #{ fatal: "PHP Fatal" } });
+}
+"#,
+    );
+    let run = project.golive(&["soft.rhai"]);
+    run.assert_code(1);
+    assert!(run.stderr.contains("<- FLAGGED: PHP fatal error, fatal"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("1 flagged line(s): PHP Fatal error: SQLSTATE[HY000] [2002] (PHP fatal error, fatal)"),
+        "{}",
+        run.stderr
+    );
+    let resumed = project.golive(&["resume"]);
+    assert_ne!(resumed.code, 0, "resume turned the flagged lines green:\n{}", resumed.all());
+    project.write(
+        "fatal.toml",
+        "[[exec]]\nmatch = \"echo started\"\nstdout = \"started\\nPHP Fatal error: boom\\nserved\\n\"\n",
+    );
+    let plan = project.golive(&["plan", "soft.rhai", "--scenario", "fatal.toml"]);
+    plan.assert_code(1);
+    assert!(
+        plan.stdout.contains("1 flagged line(s): PHP Fatal error: boom (PHP fatal error, fatal)"),
+        "{}",
+        plan.stdout
+    );
+}

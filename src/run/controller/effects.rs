@@ -108,14 +108,20 @@ impl Controller {
             [Effect::Exec(exec)] => exec.stream.clone(),
             _ => None,
         };
+        let hits_of = |line: &str| -> Vec<String> {
+            flags.iter().flatten().filter(|(_, re)| re.is_match(line)).map(|(name, _)| name.clone()).collect()
+        };
+        // Flagged lines are evidence: the step's verdict fails with them (every line, as it arrives; a
+        // plan's answer is scanned whole below).
+        let flagged_lines = RefCell::new(Vec::new());
         let show_line = |line: &str| {
-            let hits: Vec<&str> =
-                flags.iter().flatten().filter(|(_, re)| re.is_match(line)).map(|(name, _)| name.as_str()).collect();
+            let hits = hits_of(line);
             if hits.is_empty() {
                 self.terminal.line(&format!("  | {line}"));
             } else {
                 let flagged = format!("  ! {line}    <- FLAGGED: {}", hits.join(", "));
                 self.terminal.line(&self.terminal.paint(&flagged, Tone::Bad));
+                flagged_lines.borrow_mut().push(format!("{line} ({})", hits.join(", ")));
             }
         };
         // `-v`: each command before it runs, its output as it arrives, and how it ended.
@@ -139,6 +145,23 @@ impl Controller {
         };
         if let Some(failed) = journal_failed.take() {
             return Err(failed);
+        }
+        let mut flagged = flagged_lines.into_inner();
+        if self.is_dry()
+            && flags.is_some()
+            && let Some(Ok((Outcome::Exec(out), _))) = results.first()
+        {
+            for line in out.stdout.lines() {
+                let hits = hits_of(line);
+                if !hits.is_empty() {
+                    flagged.push(format!("{line} ({})", hits.join(", ")));
+                }
+            }
+        }
+        if !flagged.is_empty()
+            && let Some(frame) = self.state.borrow_mut().step_mut()
+        {
+            frame.flagged.extend(flagged.into_iter().map(|l| self.terminal.redactor().redact(&l).into_owned()));
         }
         let elapsed_ms = started.elapsed().as_millis() as u64;
         let mut outcomes = Vec::with_capacity(results.len());

@@ -113,6 +113,8 @@ struct Frame {
     /// A plan's clock inside the step: what its sleeps would have taken, against the step's timeout.
     planned: Duration,
     effects: Vec<PlannedEffect>,
+    /// Lines of its streamed commands that matched their error patterns: the step's evidence fails.
+    flagged: Vec<String>,
 }
 
 impl Frame {
@@ -126,6 +128,7 @@ impl Frame {
             assumed: false,
             planned: Duration::ZERO,
             effects: Vec::new(),
+            flagged: Vec::new(),
         }
     }
 }

@@ -168,12 +168,13 @@ impl Controller {
             let started = Instant::now();
             let result = work();
             self.terminal.stop_spinner();
-            self.state.borrow_mut().take_step();
+            let flagged = self.state.borrow_mut().take_step().map(|f| f.flagged).unwrap_or_default();
             let elapsed = started.elapsed();
             let duration_ms = elapsed.as_millis() as u64;
 
             let err = match result {
-                Ok(output) => {
+                Ok(mut output) => {
+                    fail_on_flagged_lines(&spec.name, &mut output, &flagged);
                     let failed = output.check.as_ref().filter(|c| !c.ok).cloned();
                     // A check with retries is a readiness poll: it is asked again until it passes.
                     if let Some(check) = failed.as_ref().filter(|_| attempt <= spec.options.retries) {
@@ -638,6 +639,7 @@ impl Controller {
         let redact = |s: String| self.terminal.redactor().redact(&s).into_owned();
         let (result_text, outcome) = match result {
             Ok(mut output) => {
+                fail_on_flagged_lines(&spec.name, &mut output, &frame.flagged);
                 if let Some(check) = output.check.as_mut().filter(|_| frame.assumed) {
                     check.ok = false;
                     check.unknown = true;
@@ -809,6 +811,27 @@ impl Controller {
         let deadline = Instant::now() + delay;
         while Instant::now() < deadline && !cancel.is_cancelled() {
             std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+/// Lines a step's streamed commands flagged (error patterns in a log it watched) fail its verdict, with the
+/// lines as evidence: a step gets a failed verdict of its own, a check's verdict fails.
+fn fail_on_flagged_lines(step: &str, output: &mut StepOutput, flagged: &[String]) {
+    if flagged.is_empty() {
+        return;
+    }
+    let shown: Vec<&str> = flagged.iter().take(3).map(String::as_str).collect();
+    let more = if flagged.len() > 3 { format!(" and {} more", flagged.len() - 3) } else { String::new() };
+    let evidence = format!("{} flagged line(s): {}{more}", flagged.len(), shown.join(" | "));
+    match output.check.as_mut() {
+        Some(check) => {
+            check.ok = false;
+            check.actual = format!("{}; {evidence}", check.actual);
+        }
+        None => {
+            output.check =
+                Some(CheckRecord::new(step, false, evidence, "no line matching the watched error patterns".into()))
         }
     }
 }
