@@ -18,7 +18,7 @@ use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner};
 
-use crate::common::Project;
+use crate::common::{Project, plan_prints};
 
 /// A program's parts, as text.
 #[derive(Debug, Clone, PartialEq)]
@@ -129,11 +129,6 @@ fn stock(program: &str) -> (String, Result<(), String>) {
     let ended = engine.run(program).map_err(|e| e.to_string());
     let text = printed.borrow().clone();
     (text, ended)
-}
-
-/// What a plan's script printed: its `| ` lines, without the plan's indentation.
-fn plan_prints(stdout: &str) -> String {
-    stdout.lines().filter_map(|l| l.trim_start().strip_prefix("| ")).map(|l| format!("{l}\n")).collect()
 }
 
 /// The differences between stock Rhai and golive for one program, in run and plan; empty when none. Err
@@ -484,16 +479,6 @@ fn build(input: &Input) -> Program {
     Program { prelude, phase, item: "h".into(), list, body }
 }
 
-fn seed() -> [u8; 32] {
-    let text = std::env::var("GOLIVE_DIFFERENTIAL_SEED").unwrap_or_else(|_| "golive differential 1".into());
-    let digest = golive::digest::sha256_hex(text.as_bytes());
-    let mut seed = [0u8; 32];
-    for (i, byte) in seed.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(&digest[2 * i..2 * i + 2], 16).unwrap();
-    }
-    seed
-}
-
 #[test]
 fn generated_programs_print_the_same_through_golive_in_every_form_as_through_stock_rhai() {
     // Stock Rhai recurses on the thread's stack while it parses and runs; a test thread's is small.
@@ -517,7 +502,13 @@ fn generated_programs() {
         max_global_rejects: programs.max(1024),
         ..Config::default()
     };
-    let mut runner = TestRunner::new_with_rng(config, TestRng::from_seed(RngAlgorithm::ChaCha, &seed()));
+    let mut runner = TestRunner::new_with_rng(
+        config,
+        TestRng::from_seed(
+            RngAlgorithm::ChaCha,
+            &crate::common::seed("GOLIVE_DIFFERENTIAL_SEED", "golive differential 1"),
+        ),
+    );
     let started = std::time::Instant::now();
     let result = runner.run(&input(), |input| {
         let program = build(&input);

@@ -285,16 +285,6 @@ fn violations(project: &Project, items: &[Item], last: (&Op, Option<i32>), reran
     found
 }
 
-fn seed() -> [u8; 32] {
-    let text = std::env::var("GOLIVE_LIFECYCLE_SEED").unwrap_or_else(|_| "golive lifecycle 1".into());
-    let digest = golive::digest::sha256_hex(text.as_bytes());
-    let mut seed = [0u8; 32];
-    for (i, byte) in seed.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(&digest[2 * i..2 * i + 2], 16).unwrap();
-    }
-    seed
-}
-
 fn check_sequence(items: &[Item], ops: &[Op]) -> Result<(), String> {
     let project = Project::new();
     project.write("runbook.rhai", &script(items));
@@ -325,7 +315,10 @@ fn check_sequence(items: &[Item], ops: &[Op]) -> Result<(), String> {
 fn no_sequence_of_runs_answers_signals_and_resumes_turns_red_or_undecided_green_or_writes_twice() {
     let sequences: u32 = std::env::var("GOLIVE_LIFECYCLE_SEQUENCES").ok().and_then(|n| n.parse().ok()).unwrap_or(60);
     let config = Config { cases: sequences, failure_persistence: None, max_shrink_iters: 200, ..Config::default() };
-    let mut runner = TestRunner::new_with_rng(config, TestRng::from_seed(RngAlgorithm::ChaCha, &seed()));
+    let mut runner = TestRunner::new_with_rng(
+        config,
+        TestRng::from_seed(RngAlgorithm::ChaCha, &crate::common::seed("GOLIVE_LIFECYCLE_SEED", "golive lifecycle 1")),
+    );
     let started = std::time::Instant::now();
     let strategy =
         (vec(item(), 1..6), answers(), signal(), vec(op(), 0..6)).prop_map(|(items, answers, signal, rest)| {

@@ -1,12 +1,7 @@
 //! Scripts mean what they say: a per-host step's body sees the values the script gave its variables, in
 //! runs and plans, one item at a time or many together, and a handle its items share works.
 
-use crate::common::{BASE_CONFIG, Project};
-
-/// What a plan's script printed: its `| ` lines, without the plan's indentation.
-fn plan_prints(stdout: &str) -> String {
-    stdout.lines().filter_map(|l| l.trim_start().strip_prefix("| ")).map(|l| format!("{l}\n")).collect()
-}
+use crate::common::{BASE_CONFIG, Project, plan_prints};
 
 #[test]
 fn outer_variables_keep_their_values_inside_per_host_steps_in_runs_and_plans() {

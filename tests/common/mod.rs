@@ -102,6 +102,22 @@ impl Project {
     }
 }
 
+/// What a plan's script printed: its `| ` lines, without the plan's indentation.
+pub fn plan_prints(stdout: &str) -> String {
+    stdout.lines().filter_map(|l| l.trim_start().strip_prefix("| ")).map(|l| format!("{l}\n")).collect()
+}
+
+/// A generated test's fixed seed: the SHA-256 of `$variable`'s text, or of `default` when it is unset.
+pub fn seed(variable: &str, default: &str) -> [u8; 32] {
+    let text = std::env::var(variable).unwrap_or_else(|_| default.into());
+    let digest = golive::digest::sha256_hex(text.as_bytes());
+    let mut seed = [0u8; 32];
+    for (i, byte) in seed.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&digest[2 * i..2 * i + 2], 16).expect("hex");
+    }
+    seed
+}
+
 pub struct Run {
     pub code: i32,
     pub stdout: String,
