@@ -406,6 +406,16 @@ impl Config {
         found
     }
 
+    /// Every variable `run_target` sees, by name: [vars], then its own vars, then `--var` (Ansible's host vars).
+    pub fn vars_for(&self, run_target: &str) -> toml::Table {
+        let mut all = self.vars.clone();
+        if let Some(t) = self.targets.get(run_target) {
+            all.extend(t.vars.clone());
+        }
+        all.extend(self.overrides.clone());
+        all
+    }
+
     pub fn var_names(&self, run_target: &str) -> Vec<String> {
         let mut names: Vec<String> = self.vars.keys().cloned().collect();
         if let Some(t) = self.targets.get(run_target) {

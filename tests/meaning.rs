@@ -289,3 +289,42 @@ fn a_run_locks_every_target_it_writes_to_before_its_first_write_there() {
     again.assert_code(0);
     assert_eq!(project.read("db1.log"), "A\nB\n");
 }
+
+/// A runbook bound to a target: `//! target: db1` makes run, plan and check act on db1; a scenario can name
+/// the target its case is for; `target("db1").vars` gives db1's variables.
+#[test]
+fn a_runbook_bound_to_a_target_is_run_planned_and_checked_on_it() {
+    let project = Project::with_config(&format!(
+        "{BASE_CONFIG}\n[targets.db1]\nkind = \"local\"\n[targets.db1.vars]\ndump = \"db1.sql\"\n"
+    ));
+    project.write(
+        "restore.rhai",
+        "//! Restores the database.\n//! target: db1\nstep \"restore\" { local::run(`echo ${target().name} ${config(\"dump\")} >> restored`); }\n",
+    );
+    let check = project.golive(&["check", "restore.rhai"]);
+    check.assert_code(0);
+    let plan = project.golive(&["plan", "restore.rhai"]);
+    plan.assert_code(0);
+    assert!(plan.stdout.starts_with("plan for restore.rhai on target `db1`"), "{}", plan.stdout);
+    project.golive(&["-q", "restore.rhai"]).assert_code(0);
+    assert_eq!(project.read("restored"), "db1 db1.sql\n");
+    // --target still wins, and then the setting is missing for that target.
+    let local = project.golive(&["check", "restore.rhai", "--target", "local"]);
+    local.assert_code(2);
+    assert!(local.stderr.contains("config(\"dump\") has no value for target `local`"), "{}", local.stderr);
+
+    project.write("vars.rhai", "print(target(\"db1\").vars.dump);\nprint(target(\"db1\").vars.greeting);\n");
+    let vars = project.golive(&["-q", "vars.rhai"]);
+    vars.assert_code(0);
+    assert_eq!(vars.stdout, "db1.sql\nhello\n");
+
+    project.write("plain.rhai", "step \"where\" { local::run(`echo ${target().name}`); }\n");
+    project.write("on-db1.toml", "[test]\ntarget = \"db1\"\n");
+    let scenario = project.golive(&["plan", "plain.rhai", "--scenario", "on-db1.toml"]);
+    scenario.assert_code(0);
+    assert!(scenario.stdout.contains("on target `db1`"), "{}", scenario.stdout);
+    project.write("bad.rhai", "//! target: db2\nstep \"x\" { }\n");
+    let bad = project.golive(&["plan", "bad.rhai"]);
+    bad.assert_code(2);
+    assert!(bad.stderr.contains("bad.rhai:1: `//! target: db2`: unknown target `db2`"), "{}", bad.stderr);
+}

@@ -73,11 +73,12 @@ struct ScenarioFile {
     test: Option<TestExpectation>,
 }
 
-/// `[test] exit_code = 1`: the exit code the plan must predict.
+/// `[test] exit_code = 1`: the exit code the plan must predict; `target = "db1"`: the target it plans on.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct TestExpectation {
     exit_code: Option<i32>,
+    target: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -234,6 +235,7 @@ pub struct Scenario {
     browser: Vec<BrowserRule>,
     include: Vec<IncludeRule>,
     expected_exit: Option<i32>,
+    target: Option<String>,
     /// How often each rule answered, by (kind, index): `times` limits it.
     used: RefCell<HashMap<(&'static str, usize), usize>>,
 }
@@ -254,9 +256,15 @@ impl Scenario {
             dns: file.dns,
             browser: file.browser,
             include: file.include,
-            expected_exit: file.test.and_then(|t| t.exit_code),
+            expected_exit: file.test.as_ref().and_then(|t| t.exit_code),
+            target: file.test.and_then(|t| t.target),
             used: RefCell::new(HashMap::new()),
         })
+    }
+
+    /// `[test] target`: the target this case is planned on, unless `--target` names one.
+    pub fn target(&self) -> Option<&str> {
+        self.target.as_deref()
     }
 
     /// `[test] exit_code`: the exit code `golive test` holds the plan to.

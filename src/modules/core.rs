@@ -17,6 +17,8 @@ pub struct TargetHandle {
     pub kind: String,
     pub host: String,
     pub project_dir: String,
+    /// The target's variables as golive.toml gives them ([vars], its own, `--var`): `target("db1").vars`.
+    pub vars: rhai::Map,
 }
 
 use crate::clock::{PLAN_NOW, PLAN_TIMESTAMP};
@@ -28,6 +30,7 @@ pub fn register(engine: &mut Engine, reg: &mut Registrar, host: &Rc<Host>) {
         .register_get("kind", |t: &mut TargetHandle| t.kind.clone())
         .register_get("host", |t: &mut TargetHandle| t.host.clone())
         .register_get("project_dir", |t: &mut TargetHandle| t.project_dir.clone())
+        .register_get("vars", |t: &mut TargetHandle| t.vars.clone())
         .register_fn("to_string", |t: &mut TargetHandle| format!("target {}", t.name))
         .register_fn("to_debug", |t: &mut TargetHandle| format!("target {} ({})", t.name, t.kind));
 
@@ -200,7 +203,12 @@ pub fn register(engine: &mut Engine, reg: &mut Registrar, host: &Rc<Host>) {
 
 fn target(host: &Host, ctx: &NativeCallContext, name: &str) -> Result<TargetHandle, Box<EvalAltResult>> {
     let target = host.config.target(name).map_err(|e| runtime(e, ctx.call_position()))?;
+    let vars = rhai::serde::to_dynamic(host.config.vars_for(&target.name))
+        .ok()
+        .and_then(|v| v.try_cast::<rhai::Map>())
+        .unwrap_or_default();
     Ok(TargetHandle {
+        vars,
         kind: target.kind().to_string(),
         host: target.spec.host.clone().unwrap_or_default(),
         project_dir: target.spec.project_dir.clone().unwrap_or_default(),

@@ -42,7 +42,12 @@ pub fn register(engine: &mut Engine, reg: &mut Registrar, host: &Rc<Host>) {
 
 /// Runs on this machine: the `local` target, whatever golive.toml says about other targets.
 fn run(host: &Host, ctx: &NativeCallContext, cmd: Command, options: Map) -> Result<Map, Box<EvalAltResult>> {
-    let local =
-        TargetHandle { name: LOCAL.into(), kind: LOCAL.into(), host: String::new(), project_dir: String::new() };
+    let local = TargetHandle {
+        name: LOCAL.into(),
+        kind: LOCAL.into(),
+        host: String::new(),
+        project_dir: String::new(),
+        vars: rhai::Map::new(),
+    };
     command(host, ctx, "local", &local, cmd, options)
 }

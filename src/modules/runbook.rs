@@ -35,7 +35,13 @@ fn run(host: &Host, ctx: &NativeCallContext, script: &str) -> Result<Map, Box<Ev
     if let Some(run_id) = host.controller.run_id() {
         argv.extend(["--within-run".into(), run_id]);
     }
-    let here = TargetHandle { name: LOCAL.into(), kind: LOCAL.into(), host: String::new(), project_dir: String::new() };
+    let here = TargetHandle {
+        name: LOCAL.into(),
+        kind: LOCAL.into(),
+        host: String::new(),
+        project_dir: String::new(),
+        vars: rhai::Map::new(),
+    };
     let mut options = Map::new();
     if !dry {
         options.insert("dir".into(), host.config.root.display().to_string().into());

@@ -112,8 +112,13 @@ fn list(host: &Host, ctx: &NativeCallContext, url: &str) -> Result<Array, Box<Ev
     options.insert("allow_fail".into(), true.into());
     options.insert("assume".into(), ASSUMED.into());
     options.insert("stdin".into(), format!("user = \"{}:{}\"\n", quoted(&access_key), quoted(&secret_key)).into());
-    let local =
-        TargetHandle { name: LOCAL.into(), kind: LOCAL.into(), host: String::new(), project_dir: String::new() };
+    let local = TargetHandle {
+        name: LOCAL.into(),
+        kind: LOCAL.into(),
+        host: String::new(),
+        project_dir: String::new(),
+        vars: rhai::Map::new(),
+    };
     let out = command(host, ctx, "s3", &local, Command::Argv(argv), options)?;
     let code = out.get("code").and_then(|c| c.as_int().ok()).unwrap_or(-1);
     let stdout = out.get("stdout").map(|s| s.to_string()).unwrap_or_default();

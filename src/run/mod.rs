@@ -131,6 +131,39 @@ impl ScriptFile {
     fn sha256(&self) -> String {
         crate::digest::sha256_hex(self.text.as_bytes())
     }
+
+    /// The target the script says it is for: `//! target: NAME` among its first comment lines, with its line.
+    fn bound_target(&self) -> Option<(String, usize)> {
+        for (at, line) in self.text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() {
+                continue;
+            }
+            if !line.starts_with("//") {
+                break;
+            }
+            if let Some(name) = line.strip_prefix("//!").map(str::trim).and_then(|l| l.strip_prefix("target:")) {
+                return Some((name.trim().trim_matches('"').to_string(), at + 1));
+            }
+        }
+        None
+    }
+}
+
+/// The target a script acts on: `--target`, else the one the script says it is for (`//! target: db1`),
+/// else golive.toml's `default_target`. A run, its plan, `check` and `test` agree on it.
+pub(crate) fn script_target(file: &ScriptFile, options: &Options) -> Result<String> {
+    if options.target.is_some() {
+        return run_target(&file.config, options);
+    }
+    match file.bound_target() {
+        Some((name, line)) => file
+            .config
+            .target(&name)
+            .map(|t| t.name)
+            .map_err(|e| Failure::Usage(format!("error: {}:{line}: `//! target: {name}`: {e}", file.name))),
+        None => run_target(&file.config, options),
+    }
 }
 
 /// A script's text: UTF-8, with a byte-order mark (as some editors save) dropped; other bytes are an error
@@ -272,8 +305,17 @@ fn evaluate(session: &Session) -> Result<()> {
 
 pub fn plan(script: &Path, options: &Options, request: &PlanRequest, runtime: &tokio::runtime::Handle) -> Result<Plan> {
     let file = ScriptFile::read(script)?;
-    let target = run_target(&file.config, options)?;
     let world = world_for_plan(&file.config, request, runtime)?;
+    // A scenario may name the target its case is for; --target still wins.
+    let target = match world.scenario.as_ref().and_then(|s| s.target()).filter(|_| options.target.is_none()) {
+        Some(name) => file.config.target(name).map(|t| t.name).map_err(|e| {
+            Failure::Usage(format!(
+                "error: {}: [test] target: {e}",
+                request.scenario.as_deref().unwrap_or(Path::new("")).display()
+            ))
+        })?,
+        None => script_target(&file, options)?,
+    };
     let scenario = world.scenario.clone();
     let terminal = Arc::new(Terminal::new(Redactor::new(), true));
     let session =
@@ -342,7 +384,7 @@ pub fn steps(script: &Path, options: &Options) -> Result<Outline> {
 
 fn steps_with(script: &Path, options: &Options, modules: Modules) -> Result<Outline> {
     let file = ScriptFile::read_outside_a_project(script)?;
-    let target = run_target(&file.config, options)?;
+    let target = script_target(&file, options)?;
     let world = PlanWorld { scenario: None, live_reads: None };
     let terminal = Arc::new(Terminal::new(Redactor::new(), true));
     let session = open_session(file, Box::new(world), terminal, options, &target, Interrupts::new(), modules)?;
@@ -394,8 +436,7 @@ pub fn check(scripts: &[PathBuf], options: &Options, all_targets: bool) -> Check
             if file.config.standalone {
                 return Ok(());
             }
-            let targets =
-                if all_targets { file.config.target_names() } else { vec![run_target(&file.config, options)?] };
+            let targets = if all_targets { file.config.target_names() } else { vec![script_target(&file, options)?] };
             for target in &targets {
                 for blank in file.config.placeholders(target) {
                     blanks.insert(format!(
@@ -480,7 +521,7 @@ pub fn run(
         Ok(f) => f,
         Err(e) => return (None, Err(e)),
     };
-    let target = match run_target(&file.config, options) {
+    let target = match script_target(&file, options) {
         Ok(t) => t,
         Err(e) => return (None, Err(e)),
     };

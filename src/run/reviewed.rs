@@ -6,7 +6,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Options, ScriptFile, run_target};
+use super::{Options, ScriptFile, script_target};
 use crate::error::{Failure, Result, io_failure};
 
 /// What a plan was made from.
@@ -39,7 +39,7 @@ struct Saved {
 /// What the script would be planned or run from now.
 pub fn basis(script: &Path, options: &Options) -> Result<Basis> {
     let file = ScriptFile::read(script)?;
-    let target = run_target(&file.config, options)?;
+    let target = script_target(&file, options)?;
     let stdlib = crate::engine::stdlib::locate(options.stdlib.as_deref(), &file.config.root)?;
     let mut modules = String::new();
     for module in &stdlib.modules {
