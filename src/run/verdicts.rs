@@ -95,14 +95,24 @@ mod tests {
     }
 
     #[test]
-    fn a_gate_weighs_what_came_before_it_and_its_own_no_go_is_a_decision() {
+    fn a_gate_weighs_what_came_before_it_its_own_no_go_is_a_decision_and_a_failure_it_went_past_is_not_green() {
+        let mut v = Verdicts::default();
+        v.weigh(verdict("tls", true));
+        v.weighed_by("Go/No-Go");
+        v.weigh(verdict("Go/No-Go", false));
+        assert!(v.at_end().is_ok(), "the gate's own NO-GO is its decision, not a failed check");
+        v.weigh(verdict("after the gate", false));
+        assert!(v.at_end().unwrap_err().message().contains("no gate weighed them: \"after the gate\""));
+
         let mut v = Verdicts::default();
         v.weigh(verdict("waf", false));
         v.weighed_by("Go/No-Go");
-        v.weigh(verdict("Go/No-Go", false));
-        assert!(v.at_end().is_ok());
-        v.weigh(verdict("after the gate", false));
-        assert!(v.at_end().is_err());
+        v.weigh(verdict("Go/No-Go", true));
+        let end = v.at_end().unwrap_err();
+        assert_eq!(
+            end.message(),
+            "1 check(s) failed (\"waf\"); a gate's decision went on past them, but the run's evidence is not green"
+        );
     }
 
     #[test]
