@@ -396,3 +396,21 @@ fn flagged_log_lines_fail_the_step_that_watched_them_in_run_resume_and_plan() {
         plan.stdout
     );
 }
+
+/// A step value nested deeper than a journal can read back (an untrusted JSON answer can be) is kept as
+/// text: the journal stays readable, and status, runs and resume work for this run and every other.
+#[test]
+fn a_step_value_nested_too_deep_is_journaled_as_text_and_every_journal_reads_back() {
+    let project = Project::new();
+    project.write(
+        "deep.rhai",
+        "let deep = step \"answer\" { let v = []; for i in 0..200 { v = [v]; } v };\nstep \"next\" { local::run(\"test -e ok\"); }\nprint(type_of(deep));\n",
+    );
+    project.golive(&["-q", "deep.rhai"]).assert_code(1);
+    project.golive(&["runs"]).assert_code(0);
+    project.golive(&["status"]).assert_code(0);
+    project.write("ok", "");
+    let resumed = project.golive(&["-q", "resume"]);
+    resumed.assert_code(0);
+    assert_eq!(resumed.stdout, "string\n", "the stored value comes back as its text");
+}

@@ -499,8 +499,30 @@ fn excerpt(stderr: &str, stdout: &str) -> String {
     format!(": {cut}")
 }
 
+/// How deep a journaled value may nest: serde_json reads back at most 128 levels, and a journal line that
+/// cannot be read back would make the whole journal unreadable.
+const JOURNAL_DEPTH: usize = 64;
+
+/// A value as the journal keeps it; one nested deeper than `JOURNAL_DEPTH` (an untrusted JSON answer can
+/// be) is kept as its text, so every line reads back.
 pub fn to_json(value: &Dynamic) -> serde_json::Value {
-    serde_json::to_value(value).unwrap_or(serde_json::Value::Null)
+    let json = serde_json::to_value(value).unwrap_or(serde_json::Value::Null);
+    if depth(&json) > JOURNAL_DEPTH { serde_json::Value::String(value.to_string()) } else { json }
+}
+
+fn depth(value: &serde_json::Value) -> usize {
+    // Iterative: the value's own depth must not be the stack's.
+    let mut deepest = 0;
+    let mut stack = vec![(value, 1)];
+    while let Some((value, at)) = stack.pop() {
+        deepest = deepest.max(at);
+        match value {
+            serde_json::Value::Array(items) => stack.extend(items.iter().map(|v| (v, at + 1))),
+            serde_json::Value::Object(fields) => stack.extend(fields.values().map(|v| (v, at + 1))),
+            _ => {}
+        }
+    }
+    deepest
 }
 
 pub fn from_json(value: &serde_json::Value) -> Dynamic {
