@@ -416,7 +416,8 @@ fn a_streamed_commands_lines_arrive_while_it_runs_flagged_and_masked() {
     let reader = std::thread::spawn(move || {
         BufReader::new(stderr).lines().map_while(Result::ok).map(|l| (started.elapsed(), l)).collect::<Vec<_>>()
     });
-    assert!(child.wait().unwrap().success());
+    // The flagged lines fail the step that watched them.
+    assert_eq!(child.wait().unwrap().code(), Some(1));
     let ended = started.elapsed();
     let lines = reader.join().unwrap();
     let shown = lines.iter().map(|(_, l)| l.as_str()).collect::<Vec<_>>().join("\n");
@@ -424,6 +425,7 @@ fn a_streamed_commands_lines_arrive_while_it_runs_flagged_and_masked() {
     assert!(ended.saturating_sub(*first_at) >= Duration::from_millis(2500), "the first line came at the end:\n{shown}");
     assert!(shown.contains("  ! PHP Fatal error: boom <secret:API_TOKEN>    <- FLAGGED: PHP fatal error"), "{shown}");
     assert!(shown.contains("  ! DB down    <- FLAGGED: Database"), "{shown}");
+    assert!(shown.contains("(actual 2 flagged line(s): PHP Fatal error: boom <secret:API_TOKEN>"), "{shown}");
     assert!(!shown.contains("tok-streamed-secret-0001"), "{shown}");
 }
 

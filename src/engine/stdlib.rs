@@ -29,7 +29,7 @@ pub fn locate(explicit: Option<&Path>, root: &Path) -> Result<Stdlib> {
     let beside_config = root.join("stdlib");
     let dir = explicit.map(Path::to_path_buf).or(from_env).or_else(|| beside_config.is_dir().then_some(beside_config));
     match dir {
-        Some(dir) => load_dir(&dir),
+        Some(dir) => load_dir(&dir, root),
         None => Ok(builtin()),
     }
 }
@@ -80,7 +80,9 @@ fn names_module(text: &str, module: &str) -> bool {
     })
 }
 
-fn load_dir(dir: &Path) -> Result<Stdlib> {
+/// A module's source is named relative to golive.toml's folder when it lies inside it, as scripts are: a
+/// plan's text (an error's place) is then the same in every checkout.
+fn load_dir(dir: &Path, root: &Path) -> Result<Stdlib> {
     let entries = std::fs::read_dir(dir).map_err(|e| io_failure("read stdlib folder", dir, e))?;
     let mut paths: Vec<PathBuf> = entries
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -91,7 +93,10 @@ fn load_dir(dir: &Path) -> Result<Stdlib> {
     for path in paths {
         let text = std::fs::read_to_string(&path).map_err(|e| io_failure("read", &path, e))?;
         let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-        modules.push(StdlibModule { name, source_name: path.display().to_string(), text });
+        let root = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
+        let absolute = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
+        let source_name = absolute.strip_prefix(&root).unwrap_or(&path).display().to_string();
+        modules.push(StdlibModule { name, source_name, text });
     }
     Ok(Stdlib { origin: dir.display().to_string(), modules })
 }
