@@ -737,7 +737,8 @@ fn dispatch(command: Command, mut options: Options) -> Result<(), Failure> {
 const TYPES_DOCS: &str = r#"
 ## types
 
-Target (target(), target("web1")): .name, .kind ("local" or "ssh"), .host, .project_dir
+Target (target(), target("web1")): .name, .kind ("local" or "ssh"), .host, .project_dir, .vars (the
+    variables it sees: [vars], its own, --var)
 
 Response (http::get and the other requests): .status (0: nothing answered), .ok (2xx), .url, .body,
     .excerpt (the body's start, for messages), .headers (map), .header(name), .json() (a map; empty when a

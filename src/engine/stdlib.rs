@@ -89,11 +89,11 @@ fn load_dir(dir: &Path, root: &Path) -> Result<Stdlib> {
         .filter(|p| p.extension().is_some_and(|e| e == "rhai"))
         .collect();
     paths.sort();
+    let root = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
     let mut modules = Vec::new();
     for path in paths {
         let text = std::fs::read_to_string(&path).map_err(|e| io_failure("read", &path, e))?;
         let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-        let root = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
         let absolute = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
         let source_name = absolute.strip_prefix(&root).unwrap_or(&path).display().to_string();
         modules.push(StdlibModule { name, source_name, text });

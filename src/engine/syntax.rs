@@ -508,14 +508,7 @@ pub fn literal_option_problem(kind: &str, key: &str, value: Dynamic) -> Option<S
     let map = Dynamic::from_map(map);
     fn judge<T: DeserializeOwned + OptionValues>(map: &Dynamic) -> Option<String> {
         match rhai::serde::from_dynamic::<T>(map) {
-            Err(e) => Some(
-                e.to_string()
-                    .split(" (line")
-                    .next()
-                    .unwrap_or_default()
-                    .trim_start_matches("Syntax error: ")
-                    .to_string(),
-            ),
+            Err(e) => Some(crate::modules::exec::decode_error_text(&e)),
             Ok(options) => options.invalid().map(|(_, why)| why),
         }
     }

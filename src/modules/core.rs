@@ -21,6 +21,20 @@ pub struct TargetHandle {
     pub vars: rhai::Map,
 }
 
+impl TargetHandle {
+    /// This machine, for golive's own local commands (`local::run`, s3's and runbook's clients).
+    pub fn local() -> TargetHandle {
+        let local = crate::config::LOCAL;
+        TargetHandle {
+            name: local.into(),
+            kind: local.into(),
+            host: String::new(),
+            project_dir: String::new(),
+            vars: rhai::Map::new(),
+        }
+    }
+}
+
 use crate::clock::{PLAN_NOW, PLAN_TIMESTAMP};
 
 pub fn register(engine: &mut Engine, reg: &mut Registrar, host: &Rc<Host>) {

@@ -117,11 +117,14 @@ pub fn decode<T: serde::de::DeserializeOwned>(
     what: &str,
     pos: rhai::Position,
 ) -> Result<T, Box<EvalAltResult>> {
-    rhai::serde::from_dynamic(&value).map_err(|e| {
-        let text = e.to_string();
-        let text = text.split(" (line").next().unwrap_or(&text).trim_start_matches("Syntax error: ");
-        runtime(format!("bad options for {what}: {text}"), pos)
-    })
+    rhai::serde::from_dynamic(&value)
+        .map_err(|e| runtime(format!("bad options for {what}: {}", decode_error_text(&e)), pos))
+}
+
+/// serde's error for an options map, without Rhai's prefix and position (there is none to give).
+pub fn decode_error_text(err: &EvalAltResult) -> String {
+    let text = err.to_string();
+    text.split(" (line").next().unwrap_or(&text).trim_start_matches("Syntax error: ").to_string()
 }
 
 /// The `stdout` of a command's result map.

@@ -7,7 +7,6 @@ use rhai::{Array, Engine, EvalAltResult, ImmutableString, Map, Module, NativeCal
 use super::core::TargetHandle;
 use super::exec::{command, strings};
 use super::{Registrar, Sig};
-use crate::config::LOCAL;
 use crate::effects::Command;
 use crate::modules::Host;
 
@@ -42,12 +41,6 @@ pub fn register(engine: &mut Engine, reg: &mut Registrar, host: &Rc<Host>) {
 
 /// Runs on this machine: the `local` target, whatever golive.toml says about other targets.
 fn run(host: &Host, ctx: &NativeCallContext, cmd: Command, options: Map) -> Result<Map, Box<EvalAltResult>> {
-    let local = TargetHandle {
-        name: LOCAL.into(),
-        kind: LOCAL.into(),
-        host: String::new(),
-        project_dir: String::new(),
-        vars: rhai::Map::new(),
-    };
+    let local = TargetHandle::local();
     command(host, ctx, "local", &local, cmd, options)
 }

@@ -7,7 +7,6 @@ use rhai::{Dynamic, Engine, EvalAltResult, Map, Module, NativeCallContext};
 
 use super::core::TargetHandle;
 use super::{Registrar, Sig};
-use crate::config::LOCAL;
 use crate::effects::Command;
 use crate::modules::Host;
 use crate::script_error::runtime;
@@ -35,13 +34,7 @@ fn run(host: &Host, ctx: &NativeCallContext, script: &str) -> Result<Map, Box<Ev
     if let Some(run_id) = host.controller.run_id() {
         argv.extend(["--within-run".into(), run_id]);
     }
-    let here = TargetHandle {
-        name: LOCAL.into(),
-        kind: LOCAL.into(),
-        host: String::new(),
-        project_dir: String::new(),
-        vars: rhai::Map::new(),
-    };
+    let here = TargetHandle::local();
     let mut options = Map::new();
     if !dry {
         options.insert("dir".into(), host.config.root.display().to_string().into());

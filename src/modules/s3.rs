@@ -11,7 +11,6 @@ use rhai::{Array, Dynamic, Engine, EvalAltResult, Map, Module, NativeCallContext
 use super::core::TargetHandle;
 use super::exec::command;
 use super::{Registrar, Sig};
-use crate::config::LOCAL;
 use crate::effects::Command;
 use crate::modules::Host;
 use crate::script_error::runtime;
@@ -112,13 +111,7 @@ fn list(host: &Host, ctx: &NativeCallContext, url: &str) -> Result<Array, Box<Ev
     options.insert("allow_fail".into(), true.into());
     options.insert("assume".into(), ASSUMED.into());
     options.insert("stdin".into(), format!("user = \"{}:{}\"\n", quoted(&access_key), quoted(&secret_key)).into());
-    let local = TargetHandle {
-        name: LOCAL.into(),
-        kind: LOCAL.into(),
-        host: String::new(),
-        project_dir: String::new(),
-        vars: rhai::Map::new(),
-    };
+    let local = TargetHandle::local();
     let out = command(host, ctx, "s3", &local, Command::Argv(argv), options)?;
     let code = out.get("code").and_then(|c| c.as_int().ok()).unwrap_or(-1);
     let stdout = out.get("stdout").map(|s| s.to_string()).unwrap_or_default();
