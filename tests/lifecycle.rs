@@ -216,12 +216,10 @@ fn violations(project: &Project, items: &[Item], last: (&Op, Option<i32>), reran
     let entries: Vec<Vec<Value>> = journals.iter().map(|p| journal(p)).collect();
     let writes = project.read("writes.log");
     let field = |e: &Value, k: &str| e.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
-    // A GO for `gate`, applied and given by someone, in the same run as the write, before it started.
-    let go_before = |run: &[Value], gate: &str, step: &str| {
-        let start = run.iter().position(|e| field(e, "event") == "step_started" && field(e, "step") == step);
-        let upto = start.unwrap_or(run.len());
+    // Whether these entries leave `gate` holding a GO, applied and given by someone.
+    let holds_go = |entries: &[Value], gate: &str| {
         let mut go = false;
-        for e in &run[..upto] {
+        for e in entries {
             match field(e, "event").as_str() {
                 "decision" if field(e, "gate") == gate => {
                     go = field(e, "verdict") == "GO" && !field(e, "by").is_empty()
@@ -231,6 +229,11 @@ fn violations(project: &Project, items: &[Item], last: (&Op, Option<i32>), reran
             }
         }
         go
+    };
+    // ... before `step` first started, in the same run.
+    let go_before = |run: &[Value], gate: &str, step: &str| {
+        let start = run.iter().position(|e| field(e, "event") == "step_started" && field(e, "step") == step);
+        holds_go(&run[..start.unwrap_or(run.len())], gate)
     };
     for (i, item) in items.iter().enumerate() {
         let Item::Write { idempotent } = item else { continue };
@@ -268,8 +271,7 @@ fn violations(project: &Project, items: &[Item], last: (&Op, Option<i32>), reran
                     }
                 }
                 Item::Gate(_) => {
-                    let last = items.len();
-                    if !go_before(run, &n, &format!("<after {last}>")) {
+                    if !holds_go(run, &n) {
                         found.push(format!("exit 0 but gate \"{n}\" holds no applied GO"));
                     }
                 }
@@ -395,6 +397,38 @@ fn flagged_log_lines_fail_the_step_that_watched_them_in_run_resume_and_plan() {
         "{}",
         plan.stdout
     );
+    // A check that watched the lines fails too, and the script reads the same verdict.
+    project.write(
+        "watched.rhai",
+        r#"let c = check "no fatal errors" {
+    local::run("echo 'PHP Fatal error: boom'", #{ read_only: true, stream: #{ fatal: "PHP Fatal" } });
+    true
+};
+print(c.ok);
+"#,
+    );
+    let check = project.golive(&["watched.rhai"]);
+    check.assert_code(1);
+    assert_eq!(check.stdout, "false\n");
+    assert!(check.stderr.contains("FAIL  check \"no fatal errors\""), "{}", check.stderr);
+}
+
+/// A write whose step timeout stopped it may have acted: resume asks, as after a signal or SIGKILL.
+#[test]
+fn a_write_stopped_by_its_step_timeout_is_in_doubt_on_resume() {
+    let project = Project::new();
+    project.write(
+        "slow.rhai",
+        "step \"w\" with #{ timeout: \"300ms\" } { local::run(\"echo w >> writes.log; sleep 3\"); }\n",
+    );
+    project.golive(&["slow.rhai"]).assert_code(1);
+    assert_eq!(project.read("writes.log"), "w\n");
+    let resumed = project.golive(&["resume"]);
+    resumed.assert_code(1);
+    assert!(resumed.stderr.contains("\"w\" is in doubt"), "{}", resumed.stderr);
+    assert_eq!(project.read("writes.log"), "w\n", "resume ran the timed-out write again without asking");
+    project.golive(&["resume", "--in-doubt", "mark-done"]).assert_code(0);
+    assert_eq!(project.read("writes.log"), "w\n");
 }
 
 /// A step value nested deeper than a journal can read back (an untrusted JSON answer can be) is kept as

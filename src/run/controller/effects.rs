@@ -158,10 +158,12 @@ impl Controller {
                 }
             }
         }
-        if !flagged.is_empty()
-            && let Some(frame) = self.state.borrow_mut().step_mut()
-        {
+        let stopped = results
+            .iter()
+            .any(|r| matches!(r, Err(e) if matches!(e.cause(), EffectError::TimedOut(_) | EffectError::Cancelled)));
+        if let Some(frame) = self.state.borrow_mut().step_mut() {
             frame.flagged.extend(flagged.into_iter().map(|l| self.terminal.redactor().redact(&l).into_owned()));
+            frame.stopped |= stopped;
         }
         let elapsed_ms = started.elapsed().as_millis() as u64;
         let mut outcomes = Vec::with_capacity(results.len());

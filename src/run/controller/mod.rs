@@ -115,6 +115,8 @@ struct Frame {
     effects: Vec<PlannedEffect>,
     /// Lines of its streamed commands that matched their error patterns: the step's evidence fails.
     flagged: Vec<String>,
+    /// An effect of it was stopped before it ended (a timeout, Ctrl-C, a signal): what it did is not known.
+    stopped: bool,
 }
 
 impl Frame {
@@ -129,6 +131,7 @@ impl Frame {
             planned: Duration::ZERO,
             effects: Vec::new(),
             flagged: Vec::new(),
+            stopped: false,
         }
     }
 }

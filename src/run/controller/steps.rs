@@ -168,7 +168,8 @@ impl Controller {
             let started = Instant::now();
             let result = work();
             self.terminal.stop_spinner();
-            let flagged = self.state.borrow_mut().take_step().map(|f| f.flagged).unwrap_or_default();
+            let (flagged, effect_stopped) =
+                self.state.borrow_mut().take_step().map(|f| (f.flagged, f.stopped)).unwrap_or_default();
             let elapsed = started.elapsed();
             let duration_ms = elapsed.as_millis() as u64;
 
@@ -251,8 +252,8 @@ impl Controller {
                 Some(INTERRUPT_TOKEN) => "interrupted by the operator (Ctrl-C)".to_string(),
                 _ => crate::diagnostic::one_line(&err),
             };
-            // A step timeout stopped its work before it ended, as an interrupt does.
-            let timed_out = terminated_by(&err) == Some(DEADLINE_TOKEN);
+            // A timeout (the step's or a command's own) stopped its work before it ended, as an interrupt does.
+            let timed_out = effect_stopped || terminated_by(&err) == Some(DEADLINE_TOKEN);
             let status = if interrupted || timed_out { StepStatus::Interrupted } else { StepStatus::Failed };
             self.finished(&spec.name, status, duration_ms, serde_json::Value::Null, Some(message.clone()), None)?;
             if !interrupted && crate::engine::diagnostics::is_script_mistake(&err) {
@@ -828,6 +829,12 @@ fn fail_on_flagged_lines(step: &str, output: &mut StepOutput, flagged: &[String]
         Some(check) => {
             check.ok = false;
             check.actual = format!("{}; {evidence}", check.actual);
+            // The script reads the same verdict the board shows.
+            if let Some(mut map) = output.value.clone().try_cast::<rhai::Map>() {
+                map.insert("ok".into(), false.into());
+                map.insert("actual".into(), check.actual.clone().into());
+                output.value = Dynamic::from_map(map);
+            }
         }
         None => {
             output.check =
