@@ -8,6 +8,7 @@ mod browser;
 mod cli;
 mod crash;
 mod differential;
+mod evidence;
 mod fuzz_loading;
 mod http;
 mod interrupt;

@@ -172,6 +172,10 @@ pub trait ScriptRun {
     /// How long the step running now has taken (a plan's own clock in a plan).
     fn step_clock(&self) -> Duration;
     fn in_check(&self) -> bool;
+    /// The name of the step running now, if any.
+    fn step_name(&self) -> Option<String>;
+    /// In a plan: a read of the step running now was assumed, so what it computed is not known.
+    fn rests_on_assumed_reads(&self) -> bool;
     fn run_id(&self) -> Option<String>;
     /// When the run first started, seconds since the epoch (the plan's instant in plans).
     fn run_started(&self) -> i64;

@@ -50,13 +50,18 @@ fn last_run(host: &Host, ctx: &NativeCallContext, script: &str, target: &str) ->
         None => Dynamic::UNIT,
         Some(run) => {
             let mut m = Map::new();
-            m.insert("run".into(), run.run_id.into());
+            m.insert("run".into(), run.run_id.clone().into());
             let exit_code = run.exit_code.map_or(Dynamic::UNIT, |c| Dynamic::from_int(i64::from(c)));
             let minutes = run.seconds.map_or(Dynamic::UNIT, |s| Dynamic::from_float((s / 60.0 * 10.0).round() / 10.0));
             m.insert("finished".into(), run.exit_code.is_some().into());
             m.insert("exit_code".into(), exit_code);
             m.insert("minutes".into(), minutes);
             m.insert("days_ago".into(), Dynamic::from_float((run.days_ago * 10.0).round() / 10.0));
+            let evidence = |value: Result<Dynamic, Box<EvalAltResult>>| {
+                value.map_err(|e| runtime(format!("the journal of run {}: {e}", run.run_id), ctx.call_position()))
+            };
+            m.insert("decisions".into(), evidence(rhai::serde::to_dynamic(&run.decisions))?);
+            m.insert("watches".into(), evidence(rhai::serde::to_dynamic(&run.watches))?);
             Dynamic::from_map(m)
         }
     })
@@ -72,7 +77,7 @@ pub fn register(engine: &mut Engine, reg: &mut Registrar, host: &Rc<Host>) {
             name: "last_run",
             params: &["script: string", "target: string"],
             returns: "map",
-            doc: "The newest run of SCRIPT (its file name without .rhai) on TARGET, from this project's journals (a plan's from its scenario's [[include]] run): #{ run, finished, exit_code, minutes, days_ago } (exit_code and minutes () when it never finished; days_ago since it finished, or started), or () when there is none.",
+            doc: "The newest run of SCRIPT (its file name without .rhai) on TARGET, from this project's journals (a plan's from its scenario's [[include]] run): #{ run, finished, exit_code, minutes, days_ago, decisions, watches } (exit_code and minutes () when it never finished; days_ago since it finished, or started; decisions: each gate's standing decision by gate name, #{ verdict, by, at }; watches: what each metrics::watch saw, #{ name (the step's), planned, planned_s, watched_s, complete, stopped, evaluations, alerts: [#{ rule, level, at, shown }], unresolved: [rule] }), or () when there is none.",
             effectful: false,
         },
         move |ctx: NativeCallContext, script: &str, target: &str| last_run(&h, &ctx, script, target),

@@ -23,6 +23,7 @@ use super::{Registrar, Sig};
 use crate::effects::Effect;
 use crate::modules::Host;
 use crate::script_error::{is_interrupt, runtime};
+use crate::verdict::{Alert, CheckRecord, WatchRecord};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Level {
@@ -73,11 +74,18 @@ struct Rule {
     level: Level,
     value: f64,
     note: String,
+    /// Since when (seconds on the watch's clock) it has had no data, and whether that silence alerted.
+    silent_since: Option<f64>,
+    silence_alerted: bool,
 }
 
 struct Settings {
     every: Duration,
     length: Duration,
+    /// The length as written ("24h"), for the watch's record.
+    length_text: String,
+    /// How long a rule may have no data before that silence is an alert.
+    nodata_alert: Duration,
     replay: Option<(f64, f64, f64)>,
     on_change: Option<FnPtr>,
 }
@@ -96,7 +104,7 @@ fn duration(map: &Map, key: &str, default: Option<Duration>, pos: Position) -> R
 }
 
 fn settings(options: &Map, pos: Position) -> Result<Settings, Box<EvalAltResult>> {
-    const KNOWN: [&str; 6] = ["every", "for", "rules", "timeout", "replay", "on_change"];
+    const KNOWN: [&str; 7] = ["every", "for", "rules", "timeout", "replay", "on_change", "nodata_alert"];
     if let Some(bad) = options.keys().find(|k| !KNOWN.contains(&k.as_str())) {
         let hint = crate::suggest::did_you_mean(bad, KNOWN);
         return Err(runtime(format!("metrics::watch takes {}, not `{bad}`{hint}", KNOWN.join(", ")), pos));
@@ -119,10 +127,15 @@ fn settings(options: &Map, pos: Position) -> Result<Settings, Box<EvalAltResult>
     Ok(Settings {
         every: duration(options, "every", None, pos)?,
         length: duration(options, "for", None, pos)?,
+        length_text: options.get("for").map(|v| v.to_string()).unwrap_or_default(),
+        nodata_alert: duration(options, "nodata_alert", Some(DEFAULT_NODATA_ALERT), pos)?,
         replay,
         on_change: options.get("on_change").and_then(|f| f.clone().try_cast::<FnPtr>()),
     })
 }
+
+/// A rule silent this long is an alert (a metric that stopped reporting hides everything it measured).
+const DEFAULT_NODATA_ALERT: Duration = Duration::from_secs(300);
 
 const RULE_KEYS: [&str; 12] =
     ["name", "query", "value", "warn", "crit", "unit", "advice", "timeout", "on_ok", "on_warn", "on_crit", "on_nodata"];
@@ -179,6 +192,8 @@ fn rules(options: &Map, pos: Position) -> Result<Vec<Rule>, Box<EvalAltResult>> 
             level: Level::Ok,
             value: f64::NAN,
             note: String::new(),
+            silent_since: None,
+            silence_alerted: false,
         });
     }
     Ok(out)
@@ -283,6 +298,8 @@ fn watch(host: &Host, ctx: &NativeCallContext, options: Map) -> Result<Map, Box<
         .unwrap_or(now);
     let terminal = controller.terminal();
     let (mut drawn, mut evaluations, mut transitions) = (0usize, 0u64, Array::new());
+    let mut alerts = Vec::new();
+    let first_evaluation = Instant::now();
     let mut stopped = "time".to_string();
     loop {
         let replay_at = settings.replay.map(|(from, _, step)| from + step * evaluations as f64);
@@ -311,60 +328,60 @@ fn watch(host: &Host, ctx: &NativeCallContext, options: Map) -> Result<Map, Box<
             None => controller.now_stamp(),
         };
         let mut stop_by_action = false;
+        let clock_s = replay_at.unwrap_or_else(|| chrono::Utc::now().timestamp_millis() as f64 / 1000.0);
         for rule in rules.iter_mut() {
             let level = Level::of(rule.value, rule.warn, rule.crit);
-            if level == rule.level {
-                continue;
-            }
-            let from = rule.level;
-            rule.level = level;
             let detail = if rule.note.is_empty() { shown(rule.value, &rule.unit) } else { rule.note.clone() };
-            let line = format!("watch: {} {} -> {} ({detail}) at {at}", rule.name, from.name(), level.name());
-            if terminal.is_fancy() && !dry {
-                terminal.line(&line);
-                drawn = 0;
-            } else {
-                controller.output(&line);
-            }
-            let mut event = Map::new();
-            event.insert("rule".into(), rule.name.clone().into());
-            event.insert("from".into(), from.name().into());
-            event.insert("to".into(), level.name().into());
-            event.insert("value".into(), rule.value.into());
-            event.insert("unit".into(), rule.unit.clone().into());
-            event.insert("note".into(), rule.note.clone().into());
-            event.insert("shown".into(), detail.clone().into());
-            event.insert("advice".into(), rule.advice.clone().into());
-            event.insert("at".into(), at.clone().into());
-            transitions.push(Dynamic::from_map(event.clone()));
-            let action = rule
-                .actions
-                .get(format!("on_{}", level.name()).as_str())
-                .and_then(|f| f.clone().try_cast::<FnPtr>())
-                .or_else(|| settings.on_change.clone());
-            let key = format!("on_{}", level.name());
-            let key = if rule.actions.contains_key(key.as_str()) { key } else { "on_change".to_string() };
-            if let Some(action) = action {
-                match action.call_within_context::<Dynamic>(ctx, (Dynamic::from_map(event),)) {
-                    Err(e) if wrong_arity(&e, &action) => {
-                        return Err(runtime(
-                            format!(
-                                "metrics::watch: rule \"{}\": `{key}` is called with one argument, the event: write it \
-                                 as |e| {{ ... }} (e.rule, e.from, e.to, e.value, e.shown, e.at)",
-                                rule.name
-                            ),
-                            ctx.call_position(),
-                        ));
-                    }
-                    Ok(v) if v.clone().into_string().ok().as_deref() == Some("stop") => stop_by_action = true,
-                    Ok(_) => {}
-                    Err(e) if is_interrupt(&e) => {
-                        stopped = "operator".into();
-                        stop_by_action = true;
-                    }
-                    Err(e) => return Err(e),
+            if level != rule.level {
+                let from = rule.level;
+                rule.level = level;
+                let line = format!("watch: {} {} -> {} ({detail}) at {at}", rule.name, from.name(), level.name());
+                if terminal.is_fancy() && !dry {
+                    terminal.line(&line);
+                    drawn = 0;
+                } else {
+                    controller.output(&line);
+                }
+                let event = event(rule, from, &detail, &at);
+                transitions.push(Dynamic::from_map(event.clone()));
+                if level == Level::Crit {
+                    alerts.push(Alert {
+                        rule: rule.name.clone(),
+                        level: "crit".into(),
+                        at: at.clone(),
+                        shown: detail.clone(),
+                    });
+                }
+                // A silence is acted on once it has lasted `nodata_alert` (below), not at its first evaluation.
+                if level != Level::NoData {
+                    let action = [format!("on_{}", level.name())];
+                    stop_by_action |= act(ctx, rule, &settings, &action, event, &mut stopped)?;
                 }
             }
+            if level != Level::NoData {
+                (rule.silent_since, rule.silence_alerted) = (None, false);
+                continue;
+            }
+            let since = *rule.silent_since.get_or_insert(clock_s);
+            // A plan's one evaluation stands for the whole watch: a silence in it is a silence throughout.
+            let alerting = dry || clock_s - since >= settings.nodata_alert.as_secs_f64();
+            if rule.silence_alerted || !alerting {
+                continue;
+            }
+            rule.silence_alerted = true;
+            let silent = crate::duration::short(Duration::from_secs_f64((clock_s - since).max(0.0)));
+            let detail = format!("no data for {silent} ({detail})");
+            controller.output(&format!("watch: {} has had no data for {silent}: an alert", rule.name));
+            alerts.push(Alert {
+                rule: rule.name.clone(),
+                level: "nodata".into(),
+                at: at.clone(),
+                shown: detail.clone(),
+            });
+            let event = event(rule, Level::NoData, &detail, &at);
+            // No data is an alert that is sent: the rule's on_nodata, else what it does when critical.
+            let action = ["on_nodata".to_string(), "on_crit".to_string()];
+            stop_by_action |= act(ctx, rule, &settings, &action, event, &mut stopped)?;
         }
         if terminal.is_fancy() && !dry {
             let left = Duration::from_millis((end_ms - chrono::Utc::now().timestamp_millis()).max(0) as u64);
@@ -398,6 +415,26 @@ fn watch(host: &Host, ctx: &NativeCallContext, options: Map) -> Result<Map, Box<
         controller.interrupt_handled();
         controller.output(&format!("watch: stopped by the operator (Ctrl-C) after {evaluations} evaluations"));
     }
+    let record = WatchRecord {
+        name: controller.step_name().unwrap_or_default(),
+        planned: settings.length_text.clone(),
+        planned_s: settings.length.as_secs_f64(),
+        watched_s: if dry { settings.length.as_secs_f64() } else { first_evaluation.elapsed().as_secs_f64() },
+        complete: !matches!(stopped.as_str(), "operator" | "action") && !stopped.contains("its end had passed"),
+        stopped: stopped.clone(),
+        evaluations,
+        alerts,
+        unresolved: rules
+            .iter()
+            .filter(|r| r.level == Level::Crit || r.silence_alerted)
+            .map(|r| r.name.clone())
+            .collect(),
+    };
+    let check = verdict(&rules, record, controller.rests_on_assumed_reads());
+    if !check.ok {
+        controller.output(&format!("watch: alerts left open at the end: {}", check.actual));
+    }
+    controller.record_verdict(check)?;
     let mut summary = Map::new();
     summary.insert("evaluations".into(), (evaluations as i64).into());
     summary.insert("transitions".into(), transitions.into());
@@ -405,6 +442,76 @@ fn watch(host: &Host, ctx: &NativeCallContext, options: Map) -> Result<Map, Box<
     let states: Map = rules.iter().map(|r| (r.name.clone().into(), r.level.name().into())).collect();
     summary.insert("states".into(), states.into());
     Ok(summary)
+}
+
+/// What an action is called with: the rule's change, as the script sees it.
+fn event(rule: &Rule, from: Level, shown: &str, at: &str) -> Map {
+    let mut event = Map::new();
+    event.insert("rule".into(), rule.name.clone().into());
+    event.insert("from".into(), from.name().into());
+    event.insert("to".into(), rule.level.name().into());
+    event.insert("value".into(), rule.value.into());
+    event.insert("unit".into(), rule.unit.clone().into());
+    event.insert("note".into(), rule.note.clone().into());
+    event.insert("shown".into(), shown.into());
+    event.insert("advice".into(), rule.advice.clone().into());
+    event.insert("at".into(), at.into());
+    event
+}
+
+/// Calls the first of the rule's `keys` it has, else the watch's `on_change`. True when the action asked the
+/// watch to stop (it returned "stop", or the operator pressed Ctrl-C in it).
+fn act(
+    ctx: &NativeCallContext,
+    rule: &Rule,
+    settings: &Settings,
+    keys: &[String],
+    event: Map,
+    stopped: &mut String,
+) -> Result<bool, Box<EvalAltResult>> {
+    let chosen = keys.iter().find_map(|k| rule.actions.get(k.as_str()).map(|f| (k.as_str(), f.clone())));
+    let (key, action) = match chosen {
+        Some((key, f)) => (key, f.try_cast::<FnPtr>()),
+        None => ("on_change", settings.on_change.clone()),
+    };
+    let Some(action) = action else { return Ok(false) };
+    match action.call_within_context::<Dynamic>(ctx, (Dynamic::from_map(event),)) {
+        Err(e) if wrong_arity(&e, &action) => Err(runtime(
+            format!(
+                "metrics::watch: rule \"{}\": `{key}` is called with one argument, the event: write it as |e| {{ ... }} \
+                 (e.rule, e.from, e.to, e.value, e.shown, e.at)",
+                rule.name
+            ),
+            ctx.call_position(),
+        )),
+        Ok(v) => Ok(v.clone().into_string().ok().as_deref() == Some("stop")),
+        Err(e) if is_interrupt(&e) => {
+            *stopped = "operator".into();
+            Ok(true)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// The watch's verdict: red when a rule ended critical, or silent past `nodata_alert`; its record is the
+/// evidence later runbooks read.
+fn verdict(rules: &[Rule], record: WatchRecord, unknown: bool) -> CheckRecord {
+    let open: Vec<String> = rules
+        .iter()
+        .filter(|r| r.level == Level::Crit || r.silence_alerted)
+        .map(|r| match r.level {
+            Level::Crit => format!("{}: crit ({}) at the end", r.name, shown(r.value, &r.unit)),
+            _ => format!("{}: no data for longer than its nodata_alert at the end", r.name),
+        })
+        .collect();
+    let actual = match (open.is_empty(), record.alerts.len()) {
+        (true, 0) => format!("no alert in {} evaluations", record.evaluations),
+        (true, n) => format!("{n} alert(s), every one resolved by the end"),
+        (false, _) => open.join("; "),
+    };
+    let name = format!("{}: no alert left open", record.name);
+    let target = "every rule below critical, and reporting, at the end".to_string();
+    CheckRecord { unknown, watch: Some(record), ..CheckRecord::new(&name, open.is_empty(), actual, target) }
 }
 
 pub fn register(module: &mut Module, reg: &mut Registrar, host: &Rc<Host>) {

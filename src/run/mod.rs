@@ -938,24 +938,28 @@ pub fn latest_run(config: &Config, script: &str, target: &str) -> Result<Option<
         let started = parse(run_id, started)?;
         let now = chrono::Utc::now().fixed_offset();
         let days = |since: chrono::DateTime<chrono::FixedOffset>| (now - since).num_seconds() as f64 / 86400.0;
-        let run = match record.entries.last() {
+        let prior = Prior::from_entries(&record.entries);
+        let decisions = prior
+            .decisions
+            .into_iter()
+            .map(|(gate, d)| (gate, crate::verdict::GateDecided { verdict: d.verdict, by: d.by, at: d.at }))
+            .collect();
+        let watches = prior.checks.into_iter().filter_map(|c| c.watch).collect();
+        let (exit_code, seconds, days_ago) = match record.entries.last() {
             Some(Entry::RunFinished { exit_code, at, .. }) => {
                 let finished = parse(run_id, at)?;
-                crate::verdict::LastRun {
-                    run_id: run_id.clone(),
-                    exit_code: Some(*exit_code),
-                    seconds: Some((finished - started).num_milliseconds() as f64 / 1000.0),
-                    days_ago: days(finished),
-                }
+                (Some(*exit_code), Some((finished - started).num_milliseconds() as f64 / 1000.0), days(finished))
             }
-            _ => crate::verdict::LastRun {
-                run_id: run_id.clone(),
-                exit_code: None,
-                seconds: None,
-                days_ago: days(started),
-            },
+            _ => (None, None, days(started)),
         };
-        return Ok(Some(run));
+        return Ok(Some(crate::verdict::LastRun {
+            run_id: run_id.clone(),
+            exit_code,
+            seconds,
+            days_ago,
+            decisions,
+            watches,
+        }));
     }
     Ok(None)
 }

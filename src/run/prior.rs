@@ -64,6 +64,8 @@ pub struct Prior {
     pub finished: Option<i32>,
     /// The NO-GO that ended the run, unless a later resume reopened that gate.
     pub decision: Option<Decision>,
+    /// Every gate's applied decision still standing (a reopened gate's is gone), by gate.
+    pub decisions: std::collections::BTreeMap<String, Decision>,
     /// When the run first started (its RunStarted entry): the same across resumes.
     pub started: Option<String>,
 }
@@ -145,17 +147,20 @@ impl Prior {
                 }
                 Entry::Decision { gate, verdict, by, at, note, stops_run, on_nogo, .. } => {
                     decided.insert(gate.clone());
-                    prior.decision = (verdict != "GO" && *stops_run).then(|| Decision {
+                    let decision = Decision {
                         gate: gate.clone(),
                         verdict: verdict.clone(),
                         by: by.clone(),
                         at: at.clone(),
                         note: note.clone(),
                         on_nogo: on_nogo.clone(),
-                    });
+                    };
+                    prior.decision = (verdict != "GO" && *stops_run).then(|| decision.clone());
+                    prior.decisions.insert(gate.clone(), decision);
                 }
                 Entry::GateReopened { gate, .. } => {
                     decided.remove(gate);
+                    prior.decisions.remove(gate);
                     prior.reopen(gate)
                 }
                 Entry::StepFinished { step, status, value, check, .. } => {

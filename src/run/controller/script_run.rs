@@ -32,6 +32,12 @@ impl ScriptRun for Controller {
     fn in_check(&self) -> bool {
         Controller::in_check(self)
     }
+    fn step_name(&self) -> Option<String> {
+        self.state.borrow().step().map(|f| f.name.clone())
+    }
+    fn rests_on_assumed_reads(&self) -> bool {
+        self.is_dry() && self.state.borrow().step().is_some_and(|f| f.assumed)
+    }
     fn run_id(&self) -> Option<String> {
         Controller::run_id(self)
     }
