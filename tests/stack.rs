@@ -376,7 +376,9 @@ fn plans_predict_the_runs_outcome_on_the_test_bed() {
     std::fs::write(project.file("golive.toml"), config).unwrap();
     testbed::reset();
     let planned = plan("scripts/monitor.rhai", "monitor.critical");
-    assert_eq!((run.code, planned.code), (0, 0), "{}\n{}", run.all(), planned.stdout);
+    // The watch stopped with the error rate still critical: the monitor's run is red, and its plan says so.
+    assert_eq!((run.code, planned.code), (1, 1), "{}\n{}", run.all(), planned.stdout);
+    assert!(run.stderr.contains("\"watch table 8.1: no alert left open\""), "{}", run.stderr);
     assert!(rolled_back, "the quick rollback did not run:\n{}", run.all());
     assert!(run.stdout.contains("stopped by action") && planned.stdout.contains("stopped by action"), "{}", run.stdout);
 }
@@ -1457,11 +1459,33 @@ fn the_whole_weekend_rehearsed_then_a_broken_release_gets_no_go_from_validation(
     full.assert_code(0);
     assert_eq!(testbed::http_status(SITE), "200", "the full rollback reopened the site");
     weekend_report(&project);
-    // After a rollback, Monday does not open them.
+    // A watch that went critical (the error rate, a constant query standing in for a burst of 5xx) and
+    // stayed so: the operator declined the rollback, the alerts went out, the monitor's run is red; Monday
+    // reads the alert from its journal and stays closed.
+    let config = project.read("golive.toml");
+    let critical = config.replace(
+        "error_rate_query = '100 * (sum(rate(prometheus_http_requests_total{code=~\"5..\"}[1m])) or vector(0)) / sum(rate(prometheus_http_requests_total[1m]))'",
+        "error_rate_query = 'vector(7.5)'",
+    );
+    assert_ne!(config, critical, "the rehearsal's error-rate query moved");
+    std::fs::write(project.file("golive.toml"), critical).unwrap();
+    project.write("no-rollback.toml", "\"watch table 8.1\" = { answer = \"no\", by = \"Rehearsal (DevOps Lead)\" }\n");
+    let watched = project.golive(&["scripts/monitor.rhai", "--answers", "no-rollback.toml"]);
+    std::fs::write(project.file("golive.toml"), config).unwrap();
+    watched.assert_code(1);
+    // After a rollback, and after that watch, Monday does not open them.
     let refused = project.golive(&["scripts/monday.rhai", "--answers", MONDAY_ANSWERS]);
     refused.assert_code(1);
+    let watch = refused.check_line("24 h monitoring ended without a critical alert");
+    assert!(watch.starts_with("  FAIL") && watch.contains("Error Rate crit (7.50%)"), "{}", refused.stderr);
     let since = refused.check_line("No rollback since Saturday");
     assert!(since.starts_with("  FAIL") && since.contains("rollback_full-rehearsal"), "{}", refused.stderr);
+    // A Saturday that ran only some of its steps ended 0 with nobody's decision: Monday stays closed.
+    project.golive(&["scripts/saturday.rhai", "--only", "containers healthy"]).assert_code(0);
+    let undecided = project.golive(&["scripts/monday.rhai", "--answers", MONDAY_ANSWERS]);
+    undecided.assert_code(1);
+    let saturday = undecided.check_line("Saturday ended with GO");
+    assert!(saturday.starts_with("  FAIL") && saturday.contains("no decision at \"Go/No-Go\""), "{}", undecided.stderr);
 
     testbed::reset();
     testbed::next_release("broken");

@@ -189,6 +189,22 @@ pub fn register(engine: &mut Engine, reg: &mut Registrar, host: &Rc<Host>) {
         },
         move || -> i64 { if h.controller.is_dry() { PLAN_TIMESTAMP } else { chrono::Utc::now().timestamp() } },
     );
+    reg.global(
+        engine,
+        Sig {
+            name: "seconds",
+            params: &["duration: string"],
+            returns: "float",
+            doc: "A duration as golive writes them (\"90s\", \"15m\", \"24h\", \"1h30m\") in seconds: compares a watch's \
+                  length with the runbook's.",
+            effectful: false,
+        },
+        |ctx: NativeCallContext, text: &str| -> Result<f64, Box<EvalAltResult>> {
+            crate::duration::parse(text)
+                .map(|d| d.as_secs_f64())
+                .map_err(|e| runtime(format!("seconds(\"{text}\"): {e}"), ctx.call_position()))
+        },
+    );
     let h = Rc::clone(host);
     reg.global(
         engine,

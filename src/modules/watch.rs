@@ -292,6 +292,7 @@ fn watch(host: &Host, ctx: &NativeCallContext, options: Map) -> Result<Map, Box<
     let dry = controller.is_dry();
     // The end is fixed when the watch first starts: a resumed watch runs to the same end.
     let now = chrono::Utc::now().timestamp_millis();
+    let this_attempt = Instant::now();
     let end_ms: i64 = controller
         .remembered("metrics::watch ends at (unix ms)", &|| (now + settings.length.as_millis() as i64).to_string())?
         .parse()
@@ -299,7 +300,6 @@ fn watch(host: &Host, ctx: &NativeCallContext, options: Map) -> Result<Map, Box<
     let terminal = controller.terminal();
     let (mut drawn, mut evaluations, mut transitions) = (0usize, 0u64, Array::new());
     let mut alerts = Vec::new();
-    let first_evaluation = Instant::now();
     let mut stopped = "time".to_string();
     loop {
         let replay_at = settings.replay.map(|(from, _, step)| from + step * evaluations as f64);
@@ -363,13 +363,20 @@ fn watch(host: &Host, ctx: &NativeCallContext, options: Map) -> Result<Map, Box<
                 continue;
             }
             let since = *rule.silent_since.get_or_insert(clock_s);
-            // A plan's one evaluation stands for the whole watch: a silence in it is a silence throughout.
-            let alerting = dry || clock_s - since >= settings.nodata_alert.as_secs_f64();
+            // A plan's one evaluation stands for the whole watch: a silence the scenario gives is a silence
+            // throughout (one the plan assumed for want of an answer is no evidence of anything).
+            let alerting = match dry {
+                true => !controller.rests_on_assumed_reads(),
+                false => clock_s - since >= settings.nodata_alert.as_secs_f64(),
+            };
             if rule.silence_alerted || !alerting {
                 continue;
             }
             rule.silence_alerted = true;
-            let silent = crate::duration::short(Duration::from_secs_f64((clock_s - since).max(0.0)));
+            let silent = match dry {
+                true => "the whole watch".to_string(),
+                false => crate::duration::short(Duration::from_secs_f64((clock_s - since).max(0.0))),
+            };
             let detail = format!("no data for {silent} ({detail})");
             controller.output(&format!("watch: {} has had no data for {silent}: an alert", rule.name));
             alerts.push(Alert {
@@ -419,7 +426,7 @@ fn watch(host: &Host, ctx: &NativeCallContext, options: Map) -> Result<Map, Box<
         name: controller.step_name().unwrap_or_default(),
         planned: settings.length_text.clone(),
         planned_s: settings.length.as_secs_f64(),
-        watched_s: if dry { settings.length.as_secs_f64() } else { first_evaluation.elapsed().as_secs_f64() },
+        watched_s: if dry { settings.length.as_secs_f64() } else { this_attempt.elapsed().as_secs_f64() },
         complete: !matches!(stopped.as_str(), "operator" | "action") && !stopped.contains("its end had passed"),
         stopped: stopped.clone(),
         evaluations,
@@ -431,7 +438,7 @@ fn watch(host: &Host, ctx: &NativeCallContext, options: Map) -> Result<Map, Box<
             .collect(),
     };
     let check = verdict(&rules, record, controller.rests_on_assumed_reads());
-    if !check.ok {
+    if check.watch.as_ref().is_some_and(|w| !w.unresolved.is_empty()) {
         controller.output(&format!("watch: alerts left open at the end: {}", check.actual));
     }
     controller.record_verdict(check)?;
@@ -511,7 +518,8 @@ fn verdict(rules: &[Rule], record: WatchRecord, unknown: bool) -> CheckRecord {
     };
     let name = format!("{}: no alert left open", record.name);
     let target = "every rule below critical, and reporting, at the end".to_string();
-    CheckRecord { unknown, watch: Some(record), ..CheckRecord::new(&name, open.is_empty(), actual, target) }
+    // Unknown is not a pass: like a check on assumed reads, it counts as not passed until a read answers it.
+    CheckRecord { unknown, watch: Some(record), ..CheckRecord::new(&name, open.is_empty() && !unknown, actual, target) }
 }
 
 pub fn register(module: &mut Module, reg: &mut Registrar, host: &Rc<Host>) {
