@@ -438,7 +438,7 @@ fn a_step_value_nested_too_deep_is_journaled_as_text_and_every_journal_reads_bac
     let project = Project::new();
     project.write(
         "deep.rhai",
-        "let deep = step \"answer\" { let v = []; for i in 0..200 { v = [v]; } v };\nstep \"next\" { local::run(\"test -e ok\"); }\nprint(type_of(deep));\n",
+        "let deep = step \"answer\" { local::run(\"true\", #{ read_only: true }); let v = []; for i in 0..200 { v = [v]; } v };\nstep \"next\" { local::run(\"test -e ok\"); }\nprint(type_of(deep));\n",
     );
     project.golive(&["-q", "deep.rhai"]).assert_code(1);
     project.golive(&["runs"]).assert_code(0);

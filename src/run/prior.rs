@@ -10,6 +10,8 @@
 //! - A NO-GO that ended the run is terminal until reopened on purpose (`GateReopened`).
 //! - A gate is done only with a decision applied in it: a GO refused (written before the board) or a
 //!   decision nobody gave is asked again, never walked past.
+//! - A step that read, wrote and asked nothing computed its value from the script's values alone: resume
+//!   computes it again from theirs, which re-evaluated checks may have changed (No-Go triggers).
 //! - A write stopped before it ended (a signal, Ctrl-C, a timeout: `interrupted`) may have acted: it is in
 //!   doubt, as after SIGKILL, never run again without asking (unless it is idempotent).
 
@@ -26,6 +28,9 @@ pub struct DoneStep {
     pub kind: String,
     /// Every verdict the step recorded, its own last, in the order they were recorded.
     pub verdicts: Vec<CheckRecord>,
+    /// It read nothing, wrote nothing and asked nothing: its value was computed from the script's values
+    /// alone, and resume computes it again from theirs (a No-Go trigger from re-evaluated checks).
+    pub computed: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -86,6 +91,8 @@ struct Open {
     step: String,
     kind: String,
     sha: String,
+    /// It performed an effect, was answered, recorded a verdict or had a value remembered.
+    acted: bool,
     wrote: bool,
     running: Vec<Started>,
     answers: Vec<(String, String)>,
@@ -110,6 +117,7 @@ impl Prior {
                         step: step.clone(),
                         kind: kind.clone(),
                         sha: source_sha256.clone(),
+                        acted: false,
                         wrote: false,
                         running: Vec::new(),
                         answers: Vec::new(),
@@ -127,21 +135,27 @@ impl Prior {
                         o.running.clear();
                     }
                 }
-                Entry::Effect { step, access: Access::Write, .. } => {
+                Entry::Effect { step, access, .. } => {
                     if let Some(o) = open.iter_mut().find(|o| o.step == *step) {
-                        o.wrote = true;
+                        o.acted = true;
+                        o.wrote |= *access == Access::Write;
                     }
                 }
                 Entry::Answer { step, question, answer, .. } => {
                     if let Some(o) = open.iter_mut().find(|o| o.step == *step) {
+                        o.acted = true;
                         o.answers.push((question.clone(), answer.clone()));
                     }
                 }
                 Entry::Remembered { step, key, value, .. } => {
+                    if let Some(o) = open.iter_mut().find(|o| o.step == *step) {
+                        o.acted = true;
+                    }
                     prior.remembered.insert((step.clone(), key.clone()), value.clone());
                 }
                 Entry::Verdict { step, check } => {
                     if let Some(o) = open.iter_mut().find(|o| o.step == *step) {
+                        o.acted = true;
                         o.verdicts.push(check.clone());
                     }
                 }
@@ -171,13 +185,14 @@ impl Prior {
                             step: step.clone(),
                             kind: String::new(),
                             sha: String::new(),
+                            acted: true,
                             wrote: false,
                             running: Vec::new(),
                             answers: Vec::new(),
                             verdicts: Vec::new(),
                         },
                     };
-                    let Open { kind, sha, answers, mut verdicts, wrote, running, .. } = finished;
+                    let Open { kind, sha, answers, mut verdicts, wrote, running, acted, .. } = finished;
                     if *status == StepStatus::Interrupted && wrote {
                         stopped.push(InDoubt { step: step.clone(), wrote, running });
                         continue;
@@ -204,7 +219,14 @@ impl Prior {
                     }
                     prior.done.insert(
                         step.clone(),
-                        DoneStep { value: value.clone(), source_sha256: sha, status: *status, kind, verdicts },
+                        DoneStep {
+                            value: value.clone(),
+                            source_sha256: sha,
+                            status: *status,
+                            computed: !acted && (kind == "step" || kind == "check") && *status == StepStatus::Done,
+                            kind,
+                            verdicts,
+                        },
                     );
                 }
                 // A resumed run that died before settling the step in doubt leaves it in doubt.
@@ -234,8 +256,10 @@ impl Prior {
 
     /// What resume does with `step`.
     pub fn action(&self, step: &str) -> Action {
-        if self.done.contains_key(step) {
-            return Action::Skip;
+        match self.done.get(step) {
+            Some(done) if done.computed => return Action::Run,
+            Some(_) => return Action::Skip,
+            None => {}
         }
         match self.in_doubt.iter().find(|doubt| doubt.step == step) {
             Some(doubt) => Action::Settle { wrote: doubt.wrote, running: doubt.running.clone() },
@@ -282,6 +306,16 @@ mod tests {
         }
     }
 
+    fn read(step: &str) -> Entry {
+        Entry::Effect {
+            step: step.into(),
+            kind: "exec".into(),
+            access: Access::Read,
+            what: "x".into(),
+            at: String::new(),
+        }
+    }
+
     fn answer(step: &str, question: &str, answer: &str) -> Entry {
         Entry::Answer {
             step: step.into(),
@@ -313,6 +347,7 @@ mod tests {
     fn finds_done_steps_and_the_step_in_doubt() {
         let prior = Prior::from_entries(&[
             started("a", "step"),
+            read("a"),
             finished("a", StepStatus::Done, None),
             started("b", "step"),
             finished("b", StepStatus::Failed, None),
@@ -333,6 +368,7 @@ mod tests {
             started("up [web2]", "step"),
             started("up [web3]", "step"),
             write("up [web2]"),
+            read("up [web1]"),
             finished("up [web1]", StepStatus::Done, None),
             write("up [web3]"),
             finished("up [web3]", StepStatus::Done, None),
@@ -371,6 +407,25 @@ mod tests {
     }
 
     #[test]
+    fn a_step_that_read_wrote_and_asked_nothing_is_computed_again() {
+        let prior = Prior::from_entries(&[
+            started("triggers", "step"),
+            finished("triggers", StepStatus::Done, None),
+            started("pure check", "check"),
+            finished("pure check", StepStatus::Done, Some(verdict("pure check", true))),
+            started("asked", "step"),
+            answer("asked", "ready?", "yes"),
+            finished("asked", StepStatus::Done, None),
+            started("skipped", "step"),
+            finished("skipped", StepStatus::Skipped, None),
+        ]);
+        assert_eq!(prior.action("triggers"), Action::Run);
+        assert_eq!(prior.action("pure check"), Action::Run);
+        assert_eq!(prior.action("asked"), Action::Skip);
+        assert_eq!(prior.action("skipped"), Action::Skip, "the operator's skip stands");
+    }
+
+    #[test]
     fn a_step_with_only_reads_is_in_doubt_without_writes() {
         let prior = Prior::from_entries(&[started("a", "step")]);
         assert_eq!(prior.action("a"), Action::Settle { wrote: false, running: vec![] });
@@ -384,6 +439,7 @@ mod tests {
             started("support ready", "manual"),
             finished("support ready", StepStatus::Done, Some(verdict("support ready", false))),
             started("tls", "check"),
+            read("tls"),
             finished("tls", StepStatus::Done, Some(verdict("tls", true))),
         ]);
         assert_eq!(prior.action("disk"), Action::Run);
