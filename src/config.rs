@@ -32,6 +32,8 @@ struct ConfigFile {
     contacts: Vec<Contact>,
     /// How long one command may take in a step that sets no timeout ("10m" unless set).
     command_timeout: Option<Spanned<String>>,
+    /// How long script code may run outside any step, and a whole plan ("60s" unless set).
+    script_budget: Option<Spanned<String>>,
     /// Bytes of each command's stdout and stderr kept (head and tail); 8 MiB unless set.
     output_cap: Option<usize>,
     /// How many effects of one fan-out run at once, over all its targets (20 unless set).
@@ -143,6 +145,10 @@ impl Target {
     }
 }
 
+/// How long script code may run outside any step, and a whole plan: far beyond any real runbook's own
+/// computing, short of an operator's patience with a plan that never ends.
+pub const DEFAULT_SCRIPT_BUDGET: std::time::Duration = std::time::Duration::from_secs(60);
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub path: PathBuf,
@@ -162,6 +168,9 @@ pub struct Config {
     pub standalone: bool,
     /// `command_timeout`: the per-command default for steps without a timeout of their own.
     pub command_timeout: std::time::Duration,
+    /// `script_budget`: how long script code may run outside any step in a run, and a whole plan, before
+    /// golive stops it as a loop that never ends.
+    pub script_budget: std::time::Duration,
     /// `output_cap`: bytes of each command's stdout and stderr kept (the head and the tail).
     pub output_cap: usize,
     /// `forks`: effects of one fan-out (`ssh::run_each`, several hosts at once) in flight together.
@@ -243,6 +252,7 @@ impl Config {
             overrides: overrides_from_environment(),
             standalone: false,
             command_timeout: std::time::Duration::from_secs(10 * 60),
+            script_budget: DEFAULT_SCRIPT_BUDGET,
             output_cap: file.output_cap.unwrap_or(crate::effects::capture::DEFAULT_OUTPUT_CAP).max(1024),
             forks: file.forks.unwrap_or(DEFAULT_FORKS).max(1),
         };
@@ -270,6 +280,11 @@ impl Config {
             let line = line_of(text, limit.span().start);
             config.command_timeout = crate::duration::parse(limit.get_ref())
                 .map_err(|e| Failure::Usage(format!("error: {}:{line}: key `command_timeout`: {e}", path.display())))?;
+        }
+        if let Some(limit) = file.script_budget {
+            let line = line_of(text, limit.span().start);
+            config.script_budget = crate::duration::parse(limit.get_ref())
+                .map_err(|e| Failure::Usage(format!("error: {}:{line}: key `script_budget`: {e}", path.display())))?;
         }
         if let Some(default) = file.default_target {
             let line = line_of(text, default.span().start);

@@ -214,6 +214,8 @@ fn evaluate(session: &run::Session, scope: &mut Scope, functions: &mut AST, inpu
             return;
         }
     };
+    // The budget for code outside steps counts from this input, not from when the session began.
+    controller.script_begins();
     let is_step = ["step ", "check ", "manual ", "gate ", "phase "].iter().any(|k| input.starts_with(k));
     let result = if is_step {
         engine.eval_ast_with_scope::<Dynamic>(scope, &program)

@@ -448,3 +448,46 @@ fn a_step_value_nested_too_deep_is_journaled_as_text_and_every_journal_reads_bac
     resumed.assert_code(0);
     assert_eq!(resumed.stdout, "string\n", "the stored value comes back as its text");
 }
+
+/// An endless loop outside any step, or anywhere in a plan, ends at golive.toml's `script_budget` with an
+/// error naming the line (exit 2), in a run, a plan and `golive test`; inside a run's step the step's own
+/// timeout bounds it instead.
+#[test]
+fn an_endless_loop_outside_steps_or_in_a_plan_ends_at_the_script_budget() {
+    let project = Project::with_config(&format!("script_budget = \"1s\"\n{}", crate::common::BASE_CONFIG));
+    project.write("spin.rhai", "step \"before\" { 1 }\nlet i = 0;\nloop { i += 1; }\n");
+    // Killed after 30 s, so a regression fails here instead of hanging the suite.
+    let bounded = |args: &[&str]| -> (i32, String) {
+        let mut child = project
+            .command(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let started = std::time::Instant::now();
+        while child.try_wait().unwrap().is_none() {
+            if started.elapsed() > std::time::Duration::from_secs(30) {
+                child.kill().unwrap();
+                panic!("{args:?} was still running after 30 s");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        let out = child.wait_with_output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned() + String::from_utf8_lossy(&out.stderr).as_ref();
+        (out.status.code().unwrap_or(-1), text)
+    };
+    for args in [vec!["spin.rhai"], vec!["plan", "spin.rhai"], vec!["test", "spin.rhai"]] {
+        let (code, text) = bounded(&args);
+        assert!(text.contains("script_budget") && text.contains("spin.rhai:3"), "{args:?}: {text}");
+        assert_ne!(code, 0, "{args:?}");
+    }
+    // In a step of a plan, too (a plan computes, it never waits).
+    project.write("inside.rhai", "step \"spin\" { loop { } }\n");
+    let (_, text) = bounded(&["plan", "inside.rhai"]);
+    assert!(text.contains("script_budget"), "{text}");
+    // In a run's step the step's timeout is what ends it, and the run says so.
+    project.write("timed.rhai", "step \"spin\" with #{ timeout: \"2s\" } { loop { } }\n");
+    let run = project.golive(&["timed.rhai"]);
+    run.assert_code(1);
+    assert!(run.stderr.contains("timed out after 2.0s") && !run.all().contains("script_budget"), "{}", run.all());
+}

@@ -1473,11 +1473,14 @@ fn the_whole_weekend_rehearsed_then_a_broken_release_gets_no_go_from_validation(
     let watched = project.golive(&["scripts/monitor.rhai", "--answers", "no-rollback.toml"]);
     std::fs::write(project.file("golive.toml"), config).unwrap();
     watched.assert_code(1);
-    // After a rollback, and after that watch, Monday does not open them.
     let refused = project.golive(&["scripts/monday.rhai", "--answers", MONDAY_ANSWERS]);
     refused.assert_code(1);
     let watch = refused.check_line("24 h monitoring ended without a critical alert");
     assert!(watch.starts_with("  FAIL") && watch.contains("Error Rate crit (7.50%)"), "{}", refused.stderr);
+    // After a rollback, even with a quiet watch again, Monday does not open them.
+    project.golive(&["scripts/monitor.rhai", "--yes"]).assert_code(0);
+    let refused = project.golive(&["scripts/monday.rhai", "--answers", MONDAY_ANSWERS]);
+    refused.assert_code(1);
     let since = refused.check_line("No rollback since Saturday");
     assert!(since.starts_with("  FAIL") && since.contains("rollback_full-rehearsal"), "{}", refused.stderr);
     // A Saturday that ran only some of its steps ended 0 with nobody's decision: Monday stays closed.

@@ -229,6 +229,7 @@ pub(crate) fn open_session(
         answers,
         team,
         command_timeout: file.config.command_timeout,
+        script_budget: file.config.script_budget,
     };
     let controller = Rc::new(Controller::new(world, terminal, interrupts, settings));
     let host = Rc::new(Host {
@@ -291,7 +292,14 @@ fn evaluate(session: &Session) -> Result<()> {
     };
     let failure = match session.controller.take_stop() {
         Some(Stop::Failure(failure)) => failure,
-        Some(Stop::ScriptError(e)) => Failure::Usage(render(&e)),
+        Some(Stop::ScriptError(mut e)) => {
+            // A stop raised between operations (a script over its budget) knows its place only from the
+            // error that unwound the script.
+            if e.position().is_none() {
+                e.set_position(err.position());
+            }
+            Failure::Usage(render(&e))
+        }
         None if session.controller.interrupts().fired() => {
             let code = session.controller.interrupts().aborting().unwrap_or(130);
             Failure::Interrupted { code, message: "interrupted by the operator".into() }

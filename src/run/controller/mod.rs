@@ -92,6 +92,8 @@ pub struct Settings {
     pub team: Vec<crate::config::TeamMember>,
     /// How long one command may take in a step without a timeout (golive.toml `command_timeout`).
     pub command_timeout: Duration,
+    /// How long script code may run outside any step, and a whole plan (golive.toml `script_budget`).
+    pub script_budget: Duration,
 }
 
 /// Why the run is stopping; the runner turns it into an exit code after the engine unwinds.
@@ -147,6 +149,9 @@ struct State {
     steps: HashMap<Option<usize>, Frame>,
     seen: HashSet<String>,
     stop: Option<Stop>,
+    /// When the script began, and when it was last outside every step: what `script_budget` is counted from.
+    began: Option<Instant>,
+    outside_since: Option<Instant>,
 }
 
 impl State {
@@ -163,7 +168,11 @@ impl State {
     }
 
     fn take_step(&mut self) -> Option<Frame> {
-        self.steps.remove(&crate::strand::current())
+        let frame = self.steps.remove(&crate::strand::current());
+        if self.steps.is_empty() {
+            self.outside_since = Some(Instant::now());
+        }
+        frame
     }
 }
 
@@ -245,6 +254,7 @@ impl Controller {
     }
 
     pub fn begin(&self, mode: Mode, journal: Option<Journal>, prior: Prior, outline: Outline) {
+        self.script_begins();
         *self.mode.borrow_mut() = mode;
         *self.journal.borrow_mut() = journal;
         *self.prior.borrow_mut() = prior;
@@ -460,10 +470,51 @@ impl Controller {
         if self.interrupts.fired() {
             return Some(INTERRUPT_TOKEN.into());
         }
+        if let Some(why) = self.over_budget() {
+            let mut state = self.state.borrow_mut();
+            if state.stop.is_none() {
+                state.stop = Some(Stop::ScriptError(runtime(why, Position::NONE)));
+            }
+            return Some(STOP_TOKEN.into());
+        }
         match self.state.borrow().step().and_then(|f| f.deadline) {
             Some((deadline, _)) if Instant::now() >= deadline => Some(DEADLINE_TOKEN.into()),
             _ => None,
         }
+    }
+
+    /// Script code starts running now (a run, a plan, a REPL input): `script_budget` counts from here.
+    pub fn script_begins(&self) {
+        let now = Instant::now();
+        let mut state = self.state.borrow_mut();
+        (state.began, state.outside_since) = (Some(now), Some(now));
+    }
+
+    /// Script code that has run longer than `script_budget` outside any step of a run, or in a plan at
+    /// all, is a loop that never ends: golive stops it (exit 2) rather than hang. Inside a run's step the
+    /// step's own timeout bounds it.
+    fn over_budget(&self) -> Option<String> {
+        let budget = self.settings.script_budget;
+        let state = self.state.borrow();
+        let shown = duration::short(budget);
+        // A plan with live reads waits on real targets: only its code outside steps counts, as in a run.
+        if self.is_dry() && !self.world.performs_reads() {
+            return state.began.filter(|b| b.elapsed() > budget).map(|_| {
+                format!(
+                    "the plan's script code ran for more than {shown} (golive.toml `script_budget`): a loop that \
+                     never ends? a plan computes, it never waits"
+                )
+            });
+        }
+        if !state.steps.is_empty() {
+            return None;
+        }
+        state.outside_since.filter(|o| o.elapsed() > budget).map(|_| {
+            format!(
+                "script code outside any step ran for more than {shown} (golive.toml `script_budget`): a loop \
+                 that never ends? Work that takes long belongs in a step with a `timeout`"
+            )
+        })
     }
 
     /// The operator's Ctrl-C was handled by the code that saw it (a watch stops cleanly): the next one is new.
