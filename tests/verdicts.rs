@@ -758,6 +758,48 @@ fn monitoring_operativo_fails_at_table_8_1s_critical_cpu_and_names_an_alert_leve
     );
 }
 
+/// Table 8.1's levels are about sustained load: a host busy for one interval of the window (another tenant's
+/// build) is judged by its mean over the window, and the evidence says what was measured. On this machine
+/// the reading samples /proc for the window it is given.
+#[test]
+fn host_cpu_is_judged_over_a_window_and_the_evidence_says_what_was_measured() {
+    let project = Project::new();
+    project.write(
+        "m.rhai",
+        r#"check "Monitoring operativo" {
+    let h = metrics::host(target(), #{ window: "3s", every: "1s" });
+    let host = thresholds::judge(#{ "CPU Usage": h.cpu_pct, "Memory Usage": h.mem_pct, "Disk Usage": h.disk_pct });
+    #{ ok: host.ok, actual: `${host.actual} (${h.measured})`, target: host.target }
+}"#,
+    );
+    // One interval of three at 100 %, the others idle: a spike, not sustained load.
+    let sample = |busy: u32, idle: u32| {
+        format!("cpu  {busy} 0 0 {idle} 0 0 0 0 0 0\\nMemTotal: 16000000 kB\\nMemAvailable: 9000000 kB\\n")
+    };
+    let stdout =
+        [sample(0, 0), sample(100, 0), sample(100, 100), sample(100, 200)].concat() + "/dev/sda1 100 41 59 41% /\\n";
+    project.write("spike.toml", &format!("[[exec]]\nmatch = \"/proc/stat\"\nstdout = \"{stdout}\"\n"));
+    let spike = project.golive(&["plan", "m.rhai", "--scenario", "spike.toml"]);
+    spike.assert_code(0);
+    assert!(
+        spike.stdout.contains("= pass (actual CPU Usage 33.3%")
+            && spike
+                .stdout
+                .contains("CPU and memory means of 3 interval(s) of 1.0s over 3.0s (busiest CPU interval 100%)"),
+        "{}",
+        spike.stdout
+    );
+    // The same reading on this machine's /proc: three intervals, sampled a second apart.
+    let started = std::time::Instant::now();
+    let run = project.golive(&["m.rhai"]);
+    assert!(started.elapsed() >= std::time::Duration::from_secs(3), "the window was not sampled");
+    assert!(run.stderr.contains("CPU and memory means of 3 interval(s) of 1.0s over 3.0s"), "{}", run.stderr);
+    project
+        .write("bad.rhai", r#"check "h" { metrics::host(target(), #{ window: "2s", every: "5s" }).cpu_pct < 90.0 }"#);
+    let bad = project.golive(&["bad.rhai"]);
+    assert!(bad.all().contains("`every` (5.0s) must be more than zero and at most the window (2.0s)"), "{}", bad.all());
+}
+
 /// The off-site backup (3.2), listed through the S3 API: nobody configured it is a visible failure on
 /// production, never a silent skip; a copy that is not the local dump's size, or is older than
 /// s3.max_age_hours, fails; the copy the test bed's S3 holds passes.
@@ -836,10 +878,12 @@ fn saturdays_monitoring_check_fails_on_a_host_at_full_cpu() {
     let project = common::testbed::project();
     let happy =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/scenarios/saturday.happy.toml")).unwrap();
-    let calm = r"cpu  100 0 100 800 0 0 0 0 0 0\ncpu  120 0 110 870 0 0 0 0 0 0\n";
-    let busy = r"cpu  100 0 100 800 0 0 0 0 0 0\ncpu  200 0 120 800 0 0 0 0 0 0\n";
-    assert!(happy.contains(calm), "the happy scenario's /proc/stat reading moved");
-    project.write("busy.toml", &happy.replace(calm, busy));
+    // Busy through the whole window: every interval 100 %, the idle count never moves.
+    let calm = ["cpu  120 0 110 870 ", "cpu  140 0 120 940 ", "cpu  160 0 130 1010 "];
+    let busy = ["cpu  200 0 100 800 ", "cpu  300 0 100 800 ", "cpu  400 0 100 800 "];
+    assert!(calm.iter().all(|c| happy.contains(c)), "the happy scenario's /proc/stat readings moved");
+    let busy_host = calm.iter().zip(busy).fold(happy.clone(), |text, (c, b)| text.replace(c, b));
+    project.write("busy.toml", &busy_host);
     let plan = project.golive(&["plan", "scripts/saturday.rhai", "--scenario", "busy.toml"]);
     plan.assert_code(1);
     let check = &plan.stdout[plan.stdout.find("check \"Monitoring operativo\"").expect("the check is planned")..];

@@ -159,46 +159,120 @@ fn range(
     Ok(series.into_iter().map(|s| Dynamic::from_map(series_map(s, false))).collect())
 }
 
-/// CPU over one second from /proc/stat, memory from /proc/meminfo, disk of / from df: one read-only command.
-const HOST_COMMAND: &str = "head -1 /proc/stat; sleep 1; head -1 /proc/stat; grep -E '^(MemTotal|MemAvailable):' /proc/meminfo; df -P / | tail -1";
+/// How long `metrics::host` samples, unless told: table 8.1's levels are about sustained load, so one
+/// instant (another tenant's compile, a cron job) must not decide a verdict.
+const DEFAULT_HOST_WINDOW: Duration = Duration::from_secs(30);
 
-/// (cpu %, memory %, disk %) from HOST_COMMAND's output.
-fn host_usage(text: &str) -> Result<(f64, f64, f64), String> {
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HostOptions {
+    /// How long to sample ("30s").
+    window: Option<String>,
+    /// Between samples (a tenth of the window, at least 1 s).
+    every: Option<String>,
+}
+
+/// CPU and memory sampled every `every` over `window` from /proc, disk of / from df: one read-only command.
+fn host_command(samples: u32, every: Duration) -> String {
+    format!(
+        "i=0; while :; do head -1 /proc/stat; grep -E '^(MemTotal|MemAvailable):' /proc/meminfo; \
+         [ $i -ge {samples} ] && break; i=$((i+1)); sleep {}; done; df -P / | tail -1",
+        every.as_secs_f64()
+    )
+}
+
+/// What the host reading measured: CPU and memory as means over its window (and CPU's busiest interval),
+/// disk now.
+#[derive(Debug, PartialEq)]
+struct HostUsage {
+    cpu: f64,
+    cpu_max: f64,
+    mem: f64,
+    disk: f64,
+    /// /proc/stat readings taken: one more than the intervals measured.
+    samples: usize,
+}
+
+/// Reads `host_command`'s output (any number of /proc/stat and /proc/meminfo readings, then df).
+fn host_usage(text: &str) -> Result<HostUsage, String> {
     let lines: Vec<&str> = text.lines().collect();
     let bad = || format!("unexpected output from the host reading: {}", super::http::excerpt(text));
-    let cpu = |line: &str| -> Option<(f64, f64)> {
+    let cpu = |line: &&str| -> Option<(f64, f64)> {
         let n: Vec<f64> = line.split_whitespace().skip(1).filter_map(|v| v.parse().ok()).collect();
         let idle = n.get(3)? + n.get(4).unwrap_or(&0.0);
         Some((n.iter().sum(), idle))
     };
-    let (t0, i0) = cpu(lines.first().ok_or_else(bad)?).ok_or_else(bad)?;
-    let (t1, i1) = cpu(lines.get(1).ok_or_else(bad)?).ok_or_else(bad)?;
-    let busy = if t1 > t0 { 100.0 * (1.0 - (i1 - i0) / (t1 - t0)) } else { 0.0 };
-    let kb = |name: &str| -> Option<f64> {
-        lines.iter().find(|l| l.starts_with(name))?.split_whitespace().nth(1)?.parse().ok()
+    let readings: Vec<(f64, f64)> =
+        lines.iter().filter(|l| l.starts_with("cpu ")).map(cpu).collect::<Option<_>>().ok_or_else(bad)?;
+    if readings.len() < 2 {
+        return Err(bad());
+    }
+    let busy = |(t0, i0): (f64, f64), (t1, i1): (f64, f64)| {
+        if t1 > t0 { (100.0 * (1.0 - (i1 - i0) / (t1 - t0))).clamp(0.0, 100.0) } else { 0.0 }
     };
-    let (total, available) = (kb("MemTotal:").ok_or_else(bad)?, kb("MemAvailable:").ok_or_else(bad)?);
+    // The mean over the window is the first reading against the last; the busiest interval is said too.
+    let cpu_mean = busy(readings[0], readings[readings.len() - 1]);
+    let cpu_max = readings.windows(2).map(|w| busy(w[0], w[1])).fold(0.0, f64::max);
+    let kb = |name: &str| -> Vec<f64> {
+        lines.iter().filter(|l| l.starts_with(name)).filter_map(|l| l.split_whitespace().nth(1)?.parse().ok()).collect()
+    };
+    let (total, available) = (kb("MemTotal:"), kb("MemAvailable:"));
+    if total.is_empty() || total.len() != available.len() {
+        return Err(bad());
+    }
+    let used: Vec<f64> = total.iter().zip(&available).map(|(t, a)| 100.0 * (1.0 - a / t)).collect();
+    let mem = used.iter().sum::<f64>() / used.len() as f64;
     let disk = lines
         .last()
         .and_then(|l| l.split_whitespace().nth(4))
         .and_then(|p| p.trim_end_matches('%').parse::<f64>().ok())
         .ok_or_else(bad)?;
     let round = |v: f64| (v * 10.0).round() / 10.0;
-    Ok((round(busy.clamp(0.0, 100.0)), round(100.0 * (1.0 - available / total)), disk))
+    Ok(HostUsage { cpu: round(cpu_mean), cpu_max: round(cpu_max), mem: round(mem), disk, samples: readings.len() })
 }
 
-/// What a plan assumes `HOST_COMMAND` prints when nothing answers it: an idle host.
-const ASSUMED_HOST: &str = "cpu  0 0 0 100 0 0 0 0 0 0\ncpu  0 0 0 200 0 0 0 0 0 0\nMemTotal: 1000 kB\nMemAvailable: 1000 kB\n/dev/root 100 0 100 0% /\n";
+/// What a plan assumes the host reading prints when nothing answers it: an idle host, sampled as asked.
+fn assumed_host(samples: u32) -> String {
+    let readings: String = (0..=samples)
+        .map(|i| format!("cpu  0 0 0 {} 0 0 0 0 0 0\nMemTotal: 1000 kB\nMemAvailable: 1000 kB\n", 100 * (i + 1)))
+        .collect();
+    readings + "/dev/root 100 0 100 0% /\n"
+}
 
-fn host_reading(host: &Host, ctx: &NativeCallContext, target: &TargetHandle) -> Result<Map, Box<EvalAltResult>> {
+fn host_reading(
+    host: &Host,
+    ctx: &NativeCallContext,
+    target: &TargetHandle,
+    options: Map,
+) -> Result<Map, Box<EvalAltResult>> {
     let pos = ctx.call_position();
+    let options: HostOptions = decode(Dynamic::from_map(options), "`metrics::host`", pos)?;
+    let parse = |text: &Option<String>, what: &str| {
+        text.as_deref()
+            .map(crate::duration::parse)
+            .transpose()
+            .map_err(|e| runtime(format!("metrics::host `{what}`: {e}"), pos))
+    };
+    let window = parse(&options.window, "window")?.unwrap_or(DEFAULT_HOST_WINDOW);
+    let every = parse(&options.every, "every")?.unwrap_or((window / 10).max(Duration::from_secs(1)));
+    if every.is_zero() || every > window {
+        return Err(runtime(
+            format!(
+                "metrics::host: `every` ({}) must be more than zero and at most the window ({})",
+                crate::duration::short(every),
+                crate::duration::short(window)
+            ),
+            pos,
+        ));
+    }
+    let samples = (window.as_secs_f64() / every.as_secs_f64()).round().max(1.0) as u32;
     let exec = Exec {
         target: target.name.clone(),
-        command: Command::Shell(HOST_COMMAND.into()),
+        command: Command::Shell(host_command(samples, every)),
         dir: None,
         access: Access::Read,
         // A plan with no answer reads an idle host (0 % CPU, memory and disk); checks on it stay UNKNOWN.
-        assumed: Some(ASSUMED_HOST.into()),
+        assumed: Some(assumed_host(samples)),
         stdin: None,
         stream: None,
     };
@@ -206,17 +280,26 @@ fn host_reading(host: &Host, ctx: &NativeCallContext, target: &TargetHandle) -> 
     let Outcome::Exec(out) = outcome else {
         return Err(runtime("metrics::host got no command output".to_string(), pos));
     };
-    let mut map = Map::new();
     if out.code != 0 {
         return Err(runtime(
             format!("metrics::host on {}: exit {}: {}", target.name, out.code, out.stderr.trim()),
             pos,
         ));
     }
-    let (cpu, mem, disk) = host_usage(&out.stdout).map_err(|e| runtime(e, pos))?;
-    map.insert("cpu_pct".into(), cpu.into());
-    map.insert("mem_pct".into(), mem.into());
-    map.insert("disk_pct".into(), disk.into());
+    let usage = host_usage(&out.stdout).map_err(|e| runtime(e, pos))?;
+    let intervals = usage.samples - 1;
+    let measured = format!(
+        "CPU and memory means of {intervals} interval(s) of {} over {} (busiest CPU interval {}%), disk now",
+        crate::duration::short(every),
+        crate::duration::short(every * intervals as u32),
+        usage.cpu_max
+    );
+    let mut map = Map::new();
+    map.insert("cpu_pct".into(), usage.cpu.into());
+    map.insert("cpu_max_pct".into(), usage.cpu_max.into());
+    map.insert("mem_pct".into(), usage.mem.into());
+    map.insert("disk_pct".into(), usage.disk.into());
+    map.insert("measured".into(), measured.into());
     Ok(map)
 }
 
@@ -266,9 +349,9 @@ pub fn register(engine: &mut Engine, reg: &mut Registrar, host: &Rc<Host>) {
         },
     );
     let h = Rc::clone(host);
-    reg.in_module(&mut m, "metrics", Sig { name: "host", params: &["target: Target"], returns: "map",
-        doc: "CPU (over one second), memory and disk of / in percent, read over ssh from /proc and df: #{ cpu_pct, mem_pct, disk_pct }.", effectful: true },
-        move |ctx: NativeCallContext, target: TargetHandle| host_reading(&h, &ctx, &target));
+    reg.in_module_with_options(&mut m, "metrics", Sig { name: "host", params: &["target: Target"], returns: "map",
+        doc: "CPU and memory as means over a window, and disk of / now, in percent, read from /proc and df: #{ cpu_pct, cpu_max_pct (the busiest interval), mem_pct, disk_pct, measured (what was measured, in words) }. Options: window (\"30s\"), every (a tenth of the window, at least 1s).", effectful: true },
+        move |ctx: NativeCallContext, target: TargetHandle, options: Map| host_reading(&h, &ctx, &target, options));
     super::watch::register(&mut m, reg, host);
     engine.register_static_module("metrics", m.into());
 }
@@ -295,7 +378,23 @@ mod tests {
     #[test]
     fn host_usage_reads_proc_and_df() {
         let text = "cpu  100 0 100 800 0 0 0 0 0 0\ncpu  150 0 150 850 0 0 0 0 0 0\nMemTotal:       1000 kB\nMemAvailable:    250 kB\n/dev/sda1  100 43 57  43% /\n";
-        assert_eq!(host_usage(text).unwrap(), (66.7, 75.0, 43.0));
+        let usage = HostUsage { cpu: 66.7, cpu_max: 66.7, mem: 75.0, disk: 43.0, samples: 2 };
+        assert_eq!(host_usage(text).unwrap(), usage);
         assert!(host_usage("nonsense").is_err());
+    }
+
+    #[test]
+    fn host_usage_is_the_mean_over_the_window_with_its_busiest_interval() {
+        // Three intervals: a spike (100 % busy), then two idle ones; memory 50 %, then 70 %, 90 %, 90 %.
+        let sample = |busy: u32, idle: u32, available: u32| {
+            format!("cpu  {busy} 0 0 {idle} 0 0 0 0 0 0\nMemTotal: 1000 kB\nMemAvailable: {available} kB\n")
+        };
+        let text = [sample(0, 0, 500), sample(100, 0, 300), sample(100, 100, 100), sample(100, 200, 100)].concat()
+            + "/dev/sda1 100 43 57 43% /\n";
+        let usage = host_usage(&text).unwrap();
+        assert_eq!(usage, HostUsage { cpu: 33.3, cpu_max: 100.0, mem: 75.0, disk: 43.0, samples: 4 });
+        // The plan's assumption reads as an idle host.
+        let assumed = host_usage(&assumed_host(3)).unwrap();
+        assert_eq!((assumed.cpu, assumed.samples), (0.0, 4));
     }
 }
