@@ -491,3 +491,38 @@ fn an_endless_loop_outside_steps_or_in_a_plan_ends_at_the_script_budget() {
     run.assert_code(1);
     assert!(run.stderr.contains("timed out after 2.0s") && !run.all().contains("script_budget"), "{}", run.all());
 }
+
+/// Several items of a batch in doubt after SIGKILL: the refusal names every one of them, `--in-doubt`
+/// names every step it applies to before it acts, and an answers file settles each by its own name.
+#[test]
+fn every_step_in_doubt_is_named_and_each_can_be_settled_on_its_own() {
+    let project = Project::new();
+    project.write(
+        "w.rhai",
+        "step \"w\" for h in [\"a\", \"b\"] with #{ serial: 2 } { local::run(`echo ${h} >> writes.log; sleep 30`); }\n",
+    );
+    let mut child = project.command(&["w.rhai"]).spawn().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while project.read("writes.log").lines().count() < 2 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let refused = project.golive(&["resume"]);
+    refused.assert_code(1);
+    assert!(refused.stderr.contains("also in doubt: step \"w [b]\""), "{}", refused.stderr);
+    // One answered in the file by its own name, the other not: only the named one is settled.
+    project.write("doubt.toml", "\"in doubt: w [a]\" = { answer = \"done\", by = \"Ana (checked web a)\" }\n");
+    let half = project.golive(&["resume", "--answers", "doubt.toml"]);
+    half.assert_code(1);
+    assert!(half.stderr.contains("step \"w [a]\"  in doubt; marked done"), "{}", half.stderr);
+    assert!(half.stderr.contains("step \"w [b]\" is in doubt"), "{}", half.stderr);
+    let all = project.golive(&["resume", "--in-doubt", "mark-done"]);
+    all.assert_code(0);
+    assert!(
+        all.stderr.contains("--in-doubt mark-done applies to every step in doubt: step \"w [b]\""),
+        "{}",
+        all.stderr
+    );
+    assert_eq!(project.read("writes.log").lines().count(), 2, "nothing ran twice");
+}

@@ -826,6 +826,16 @@ fn live(
     let terminal = Arc::clone(session.controller.terminal());
     let verb = if matches!(mode, Mode::Resume) { "resuming" } else { "running" };
     terminal.progress(&format!("{verb} {} on target `{target}` as run {run_id}", session.file.name));
+    // A blanket choice for steps in doubt names every step it will settle before it settles any.
+    let policy = session.controller.settings().in_doubt;
+    if policy != InDoubtPolicy::Ask && !prior.in_doubt.is_empty() {
+        let steps: Vec<String> = prior.in_doubt.iter().map(|d| format!("step \"{}\"", d.step)).collect();
+        terminal.line(&format!(
+            "--in-doubt {} applies to every step in doubt: {}",
+            InDoubtPolicy::flag(policy.word()),
+            steps.join(", ")
+        ));
+    }
     session.controller.begin(mode, Some(journal), prior, session.script.outline.clone());
     let started = Instant::now();
     let outcome = evaluate(&session);

@@ -511,18 +511,35 @@ impl Controller {
                     };
                     let why = format!(
                         "{label} is in doubt: the run died while it was running, after it started changing things.{facts}\n  \
-                         {how}, then resume with {}",
+                         {how}, then resume with {}{}",
                         choices
                             .iter()
                             .filter(|c| **c != "abort")
                             .map(|c| format!("`--in-doubt {}`", InDoubtPolicy::flag(c)))
                             .collect::<Vec<_>>()
-                            .join(" or ")
+                            .join(" or "),
+                        self.others_in_doubt(&spec.name)
                     );
                     return Err(self.stop(Stop::Failure(Failure::Runbook(why)), spec.pos));
                 }
             }
         }
+    }
+
+    /// The other steps in doubt besides `step`, named, and how each is settled on its own: `--in-doubt`
+    /// applies to every one of them.
+    fn others_in_doubt(&self, step: &str) -> String {
+        let prior = self.prior.borrow();
+        let others: Vec<String> =
+            prior.in_doubt.iter().filter(|d| d.step != step).map(|d| format!("step \"{}\"", d.step)).collect();
+        if others.is_empty() {
+            return String::new();
+        }
+        format!(
+            "\n  also in doubt: {} (`--in-doubt` settles every one of them alike; an answers file settles each by \
+             its name: \"in doubt: {step}\" = {{ answer = \"done\", by = \"...\" }})",
+            others.join(", ")
+        )
     }
 
     /// Asks each target whether the in-doubt step's commands still run there.
