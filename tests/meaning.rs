@@ -328,3 +328,78 @@ fn a_runbook_bound_to_a_target_is_run_planned_and_checked_on_it() {
     bad.assert_code(2);
     assert!(bad.stderr.contains("bad.rhai:1: `//! target: db2`: unknown target `db2`"), "{}", bad.stderr);
 }
+
+/// A value computed from a read a plan assumed is unknown wherever it is judged: in a later check, through
+/// values derived from it outside steps, passed to a function or read by a per-host check. Checks that read
+/// none of it keep their verdicts, and a scenario that answers the read gives a definite one.
+#[test]
+fn a_plan_carries_an_assumed_read_through_the_values_computed_from_it() {
+    let project = Project::new();
+    project.write(
+        "taint.rhai",
+        r#"fn is_release(v, wanted) { v.trim(); v == wanted }
+let version = step "read version" { local::run("cat version", #{ read_only: true }).stdout };
+let shown = `release ${version}`;
+check "release is 2.0" { shown == "release 2.0\n" }
+check "release by function" { is_release(version, "2.0") }
+check "each host runs it" for h in ["a", "b"] { version != "" }
+check "arithmetic holds" { 1 + 1 == 2 }
+"#,
+    );
+    let plan = project.golive(&["plan", "taint.rhai"]);
+    let verdict = |name: &str| {
+        let at = plan.stdout.find(&format!("check \"{name}")).unwrap_or_else(|| panic!("{name}: {}", plan.stdout));
+        plan.stdout[at..].lines().find(|l| l.trim_start().starts_with("= ")).unwrap_or_default().to_string()
+    };
+    for name in ["release is 2.0", "release by function", "each host runs it [a]", "each host runs it [b]"] {
+        assert!(verdict(name).contains("UNKNOWN (assumed)"), "{name}: {}", plan.stdout);
+    }
+    assert!(verdict("release is 2.0").contains("reads `shown`, which rests on step \"read version\"'s assumed reads"));
+    assert!(verdict("arithmetic holds").contains("= pass"), "{}", plan.stdout);
+    assert_eq!(plan.code, 1, "an unknown outcome: {}", plan.stdout);
+    assert!(plan.stdout.contains("outcome: unknown"), "{}", plan.stdout);
+    // Answered by a scenario, the same plan knows.
+    project.write("v2.toml", "[[exec]]\nmatch = \"cat version\"\nstdout = \"2.0\\n\"\n");
+    let known = project.golive(&["plan", "taint.rhai", "--scenario", "v2.toml"]);
+    known.assert_code(0);
+    assert!(!known.stdout.contains("UNKNOWN"), "{}", known.stdout);
+}
+
+/// A plan without live reads gives scripts a secret's placeholder (`<secret:NAME>`): a check that computes
+/// on it, directly or through a variable given it outside steps, is UNKNOWN, never a pass or a fail on
+/// the placeholder's text. A check that sends the secret in a read to authenticate it rests on the read's
+/// answer, as before.
+#[test]
+fn a_check_computed_on_a_secrets_placeholder_is_unknown_in_a_plan() {
+    let project = Project::new();
+    project.write(".env", "STRIPE_SECRET_KEY=sk_test_123\n");
+    project.write(
+        "secret.rhai",
+        r#"let key = secret("STRIPE_SECRET_KEY");
+let live = key.starts_with("sk_live_");
+check "Stripe key is live (direct)" { secret("STRIPE_SECRET_KEY").starts_with("sk_live_") }
+check "Stripe key is not a test key" { !key.contains("test") }
+check "Stripe in live mode (derived)" { live }
+check "the key authenticates" { local::run("cat answer", #{ read_only: true, stdin: key }).stdout.contains("ok") }
+"#,
+    );
+    project.write("answer.toml", "[[exec]]\nmatch = \"cat answer\"\nstdout = \"ok\\n\"\n");
+    let plan = project.golive(&["plan", "secret.rhai", "--scenario", "answer.toml"]);
+    let verdict = |name: &str| {
+        let at = plan.stdout.find(&format!("check \"{name}\"")).unwrap_or_else(|| panic!("{name}: {}", plan.stdout));
+        plan.stdout[at..].lines().find(|l| l.trim_start().starts_with("= ")).unwrap_or_default().to_string()
+    };
+    for name in ["Stripe key is live (direct)", "Stripe key is not a test key", "Stripe in live mode (derived)"] {
+        let v = verdict(name);
+        assert!(
+            v.contains("UNKNOWN (assumed)") && v.contains("placeholder of secret `STRIPE_SECRET_KEY`"),
+            "{name}: {}",
+            plan.stdout
+        );
+    }
+    assert!(verdict("the key authenticates").contains("= pass"), "{}", plan.stdout);
+    assert!(plan.stdout.contains("outcome: unknown"), "{}", plan.stdout);
+    // The run knows the secret: a test key, so the live-mode checks fail there.
+    let run = project.golive(&["secret.rhai"]);
+    assert!(run.check_line("Stripe key is not a test key").starts_with("  FAIL"), "{}", run.stderr);
+}

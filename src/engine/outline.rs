@@ -37,6 +37,13 @@ pub struct OutlineStep {
     /// The items' step names ("restart [web1]"), once `golive steps` resolved them against golive.toml.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub instances: Vec<String>,
+    /// The variable the step's value goes to (`let v = step ...`, `v = check ...`).
+    #[serde(skip)]
+    pub binds: Option<String>,
+    /// The variables its body reads: a plan's step that reads a value resting on assumed reads rests on
+    /// them too.
+    #[serde(skip)]
+    pub reads: BTreeSet<String>,
 }
 
 /// A repeated step's list, as far as it is known before the run.
@@ -57,6 +64,14 @@ pub struct Outline {
     /// so a secret read only inside an already-done step is still masked.
     #[serde(skip)]
     pub secret_names: BTreeSet<String>,
+    /// Outside steps, which variables each variable's value is computed from (`let y = x.a * 2`,
+    /// `list.push(c)`): how a plan carries an assumption from one step's value to a later step.
+    #[serde(skip)]
+    pub derived: BTreeMap<String, BTreeSet<String>>,
+    /// Outside steps, the variables given a secret's value (`let key = secret("X")`), with the secret's
+    /// name: in a plan without live reads they hold its placeholder.
+    #[serde(skip)]
+    pub secret_values: BTreeMap<String, String>,
     /// Every key the script reads with `config`, for holding `--var` keys against.
     #[serde(skip)]
     pub config_reads: ConfigReads,
@@ -104,6 +119,24 @@ pub struct ConfigUse {
 
 impl Outline {
     /// A step by name; an item of a repeated step ("upgrade [web2]") by the step it repeats.
+    /// `seeds` (a variable and what it carries) and every variable computed from them outside steps,
+    /// through `derived`, each with what it carries.
+    pub fn carried(&self, seeds: BTreeMap<String, String>) -> BTreeMap<String, String> {
+        let mut carried = seeds;
+        loop {
+            let more: Vec<(String, String)> = self
+                .derived
+                .iter()
+                .filter(|(name, _)| !carried.contains_key(*name))
+                .filter_map(|(name, from)| from.iter().find_map(|f| carried.get(f)).map(|c| (name.clone(), c.clone())))
+                .collect();
+            if more.is_empty() {
+                return carried;
+            }
+            carried.extend(more);
+        }
+    }
+
     pub fn step(&self, name: &str) -> Option<&OutlineStep> {
         self.steps.iter().find(|s| s.name == name).or_else(|| {
             let (base, _) = name.strip_suffix(']')?.rsplit_once(" [")?;
@@ -212,6 +245,8 @@ pub fn outline(ast: &AST, source: &str, file: &str, known: &KnownFunctions) -> R
     }
     walk.check_required();
     walk.outline.config_reads = ConfigReads::of(ast);
+    walk.outline.derived = derived(ast);
+    walk.outline.secret_values = secret_values(ast);
     if walk.errors.is_empty() { Ok(walk.outline) } else { Err(walk.errors) }
 }
 
@@ -350,6 +385,12 @@ impl Walk<'_> {
                 None => None,
             },
             instances: Vec::new(),
+            binds: match ancestors.last() {
+                Some(ASTNode::Stmt(Stmt::Var(x, ..))) => Some(x.0.name.to_string()),
+                Some(ASTNode::Stmt(Stmt::Assignment(x))) => root_variable(&x.1.lhs).map(str::to_string),
+                _ => None,
+            },
+            reads: custom.inputs.iter().flat_map(variables_read).collect(),
         });
     }
 
@@ -553,6 +594,103 @@ fn plain_list(expr: &Expr) -> Option<Items> {
         }
         _ => None,
     }
+}
+
+/// The variable an assignment or a method call ultimately changes (`x`, `x.a`, `x[1].b`).
+fn root_variable(expr: &Expr) -> Option<&str> {
+    match expr {
+        Expr::Variable(v, ..) => Some(v.1.as_str()),
+        Expr::Dot(x, ..) | Expr::Index(x, ..) => root_variable(&x.lhs),
+        _ => None,
+    }
+}
+
+/// Every variable an expression reads, closures' captures included (they are passed in by name).
+fn variables_read(expr: &Expr) -> BTreeSet<String> {
+    let mut names = BTreeSet::new();
+    expr.walk(&mut Vec::new(), &mut |path: &[ASTNode]| {
+        if let Some(ASTNode::Expr(Expr::Variable(v, ..))) = path.last() {
+            names.insert(v.1.to_string());
+        }
+        true
+    });
+    names
+}
+
+/// Outside steps, which variables each variable is computed from: `let y = expr` and `y = expr` (y from
+/// what expr reads), `y.push(x)` and `f(y, x)` (y from x). By name, whatever the scope: a plan that
+/// over-reaches calls a value unknown, never an unknown one known. A step's own value is not here: the
+/// plan knows at run time whether it rested on assumed reads.
+fn derived(ast: &AST) -> BTreeMap<String, BTreeSet<String>> {
+    let mut from: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    ast.walk(&mut |path: &[ASTNode]| {
+        let in_step = path[..path.len().saturating_sub(1)]
+            .iter()
+            .any(|n| matches!(n, ASTNode::Expr(Expr::Custom(c, _)) if STEP_KINDS.contains(&c.tokens[0].as_str())));
+        let is_step = |e: &Expr| matches!(e, Expr::Custom(c, _) if STEP_KINDS.contains(&c.tokens[0].as_str()));
+        let (target, sources): (Option<&str>, Vec<&Expr>) = match path.last() {
+            _ if in_step => (None, vec![]),
+            Some(ASTNode::Stmt(Stmt::Var(x, ..))) if !is_step(&x.1) => (Some(x.0.name.as_str()), vec![&x.1]),
+            Some(ASTNode::Stmt(Stmt::Assignment(x))) if !is_step(&x.1.rhs) => {
+                (root_variable(&x.1.lhs), vec![&x.1.rhs, &x.1.lhs])
+            }
+            Some(ASTNode::Expr(Expr::Dot(x, ..))) if matches!(x.rhs, Expr::MethodCall(..)) => {
+                (root_variable(&x.lhs), vec![&x.rhs])
+            }
+            Some(ASTNode::Expr(Expr::FnCall(call, _))) if call.namespace.is_empty() => {
+                (call.args.first().and_then(root_variable), call.args.iter().skip(1).collect())
+            }
+            _ => (None, vec![]),
+        };
+        if let Some(target) = target {
+            let read: BTreeSet<String> = sources.into_iter().flat_map(variables_read).filter(|n| n != target).collect();
+            if !read.is_empty() {
+                from.entry(target.to_string()).or_default().extend(read);
+            }
+        }
+        true
+    });
+    from
+}
+
+/// Outside steps, `let v = ... secret("NAME") ...` and `v = ...`: v holds the secret NAME (or `?` when
+/// the name is computed).
+fn secret_values(ast: &AST) -> BTreeMap<String, String> {
+    fn secret_in(expr: &Expr) -> Option<String> {
+        let mut found = None;
+        expr.walk(&mut Vec::new(), &mut |path: &[ASTNode]| {
+            if let Some(ASTNode::Expr(Expr::FnCall(call, _))) = path.last()
+                && call.namespace.is_empty()
+                && call.name == "secret"
+            {
+                found = Some(match call.args.as_slice() {
+                    [Expr::StringConstant(name, _)] => name.to_string(),
+                    _ => "?".to_string(),
+                });
+            }
+            found.is_none()
+        });
+        found
+    }
+    let mut values = BTreeMap::new();
+    for stmt in ast.statements() {
+        stmt.walk(&mut Vec::new(), &mut |path: &[ASTNode]| {
+            let in_step = path
+                .iter()
+                .any(|n| matches!(n, ASTNode::Expr(Expr::Custom(c, _)) if STEP_KINDS.contains(&c.tokens[0].as_str())));
+            let bound = match path.last() {
+                _ if in_step => None,
+                Some(ASTNode::Stmt(Stmt::Var(x, ..))) => secret_in(&x.1).map(|s| (x.0.name.to_string(), s)),
+                Some(ASTNode::Stmt(Stmt::Assignment(x))) => {
+                    root_variable(&x.1.lhs).zip(secret_in(&x.1.rhs)).map(|(v, s)| (v.to_string(), s))
+                }
+                _ => None,
+            };
+            values.extend(bound);
+            !in_step
+        });
+    }
+    values
 }
 
 /// `step "x" for host in hosts`: "host in hosts", read back from the source.

@@ -56,6 +56,7 @@ impl Host {
     /// send it as a run does (and every output masks it as in a run).
     pub fn secret(&self, name: &str, pos: Position) -> Result<String, Box<EvalAltResult>> {
         if !self.controller.performs_reads() {
+            self.controller.secret_placeholder_given(name);
             return Ok(crate::secrets::mask(name));
         }
         self.secrets.get(name).map_err(|e| crate::script_error::runtime(e, pos))

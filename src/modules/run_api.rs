@@ -176,6 +176,8 @@ pub trait ScriptRun {
     fn step_name(&self) -> Option<String>;
     /// In a plan: a read of the step running now was assumed, so what it computed is not known.
     fn rests_on_assumed_reads(&self) -> bool;
+    /// In a plan without live reads: the step running now was given secret `name`'s placeholder.
+    fn secret_placeholder_given(&self, name: &str);
     fn run_id(&self) -> Option<String>;
     /// When the run first started, seconds since the epoch (the plan's instant in plans).
     fn run_started(&self) -> i64;

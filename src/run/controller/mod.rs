@@ -13,7 +13,7 @@ mod steps;
 pub use crate::modules::run_api::{Answered, AskKind, PhaseOptions, StepOptions, StepOutput, StepSpec};
 
 use std::cell::RefCell;
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -115,6 +115,8 @@ struct Frame {
     /// A plan's clock inside the step: what its sleeps would have taken, against the step's timeout.
     planned: Duration,
     effects: Vec<PlannedEffect>,
+    /// In a plan without live reads: the secrets whose placeholders (`<secret:NAME>`) it was given.
+    secret_placeholders: BTreeSet<String>,
     /// Lines of its streamed commands that matched their error patterns: the step's evidence fails.
     flagged: Vec<String>,
     /// An effect of it was stopped before it ended (a timeout, Ctrl-C, a signal): what it did is not known.
@@ -132,6 +134,7 @@ impl Frame {
             assumed: false,
             planned: Duration::ZERO,
             effects: Vec::new(),
+            secret_placeholders: BTreeSet::new(),
             flagged: Vec::new(),
             stopped: false,
         }
@@ -192,6 +195,8 @@ pub struct Controller {
     target_locks: RefCell<Option<TargetLocks>>,
     /// In a plan: the unknowns it went on past (`stop_unless_unknown`), each with why.
     plan_conditions: RefCell<Vec<(String, String)>>,
+    /// In a plan: the variables holding a step's value that rested on assumed reads, each with that step.
+    assumed_values: RefCell<BTreeMap<String, String>>,
 }
 
 /// Takes a target's lock for this run: the lock (kept until the run ends), None where the run may write
@@ -226,6 +231,7 @@ impl Controller {
             verdicts: RefCell::new(Verdicts::default()),
             plan: RefCell::new(Plan::default()),
             plan_conditions: RefCell::new(Vec::new()),
+            assumed_values: RefCell::new(BTreeMap::new()),
             target_locks: RefCell::new(None),
         }
     }
@@ -442,6 +448,40 @@ impl Controller {
                 None
             }
             failure => Some(self.stop(Stop::Failure(failure), pos)),
+        }
+    }
+
+    /// In a plan: a step that reads a value resting on assumed reads rests on them too. The variable it
+    /// reads, and the step whose assumed reads that value came from; None when it reads none.
+    pub(super) fn rests_on_assumed_value(&self, step: &str) -> Option<(String, String)> {
+        let assumed = self.assumed_values.borrow();
+        if assumed.is_empty() {
+            return None;
+        }
+        let outline = self.outline.borrow();
+        let reads = &outline.step(step)?.reads;
+        // Carried through the values computed from them outside steps (`let y = x.value * 2`).
+        let tainted = outline.carried(assumed.clone());
+        reads.iter().find_map(|r| tainted.get(r).map(|origin| (r.clone(), origin.clone())))
+    }
+
+    /// In a plan without live reads: the secrets whose placeholders `step` reads through variables given
+    /// them outside steps (`let key = secret("X")`), and values computed from those.
+    pub(super) fn secret_placeholders_read(&self, step: &str) -> Vec<String> {
+        if self.world.performs_reads() {
+            return Vec::new();
+        }
+        let outline = self.outline.borrow();
+        let Some(reads) = outline.step(step).map(|s| &s.reads) else { return Vec::new() };
+        let holding = outline.carried(outline.secret_values.clone());
+        reads.iter().filter_map(|r| holding.get(r).cloned()).collect()
+    }
+
+    /// In a plan: `step`'s value rested on assumed reads, and the variable it went to carries that on.
+    pub(super) fn value_rests_on_assumed_reads(&self, step: &str) {
+        let outline = self.outline.borrow();
+        if let Some(name) = outline.step(step).and_then(|s| s.binds.clone()) {
+            self.assumed_values.borrow_mut().insert(name, step.to_string());
         }
     }
 

@@ -35,6 +35,11 @@ impl ScriptRun for Controller {
     fn step_name(&self) -> Option<String> {
         self.state.borrow().step().map(|f| f.name.clone())
     }
+    fn secret_placeholder_given(&self, name: &str) {
+        if let Some(frame) = self.state.borrow_mut().step_mut() {
+            frame.secret_placeholders.insert(name.to_string());
+        }
+    }
     fn rests_on_assumed_reads(&self) -> bool {
         self.is_dry() && self.state.borrow().step().is_some_and(|f| f.assumed)
     }

@@ -651,9 +651,34 @@ impl Controller {
     ) -> Result<Dynamic, Box<EvalAltResult>> {
         // What this step waits on is what came before it: not what it says of itself.
         let conditional_on = self.plan_condition().map(|c| c.0);
-        self.state.borrow_mut().start_step(Frame::new(&spec.name, spec.kind, timeout));
+        let mut frame = Frame::new(&spec.name, spec.kind, timeout);
+        // A value that rested on assumed reads makes whatever is computed from it rest on them too.
+        let rests_on = self.rests_on_assumed_value(&spec.name);
+        frame.assumed = rests_on.is_some();
+        self.state.borrow_mut().start_step(frame);
         let result = work();
-        let frame = self.state.borrow_mut().take_step().expect("the plan step's frame");
+        let mut frame = self.state.borrow_mut().take_step().expect("the plan step's frame");
+        // A step that performed nothing but was given a secret's placeholder computed on the placeholder
+        // (`secret("KEY").starts_with("sk_live_")`): a plan does not know what the secret holds. One that
+        // sent it in an effect used it to authenticate: its verdict rests on the effect's answer.
+        frame.secret_placeholders.extend(self.secret_placeholders_read(&spec.name));
+        let on_placeholder = frame.effects.is_empty() && !frame.secret_placeholders.is_empty();
+        let rests_on = match (rests_on, on_placeholder) {
+            (None, true) => {
+                let names: Vec<String> = frame.secret_placeholders.iter().map(|n| format!("`{n}`")).collect();
+                frame.assumed = true;
+                Some(format!(
+                    " (computed on the placeholder of secret {}: a plan does not know its value)",
+                    names.join(", ")
+                ))
+            }
+            (rests_on, _) => rests_on
+                .map(|(value, origin)| format!(" (reads `{value}`, which rests on step \"{origin}\"'s assumed reads)")),
+        };
+        if frame.assumed {
+            self.value_rests_on_assumed_reads(&spec.name);
+        }
+        let rests_on = rests_on.unwrap_or_default();
         let redact = |s: String| self.terminal.redactor().redact(&s).into_owned();
         let (result_text, outcome) = match result {
             Ok(mut output) => {
@@ -670,7 +695,7 @@ impl Controller {
                 }
                 let assumed = if frame.assumed { " (on assumed reads)" } else { "" };
                 let text = match &output.check {
-                    Some(c) => format!("{}{}", c.mark(), evidence(c)),
+                    Some(c) => format!("{}{}{rests_on}", c.mark(), evidence(c)),
                     // Command results are already listed as effects: only plain values are worth showing.
                     None if output.value.is_unit() || output.value.is_map() => format!("done{assumed}"),
                     None => format!("done{assumed} -> {}", redact(to_json(&output.value).to_string())),
