@@ -403,3 +403,38 @@ check "the key authenticates" { local::run("cat answer", #{ read_only: true, std
     let run = project.golive(&["secret.rhai"]);
     assert!(run.check_line("Stripe key is not a test key").starts_with("  FAIL"), "{}", run.stderr);
 }
+
+/// A plan's script that branches on an UNKNOWN check and throws (`if !c.ok { throw ... }`) tells nothing
+/// of the run: its outcome is unknown naming the value, exit 1, whether the throw is on the condition's
+/// line or below it. A mistake on a line that reads no assumed value is still a script error (exit 2), and
+/// a scenario that answers the read makes the plan predict the run's stop.
+#[test]
+fn a_plan_that_branches_on_an_unknown_check_has_an_unknown_outcome() {
+    let project = Project::new();
+    let script = |throw_below: bool| {
+        let throw = if throw_below { "{\n    throw \"x is not ok\";\n}" } else { "{ throw \"x is not ok\"; }" };
+        format!(
+            "let c = check \"x\" {{ local::run(\"cat f\", #{{ read_only: true }}).stdout == \"ok\" }};\nif !c.ok {throw}\nstep \"after\" {{ local::run(\"touch after\"); }}\n"
+        )
+    };
+    for below in [false, true] {
+        project.write("branch.rhai", &script(below));
+        let plan = project.golive(&["plan", "branch.rhai"]);
+        assert_eq!(plan.code, 1, "{}", plan.all());
+        assert!(
+            plan.stdout.contains("outcome: unknown: the script stops at line")
+                && plan.stdout.contains("reads `c`, which rests on check \"x\"'s assumed reads"),
+            "{}",
+            plan.stdout
+        );
+    }
+    project.write("fails.toml", "[[exec]]\nmatch = \"cat f\"\nstdout = \"broken\"\n");
+    let known = project.golive(&["plan", "branch.rhai", "--scenario", "fails.toml"]);
+    assert_eq!(known.code, 2, "the run would stop on the throw: {}", known.all());
+    // A mistake that reads no assumed value is the script's own.
+    project.write(
+        "mistake.rhai",
+        "let c = check \"x\" { local::run(\"cat f\", #{ read_only: true }).stdout == \"ok\" };\nlet n = 1;\nif n > 0 { throw \"always\"; }\n",
+    );
+    project.golive(&["plan", "mistake.rhai"]).assert_code(2);
+}

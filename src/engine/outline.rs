@@ -653,6 +653,26 @@ fn derived(ast: &AST) -> BTreeMap<String, BTreeSet<String>> {
     from
 }
 
+/// The variables that decide whether the code at `at` runs: those read by the condition of every `if`,
+/// `while` and `do` whose body holds it.
+pub fn deciding_variables(ast: &AST, at: Position) -> BTreeSet<String> {
+    let key = |p: Position| (p.line().unwrap_or(0), p.position().unwrap_or(0));
+    let within = |block: &rhai::StmtBlock| {
+        let (start, end) = (block.position(), block.end_position());
+        !start.is_none() && !end.is_none() && key(start) <= key(at) && key(at) <= key(end)
+    };
+    let mut names = BTreeSet::new();
+    ast.walk(&mut |path: &[ASTNode]| {
+        if let Some(ASTNode::Stmt(Stmt::If(x, _) | Stmt::While(x, _) | Stmt::Do(x, _, _))) = path.last()
+            && (within(&x.body) || within(&x.branch))
+        {
+            names.extend(variables_read(&x.expr));
+        }
+        true
+    });
+    names
+}
+
 /// Outside steps, `let v = ... secret("NAME") ...` and `v = ...`: v holds the secret NAME (or `?` when
 /// the name is computed).
 fn secret_values(ast: &AST) -> BTreeMap<String, String> {

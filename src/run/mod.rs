@@ -304,7 +304,16 @@ fn evaluate(session: &Session) -> Result<()> {
             let code = session.controller.interrupts().aborting().unwrap_or(130);
             Failure::Interrupted { code, message: "interrupted by the operator".into() }
         }
-        None => Failure::Usage(render(&err)),
+        // A plan's script that stops on a line reading a value resting on assumed reads (`if !c.ok { throw
+        // ... }` after an UNKNOWN check) tells nothing of the run: its outcome is unknown, naming the value.
+        None => match session.controller.line_rests_on_assumed_value(&err, &session.file.text, &session.script.ast) {
+            Some((value, origin)) => Failure::Unknown(format!(
+                "the script stops at line {}: {}; the line reads `{value}`, which rests on {origin}'s assumed reads",
+                err.position().line().unwrap_or(0),
+                crate::diagnostic::one_line(&err)
+            )),
+            None => Failure::Usage(render(&err)),
+        },
     };
     // The one exit for failure text: it is printed by main, so it is masked here.
     let redactor = session.controller.terminal().redactor();

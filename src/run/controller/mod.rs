@@ -477,6 +477,31 @@ impl Controller {
         reads.iter().filter_map(|r| holding.get(r).cloned()).collect()
     }
 
+    /// In a plan: the script stopped with `err` outside any step on a line that reads a value resting on
+    /// assumed reads. The value, and the step it came from ("check \"x\""); None when the line reads none.
+    pub fn line_rests_on_assumed_value(
+        &self,
+        err: &EvalAltResult,
+        script: &str,
+        ast: &rhai::AST,
+    ) -> Option<(String, String)> {
+        if !self.is_dry() {
+            return None;
+        }
+        let line = script.lines().nth(err.position().line()?.checked_sub(1)?)?;
+        let assumed = self.assumed_values.borrow().clone();
+        let outline = self.outline.borrow();
+        let carried = outline.carried(assumed);
+        // What the line reads, and what decided that it runs (the `if` around a `throw`).
+        let mut read: BTreeSet<String> =
+            line.split(|c: char| !(c.is_alphanumeric() || c == '_')).map(str::to_string).collect();
+        read.extend(crate::engine::outline::deciding_variables(ast, err.position()));
+        carried.into_iter().find(|(name, _)| read.contains(name)).map(|(name, step)| {
+            let kind = outline.step(&step).map_or("step", |s| s.kind.as_str());
+            (name, format!("{kind} \"{step}\""))
+        })
+    }
+
     /// In a plan: `step`'s value rested on assumed reads, and the variable it went to carries that on.
     pub(super) fn value_rests_on_assumed_reads(&self, step: &str) {
         let outline = self.outline.borrow();
