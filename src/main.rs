@@ -265,8 +265,13 @@ enum Command {
         #[arg(long)]
         review: bool,
         /// Also write a JUnit XML report here, for CI systems.
-        #[arg(long, value_name = "FILE")]
+        #[arg(long, value_name = "FILE", conflicts_with = "faults")]
         junit: Option<PathBuf>,
+        /// Instead of the snapshots: answer each read of every passing check adversarially, one at a time,
+        /// under each scenario, and report the checks that still pass (exit 1 on a vacuous check or a
+        /// survivor its check does not explain with `survives: "..."`).
+        #[arg(long, conflicts_with_all = ["accept", "review"])]
+        faults: bool,
         #[command(flatten)]
         script: ScriptArgs,
     },
@@ -523,7 +528,12 @@ fn dispatch(command: Command, mut options: Options) -> Result<(), Failure> {
         Command::Plan { file, scenario, live_reads, format, out, .. } => {
             let rt = runtime()?;
             let basis = out.as_ref().map(|_| run::reviewed::basis(&file, &options)).transpose()?;
-            let plan = run::plan(&file, &options, &PlanRequest { scenario, live_reads }, rt.handle())?;
+            let plan = run::plan(
+                &file,
+                &options,
+                &PlanRequest { scenario, live_reads, ..PlanRequest::default() },
+                rt.handle(),
+            )?;
             if let (Some(path), Some(basis)) = (&out, basis) {
                 run::reviewed::save(path, basis, &plan)?;
             }
@@ -647,6 +657,20 @@ fn dispatch(command: Command, mut options: Options) -> Result<(), Failure> {
             }
             println!("next: cd {} && golive check && golive test && golive plan scripts/release.rhai", dir.display());
             Ok(())
+        }
+        Command::Test { scripts, faults: true, .. } => {
+            let config = golive::config::Config::discover(std::path::Path::new("."))?;
+            let cases = run::snapshots::cases(&config, &scripts)?;
+            let rt = runtime()?;
+            let results = run::faults::test(&cases, &options, rt.handle())?;
+            print!("{}", run::faults::render(&results, &config.root));
+            match run::faults::passed_all(&results) {
+                true => Ok(()),
+                false => Err(Failure::Runbook(
+                    "checks that cannot fail, or faults they survive unexplained (`survives: \"why\"` on the check)"
+                        .into(),
+                )),
+            }
         }
         Command::Test { scripts, accept, review, junit, .. } => {
             use std::io::IsTerminal;

@@ -298,7 +298,7 @@ fn meta(
         "plan" => {
             let script = needs_script()?;
             let wanted = step_names(rest);
-            match run::plan(script, options, &PlanRequest { scenario: None, live_reads: false }, runtime) {
+            match run::plan(script, options, &PlanRequest::default(), runtime) {
                 Ok(plan) => {
                     let mut plan = plan;
                     plan.items.retain(|item| match item {

@@ -85,7 +85,7 @@ proptest! {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         match golive::run::steps(&path, &Options::default()) {
             Ok(_) => {
-                let request = PlanRequest { scenario: None, live_reads: false };
+                let request = PlanRequest::default();
                 match golive::run::plan(&path, &Options::default(), &request, runtime.handle()) {
                     Ok(plan) => prop_assert!(plan.render_text().contains("outcome:")),
                     Err(Failure::Usage(message)) => prop_assert!(message.contains("fuzz.rhai"), "unpositioned: {message}"),

@@ -9,6 +9,7 @@ mod cli;
 mod crash;
 mod differential;
 mod evidence;
+mod faults;
 mod fuzz_loading;
 mod http;
 mod interrupt;

@@ -8,6 +8,7 @@ pub mod capture;
 pub mod container;
 pub mod dns;
 pub mod email;
+pub mod fault;
 pub mod http;
 pub mod live;
 pub mod plan;

@@ -2,6 +2,7 @@
 //! world (`--live-reads`, read-only effects only), or by a neutral default that the plan calls assumed.
 
 use super::browser::{BrowserOutcome, FlowReport, Task, VitalsReport};
+use super::fault::Operator;
 use super::http::{HttpResponse, Timings};
 use super::live::LiveWorld;
 use super::probe::ProbeReport;
@@ -9,18 +10,35 @@ use super::scenario::Scenario;
 use super::tls::CertInfo;
 use super::{Access, Budget, Effect, EffectError, ExecOutput, Outcome, Provenance, World};
 
+#[derive(Default)]
 pub struct PlanWorld {
     /// Shared with the plan's caller, which asks it afterwards which rules never matched.
     pub scenario: Option<std::rc::Rc<Scenario>>,
     pub live_reads: Option<LiveWorld>,
+    /// `golive test --faults`: reads answered adversarially, by their number among the plan's reads a
+    /// fault can answer (`fault::kind`), in the order the plan performs them.
+    pub faults: std::collections::BTreeMap<usize, Operator>,
+    /// How many such reads the plan has performed so far.
+    pub reads: std::cell::Cell<usize>,
 }
 
 impl World for PlanWorld {
     fn perform(&self, effect: &Effect, budget: &Budget<'_>) -> Result<(Outcome, Provenance), EffectError> {
+        let read = super::fault::kind(effect).map(|_| {
+            let n = self.reads.get();
+            self.reads.set(n + 1);
+            n
+        });
         if let Some((answer, rule)) = self.scenario.as_ref().and_then(|s| s.answer(effect)) {
-            return match answer {
-                Ok(outcome) => Ok((outcome, Provenance::Scenario(rule))),
-                Err(error) => Err(EffectError::Failed(format!("{error} (scenario {rule})"))),
+            // Only a scenario's answer is turned: an assumed one makes its checks unknown already.
+            let fault = read.and_then(|n| self.faults.get(&n));
+            return match (answer, fault) {
+                (Ok(outcome), Some(op)) => Ok((
+                    super::fault::apply(*op, effect, outcome),
+                    Provenance::Scenario(format!("{rule}, turned into {}", op.describe())),
+                )),
+                (Ok(outcome), None) => Ok((outcome, Provenance::Scenario(rule))),
+                (Err(error), _) => Err(EffectError::Failed(format!("{error} (scenario {rule})"))),
             };
         }
         let live_able =

@@ -44,6 +44,10 @@ pub struct OutlineStep {
     /// them too.
     #[serde(skip)]
     pub reads: BTreeSet<String>,
+    /// `survives: "why"`: the author's reason a fault of its reads may leave the verdict passing
+    /// (`golive test --faults`).
+    #[serde(skip)]
+    pub survives: Option<String>,
 }
 
 /// A repeated step's list, as far as it is known before the run.
@@ -391,6 +395,7 @@ impl Walk<'_> {
                 _ => None,
             },
             reads: custom.inputs.iter().flat_map(variables_read).collect(),
+            survives: literal_option(custom, "survives"),
         });
     }
 
@@ -399,7 +404,7 @@ impl Walk<'_> {
         let repeated = custom.tokens.iter().any(|t| t == "for");
         let at = if repeated { 3 } else { 1 };
         let Some(Expr::Map(map, _)) = custom.inputs.get(at) else { return };
-        const STEP: &[&str] = &["timeout", "retries", "retry_delay", "idempotent", "required", "section"];
+        const STEP: &[&str] = &["timeout", "retries", "retry_delay", "idempotent", "required", "section", "survives"];
         // What only a step repeated per item means: how its items go.
         const REPEATED: &[&str] = &["canary", "max_fail", "serial"];
         let allowed: Vec<&str> = match (kind, repeated) {
@@ -594,6 +599,16 @@ fn plain_list(expr: &Expr) -> Option<Items> {
         }
         _ => None,
     }
+}
+
+/// A step option written as a literal string (`with #{ survives: "the page is static" }`).
+fn literal_option(custom: &rhai::CustomExpr, key: &str) -> Option<String> {
+    let at = if custom.tokens.iter().any(|t| t == "for") { 3 } else { 1 };
+    let Some(Expr::Map(map, _)) = custom.inputs.get(at) else { return None };
+    map.0.iter().find(|(k, _)| k.name == key).and_then(|(_, v)| match v {
+        Expr::StringConstant(s, _) => Some(s.to_string()),
+        _ => None,
+    })
 }
 
 /// The variable an assignment or a method call ultimately changes (`x`, `x.a`, `x[1].b`).

@@ -47,6 +47,8 @@ pub struct StepOptions {
     pub required: bool,
     /// The runbook section it fills in ("3.2"); default: its phase's. The report places it there.
     pub section: Option<String>,
+    /// Why a fault of its reads may leave its verdict passing (`golive test --faults`); read from the outline.
+    pub survives: Option<String>,
     /// `step "x" for host in hosts`: how many items run first, alone; a failure among them stops the rest.
     #[serde(default)]
     pub canary: usize,

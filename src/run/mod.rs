@@ -2,6 +2,7 @@
 
 pub mod answers;
 pub mod controller;
+pub mod faults;
 pub mod history;
 pub mod identity;
 pub mod init;
@@ -82,9 +83,12 @@ impl Default for Options {
     }
 }
 
+#[derive(Default)]
 pub struct PlanRequest {
     pub scenario: Option<PathBuf>,
     pub live_reads: bool,
+    /// `golive test --faults`: reads to answer adversarially, by number (see `PlanWorld::faults`).
+    pub faults: std::collections::BTreeMap<usize, crate::effects::fault::Operator>,
 }
 
 /// A script on disk, read and placed relative to its golive.toml.
@@ -278,7 +282,7 @@ fn world_for_plan(config: &Arc<Config>, request: &PlanRequest, runtime: &tokio::
     let live_reads = request
         .live_reads
         .then(|| LiveWorld::new(runtime.clone(), Arc::clone(config), Arc::new(Terminal::new(Redactor::new(), true))));
-    Ok(PlanWorld { scenario, live_reads })
+    Ok(PlanWorld { scenario, live_reads, faults: request.faults.clone(), ..PlanWorld::default() })
 }
 
 /// Evaluates the script and turns how it ended into golive's outcome, by the same rules for a run and its
@@ -402,7 +406,7 @@ pub fn steps(script: &Path, options: &Options) -> Result<Outline> {
 fn steps_with(script: &Path, options: &Options, modules: Modules) -> Result<Outline> {
     let file = ScriptFile::read_outside_a_project(script)?;
     let target = script_target(&file, options)?;
-    let world = PlanWorld { scenario: None, live_reads: None };
+    let world = PlanWorld::default();
     let terminal = Arc::new(Terminal::new(Redactor::new(), true));
     let session = open_session(file, Box::new(world), terminal, options, &target, Interrupts::new(), modules)?;
     let mut outline = session.script.outline;
@@ -498,7 +502,7 @@ pub fn docs(options: &Options) -> Result<Vec<crate::modules::FnDoc>> {
     // The docs are what an engine for an empty script registers: the same session a plan gets.
     let file = ScriptFile::inline_with("<docs>", Config::discover_or_standalone)?;
     let target = run_target(&file.config, options)?;
-    let world = PlanWorld { scenario: None, live_reads: None };
+    let world = PlanWorld::default();
     let terminal = Arc::new(Terminal::new(Redactor::new(), true));
     Ok(open_session(file, Box::new(world), terminal, options, &target, Interrupts::new(), Modules::All)?.loaded.docs)
 }
@@ -508,7 +512,7 @@ pub fn docs(options: &Options) -> Result<Vec<crate::modules::FnDoc>> {
 pub fn definitions(options: &Options, dir: &Path) -> Result<usize> {
     let file = ScriptFile::inline_with("<docs>", Config::discover_or_standalone)?;
     let target = run_target(&file.config, options)?;
-    let world = PlanWorld { scenario: None, live_reads: None };
+    let world = PlanWorld::default();
     let terminal = Arc::new(Terminal::new(Redactor::new(), true));
     let session = open_session(file, Box::new(world), terminal, options, &target, Interrupts::new(), Modules::All)?;
     std::fs::create_dir_all(dir).map_err(|e| io_failure("create", dir, e))?;

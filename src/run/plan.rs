@@ -65,6 +65,11 @@ pub enum PlanItem {
         /// an undecided gate): the step happens only if that passes ("known after the run").
         #[serde(skip_serializing_if = "Option::is_none")]
         conditional_on: Option<String>,
+        /// Where the script says it, and why a fault may leave it passing (`golive test --faults`).
+        #[serde(skip)]
+        line: usize,
+        #[serde(skip)]
+        survives: Option<String>,
     },
     Output {
         text: String,
@@ -76,6 +81,9 @@ pub struct PlannedEffect {
     pub access: Access,
     pub what: String,
     pub answer: Provenance,
+    /// A read a fault can answer (`fault::kind`): which kind.
+    #[serde(skip)]
+    pub fault_kind: Option<&'static str>,
 }
 
 impl Plan {
@@ -120,7 +128,7 @@ impl Plan {
                     }
                     out.push('\n');
                 }
-                PlanItem::Step { kind, name, effects, result, conditional_on } => {
+                PlanItem::Step { kind, name, effects, result, conditional_on, .. } => {
                     match conditional_on {
                         Some(condition) => out.push_str(&format!("  {kind} \"{name}\"  (only if {condition})\n")),
                         None => out.push_str(&format!("  {kind} \"{name}\"\n")),

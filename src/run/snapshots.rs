@@ -173,7 +173,7 @@ pub fn test(
     let mut results = Vec::new();
     for case in cases {
         let started = std::time::Instant::now();
-        let request = PlanRequest { scenario: case.scenario.clone(), live_reads: false };
+        let request = PlanRequest { scenario: case.scenario.clone(), ..PlanRequest::default() };
         let planned = super::plan(&case.script, options, &request, runtime);
         let (verdict, unused, text) = match planned {
             Err(failure) => (Verdict::Error(failure.message().trim_end().to_string()), Vec::new(), None),

@@ -177,7 +177,12 @@ impl Controller {
                     if matches!(result, Ok((_, Provenance::Assumed(_)))) {
                         frame.assumed = true;
                     }
-                    frame.effects.push(PlannedEffect { access: effect.access(), what: what.clone(), answer });
+                    frame.effects.push(PlannedEffect {
+                        access: effect.access(),
+                        what: what.clone(),
+                        answer,
+                        fault_kind: crate::effects::fault::kind(effect),
+                    });
                 }
             } else {
                 let detail = match &result {

@@ -769,12 +769,19 @@ impl Controller {
                 (format!("{shown}: {}", redact(message)), outcome)
             }
         };
+        let (line, survives) = {
+            let outline = self.outline.borrow();
+            let step = outline.step(&spec.name);
+            (step.map_or(0, |s| s.line), step.and_then(|s| s.survives.clone()))
+        };
         self.plan.borrow_mut().items.push(PlanItem::Step {
             kind: spec.kind.into(),
             name: spec.name.clone(),
             effects: frame.effects,
             result: result_text,
             conditional_on,
+            line,
+            survives,
         });
         outcome
     }

@@ -1,0 +1,175 @@
+//! Fault operators for `golive test --faults`: a read's answer turned adversarial, one at a time, so that a
+//! check that passes whatever its read says is found before a launch relies on it. Each operator is what a
+//! broken world plausibly answers: nothing, an error, zeros, a page that only echoes the request.
+
+use super::browser::{BrowserOutcome, FlowReport, VitalsReport};
+use super::http::HttpResponse;
+use super::{Access, Effect, ExecOutput, Outcome};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Operator {
+    /// The read answers nothing: an empty output, an empty page, no records, nothing measured.
+    Nothing,
+    /// The command failed with no output.
+    Failed,
+    /// Every number in the answer is 0.
+    Zeros,
+    /// HTTP 500.
+    ServerError,
+    /// A 200 page whose body only echoes the request's path and query (a "no results for X" page).
+    Echo,
+    /// A 200 JSON body without any of the expected keys.
+    EmptyJson,
+    /// The certificate expires tomorrow.
+    ExpiresTomorrow,
+    /// The certificate names another host.
+    WrongName,
+    /// The certificate is not trusted.
+    Untrusted,
+    /// The name resolves to another address.
+    OtherAddress,
+}
+
+impl Operator {
+    pub fn describe(self) -> &'static str {
+        match self {
+            Operator::Nothing => "nothing (empty)",
+            Operator::Failed => "exit 1, no output",
+            Operator::Zeros => "every number 0",
+            Operator::ServerError => "HTTP 500",
+            Operator::Echo => "a 200 page echoing the request",
+            Operator::EmptyJson => "200 with JSON {}",
+            Operator::ExpiresTomorrow => "expires tomorrow",
+            Operator::WrongName => "names another host",
+            Operator::Untrusted => "untrusted",
+            Operator::OtherAddress => "another address",
+        }
+    }
+
+    /// The operators for a read of this kind (as `kind` names it).
+    pub fn for_kind(kind: &str) -> &'static [Operator] {
+        match kind {
+            "exec" => &[Operator::Nothing, Operator::Failed, Operator::Zeros],
+            "http" => &[Operator::Nothing, Operator::ServerError, Operator::Echo, Operator::EmptyJson],
+            "cert" => &[Operator::ExpiresTomorrow, Operator::WrongName, Operator::Untrusted],
+            "dns" => &[Operator::Nothing, Operator::OtherAddress],
+            "probe" | "browser" => &[Operator::Nothing],
+            _ => &[],
+        }
+    }
+}
+
+/// The kind of read a fault can answer, or None for an effect that is not a read of the world.
+pub fn kind(effect: &Effect) -> Option<&'static str> {
+    match effect {
+        Effect::Exec(exec) if exec.access == Access::Read => Some("exec"),
+        Effect::Http(request) if request.access == Access::Read => Some("http"),
+        Effect::Probe(_) => Some("probe"),
+        Effect::Cert(_) => Some("cert"),
+        Effect::Dns(_) => Some("dns"),
+        Effect::Browser(_) => Some("browser"),
+        _ => None,
+    }
+}
+
+/// `answered` (what the scenario said) turned by `operator`.
+pub fn apply(operator: Operator, effect: &Effect, answered: Outcome) -> Outcome {
+    match (answered, effect) {
+        (Outcome::Exec(out), _) => Outcome::Exec(match operator {
+            Operator::Failed => ExecOutput { code: 1, stdout: String::new(), stderr: String::new(), ..out },
+            Operator::Zeros => ExecOutput { stdout: zeros(&out.stdout), ..out },
+            _ => ExecOutput { code: 0, stdout: String::new(), stderr: String::new(), ..out },
+        }),
+        (Outcome::Http(response), Effect::Http(request)) => {
+            let (status, body) = match operator {
+                Operator::ServerError => (500, "Internal Server Error".to_string()),
+                Operator::Echo => {
+                    let mut echoed = vec![request.url.clone()];
+                    echoed.extend(request.query.iter().map(|(k, v)| format!("{k}={v} {v}")));
+                    (200, format!("<html><body>No results for {}</body></html>", echoed.join(" ")))
+                }
+                Operator::EmptyJson => (200, "{}".to_string()),
+                Operator::Zeros => (response.status, zeros(&response.body)),
+                _ => (200, String::new()),
+            };
+            Outcome::Http(HttpResponse { status, body, ..response })
+        }
+        (Outcome::Probe(report), _) => {
+            let nan = f64::NAN;
+            Outcome::Probe(super::probe::ProbeReport {
+                succeeded: 0,
+                ok: false,
+                errors: report.requests,
+                first_error: "no answer".into(),
+                p50_ms: nan,
+                p90_ms: nan,
+                p95_ms: nan,
+                p99_ms: nan,
+                max_ms: nan,
+                mean_ms: nan,
+                throughput_rps: 0.0,
+                ..report
+            })
+        }
+        (Outcome::Cert(info), _) => Outcome::Cert(match operator {
+            Operator::ExpiresTomorrow => super::tls::CertInfo { days_left: 1, ..info },
+            Operator::WrongName => super::tls::CertInfo {
+                subject: "CN=other.invalid".into(),
+                sans: vec!["other.invalid".into()],
+                problem: "the certificate is not valid for the name asked".into(),
+                ..info
+            },
+            _ => super::tls::CertInfo { trusted: false, problem: "self-signed certificate".into(), ..info },
+        }),
+        (Outcome::Dns(_), _) => {
+            Outcome::Dns(if operator == Operator::OtherAddress { vec!["192.0.2.1".into()] } else { Vec::new() })
+        }
+        (Outcome::Browser(BrowserOutcome::Vitals(report)), _) => {
+            Outcome::Browser(BrowserOutcome::Vitals(VitalsReport { url: report.url, ..VitalsReport::default() }))
+        }
+        (Outcome::Browser(BrowserOutcome::Flow(report)), _) => Outcome::Browser(BrowserOutcome::Flow(FlowReport {
+            ok: false,
+            url: report.url,
+            error: "the page answered 500".into(),
+            ..FlowReport::default()
+        })),
+        (other, _) => other,
+    }
+}
+
+/// Every run of digits replaced by one 0 ("12 files, 3.5 GB" -> "0 files, 0.0 GB").
+fn zeros(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut in_number = false;
+    for c in text.chars() {
+        if c.is_ascii_digit() {
+            if !in_number {
+                out.push('0');
+            }
+            in_number = true;
+        } else {
+            in_number = false;
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zeros_keeps_the_shape_of_the_text() {
+        assert_eq!(zeros("12 files, 3.5 GB, 100%"), "0 files, 0.0 GB, 0%");
+        assert_eq!(zeros("no numbers"), "no numbers");
+    }
+
+    #[test]
+    fn every_read_kind_has_operators_and_nothing_comes_first() {
+        for kind in ["exec", "http", "dns", "probe", "browser"] {
+            assert_eq!(Operator::for_kind(kind).first(), Some(&Operator::Nothing), "{kind}");
+        }
+        assert!(!Operator::for_kind("cert").is_empty());
+    }
+}

@@ -1,0 +1,73 @@
+//! `golive test --faults`: each read of a passing check answered adversarially, one at a time, under each
+//! scenario; a check that still passes survived (weak, unless it says why), one that passes on nothing at
+//! all is vacuous. Whole outputs compared.
+
+use crate::common::Project;
+
+const SCRIPT: &str = r#"check "page answers" { http::get("http://127.0.0.1:1/").status == 200 }
+check "search finds the product" { let r = http::get("http://127.0.0.1:1/search", #{ query: #{ keys: "tractor" } }); r.status == 200 && r.body.contains("tractor") }
+check "search finds the product's page" { let r = http::get("http://127.0.0.1:1/search", #{ query: #{ keys: "tractor" } }); r.status == 200 && r.body.contains("/product/42") }
+check "disk has room" with #{ survives: "df prints 0% on an empty disk: a true reading" } { let used = local::run("df -P / | tail -1", #{ read_only: true }).stdout.split(" ").filter(|w| w.ends_with("%")); used.len() == 1 && parse_int(used[0].sub_string(0, used[0].len() - 1)) < 90 }
+check "release file" { local::run("cat release", #{ read_only: true }).stdout.len() >= 0 }
+"#;
+
+const SCENARIO: &str = r#"[[http]]
+match = "GET http://127.0.0.1:1/search"
+body = "<a href=\"/product/42\">tractor</a>"
+[[http]]
+match = "GET http://127.0.0.1:1/"
+body = "home"
+[[exec]]
+match = "df -P"
+stdout = "/dev/sda1 100 41 59 41% /\n"
+[[exec]]
+match = "cat release"
+stdout = "2.0\n"
+"#;
+
+#[test]
+fn faults_find_vacuous_and_weak_checks_and_an_explanation_keeps_a_survivor_from_failing() {
+    let project = Project::new();
+    project.write("scripts/site.rhai", SCRIPT);
+    project.write("tests/scenarios/site.up.toml", SCENARIO);
+    let run = project.golive(&["test", "--faults"]);
+    run.assert_code(1);
+    assert_eq!(
+        run.stdout,
+        r#"site.up
+  VACUOUS check "page answers" (scripts/site.rhai:1)  1 of 4 faults caught
+          passes when every read answers nothing
+          survived: http read `GET http://127.0.0.1:1/` answered nothing (empty)
+          survived: http read `GET http://127.0.0.1:1/` answered a 200 page echoing the request
+          survived: http read `GET http://127.0.0.1:1/` answered 200 with JSON {}
+  WEAK    check "search finds the product" (scripts/site.rhai:2)  3 of 4 faults caught
+          survived: http read `GET http://127.0.0.1:1/search?keys=tractor` answered a 200 page echoing the request
+  ok      check "search finds the product's page" (scripts/site.rhai:3)  4 of 4 faults caught
+  weak*   check "disk has room" (scripts/site.rhai:4)  2 of 3 faults caught
+          survived: exec read `local$ df -P / | tail -1` answered every number 0
+          explained: df prints 0% on an empty disk: a true reading
+  VACUOUS check "release file" (scripts/site.rhai:5)  1 of 3 faults caught
+          passes when every read answers nothing
+          survived: exec read `local$ cat release` answered nothing (empty)
+          survived: exec read `local$ cat release` answered every number 0
+5 checks, 18 faults: 11 caught, 7 survived; 2 vacuous; 3 error(s)
+"#
+    );
+    // Hardened, every check catches every fault of its reads (the explained survivor aside): exit 0.
+    let hardened = SCRIPT
+        .replace(
+            r#"http::get("http://127.0.0.1:1/").status == 200"#,
+            r#"let r = http::get("http://127.0.0.1:1/"); r.status == 200 && r.body == "home""#,
+        )
+        .replace(r#"r.body.contains("tractor") }"#, r#"r.body.contains("/product/42") }"#)
+        .replace(r#"check "search finds the product's page""#, r#"check "search links the product""#)
+        .replace(r#".stdout.len() >= 0"#, r#".stdout == "2.0\n""#);
+    project.write("scripts/site.rhai", &hardened);
+    let run = project.golive(&["test", "--faults"]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert!(
+        run.stdout.ends_with("5 checks, 18 faults: 17 caught, 1 survived; 0 vacuous; 0 error(s)\n"),
+        "{}",
+        run.stdout
+    );
+}
