@@ -207,6 +207,12 @@ fn host_usage(text: &str) -> Result<HostUsage, String> {
     if readings.len() < 2 {
         return Err(bad());
     }
+    // Counters that did not move over the window measured nothing: not an idle host (a reading of zeros
+    // would otherwise pass every threshold).
+    let (first, last) = (readings[0], readings[readings.len() - 1]);
+    if last.0 <= first.0 {
+        return Err(format!("the CPU counters did not move over the window: not a reading ({})", bad()));
+    }
     let busy = |(t0, i0): (f64, f64), (t1, i1): (f64, f64)| {
         if t1 > t0 { (100.0 * (1.0 - (i1 - i0) / (t1 - t0))).clamp(0.0, 100.0) } else { 0.0 }
     };
@@ -217,7 +223,7 @@ fn host_usage(text: &str) -> Result<HostUsage, String> {
         lines.iter().filter(|l| l.starts_with(name)).filter_map(|l| l.split_whitespace().nth(1)?.parse().ok()).collect()
     };
     let (total, available) = (kb("MemTotal:"), kb("MemAvailable:"));
-    if total.is_empty() || total.len() != available.len() {
+    if total.is_empty() || total.len() != available.len() || total.iter().any(|t| *t <= 0.0) {
         return Err(bad());
     }
     let used: Vec<f64> = total.iter().zip(&available).map(|(t, a)| 100.0 * (1.0 - a / t)).collect();
@@ -396,5 +402,10 @@ mod tests {
         // The plan's assumption reads as an idle host.
         let assumed = host_usage(&assumed_host(3)).unwrap();
         assert_eq!((assumed.cpu, assumed.samples), (0.0, 4));
+        // A reading of zeros (counters that never moved, no memory) is no reading: an error, never a pass.
+        let zeros = "cpu  0 0 0 0 0 0 0 0 0 0\nMemTotal: 0 kB\nMemAvailable: 0 kB\ncpu  0 0 0 0 0 0 0 0 0 0\nMemTotal: 0 kB\nMemAvailable: 0 kB\n/dev/sda1 0 0 0 0% /\n";
+        assert!(host_usage(zeros).unwrap_err().contains("did not move"));
+        let no_memory = text.replace("MemTotal: 1000 kB", "MemTotal: 0 kB");
+        assert!(host_usage(&no_memory).is_err());
     }
 }
