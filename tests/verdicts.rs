@@ -978,3 +978,32 @@ phase "Soft Launch" {
     reopened.assert_code(0);
     assert!(project.file("site-open").exists(), "the GO after the fix opens the site");
 }
+
+/// Found by `golive test --faults` (issue 31.1 and the vacuous homepage checks): Saturday's required
+/// "backup verified" judged the dump by its name, so a 0-byte db.sql let `docker-compose down` run; the
+/// homepage check passed an empty 200 page. Plans of the shipped Saturday under the happy scenario with one
+/// answer changed.
+#[test]
+fn a_zero_byte_dump_stops_saturday_before_the_deploy_and_an_empty_homepage_fails() {
+    let project = common::testbed::project();
+    let happy =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/scenarios/saturday.happy.toml")).unwrap();
+    let dump = "match = \"wc -c < /tmp/golive-testbed/project/backups/\"\nstdout = \"11874\\n\"";
+    assert!(happy.contains(dump), "the happy scenario's dump size moved");
+    project.write("empty-dump.toml", &happy.replace(dump, &dump.replace("11874", "0")));
+    let plan = project.golive(&["plan", "scripts/saturday.rhai", "--scenario", "empty-dump.toml"]);
+    plan.assert_code(1);
+    assert!(
+        plan.stdout.contains("required check \"backup verified\" failed (actual /tmp/golive-testbed/project/backups/pre-golive-plan/db.sql: 0 bytes"),
+        "{}",
+        plan.stdout
+    );
+    assert!(!plan.stdout.contains("step \"deploy code\""), "the deploy is planned after an empty dump:\n{}", plan.stdout);
+    let home = "body = \"<html><title>Jaraba Impact Platform</title></html>\"";
+    assert!(happy.contains(home), "the happy scenario's homepage moved");
+    project.write("empty-home.toml", &happy.replace(home, "body = \"\""));
+    let plan = project.golive(&["plan", "scripts/saturday.rhai", "--scenario", "empty-home.toml"]);
+    let at = plan.stdout.find("check \"Homepage carga (200 OK, < 3s)\"").expect("the homepage check is planned");
+    let verdict = plan.stdout[at..].lines().find(|l| l.trim_start().starts_with("= ")).unwrap_or_default();
+    assert!(verdict.contains("= FAIL") && verdict.contains("no <title>Jaraba Impact Platform"), "{verdict}");
+}
