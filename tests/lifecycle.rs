@@ -1,6 +1,7 @@
 //! No path from red or undecided to green, and every write at most once: a model-based test of the run's
 //! lifecycle. Generated runbooks (checks that pass, fail or flip once a fault is fixed, manual items,
-//! gates with and without required lists, writes, idempotent or not, slow enough to be signalled) meet
+//! gates with and without required lists, writes, idempotent or not, slow enough to be signalled, or
+//! slower than their step's timeout until the fault is fixed) meet
 //! generated operator sequences (run and resume with an answers file saying GO or NO-GO, `--yes`, no
 //! answers at all, `--in-doubt`, `--reopen-gate`, SIGTERM, SIGHUP, SIGINT and SIGKILL at random moments,
 //! the fault fixed between attempts), executed by the real binary. After every command an oracle that
@@ -35,6 +36,8 @@ enum Item {
     Gate(bool),
     Write {
         idempotent: bool,
+        /// Slower than its step's timeout until the fault is fixed: stopped by the timeout after it wrote.
+        slow: bool,
     },
 }
 
@@ -73,7 +76,7 @@ fn item() -> impl Strategy<Value = Item> {
         Just(Item::Flip),
         Just(Item::Manual),
         any::<bool>().prop_map(Item::Gate),
-        any::<bool>().prop_map(|idempotent| Item::Write { idempotent }),
+        (any::<bool>(), proptest::bool::weighted(0.3)).prop_map(|(idempotent, slow)| Item::Write { idempotent, slow }),
     ]
 }
 
@@ -121,8 +124,11 @@ fn script(items: &[Item]) -> String {
                 format!("gate \"{n}\" with #{{ required: [\"{}\"] }};", first_check.clone().unwrap_or_default())
             }
             Item::Gate(_) => format!("gate \"{n}\";"),
-            Item::Write { idempotent } => format!(
+            Item::Write { idempotent, slow: false } => format!(
                 "step \"{n}\" with #{{ idempotent: {idempotent} }} {{ local::run(\"echo {n} >> writes.log; sleep 0.3\"); }}"
+            ),
+            Item::Write { idempotent, slow: true } => format!(
+                "step \"{n}\" with #{{ idempotent: {idempotent}, timeout: \"400ms\" }} {{ local::run(\"echo {n} >> writes.log; if [ -e fixed ]; then sleep 0.1; else sleep 3; fi\"); }}"
             ),
         };
         if matches!(item, Item::Pass | Item::Fail | Item::Flip) && first_check.is_none() {
@@ -236,7 +242,7 @@ fn violations(project: &Project, items: &[Item], last: (&Op, Option<i32>), reran
         holds_go(&run[..start.unwrap_or(run.len())], gate)
     };
     for (i, item) in items.iter().enumerate() {
-        let Item::Write { idempotent } = item else { continue };
+        let Item::Write { idempotent, .. } = item else { continue };
         let n = name(i, item);
         let count = writes.lines().filter(|l| *l == n).count();
         if count > 1 && !idempotent && !reran {
@@ -343,7 +349,7 @@ fn no_sequence_of_runs_answers_signals_and_resumes_turns_red_or_undecided_green_
 /// resume with nobody to ask stops there instead of opening the doors.
 #[test]
 fn resume_never_walks_past_a_gate_nobody_decided() {
-    let items = [Item::Fail, Item::Gate(false), Item::Write { idempotent: false }];
+    let items = [Item::Fail, Item::Gate(false), Item::Write { idempotent: false, slow: false }];
     let ops = [
         Op::Run { answers: Answers::Go, signal: None },
         Op::Resume { answers: Answers::Nothing, in_doubt: None, signal: None },
@@ -356,7 +362,7 @@ fn resume_never_walks_past_a_gate_nobody_decided() {
 #[test]
 fn a_write_stopped_by_sigterm_is_not_run_again_by_resume_without_asking() {
     for signal in [Signal::Term, Signal::Hup, Signal::Int] {
-        let items = [Item::Write { idempotent: false }];
+        let items = [Item::Write { idempotent: false, slow: false }];
         let ops = [
             Op::Run { answers: Answers::Go, signal: Some((signal, 150)) },
             Op::Resume { answers: Answers::Go, in_doubt: None, signal: None },

@@ -998,7 +998,11 @@ fn a_zero_byte_dump_stops_saturday_before_the_deploy_and_an_empty_homepage_fails
         "{}",
         plan.stdout
     );
-    assert!(!plan.stdout.contains("step \"deploy code\""), "the deploy is planned after an empty dump:\n{}", plan.stdout);
+    assert!(
+        !plan.stdout.contains("step \"deploy code\""),
+        "the deploy is planned after an empty dump:\n{}",
+        plan.stdout
+    );
     let home = "body = \"<html><title>Jaraba Impact Platform</title></html>\"";
     assert!(happy.contains(home), "the happy scenario's homepage moved");
     project.write("empty-home.toml", &happy.replace(home, "body = \"\""));
