@@ -38,6 +38,32 @@ pub struct PgStore {
     pub shown: String,
 }
 
+/// The run lock is a lease on the connection that holds it: after a silent network cut (no FIN, no RST)
+/// both ends must notice within a minute or two, not after the kernel's two hours, so that the other
+/// operator is not locked out and this run stops writing (fencing). The server probes the idle session
+/// (its tcp_keepalives_* for this session) and gives up on unacknowledged data (tcp_user_timeout); so does
+/// this end.
+fn lease(config: &mut tokio_postgres::Config) {
+    const IDLE: Duration = Duration::from_secs(20);
+    const INTERVAL: Duration = Duration::from_secs(10);
+    const PROBES: u32 = 4;
+    const UNACKNOWLEDGED: Duration = Duration::from_secs(60);
+    config
+        .keepalives(true)
+        .keepalives_idle(IDLE)
+        .keepalives_interval(INTERVAL)
+        .keepalives_retries(PROBES)
+        .tcp_user_timeout(UNACKNOWLEDGED);
+    let server = format!(
+        "-c tcp_keepalives_idle={} -c tcp_keepalives_interval={} -c tcp_keepalives_count={PROBES} -c tcp_user_timeout={}",
+        IDLE.as_secs(),
+        INTERVAL.as_secs(),
+        UNACKNOWLEDGED.as_millis()
+    );
+    let options = config.get_options().map(|o| format!("{o} {server}")).unwrap_or(server);
+    config.options(options);
+}
+
 impl PgStore {
     pub fn connect(url: &str, password: Option<String>) -> Result<PgStore, String> {
         let mut config: tokio_postgres::Config =
@@ -47,6 +73,7 @@ impl PgStore {
             config.password(password);
         }
         config.application_name("golive").connect_timeout(Duration::from_secs(10));
+        lease(&mut config);
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .thread_name("golive-state")
@@ -368,4 +395,29 @@ fn describe(e: &tokio_postgres::Error) -> String {
         source = s.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::lease;
+
+    #[test]
+    fn the_lock_is_a_lease_both_ends_give_up_on_a_silent_peer_within_two_minutes() {
+        let mut config: tokio_postgres::Config =
+            "postgres://golive@127.0.0.1/state?options=-c%20search_path%3Dgolive".parse().unwrap();
+        lease(&mut config);
+        let options = config.get_options().unwrap();
+        // The server's side of the session, and the url's own options kept.
+        assert!(options.starts_with("-c search_path=golive "), "{options}");
+        for setting in
+            ["tcp_keepalives_idle=20", "tcp_keepalives_interval=10", "tcp_keepalives_count=4", "tcp_user_timeout=60000"]
+        {
+            assert!(options.contains(setting), "{setting} in {options}");
+        }
+        // This end: idle 20 s + 4 probes x 10 s = 60 s to notice an idle peer gone, 60 s for unacknowledged data.
+        assert!(config.get_keepalives());
+        let notice = config.get_keepalives_idle()
+            + config.get_keepalives_interval().unwrap() * config.get_keepalives_retries().unwrap();
+        assert!(notice <= std::time::Duration::from_secs(120), "{notice:?}");
+    }
 }
