@@ -1011,3 +1011,41 @@ fn a_zero_byte_dump_stops_saturday_before_the_deploy_and_an_empty_homepage_fails
     let verdict = plan.stdout[at..].lines().find(|l| l.trim_start().starts_with("= ")).unwrap_or_default();
     assert!(verdict.contains("= FAIL") && verdict.contains("no <title>Jaraba Impact Platform"), "{verdict}");
 }
+
+/// Found by `golive test --faults`: 4.3's times passed on an error page served fast (TTFB caught none of 20
+/// faults), and the log scan passed when it read no log at all. Plans of the shipped Saturday under the
+/// happy scenario with one answer changed.
+#[test]
+fn times_are_of_the_homepage_and_a_log_without_validations_requests_is_not_read() {
+    let project = common::testbed::project();
+    let happy =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/scenarios/saturday.happy.toml")).unwrap();
+    let verdict = |scenario: &str, name: &str| {
+        let plan = project.golive(&["plan", "scripts/saturday.rhai", "--scenario", scenario]);
+        let at = plan.stdout.find(&format!("check \"{name}\"")).unwrap_or_else(|| panic!("{name}: {}", plan.stdout));
+        plan.stdout[at..].lines().find(|l| l.trim_start().starts_with("= ")).unwrap_or_default().to_string()
+    };
+    let home = "match = \"GET https://localhost:18443\"\nbody = \"<html><title>Jaraba Impact Platform</title></html>\"";
+    assert!(happy.contains(home), "the happy scenario's homepage moved");
+    project.write(
+        "error-page.toml",
+        &happy.replace(home, "match = \"GET https://localhost:18443\"\nstatus = 500\nbody = \"<title>Error</title>\""),
+    );
+    let ttfb = verdict("error-page.toml", "TTFB < 200 ms");
+    assert!(ttfb.contains("= FAIL (actual 5 of 5 answers were not the homepage (first: 500)"), "{ttfb}");
+    let load = verdict("error-page.toml", "Homepage load < 3 s");
+    assert!(load.contains("= FAIL") && load.contains("not the homepage"), "{load}");
+    let log = "match = \"tail -c +52481\"\nstdout = \"\"\"";
+    assert!(happy.contains(log), "the happy scenario's log reading moved");
+    let unread = happy.replacen(
+        log,
+        "match = \"tail -c +52481\"\nstdout = \"\"\n\n[[exec]]\nmatch = \"unused\"\nstdout = \"\"\"",
+        1,
+    );
+    project.write("no-log.toml", &unread);
+    let scan = verdict("no-log.toml", "Errores 500 y fatales en logs desde el deploy");
+    assert!(
+        scan.contains("= FAIL (actual no request in /tmp/golive-testbed/nginx/logs/access.log since the deploy"),
+        "{scan}"
+    );
+}
