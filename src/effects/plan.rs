@@ -15,23 +15,19 @@ pub struct PlanWorld {
     /// Shared with the plan's caller, which asks it afterwards which rules never matched.
     pub scenario: Option<std::rc::Rc<Scenario>>,
     pub live_reads: Option<LiveWorld>,
-    /// `golive test --faults`: reads answered adversarially, by their number among the plan's reads a
-    /// fault can answer (`fault::kind`), in the order the plan performs them.
-    pub faults: std::collections::BTreeMap<usize, Operator>,
-    /// How many such reads the plan has performed so far.
-    pub reads: std::cell::Cell<usize>,
+    /// `golive test --faults`: reads answered adversarially, by what they read (`Effect::describe`): every
+    /// time the plan reads it, as a world broken that way would answer a poll again and again.
+    pub faults: std::collections::BTreeMap<String, Operator>,
 }
 
 impl World for PlanWorld {
     fn perform(&self, effect: &Effect, budget: &Budget<'_>) -> Result<(Outcome, Provenance), EffectError> {
-        let read = super::fault::kind(effect).map(|_| {
-            let n = self.reads.get();
-            self.reads.set(n + 1);
-            n
-        });
         if let Some((answer, rule)) = self.scenario.as_ref().and_then(|s| s.answer(effect)) {
             // Only a scenario's answer is turned: an assumed one makes its checks unknown already.
-            let fault = read.and_then(|n| self.faults.get(&n));
+            let fault = match (self.faults.is_empty(), super::fault::kind(effect)) {
+                (false, Some(_)) => self.faults.get(&effect.describe()),
+                _ => None,
+            };
             return match (answer, fault) {
                 (Ok(outcome), Some(op)) => Ok((
                     super::fault::apply(*op, effect, outcome),

@@ -14,12 +14,11 @@ use crate::effects::Provenance;
 use crate::effects::fault::Operator;
 use crate::error::Result;
 
-/// One read of a check, as the unchanged plan performed it.
+/// One read of a check, as the unchanged plan performed it (a read repeated, a poll, is one read).
 #[derive(Debug, Clone)]
 pub struct Read {
-    /// Its number among the plan's faultable reads (`PlanWorld::faults`).
-    pub number: usize,
     pub kind: &'static str,
+    /// What it reads (`Effect::describe`): the fault answers every read of it.
     pub what: String,
 }
 
@@ -64,7 +63,7 @@ pub fn test(cases: &[Case], options: &Options, runtime: &tokio::runtime::Handle)
     let mut results = Vec::new();
     for case in cases.iter().filter(|c| c.scenario.is_some()) {
         let started = std::time::Instant::now();
-        let plan = |faults: BTreeMap<usize, Operator>| {
+        let plan = |faults: BTreeMap<String, Operator>| {
             let request = PlanRequest { scenario: case.scenario.clone(), faults, ..PlanRequest::default() };
             super::plan(&case.script, options, &request, runtime)
         };
@@ -78,18 +77,18 @@ pub fn test(cases: &[Case], options: &Options, runtime: &tokio::runtime::Handle)
         };
         let mut checks = Vec::new();
         for (name, line, survives, reads) in passing_checks(&baseline) {
-            let passes = |faults: BTreeMap<usize, Operator>| plan(faults).map(|p| passed(&p, &name)).unwrap_or(false);
+            let passes = |faults: BTreeMap<String, Operator>| plan(faults).map(|p| passed(&p, &name)).unwrap_or(false);
             let mut tried = 0;
             let mut survivors = Vec::new();
             for read in &reads {
                 for &operator in Operator::for_kind(read.kind) {
                     tried += 1;
-                    if passes(BTreeMap::from([(read.number, operator)])) {
+                    if passes(BTreeMap::from([(read.what.clone(), operator)])) {
                         survivors.push(Survivor { read: read.clone(), operator });
                     }
                 }
             }
-            let vacuous = passes(reads.iter().map(|r| (r.number, Operator::Nothing)).collect());
+            let vacuous = passes(reads.iter().map(|r| (r.what.clone(), Operator::Nothing)).collect());
             checks.push(CheckFaults { name, line, reads, tried, survivors, vacuous, survives });
         }
         results.push(CaseFaults { case: case.clone(), checks, error: None, seconds: started.elapsed().as_secs_f64() });
@@ -99,17 +98,15 @@ pub fn test(cases: &[Case], options: &Options, runtime: &tokio::runtime::Handle)
 
 /// The checks that pass in `plan`, each with the reads its scenario answered.
 fn passing_checks(plan: &Plan) -> Vec<(String, usize, Option<String>, Vec<Read>)> {
-    let mut number = 0;
     let mut checks = Vec::new();
     for item in &plan.items {
         let PlanItem::Step { kind, name, effects, result, line, survives, .. } = item else { continue };
-        let mut reads = Vec::new();
+        let mut reads: Vec<Read> = Vec::new();
         for effect in effects {
             let Some(fault_kind) = effect.fault_kind else { continue };
-            if matches!(effect.answer, Provenance::Scenario(_)) {
-                reads.push(Read { number, kind: fault_kind, what: effect.what.clone() });
+            if matches!(effect.answer, Provenance::Scenario(_)) && !reads.iter().any(|r| r.what == effect.what) {
+                reads.push(Read { kind: fault_kind, what: effect.what.clone() });
             }
-            number += 1;
         }
         if kind == "check" && result.starts_with("pass") && !reads.is_empty() {
             checks.push((name.clone(), *line, survives.clone(), reads));

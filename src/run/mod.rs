@@ -87,8 +87,8 @@ impl Default for Options {
 pub struct PlanRequest {
     pub scenario: Option<PathBuf>,
     pub live_reads: bool,
-    /// `golive test --faults`: reads to answer adversarially, by number (see `PlanWorld::faults`).
-    pub faults: std::collections::BTreeMap<usize, crate::effects::fault::Operator>,
+    /// `golive test --faults`: reads to answer adversarially, by what they read (see `PlanWorld::faults`).
+    pub faults: std::collections::BTreeMap<String, crate::effects::fault::Operator>,
 }
 
 /// A script on disk, read and placed relative to its golive.toml.
@@ -282,7 +282,7 @@ fn world_for_plan(config: &Arc<Config>, request: &PlanRequest, runtime: &tokio::
     let live_reads = request
         .live_reads
         .then(|| LiveWorld::new(runtime.clone(), Arc::clone(config), Arc::new(Terminal::new(Redactor::new(), true))));
-    Ok(PlanWorld { scenario, live_reads, faults: request.faults.clone(), ..PlanWorld::default() })
+    Ok(PlanWorld { scenario, live_reads, faults: request.faults.clone() })
 }
 
 /// Evaluates the script and turns how it ended into golive's outcome, by the same rules for a run and its
