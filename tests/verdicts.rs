@@ -1049,3 +1049,24 @@ fn times_are_of_the_homepage_and_a_log_without_validations_requests_is_not_read(
         "{scan}"
     );
 }
+
+/// Found by `golive test --faults`, the last vacuous check of the weekend: the quick rollback's "site
+/// answers" passed any 200 or 503, a proxy's empty placeholder too.
+#[test]
+fn the_quick_rollbacks_site_check_wants_the_sites_own_pages() {
+    let project = common::testbed::project();
+    let happy =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/scenarios/rollback_quick.happy.toml"))
+            .unwrap();
+    let page = "status = 503\nbody = \"<title>Site under maintenance</title>\"";
+    assert!(happy.contains(page), "the scenario's maintenance page moved");
+    for (name, answer) in
+        [("placeholder", "status = 200\nbody = \"\""), ("proxy", "status = 503\nbody = \"Service Unavailable\"")]
+    {
+        project.write(&format!("{name}.toml"), &happy.replace(page, answer));
+        let plan = project.golive(&["plan", "scripts/rollback_quick.rhai", "--scenario", &format!("{name}.toml")]);
+        let at = plan.stdout.find("check \"site answers\"").expect("the check is planned");
+        let verdict = plan.stdout[at..].lines().find(|l| l.trim_start().starts_with("= ")).unwrap_or_default();
+        assert!(verdict.contains("= FAIL"), "{name}: {verdict}");
+    }
+}
