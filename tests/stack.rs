@@ -1484,7 +1484,7 @@ fn the_whole_weekend_rehearsed_then_a_broken_release_gets_no_go_from_validation(
     let since = refused.check_line("No rollback since Saturday");
     assert!(since.starts_with("  FAIL") && since.contains("rollback_full-rehearsal"), "{}", refused.stderr);
     // A Saturday that ran only some of its steps ended 0 with nobody's decision: Monday stays closed.
-    project.golive(&["scripts/saturday.rhai", "--only", "containers healthy"]).assert_code(0);
+    project.golive(&["run", "scripts/saturday.rhai", "--only", "containers healthy"]).assert_code(0);
     let undecided = project.golive(&["scripts/monday.rhai", "--answers", MONDAY_ANSWERS]);
     undecided.assert_code(1);
     let saturday = undecided.check_line("Saturday ended with GO");
