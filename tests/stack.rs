@@ -352,13 +352,7 @@ fn plans_predict_the_runs_outcome_on_the_test_bed() {
 
     // monitor.critical: the error rate is critical at once (a constant query stands in for a burst of
     // 5xx), the operator takes the quick rollback from an answers file, and the watch stops.
-    let config = project.read("golive.toml");
-    let critical = config.replace(
-        "error_rate_query = '100 * (sum(rate(prometheus_http_requests_total{code=~\"5..\"}[1m])) or vector(0)) / sum(rate(prometheus_http_requests_total[1m]))'",
-        "error_rate_query = 'vector(7.5)'",
-    );
-    assert_ne!(config, critical, "the rehearsal's error-rate query moved");
-    std::fs::write(project.file("golive.toml"), critical).unwrap();
+    let config = critical_error_rate(&project);
     project.write("rollback.toml", "\"watch table 8.1\" = { answer = \"yes\", by = \"Rehearsal (DevOps Lead)\" }\n");
     let backup = testbed::image_id("jaraba/drupal:11-prod-backup");
     let run = project.golive(&["scripts/monitor.rhai", "--answers", "rollback.toml"]);
@@ -381,6 +375,19 @@ fn plans_predict_the_runs_outcome_on_the_test_bed() {
     assert!(run.stderr.contains("\"watch table 8.1: no alert left open\""), "{}", run.stderr);
     assert!(rolled_back, "the quick rollback did not run:\n{}", run.all());
     assert!(run.stdout.contains("stopped by action") && planned.stdout.contains("stopped by action"), "{}", run.stdout);
+}
+
+/// Makes the rehearsal's error rate critical at once (a constant query stands in for a burst of 5xx);
+/// gives the golive.toml to put back.
+fn critical_error_rate(project: &common::Project) -> String {
+    let config = project.read("golive.toml");
+    let critical = config.replace(
+        "error_rate_query = '100 * (sum(rate(prometheus_http_requests_total{code=~\"5..\"}[1m])) or vector(0)) / sum(rate(prometheus_http_requests_total[1m]))'",
+        "error_rate_query = 'vector(7.5)'",
+    );
+    assert_ne!(config, critical, "the rehearsal's error-rate query moved");
+    std::fs::write(project.file("golive.toml"), critical).unwrap();
+    config
 }
 
 #[test]
@@ -1462,13 +1469,7 @@ fn the_whole_weekend_rehearsed_then_a_broken_release_gets_no_go_from_validation(
     // A watch that went critical (the error rate, a constant query standing in for a burst of 5xx) and
     // stayed so: the operator declined the rollback, the alerts went out, the monitor's run is red; Monday
     // reads the alert from its journal and stays closed.
-    let config = project.read("golive.toml");
-    let critical = config.replace(
-        "error_rate_query = '100 * (sum(rate(prometheus_http_requests_total{code=~\"5..\"}[1m])) or vector(0)) / sum(rate(prometheus_http_requests_total[1m]))'",
-        "error_rate_query = 'vector(7.5)'",
-    );
-    assert_ne!(config, critical, "the rehearsal's error-rate query moved");
-    std::fs::write(project.file("golive.toml"), critical).unwrap();
+    let config = critical_error_rate(&project);
     project.write("no-rollback.toml", "\"watch table 8.1\" = { answer = \"no\", by = \"Rehearsal (DevOps Lead)\" }\n");
     let watched = project.golive(&["scripts/monitor.rhai", "--answers", "no-rollback.toml"]);
     std::fs::write(project.file("golive.toml"), config).unwrap();

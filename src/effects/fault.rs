@@ -94,23 +94,11 @@ pub fn apply(operator: Operator, effect: &Effect, answered: Outcome) -> Outcome 
             };
             Outcome::Http(HttpResponse { status, body, ..response })
         }
-        (Outcome::Probe(report), _) => {
-            let nan = f64::NAN;
-            Outcome::Probe(super::probe::ProbeReport {
-                succeeded: 0,
-                ok: false,
-                errors: report.requests,
-                first_error: "no answer".into(),
-                p50_ms: nan,
-                p90_ms: nan,
-                p95_ms: nan,
-                p99_ms: nan,
-                max_ms: nan,
-                mean_ms: nan,
-                throughput_rps: 0.0,
-                ..report
-            })
-        }
+        (Outcome::Probe(report), _) => Outcome::Probe(super::probe::ProbeReport {
+            errors: report.requests,
+            first_error: "no answer".into(),
+            ..super::probe::ProbeReport::unmeasured(report.requests)
+        }),
         (Outcome::Cert(info), _) => Outcome::Cert(match operator {
             Operator::ExpiresTomorrow => super::tls::CertInfo { days_left: 1, ..info },
             Operator::WrongName => super::tls::CertInfo {

@@ -87,19 +87,7 @@ impl World for PlanWorld {
                 }
             }
             Effect::Probe(probe) => {
-                let nan = f64::NAN;
-                let report = ProbeReport {
-                    requests: probe.requests,
-                    p50_ms: nan,
-                    p90_ms: nan,
-                    p95_ms: nan,
-                    p99_ms: nan,
-                    max_ms: nan,
-                    mean_ms: nan,
-                    throughput_rps: nan,
-                    duration_ms: nan,
-                    ..ProbeReport::default()
-                };
+                let report = ProbeReport::unmeasured(probe.requests);
                 (Outcome::Probe(report), Provenance::Assumed("no measurement in a plan".into()))
             }
             Effect::Cert(_) => {

@@ -47,6 +47,25 @@ pub struct ProbeReport {
     pub duration_ms: f64,
 }
 
+impl ProbeReport {
+    /// Nothing measured (a plan's assumption, a fault): NaN fails every comparison of its times.
+    pub fn unmeasured(requests: usize) -> ProbeReport {
+        let nan = f64::NAN;
+        ProbeReport {
+            requests,
+            p50_ms: nan,
+            p90_ms: nan,
+            p95_ms: nan,
+            p99_ms: nan,
+            max_ms: nan,
+            mean_ms: nan,
+            throughput_rps: nan,
+            duration_ms: nan,
+            ..ProbeReport::default()
+        }
+    }
+}
+
 const MAX_MICROS: u64 = 3_600_000_000;
 
 pub async fn run(probe: &ProbeRequest, cancel: &CancellationToken) -> Result<ProbeReport, String> {
