@@ -813,7 +813,7 @@ step "name" for host in hosts [with #{ ..., canary: 1, max_fail: 0, serial: 1 }]
     counted where a batch ends. The step ends with a summary line per item that did not succeed.
     (A step inside a Rhai for/while loop is refused: use this form.)
 
-check "name" [with #{ timeout, retries, retry_delay, required }] { true/false or #{ ok, actual, target } }
+check "name" [with #{ timeout, retries, retry_delay, required, survives }] { true/false or #{ ok, actual, target } }
     Gives #{ ok, actual, target, ... } always. retries polls it until it passes; required: true stops
     the run when it fails, before anything else is written. Inside a check, a command's non-zero exit
     fails it unless the command has #{ allow_fail: true }.
