@@ -523,6 +523,11 @@ fn every_step_in_doubt_is_named_and_each_can_be_settled_on_its_own() {
     half.assert_code(1);
     assert!(half.stderr.contains("step \"w [a]\"  in doubt; marked done"), "{}", half.stderr);
     assert!(half.stderr.contains("step \"w [b]\" is in doubt"), "{}", half.stderr);
+    assert!(
+        !half.stderr.contains("also in doubt: step \"w [a]\""),
+        "a settled step is named as in doubt:\n{}",
+        half.stderr
+    );
     let all = project.golive(&["resume", "--in-doubt", "mark-done"]);
     all.assert_code(0);
     assert!(

@@ -526,12 +526,18 @@ impl Controller {
         }
     }
 
-    /// The other steps in doubt besides `step`, named, and how each is settled on its own: `--in-doubt`
+    /// The other steps in doubt this resume has not reached yet, named, and how each is settled on its own: `--in-doubt`
     /// applies to every one of them.
     fn others_in_doubt(&self, step: &str) -> String {
         let prior = self.prior.borrow();
-        let others: Vec<String> =
-            prior.in_doubt.iter().filter(|d| d.step != step).map(|d| format!("step \"{}\"", d.step)).collect();
+        // Those this resume has reached are settled, or being settled beside this one (items run together).
+        let reached = &self.state.borrow().seen;
+        let others: Vec<String> = prior
+            .in_doubt
+            .iter()
+            .filter(|d| d.step != step && !reached.contains(&d.step))
+            .map(|d| format!("step \"{}\"", d.step))
+            .collect();
         if others.is_empty() {
             return String::new();
         }
