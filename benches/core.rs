@@ -67,7 +67,7 @@ fn main() {
         let step = format!("step {n}");
         let begin = Entry::StepStarted {
             step: step.clone(),
-            kind: "step".into(),
+            kind: golive::lifecycle::ItemKind::Step,
             phase: Some("phase".into()),
             attempt: 1,
             source_sha256: "0".repeat(64),

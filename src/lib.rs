@@ -8,6 +8,7 @@ pub mod duration;
 pub mod effects;
 pub mod engine;
 pub mod error;
+pub mod lifecycle;
 pub mod modules;
 pub mod repl;
 pub mod run;

@@ -94,8 +94,7 @@ pub struct LastRun {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct GateDecided {
-    /// GO or NO-GO.
-    pub verdict: String,
+    pub verdict: crate::lifecycle::GateVerdict,
     pub by: String,
     #[serde(default)]
     pub at: String,

@@ -102,6 +102,30 @@ fn only_runs_the_named_steps_and_others_yield_their_stored_values() {
     assert!(run.stderr.contains("skip  step \"produce\"  not selected"), "{}", run.stderr);
 }
 
+/// An item `--only` leaves out is skipped with its options unjudged: they may rest on values of steps that did
+/// not run either (a gate's No-Go triggers, a step's timeout from config), and the selected item still runs.
+#[test]
+fn only_skips_the_other_items_without_judging_their_options() {
+    let project = Project::new();
+    project.write(
+        "only.rhai",
+        r#"
+        let triggers = step "triggers" { #{ "smoke failing": false } };
+        let limit = step "limit" { "5s" };
+        step "slow" with #{ timeout: limit } { local::run("echo slow >> log"); }
+        step "each" for h in ["a", "b"] with #{ timeout: limit } { local::run("echo each >> log"); }
+        gate "Go/No-Go" with #{ nogo: triggers };
+        check "selected" { local::run("echo selected >> log").code == 0 }
+        "#,
+    );
+    let run = project.golive(&["run", "only.rhai", "--only", "selected"]);
+    run.assert_code(0);
+    assert_eq!(project.read("log"), "selected\n");
+    assert!(run.stderr.contains("skip  gate \"Go/No-Go\"  not selected"), "{}", run.stderr);
+    assert!(run.stderr.contains("skip  step \"slow\"  not selected"), "{}", run.stderr);
+    assert!(run.stderr.contains("skip  step \"each [b]\"  not selected"), "{}", run.stderr);
+}
+
 #[test]
 fn a_torn_journal_tail_is_reported_ignored_and_repaired() {
     let project = Project::new();
@@ -457,6 +481,50 @@ fn runs_lists_every_run_newest_first_with_how_it_ended() {
     assert!(listed[0]["run_id"].as_str().is_some_and(|id| id.ends_with("-ok-local")), "{}", json.stdout);
     let none = project.golive(&["runs", "--script", "friday"]);
     assert_eq!(none.stdout, "no runs\n");
+}
+
+/// How `golive runs` says a run ended comes from its journal: NO-GO only where a journaled decision ended
+/// it (a step quoting the words, and a gate whose GO was refused, are failures), and SIGTERM is an
+/// interruption (exit 143), not a failure.
+#[test]
+fn runs_outcome_is_the_journaled_decision_and_a_signal_is_an_interruption() {
+    let project = Project::new();
+    project.write("nogo.rhai", "check \"c\" { false }\ngate \"Go/No-Go\";\n");
+    project.write("words.rhai", "step \"s\" { throw \"gate \\\"x\\\" said NO-GO (Lead)\"; }\n");
+    project.write("go.toml", "\"Go/No-Go\" = { answer = \"GO\", by = \"Lead\" }\n");
+    project.write("nogo.toml", "\"Go/No-Go\" = { answer = \"NO-GO\", by = \"Lead\" }\n");
+    project.write("slow.rhai", "step \"w\" { local::run(\"sleep 5\"); }\n");
+    project.golive(&["run", "nogo.rhai", "--answers", "nogo.toml"]).assert_code(1);
+    project.golive(&["words.rhai"]).assert_code(1);
+    // The GO was written before the board that recommends NO-GO: refused, nobody decided.
+    project.golive(&["run", "nogo.rhai", "--answers", "go.toml"]).assert_code(1);
+    let mut slow = project.command(&["slow.rhai"]).spawn().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    // SAFETY: a plain kill(2) of the child this test started.
+    unsafe { libc::kill(slow.id() as libc::pid_t, libc::SIGTERM) };
+    assert_eq!(slow.wait().unwrap().code(), Some(143));
+    let json = project.golive(&["runs", "--format", "json"]);
+    let listing: serde_json::Value = serde_json::from_str(&json.stdout).expect("JSON");
+    let outcomes: Vec<(String, String)> = listing["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let script = r["script"].as_str().unwrap_or_default().rsplit('/').next().unwrap_or_default().to_string();
+            (script, r["outcome"].as_str().unwrap_or_default().to_string())
+        })
+        .collect();
+    let expected: Vec<(String, String)> =
+        [("slow.rhai", "interrupted"), ("nogo.rhai", "failed"), ("words.rhai", "failed"), ("nogo.rhai", "NO-GO")]
+            .map(|(s, o)| (s.to_string(), o.to_string()))
+            .to_vec();
+    assert_eq!(outcomes, expected, "{}", json.stdout);
+    // The refused gate is journaled failed, not done: status says so.
+    let refused = listing["runs"][1]["run_id"].as_str().unwrap().to_string();
+    let status = project.golive(&["status", &refused, "--format", "json"]);
+    let parsed: serde_json::Value = serde_json::from_str(&status.stdout).expect("JSON");
+    let gate = parsed["steps"].as_array().unwrap().iter().find(|s| s["step"] == "Go/No-Go").cloned().unwrap();
+    assert_eq!(gate["status"], "FAILED", "{}", status.stdout);
 }
 
 /// `golive status --format json`: the run as `golive runs` gives it, its steps and its schedule, with the

@@ -187,3 +187,34 @@ fn resume_after_sigkill_never_runs_a_remote_step_twice() {
         }
     }
 }
+
+/// A step killed after its write's command ended: the journal holds that end (exit 0), and resume states
+/// it as fact instead of saying golive did not see how the command ended; the write is not run again.
+#[test]
+fn resume_states_a_command_end_the_journal_holds_and_does_not_run_the_write_again() {
+    let project = Project::new();
+    project.write(
+        "w.rhai",
+        "step \"w\" {\n    local::run(\"echo w >> F\");\n    local::run(\"sleep 1\", #{ read_only: true });\n}\n",
+    );
+    let mut run = project.command(&["w.rhai"]).spawn().unwrap();
+    // The write ended (its end journaled); the read is under way.
+    while !project.read("F").contains('w') {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    run.kill().unwrap();
+    run.wait().unwrap();
+    // Until the read's sleep is over where it ran.
+    std::thread::sleep(Duration::from_millis(1200));
+    let resumed = project.golive(&["resume"]);
+    resumed.assert_code(1);
+    // The write's end is stated; only the read, whose end the journal lacks, is what golive did not see.
+    assert!(resumed.stderr.contains("\n  Ended (journaled): `local$ echo w >> F`: exit 0\n"), "{}", resumed.all());
+    assert!(
+        resumed.stderr.contains("No command it started without a journaled end is still running"),
+        "{}",
+        resumed.all()
+    );
+    assert_eq!(project.read("F"), "w\n");
+}

@@ -11,6 +11,7 @@
 //! - exit 0 only if every check's last verdict passed, every manual item was confirmed, and every gate
 //!   holds an applied GO given by someone;
 //! - a write after a gate happened only after a GO decision for that gate was journaled;
+//! - a gate is journaled done only with a decision applied in it;
 //! - no write was performed twice unless it is idempotent or an operator chose to run it again.
 //!
 //! `GOLIVE_LIFECYCLE_SEQUENCES` sets how many sequences (default 60); the seed is fixed
@@ -255,6 +256,31 @@ fn violations(project: &Project, items: &[Item], last: (&Op, Option<i32>), reran
                 if !decided {
                     found.push(format!("write \"{n}\" happened with no GO journaled for gate \"{gate}\" before it"));
                 }
+            }
+        }
+    }
+    // A gate is journaled done only with a decision applied in it (an undecided one is failed, asked again).
+    for run in &entries {
+        let mut open_gate: Option<(String, bool)> = None;
+        for e in run {
+            match field(e, "event").as_str() {
+                "step_started" if field(e, "kind") == "gate" => open_gate = Some((field(e, "step"), false)),
+                "decision" => {
+                    if let Some((gate, decided)) = open_gate.as_mut()
+                        && *gate == field(e, "gate")
+                    {
+                        *decided = true;
+                    }
+                }
+                "step_finished" => {
+                    if let Some((gate, decided)) = open_gate.take_if(|(gate, _)| *gate == field(e, "step"))
+                        && field(e, "status") == "done"
+                        && !decided
+                    {
+                        found.push(format!("gate \"{gate}\" was journaled done with no decision applied in it"));
+                    }
+                }
+                _ => {}
             }
         }
     }

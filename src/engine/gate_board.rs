@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use comfy_table::{Attribute, Cell, Color, ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
 
+use crate::lifecycle::GateVerdict;
 use crate::terminal::{Terminal, Tone, printable};
 use crate::verdict::CheckRecord;
 
@@ -53,10 +54,10 @@ impl GateBoard {
         failed.chain(fired).collect()
     }
 
-    pub fn recommendation(&self) -> &'static str {
+    pub fn recommendation(&self) -> GateVerdict {
         let failed = self.rows.iter().any(|(c, required)| *required && !c.ok);
         let fired = self.triggers.iter().any(|(_, fired)| *fired);
-        if failed || fired { "NO-GO" } else { "GO" }
+        if failed || fired { GateVerdict::NoGo } else { GateVerdict::Go }
     }
 
     /// The board as golive lays it out: evidence and names (target text) are made printable cell by cell,
@@ -124,14 +125,14 @@ impl GateBoard {
 }
 
 /// The runbook's decision box (5.3) filled in: the verdict ticked, when, who approved it, and the notes.
-pub fn decision_box(gate: &str, verdict: &str, at: &str, by: &str, note: Option<&str>) -> String {
-    let tick = |v: &str| if v == verdict { "☒" } else { "☐" };
+pub fn decision_box(gate: &str, verdict: GateVerdict, at: &str, by: &str, note: Option<&str>) -> String {
+    let tick = |v: GateVerdict| if v == verdict { "☒" } else { "☐" };
     let mut table = Table::new();
     table.load_preset(UTF8_FULL_CONDENSED).set_content_arrangement(ContentArrangement::Dynamic).set_width(100);
     table.set_header(vec![Cell::new(printable(&format!(
         "DECISIÓN {gate}:  {} GO    {} NO-GO",
-        tick("GO"),
-        tick("NO-GO")
+        tick(GateVerdict::Go),
+        tick(GateVerdict::NoGo)
     )))]);
     table.add_row(vec![format!("Fecha/Hora: {}", printable(at))]);
     table.add_row(vec![format!("Aprobado por: {}", printable(by))]);

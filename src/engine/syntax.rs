@@ -15,9 +15,10 @@ use rhai::{Dynamic, Engine, EvalAltResult, EvalContext, Expression, ImmutableStr
 use serde::de::DeserializeOwned;
 
 use crate::error::Failure;
+use crate::lifecycle::{GateVerdict, ItemKind};
 use crate::modules::Host;
 use crate::modules::run_api::{
-    AskKind, CheckRecord, GateDecision, OptionValues, PhaseOptions, ScriptRun, StepOptions, StepOutput, StepSpec,
+    After, AskKind, CheckRecord, GateDecision, OptionValues, PhaseOptions, ScriptRun, StepOptions, StepOutput, StepSpec,
 };
 use crate::script_error::runtime;
 
@@ -118,9 +119,12 @@ fn dispatch_each(
         5 => Some((ctx.eval_expression_tree(&inputs[3])?, inputs[3].position())),
         _ => None,
     };
-    let options: StepOptions = decode_options(options, keyword, &name)?;
-    let body = inputs.last().expect("a repeated step has a block");
     let controller = &host.controller;
+    // Items `--only` left out are skipped with their options unjudged (as a single item's).
+    let any_selected = items.iter().any(|item| controller.selected(&format!("{name} [{}]", item_label(item))));
+    let options: StepOptions =
+        if any_selected { decode_options(options, keyword, &name)? } else { StepOptions::default() };
+    let body = inputs.last().expect("a repeated step has a block");
     let serial = options.serial.max(1);
     // Plans take the same path as runs: without a pending effect no strand gives way to another, so a plan
     // reads the same every time.
@@ -133,8 +137,10 @@ fn dispatch_each(
     let mut unknown = false;
     let mut summary = Summary::default();
     let items: Vec<(String, Dynamic)> = items.into_iter().map(|item| (item_label(&item), item)).collect();
+    // Only `step` and `check` repeat (`register`): both are item kinds.
+    let kind = ItemKind::from_keyword(keyword).unwrap_or(ItemKind::Step);
     let spec_of = |index: usize, label: &str| StepSpec {
-        kind: keyword,
+        kind,
         name: format!("{name} [{label}]"),
         options: options.clone(),
         pos,
@@ -440,31 +446,34 @@ fn dispatch(
         None => None,
     };
     let controller = &host.controller;
-    match keyword {
-        "phase" => {
+    match ItemKind::from_keyword(keyword) {
+        None => {
             let options: PhaseOptions = decode_options(options, "phase", &name)?;
             let body = inputs.last().expect("phase has a block");
             controller.phase(&name, &options, pos, &mut || ctx.eval_expression_tree(body))
         }
-        _ => {
-            // A gate's options say what it weighs; every other step's say how it runs.
-            let (step_options, gate_options) = if keyword == "gate" {
+        Some(kind) => {
+            // A gate's options say what it weighs; every other step's say how it runs. An item `--only` left
+            // out is skipped with its options unjudged.
+            let (step_options, gate_options) = if !controller.selected(&name) {
+                (StepOptions::default(), GateOptions::default())
+            } else if kind == ItemKind::Gate {
                 let gate_options = decode_options::<GateOptions>(options, keyword, &name)?;
                 (StepOptions { section: gate_options.section.clone(), ..StepOptions::default() }, gate_options)
             } else {
                 (decode_options::<StepOptions>(options, keyword, &name)?, GateOptions::default())
             };
-            let spec = StepSpec { kind: keyword, name: name.clone(), options: step_options, pos, tolerate: false };
-            match keyword {
-                "step" => {
+            let spec = StepSpec { kind, name: name.clone(), options: step_options, pos, tolerate: false };
+            match kind {
+                ItemKind::Step => {
                     let body = inputs.last().expect("step has a block");
                     controller.step(&spec, &mut || Ok(StepOutput::value(ctx.eval_expression_tree(body)?)))
                 }
-                "check" => {
+                ItemKind::Check => {
                     let body = inputs.last().expect("check has a block");
                     controller.step(&spec, &mut || check(&name, ctx.eval_expression_tree(body), body.position()))
                 }
-                "manual" => controller.step(&spec, &mut || {
+                ItemKind::Manual => controller.step(&spec, &mut || {
                     // A person vouches for a manual item: --yes never answers it.
                     let answered = controller.ask(&name, &["yes", "no", "skip"], AskKind::Attest, pos)?;
                     let at = controller.now_stamp();
@@ -473,9 +482,12 @@ fn dispatch(
                         None => format!("{} by {} at {at}", answered.answer, answered.by),
                     };
                     let check = CheckRecord::new(&name, answered.answer == "yes", actual, "done".into());
-                    Ok(StepOutput { value: answered.answer.into(), check: Some(check), stop_after: None })
+                    Ok(StepOutput { value: answered.answer.into(), check: Some(check), after: After::GoOn })
                 }),
-                _ => controller.step(&spec, &mut || gate(host, &name, &gate_options, pos)),
+                // `from_keyword` never names the REPL's inputs.
+                ItemKind::Gate | ItemKind::Repl => {
+                    controller.step(&spec, &mut || gate(host, &name, &gate_options, pos))
+                }
             }
         }
     }
@@ -564,7 +576,7 @@ fn check(
     }
     let text = |key: &str| map.get(key).map(|v| one_line(&v.to_string())).unwrap_or_default();
     let record = CheckRecord::new(name, ok, text("actual"), text("target"));
-    Ok(StepOutput { value: Dynamic::from_map(map), check: Some(record), stop_after: None })
+    Ok(StepOutput { value: Dynamic::from_map(map), check: Some(record), after: After::GoOn })
 }
 
 /// Evidence is shown in tables and one-line reports: whitespace runs become single spaces.
@@ -615,7 +627,7 @@ fn gate(host: &Rc<Host>, name: &str, options: &GateOptions, pos: Position) -> Re
     if !controller.is_dry() {
         controller.terminal().block(&board.render(controller.terminal()));
     }
-    let answered = controller.ask(name, &["GO", "NO-GO"], AskKind::Choice, pos)?;
+    let answered = controller.ask(name, &GateVerdict::ANSWERS, AskKind::Choice, pos)?;
     if answered.assumed {
         let why = format!(
             "gate \"{name}\" needs a decision the scenario does not give (recommended {})",
@@ -625,12 +637,15 @@ fn gate(host: &Rc<Host>, name: &str, options: &GateOptions, pos: Position) -> Re
         return Ok(StepOutput {
             value: "unknown".into(),
             check: Some(record),
-            stop_after: Some(Failure::Unknown(why)),
+            after: After::Unsettled(Failure::Unknown(why)),
         });
     }
     // A GO written before the board existed (answers file, --yes, a scenario) never saw why it says NO-GO:
     // only a person who read the board may decide against it.
-    if answered.prewritten && answered.answer == "GO" && board.recommendation() == "NO-GO" {
+    let Some(verdict) = GateVerdict::from_answer(&answered.answer) else {
+        return Err(runtime(format!("gate \"{name}\": `{}` is neither GO nor NO-GO", answered.answer), pos));
+    };
+    if answered.prewritten && verdict == GateVerdict::Go && board.recommendation() == GateVerdict::NoGo {
         let why = format!(
             "gate \"{name}\" recommends NO-GO ({}), and the GO given by {} was written before this evidence: it is not applied\n  hint: a person who has read the board decides at a terminal: golive resume",
             board.against().join(", "),
@@ -640,7 +655,7 @@ fn gate(host: &Rc<Host>, name: &str, options: &GateOptions, pos: Position) -> Re
         return Ok(StepOutput {
             value: "unknown".into(),
             check: Some(record),
-            stop_after: Some(Failure::Runbook(why)),
+            after: After::Unsettled(Failure::Runbook(why)),
         });
     }
     // At a terminal the decider names themselves and may leave notes (the runbook's box has both); an
@@ -654,40 +669,42 @@ fn gate(host: &Rc<Host>, name: &str, options: &GateOptions, pos: Position) -> Re
     } else {
         (answered.by, None)
     };
-    let verdict = answered.answer;
     let at = controller.now_stamp();
     let note = answered.note.or(typed_note).map(|n| format!(": {n}")).unwrap_or_default();
     let record = CheckRecord::new(
         name,
-        verdict == "GO",
+        verdict == GateVerdict::Go,
         format!("{verdict} by {by} at {at} (recommended {}){note}", board.recommendation()),
         "GO".into(),
     );
     controller.verdicts_weighed(name);
-    let stops_run = verdict != "GO" && !controller.step_uses_value(name);
+    let stops_run = verdict == GateVerdict::NoGo && !controller.step_uses_value(name);
     controller.decided(GateDecision {
         gate: name.into(),
-        verdict: verdict.clone(),
+        verdict,
         by: by.clone(),
         at: at.clone(),
         note: (!note.is_empty()).then(|| note.trim_start_matches(": ").to_string()),
-        recommended: board.recommendation().into(),
+        recommended: board.recommendation(),
         stops_run,
         on_nogo: options.on_nogo.clone(),
     })?;
     if !controller.is_dry() {
         let note = (!note.is_empty()).then(|| note.trim_start_matches(": "));
-        controller.terminal().block(&super::gate_board::decision_box(name, &verdict, &at, &by, note));
+        controller.terminal().block(&super::gate_board::decision_box(name, verdict, &at, &by, note));
     }
-    let stop_after = stops_run.then(|| Failure::NoGo {
-        gate: name.into(),
-        message: no_go_message(name, &verdict, &by, &at, options.on_nogo.as_deref()),
-    });
-    Ok(StepOutput { value: verdict.into(), check: Some(record), stop_after })
+    let after = match stops_run {
+        false => After::GoOn,
+        true => After::Stop(Failure::NoGo {
+            gate: name.into(),
+            message: no_go_message(name, verdict, &by, &at, options.on_nogo.as_deref()),
+        }),
+    };
+    Ok(StepOutput { value: verdict.word().into(), check: Some(record), after })
 }
 
 /// What the operator reads when a NO-GO ends the run, and again when resume refuses to walk past it.
-pub fn no_go_message(gate: &str, verdict: &str, by: &str, at: &str, on_nogo: Option<&str>) -> String {
+pub fn no_go_message(gate: &str, verdict: GateVerdict, by: &str, at: &str, on_nogo: Option<&str>) -> String {
     let mut text = format!("gate \"{gate}\" said {verdict} ({by}, at {at}): the run ends here");
     if let Some(way_back) = on_nogo {
         text.push_str(&format!("\n  the way back: golive {way_back}"));

@@ -102,7 +102,7 @@ pub struct PhaseOptions {
 }
 
 pub struct StepSpec {
-    pub kind: &'static str,
+    pub kind: crate::lifecycle::ItemKind,
     pub name: String,
     pub options: StepOptions,
     pub pos: Position,
@@ -119,13 +119,33 @@ pub struct ToleratedFailure;
 pub struct StepOutput {
     pub value: Dynamic,
     pub check: Option<CheckRecord>,
-    /// A gate said NO-GO and the script does not look at the verdict: the run stops after recording it.
-    pub stop_after: Option<Failure>,
+    pub after: After,
 }
 
 impl StepOutput {
     pub fn value(value: Dynamic) -> StepOutput {
-        StepOutput { value, check: None, stop_after: None }
+        StepOutput { value, check: None, after: After::GoOn }
+    }
+}
+
+/// How an item that returned ended, and what the run does next.
+pub enum After {
+    /// It is done; the script goes on.
+    GoOn,
+    /// It is done, and the run ends with it: a gate said NO-GO and the script does not look at the verdict.
+    Stop(Failure),
+    /// It could not end: no decision was applied (a GO written before the board, a plan with none). It is
+    /// journaled as failed, never done, so resume asks again; the run ends.
+    Unsettled(Failure),
+}
+
+impl After {
+    /// The run ends after the item: why.
+    pub fn ends_run(self) -> Option<Failure> {
+        match self {
+            After::GoOn => None,
+            After::Stop(failure) | After::Unsettled(failure) => Some(failure),
+        }
     }
 }
 
@@ -146,11 +166,11 @@ pub struct Answered {
 #[derive(Debug, Clone)]
 pub struct GateDecision {
     pub gate: String,
-    pub verdict: String,
+    pub verdict: crate::lifecycle::GateVerdict,
     pub by: String,
     pub at: String,
     pub note: Option<String>,
-    pub recommended: String,
+    pub recommended: crate::lifecycle::GateVerdict,
     /// The gate was a statement: its NO-GO ends the run.
     pub stops_run: bool,
     pub on_nogo: Option<String>,
@@ -160,6 +180,9 @@ pub struct GateDecision {
 pub trait ScriptRun {
     /// A plan: writes are recorded, reads answered by a scenario or assumed.
     fn is_dry(&self) -> bool;
+    /// The item runs in this session: false only for one `--only` did not select. Its options are then
+    /// never judged (they may rest on values of steps that did not run either).
+    fn selected(&self, name: &str) -> bool;
     /// Reads reach the real world (a run, or a plan with live reads).
     fn performs_reads(&self) -> bool;
     fn terminal(&self) -> &Arc<Terminal>;

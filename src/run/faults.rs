@@ -108,7 +108,7 @@ fn passing_checks(plan: &Plan) -> Vec<(String, usize, Option<String>, Vec<Read>)
                 reads.push(Read { kind: fault_kind, what: effect.what.clone() });
             }
         }
-        if kind == "check" && result.starts_with("pass") && !reads.is_empty() {
+        if *kind == crate::lifecycle::ItemKind::Check && result.starts_with("pass") && !reads.is_empty() {
             checks.push((name.clone(), *line, survives.clone(), reads));
         }
     }

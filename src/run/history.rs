@@ -9,6 +9,7 @@ use serde::Serialize;
 use super::journal::{self, Entry};
 use crate::config::Config;
 use crate::error::Result;
+use crate::lifecycle::RunOutcome;
 
 pub use super::journal::SCHEMA;
 
@@ -25,8 +26,7 @@ pub struct RunSummary {
     pub finished: Option<String>,
     pub duration_s: Option<f64>,
     pub exit_code: Option<i32>,
-    /// done, failed, NO-GO, interrupted or unfinished.
-    pub outcome: String,
+    pub outcome: RunOutcome,
     /// The first line of how it ended.
     pub message: String,
 }
@@ -46,18 +46,7 @@ impl Filter {
         let stem = Path::new(&run.script).file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
         self.script.as_ref().is_none_or(|s| s.trim_end_matches(".rhai") == stem)
             && self.target.as_ref().is_none_or(|t| *t == run.target)
-            && self.outcome.as_ref().is_none_or(|o| o.eq_ignore_ascii_case(&run.outcome))
-    }
-}
-
-/// How a run ended, by its exit code and message (130: interrupted; a gate's NO-GO names itself).
-fn outcome(exit_code: Option<i32>, message: &str) -> String {
-    match exit_code {
-        None => "unfinished".into(),
-        Some(0) => "done".into(),
-        Some(130) => "interrupted".into(),
-        Some(_) if message.contains("said NO-GO") || message.contains("recommends NO-GO") => "NO-GO".into(),
-        Some(_) => "failed".into(),
+            && self.outcome.as_ref().is_none_or(|o| o.eq_ignore_ascii_case(run.outcome.word()))
     }
 }
 
@@ -76,7 +65,7 @@ pub fn summarize(record: &journal::Record) -> Option<RunSummary> {
         finished: None,
         duration_s: None,
         exit_code: None,
-        outcome: String::new(),
+        outcome: RunOutcome::Unfinished,
         message: String::new(),
     };
     for entry in &record.entries {
@@ -99,7 +88,9 @@ pub fn summarize(record: &journal::Record) -> Option<RunSummary> {
     if let (Some(start), Some(end)) = (parse(&summary.started), summary.finished.as_deref().and_then(parse)) {
         summary.duration_s = Some(((end - start).num_milliseconds() as f64 / 100.0).round() / 10.0);
     }
-    summary.outcome = outcome(summary.exit_code, &summary.message);
+    // A NO-GO is what the journal decided, not what a message says.
+    let ended_by_no_go = super::prior::Prior::from_entries(&record.entries).decision.is_some();
+    summary.outcome = RunOutcome::of(summary.exit_code, ended_by_no_go);
     Some(summary)
 }
 
@@ -129,7 +120,7 @@ pub fn table(runs: &[RunSummary]) -> String {
             run.duration_s.map(|s| crate::duration::short(std::time::Duration::from_secs_f64(s))).unwrap_or_default();
         let outcome = match run.exit_code {
             Some(code) if code != 0 => format!("{} (exit {code})", run.outcome),
-            _ => run.outcome.clone(),
+            _ => run.outcome.to_string(),
         };
         table.add_row(vec![
             run.run_id.clone(),
@@ -157,14 +148,53 @@ pub fn json(runs: &[RunSummary]) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::outcome;
+    use super::*;
+    use crate::lifecycle::GateVerdict;
+
+    fn record(exit_code: i32, message: &str, decision: Option<(GateVerdict, bool)>) -> journal::Record {
+        let mut entries = vec![Entry::RunStarted {
+            schema: SCHEMA,
+            run_id: "r".into(),
+            script: "s.rhai".into(),
+            script_in_project: None,
+            script_sha256: String::new(),
+            target: "local".into(),
+            mode: "run".into(),
+            by: "ana".into(),
+            pid: 1,
+            at: "2026-12-05T14:00:00Z".into(),
+            version: String::new(),
+            vars: Default::default(),
+        }];
+        if let Some((verdict, stops_run)) = decision {
+            entries.push(Entry::Decision {
+                gate: "Go/No-Go".into(),
+                verdict,
+                by: "Lead".into(),
+                at: String::new(),
+                note: None,
+                recommended: GateVerdict::NoGo,
+                stops_run,
+                on_nogo: None,
+            });
+        }
+        entries.push(Entry::RunFinished { exit_code, message: message.into(), at: "2026-12-05T14:01:00Z".into() });
+        journal::Record { entries, torn_tail: None }
+    }
 
     #[test]
-    fn a_runs_outcome_follows_its_exit_code_and_how_it_ended() {
-        assert_eq!(outcome(None, ""), "unfinished");
-        assert_eq!(outcome(Some(0), "done"), "done");
-        assert_eq!(outcome(Some(130), "interrupted by the operator (Ctrl-C)"), "interrupted");
-        assert_eq!(outcome(Some(1), "error: gate \"Go/No-Go\" said NO-GO (Lead)"), "NO-GO");
-        assert_eq!(outcome(Some(1), "error: step \"backup\" failed"), "failed");
+    fn a_no_go_is_the_journaled_decision_not_the_message() {
+        let outcome = |r: journal::Record| summarize(&r).map(|s| s.outcome);
+        let said = "error: gate \"Go/No-Go\" said NO-GO (Lead)";
+        assert_eq!(outcome(record(1, said, Some((GateVerdict::NoGo, true)))), Some(RunOutcome::NoGo));
+        // The words without the decision (a step's own message quoting them) are a failure.
+        assert_eq!(outcome(record(1, said, None)), Some(RunOutcome::Failed));
+        // A NO-GO the script looked at did not end the run.
+        assert_eq!(
+            outcome(record(1, "error: step failed", Some((GateVerdict::NoGo, false)))),
+            Some(RunOutcome::Failed)
+        );
+        assert_eq!(outcome(record(143, "SIGTERM", None)), Some(RunOutcome::Interrupted));
+        assert_eq!(outcome(record(0, "done", None)), Some(RunOutcome::Done));
     }
 }

@@ -87,7 +87,7 @@ pub enum Entry {
     },
     StepStarted {
         step: String,
-        kind: String,
+        kind: crate::lifecycle::ItemKind,
         phase: Option<String>,
         attempt: u32,
         source_sha256: String,
@@ -140,12 +140,12 @@ pub enum Entry {
     /// A gate's decision, with what it weighed; a NO-GO that stopped the run is terminal for resume.
     Decision {
         gate: String,
-        verdict: String,
+        verdict: crate::lifecycle::GateVerdict,
         by: String,
         at: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         note: Option<String>,
-        recommended: String,
+        recommended: crate::lifecycle::GateVerdict,
         /// The gate was a statement: its NO-GO ended the run.
         stops_run: bool,
         /// The script's way back after a NO-GO (`on_nogo`), e.g. "scripts/rollback_quick.rhai".
@@ -365,7 +365,7 @@ mod tests {
     fn entry(step: &str) -> Entry {
         Entry::StepStarted {
             step: step.into(),
-            kind: "step".into(),
+            kind: crate::lifecycle::ItemKind::Step,
             phase: None,
             attempt: 1,
             source_sha256: "x".into(),

@@ -623,7 +623,7 @@ pub fn resume(
     {
         let mut message = crate::engine::syntax::no_go_message(
             &decision.gate,
-            &decision.verdict,
+            decision.verdict,
             &decision.by,
             &decision.at,
             decision.on_nogo.as_deref(),
@@ -841,13 +841,11 @@ fn live(
     terminal.progress(&format!("{verb} {} on target `{target}` as run {run_id}", session.file.name));
     // A blanket choice for steps in doubt names every step it will settle before it settles any.
     let policy = session.controller.settings().in_doubt;
-    if policy != InDoubtPolicy::Ask && !prior.in_doubt.is_empty() {
+    if let Some(choice) = policy.choice()
+        && !prior.in_doubt.is_empty()
+    {
         let steps: Vec<String> = prior.in_doubt.iter().map(|d| format!("step \"{}\"", d.step)).collect();
-        terminal.line(&format!(
-            "--in-doubt {} applies to every step in doubt: {}",
-            InDoubtPolicy::flag(policy.word()),
-            steps.join(", ")
-        ));
+        terminal.line(&format!("--in-doubt {} applies to every step in doubt: {}", choice.flag(), steps.join(", ")));
     }
     session.controller.begin(mode, Some(journal), prior, session.script.outline.clone());
     let started = Instant::now();

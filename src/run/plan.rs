@@ -57,7 +57,7 @@ pub enum PlanItem {
         owner: Option<String>,
     },
     Step {
-        kind: String,
+        kind: crate::lifecycle::ItemKind,
         name: String,
         effects: Vec<PlannedEffect>,
         result: String,

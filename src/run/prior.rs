@@ -19,13 +19,15 @@ use std::collections::HashMap;
 
 use super::journal::{CheckRecord, Entry, StepStatus};
 use crate::effects::{Access, Started};
+use crate::lifecycle::{GateVerdict, ItemKind};
 
 #[derive(Debug, Clone)]
 pub struct DoneStep {
     pub value: serde_json::Value,
     pub source_sha256: String,
     pub status: StepStatus,
-    pub kind: String,
+    /// None for a step marked done on resume (its closing line has no opening in this journal).
+    pub kind: Option<ItemKind>,
     /// Every verdict the step recorded, its own last, in the order they were recorded.
     pub verdicts: Vec<CheckRecord>,
     /// It read nothing, wrote nothing and asked nothing: its value was computed from the script's values
@@ -40,13 +42,16 @@ pub struct InDoubt {
     pub wrote: bool,
     /// Commands it had started that never reported an end: they may still run where they ran.
     pub running: Vec<Started>,
+    /// The commands whose end the journal holds ("`echo w >> F`: exit 0"): what the store saw is believed,
+    /// not asked again.
+    pub ended: Vec<String>,
 }
 
 /// A gate's NO-GO that ended the run.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Decision {
     pub gate: String,
-    pub verdict: String,
+    pub verdict: GateVerdict,
     pub by: String,
     pub at: String,
     pub note: Option<String>,
@@ -84,17 +89,20 @@ pub enum Action {
     Skip,
     /// Started and never finished: settle it (ask the targets whether its commands still run; re-run when
     /// none does and it made no writes or is idempotent, else ask).
-    Settle { wrote: bool, running: Vec<Started> },
+    Settle { wrote: bool, running: Vec<Started>, ended: Vec<String> },
 }
 
 struct Open {
     step: String,
-    kind: String,
+    kind: Option<ItemKind>,
     sha: String,
     /// It performed an effect, was answered, recorded a verdict or had a value remembered.
     acted: bool,
     wrote: bool,
     running: Vec<Started>,
+    /// Effects begun and not yet ended, by what they do; and those that ended, with how.
+    begun: Vec<String>,
+    ended: Vec<String>,
     answers: Vec<(String, String)>,
     verdicts: Vec<CheckRecord>,
 }
@@ -115,11 +123,13 @@ impl Prior {
                     stopped.retain(|s| s.step != *step);
                     open.push(Open {
                         step: step.clone(),
-                        kind: kind.clone(),
+                        kind: Some(*kind),
                         sha: source_sha256.clone(),
                         acted: false,
                         wrote: false,
                         running: Vec::new(),
+                        begun: Vec::new(),
+                        ended: Vec::new(),
                         answers: Vec::new(),
                         verdicts: Vec::new(),
                     });
@@ -130,15 +140,20 @@ impl Prior {
                     }
                 }
                 // Effects' ends are journaled together once all of them ended (a fan-out's too).
-                Entry::EffectFinished { step, .. } => {
+                Entry::EffectFinished { step, ok, detail, .. } => {
                     if let Some(o) = open.iter_mut().find(|o| o.step == *step) {
                         o.running.clear();
+                        // Ends follow their effects in the order those began.
+                        let what = if o.begun.is_empty() { String::new() } else { o.begun.remove(0) };
+                        let how = if *ok { detail.clone() } else { format!("failed: {detail}") };
+                        o.ended.push(format!("`{what}`: {how}"));
                     }
                 }
-                Entry::Effect { step, access, .. } => {
+                Entry::Effect { step, access, what, .. } => {
                     if let Some(o) = open.iter_mut().find(|o| o.step == *step) {
                         o.acted = true;
                         o.wrote |= *access == Access::Write;
+                        o.begun.push(what.clone());
                     }
                 }
                 Entry::Answer { step, question, answer, .. } => {
@@ -163,13 +178,13 @@ impl Prior {
                     decided.insert(gate.clone());
                     let decision = Decision {
                         gate: gate.clone(),
-                        verdict: verdict.clone(),
+                        verdict: *verdict,
                         by: by.clone(),
                         at: at.clone(),
                         note: note.clone(),
                         on_nogo: on_nogo.clone(),
                     };
-                    prior.decision = (verdict != "GO" && *stops_run).then(|| decision.clone());
+                    prior.decision = (*verdict == GateVerdict::NoGo && *stops_run).then(|| decision.clone());
                     prior.decisions.insert(gate.clone(), decision);
                 }
                 Entry::GateReopened { gate, .. } => {
@@ -183,25 +198,28 @@ impl Prior {
                         // A closing line without its opening (an in-doubt step marked done on resume).
                         None => Open {
                             step: step.clone(),
-                            kind: String::new(),
+                            kind: None,
                             sha: String::new(),
                             acted: true,
                             wrote: false,
                             running: Vec::new(),
+                            begun: Vec::new(),
+                            ended: Vec::new(),
                             answers: Vec::new(),
                             verdicts: Vec::new(),
                         },
                     };
-                    let Open { kind, sha, answers, mut verdicts, wrote, running, acted, .. } = finished;
+                    let Open { kind, sha, answers, mut verdicts, wrote, running, ended, acted, .. } = finished;
                     if *status == StepStatus::Interrupted && wrote {
-                        stopped.push(InDoubt { step: step.clone(), wrote, running });
+                        stopped.push(InDoubt { step: step.clone(), wrote, running, ended });
                         continue;
                     }
                     if *status != StepStatus::Done && *status != StepStatus::Skipped {
                         continue;
                     }
-                    // No decision applied (a GO refused, none given): the gate is asked again.
-                    if kind == "gate" && *status == StepStatus::Done && !decided.contains(step) {
+                    // No decision applied (a GO refused, none given): the gate is asked again. Such a gate is
+                    // journaled failed (`After::Unsettled`); journals of earlier versions closed it as done.
+                    if kind == Some(ItemKind::Gate) && *status == StepStatus::Done && !decided.contains(step) {
                         continue;
                     }
                     verdicts.extend(check.iter().cloned());
@@ -209,7 +227,7 @@ impl Prior {
                         prior.checks.retain(|c| c.name != v.name);
                         prior.checks.push(v.clone());
                     }
-                    let failed_check = kind == "check" && check.as_ref().is_some_and(|c| !c.ok);
+                    let failed_check = kind == Some(ItemKind::Check) && check.as_ref().is_some_and(|c| !c.ok);
                     if failed_check {
                         prior.done.remove(step);
                         continue;
@@ -223,7 +241,9 @@ impl Prior {
                             value: value.clone(),
                             source_sha256: sha,
                             status: *status,
-                            computed: !acted && (kind == "step" || kind == "check") && *status == StepStatus::Done,
+                            computed: !acted
+                                && matches!(kind, Some(ItemKind::Step | ItemKind::Check))
+                                && *status == StepStatus::Done,
                             kind,
                             verdicts,
                         },
@@ -239,8 +259,10 @@ impl Prior {
                 _ => {}
             }
         }
-        prior.in_doubt =
-            open.into_iter().map(|o| InDoubt { step: o.step, wrote: o.wrote, running: o.running }).collect();
+        prior.in_doubt = open
+            .into_iter()
+            .map(|o| InDoubt { step: o.step, wrote: o.wrote, running: o.running, ended: o.ended })
+            .collect();
         prior.in_doubt.extend(stopped);
         prior
     }
@@ -262,7 +284,9 @@ impl Prior {
             None => {}
         }
         match self.in_doubt.iter().find(|doubt| doubt.step == step) {
-            Some(doubt) => Action::Settle { wrote: doubt.wrote, running: doubt.running.clone() },
+            Some(doubt) => {
+                Action::Settle { wrote: doubt.wrote, running: doubt.running.clone(), ended: doubt.ended.clone() }
+            }
             None => Action::Run,
         }
     }
@@ -275,7 +299,7 @@ mod tests {
     fn started(step: &str, kind: &str) -> Entry {
         Entry::StepStarted {
             step: step.into(),
-            kind: kind.into(),
+            kind: ItemKind::from_keyword(kind).expect("a keyword"),
             phase: None,
             attempt: 1,
             source_sha256: format!("sha-{step}"),
@@ -333,11 +357,11 @@ mod tests {
     fn decision(gate: &str, verdict: &str, stops_run: bool) -> Entry {
         Entry::Decision {
             gate: gate.into(),
-            verdict: verdict.into(),
+            verdict: GateVerdict::from_answer(verdict).expect("GO or NO-GO"),
             by: "Ana".into(),
             at: "t".into(),
             note: Some("payments failing".into()),
-            recommended: "NO-GO".into(),
+            recommended: GateVerdict::NoGo,
             stops_run,
             on_nogo: Some("scripts/rollback_quick.rhai".into()),
         }
@@ -357,7 +381,7 @@ mod tests {
         assert_eq!(prior.done["a"].value, serde_json::json!("a"));
         assert_eq!(prior.done["a"].source_sha256, "sha-a");
         assert_eq!(prior.action("a"), Action::Skip);
-        assert_eq!(prior.action("b"), Action::Settle { wrote: true, running: vec![] });
+        assert_eq!(prior.action("b"), Action::Settle { wrote: true, running: vec![], ended: vec![] });
         assert_eq!(prior.action("c"), Action::Run);
     }
 
@@ -375,9 +399,9 @@ mod tests {
             started("up [web4]", "step"),
         ]);
         assert_eq!(prior.action("up [web1]"), Action::Skip);
-        assert_eq!(prior.action("up [web2]"), Action::Settle { wrote: true, running: vec![] });
+        assert_eq!(prior.action("up [web2]"), Action::Settle { wrote: true, running: vec![], ended: vec![] });
         assert_eq!(prior.action("up [web3]"), Action::Skip);
-        assert_eq!(prior.action("up [web4]"), Action::Settle { wrote: false, running: vec![] });
+        assert_eq!(prior.action("up [web4]"), Action::Settle { wrote: false, running: vec![], ended: vec![] });
         let names: Vec<&str> = prior.in_doubt.iter().map(|d| d.step.as_str()).collect();
         assert_eq!(names, ["up [web2]", "up [web4]"]);
     }
@@ -391,7 +415,7 @@ mod tests {
             at: String::new(),
         };
         let ended =
-            |step: &str| Entry::EffectFinished { step: step.into(), ok: true, detail: String::new(), duration_ms: 0 };
+            |step: &str| Entry::EffectFinished { step: step.into(), ok: true, detail: "exit 0".into(), duration_ms: 0 };
         let prior = Prior::from_entries(&[
             started("a", "step"),
             write("a"),
@@ -401,9 +425,11 @@ mod tests {
             running("a", 9),
         ]);
         let web1 = |pgid| Started { target: "web1".into(), process_group: pgid };
-        assert_eq!(prior.action("a"), Action::Settle { wrote: true, running: vec![web1(9)] });
+        // What the journal holds of the first command's end is kept: resume states it, never asks it.
+        let first = vec!["`x`: exit 0".to_string()];
+        assert_eq!(prior.action("a"), Action::Settle { wrote: true, running: vec![web1(9)], ended: first.clone() });
         let prior = Prior::from_entries(&[started("a", "step"), write("a"), running("a", 7), ended("a")]);
-        assert_eq!(prior.action("a"), Action::Settle { wrote: true, running: vec![] });
+        assert_eq!(prior.action("a"), Action::Settle { wrote: true, running: vec![], ended: first });
     }
 
     #[test]
@@ -428,7 +454,7 @@ mod tests {
     #[test]
     fn a_step_with_only_reads_is_in_doubt_without_writes() {
         let prior = Prior::from_entries(&[started("a", "step")]);
-        assert_eq!(prior.action("a"), Action::Settle { wrote: false, running: vec![] });
+        assert_eq!(prior.action("a"), Action::Settle { wrote: false, running: vec![], ended: vec![] });
     }
 
     #[test]

@@ -5,6 +5,7 @@ use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use super::journal::{self, Entry, StepStatus};
 use super::schedule::{Window, minute_of_day};
 use crate::error::Result;
+use crate::lifecycle::ItemKind;
 
 /// A phase as the journal tells it: when it started, its planned window, and how long it took if it ended.
 struct Phase {
@@ -47,7 +48,7 @@ fn schedule(phases: &[Phase], run_ended: Option<&str>) -> Vec<String> {
 #[derive(Debug, serde::Serialize)]
 struct Row {
     step: String,
-    kind: String,
+    kind: ItemKind,
     phase: String,
     status: String,
     attempts: u32,
@@ -83,7 +84,7 @@ pub fn render(record: &journal::Record, live: Option<&str>) -> Result<String> {
         table.add_row(vec![
             row.phase.clone(),
             row.step.clone(),
-            row.kind.clone(),
+            row.kind.to_string(),
             row.status.clone(),
             row.attempts.to_string(),
             crate::duration::short(std::time::Duration::from_millis(row.duration_ms)),
@@ -155,7 +156,7 @@ fn read(record: &journal::Record) -> Result<Read> {
                 }
                 None => rows.push(Row {
                     step: step.clone(),
-                    kind: kind.clone(),
+                    kind: *kind,
                     phase: phase.clone().unwrap_or_default(),
                     status: "running (in doubt if the run died)".into(),
                     attempts: *attempt,

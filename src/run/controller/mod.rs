@@ -10,7 +10,7 @@ mod effects;
 mod script_run;
 mod steps;
 
-pub use crate::modules::run_api::{Answered, AskKind, PhaseOptions, StepOptions, StepOutput, StepSpec};
+pub use crate::modules::run_api::{After, Answered, AskKind, PhaseOptions, StepOptions, StepOutput, StepSpec};
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -30,6 +30,7 @@ use crate::effects::{
 };
 use crate::engine::outline::Outline;
 use crate::error::Failure;
+use crate::lifecycle::{InDoubtChoice, ItemKind};
 use crate::run::identity::now_stamp;
 use crate::script_error::terminated_by;
 use crate::script_error::{DEADLINE_TOKEN, INTERRUPT_TOKEN, STOP_TOKEN, runtime};
@@ -62,21 +63,16 @@ pub enum InDoubtPolicy {
 }
 
 impl InDoubtPolicy {
-    /// The answer this policy gives to the in-doubt question.
-    pub fn word(self) -> &'static str {
+    /// The choice this policy makes for every step in doubt; None: ask.
+    pub fn choice(self) -> Option<InDoubtChoice> {
         match self {
-            InDoubtPolicy::Ask => "ask",
-            InDoubtPolicy::Rerun => "rerun",
-            InDoubtPolicy::MarkDone => "done",
-            InDoubtPolicy::Abort => "abort",
-            InDoubtPolicy::Wait => "wait",
-            InDoubtPolicy::Stop => "stop",
+            InDoubtPolicy::Ask => None,
+            InDoubtPolicy::Rerun => Some(InDoubtChoice::Rerun),
+            InDoubtPolicy::MarkDone => Some(InDoubtChoice::MarkDone),
+            InDoubtPolicy::Abort => Some(InDoubtChoice::Abort),
+            InDoubtPolicy::Wait => Some(InDoubtChoice::Wait),
+            InDoubtPolicy::Stop => Some(InDoubtChoice::Stop),
         }
-    }
-
-    /// The `--in-doubt` value that gives an answer.
-    pub fn flag(answer: &str) -> &str {
-        if answer == "done" { "mark-done" } else { answer }
     }
 }
 
@@ -106,7 +102,7 @@ pub enum Stop {
 
 struct Frame {
     name: String,
-    kind: &'static str,
+    kind: ItemKind,
     started: Instant,
     deadline: Option<(Instant, Duration)>,
     wrote: bool,
@@ -124,7 +120,7 @@ struct Frame {
 }
 
 impl Frame {
-    fn new(name: &str, kind: &'static str, timeout: Option<Duration>) -> Frame {
+    fn new(name: &str, kind: ItemKind, timeout: Option<Duration>) -> Frame {
         Frame {
             name: name.into(),
             kind,
@@ -314,7 +310,7 @@ impl Controller {
 
     /// Whether the step running now is a check (its reads' failures are evidence for its verdict).
     pub fn in_check(&self) -> bool {
-        self.state.borrow().step().is_some_and(|f| f.kind == "check")
+        self.state.borrow().step().is_some_and(|f| f.kind == ItemKind::Check)
     }
 
     pub fn outline_step_uses_value(&self, name: &str) -> bool {
@@ -413,7 +409,7 @@ impl Controller {
         let phase = self.state.borrow().phase.clone();
         let entry = Entry::StepStarted {
             step: name.into(),
-            kind: "repl".into(),
+            kind: ItemKind::Repl,
             phase,
             attempt: 1,
             source_sha256: String::new(),
@@ -421,7 +417,7 @@ impl Controller {
             section: None,
         };
         self.journal(entry, true)?;
-        self.state.borrow_mut().start_step(Frame::new(name, "repl", None));
+        self.state.borrow_mut().start_step(Frame::new(name, ItemKind::Repl, None));
         let started = Instant::now();
         let result = work();
         self.state.borrow_mut().take_step();

@@ -8,6 +8,9 @@ impl ScriptRun for Controller {
     fn is_dry(&self) -> bool {
         Controller::is_dry(self)
     }
+    fn selected(&self, name: &str) -> bool {
+        !matches!(&*self.mode.borrow(), Mode::Only(selected) if !selected.iter().any(|s| s == name))
+    }
     fn performs_reads(&self) -> bool {
         Controller::performs_reads(self)
     }

@@ -120,7 +120,7 @@ impl Controller {
         work: &mut dyn FnMut() -> Result<StepOutput, Box<EvalAltResult>>,
     ) -> Result<Dynamic, Box<EvalAltResult>> {
         self.enter(spec)?;
-        if spec.options.required && spec.kind != "check" {
+        if spec.options.required && spec.kind != ItemKind::Check {
             return Err(runtime(
                 format!("`required` is for checks; {} \"{}\" is not a check", spec.kind, spec.name),
                 spec.pos,
@@ -152,7 +152,7 @@ impl Controller {
             self.journal(
                 Entry::StepStarted {
                     step: spec.name.clone(),
-                    kind: spec.kind.into(),
+                    kind: spec.kind,
                     phase: phase.clone(),
                     attempt,
                     source_sha256: source_sha256.clone(),
@@ -193,6 +193,25 @@ impl Controller {
                         self.pause(retry_delay);
                         continue;
                     }
+                    // An item that could not end (no decision applied) is journaled failed: resume asks again.
+                    if let After::Unsettled(failure) = output.after {
+                        // The journal keeps the reason's first line (its hints are for the terminal).
+                        let why = failure.message().lines().next().unwrap_or_default().to_string();
+                        self.finished(
+                            &spec.name,
+                            StepStatus::Failed,
+                            duration_ms,
+                            serde_json::Value::Null,
+                            Some(why),
+                            output.check.clone(),
+                        )?;
+                        let shown = output.check.as_ref().map(evidence).unwrap_or_default();
+                        self.report("FAIL", Tone::Bad, &label, &format!("{}{shown}", duration::short(elapsed)));
+                        if let Some(check) = output.check {
+                            self.weigh(check);
+                        }
+                        return Err(self.stop(Stop::Failure(failure), spec.pos));
+                    }
                     let value = to_json(&output.value);
                     self.finished(&spec.name, StepStatus::Done, duration_ms, value, None, output.check.clone())?;
                     let (mark, tone) = if failed.is_some() { ("FAIL", Tone::Bad) } else { ("ok", Tone::Good) };
@@ -209,7 +228,7 @@ impl Controller {
                         );
                         return Err(self.stop(Stop::Failure(Failure::Runbook(why)), spec.pos));
                     }
-                    if let Some(stop) = output.stop_after {
+                    if let Some(stop) = output.after.ends_run() {
                         return Err(self.stop(Stop::Failure(stop), spec.pos));
                     }
                     return Ok(output.value);
@@ -375,7 +394,7 @@ impl Controller {
                 let action = self.prior.borrow().action(&spec.name);
                 match action {
                     Action::Run => Ok(None),
-                    Action::Settle { wrote, running } => self.settle_in_doubt(spec, wrote, running),
+                    Action::Settle { wrote, running, ended } => self.settle_in_doubt(spec, wrote, running, &ended),
                     Action::Skip => {
                         let done = self.prior.borrow().done[&spec.name].clone();
                         let now_sha =
@@ -413,7 +432,7 @@ impl Controller {
 
     /// A done step's verdicts count again, in script order, as in one uninterrupted run.
     pub(super) fn replay(&self, name: &str, done: &DoneStep) {
-        if done.kind == "gate" {
+        if done.kind == Some(ItemKind::Gate) {
             self.verdicts_weighed(name);
         }
         for verdict in &done.verdicts {
@@ -426,6 +445,7 @@ impl Controller {
         spec: &StepSpec,
         wrote: bool,
         running: Vec<Started>,
+        ended: &[String],
     ) -> Result<Option<Dynamic>, Box<EvalAltResult>> {
         let label = format!("{} \"{}\"", spec.kind, spec.name);
         let mut policy = self.settings.in_doubt;
@@ -449,12 +469,20 @@ impl Controller {
                 }
                 continue;
             }
-            let choices: &[&str] = match state {
-                Whereabouts::Running(_) => &["wait", "stop", "done", "abort"],
-                Whereabouts::Unknown(_) => &["done", "abort"],
-                Whereabouts::Gone | Whereabouts::NotRecorded => &["rerun", "done", "abort"],
+            let choices: &[InDoubtChoice] = match state {
+                Whereabouts::Running(_) => {
+                    &[InDoubtChoice::Wait, InDoubtChoice::Stop, InDoubtChoice::MarkDone, InDoubtChoice::Abort]
+                }
+                Whereabouts::Unknown(_) => &[InDoubtChoice::MarkDone, InDoubtChoice::Abort],
+                Whereabouts::Gone | Whereabouts::NotRecorded => {
+                    &[InDoubtChoice::Rerun, InDoubtChoice::MarkDone, InDoubtChoice::Abort]
+                }
             };
-            let facts = state.describe();
+            let words: Vec<&str> = choices.iter().map(|c| c.word()).collect();
+            // What the journal holds is stated as fact; only what it does not hold is asked of the targets.
+            let journaled: String =
+                ended.iter().map(|e| format!("\n  Ended (journaled): {}", crate::terminal::printable(e))).collect();
+            let facts = format!("{journaled}{}", state.describe());
             let question = format!(
                 "{label} started but never finished, and it may have changed things.{facts}\n  {}?",
                 match state {
@@ -464,35 +492,32 @@ impl Controller {
                 }
             );
             // --in-doubt, else the answer chain (the answers file by this question or the step's name, the terminal).
-            let chosen = match policy {
-                InDoubtPolicy::Ask => {
+            let chosen = match policy.choice() {
+                None => {
                     let key = format!("in doubt: {}", spec.name);
-                    self.answer_chain(&spec.name, &[&question, &key], &question, choices, AskKind::Choice, spec.pos)?
-                        .map(|a| a.answer)
+                    self.answer_chain(&spec.name, &[&question, &key], &question, &words, AskKind::Choice, spec.pos)?
+                        .and_then(|a| InDoubtChoice::from_word(&a.answer))
                 }
-                given => Some(given.word().to_string()),
+                given => given,
             };
             policy = InDoubtPolicy::Ask;
-            match chosen.as_deref() {
-                Some(word) if !choices.contains(&word) => {
+            match chosen {
+                Some(choice) if !choices.contains(&choice) => {
                     let why = format!(
-                        "{label} is in doubt and `{word}` cannot settle it now:{facts}\n  \
+                        "{label} is in doubt and `{}` cannot settle it now:{facts}\n  \
                          hint: resume with one of: {}",
-                        choices
-                            .iter()
-                            .map(|c| format!("--in-doubt {}", InDoubtPolicy::flag(c)))
-                            .collect::<Vec<_>>()
-                            .join(", ")
+                        choice.word(),
+                        choices.iter().map(|c| format!("--in-doubt {}", c.flag())).collect::<Vec<_>>().join(", ")
                     );
                     return Err(self.stop(Stop::Failure(Failure::Runbook(why)), spec.pos));
                 }
-                Some("wait") => self.wait_for_commands(spec, &running),
-                Some("stop") => self.stop_commands(spec, &running)?,
-                Some("rerun") => {
+                Some(InDoubtChoice::Wait) => self.wait_for_commands(spec, &running),
+                Some(InDoubtChoice::Stop) => self.stop_commands(spec, &running)?,
+                Some(InDoubtChoice::Rerun) => {
                     self.terminal.line(&format!("        {label} was in doubt; re-running it as the operator chose"));
                     return Ok(None);
                 }
-                Some("done") => {
+                Some(InDoubtChoice::MarkDone) => {
                     self.finished(
                         &spec.name,
                         StepStatus::Done,
@@ -504,8 +529,11 @@ impl Controller {
                     self.report("skip", Tone::Dim, &label, "in doubt; marked done by the operator");
                     return Ok(Some(Dynamic::UNIT));
                 }
-                _ => {
+                Some(InDoubtChoice::Abort) | None => {
                     let how = match state {
+                        Whereabouts::NotRecorded if !ended.is_empty() => {
+                            "Its commands ended as the journal holds; check what the rest of the step did".to_string()
+                        }
                         Whereabouts::NotRecorded => "Check by hand whether it took effect".to_string(),
                         _ => "Check what it did".to_string(),
                     };
@@ -514,8 +542,8 @@ impl Controller {
                          {how}, then resume with {}{}",
                         choices
                             .iter()
-                            .filter(|c| **c != "abort")
-                            .map(|c| format!("`--in-doubt {}`", InDoubtPolicy::flag(c)))
+                            .filter(|c| **c != InDoubtChoice::Abort)
+                            .map(|c| format!("`--in-doubt {}`", c.flag()))
                             .collect::<Vec<_>>()
                             .join(" or "),
                         self.others_in_doubt(&spec.name)
@@ -710,7 +738,7 @@ impl Controller {
                 if let Some(check) = output.check.clone() {
                     self.weigh(check);
                 }
-                let stop = match (failed, output.stop_after) {
+                let stop = match (failed, output.after.ends_run()) {
                     (Some(check), _) if spec.options.required => {
                         let failure = if check.unknown {
                             Failure::Unknown(format!(
@@ -746,7 +774,7 @@ impl Controller {
                 let message = crate::diagnostic::one_line(&err);
                 let mut check = CheckRecord::new(&spec.name, false, format!("not evaluated: {message}"), String::new());
                 check.unknown = true;
-                if matches!(spec.kind, "check" | "manual" | "gate") {
+                if spec.kind.gives_verdict() {
                     self.weigh(check);
                 }
                 (format!("UNKNOWN: not evaluated past the unknown: {}", redact(message)), Ok(Dynamic::UNIT))
@@ -781,7 +809,7 @@ impl Controller {
             (step.map_or(0, |s| s.line), step.and_then(|s| s.survives.clone()))
         };
         self.plan.borrow_mut().items.push(PlanItem::Step {
-            kind: spec.kind.into(),
+            kind: spec.kind,
             name: spec.name.clone(),
             effects: frame.effects,
             result: result_text,
@@ -928,7 +956,9 @@ impl Whereabouts {
         match self {
             Whereabouts::NotRecorded => String::new(),
             Whereabouts::Gone => {
-                "\n  Its command is no longer running (it ended, or was stopped; golive did not see how).".to_string()
+                "\n  No command it started without a journaled end is still running (each ended, or was stopped; golive \
+                 did not see how)."
+                    .to_string()
             }
             Whereabouts::Running(alive) => alive
                 .iter()

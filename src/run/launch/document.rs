@@ -5,6 +5,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::{Command, DecisionRecord, Launch, RunRecord, State, StepRecord, timeline};
+use crate::lifecycle::ItemKind;
 use crate::run::schedule::{Window, minute_of_day};
 
 #[derive(Debug, Clone)]
@@ -170,7 +171,7 @@ fn runs_table(launch: &Launch) -> Block {
             let s = &run.summary;
             let outcome = match s.exit_code {
                 Some(code) if code != 0 => format!("{} (exit {code})", s.outcome),
-                _ => s.outcome.clone(),
+                _ => s.outcome.to_string(),
             };
             let mut details: Vec<String> = run
                 .sessions
@@ -328,7 +329,7 @@ fn items_table(items: &[(&RunRecord, &StepRecord)]) -> Block {
 fn item_row(run: &RunRecord, step: &StepRecord) -> Row {
     let state = step.verdict_state();
     let (target, actual) = match (&step.check, step.answers.last()) {
-        (Some(check), _) if step.kind != "manual" => (check.target.clone(), check.actual.clone()),
+        (Some(check), _) if step.kind != ItemKind::Manual => (check.target.clone(), check.actual.clone()),
         (_, Some(answer)) => (String::new(), answer.answer.clone()),
         (Some(check), None) => (check.target.clone(), check.actual.clone()),
         (None, None) => (String::new(), String::new()),

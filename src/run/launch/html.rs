@@ -5,6 +5,7 @@ use std::fmt::Write;
 
 use super::document::{Block, Row};
 use super::{DecisionRecord, Launch};
+use crate::lifecycle::GateVerdict;
 
 /// Text made safe inside HTML (and SVG): control sequences shown escaped, markup characters as entities.
 pub fn esc(text: &str) -> String {
@@ -141,20 +142,20 @@ fn table(out: &mut String, class: &str, header: &[&str], rows: &[Row]) {
 }
 
 fn decision_box(out: &mut String, d: &DecisionRecord) {
-    let tick = |v: &str| if d.verdict == v { "☑" } else { "☐" };
+    let tick = |v: GateVerdict| if d.verdict == v { "☑" } else { "☐" };
     let _ = writeln!(
         out,
         "<div class=\"decision\" data-gate=\"{}\" data-verdict=\"{}\"><p><strong>{}: {} GO &nbsp; {} NO-GO</strong></p>\
          <p>Date/time: {}</p><p>Approved by: {}</p><p>Notes: {}</p><p>The board recommended: {} (run {})</p></div>",
         esc(&d.gate),
-        esc(&d.verdict),
+        d.verdict,
         esc(&d.gate),
-        tick("GO"),
-        tick("NO-GO"),
+        tick(GateVerdict::Go),
+        tick(GateVerdict::NoGo),
         esc(&super::parse_time(&d.at).map(|t| t.format("%Y-%m-%d %H:%M:%S %:z").to_string()).unwrap_or(d.at.clone())),
         esc(&d.by),
         esc(d.note.as_deref().unwrap_or("")),
-        esc(&d.recommended),
+        d.recommended,
         esc(&d.run_id)
     );
 }

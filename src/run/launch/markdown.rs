@@ -5,6 +5,7 @@ use std::fmt::Write;
 
 use super::Launch;
 use super::document::Block;
+use crate::lifecycle::GateVerdict;
 
 fn cell(text: &str) -> String {
     crate::terminal::printable(text).replace('|', "\\|").replace('\n', " ")
@@ -43,17 +44,17 @@ pub fn render(launch: &Launch, blocks: &[Block]) -> String {
                 out.push('\n');
             }
             Block::Decision(d) => {
-                let tick = |v: &str| if d.verdict == v { "[x]" } else { "[ ]" };
+                let tick = |v: GateVerdict| if d.verdict == v { "[x]" } else { "[ ]" };
                 let _ = write!(
                     out,
                     "**{}**: {} GO {} NO-GO  \nDate/time: {}  \nApproved by: {}  \nNotes: {}  \nThe board recommended: {} (run {})\n\n",
                     cell(&d.gate),
-                    tick("GO"),
-                    tick("NO-GO"),
+                    tick(GateVerdict::Go),
+                    tick(GateVerdict::NoGo),
                     cell(&d.at),
                     cell(&d.by),
                     cell(d.note.as_deref().unwrap_or("")),
-                    cell(&d.recommended),
+                    cell(d.recommended.word()),
                     cell(&d.run_id)
                 );
             }

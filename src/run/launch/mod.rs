@@ -18,6 +18,7 @@ use super::history::{self, RunSummary};
 use super::journal::{self, CheckRecord, Entry, StepStatus};
 use crate::config::Config;
 use crate::error::{Failure, Result};
+use crate::lifecycle::{GateVerdict, ItemKind};
 
 pub use runbook::Heading;
 
@@ -162,8 +163,7 @@ pub struct Ending {
 #[derive(Debug, Clone)]
 pub struct StepRecord {
     pub name: String,
-    /// step, check, manual, gate, repl.
-    pub kind: String,
+    pub kind: ItemKind,
     pub phase: Option<String>,
     pub section: Option<String>,
     pub state: State,
@@ -202,11 +202,11 @@ impl StepRecord {
 #[derive(Debug, Clone)]
 pub struct DecisionRecord {
     pub gate: String,
-    pub verdict: String,
+    pub verdict: GateVerdict,
     pub by: String,
     pub at: String,
     pub note: Option<String>,
-    pub recommended: String,
+    pub recommended: GateVerdict,
     pub section: Option<String>,
     pub run_id: String,
 }

@@ -6,6 +6,7 @@ use std::fmt::Write;
 
 use super::html::esc;
 use super::{Launch, RunRecord, State, Time};
+use crate::lifecycle::GateVerdict;
 use crate::run::schedule::Window;
 
 const WIDTH: f64 = 900.0;
@@ -180,7 +181,7 @@ pub fn steps(run: &RunRecord) -> Option<String> {
                 y + 5.0,
                 (scale.x(end) - scale.x(start)).max(2.0),
                 ROW - 10.0,
-                esc(&step.kind),
+                step.kind,
                 esc(&step.name),
                 step.verdict_state().word(),
                 crate::duration::short(std::time::Duration::from_millis(step.duration_ms))
@@ -191,14 +192,14 @@ pub fn steps(run: &RunRecord) -> Option<String> {
     for decision in &run.decisions {
         let Some(at) = super::parse_time(&decision.at) else { continue };
         let x = scale.x(at);
-        let colour = if decision.verdict == "GO" { "#2c7a3f" } else { "#c0392b" };
+        let colour = if decision.verdict == GateVerdict::Go { "#2c7a3f" } else { "#c0392b" };
         let _ = write!(
             out,
             r##"<g class="decision"><line x1="{x:.1}" y1="10" x2="{x:.1}" y2="{marks_y:.1}" stroke="{colour}" stroke-dasharray="3,2"/><path d="M{x:.1} {marks_y:.1} l5 5 l-5 5 l-5 -5 z" fill="{colour}"/><text x="{:.1}" y="{:.1}" fill="{colour}">{} {}</text></g>"##,
             x + 7.0,
             marks_y + 9.0,
             esc(&decision.gate),
-            esc(&decision.verdict)
+            decision.verdict
         );
     }
     for (at, text, recovery) in alerts(run) {
