@@ -1254,6 +1254,82 @@ fn a_sigkilled_run_leaves_no_ssh_master_and_no_control_folder_behind() {
     let _ = std::fs::remove_file(format!("{tag}.started"));
 }
 
+/// SIGKILL while masters to ten targets are being opened (some still connecting, some up, some running their
+/// command): no master outlives the run, and no connection half-made when golive died comes up after.
+#[test]
+fn a_run_killed_while_its_masters_connect_leaves_none_behind() {
+    let _bed = testbed::lock();
+    let project = testbed::project();
+    many_targets(&project);
+    let names: Vec<String> = (1..=10).map(|i| format!("target(\"web{i}\")")).collect();
+    project.write("fan.rhai", &format!("step \"fan out\" {{ ssh::run_each([{}], \"sleep 3\"); }}\n", names.join(", ")));
+    let mut outlived = Vec::new();
+    for delay in (2..40u64).map(|i| i * 10) {
+        let mut child = project
+            .command(&["fan.rhai"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(delay));
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let pattern = format!("golive-ssh-{}-", child.id());
+        let alive = || {
+            let out = std::process::Command::new("pgrep").args(["-a", "-f", &pattern]).output().unwrap();
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        };
+        // A master left behind lives 60 s (ControlPersist): 5 s tells it from one closing.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !alive().is_empty() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let left = alive();
+        if !left.is_empty() {
+            outlived.push(format!("killed at {delay} ms:\n{left}"));
+            let _ = std::process::Command::new("pkill").args(["-f", &pattern]).status();
+        }
+    }
+    assert!(outlived.is_empty(), "ssh masters outlived the killed run:\n{}", outlived.join("\n"));
+}
+
+/// Ten hosts of a batch running together, stopped by SIGTERM or SIGHUP (a dropped session to the jump host):
+/// every host is shown stopped, none FAILED, and golive names the signal it got, never Ctrl-C.
+#[test]
+fn a_batch_stopped_by_a_signal_shows_every_host_stopped_and_names_the_signal() {
+    let _bed = testbed::lock();
+    let project = testbed::project();
+    many_targets(&project);
+    let hosts: Vec<String> = (1..=10).map(|i| format!("\"web{i}\"")).collect();
+    project.write(
+        "batch.rhai",
+        &format!(
+            "let hosts = [{}];\nstep \"upgrade\" for host in hosts with #{{ serial: 10 }} {{ ssh::run(target(host), \"sleep 6\"); }}\n",
+            hosts.join(", ")
+        ),
+    );
+    for (signal, name, code) in [(libc::SIGTERM, "SIGTERM", 143), (libc::SIGHUP, "SIGHUP", 129)] {
+        let child = project
+            .command(&["batch.rhai"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(2500));
+        // SAFETY: a plain kill(2) of the child this test started.
+        unsafe { libc::kill(child.id() as libc::pid_t, signal) };
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{name}: {stderr}");
+        assert!(
+            stderr.contains("step \"upgrade\" over 10 items: 0 ok, 0 failed, 10 stopped, 0 not started"),
+            "{name}: {stderr}"
+        );
+        assert!(stderr.contains(name), "{name}: {stderr}");
+        assert!(!stderr.contains("Ctrl-C"), "{name}: {stderr}");
+    }
+}
+
 #[test]
 fn advice_for_a_target_in_ssh_config_quotes_the_resolved_settings_and_key_files_are_named() {
     let _bed = testbed::lock();

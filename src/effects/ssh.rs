@@ -6,7 +6,8 @@
 //! Masters run detached (`ssh -f`), so nothing the kernel does for golive's own children reaches them. A
 //! small guard process, started with the first master, waits for golive's end on a pipe only golive holds:
 //! when golive exits in any way (SIGKILL included) the pipe closes, and the guard closes every master still
-//! open and removes the folder.
+//! open, stops by name any ssh still connecting into the folder (its master would come up after), and
+//! removes the folder.
 
 use std::collections::{HashMap, HashSet};
 use std::num::NonZeroUsize;
@@ -83,10 +84,16 @@ impl SshConnector {
             return Ok(());
         }
         use std::os::unix::process::CommandExt;
+        // A master still connecting when golive died has no socket to ask yet, and comes up later: its ssh
+        // names the folder in its arguments (`-S DIR/tN/...`), so it is stopped by name, twice, a second
+        // apart (a connect under way may fork its master in between). The guard's own arguments hold the
+        // folder without `/t`.
         let script = "trap '' INT HUP TERM QUIT; cat >/dev/null; \
             for s in \"$1\"/t*/.ssh-connection*/master; do \
               [ -S \"$s\" ] && ssh -o ControlPath=\"$s\" -O exit golive-guard >/dev/null 2>&1; \
-            done; rm -rf \"$1\"";
+            done; \
+            pkill -f -- \"$1/t\" 2>/dev/null; sleep 1; pkill -f -- \"$1/t\" 2>/dev/null; \
+            rm -rf \"$1\"";
         let child = std::process::Command::new("sh")
             .args(["-c", script, "golive-guard"])
             .arg(&self.control_dir)
