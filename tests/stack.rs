@@ -1330,6 +1330,38 @@ fn a_batch_stopped_by_a_signal_shows_every_host_stopped_and_names_the_signal() {
     }
 }
 
+/// Runbook 4.1 "Búsqueda funciona" against the stand-in that follows Drupal 11's node search
+/// (`/search/node?keys=`, result items from the search index): before the index is built the page only
+/// echoes the term and the check fails; once Saturday's 3.6 step has indexed the content, it passes.
+#[test]
+fn search_passes_on_result_items_never_on_a_page_echoing_the_term() {
+    let _bed = testbed::lock();
+    testbed::reset();
+    let project = testbed::project();
+    let before = project.golive(&["run", "scripts/saturday.rhai", "--only", "Búsqueda funciona"]);
+    before.assert_code(1);
+    let line = before.check_line("Búsqueda funciona");
+    assert!(
+        line.starts_with("  FAIL") && line.contains("(actual 200, 0 result(s) for \"producto\""),
+        "{}",
+        before.stderr
+    );
+    let echoed = std::process::Command::new("curl")
+        .args(["-sk", "https://localhost:18443/search/node?keys=producto"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&echoed.stdout).contains("value=\"producto\""), "the page echoes the term");
+    project.golive(&["run", "scripts/saturday.rhai", "--only", "search index"]).assert_code(0);
+    let after = project.golive(&["run", "scripts/saturday.rhai", "--only", "Búsqueda funciona"]);
+    after.assert_code(0);
+    let line = after.check_line("Búsqueda funciona");
+    assert!(
+        line.starts_with("  ok") && line.contains("(actual 200, 10 result(s) for \"producto\""),
+        "{}",
+        after.stderr
+    );
+}
+
 #[test]
 fn advice_for_a_target_in_ssh_config_quotes_the_resolved_settings_and_key_files_are_named() {
     let _bed = testbed::lock();

@@ -5,7 +5,7 @@
 #   /banner.svg              the home page's banner image
 #   /user/login              GET the form; POST name/pass: 303 to /dashboard with a session cookie
 #   /dashboard               200 with a session, else 302 to /user/login
-#   /search?keys=K           results for K
+#   /search/node?keys=K      Drupal core's node search: the indexed items matching K, or "no results"
 #   /api/v1/health           JSON: {"status": "ok", "release": ..., "db": ...} (db: it asks the real MariaDB)
 #   /api/v1/copilot          POST {"question": ...}: asks Claude (the test bed's Anthropic double), answers JSON
 #   /stripe/webhook          POST a Stripe event: its signature checked, then recorded and logged as processed
@@ -111,8 +111,29 @@ $banner<main><h1>$name</h1><p>Bienvenido</p><p>Empleo, comercio local y emprendi
     [ -n "$session" ] || reply "302 Found" "text/html" "" "Location: /user/login"
     page "Dashboard" "<p class=dashboard>Tenants, plans and usage</p>" ;;
   /search)
-    keys=$(html_escape "$(param keys "${QUERY_STRING:-}")")
-    page "Buscar" "<h2>Resultados para $keys</h2><ol><li>$keys ecológico</li><li>$keys de temporada</li></ol>" ;;
+    # Drupal's search route sends the visitor to the default search page.
+    reply "302 Found" "text/html" "" "Location: /search/node${QUERY_STRING:+?$QUERY_STRING}" ;;
+  /search/node)
+    # As Drupal core's node search: the form with the term echoed, then the indexed items that match it
+    # (the index `drush search-api:index` built on the real database), or "Your search yielded no results."
+    raw=$(param keys "${QUERY_STRING:-}")
+    keys=$(html_escape "$raw")
+    # Letters, digits and spaces only reach the query (the stand-in's whole escaping).
+    term=$(printf '%s' "$raw" | tr -cd 'A-Za-z0-9 ' | cut -c1-60)
+    form="<form class=search-form action=/search/node method=get><input type=search name=keys value=\"$keys\"><button type=submit>Buscar</button></form>"
+    items=""
+    if [ -n "$term" ]; then
+      items=$(MYSQL_PWD=${MYSQL_PASSWORD:-} /usr/bin/mariadb -N -B -u drupal jaraba \
+        -e "SELECT nid, title, words FROM search_index WHERE words LIKE '%$term%' ORDER BY nid LIMIT 10" 2>/dev/null |
+        while IFS="$(printf '\t')" read -r nid title words; do
+          printf '<li><h3 class="search-result__title"><a href="/node/%s">%s</a></h3><p class="search-result__snippet">%s</p></li>' \
+            "$nid" "$(html_escape "$title")" "$(html_escape "$words")"
+        done)
+    fi
+    if [ -n "$items" ]; then
+      page "Buscar" "$form<h2>Search results</h2><ol class=\"search-results node_search-results\">$items</ol>"
+    fi
+    page "Buscar" "$form<h3>Your search yielded no results.</h3><ul><li>Check if your spelling is correct.</li></ul>" ;;
   /api/v1/health)
     db=connected
     if [ -e $S/fault-db ] || ! MYSQL_PWD=${MYSQL_PASSWORD:-} /usr/bin/mariadb -u drupal jaraba -e 'SELECT 1' >/dev/null 2>&1; then db=unreachable; fi
