@@ -1,7 +1,8 @@
 //! No path from red or undecided to green, and every write at most once: a model-based test of the run's
 //! lifecycle. Generated runbooks (checks that pass, fail or flip once a fault is fixed, manual items,
 //! gates with and without required lists, writes, idempotent or not, slow enough to be signalled, or
-//! slower than their step's timeout until the fault is fixed) meet
+//! slower than their step's timeout until the fault is fixed, and writes per host, three hosts running
+//! together) meet
 //! generated operator sequences (run and resume with an answers file saying GO or NO-GO, `--yes`, no
 //! answers at all, `--in-doubt`, `--reopen-gate`, SIGTERM, SIGHUP, SIGINT and SIGKILL at random moments,
 //! the fault fixed between attempts), executed by the real binary. After every command an oracle that
@@ -40,7 +41,14 @@ enum Item {
         /// Slower than its step's timeout until the fault is fixed: stopped by the timeout after it wrote.
         slow: bool,
     },
+    /// A write per host, the three hosts running together (`step "p" for h in [...] with #{ serial: 3 }`).
+    Hosts {
+        idempotent: bool,
+    },
 }
+
+/// The hosts of an `Item::Hosts`.
+const HOSTS: [&str; 3] = ["a", "b", "c"];
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Answers {
@@ -78,6 +86,7 @@ fn item() -> impl Strategy<Value = Item> {
         Just(Item::Manual),
         any::<bool>().prop_map(Item::Gate),
         (any::<bool>(), proptest::bool::weighted(0.3)).prop_map(|(idempotent, slow)| Item::Write { idempotent, slow }),
+        any::<bool>().prop_map(|idempotent| Item::Hosts { idempotent }),
     ]
 }
 
@@ -106,6 +115,7 @@ fn name(i: usize, item: &Item) -> String {
         Item::Manual => format!("m{i}"),
         Item::Gate(_) => format!("g{i}"),
         Item::Write { .. } => format!("w{i}"),
+        Item::Hosts { .. } => format!("p{i}"),
     }
 }
 
@@ -127,6 +137,10 @@ fn script(items: &[Item]) -> String {
             Item::Gate(_) => format!("gate \"{n}\";"),
             Item::Write { idempotent, slow: false } => format!(
                 "step \"{n}\" with #{{ idempotent: {idempotent} }} {{ local::run(\"echo {n} >> writes.log; sleep 0.3\"); }}"
+            ),
+            Item::Hosts { idempotent } => format!(
+                "step \"{n}\" for h in [{}] with #{{ serial: 3, idempotent: {idempotent} }} {{ local::run(`echo {n}-${{h}} >> writes.log; sleep 0.3`); }}",
+                HOSTS.map(|h| format!("\"{h}\"")).join(", ")
             ),
             Item::Write { idempotent, slow: true } => format!(
                 "step \"{n}\" with #{{ idempotent: {idempotent}, timeout: \"400ms\" }} {{ local::run(\"echo {n} >> writes.log; if [ -e fixed ]; then sleep 0.1; else sleep 3; fi\"); }}"
@@ -243,18 +257,29 @@ fn violations(project: &Project, items: &[Item], last: (&Op, Option<i32>), reran
         holds_go(&run[..start.unwrap_or(run.len())], gate)
     };
     for (i, item) in items.iter().enumerate() {
-        let Item::Write { idempotent, .. } = item else { continue };
+        // Each write as writes.log shows it, with the journal's name for the step (or host item) doing it.
         let n = name(i, item);
-        let count = writes.lines().filter(|l| *l == n).count();
-        if count > 1 && !idempotent && !reran {
-            found.push(format!("write \"{n}\" was performed {count} times"));
-        }
-        if count > 0 {
-            for (g, gate) in items[..i].iter().enumerate().filter(|(_, it)| matches!(it, Item::Gate(_))) {
-                let gate = name(g, gate);
-                let decided = entries.iter().any(|run| go_before(run, &gate, &n));
-                if !decided {
-                    found.push(format!("write \"{n}\" happened with no GO journaled for gate \"{gate}\" before it"));
+        let (idempotent, performed): (bool, Vec<(String, String)>) = match item {
+            Item::Write { idempotent, .. } => (*idempotent, vec![(n.clone(), n.clone())]),
+            Item::Hosts { idempotent } => {
+                (*idempotent, HOSTS.iter().map(|h| (format!("{n}-{h}"), format!("{n} [{h}]"))).collect())
+            }
+            _ => continue,
+        };
+        for (line, step) in performed {
+            let count = writes.lines().filter(|l| *l == line).count();
+            if count > 1 && !idempotent && !reran {
+                found.push(format!("write \"{line}\" was performed {count} times"));
+            }
+            if count > 0 {
+                for (g, gate) in items[..i].iter().enumerate().filter(|(_, it)| matches!(it, Item::Gate(_))) {
+                    let gate = name(g, gate);
+                    let decided = entries.iter().any(|run| go_before(run, &gate, &step));
+                    if !decided {
+                        found.push(format!(
+                            "write \"{line}\" happened with no GO journaled for gate \"{gate}\" before it"
+                        ));
+                    }
                 }
             }
         }
@@ -311,6 +336,14 @@ fn violations(project: &Project, items: &[Item], last: (&Op, Option<i32>), reran
                     let done = last_finished(&n).is_some_and(|e| field(&e, "status") == "done");
                     if !done {
                         found.push(format!("exit 0 but write \"{n}\" never finished"));
+                    }
+                }
+                Item::Hosts { .. } => {
+                    for h in HOSTS {
+                        let step = format!("{n} [{h}]");
+                        if !last_finished(&step).is_some_and(|e| field(&e, "status") == "done") {
+                            found.push(format!("exit 0 but \"{step}\" never finished"));
+                        }
                     }
                 }
             }
