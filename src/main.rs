@@ -264,8 +264,8 @@ enum Command {
         /// Show each difference on the terminal and ask whether to store it.
         #[arg(long)]
         review: bool,
-        /// Also write a JUnit XML report here, for CI systems.
-        #[arg(long, value_name = "FILE", conflicts_with = "faults")]
+        /// Also write a JUnit XML report here, for CI systems (with --faults: one testcase per check).
+        #[arg(long, value_name = "FILE")]
         junit: Option<PathBuf>,
         /// Instead of the snapshots: answer each read of every passing check adversarially, one at a time,
         /// under each scenario, and report the checks that still pass (exit 1 on a vacuous check or a
@@ -658,12 +658,16 @@ fn dispatch(command: Command, mut options: Options) -> Result<(), Failure> {
             println!("next: cd {} && golive check && golive test && golive plan scripts/release.rhai", dir.display());
             Ok(())
         }
-        Command::Test { scripts, faults: true, .. } => {
+        Command::Test { scripts, faults: true, junit, .. } => {
             let config = golive::config::Config::discover(std::path::Path::new("."))?;
             let cases = run::snapshots::cases(&config, &scripts)?;
             let rt = runtime()?;
             let results = run::faults::test(&cases, &options, rt.handle())?;
             print!("{}", run::faults::render(&results, &config.root));
+            if let Some(path) = junit {
+                std::fs::write(&path, run::faults::junit(&results, &config.root))
+                    .map_err(|e| golive::error::io_failure("write", &path, e))?;
+            }
             match run::faults::passed_all(&results) {
                 true => Ok(()),
                 false => Err(Failure::Runbook(

@@ -78,3 +78,42 @@ fn faults_find_vacuous_and_weak_checks_and_an_explanation_keeps_a_survivor_from_
         run.stdout
     );
 }
+
+/// `--junit FILE` with `--faults`: one testsuite per case, one testcase per check named with its
+/// script:line, failed when vacuous or weak without a reason, the survivors as the failure's text.
+#[test]
+fn faults_write_a_junit_report_with_one_testcase_per_check() {
+    let project = Project::new();
+    project.write("scripts/site.rhai", SCRIPT);
+    project.write("tests/scenarios/site.up.toml", SCENARIO);
+    project.golive(&["test", "--faults", "--junit", "faults.xml"]).assert_code(1);
+    let report = project.read("faults.xml");
+    // Times vary from run to run.
+    let at = report.find(" time=\"").expect("a time");
+    let end = at + 7 + report[at + 7..].find('"').unwrap();
+    let report = format!("{}{}", &report[..at], &report[end + 1..]);
+    assert_eq!(
+        report,
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<testsuites>
+<testsuite name="golive test --faults: site.up" tests="6" failures="3" errors="0">
+  <testcase classname="faults" name="check &quot;page answers&quot; (scripts/site.rhai:1)">
+    <failure message="passes when every read answers nothing">http read `GET http://127.0.0.1:1/` answered nothing (empty)
+http read `GET http://127.0.0.1:1/` answered a 200 page echoing the request
+http read `GET http://127.0.0.1:1/` answered 200 with JSON {}</failure>
+  </testcase>
+  <testcase classname="faults" name="check &quot;search finds the product&quot; (scripts/site.rhai:2)">
+    <failure message="1 of 4 faults survived, unexplained">http read `GET http://127.0.0.1:1/search?keys=tractor` answered a 200 page echoing the request</failure>
+  </testcase>
+  <testcase classname="faults" name="check &quot;search finds the product's page&quot; (scripts/site.rhai:3)"/>
+  <testcase classname="faults" name="check &quot;disk has room&quot; (scripts/site.rhai:4)"/>
+  <testcase classname="faults" name="check &quot;release file&quot; (scripts/site.rhai:5)">
+    <failure message="passes when every read answers nothing">exec read `local$ cat release` answered nothing (empty)
+exec read `local$ cat release` answered every number 0</failure>
+  </testcase>
+  <testcase classname="faults" name="check &quot;inbox has mail&quot; (scripts/site.rhai:6)"/>
+</testsuite>
+</testsuites>
+"#
+    );
+}

@@ -183,3 +183,55 @@ pub fn render(results: &[CaseFaults], root: &std::path::Path) -> String {
 pub fn passed_all(results: &[CaseFaults]) -> bool {
     results.iter().all(|c| c.error.is_none() && c.checks.iter().all(|k| !k.is_error()))
 }
+
+/// A JUnit XML report: one testsuite per case, one testcase per check (named with its script:line), failed
+/// when it is vacuous or a fault it survives is unexplained; a case whose plan failed is one error.
+pub fn junit(results: &[CaseFaults], root: &std::path::Path) -> String {
+    use super::snapshots::xml;
+    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n");
+    for case in results {
+        let failures = case.checks.iter().filter(|c| c.is_error()).count();
+        let errors = usize::from(case.error.is_some());
+        let _ = writeln!(
+            out,
+            "<testsuite name=\"golive test --faults: {}\" tests=\"{}\" failures=\"{failures}\" errors=\"{errors}\" time=\"{:.3}\">",
+            xml(&case.case.name),
+            case.checks.len() + errors,
+            case.seconds
+        );
+        if let Some(error) = &case.error {
+            let _ = writeln!(
+                out,
+                "  <testcase classname=\"faults\" name=\"plan\">\n    <error message=\"the plan failed\">{}</error>\n  </testcase>",
+                xml(error)
+            );
+        }
+        let script = case.case.script.strip_prefix(root).unwrap_or(&case.case.script).display().to_string();
+        for check in &case.checks {
+            let name = format!("check \"{}\" ({script}:{})", check.name, check.line);
+            let _ = write!(out, "  <testcase classname=\"faults\" name=\"{}\"", xml(&name));
+            if !check.is_error() {
+                out.push_str("/>\n");
+                continue;
+            }
+            let message = match check.vacuous {
+                true => "passes when every read answers nothing".to_string(),
+                false => format!("{} of {} faults survived, unexplained", check.survivors.len(), check.tried),
+            };
+            let detail: Vec<String> = check
+                .survivors
+                .iter()
+                .map(|s| xml(&format!("{} read `{}` answered {}", s.read.kind, s.read.what, s.operator.describe())))
+                .collect();
+            let _ = writeln!(
+                out,
+                ">\n    <failure message=\"{}\">{}</failure>\n  </testcase>",
+                xml(&message),
+                detail.join("\n")
+            );
+        }
+        out.push_str("</testsuite>\n");
+    }
+    out.push_str("</testsuites>\n");
+    out
+}

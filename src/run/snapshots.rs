@@ -301,7 +301,8 @@ pub fn render(results: &[Tested], config: &Config) -> String {
     out
 }
 
-fn xml(text: &str) -> String {
+/// Text made safe inside XML (and printable first: a target's control characters never reach a report).
+pub(crate) fn xml(text: &str) -> String {
     crate::terminal::printable(text)
         .replace('&', "&amp;")
         .replace('<', "&lt;")
