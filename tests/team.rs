@@ -384,3 +384,76 @@ fn the_store_is_migrated_once_even_by_golives_starting_together_and_a_newer_sche
     assert!(refused.stderr.contains("nothing was run"), "{}", refused.stderr);
     assert_eq!(db.sql("SELECT count(*) FROM golive_runs"), "1");
 }
+
+/// Packets of one connection dropped on the loopback in both directions (no FIN, no RST: a silent network
+/// cut), until dropped.
+struct SilentCut {
+    port: String,
+}
+
+impl SilentCut {
+    fn new(port: &str) -> SilentCut {
+        for side in ["--sport", "--dport"] {
+            let status = Command::new("iptables")
+                .args(["-I", "INPUT", "-i", "lo", "-p", "tcp", side, port, "-j", "DROP"])
+                .status();
+            assert!(status.is_ok_and(|s| s.success()), "iptables could not drop the connection's packets");
+        }
+        SilentCut { port: port.to_string() }
+    }
+}
+
+impl Drop for SilentCut {
+    fn drop(&mut self) {
+        for side in ["--sport", "--dport"] {
+            let _ = Command::new("iptables")
+                .args(["-D", "INPUT", "-i", "lo", "-p", "tcp", side, &self.port, "-j", "DROP"])
+                .status();
+        }
+    }
+}
+
+/// The run lock is a lease: a silent cut between Alice's golive and the store (her machine's network gone,
+/// her golive alive) frees the target for Bea within the lease's minute or two, without `--force`, and
+/// Alice's run, once its step ends, writes nothing more: no later step of hers runs.
+#[test]
+fn a_silent_network_cut_frees_the_lock_within_the_lease_and_the_cut_run_writes_nothing_more() {
+    assert!(is_root(), "dropping packets needs root (iptables)");
+    let db = StateDb::new();
+    let shared = tempfile::tempdir().unwrap();
+    let (log, bea_log) = (shared.path().join("target.log"), shared.path().join("bea.log"));
+    let alice = Operator::new(&db, "alice", "laptop-a", &log, "90");
+    let bea = Operator::new(&db, "bea", "laptop-b", &bea_log, "0");
+
+    let first = alice.spawn(&["deploy.rhai"]);
+    wait_for_line(&log, "deploy-start");
+    let port = db.sql(
+        "SELECT client_port FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'golive'",
+    );
+    assert!(port.parse::<u16>().is_ok(), "one golive connection: {port:?}");
+    let cut = SilentCut::new(&port);
+    let at = Instant::now();
+    let refused = bea.golive(&["deploy.rhai"]);
+    refused.assert_code(3);
+    assert!(refused.stderr.contains("target `local` is in use: "), "{}", refused.stderr);
+    // The server gives up on the idle session after 20 s and 4 unanswered probes 10 s apart.
+    let taken = loop {
+        std::thread::sleep(Duration::from_secs(5));
+        let run = bea.golive(&["deploy.rhai"]);
+        if run.code != 3 {
+            break run;
+        }
+        assert!(at.elapsed() < Duration::from_secs(150), "the lock was still held {:?} after the cut", at.elapsed());
+    };
+    taken.assert_code(0);
+    eprintln!("the lock was free {:.0} s after the cut", at.elapsed().as_secs_f64());
+    assert_eq!(count(&bea_log, "verify"), 1);
+
+    // Alice's deploy ends on her machine; her golive has lost the store and stops there.
+    let stopped = output(first);
+    drop(cut);
+    stopped.assert_code(1);
+    assert!(stopped.stderr.contains("lost the state store"), "{}", stopped.all());
+    assert_eq!(count(&log, "deploy-end"), 1);
+    assert_eq!(count(&log, "verify"), 0, "a step ran after the store was lost");
+}
