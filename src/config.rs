@@ -394,8 +394,10 @@ impl Config {
         scoped.or_else(|| lookup(&self.vars, key))
     }
 
-    /// Template blanks (`[NOMBRE]`, `[TELÉFONO]`, `XXX`) still in what a run on `target` would use: the
-    /// team, the emergency contacts and the target's variables. Empty for a rehearsal target.
+    /// Template blanks (`[NOMBRE]`, `[TELÉFONO]`, `XXX`) still in what a run on `target` would use (the
+    /// team, the emergency contacts, the target's host and variables), and values that fill a blank but
+    /// cannot be production's (documentation addresses, numbers of zeros, ids Stripe never issues). Empty
+    /// for a rehearsal target.
     pub fn placeholders(&self, target: &str) -> Vec<String> {
         if self.targets.get(target).is_some_and(|t| t.rehearsal) {
             return Vec::new();
@@ -405,18 +407,27 @@ impl Config {
             for (field, value) in [("name", &member.name), ("phone", &member.phone)] {
                 if let Some(blank) = placeholder(value) {
                     found.push(format!("[[team]] \"{}\": {field} is still a placeholder ({blank})", member.role));
+                } else if let Some(why) = stand_in(value) {
+                    found.push(format!("[[team]] \"{}\": {field} `{value}` {why}", member.role));
                 }
             }
         }
         for contact in &self.contacts {
             if let Some(blank) = placeholder(&contact.contact) {
                 found.push(format!("[[contacts]] \"{}\": contact is still a placeholder ({blank})", contact.service));
+            } else if let Some(why) = stand_in(&contact.contact) {
+                found.push(format!("[[contacts]] \"{}\": contact `{}` {why}", contact.service, contact.contact));
             }
         }
         for name in self.var_names(target) {
             if let Some(value) = self.var(target, &name) {
                 blank_vars(&name, value, &mut found);
             }
+        }
+        if let Some(host) = self.targets.get(target).and_then(|t| t.host.as_deref())
+            && let Some(why) = stand_in(host)
+        {
+            found.push(format!("[targets.{target}] host `{host}` {why}"));
         }
         found
     }
@@ -484,12 +495,53 @@ fn placeholder(value: &str) -> Option<String> {
     None
 }
 
-/// Placeholders in a variable's strings, at any depth (`stripe.key_secret`).
+/// Why a value cannot be production's though it fills its blank: a documentation address (RFC 5737, RFC
+/// 3849), a number or id of six zeros in a row (`+34600000000`, a Twilio SID of zeros).
+fn stand_in(value: &str) -> Option<String> {
+    let documentation = |ip: std::net::IpAddr| match ip {
+        std::net::IpAddr::V4(v4) => matches!(v4.octets(), [192, 0, 2, _] | [198, 51, 100, _] | [203, 0, 113, _]),
+        std::net::IpAddr::V6(v6) => v6.segments()[..2] == [0x2001, 0x0db8],
+    };
+    let tokens = value.split(|c: char| !(c.is_ascii_hexdigit() || c == '.' || c == ':'));
+    // An IPv4 address may carry a port (`198.51.100.7:22`).
+    let candidates =
+        tokens.flat_map(|t| [t, t.rsplit_once(':').filter(|(ip, _)| ip.contains('.')).map_or("", |(ip, _)| ip)]);
+    for token in candidates {
+        if let Ok(ip) = token.parse::<std::net::IpAddr>()
+            && documentation(ip)
+        {
+            return Some(format!("is a documentation address ({ip}, RFC 5737/3849): never a real host"));
+        }
+    }
+    let digits_or_id = value.starts_with('+') || value.starts_with("AC") || value.chars().all(|c| c.is_ascii_digit());
+    if digits_or_id && value.contains("000000") {
+        return Some("is a placeholder number (six zeros in a row)".into());
+    }
+    None
+}
+
+/// An id under `stripe.` that Stripe cannot have issued: its objects' ids are a prefix and letters and digits
+/// (`price_1PgafmB7WZ01zgkW6dKueIc5`, `acct_1PgafTB7WZ01zgkW`), never words joined by `_`.
+fn not_a_stripe_id(value: &str) -> Option<String> {
+    const PREFIXES: [&str; 8] = ["price_", "prod_", "acct_", "sub_", "cus_", "pi_", "ch_", "we_"];
+    let prefix = PREFIXES.iter().find(|p| value.starts_with(**p))?;
+    let rest = &value[prefix.len()..];
+    let looks_issued = rest.len() >= 8 && rest.chars().all(|c| c.is_ascii_alphanumeric());
+    (!looks_issued)
+        .then(|| format!("cannot be a Stripe id (Stripe's are `{prefix}` then 8 or more letters and digits, no `_`)"))
+}
+
+/// Placeholders in a variable's strings, at any depth (`stripe.key_secret`), and values that cannot be
+/// production's.
 fn blank_vars(path: &str, value: &toml::Value, found: &mut Vec<String>) {
     match value {
         toml::Value::String(text) => {
             if let Some(blank) = placeholder(text) {
                 found.push(format!("var `{path}` is still a placeholder ({blank})"));
+            } else if let Some(why) = stand_in(text) {
+                found.push(format!("var `{path}` = `{text}` {why}"));
+            } else if let Some(why) = path.starts_with("stripe.").then(|| not_a_stripe_id(text)).flatten() {
+                found.push(format!("var `{path}` = `{text}` {why}"));
             }
         }
         toml::Value::Table(table) => {
@@ -535,6 +587,36 @@ fn overrides_from_environment() -> BTreeMap<String, toml::Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn values_production_cannot_have_are_named_and_real_ones_pass() {
+        for (value, stand_in) in [
+            ("203.0.113.10", true),
+            ("198.51.100.7:22", true),
+            ("192.0.2.1", true),
+            ("2001:db8::10", true),
+            ("85.214.1.10", false),
+            ("2a01:4f8::1", false),
+            ("+34600000000", true),
+            ("+34 600 000 000", false),
+            ("+34611223344", false),
+            ("AC00000000000000000000000000000000", true),
+            ("ACa1b2c3d4e5f60718293a4b5c6d7e8f90", false),
+            ("app.jarabaimpact.com", false),
+        ] {
+            assert_eq!(super::stand_in(value).is_some(), stand_in, "{value}");
+        }
+        for (value, issued) in [
+            ("price_starter_monthly", false),
+            ("acct_agroconecta_productor", false),
+            ("price_1PgafmB7WZ01zgkW6dKueIc5", true),
+            ("acct_1PgafTB7WZ01zgkW", true),
+            ("prod_QXg1hqf4jFNsqG", true),
+            ("https://app.jarabaimpact.com/stripe/webhook", true),
+        ] {
+            assert_eq!(super::not_a_stripe_id(value).is_none(), issued, "{value}");
+        }
+    }
 
     fn parse(text: &str) -> Result<Config> {
         Config::parse(Path::new("/x/golive.toml"), text)

@@ -581,7 +581,10 @@ fn dispatch(command: Command, mut options: Options) -> Result<(), Failure> {
                 println!("{} script(s) and the stdlib compile and pass the lints", files.len());
                 Ok(())
             } else if checked.scripts.is_empty() {
-                Err(Failure::Usage(format!("golive.toml still has {} template blank(s)", checked.blanks.len())))
+                Err(Failure::Usage(format!(
+                    "golive.toml still has {} template blank(s) or value(s) production cannot have",
+                    checked.blanks.len()
+                )))
             } else {
                 Err(Failure::Usage(format!("{} of {} script(s) have errors", checked.scripts.len(), files.len())))
             }

@@ -467,8 +467,23 @@ pub fn check(scripts: &[PathBuf], options: &Options, all_targets: bool) -> Check
                     ));
                 }
             }
-            let missing: Vec<String> =
+            let mut missing: Vec<String> =
                 targets.iter().flat_map(|t| missing_config(&file.config, &outline, &file.name, t)).collect();
+            for target in &targets {
+                let (script_reads, config_names) = missing_secrets(&file.config, &outline, target)?;
+                missing.extend(
+                    script_reads
+                        .into_iter()
+                        .map(|why| format!("error: {}: {why}\n  hint: a run on target `{target}` needs it", file.name)),
+                );
+                // golive.toml's are said once, as its blanks are.
+                blanks.extend(config_names.into_iter().map(|why| {
+                    format!(
+                        "error: {}: {why}\n  hint: golive.toml names it for target `{target}`",
+                        file.config.path.display()
+                    )
+                }));
+            }
             if missing.is_empty() { Ok(()) } else { Err(Failure::Usage(missing.join("\n"))) }
         })();
         if let Err(f) = checked {
@@ -496,6 +511,36 @@ fn missing_config(config: &Config, outline: &Outline, script: &str, target: &str
             )
         })
         .collect()
+}
+
+/// The secrets a run on `target` needs and cannot resolve (env, then .env and the target's env_file), named,
+/// never printed: those the script reads by name (`secret("ADMIN_PASSWORD")`), then those golive.toml names
+/// (`*_secret` variables). A rehearsal target is left alone (its doubles need none of production's).
+fn missing_secrets(config: &Config, outline: &Outline, target: &str) -> Result<(Vec<String>, Vec<String>)> {
+    let spec = config.target(target).map_err(Failure::Usage)?.spec;
+    if spec.rehearsal {
+        return Ok((Vec::new(), Vec::new()));
+    }
+    fn named(table: &toml::Table, names: &mut std::collections::BTreeSet<String>) {
+        for (key, value) in table {
+            match value {
+                toml::Value::String(name) if key.ends_with("_secret") && !name.is_empty() => {
+                    names.insert(name.clone());
+                }
+                toml::Value::Table(inner) => named(inner, names),
+                _ => {}
+            }
+        }
+    }
+    let mut named_in_config = std::collections::BTreeSet::new();
+    named(&config.vars_for(target), &mut named_in_config);
+    let env_file = spec.env_file.as_deref().map(Path::new);
+    let secrets = crate::secrets::Secrets::load(&config.root, env_file, Redactor::new())?;
+    let unresolved = |names: &std::collections::BTreeSet<String>| -> Vec<String> {
+        names.iter().filter_map(|name| secrets.get(name).err()).collect()
+    };
+    let read_by_script = outline.secret_names.difference(&named_in_config).cloned().collect();
+    Ok((unresolved(&read_by_script), unresolved(&named_in_config)))
 }
 
 pub fn docs(options: &Options) -> Result<Vec<crate::modules::FnDoc>> {
