@@ -88,6 +88,9 @@ pub struct Sample {
     pub lcp_ms: Option<f64>,
     pub cls: Option<f64>,
     pub inp_ms: Option<f64>,
+    /// First Input Delay, the seed's 4.3 metric: the first interaction's wait for the main thread.
+    #[serde(default)]
+    pub fid_ms: Option<f64>,
     pub fcp_ms: Option<f64>,
     pub ttfb_ms: Option<f64>,
 }
@@ -129,11 +132,12 @@ impl BrowserOutcome {
         match self {
             BrowserOutcome::Vitals(r) if !r.error.is_empty() => format!("stopped: {}", r.error),
             BrowserOutcome::Vitals(r) => format!(
-                "median of {}: LCP {}, CLS {}, INP {}, FCP {}, TTFB {}",
+                "median of {}: LCP {}, CLS {}, INP {}, FID {}, FCP {}, TTFB {}",
                 r.samples.len(),
                 shown(r.median.lcp_ms, " ms"),
                 r.median.cls.map(|c| format!("{c:.3}")).unwrap_or_else(|| "unknown".into()),
                 shown(r.median.inp_ms, " ms"),
+                shown(r.median.fid_ms, " ms"),
                 shown(r.median.fcp_ms, " ms"),
                 shown(r.median.ttfb_ms, " ms"),
             ),
@@ -148,7 +152,7 @@ impl BrowserOutcome {
 /// INP as the longest interaction, which is exact below 50 interactions; the first input always has an
 /// entry, so an interaction with none was not seen rather than fast).
 const OBSERVERS: &str = r#"(() => {
-  const v = window.__golive_vitals = { lcp: null, cls: 0, fcp: null, ttfb: null, status: null, inp: null, first_input: null };
+  const v = window.__golive_vitals = { lcp: null, cls: 0, fcp: null, ttfb: null, status: null, inp: null, first_input: null, fid: null };
   const observe = (type, each, extra) => {
     try { new PerformanceObserver(list => list.getEntries().forEach(each)).observe(Object.assign({ type, buffered: true }, extra || {})); }
     catch (e) { if (type === 'layout-shift') v.cls = null; }
@@ -165,7 +169,7 @@ const OBSERVERS: &str = r#"(() => {
   observe('paint', e => { if (e.name === 'first-contentful-paint') v.fcp = e.startTime; });
   observe('navigation', e => { v.ttfb = e.responseStart; v.status = e.responseStatus || null; });
   observe('event', e => { if (e.interactionId) v.inp = Math.max(v.inp || 0, e.duration); }, { durationThreshold: 16 });
-  observe('first-input', e => { v.first_input = e.duration; });
+  observe('first-input', e => { v.first_input = e.duration; v.fid = e.processingStart - e.startTime; });
 })();"#;
 
 /// Read after the page settled: two frames and a pause let the observers hear the last entries.
@@ -181,6 +185,9 @@ struct Observed {
     status: Option<u16>,
     inp: Option<f64>,
     first_input: Option<f64>,
+    /// The first input's delay (FID): from the input until its handlers began.
+    #[serde(default)]
+    fid: Option<f64>,
 }
 
 /// What the observers saw of one load. With interactions, INP is the longest one; an interaction the
@@ -195,10 +202,19 @@ pub fn sample_from(observed_json: &str, interacted: bool) -> Result<Sample, Stri
         (false, _) | (true, None) => None,
         (true, Some(first)) => Some(first.max(o.inp.unwrap_or(0.0))),
     };
+    let fid_ms = if interacted { o.fid.filter(|d| *d >= 0.0) } else { None };
     // Browsers report times to a fraction of a millisecond, coarsened on purpose: a tenth is all they mean.
     let ms = |v: Option<f64>| v.map(|v| (v * 10.0).round() / 10.0);
     let cls = o.cls.map(|v| (v * 10_000.0).round() / 10_000.0);
-    Ok(Sample { status: o.status, lcp_ms: ms(o.lcp), cls, inp_ms: ms(inp_ms), fcp_ms: ms(o.fcp), ttfb_ms: ms(o.ttfb) })
+    Ok(Sample {
+        status: o.status,
+        lcp_ms: ms(o.lcp),
+        cls,
+        inp_ms: ms(inp_ms),
+        fid_ms: ms(fid_ms),
+        fcp_ms: ms(o.fcp),
+        ttfb_ms: ms(o.ttfb),
+    })
 }
 
 /// The median of the values the runs observed, per vital.
@@ -220,6 +236,7 @@ pub fn median_of(samples: &[Sample]) -> Sample {
         lcp_ms: median(|s| s.lcp_ms),
         cls: median(|s| s.cls),
         inp_ms: median(|s| s.inp_ms),
+        fid_ms: median(|s| s.fid_ms),
         fcp_ms: median(|s| s.fcp_ms),
         ttfb_ms: median(|s| s.ttfb_ms),
     }

@@ -28,6 +28,7 @@
 //! lcp_ms = 1200.0
 //! cls = 0.02
 //! inp_ms = 120.0
+//! fid_ms = 4.0
 //! [[include]]                  # what `gate ... with #{ include: ["friday"] }` sees of friday's newest run
 //! script = "friday"
 //! checks = { "TLS valid" = true, "WAF on" = false }
@@ -184,6 +185,7 @@ struct BrowserRule {
     lcp_ms: Option<f64>,
     cls: Option<f64>,
     inp_ms: Option<f64>,
+    fid_ms: Option<f64>,
     fcp_ms: Option<f64>,
     ttfb_ms: Option<f64>,
     #[serde(default = "yes")]
@@ -422,6 +424,7 @@ impl Scenario {
                             lcp_ms: rule.lcp_ms,
                             cls: rule.cls,
                             inp_ms: rule.inp_ms,
+                            fid_ms: rule.fid_ms,
                             fcp_ms: rule.fcp_ms,
                             ttfb_ms: rule.ttfb_ms,
                         };
