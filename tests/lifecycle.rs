@@ -1,8 +1,8 @@
 //! No path from red or undecided to green, and every write at most once: a model-based test of the run's
 //! lifecycle. Generated runbooks (checks that pass, fail or flip once a fault is fixed, manual items,
 //! gates with and without required lists, writes, idempotent or not, slow enough to be signalled, or
-//! slower than their step's timeout until the fault is fixed, and writes per host, three hosts running
-//! together) meet
+//! slower than their step's timeout until the fault is fixed, writes per host, three hosts running
+//! together, and checklists whose items are verdicts of their own) meet
 //! generated operator sequences (run and resume with an answers file saying GO or NO-GO, `--yes`, no
 //! answers at all, `--in-doubt`, `--reopen-gate`, SIGTERM, SIGHUP, SIGINT and SIGKILL at random moments,
 //! the fault fixed between attempts), executed by the real binary. After every command an oracle that
@@ -45,10 +45,15 @@ enum Item {
     Hosts {
         idempotent: bool,
     },
+    /// A step asking a checklist of two items (`prompt::checklist`): each item a verdict of its own.
+    Checklist,
 }
 
 /// The hosts of an `Item::Hosts`.
 const HOSTS: [&str; 3] = ["a", "b", "c"];
+
+/// The items of an `Item::Checklist`: the second is answered "no" by the NO-GO answers.
+const CHECKLIST: [&str; 2] = ["x", "y"];
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Answers {
@@ -87,6 +92,7 @@ fn item() -> impl Strategy<Value = Item> {
         any::<bool>().prop_map(Item::Gate),
         (any::<bool>(), proptest::bool::weighted(0.3)).prop_map(|(idempotent, slow)| Item::Write { idempotent, slow }),
         any::<bool>().prop_map(|idempotent| Item::Hosts { idempotent }),
+        Just(Item::Checklist),
     ]
 }
 
@@ -116,6 +122,7 @@ fn name(i: usize, item: &Item) -> String {
         Item::Gate(_) => format!("g{i}"),
         Item::Write { .. } => format!("w{i}"),
         Item::Hosts { .. } => format!("p{i}"),
+        Item::Checklist => format!("l{i}"),
     }
 }
 
@@ -137,6 +144,10 @@ fn script(items: &[Item]) -> String {
             Item::Gate(_) => format!("gate \"{n}\";"),
             Item::Write { idempotent, slow: false } => format!(
                 "step \"{n}\" with #{{ idempotent: {idempotent} }} {{ local::run(\"echo {n} >> writes.log; sleep 0.3\"); }}"
+            ),
+            Item::Checklist => format!(
+                "step \"{n}\" {{ prompt::checklist(\"{n}\", [{}]); }}",
+                CHECKLIST.map(|c| format!("\"{c}\"")).join(", ")
             ),
             Item::Hosts { idempotent } => format!(
                 "step \"{n}\" for h in [{}] with #{{ serial: 3, idempotent: {idempotent} }} {{ local::run(`echo {n}-${{h}} >> writes.log; sleep 0.3`); }}",
@@ -165,6 +176,12 @@ fn answers_file(items: &[Item], answers: Answers) -> Option<String> {
     for (i, item) in items.iter().enumerate() {
         match item {
             Item::Manual => text.push_str(&format!("\"m{i}\" = {{ answer = \"yes\", by = \"Ops\" }}\n")),
+            Item::Checklist => {
+                for (k, c) in CHECKLIST.iter().enumerate() {
+                    let said = if k == 1 && answers == Answers::NoGo { "no" } else { "yes" };
+                    text.push_str(&format!("\"l{i}: {c}\" = {{ answer = \"{said}\", by = \"Ops\" }}\n"));
+                }
+            }
             Item::Gate(_) => text.push_str(&format!("\"g{i}\" = {{ answer = \"{verdict}\", by = \"Lead\" }}\n")),
             _ => {}
         }
@@ -336,6 +353,24 @@ fn violations(project: &Project, items: &[Item], last: (&Op, Option<i32>), reran
                     let done = last_finished(&n).is_some_and(|e| field(&e, "status") == "done");
                     if !done {
                         found.push(format!("exit 0 but write \"{n}\" never finished"));
+                    }
+                }
+                Item::Checklist => {
+                    // Each item's newest verdict, and the step that asked them done.
+                    for c in CHECKLIST {
+                        let item = format!("{n}: {c}");
+                        let ok = run.iter().rev().find_map(|e| {
+                            let check = e.get("check")?;
+                            (field(e, "event") == "verdict" && check.get("name")?.as_str()? == item)
+                                .then(|| check.get("ok").and_then(Value::as_bool))
+                                .flatten()
+                        });
+                        if ok != Some(true) {
+                            found.push(format!("exit 0 but checklist item \"{item}\"'s last verdict is {ok:?}"));
+                        }
+                    }
+                    if last_finished(&n).is_none_or(|e| field(&e, "status") != "done") {
+                        found.push(format!("exit 0 but checklist step \"{n}\" never finished"));
                     }
                 }
                 Item::Hosts { .. } => {
