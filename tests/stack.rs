@@ -448,6 +448,23 @@ fn killed_mid_deploy_then_resumed_runs_no_step_twice() {
     assert_eq!(testbed::http_status(SITE), "200");
 }
 
+/// A quick rollback to an image that is the release it rolls back from (production's -backup tag named the
+/// same image: nothing to go back to) is no rollback: "running the backup image" fails, where comparing
+/// the two tags right after pointing one at the other always passed.
+#[test]
+fn quick_rollback_onto_the_same_release_fails_running_the_backup_image() {
+    let _bed = testbed::lock();
+    testbed::reset();
+    testbed::next_release("backup");
+    assert_eq!(testbed::image_id("jaraba/drupal:11-prod"), testbed::image_id("jaraba/drupal:11-prod-backup"));
+    let project = testbed::project();
+    let run = project.golive(&["scripts/rollback_quick.rhai", "--yes"]);
+    run.assert_code(1);
+    let line = run.check_line("running the backup image");
+    assert!(line.starts_with("  FAIL") && line.contains(": the release rolled back from"), "{}", run.stderr);
+    testbed::reset();
+}
+
 #[test]
 fn quick_rollback_swaps_the_image_tags_for_real_within_its_budget() {
     let _bed = testbed::lock();
