@@ -465,6 +465,25 @@ fn quick_rollback_onto_the_same_release_fails_running_the_backup_image() {
     testbed::reset();
 }
 
+/// Saturday takes nothing down before it knows the quick rollback's `-backup` image is on the server.
+#[test]
+fn saturday_requires_the_rollback_image_before_the_deploy() {
+    let _bed = testbed::lock();
+    testbed::reset();
+    let project = testbed::project();
+    let kept = project.golive(&["run", "scripts/saturday.rhai", "--only", "rollback image kept (7.1)"]);
+    kept.assert_code(0);
+    assert!(kept.check_line("rollback image kept (7.1)").contains("(actual sha256:"), "{}", kept.stderr);
+    let removed = std::process::Command::new("docker").args(["rmi", "jaraba/drupal:11-prod-backup"]).output().unwrap();
+    assert!(removed.status.success(), "{}", String::from_utf8_lossy(&removed.stderr));
+    let missing = project.golive(&["run", "scripts/saturday.rhai", "--only", "rollback image kept (7.1)"]);
+    missing.assert_code(1);
+    assert!(missing.check_line("rollback image kept (7.1)").starts_with("  FAIL"), "{}", missing.stderr);
+    assert!(missing.stderr.contains("required check \"rollback image kept (7.1)\" failed"), "{}", missing.stderr);
+    testbed::reset();
+    assert_ne!(testbed::image_id("jaraba/drupal:11-prod-backup"), "", "reset tags the backup image again");
+}
+
 #[test]
 fn quick_rollback_swaps_the_image_tags_for_real_within_its_budget() {
     let _bed = testbed::lock();
