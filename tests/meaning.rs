@@ -252,7 +252,9 @@ fn the_plan_of_saturday_on_production_lists_every_step_to_the_soft_launch_with_i
     assert!(places.windows(2).all(|w| w[0] < w[1]), "out of order: {places:?}\n{}", plan.stdout);
     assert!(!steps[at("step \"maintenance on\"")].contains("only if"), "{}", plan.stdout);
     assert!(
-        steps[at("step \"deploy code\"")].contains("(only if required check \"backup verified\" passes)"),
+        steps[at("step \"deploy code\"")].contains(
+            "(only if required check \"backup verified\" passes, required check \"rollback image kept (7.1)\" passes)"
+        ),
         "{}",
         plan.stdout
     );

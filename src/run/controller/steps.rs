@@ -956,7 +956,7 @@ impl Whereabouts {
         match self {
             Whereabouts::NotRecorded => String::new(),
             Whereabouts::Gone => {
-                "\n  No command it started without a journaled end is still running (each ended, or was stopped; golive \
+                "\n  Its commands without a journaled end are no longer running (each ended, or was stopped; golive \
                  did not see how)."
                     .to_string()
             }
