@@ -2,15 +2,17 @@
 //! lifecycle. Generated runbooks (checks that pass, fail or flip once a fault is fixed, manual items,
 //! gates with and without required lists, writes, idempotent or not, slow enough to be signalled, or
 //! slower than their step's timeout until the fault is fixed, writes per host, three hosts running
-//! together, and checklists whose items are verdicts of their own) meet
+//! together, checklists whose items are verdicts of their own, and short watches that stay quiet or end
+//! critical) meet
 //! generated operator sequences (run and resume with an answers file saying GO or NO-GO, `--yes`, no
 //! answers at all, `--in-doubt`, `--reopen-gate`, SIGTERM, SIGHUP, SIGINT and SIGKILL at random moments,
 //! the fault fixed between attempts), executed by the real binary. After every command an oracle that
 //! reads only the journals and what the writes left behind (it shares no code with the controller)
 //! checks the invariants DESIGN.md states:
 //!
-//! - exit 0 only if every check's last verdict passed, every manual item was confirmed, and every gate
-//!   holds an applied GO given by someone;
+//! - exit 0 only if every check's last verdict passed (checklist items and watches included: no watch
+//!   ended with an alert left open), every manual item was confirmed, and every gate holds an applied GO
+//!   given by someone;
 //! - a write after a gate happened only after a GO decision for that gate was journaled;
 //! - a gate is journaled done only with a decision applied in it;
 //! - no write was performed twice unless it is idempotent or an operator chose to run it again.
@@ -47,6 +49,10 @@ enum Item {
     },
     /// A step asking a checklist of two items (`prompt::checklist`): each item a verdict of its own.
     Checklist,
+    /// A short watch (`metrics::watch`, 600 ms) whose rule stays quiet or goes critical and stays so.
+    Watch {
+        critical: bool,
+    },
 }
 
 /// The hosts of an `Item::Hosts`.
@@ -93,6 +99,7 @@ fn item() -> impl Strategy<Value = Item> {
         (any::<bool>(), proptest::bool::weighted(0.3)).prop_map(|(idempotent, slow)| Item::Write { idempotent, slow }),
         any::<bool>().prop_map(|idempotent| Item::Hosts { idempotent }),
         Just(Item::Checklist),
+        any::<bool>().prop_map(|critical| Item::Watch { critical }),
     ]
 }
 
@@ -123,6 +130,7 @@ fn name(i: usize, item: &Item) -> String {
         Item::Write { .. } => format!("w{i}"),
         Item::Hosts { .. } => format!("p{i}"),
         Item::Checklist => format!("l{i}"),
+        Item::Watch { .. } => format!("v{i}"),
     }
 }
 
@@ -144,6 +152,10 @@ fn script(items: &[Item]) -> String {
             Item::Gate(_) => format!("gate \"{n}\";"),
             Item::Write { idempotent, slow: false } => format!(
                 "step \"{n}\" with #{{ idempotent: {idempotent} }} {{ local::run(\"echo {n} >> writes.log; sleep 0.3\"); }}"
+            ),
+            Item::Watch { critical } => format!(
+                "step \"{n}\" {{ metrics::watch(#{{ every: \"200ms\", \"for\": \"600ms\", rules: [#{{ name: \"cpu\", value: || {}, warn: 80.0, crit: 90.0 }}] }}); }}",
+                if *critical { "95.0" } else { "10.0" }
             ),
             Item::Checklist => format!(
                 "step \"{n}\" {{ prompt::checklist(\"{n}\", [{}]); }}",
@@ -353,6 +365,19 @@ fn violations(project: &Project, items: &[Item], last: (&Op, Option<i32>), reran
                     let done = last_finished(&n).is_some_and(|e| field(&e, "status") == "done");
                     if !done {
                         found.push(format!("exit 0 but write \"{n}\" never finished"));
+                    }
+                }
+                Item::Watch { .. } => {
+                    // The watch's own verdict: no alert left open at its end.
+                    let name = format!("{n}: no alert left open");
+                    let ok = run.iter().rev().find_map(|e| {
+                        let check = e.get("check")?;
+                        (check.get("name")?.as_str()? == name)
+                            .then(|| check.get("ok").and_then(Value::as_bool))
+                            .flatten()
+                    });
+                    if ok != Some(true) {
+                        found.push(format!("exit 0 but watch \"{n}\"'s last verdict is {ok:?}"));
                     }
                 }
                 Item::Checklist => {
