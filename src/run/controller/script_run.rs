@@ -9,7 +9,7 @@ impl ScriptRun for Controller {
         Controller::is_dry(self)
     }
     fn selected(&self, name: &str) -> bool {
-        !matches!(&*self.mode.borrow(), Mode::Only(selected) if !selected.iter().any(|s| s == name))
+        Controller::selects(self, name)
     }
     fn performs_reads(&self) -> bool {
         Controller::performs_reads(self)

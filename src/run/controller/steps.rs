@@ -378,13 +378,18 @@ impl Controller {
         Ok(())
     }
 
+    /// The item runs in this session: every item but those `--only` left out.
+    pub(super) fn selects(&self, name: &str) -> bool {
+        !matches!(&*self.mode.borrow(), Mode::Only(selected) if !selected.contains(name))
+    }
+
     /// `Some(value)` when the step is not to run now, with the value it yields instead.
     pub(super) fn skip_decision(&self, spec: &StepSpec) -> Result<Option<Dynamic>, Box<EvalAltResult>> {
         let label = format!("{} \"{}\"", spec.kind, spec.name);
         let mode = self.mode.borrow().clone();
         match &mode {
             Mode::Run | Mode::Plan => Ok(None),
-            Mode::Only(selected) if selected.contains(&spec.name) => Ok(None),
+            Mode::Only(_) if self.selects(&spec.name) => Ok(None),
             Mode::Only(_) => {
                 self.report("skip", Tone::Dim, &label, "not selected");
                 let prior = self.prior.borrow();
