@@ -254,6 +254,14 @@ fn execute(project: &Project, items: &[Item], op: &Op) -> Option<i32> {
     status.code()
 }
 
+/// Whether the newest verdict named `name` in a run's entries passed (a step's own, or one beside it).
+fn last_verdict(run: &[Value], name: &str) -> Option<bool> {
+    run.iter().rev().find_map(|e| {
+        let check = e.get("check")?;
+        (check.get("name")?.as_str()? == name).then(|| check.get("ok").and_then(Value::as_bool)).flatten()
+    })
+}
+
 fn journal(path: &std::path::Path) -> Vec<Value> {
     std::fs::read_to_string(path).unwrap_or_default().lines().filter_map(|l| serde_json::from_str(l).ok()).collect()
 }
@@ -348,6 +356,13 @@ fn violations(project: &Project, items: &[Item], last: (&Op, Option<i32>), reran
         };
         for (i, item) in items.iter().enumerate() {
             let n = name(i, item);
+            // What the model knows, whatever golive journaled: a check that always fails and a watch that
+            // ends critical never let a run end green.
+            match item {
+                Item::Fail => found.push(format!("exit 0 with \"{n}\", a check that always fails")),
+                Item::Watch { critical: true } => found.push(format!("exit 0 with \"{n}\", a watch ending critical")),
+                _ => {}
+            }
             match item {
                 Item::Pass | Item::Fail | Item::Flip | Item::Manual => {
                     let ok = last_finished(&n)
@@ -370,12 +385,7 @@ fn violations(project: &Project, items: &[Item], last: (&Op, Option<i32>), reran
                 Item::Watch { .. } => {
                     // The watch's own verdict: no alert left open at its end.
                     let name = format!("{n}: no alert left open");
-                    let ok = run.iter().rev().find_map(|e| {
-                        let check = e.get("check")?;
-                        (check.get("name")?.as_str()? == name)
-                            .then(|| check.get("ok").and_then(Value::as_bool))
-                            .flatten()
-                    });
+                    let ok = last_verdict(run, &name);
                     if ok != Some(true) {
                         found.push(format!("exit 0 but watch \"{n}\"'s last verdict is {ok:?}"));
                     }
@@ -384,12 +394,7 @@ fn violations(project: &Project, items: &[Item], last: (&Op, Option<i32>), reran
                     // Each item's newest verdict, and the step that asked them done.
                     for c in CHECKLIST {
                         let item = format!("{n}: {c}");
-                        let ok = run.iter().rev().find_map(|e| {
-                            let check = e.get("check")?;
-                            (field(e, "event") == "verdict" && check.get("name")?.as_str()? == item)
-                                .then(|| check.get("ok").and_then(Value::as_bool))
-                                .flatten()
-                        });
+                        let ok = last_verdict(run, &item);
                         if ok != Some(true) {
                             found.push(format!("exit 0 but checklist item \"{item}\"'s last verdict is {ok:?}"));
                         }
