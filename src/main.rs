@@ -797,6 +797,7 @@ scenario file (tests/scenarios/<script>.<case>.toml; golive plan --scenario, gol
     [[browser]] match = "browser vitals of URL" | "browser flow: visit URL, ...", lcp_ms, cls, inp_ms,
         fcp_ms, ttfb_ms, status, ok, error, url, title, times
     [[include]] script = "friday", checks = { "name" = true }, run = { run_id, exit_code, seconds, days_ago }
+        (neither checks nor run: that runbook never ran; a runbook not named: runbook::last_run is assumed)
     A rule answers the first effect whose line contains `match` (`times` limits how often); a rule no effect
     matched is reported by golive test.
 "#;

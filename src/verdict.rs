@@ -88,6 +88,10 @@ pub struct LastRun {
     /// What its watches saw, in the order they ended.
     #[serde(default)]
     pub watches: Vec<WatchRecord>,
+    /// The newest verdict of each of its checks, manual items and gates (what a later runbook weighs:
+    /// Saturday deploys only onto a Friday whose every item passed).
+    #[serde(default)]
+    pub checks: Vec<CheckRecord>,
 }
 
 /// A decision a gate applied, as a later runbook reads it ("Saturday ended with GO").

@@ -45,7 +45,7 @@ fn drush_calls() -> Vec<String> {
 fn the_deploy_phase_runs_against_the_test_bed_in_the_runbooks_order() {
     let _bed = testbed::lock();
     testbed::reset();
-    let project = testbed::project();
+    let project = testbed::project_after_friday();
     let answers = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/answers/saturday-go.toml");
     let run = project.golive(&["scripts/saturday.rhai", "--answers", answers]);
     run.assert_code(0);
@@ -141,6 +141,20 @@ fn friday_is_green_on_the_test_bed_and_red_when_the_waf_is_off() {
     let green = project.golive(&["resume", "scripts/friday.rhai", "--answers", FRIDAY_ANSWERS]);
     green.assert_code(0);
     assert!(green.stderr.contains("ok    check \"Cloudflare WAF active\""), "{}", green.stderr);
+    let saturday = project.golive(&["run", "scripts/saturday.rhai", "--only", "Pre-Go-Live (Friday) passed"]);
+    saturday.assert_code(0);
+    // A 2.3 box answered "no" by the person who checked: Friday is red, and Saturday's first (required)
+    // check names the box.
+    let said_no = std::fs::read_to_string(FRIDAY_ANSWERS).unwrap().replace(
+        "\"Datos de demo/test eliminados\" = { answer = \"yes\"",
+        "\"Datos de demo/test eliminados\" = { answer = \"no\"",
+    );
+    project.write("said-no.toml", &said_no);
+    project.golive(&["scripts/friday.rhai", "--yes", "--answers", "said-no.toml"]).assert_code(1);
+    let saturday = project.golive(&["run", "scripts/saturday.rhai", "--only", "Pre-Go-Live (Friday) passed"]);
+    saturday.assert_code(1);
+    let friday = saturday.check_line("Pre-Go-Live (Friday) passed");
+    assert!(friday.starts_with("  FAIL") && friday.contains("Datos de demo/test eliminados"), "{}", saturday.stderr);
 }
 
 const FRIDAY_ANSWERS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/answers/friday.toml");
@@ -152,7 +166,7 @@ const MONDAY_ANSWERS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/answers
 fn the_no_go_rehearsal_stops_resume_refuses_and_a_reopened_gate_goes_on() {
     let _bed = testbed::lock();
     testbed::reset();
-    let project = testbed::project();
+    let project = testbed::project_after_friday();
     let run = project.golive(&["scripts/saturday.rhai", "--answers", NO_GO_ANSWERS]);
     run.assert_code(1);
     assert!(
@@ -202,7 +216,7 @@ fn a_broken_release_fails_validation_and_the_gate_recommends_no_go_whatever_the_
     let _bed = testbed::lock();
     testbed::reset();
     testbed::next_release("broken");
-    let project = testbed::project();
+    let project = testbed::project_after_friday();
     let run = project.golive(&["scripts/saturday.rhai", "--answers", GO_ANSWERS]);
     run.assert_code(1);
     assert!(run.stderr.contains("ok    step \"maintenance off\""), "the home page still answers:\n{}", run.stderr);
@@ -251,7 +265,7 @@ fn a_janky_release_fails_the_browser_vitals_and_the_gate_recommends_no_go() {
     let _bed = testbed::lock();
     testbed::reset();
     testbed::next_release("janky");
-    let project = testbed::project();
+    let project = testbed::project_after_friday();
     let run = project.golive(&["scripts/saturday.rhai", "--answers", GO_ANSWERS]);
     run.assert_code(1);
     let home = run.stdout.lines().find(|l| l.starts_with("/: LCP ")).unwrap_or_default();
@@ -334,6 +348,18 @@ fn plans_predict_the_runs_outcome_on_the_test_bed() {
     assert_eq!(red.code, red_plan.code, "{}", red.stderr);
     assert!(red.stderr.contains("check(s) failed and no gate weighed them"), "{}", red.stderr);
 
+    // Saturday onto that red Friday stops at its first check, before anything is touched, as the plan says.
+    let run = project.golive(&["scripts/saturday.rhai", "--answers", GO_ANSWERS]);
+    let planned = plan("scripts/saturday.rhai", "saturday.friday-red");
+    assert_eq!((run.code, planned.code), (1, 1), "{}\n{}", run.stderr, planned.stdout);
+    let friday = run.check_line("Pre-Go-Live (Friday) passed");
+    assert!(friday.starts_with("  FAIL") && friday.contains("not passed: [\"Cloudflare WAF active"), "{}", run.stderr);
+    assert!(planned.stdout.contains("not passed: [\"Stripe in live mode\"]"), "{}", planned.stdout);
+    assert_eq!(drush_calls(), Vec::<String>::new(), "Saturday touched the stack after a red Friday");
+    assert_eq!(testbed::http_status(SITE), "200");
+    // Friday resumed after the fix: green, and Saturday goes.
+    project.golive(&["resume", "scripts/friday.rhai", "--answers", FRIDAY_ANSWERS]).assert_code(0);
+
     let run = project.golive(&["scripts/saturday.rhai", "--answers", GO_ANSWERS]);
     let planned = plan("scripts/saturday.rhai", "saturday.happy");
     assert_eq!((run.code, planned.code), (0, 0), "{}\n{}", run.stderr, planned.stdout);
@@ -397,7 +423,7 @@ fn critical_error_rate(project: &common::Project) -> String {
 fn killed_mid_deploy_then_resumed_runs_no_step_twice() {
     let _bed = testbed::lock();
     testbed::reset();
-    let project = testbed::project();
+    let project = testbed::project_after_friday();
     let mut child = project
         .command(&[
             "scripts/saturday.rhai",
@@ -1730,7 +1756,7 @@ fn weekend_report(project: &common::Project) {
 fn a_migration_that_loses_rows_fires_the_data_loss_trigger_and_the_full_rollback_restores_them() {
     let _bed = testbed::lock();
     testbed::reset();
-    let project = testbed::project();
+    let project = testbed::project_after_friday();
     // A first Saturday (its migration keeps the data), then a second whose migration deletes rows: each keeps
     // its own backup, labelled with its run id.
     project.golive(&["scripts/saturday.rhai", "--answers", NO_GO_ANSWERS]).assert_code(1);
@@ -1769,7 +1795,7 @@ fn an_application_that_sends_no_mail_fails_the_mail_checks_read_over_imap() {
     let _bed = testbed::lock();
     testbed::reset();
     testbed::set_fault("fault-mail");
-    let project = testbed::project();
+    let project = testbed::project_after_friday();
     let run = project.golive(&["scripts/saturday.rhai", "--answers", NO_GO_ANSWERS]);
     run.assert_code(1);
     let registration = run.check_line("Registro nuevo usuario: email de verificación recibido");
@@ -1790,7 +1816,7 @@ fn an_application_that_sends_no_mail_fails_the_mail_checks_read_over_imap() {
 fn a_signed_test_event_reaches_the_webhook_endpoint_and_a_wrong_secret_is_refused() {
     let _bed = testbed::lock();
     testbed::reset();
-    let project = testbed::project();
+    let project = testbed::project_after_friday();
     let run = project.golive(&["scripts/saturday.rhai", "--answers", GO_ANSWERS]);
     run.assert_code(0);
     let webhook = run.check_line("Webhook Stripe procesado");

@@ -421,9 +421,10 @@ pub trait World {
         None
     }
 
-    /// In a plan: the newest finished run of `script` a scenario states (`runbook::last_run`). A live run
-    /// reads its journals instead.
-    fn planned_last_run(&self, _script: &str) -> Option<crate::verdict::LastRun> {
+    /// In a plan: the newest run of `script` a scenario states (`runbook::last_run`), `Some(None)` when it
+    /// states there is none, None when it says nothing (the read is then assumed). A live run reads its
+    /// journals instead.
+    fn planned_last_run(&self, _script: &str) -> Option<Option<crate::verdict::LastRun>> {
         None
     }
 

@@ -138,7 +138,7 @@ impl World for PlanWorld {
         self.scenario.as_ref().and_then(|s| s.included(script))
     }
 
-    fn planned_last_run(&self, script: &str) -> Option<crate::verdict::LastRun> {
+    fn planned_last_run(&self, script: &str) -> Option<Option<crate::verdict::LastRun>> {
         self.scenario.as_ref().and_then(|s| s.last_run(script))
     }
 

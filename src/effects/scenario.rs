@@ -319,9 +319,24 @@ impl Scenario {
         Some(rule.checks.iter().map(|(name, ok)| (name.clone(), *ok)).collect())
     }
 
-    /// The newest finished run of `script`, as the scenario states it (None: it states none).
-    pub fn last_run(&self, script: &str) -> Option<crate::verdict::LastRun> {
-        self.include.iter().find(|r| r.script == script).and_then(|r| r.run.clone())
+    /// The newest run of `script` as the scenario states it: `Some(None)` when it states there is none (an
+    /// `[[include]]` with neither `run` nor `checks`), None when it says nothing. Its checks are the rule's
+    /// `checks` unless `run` lists its own.
+    pub fn last_run(&self, script: &str) -> Option<Option<crate::verdict::LastRun>> {
+        let rule = self.include.iter().find(|r| r.script == script)?;
+        if rule.run.is_none() && !rule.checks.is_empty() {
+            return None;
+        }
+        Some(rule.run.clone().map(|mut run| {
+            if run.checks.is_empty() {
+                run.checks = rule
+                    .checks
+                    .iter()
+                    .map(|(name, ok)| crate::verdict::CheckRecord::new(name, *ok, String::new(), String::new()))
+                    .collect();
+            }
+            run
+        }))
     }
 
     /// The scenario's answer to an effect, and which rule gave it.

@@ -62,6 +62,21 @@ fn last_run(host: &Host, ctx: &NativeCallContext, script: &str, target: &str) ->
             };
             m.insert("decisions".into(), evidence(rhai::serde::to_dynamic(&run.decisions))?);
             m.insert("watches".into(), evidence(rhai::serde::to_dynamic(&run.watches))?);
+            // A check as a later runbook weighs it: no watch evidence (that is `watches`).
+            let checks: Vec<Dynamic> = run
+                .checks
+                .iter()
+                .map(|c| {
+                    let mut check = Map::new();
+                    check.insert("name".into(), c.name.clone().into());
+                    check.insert("ok".into(), (c.ok && !c.unknown).into());
+                    check.insert("unknown".into(), c.unknown.into());
+                    check.insert("actual".into(), c.actual.clone().into());
+                    check.insert("target".into(), c.target.clone().into());
+                    Dynamic::from_map(check)
+                })
+                .collect();
+            m.insert("checks".into(), checks.into());
             Dynamic::from_map(m)
         }
     })
@@ -77,7 +92,7 @@ pub fn register(engine: &mut Engine, reg: &mut Registrar, host: &Rc<Host>) {
             name: "last_run",
             params: &["script: string", "target: string"],
             returns: "map",
-            doc: "The newest run of SCRIPT (its file name without .rhai) on TARGET, from this project's journals (a plan's from its scenario's [[include]] run): #{ run, finished, exit_code, minutes, days_ago, decisions, watches } (exit_code and minutes () when it never finished; days_ago since it finished, or started; decisions: each gate's standing decision by gate name, #{ verdict, by, at }; watches: what each metrics::watch saw, #{ name (the step's), planned, planned_s, watched_s, complete, stopped, evaluations, alerts: [#{ rule, level, at, shown }], unresolved: [rule] }), or () when there is none.",
+            doc: "The newest run of SCRIPT (its file name without .rhai) on TARGET, from this project's journals (a plan's from its scenario's [[include]] run): #{ run, finished, exit_code, minutes, days_ago, decisions, watches, checks } (exit_code and minutes () when it never finished; days_ago since it finished, or started; decisions: each gate's standing decision by gate name, #{ verdict, by, at }; watches: what each metrics::watch saw, #{ name (the step's), planned, planned_s, watched_s, complete, stopped, evaluations, alerts: [#{ rule, level, at, shown }], unresolved: [rule] }; checks: the newest verdict of each check, manual item and gate, #{ name, ok, unknown, actual, target }), or () when there is none.",
             effectful: false,
         },
         move |ctx: NativeCallContext, script: &str, target: &str| last_run(&h, &ctx, script, target),

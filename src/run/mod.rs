@@ -991,7 +991,6 @@ fn relative(path: &Path, root: &Path) -> String {
     canonical.strip_prefix(root).map(|p| p.display().to_string()).unwrap_or_else(|_| path.display().to_string())
 }
 
-/// The checks of the newest run of `script` (a file stem, like "friday") on `target`: what a gate includes.
 /// The newest run of `script` on `target`, finished or not, from the journals (an unreadable journal is
 /// skipped only if it is not that script's: it cannot be told apart, so it is not).
 pub fn latest_run(config: &Config, script: &str, target: &str) -> Result<Option<crate::verdict::LastRun>, String> {
@@ -1018,7 +1017,7 @@ pub fn latest_run(config: &Config, script: &str, target: &str) -> Result<Option<
             .into_iter()
             .map(|(gate, d)| (gate, crate::verdict::GateDecided { verdict: d.verdict, by: d.by, at: d.at }))
             .collect();
-        let watches = prior.checks.into_iter().filter_map(|c| c.watch).collect();
+        let watches = prior.checks.iter().filter_map(|c| c.watch.clone()).collect();
         let (exit_code, seconds, days_ago) = match record.entries.last() {
             Some(Entry::RunFinished { exit_code, at, .. }) => {
                 let finished = parse(run_id, at)?;
@@ -1033,11 +1032,14 @@ pub fn latest_run(config: &Config, script: &str, target: &str) -> Result<Option<
             days_ago,
             decisions,
             watches,
+            checks: prior.checks,
         }));
     }
     Ok(None)
 }
 
+/// The checks of the newest run of `script` (a file stem, like "friday") on `target`: what a gate includes.
+/// No such run is one failed criterion, "its newest run", on the board: what was never run never passed.
 pub fn latest_checks(config: &Config, script: &str, target: &str) -> Result<Vec<journal::CheckRecord>, String> {
     let store = store::of(config).map_err(|e| e.message().to_string())?;
     for id in store.run_ids().map_err(|e| e.message().to_string())?.into_iter().rev() {
@@ -1049,8 +1051,10 @@ pub fn latest_checks(config: &Config, script: &str, target: &str) -> Result<Vec<
             return Ok(Prior::from_entries(&record.entries).checks);
         }
     }
-    Err(format!(
-        "no run of `{script}` on target `{target}` {}; run it first, or drop it from `include`",
-        store.describe()
-    ))
+    Ok(vec![journal::CheckRecord::new(
+        "its newest run",
+        false,
+        format!("no run of `{script}` on target `{target}` {}", store.describe()),
+        format!("a run of `{script}` on `{target}`"),
+    )])
 }

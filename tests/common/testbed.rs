@@ -135,3 +135,38 @@ pub fn project() -> Project {
     }
     project
 }
+
+/// `project()` whose journals hold one green Friday on `rehearsal`: Saturday deploys only onto one (its
+/// first check reads Friday's newest run). Friday runs for real once per process, on the test bed just
+/// reset (hold `lock()`); each project gets a copy of that run's folder.
+pub fn project_after_friday() -> Project {
+    static FRIDAY: OnceLock<Vec<(PathBuf, Vec<u8>)>> = OnceLock::new();
+    let files = FRIDAY.get_or_init(|| {
+        let once = project();
+        let answers = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/answers/friday.toml");
+        let run = once.golive(&["scripts/friday.rhai", "--yes", "--answers", &answers.display().to_string()]);
+        run.assert_code(0);
+        let runs = once.file(".golive/runs");
+        let mut files = Vec::new();
+        let mut stack = vec![runs.clone()];
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else {
+                    files.push((path.strip_prefix(&runs).unwrap().to_path_buf(), std::fs::read(&path).unwrap()));
+                }
+            }
+        }
+        assert!(!files.is_empty(), "friday left no journal");
+        files
+    });
+    let project = project();
+    for (relative, bytes) in files {
+        let path = project.file(".golive/runs").join(relative);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, bytes).unwrap();
+    }
+    project
+}

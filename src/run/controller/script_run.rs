@@ -122,7 +122,13 @@ impl ScriptRun for Controller {
         target: &str,
     ) -> Result<Option<crate::verdict::LastRun>, String> {
         if Controller::is_dry(self) {
-            Ok(self.world.planned_last_run(script))
+            Ok(self.world.planned_last_run(script).unwrap_or_else(|| {
+                // Unstated: "no run" would be an assumption that passes checks like "no rollback since".
+                if let Some(frame) = self.state.borrow_mut().step_mut() {
+                    frame.assumed = true;
+                }
+                None
+            }))
         } else {
             crate::run::latest_run(config, script, target)
         }
