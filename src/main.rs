@@ -180,6 +180,13 @@ enum Command {
         /// Perform read-only effects for real.
         #[arg(long)]
         live_reads: bool,
+        /// Answer questions and gates as a run with `--answers FILE` would (the same file), so the plan
+        /// follows the path those answers take.
+        #[arg(long, value_name = "FILE")]
+        answers: Option<PathBuf>,
+        /// Accept plain confirmations, as a run with `--yes` would.
+        #[arg(long)]
+        yes: bool,
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
         /// Also save the plan, with hashes of what it was made from, for review and `golive run --plan`.
@@ -525,7 +532,9 @@ fn dispatch(command: Command, mut options: Options) -> Result<(), Failure> {
             let query = run::RunQuery { run_or_script: id, target: options.target.clone() };
             finish_run(run::resume(&query, &options, rt.handle()))
         }
-        Command::Plan { file, scenario, live_reads, format, out, .. } => {
+        Command::Plan { file, scenario, live_reads, answers, yes, format, out, .. } => {
+            options.answers = answers;
+            options.yes = yes;
             let rt = runtime()?;
             let basis = out.as_ref().map(|_| run::reviewed::basis(&file, &options)).transpose()?;
             let plan = run::plan(

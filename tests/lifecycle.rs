@@ -15,9 +15,12 @@
 //!   given by someone;
 //! - a write after a gate happened only after a GO decision for that gate was journaled;
 //! - a gate is journaled done only with a decision applied in it;
-//! - no write was performed twice unless it is idempotent or an operator chose to run it again.
+//! - no write was performed twice unless it is idempotent or an operator chose to run it again;
+//! - `golive plan --live-reads` with a run's answers predicts its exit code (runs no signal stops, whose
+//!   writes end within their timeouts: a plan performs no write).
 //!
-//! `GOLIVE_LIFECYCLE_SEQUENCES` sets how many sequences (default 60); the seed is fixed
+//! `GOLIVE_LIFECYCLE_SEQUENCES` sets how many sequences (default 1000), `GOLIVE_LIFECYCLE_WORKERS` how many
+//! runners share them (default 6, each seeded from the fixed seed and its number); the seed is fixed
 //! (`GOLIVE_LIFECYCLE_SEED` picks another). A failure is shrunk and printed with its runbook and commands.
 
 use std::time::Duration;
@@ -49,7 +52,7 @@ enum Item {
     },
     /// A step asking a checklist of two items (`prompt::checklist`): each item a verdict of its own.
     Checklist,
-    /// A short watch (`metrics::watch`, 600 ms) whose rule stays quiet or goes critical and stays so.
+    /// A short watch (`metrics::watch`, 150 ms) whose rule stays quiet or goes critical and stays so.
     Watch {
         critical: bool,
     },
@@ -109,7 +112,7 @@ fn answers() -> impl Strategy<Value = Answers> {
 
 fn signal() -> impl Strategy<Value = Option<(Signal, u16)>> {
     let kind = prop_oneof![Just(Signal::Term), Just(Signal::Hup), Just(Signal::Int), Just(Signal::Kill)];
-    proptest::option::weighted(0.4, (kind, 50..700u16))
+    proptest::option::weighted(0.4, (kind, 5..300u16))
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -151,10 +154,10 @@ fn script(items: &[Item]) -> String {
             }
             Item::Gate(_) => format!("gate \"{n}\";"),
             Item::Write { idempotent, slow: false } => format!(
-                "step \"{n}\" with #{{ idempotent: {idempotent} }} {{ local::run(\"echo {n} >> writes.log; sleep 0.3\"); }}"
+                "step \"{n}\" with #{{ idempotent: {idempotent} }} {{ local::run(\"echo {n} >> writes.log; sleep 0.06\"); }}"
             ),
             Item::Watch { critical } => format!(
-                "step \"{n}\" {{ metrics::watch(#{{ every: \"200ms\", \"for\": \"600ms\", rules: [#{{ name: \"cpu\", value: || {}, warn: 80.0, crit: 90.0 }}] }}); }}",
+                "step \"{n}\" {{ metrics::watch(#{{ every: \"50ms\", \"for\": \"150ms\", rules: [#{{ name: \"cpu\", value: || {}, warn: 80.0, crit: 90.0 }}] }}); }}",
                 if *critical { "95.0" } else { "10.0" }
             ),
             Item::Checklist => format!(
@@ -162,11 +165,11 @@ fn script(items: &[Item]) -> String {
                 CHECKLIST.map(|c| format!("\"{c}\"")).join(", ")
             ),
             Item::Hosts { idempotent } => format!(
-                "step \"{n}\" for h in [{}] with #{{ serial: 3, idempotent: {idempotent} }} {{ local::run(`echo {n}-${{h}} >> writes.log; sleep 0.3`); }}",
+                "step \"{n}\" for h in [{}] with #{{ serial: 3, idempotent: {idempotent} }} {{ local::run(`echo {n}-${{h}} >> writes.log; sleep 0.06`); }}",
                 HOSTS.map(|h| format!("\"{h}\"")).join(", ")
             ),
             Item::Write { idempotent, slow: true } => format!(
-                "step \"{n}\" with #{{ idempotent: {idempotent}, timeout: \"400ms\" }} {{ local::run(\"echo {n} >> writes.log; if [ -e fixed ]; then sleep 0.1; else sleep 3; fi\"); }}"
+                "step \"{n}\" with #{{ idempotent: {idempotent}, timeout: \"120ms\" }} {{ local::run(\"echo {n} >> writes.log; if [ -e fixed ]; then sleep 0.02; else sleep 3; fi\"); }}"
             ),
         };
         if matches!(item, Item::Pass | Item::Fail | Item::Flip) && first_check.is_none() {
@@ -252,6 +255,27 @@ fn execute(project: &Project, items: &[Item], op: &Op) -> Option<i32> {
     }
     let status = child.wait().expect("golive ends");
     status.code()
+}
+
+/// What `golive plan --live-reads` with the run's answers predicts for a run that no signal will stop,
+/// before it starts. None when there is nothing to compare: a resume, a signal, or a write slower than its
+/// timeout (a plan performs no write, so it cannot see one time out).
+fn predicted_code(project: &Project, items: &[Item], op: &Op) -> Option<Option<i32>> {
+    let Op::Run { answers, signal: None } = op else { return None };
+    if items.iter().any(|i| matches!(i, Item::Write { slow: true, .. })) {
+        return None;
+    }
+    let mut args = vec!["plan".to_string(), "runbook.rhai".into(), "--live-reads".into()];
+    match (answers, answers_file(items, *answers)) {
+        (Answers::Yes, _) => args.push("--yes".into()),
+        (_, Some(text)) => {
+            project.write("answers.toml", &text);
+            args.extend(["--answers".into(), "answers.toml".into()]);
+        }
+        _ => {}
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    Some(Some(project.golive(&args).code))
 }
 
 /// Whether the newest verdict named `name` in a run's entries passed (a step's own, or one beside it).
@@ -424,9 +448,18 @@ fn check_sequence(items: &[Item], ops: &[Op]) -> Result<(), String> {
     let mut log = Vec::new();
     for op in ops {
         reran |= matches!(op, Op::Resume { in_doubt: Some("rerun"), .. });
+        let predicted = predicted_code(&project, items, op);
         let code = execute(&project, items, op);
         log.push(format!("{op:?} -> {code:?}"));
-        let found = violations(&project, items, (op, code), reran);
+        let mut found = violations(&project, items, (op, code), reran);
+        if let Some(predicted) = predicted
+            && code.is_some()
+            && predicted != code
+        {
+            found.push(format!(
+                "`golive plan` with the same answers predicted exit {predicted:?}, the run gave {code:?}"
+            ));
+        }
         if !found.is_empty() {
             let journals: Vec<String> =
                 project.journals().iter().map(|p| std::fs::read_to_string(p).unwrap_or_default()).collect();
@@ -445,28 +478,79 @@ fn check_sequence(items: &[Item], ops: &[Op]) -> Result<(), String> {
 
 #[test]
 fn no_sequence_of_runs_answers_signals_and_resumes_turns_red_or_undecided_green_or_writes_twice() {
-    let sequences: u32 = std::env::var("GOLIVE_LIFECYCLE_SEQUENCES").ok().and_then(|n| n.parse().ok()).unwrap_or(60);
-    let config = Config { cases: sequences, failure_persistence: None, max_shrink_iters: 200, ..Config::default() };
-    let mut runner = TestRunner::new_with_rng(
-        config,
-        TestRng::from_seed(RngAlgorithm::ChaCha, &crate::common::seed("GOLIVE_LIFECYCLE_SEED", "golive lifecycle 1")),
-    );
+    let number = |name: &str, default: u32| std::env::var(name).ok().and_then(|n| n.parse().ok()).unwrap_or(default);
+    let sequences = number("GOLIVE_LIFECYCLE_SEQUENCES", 1000);
+    // The sequences mostly wait (writes, signals, watches): several runners share the cores, each with a
+    // seed of its own derived from the fixed one.
+    let workers = number("GOLIVE_LIFECYCLE_WORKERS", 6).max(1);
+    let seed = std::env::var("GOLIVE_LIFECYCLE_SEED").unwrap_or_else(|_| "golive lifecycle 1".into());
     let started = std::time::Instant::now();
+    let failures: Vec<String> = std::thread::scope(|scope| {
+        let runs: Vec<_> = (0..workers)
+            .map(|worker| {
+                let cases = sequences / workers + u32::from(worker < sequences % workers);
+                let seed = format!("{seed} / worker {worker}");
+                scope.spawn(move || run_sequences(cases, &seed).err().map(|why| format!("seed \"{seed}\": {why}")))
+            })
+            .collect();
+        runs.into_iter().filter_map(|run| run.join().expect("a runner panicked")).collect()
+    });
+    eprintln!("lifecycle: {sequences} sequences ({workers} runners) in {:.1} s", started.elapsed().as_secs_f64());
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+/// `cases` generated sequences from `seed` (a text: its SHA-256 seeds the generator); the shrunk failure.
+fn run_sequences(cases: u32, seed: &str) -> Result<(), String> {
+    let config = Config { cases, failure_persistence: None, max_shrink_iters: 200, ..Config::default() };
+    let digest = golive::digest::sha256_hex(seed.as_bytes());
+    let bytes: Vec<u8> = (0..32).map(|i| u8::from_str_radix(&digest[2 * i..2 * i + 2], 16).expect("hex")).collect();
+    let mut runner = TestRunner::new_with_rng(config, TestRng::from_seed(RngAlgorithm::ChaCha, &bytes));
     let strategy =
         (vec(item(), 1..6), answers(), signal(), vec(op(), 0..6)).prop_map(|(items, answers, signal, rest)| {
             let mut ops = vec![Op::Run { answers, signal }];
             ops.extend(rest);
             (items, ops)
         });
-    let result = runner.run(&strategy, |(items, ops)| check_sequence(&items, &ops).map_err(TestCaseError::fail));
-    eprintln!("lifecycle: {sequences} sequences in {:.1} s", started.elapsed().as_secs_f64());
-    match result {
-        Ok(()) => {}
+    match runner.run(&strategy, |(items, ops)| check_sequence(&items, &ops).map_err(TestCaseError::fail)) {
+        Ok(()) => Ok(()),
         Err(TestError::Fail(why, (items, ops))) => {
-            panic!("an invariant broke (shrunk): {why}\nitems {items:?}\nops {ops:?}")
+            Err(format!("an invariant broke (shrunk): {why}\nitems {items:?}\nops {ops:?}"))
         }
-        Err(TestError::Abort(why)) => panic!("aborted: {why}"),
+        Err(TestError::Abort(why)) => Err(format!("aborted: {why}")),
     }
+}
+
+/// Found by the plan-versus-run invariant: a plan whose checklist answers were all assumed said "the run
+/// would complete (exit 0)" where the run, with nobody to answer, exits 1. Checklist items resting on an
+/// assumed answer are unknown, and a plan given the run's answers file follows them.
+#[test]
+fn a_plan_never_passes_a_checklist_nobody_answered_and_follows_the_runs_answers() {
+    for answers in [Answers::Nothing, Answers::Go, Answers::NoGo, Answers::Yes] {
+        check_sequence(&[Item::Checklist], &[Op::Run { answers, signal: None }]).unwrap();
+    }
+    let project = Project::new();
+    project.write("runbook.rhai", &script(&[Item::Checklist]));
+    let plan = project.golive(&["plan", "runbook.rhai"]);
+    assert_eq!(plan.code, 1, "{}", plan.stdout);
+    assert!(plan.stdout.contains("outcome: unknown: 2 check(s) rest on assumed reads"), "{}", plan.stdout);
+}
+
+/// `golive plan --answers FILE` takes a GO written before the evidence as the run does: not applied.
+#[test]
+fn a_plan_with_the_runs_answers_refuses_a_go_written_before_a_no_go_board() {
+    let items = [Item::Fail, Item::Gate(false), Item::Write { idempotent: false, slow: false }];
+    let project = Project::new();
+    project.write("runbook.rhai", &script(&items));
+    project.write("answers.toml", &answers_file(&items, Answers::Go).unwrap_or_default());
+    let plan = project.golive(&["plan", "runbook.rhai", "--answers", "answers.toml"]);
+    assert_eq!(plan.code, 1, "{}", plan.stdout);
+    assert!(
+        plan.stdout.contains("the GO given by Lead (answers file) was written before this evidence: it is not applied"),
+        "{}",
+        plan.stdout
+    );
+    assert!(!plan.stdout.contains("step \"w2\""), "the plan went past the gate:\n{}", plan.stdout);
+    check_sequence(&items, &[Op::Run { answers: Answers::Go, signal: None }]).unwrap();
 }
 
 /// The six-line runbook of the issue: a gate whose board says NO-GO refuses a GO written beforehand, and a

@@ -19,7 +19,7 @@ impl Verdicts {
     /// Adds a verdict; the newest per name wins. A gate's own NO-GO is its decision, not a failure left open.
     pub fn weigh(&mut self, check: CheckRecord) {
         self.unweighed.retain(|c| c.name != check.name);
-        if !check.ok && !self.gates.contains(&check.name) {
+        if (!check.ok || check.unknown) && !self.gates.contains(&check.name) {
             self.unweighed.push(check.clone());
         }
         self.all.retain(|c| c.name != check.name);

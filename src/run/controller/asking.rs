@@ -68,8 +68,12 @@ impl Controller {
                 }));
             }
         }
-        let given = if self.is_dry() { None } else { self.settings.answers.as_ref().and_then(|a| a.first(keys)) };
-        let yes = self.settings.yes && !self.is_dry();
+        // A plan takes `--answers` and `--yes` as a run does (`golive plan --answers FILE`): it shows the path
+        // those answers take; what they leave open, the scenario or a stated assumption answers.
+        let given = self.settings.answers.as_ref().and_then(|a| a.first(keys));
+        let yes = self.settings.yes;
+        // Plans are the same on every machine: they name no operator.
+        let identity = if self.is_dry() { "the operator".to_string() } else { self.settings.identity.clone() };
         let answered = if let Some(given) = given {
             let file = self.settings.answers.as_ref().map(|a| a.path.display().to_string()).unwrap_or_default();
             if !choices.is_empty() && !choices.contains(&given.answer.as_str()) {
@@ -82,18 +86,18 @@ impl Controller {
                     pos,
                 ));
             }
-            let by = format!("{} (answers file)", given.by.unwrap_or_else(|| self.settings.identity.clone()));
+            let by = format!("{} (answers file)", given.by.unwrap_or_else(|| identity.clone()));
             Answered { answer: given.answer, by, note: given.note, assumed: false, prewritten: true }
         } else if kind == AskKind::Confirm && yes {
             Answered {
                 answer: "yes".into(),
-                by: format!("{} (--yes)", self.settings.identity),
+                by: format!("{identity} (--yes)"),
                 note: None,
                 assumed: false,
                 prewritten: true,
             }
         } else if kind == AskKind::Defaulted && yes {
-            let by = format!("{} (--yes, the default)", self.settings.identity);
+            let by = format!("{identity} (--yes, the default)");
             Answered { answer: String::new(), by, note: None, assumed: false, prewritten: true }
         } else if !self.is_dry() && !self.terminal.is_interactive() {
             return Ok(None);
@@ -125,8 +129,7 @@ impl Controller {
                     .step()
                     .and_then(|f| f.effects.last())
                     .is_some_and(|e| matches!(e.answer, Provenance::Assumed(_)));
-            // Plans are the same on every machine: they name no operator.
-            let by = if self.is_dry() { "the operator".to_string() } else { self.settings.identity.clone() };
+            let by = identity;
             // A plan's scenario stands for an answers file: written before the evidence, as it is.
             Answered { answer, by, note: None, assumed, prewritten: self.is_dry() }
         };

@@ -872,8 +872,11 @@ impl Controller {
 
     /// A verdict recorded inside a step besides the step's own (a checklist item): weighed by gates, and
     /// journaled so that resume restores it with the step.
-    pub fn record_verdict(&self, check: CheckRecord) -> Result<(), Box<EvalAltResult>> {
-        let step = self.state.borrow().step().map(|f| f.name.clone()).unwrap_or_default();
+    pub fn record_verdict(&self, mut check: CheckRecord) -> Result<(), Box<EvalAltResult>> {
+        let (step, assumed) = self.state.borrow().step().map(|f| (f.name.clone(), f.assumed)).unwrap_or_default();
+        // In a plan, a verdict beside the step's own (a checklist item) that rests on an assumed read (an
+        // answer nobody gave) is unknown, as the step's own would be: never a pass on nothing.
+        check.unknown |= self.is_dry() && assumed;
         if !self.is_dry() {
             self.journal(Entry::Verdict { step, check: check.clone() }, false)?;
         }
