@@ -807,6 +807,7 @@ scenario file (tests/scenarios/<script>.<case>.toml; golive plan --scenario, gol
         fcp_ms, ttfb_ms, status, ok, error, url, title, times
     [[include]] script = "friday", checks = { "name" = true }, run = { run_id, exit_code, seconds, days_ago }
         (neither checks nor run: that runbook never ran; a runbook not named: runbook::last_run is assumed)
+    [[phase]] name = "Quick rollback", seconds = 171.0    how long a phase with a budget takes
     A rule answers the first effect whose line contains `match` (`times` limits how often); a rule no effect
     matched is reported by golive test.
 "#;
@@ -816,7 +817,8 @@ const SYNTAX_DOCS: &str = r#"
 ## syntax
 
 phase "name" [with #{ window: "06:00-12:00", owner: "DevOps", budget: "5m", section: "3" }] { ... }
-    Groups steps; the run prints planned against actual time (and the budget, when given).
+    Groups steps; the run prints planned against actual time. A budget is a check of its own at the
+    phase's end ("NAME: within its 5m budget"), counted from the phase's first start (resumes included).
     section names the runbook section `golive report` places it (and its steps) in.
 
 step "name" [with #{ timeout, retries, retry_delay, idempotent, section }] { ... }

@@ -250,10 +250,16 @@ fn the_plan_of_saturday_on_production_lists_every_step_to_the_soft_launch_with_i
     ];
     let places: Vec<usize> = order.iter().map(|n| at(n)).collect();
     assert!(places.windows(2).all(|w| w[0] < w[1]), "out of order: {places:?}\n{}", plan.stdout);
-    assert!(!steps[at("step \"maintenance on\"")].contains("only if"), "{}", plan.stdout);
+    // Nothing is touched unless Friday's journal says it passed: a plan cannot read it, so it is a condition.
+    assert!(
+        steps[at("step \"maintenance on\"")]
+            .ends_with("(only if required check \"Pre-Go-Live (Friday) passed\" passes)"),
+        "{}",
+        plan.stdout
+    );
     assert!(
         steps[at("step \"deploy code\"")].contains(
-            "(only if required check \"backup verified\" passes, required check \"rollback image kept (7.1)\" passes)"
+            "(only if required check \"Pre-Go-Live (Friday) passed\" passes, required check \"backup verified\" passes, required check \"rollback image kept (7.1)\" passes)"
         ),
         "{}",
         plan.stdout
@@ -261,7 +267,7 @@ fn the_plan_of_saturday_on_production_lists_every_step_to_the_soft_launch_with_i
     assert!(steps[at("application logs")].contains("gate \"Go/No-Go\" lets the run go on)"), "{}", plan.stdout);
     let outcome = plan.stdout.lines().find(|l| l.starts_with("outcome: ")).unwrap();
     assert!(
-        outcome.starts_with("outcome: unknown: required check \"backup verified\" rests on assumed reads"),
+        outcome.starts_with("outcome: unknown: required check \"Pre-Go-Live (Friday) passed\" rests on assumed reads"),
         "{outcome}"
     );
 }

@@ -1094,3 +1094,47 @@ fn the_quick_rollbacks_site_check_wants_the_sites_own_pages() {
         assert!(verdict.contains("= FAIL"), "{name}: {verdict}");
     }
 }
+
+/// 7.1 "< 5 min" and 7.2 "< 30 min" were printed ("took 1.5s of its 1s budget: OVER") and the run exited 0.
+/// A phase's budget is a verdict of its own, counted from the phase's first start: a rollback stopped and
+/// resumed later took the whole time. A plan states it unknown unless its scenario says how long it takes.
+#[test]
+fn a_phase_over_its_budget_fails_and_a_resume_counts_from_the_phases_first_start() {
+    let project = Project::new();
+    project.write(
+        "over.rhai",
+        "phase \"rollback\" with #{ budget: \"1s\" } {\n    step \"swap\" { local::run(\"sleep 1.3\"); }\n}\n",
+    );
+    let run = project.golive(&["run", "over.rhai", "--yes"]);
+    run.assert_code(1);
+    let judged = run.check_line("rollback: within its 1s budget");
+    assert!(judged.starts_with("  FAIL") && judged.contains("target < 1.0s"), "{}", run.stderr);
+    assert!(run.stderr.contains("1 check(s) failed and no gate weighed them"), "{}", run.stderr);
+
+    // Stopped by a failing step, resumed 1.5 s later: the second session alone is quick, the phase is not.
+    project.write(
+        "resumed.rhai",
+        "phase \"rollback\" with #{ budget: \"1s\" } {\n    step \"swap\" { local::run(\"true\"); }\n    step \"up\" { local::run(\"test -e fixed\"); }\n}\n",
+    );
+    project.golive(&["run", "resumed.rhai", "--yes"]).assert_code(1);
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    project.write("fixed", "");
+    let resumed = project.golive(&["resume", "--yes"]);
+    resumed.assert_code(1);
+    let judged = resumed.check_line("rollback: within its 1s budget");
+    assert!(judged.starts_with("  FAIL") && judged.contains("since its first start"), "{}", resumed.stderr);
+
+    let within = Project::new();
+    within.write(
+        "quick.rhai",
+        "phase \"rollback\" with #{ budget: \"5s\" } {\n    step \"swap\" { local::run(\"true\"); }\n}\n",
+    );
+    within.golive(&["run", "quick.rhai", "--yes"]).assert_code(0);
+    let plan = within.golive(&["plan", "quick.rhai"]);
+    assert_eq!(plan.code, 1, "{}", plan.stdout);
+    assert!(plan.stdout.contains("= UNKNOWN (assumed) (actual not known before the run"), "{}", plan.stdout);
+    within.write("slow.toml", "[[phase]]\nname = \"rollback\"\nseconds = 7.0\n");
+    let slow = within.golive(&["plan", "quick.rhai", "--scenario", "slow.toml"]);
+    assert_eq!(slow.code, 1, "{}", slow.stdout);
+    assert!(slow.stdout.contains("= FAIL (actual takes 7.0s (scenario), target < 5.0s)"), "{}", slow.stdout);
+}

@@ -428,6 +428,11 @@ pub trait World {
         None
     }
 
+    /// In a plan: how long the scenario says a phase with a budget takes (None: unknown).
+    fn planned_phase_seconds(&self, _phase: &str) -> Option<f64> {
+        None
+    }
+
     fn is_dry(&self) -> bool {
         false
     }

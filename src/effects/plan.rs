@@ -142,6 +142,10 @@ impl World for PlanWorld {
         self.scenario.as_ref().and_then(|s| s.last_run(script))
     }
 
+    fn planned_phase_seconds(&self, phase: &str) -> Option<f64> {
+        self.scenario.as_ref().and_then(|s| s.phase_seconds(phase))
+    }
+
     fn is_dry(&self) -> bool {
         true
     }

@@ -32,6 +32,9 @@
 //! [[include]]                  # what `gate ... with #{ include: ["friday"] }` sees of friday's newest run
 //! script = "friday"
 //! checks = { "TLS valid" = true, "WAF on" = false }
+//! [[phase]]                    # how long a phase with a `budget` takes, from its first start to its end
+//! name = "Quick rollback"
+//! seconds = 171.0
 //! ```
 
 use std::cell::RefCell;
@@ -69,6 +72,9 @@ struct ScenarioFile {
     /// What a gate's `include` sees of an earlier runbook's newest run: plans never read local journals.
     #[serde(default)]
     include: Vec<IncludeRule>,
+    /// How long a phase with a `budget` takes: a plan cannot know how long commands take.
+    #[serde(default)]
+    phase: Vec<PhaseRule>,
     /// `[test]`: what `golive test` expects of this case.
     #[serde(default)]
     test: Option<TestExpectation>,
@@ -80,6 +86,13 @@ struct ScenarioFile {
 struct TestExpectation {
     exit_code: Option<i32>,
     target: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PhaseRule {
+    name: String,
+    seconds: f64,
 }
 
 #[derive(Debug, Deserialize)]
@@ -236,6 +249,7 @@ pub struct Scenario {
     dns: Vec<DnsRule>,
     browser: Vec<BrowserRule>,
     include: Vec<IncludeRule>,
+    phase: Vec<PhaseRule>,
     expected_exit: Option<i32>,
     target: Option<String>,
     /// How often each rule answered, by (kind, index): `times` limits it.
@@ -258,6 +272,7 @@ impl Scenario {
             dns: file.dns,
             browser: file.browser,
             include: file.include,
+            phase: file.phase,
             expected_exit: file.test.as_ref().and_then(|t| t.exit_code),
             target: file.test.and_then(|t| t.target),
             used: RefCell::new(HashMap::new()),
@@ -267,6 +282,11 @@ impl Scenario {
     /// `[test] target`: the target this case is planned on, unless `--target` names one.
     pub fn target(&self) -> Option<&str> {
         self.target.as_deref()
+    }
+
+    /// How long the scenario says phase `name` takes, in seconds (None: it does not say).
+    pub fn phase_seconds(&self, name: &str) -> Option<f64> {
+        self.phase.iter().find(|r| r.name == name).map(|r| r.seconds)
     }
 
     /// `[test] exit_code`: the exit code `golive test` holds the plan to.

@@ -78,6 +78,9 @@ pub struct Prior {
     pub decisions: std::collections::BTreeMap<String, Decision>,
     /// When the run first started (its RunStarted entry): the same across resumes.
     pub started: Option<String>,
+    /// Each phase's first start, and its first normal end if it had one, across the run's sessions: what
+    /// its budget is judged by after a resume.
+    pub phases: HashMap<String, (String, Option<String>)>,
 }
 
 /// What resume does with one step.
@@ -167,6 +170,14 @@ impl Prior {
                         o.acted = true;
                     }
                     prior.remembered.insert((step.clone(), key.clone()), value.clone());
+                }
+                Entry::PhaseStarted { phase, at, .. } => {
+                    prior.phases.entry(phase.clone()).or_insert_with(|| (at.clone(), None));
+                }
+                Entry::PhaseFinished { phase, at, .. } => {
+                    if let Some((_, finished)) = prior.phases.get_mut(phase) {
+                        finished.get_or_insert_with(|| at.clone());
+                    }
                 }
                 Entry::Verdict { step, check } => {
                     if let Some(o) = open.iter_mut().find(|o| o.step == *step) {

@@ -111,14 +111,6 @@ pub fn build(launch: &Launch) -> Vec<Block> {
             });
             filled = true;
         }
-        for run in &launch.runs {
-            for phase in run.phases.iter().filter(|p| p.section.as_deref() == Some(number)) {
-                if let Some(line) = budget_line(run, phase) {
-                    blocks.push(line);
-                    filled = true;
-                }
-            }
-        }
         let items = placed_here(number);
         if !items.is_empty() {
             blocks.push(items_table(&items));
@@ -297,24 +289,6 @@ fn schedule(launch: &Launch, blocks: &mut Vec<Block>) {
             blocks.push(Block::Svg(svg));
         }
     }
-}
-
-/// A phase with a budget (the rollbacks' 5 and 30 minutes): its time against it.
-fn budget_line(run: &RunRecord, phase: &super::PhaseRecord) -> Option<Block> {
-    let budget = phase.budget.as_deref()?;
-    let limit = crate::duration::parse(budget).ok()?;
-    let script = stem(&run.summary.script);
-    Some(match phase.duration_ms {
-        Some(ms) if Duration::from_millis(ms) <= limit => Block::Para(format!(
-            "{script}: phase \"{}\" took {} of its {budget} budget: within.",
-            phase.name,
-            short(ms)
-        )),
-        Some(ms) => {
-            Block::Warning(format!("{script}: phase \"{}\" took {}: OVER its {budget} budget.", phase.name, short(ms)))
-        }
-        None => Block::Warning(format!("{script}: phase \"{}\" did not end (budget {budget}).", phase.name)),
-    })
 }
 
 fn items_table(items: &[(&RunRecord, &StepRecord)]) -> Block {
