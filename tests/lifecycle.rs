@@ -19,7 +19,7 @@
 //! - `golive plan --live-reads` with a run's answers predicts its exit code (runs no signal stops, whose
 //!   writes end within their timeouts: a plan performs no write).
 //!
-//! `GOLIVE_LIFECYCLE_SEQUENCES` sets how many sequences (default 1000), `GOLIVE_LIFECYCLE_WORKERS` how many
+//! `GOLIVE_LIFECYCLE_SEQUENCES` sets how many sequences (default 2000), `GOLIVE_LIFECYCLE_WORKERS` how many
 //! runners share them (default 6, each seeded from the fixed seed and its number); the seed is fixed
 //! (`GOLIVE_LIFECYCLE_SEED` picks another). A failure is shrunk and printed with its runbook and commands.
 
@@ -479,7 +479,7 @@ fn check_sequence(items: &[Item], ops: &[Op]) -> Result<(), String> {
 #[test]
 fn no_sequence_of_runs_answers_signals_and_resumes_turns_red_or_undecided_green_or_writes_twice() {
     let number = |name: &str, default: u32| std::env::var(name).ok().and_then(|n| n.parse().ok()).unwrap_or(default);
-    let sequences = number("GOLIVE_LIFECYCLE_SEQUENCES", 1000);
+    let sequences = number("GOLIVE_LIFECYCLE_SEQUENCES", 2000);
     // The sequences mostly wait (writes, signals, watches): several runners share the cores, each with a
     // seed of its own derived from the fixed one.
     let workers = number("GOLIVE_LIFECYCLE_WORKERS", 6).max(1);

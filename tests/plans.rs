@@ -27,3 +27,20 @@ fn every_script_plans_as_its_snapshots_say_under_every_scenario() {
     let report = std::fs::read_to_string(&junit).unwrap();
     assert!(report.contains(&format!("tests=\"{cases}\" failures=\"0\"")), "{report}");
 }
+
+/// The shipped runbooks under `golive test --faults`: every check fails when one of its reads answers
+/// adversarially, or states why it survives (`survives`); a new vacuous or weak check fails this test.
+#[test]
+fn the_shipped_runbooks_have_no_vacuous_check_and_no_unexplained_survivor() {
+    let out = Command::new(env!("CARGO_BIN_EXE_golive"))
+        .args(["test", "--faults"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("NO_COLOR", "1")
+        .env_remove("GOLIVE_STDLIB")
+        .output()
+        .unwrap();
+    let run = common::Run::from(out);
+    run.assert_code(0);
+    let summary = run.stdout.lines().last().unwrap_or_default().to_string();
+    assert!(summary.ends_with("0 vacuous; 0 error(s)") && summary.contains(" checks, "), "{}", run.all());
+}

@@ -73,14 +73,16 @@ fn the_deploy_phase_runs_against_the_test_bed_in_the_runbooks_order() {
     );
     assert!(run.stderr.contains("ok    check \"Login funciona (redirect a dashboard)\"  "), "{}", run.stderr);
     assert!(run.stderr.contains("ok    check \"AI Chat: el copilot responde\""), "{}", run.stderr);
-    // The e-mails the application sent, read back over IMAP from dovecot; the verification link followed.
+    // The e-mails the application sent, read back over IMAP from dovecot; Drupal's one-time login link
+    // followed (its form, then its login), which activated the new account in the real database.
     assert!(
         run.stderr.contains("ok    check \"Registro nuevo usuario: email de verificación recibido\"")
             && run.stderr.contains("\"Verifica tu cuenta en Jaraba Impact\" to qa+")
-            && run.stderr.contains("; link -> 200"),
+            && run.stderr.contains("; the one-time link logged the new user in"),
         "{}",
         run.stderr
     );
+    assert_eq!(testbed::sql("SELECT status FROM users WHERE mail LIKE 'qa+%' ORDER BY uid DESC LIMIT 1"), "1");
     assert!(
         run.stderr.contains("ok    check \"Email transaccional: email de prueba recibido\"  ")
             && run.stderr.contains("\"Hemos recibido tu mensaje\" from noreply@jarabaimpact.com"),
@@ -2012,4 +2014,45 @@ fn a_hundred_host_rolling_upgrade_with_one_host_failing_names_it_and_resume_runs
     let _ = std::fs::remove_file(&log);
     let _ = std::fs::remove_file(&peaks);
     let _ = std::fs::remove_dir_all(&running);
+}
+
+/// The stand-in follows Drupal 11's contracts where Saturday's smoke tests depend on them (a faithful double
+/// of core's Form API and user_pass_reset, from their published behaviour): a form posted without the
+/// form_build_id its page handed out is only rebuilt, never submitted, and an unknown or used one-time login
+/// link sends the visitor to request a new password.
+#[test]
+fn the_drupal_double_rebuilds_a_form_posted_without_its_build_id_and_refuses_an_unknown_one_time_link() {
+    const APP: &str = "https://localhost:18443/";
+    let _bed = testbed::lock();
+    testbed::reset();
+    let curl = |args: &[&str]| {
+        // The application as visitors reach it (nginx in front of the stand-in); its TLS is not under test here.
+        let out = std::process::Command::new("curl").args(["-s", "-k", "--max-time", "5"]).args(args).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let bare = curl(&["--data", "mail=qa%40jarabaimpact.com&message=hola", &format!("{APP}contacto")]);
+    assert!(bare.contains("name=form_build_id") && !bare.contains("messages--status"), "{bare}");
+    let form = curl(&[&format!("{APP}contacto")]);
+    let build = form.split("name=form_build_id value=\"").nth(1).and_then(|r| r.split('"').next()).unwrap_or_default();
+    assert!(build.starts_with("form-"), "{form}");
+    let sent = curl(&[
+        "--data",
+        &format!("form_build_id={build}&mail=qa%40jarabaimpact.com&message=hola"),
+        &format!("{APP}contacto"),
+    ]);
+    assert!(sent.contains("messages--status"), "{sent}");
+    let replayed = curl(&[
+        "--data",
+        &format!("form_build_id={build}&mail=qa%40jarabaimpact.com&message=hola"),
+        &format!("{APP}contacto"),
+    ]);
+    assert!(!replayed.contains("messages--status"), "a form build id was accepted twice: {replayed}");
+    let unknown = curl(&[
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code} %{redirect_url}",
+        &format!("{APP}user/reset/1/946684800/deadbeef"),
+    ]);
+    assert!(unknown.starts_with("302 ") && unknown.ends_with("/user/password"), "{unknown}");
 }

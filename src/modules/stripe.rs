@@ -129,7 +129,10 @@ impl<'a> Client<'a> {
         let mut items = Vec::new();
         for _ in 0..MAX_PAGES {
             let page = self.get(path, &query)?;
-            let data = page["data"].as_array().cloned().unwrap_or_default();
+            // A list object always carries `data`: an answer without it is not Stripe's list, not an empty one.
+            let Some(data) = page["data"].as_array().cloned() else {
+                return Err(runtime(format!("Stripe answered GET {path} without a list (`data`)"), self.pos()));
+            };
             let last = data.last().and_then(|o| o["id"].as_str()).map(str::to_string);
             items.extend(data);
             match (page["has_more"].as_bool(), last) {
@@ -464,7 +467,13 @@ fn verify_split(
         problems.push(format!("destination is {}, expected {}", opt(destination.clone()), want.destination));
     }
     let transferred = match charge["transfer"].as_str() {
-        Some(transfer_id) => c.get(&format!("/v1/transfers/{transfer_id}"), &[])?["amount"].as_i64(),
+        Some(transfer_id) => {
+            let amount = c.get(&format!("/v1/transfers/{transfer_id}"), &[])?["amount"].as_i64();
+            if amount.is_none() {
+                problems.push(format!("the transfer {transfer_id} states no amount"));
+            }
+            amount
+        }
         None => {
             problems.push("the charge has no transfer".into());
             None

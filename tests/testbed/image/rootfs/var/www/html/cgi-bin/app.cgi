@@ -9,8 +9,14 @@
 #   /api/v1/health           JSON: {"status": "ok", "release": ..., "db": ...} (db: it asks the real MariaDB)
 #   /api/v1/copilot          POST {"question": ...}: asks Claude (the test bed's Anthropic double), answers JSON
 #   /stripe/webhook          POST a Stripe event: its signature checked, then recorded and logged as processed
-#   /user/register           POST name/mail: a user row (status 0) and a verification e-mail with a link
-#   /user/verify/TOKEN       activates the user; /contacto POST mail: a "Hemos recibido tu mensaje" e-mail
+#   /user/register           POST name/mail: a user row (status 0) and a welcome e-mail with Drupal 11's
+#                            one-time login link, /user/reset/UID/TIMESTAMP/HASH
+#   /user/reset/UID/TS/HASH  as Drupal's user_pass_reset: the one-time login form (id "user-pass-reset")
+#                            for a valid link, else a redirect to /user/password; POST .../login activates
+#                            and logs the user in, 302 to /user/UID/edit?pass-reset-token=...
+#   /contacto                Drupal's contact form: a POST without the form_build_id its GET handed out only
+#                            rebuilds the form (as Drupal's Form API does); with it, a "Hemos recibido tu
+#                            mensaje" e-mail and the status message
 #   /precios, /checkout      the Starter plan; POST /checkout creates the subscription through Stripe's API
 #   the public pages         /empleabilidad, /agroconecta, /emprendimiento, /precios, /contacto, /blog, /legal/*
 # Maintenance mode (drush state:set system.maintenance_mode 1) answers 503 everywhere. The release "broken"
@@ -173,28 +179,43 @@ $banner<main><h1>$name</h1><p>Bienvenido</p><p>Empleo, comercio local y emprendi
       case "$name$mail" in *[!A-Za-z0-9@+._-]*|"") reply "400 Bad Request" "text/html" "<div class=messages--error>Nombre o correo no válido.</div>" ;; esac
       MYSQL_PWD=${MYSQL_PASSWORD:-} /usr/bin/mariadb -u drupal jaraba -e \
         "INSERT INTO users (uid, name, mail, status) SELECT MAX(uid) + 1, '$name', '$mail', 0 FROM users" || reply "500 Internal Server Error" "text/html" "<p>The website encountered an unexpected error.</p>"
-      t=$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n'); mkdir -p $S/verify; echo "$mail" > "$S/verify/$t"
-      send_mail "$mail" "Verifica tu cuenta en Jaraba Impact" "Hola $name, confirma tu correo para activar tu cuenta: ${APP_URL:-}/user/verify/$t"
+      uid=$(MYSQL_PWD=${MYSQL_PASSWORD:-} /usr/bin/mariadb -N -B -u drupal jaraba -e "SELECT uid FROM users WHERE mail = '$mail' ORDER BY uid DESC LIMIT 1")
+      ts=$(date +%s); t=$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
+      mkdir -p $S/reset; echo "$mail" > "$S/reset/$uid-$ts-$t"
+      send_mail "$mail" "Verifica tu cuenta en Jaraba Impact" "Hola $name, gracias por registrarte. Puedes iniciar sesión con este enlace de un solo uso: ${APP_URL:-}/user/reset/$uid/$ts/$t"
       reply "303 See Other" "text/html" "" "Location: /user/register/done"
     fi
     page "Crear cuenta" "<form id=user-register-form method=post action=/user/register><label for=edit-name>Usuario</label> <input id=edit-name name=name> <label for=edit-mail>Correo</label> <input id=edit-mail name=mail type=email> <button id=edit-submit type=submit>Crear cuenta</button></form>" ;;
   /user/register/done) page "Revisa tu correo" "<p class=registered>Te hemos enviado un enlace de verificación.</p>" ;;
-  /user/verify/*)
-    t=${path#/user/verify/}
-    case "$t" in *[!0-9a-f]*|"") reply "404 Not Found" "text/html" "<title>Page not found</title>" ;; esac
-    [ -f "$S/verify/$t" ] || reply "403 Forbidden" "text/html" "<p>Enlace no válido o caducado.</p>"
-    mail=$(cat "$S/verify/$t")
-    MYSQL_PWD=${MYSQL_PASSWORD:-} /usr/bin/mariadb -u drupal jaraba -e "UPDATE users SET status = 1 WHERE mail = '$mail'"
-    rm -f "$S/verify/$t"
-    page "Cuenta verificada" "<p>Tu cuenta $mail está activa.</p>" ;;
+  /user/reset/*)
+    # Drupal 11 core: GET shows the one-time login form; its submit goes to .../login (UserController::
+    # resetPassLogin), which logs the user in and sends them to set a password. A used, unknown or
+    # malformed link redirects to the password request page.
+    rest=${path#/user/reset/}; uid=${rest%%/*}; rest=${rest#*/}; ts=${rest%%/*}; rest=${rest#*/}; t=${rest%%/*}
+    case "$uid$ts$t" in *[!0-9a-f]*|"") reply "404 Not Found" "text/html" "<title>Page not found</title>" ;; esac
+    [ -f "$S/reset/$uid-$ts-$t" ] || reply "302 Found" "text/html" "" "Location: /user/password"
+    mail=$(cat "$S/reset/$uid-$ts-$t")
+    case "$path" in
+      */login)
+        MYSQL_PWD=${MYSQL_PASSWORD:-} /usr/bin/mariadb -u drupal jaraba -e "UPDATE users SET status = 1 WHERE uid = $uid"
+        rm -f "$S/reset/$uid-$ts-$t"
+        reply "302 Found" "text/html" "" "Location: /user/$uid/edit?pass-reset-token=$(head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n')" ;;
+    esac
+    page "Restablecer contraseña" "<p>Este es un inicio de sesión de un solo uso para $mail.</p><form id=\"user-pass-reset\" method=post action=/user/reset/$uid/$ts/$t/login><button id=edit-submit type=submit>Iniciar sesión</button></form>" ;;
   /contacto)
+    mkdir -p $S/forms
     if [ "${REQUEST_METHOD:-GET}" = POST ]; then
-      mail=$(param mail "$body")
-      case "$mail" in *[!A-Za-z0-9@+._-]*|"") reply "400 Bad Request" "text/html" "<div class=messages--error>Correo no válido.</div>" ;; esac
-      send_mail "$mail" "Hemos recibido tu mensaje" "Gracias por escribirnos. Te responderemos en 24 horas. ${APP_URL:-}/contacto"
-      page "$name: contacto" "<p>Mensaje enviado.</p>"
+      build=$(param form_build_id "$body" | tr -cd 'a-z0-9-')
+      if [ -n "$build" ] && [ -f "$S/forms/$build" ]; then
+        rm -f "$S/forms/$build"
+        mail=$(param mail "$body")
+        case "$mail" in *[!A-Za-z0-9@+._-]*|"") reply "400 Bad Request" "text/html" "<div class=messages--error>Correo no válido.</div>" ;; esac
+        send_mail "$mail" "Hemos recibido tu mensaje" "Gracias por escribirnos. Te responderemos en 24 horas. ${APP_URL:-}/contacto"
+        page "$name: contacto" "<div class=\"messages--status\">Se ha enviado su mensaje.</div>"
+      fi
     fi
-    page "$name: contacto" "<form id=contact-form method=post></form>" ;;
+    build="form-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"; : > "$S/forms/$build"
+    page "$name: contacto" "<form id=\"contact-message-feedback-form\" method=post action=/contacto><input type=hidden name=form_build_id value=\"$build\"><input type=hidden name=form_id value=contact_message_feedback_form><label for=edit-mail>Correo</label> <input id=edit-mail name=mail type=email> <label for=edit-message>Mensaje</label> <textarea id=edit-message name=message></textarea> <button id=edit-submit type=submit>Enviar mensaje</button></form>" ;;
   /precios)
     page "$name: precios" "<p>Starter 29 €/mes</p><form id=checkout-form method=post action=/checkout><button id=subscribe-starter type=submit>Suscribirse al plan Starter</button></form>" ;;
   /checkout)
