@@ -39,14 +39,14 @@ fn the_example_lists_its_steps_statically() {
     run.assert_code(0);
     let expected = [
         "phase \"Prepare\"",
-        "  step   \"make work folder\"  (line 7)",
-        "  check  \"disk has room\"  (line 10)",
+        "  step   \"make work folder\"  (line 9)",
+        "  check  \"disk has room\"  (line 12)",
         "phase \"Change\"",
-        "  step   \"write release marker\"  (line 18)",
-        "  step   \"record release\"  (line 24)",
+        "  step   \"write release marker\"  (line 20)",
+        "  step   \"record release\"  (line 26)",
         "phase \"Verify\"",
-        "  check  \"release recorded\"  (line 30)",
-        "  manual \"Someone looked at the site\"  (line 34)",
+        "  check  \"release recorded\"  (line 32)",
+        "  manual \"Someone looked at the site\"  (line 36)",
     ];
     assert_eq!(run.stdout.lines().collect::<Vec<_>>(), expected);
     assert!(!project.file(".golive").exists(), "listing steps must not create run state");

@@ -145,6 +145,40 @@ fn friday_is_green_on_the_test_bed_and_red_when_the_waf_is_off() {
     assert!(green.stderr.contains("ok    check \"Cloudflare WAF active\""), "{}", green.stderr);
     let saturday = project.golive(&["run", "scripts/saturday.rhai", "--only", "Pre-Go-Live (Friday) passed"]);
     saturday.assert_code(0);
+    // The application's own .env with Stripe's test key and a placeholder token, golive's keys still live:
+    // the vendor checks pass on golive's keys, and the application's are judged apart (no value printed).
+    let env = std::path::Path::new(testbed::ROOT).join("project/.env");
+    let original = std::fs::read_to_string(&env).unwrap();
+    let test_mode = regex::Regex::new(r"(?m)^STRIPE_SECRET_KEY=.*$")
+        .unwrap()
+        .replace(&original, "STRIPE_SECRET_KEY=sk_test_application_0001")
+        .replace("ACTIVECAMPAIGN_API_TOKEN=ac-token-golive-0001", "ACTIVECAMPAIGN_API_TOKEN=x");
+    std::fs::write(&env, &test_mode).unwrap();
+    let app_keys = project.golive(&["scripts/friday.rhai", "--yes", "--answers", FRIDAY_ANSWERS]);
+    std::fs::write(&env, &original).unwrap();
+    app_keys.assert_code(1);
+    assert!(app_keys.check_line("Stripe in live mode").starts_with("  ok"), "{}", app_keys.stderr);
+    let shapes = app_keys.check_line("credentials in .env");
+    assert!(
+        shapes.starts_with("  FAIL")
+            && shapes.contains("STRIPE_SECRET_KEY malformed")
+            && shapes.contains("ACTIVECAMPAIGN_API_TOKEN malformed"),
+        "{}",
+        app_keys.stderr
+    );
+    let same = app_keys.check_line("the application runs with the keys checked");
+    assert!(
+        same.starts_with("  FAIL")
+            && same.contains("STRIPE_SECRET_KEY in /tmp/golive-testbed/project/.env differs")
+            && same.contains("ACTIVECAMPAIGN_API_TOKEN in /tmp/golive-testbed/project/.env differs")
+            && !same.contains("ANTHROPIC_API_KEY"),
+        "{}",
+        app_keys.stderr
+    );
+    assert!(
+        !app_keys.all().contains("sk_test_application_0001") && !app_keys.all().contains("sk_live_golive_rehearsal")
+    );
+    project.golive(&["resume", "scripts/friday.rhai", "--answers", FRIDAY_ANSWERS]).assert_code(0);
     // A 2.3 box answered "no" by the person who checked: Friday is red, and Saturday's first (required)
     // check names the box.
     let said_no = std::fs::read_to_string(FRIDAY_ANSWERS).unwrap().replace(

@@ -43,6 +43,7 @@ pub fn build(host: &Rc<Host>, stdlib: &Stdlib, color: bool) -> Result<Loaded, Fa
     crate::modules::core::register(&mut engine, &mut registrar, host);
     crate::modules::local::register(&mut engine, &mut registrar, host);
     crate::modules::ssh::register(&mut engine, &mut registrar, host);
+    crate::modules::envfile::register(&mut engine, &mut registrar, host);
     crate::modules::docker::register(&mut engine, &mut registrar, host);
     crate::modules::drush::register(&mut engine, &mut registrar, host);
     crate::modules::prompt::register(&mut engine, &mut registrar, host);

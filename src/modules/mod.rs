@@ -6,6 +6,7 @@ pub mod core;
 pub mod dns;
 pub mod docker;
 pub mod drush;
+pub mod envfile;
 pub mod exec;
 pub mod host;
 pub mod http;

@@ -203,6 +203,9 @@ pub trait ScriptRun {
     fn rests_on_assumed_reads(&self) -> bool;
     /// In a plan without live reads: the step running now was given secret `name`'s placeholder.
     fn secret_placeholder_given(&self, name: &str);
+    /// In a plan: what the step running now computes rests on a value the plan does not know (a secret's
+    /// fingerprint): its verdict is unknown.
+    fn rests_on_unknown_value(&self);
     fn run_id(&self) -> Option<String>;
     /// When the run first started, seconds since the epoch (the plan's instant in plans).
     fn run_started(&self) -> i64;

@@ -224,7 +224,8 @@ reset_stack() {
   hash=$(cat "$T/image.hash")
   mkdir -p "$P/state"; chmod 777 "$P/state"
   cp "$HERE/docker-compose.yml" "$P/docker-compose.yml"
-  # The server's .env: compose's project name and the credentials Friday checks by name.
+  # The server's .env: compose's project name and the credentials Friday checks (each value's shape, judged
+  # on the server, and that the application runs with the keys golive checks the vendors with).
   # The site's own settings come from it too (env_file): its admin password, the Stripe and Anthropic doubles.
   cat > "$P/.env" <<ENV
 COMPOSE_PROJECT_NAME=golivebed
@@ -233,7 +234,7 @@ STRIPE_API=http://127.0.0.1:12111
 STRIPE_WEBHOOK_SECRET=whsec_golive_rehearsal_0001
 ANTHROPIC_API_KEY=sk-ant-golive-double-0001
 ANTHROPIC_API=http://127.0.0.1:18090/anthropic
-ACTIVECAMPAIGN_API_TOKEN=ac-x
+ACTIVECAMPAIGN_API_TOKEN=ac-token-golive-0001
 MYSQL_PASSWORD=drupal-rehearsal-pw
 ADMIN_PASSWORD=correct-horse-battery
 APP_URL=https://localhost:18443

@@ -46,6 +46,13 @@ impl ScriptRun for Controller {
     fn rests_on_assumed_reads(&self) -> bool {
         self.is_dry() && self.state.borrow().step().is_some_and(|f| f.assumed)
     }
+    fn rests_on_unknown_value(&self) {
+        if self.is_dry()
+            && let Some(frame) = self.state.borrow_mut().step_mut()
+        {
+            frame.assumed = true;
+        }
+    }
     fn run_id(&self) -> Option<String> {
         Controller::run_id(self)
     }
@@ -124,9 +131,7 @@ impl ScriptRun for Controller {
         if Controller::is_dry(self) {
             Ok(self.world.planned_last_run(script).unwrap_or_else(|| {
                 // Unstated: "no run" would be an assumption that passes checks like "no rollback since".
-                if let Some(frame) = self.state.borrow_mut().step_mut() {
-                    frame.assumed = true;
-                }
+                self.rests_on_unknown_value();
                 None
             }))
         } else {
