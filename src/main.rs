@@ -838,7 +838,8 @@ check "name" [with #{ timeout, retries, retry_delay, required, survives }] { tru
     fails it unless the command has #{ allow_fail: true }.
 
 manual "text";
-    A person answers yes / no / skip (a terminal or --answers; never --yes).
+    A person answers yes / no / skip (a terminal or --answers; never --yes): whole words, never prefixes;
+    sí / si, omitir (and reintentar, abortar, no go elsewhere) are taken too.
 
 gate "name" [with #{ required: [..], include: ["friday"], nogo: #{ "trigger": bool }, on_nogo: "scripts/x.rhai" }];
     Shows the verdicts, asks GO / NO-GO (never --yes). As a statement a NO-GO ends the run, and resume

@@ -375,20 +375,28 @@ impl Drop for EchoOff {
     }
 }
 
-/// Accepts a choice by its full text or an unambiguous prefix, ignoring case.
+/// Whole words a person may answer with in place of a choice, in the languages the team speaks (the seed's
+/// team answers in Spanish): each stands for one choice, and only where that choice is offered.
+const SYNONYMS: &[(&str, &str)] = &[
+    ("sí", "yes"),
+    ("si", "yes"),
+    ("omitir", "skip"),
+    ("reintentar", "retry"),
+    ("abortar", "abort"),
+    ("nogo", "NO-GO"),
+    ("no go", "NO-GO"),
+];
+
+/// Accepts a choice by its whole text, or a whole word that stands for it (`sí` for yes), ignoring case.
+/// Never a prefix: an answer changes a verdict, and "s" is "sí" to one operator and "skip" to another.
 pub fn match_choice(answer: &str, choices: &[String]) -> Option<String> {
     let answer = answer.trim().to_lowercase();
     if answer.is_empty() {
         return None;
     }
-    if let Some(exact) = choices.iter().find(|c| c.to_lowercase() == answer) {
-        return Some(exact.clone());
-    }
-    let mut prefixed = choices.iter().filter(|c| c.to_lowercase().starts_with(&answer));
-    match (prefixed.next(), prefixed.next()) {
-        (Some(only), None) => Some(only.clone()),
-        _ => None,
-    }
+    let offered = |word: &str| choices.iter().find(|c| c.to_lowercase() == word.to_lowercase()).cloned();
+    offered(&answer)
+        .or_else(|| SYNONYMS.iter().find(|(synonym, _)| *synonym == answer).and_then(|(_, choice)| offered(choice)))
 }
 
 /// One reader for the whole process, so an abandoned question never swallows the next answer.
@@ -453,14 +461,24 @@ mod tests {
     use super::match_choice;
 
     #[test]
-    fn choices_match_by_unambiguous_prefix() {
+    fn choices_match_whole_words_in_either_language_never_prefixes() {
         let choices: Vec<String> = ["retry", "skip", "abort"].map(String::from).to_vec();
-        assert_eq!(match_choice("R", &choices).as_deref(), Some("retry"));
         assert_eq!(match_choice(" Abort ", &choices).as_deref(), Some("abort"));
+        assert_eq!(match_choice("R", &choices), None);
         assert_eq!(match_choice("x", &choices), None);
+        assert_eq!(match_choice("reintentar", &choices).as_deref(), Some("retry"));
+        let manual: Vec<String> = ["yes", "no", "skip"].map(String::from).to_vec();
+        assert_eq!(match_choice("s", &manual), None);
+        assert_eq!(match_choice("Sí", &manual).as_deref(), Some("yes"));
+        assert_eq!(match_choice("si", &manual).as_deref(), Some("yes"));
+        assert_eq!(match_choice("no", &manual).as_deref(), Some("no"));
+        assert_eq!(match_choice("omitir", &manual).as_deref(), Some("skip"));
         let go: Vec<String> = ["GO", "NO-GO"].map(String::from).to_vec();
         assert_eq!(match_choice("go", &go).as_deref(), Some("GO"));
-        assert_eq!(match_choice("no", &go).as_deref(), Some("NO-GO"));
+        assert_eq!(match_choice("no", &go), None);
+        assert_eq!(match_choice("no go", &go).as_deref(), Some("NO-GO"));
+        // A word stands only for a choice that is offered.
+        assert_eq!(match_choice("sí", &go), None);
     }
 
     #[test]

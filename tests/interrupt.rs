@@ -56,7 +56,10 @@ fn retry_after_ctrl_c_runs_the_step_again() {
     std::thread::sleep(Duration::from_millis(300));
     p.send_control('c').unwrap();
     p.exp_string("[retry/skip/abort]").unwrap();
+    // Whole words only: "r" is refused and asked again; the Spanish word is taken.
     p.send_line("r").unwrap();
+    p.exp_string("please answer one of: retry, skip, abort").unwrap();
+    p.send_line("reintentar").unwrap();
     p.exp_string("done in").unwrap();
     assert_eq!(exit_code(&p), 0);
     assert_eq!(project.read("tries").lines().count(), 2);
@@ -227,4 +230,32 @@ fn what_a_running_local_command_started_dies_with_a_sigkilled_golive_and_what_a_
     std::thread::sleep(Duration::from_secs(5));
     assert!(!project.file("late-child").exists(), "a process the running command started outlived golive and wrote");
     assert!(project.file("daemon-lived").exists(), "what a finished step left running on purpose was stopped");
+}
+
+/// Issue 32.2: a Spanish speaker's "s" (sí) was taken as the unique prefix of "skip" and the manual item
+/// failed; "sí" was refused. Answers are whole words, in either language.
+#[test]
+fn a_manual_item_refuses_a_bare_letter_and_takes_si_as_yes() {
+    let project = Project::new();
+    project.write("m.rhai", "manual \"Equipo de soporte notificado\";\n");
+    let mut p = spawn(&project, &["m.rhai"]);
+    p.exp_string("[yes/no/skip]").unwrap();
+    p.send_line("s").unwrap();
+    p.exp_string("please answer one of: yes, no, skip").unwrap();
+    p.send_line("sí").unwrap();
+    p.exp_string("done in").unwrap();
+    assert_eq!(exit_code(&p), 0);
+    let journal = std::fs::read_to_string(&project.journals()[0]).unwrap();
+    assert!(journal.contains("\"answer\":\"yes\""), "{journal}");
+    // An answers file takes the same words, and refuses the letter, naming the file and the question.
+    project.write("si.toml", "\"Equipo de soporte notificado\" = { answer = \"Sí\", by = \"Ana\" }\n");
+    project.golive(&["run", "m.rhai", "--answers", "si.toml"]).assert_code(0);
+    project.write("s.toml", "\"Equipo de soporte notificado\" = { answer = \"s\", by = \"Ana\" }\n");
+    let refused = project.golive(&["run", "m.rhai", "--answers", "s.toml"]);
+    refused.assert_code(1);
+    assert!(
+        refused.stderr.contains("s.toml: the answer to \"Equipo de soporte notificado\" is \"s\""),
+        "{}",
+        refused.stderr
+    );
 }

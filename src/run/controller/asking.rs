@@ -74,9 +74,15 @@ impl Controller {
         let yes = self.settings.yes;
         // Plans are the same on every machine: they name no operator.
         let identity = if self.is_dry() { "the operator".to_string() } else { self.settings.identity.clone() };
-        let answered = if let Some(given) = given {
+        let answered = if let Some(mut given) = given {
             let file = self.settings.answers.as_ref().map(|a| a.path.display().to_string()).unwrap_or_default();
-            if !choices.is_empty() && !choices.contains(&given.answer.as_str()) {
+            // The words a terminal takes, the same way: whole words, either language (`sí` is yes).
+            let offered: Vec<String> = choices.iter().map(|c| c.to_string()).collect();
+            let matched = crate::terminal::match_choice(&given.answer, &offered);
+            if let Some(choice) = matched.clone() {
+                given.answer = choice;
+            }
+            if !choices.is_empty() && matched.is_none() {
                 return Err(runtime(
                     format!(
                         "{file}: the answer to \"{question}\" is \"{}\", but it must be one of: {}",
