@@ -1858,7 +1858,14 @@ fn a_signed_test_event_reaches_the_webhook_endpoint_and_a_wrong_secret_is_refuse
     let run = project.golive(&["scripts/saturday.rhai", "--answers", GO_ANSWERS]);
     run.assert_code(0);
     let webhook = run.check_line("Webhook Stripe procesado");
-    assert!(webhook.starts_with("  ok") && webhook.contains(": 200 processed (in the log)"), "{}", run.stderr);
+    assert!(webhook.starts_with("  ok") && webhook.contains(": 200 processed (in Drupal's log)"), "{}", run.stderr);
+    // Where Drupal keeps it: the dblog table of the real database, which drush watchdog:show read.
+    let id = webhook.split("test event ").nth(1).and_then(|r| r.split(':').next()).unwrap_or_default();
+    assert!(id.starts_with("evt_golive_"), "{webhook}");
+    assert_eq!(
+        testbed::sql(&format!("SELECT COUNT(*) FROM watchdog WHERE type = 'stripe' AND message LIKE '%{id}%'")),
+        "1"
+    );
 
     testbed::reset();
     let wrong = common::Run::from(

@@ -7,6 +7,8 @@ CREATE TABLE users (uid INT PRIMARY KEY, name VARCHAR(60) NOT NULL, mail VARCHAR
 CREATE TABLE node (nid INT PRIMARY KEY, type VARCHAR(32) NOT NULL, title VARCHAR(255) NOT NULL, uid INT NOT NULL);
 CREATE TABLE commerce_order (order_id INT PRIMARY KEY, uid INT NOT NULL, total_cents INT NOT NULL, state VARCHAR(32) NOT NULL);
 CREATE TABLE key_value (collection VARCHAR(128) NOT NULL, name VARCHAR(128) NOT NULL, value LONGBLOB, PRIMARY KEY (collection, name));
+-- Drupal core's dblog table (the columns drush watchdog:show reads).
+CREATE TABLE watchdog (wid INT AUTO_INCREMENT PRIMARY KEY, type VARCHAR(64) NOT NULL, message LONGTEXT NOT NULL, severity TINYINT NOT NULL DEFAULT 6, timestamp INT NOT NULL DEFAULT 0);
 INSERT INTO users VALUES (0, '', NULL, 0), (1, 'admin', 'admin@jarabaimpact.com', 1);
 INSERT INTO users SELECT seq, CONCAT('usuario', seq), CONCAT('usuario', seq, '@example.com'), 1 FROM seq_2_to_40;
 INSERT INTO node SELECT seq, IF(seq % 3 = 0, 'oferta_empleo', IF(seq % 3 = 1, 'producto', 'articulo')), CONCAT('Contenido ', seq), 1 + seq % 40 FROM seq_1_to_120;

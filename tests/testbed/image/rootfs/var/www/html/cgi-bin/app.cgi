@@ -167,10 +167,13 @@ $banner<main><h1>$name</h1><p>Bienvenido</p><p>Empleo, comercio local y emprendi
       echo "Stripe webhook rejected: signature verification failed" >&2
       reply "400 Bad Request" "application/json" '{"error": "signature verification failed"}'
     fi
-    id=$(printf '%s' "$body" | sed -n 's/^[^{]*{ *"id" *: *"\([^"]*\)".*/\1/p')
-    type=$(printf '%s' "$body" | sed -n 's/.*"type" *: *"\([^"]*\)".*/\1/p')
+    id=$(printf '%s' "$body" | sed -n 's/^[^{]*{ *"id" *: *"\([^"]*\)".*/\1/p' | tr -cd 'A-Za-z0-9_')
+    type=$(printf '%s' "$body" | sed -n 's/.*"type" *: *"\([^"]*\)".*/\1/p' | tr -cd 'a-z._')
     [ -n "$id" ] || reply "400 Bad Request" "application/json" '{"error": "not a Stripe event"}'
     printf '%s %s\n' "$now" "$id" >> $S/webhooks.log
+    # As a Drupal module logs: to watchdog (dblog), which drush watchdog:show reads; and to the container's log.
+    MYSQL_PWD=${MYSQL_PASSWORD:-} /usr/bin/mariadb -u drupal jaraba -e \
+      "INSERT INTO watchdog (type, message, severity, timestamp) VALUES ('stripe', 'Webhook $id processed ($type)', 6, $now)" 2>/dev/null || true
     echo "Stripe webhook $id processed ($type)" >&2
     reply "200 OK" "application/json" '{"received": true}' ;;
   /user/register)
