@@ -6,7 +6,8 @@ use std::time::{Duration, Instant};
 
 use crate::common::testbed::{self, SITE};
 
-/// The stand-in drush's calls for the deploy phase, in the runbook's order (section 3).
+/// The stand-in drush's calls of a Saturday run to its gate: the deploy phase in the runbook's order (section
+/// 3), then validation's one read.
 const DEPLOY_CALLS: &[&str] = &[
     "drush state:set system.maintenance_mode 1 --input-format=integer",
     "drush sql:dump --result-file=/state/backup-pre-golive-RUN.sql --gzip",
@@ -20,6 +21,8 @@ const DEPLOY_CALLS: &[&str] = &[
     "drush cache:rebuild",
     "drush search-api:index",
     "drush state:set system.maintenance_mode 0 --input-format=integer",
+    // Validation's one drush read: the webhook smoke test looks for its event in Drupal's log.
+    "drush watchdog:show --type=stripe --count=100 --format=json",
 ];
 
 /// The stand-in drush's calls, with the run id in the backup's label written as RUN.
