@@ -92,6 +92,13 @@ pub struct LastRun {
     /// Saturday deploys only onto a Friday whose every item passed).
     #[serde(default)]
     pub checks: Vec<CheckRecord>,
+    /// It ran every item, not only some (`--only`): only a whole run's verdicts stand for the runbook.
+    #[serde(default = "whole_run")]
+    pub whole: bool,
+}
+
+fn whole_run() -> bool {
+    true
 }
 
 /// A decision a gate applied, as a later runbook reads it ("Saturday ended with GO").

@@ -194,6 +194,12 @@ fn friday_is_green_on_the_test_bed_and_red_when_the_waf_is_off() {
     saturday.assert_code(1);
     let friday = saturday.check_line("Pre-Go-Live (Friday) passed");
     assert!(friday.starts_with("  FAIL") && friday.contains("Datos de demo/test eliminados"), "{}", saturday.stderr);
+    // A run of one green item (--only) after that red Friday is the newest, and it does not stand for Friday.
+    project.golive(&["run", "scripts/friday.rhai", "--only", "server reachable"]).assert_code(0);
+    let saturday = project.golive(&["run", "scripts/saturday.rhai", "--only", "Pre-Go-Live (Friday) passed"]);
+    saturday.assert_code(1);
+    let friday = saturday.check_line("Pre-Go-Live (Friday) passed");
+    assert!(friday.starts_with("  FAIL") && friday.contains("ran only some items (--only)"), "{}", saturday.stderr);
 }
 
 const FRIDAY_ANSWERS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/answers/friday.toml");

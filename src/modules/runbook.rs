@@ -77,6 +77,7 @@ fn last_run(host: &Host, ctx: &NativeCallContext, script: &str, target: &str) ->
                 })
                 .collect();
             m.insert("checks".into(), checks.into());
+            m.insert("whole".into(), run.whole.into());
             Dynamic::from_map(m)
         }
     })
@@ -92,7 +93,7 @@ pub fn register(engine: &mut Engine, reg: &mut Registrar, host: &Rc<Host>) {
             name: "last_run",
             params: &["script: string", "target: string"],
             returns: "map",
-            doc: "The newest run of SCRIPT (its file name without .rhai) on TARGET, from this project's journals (a plan's from its scenario's [[include]] run): #{ run, finished, exit_code, minutes, days_ago, decisions, watches, checks } (exit_code and minutes () when it never finished; days_ago since it finished, or started; decisions: each gate's standing decision by gate name, #{ verdict, by, at }; watches: what each metrics::watch saw, #{ name (the step's), planned, planned_s, watched_s, complete, stopped, evaluations, alerts: [#{ rule, level, at, shown }], unresolved: [rule] }; checks: the newest verdict of each check, manual item and gate, #{ name, ok, unknown, actual, target }), or () when there is none.",
+            doc: "The newest run of SCRIPT (its file name without .rhai) on TARGET, from this project's journals (a plan's from its scenario's [[include]] run): #{ run, finished, whole, exit_code, minutes, days_ago, decisions, watches, checks } (whole: false for a run of only some items (--only); exit_code and minutes () when it never finished; days_ago since it finished, or started; decisions: each gate's standing decision by gate name, #{ verdict, by, at }; watches: what each metrics::watch saw, #{ name (the step's), planned, planned_s, watched_s, complete, stopped, evaluations, alerts: [#{ rule, level, at, shown }], unresolved: [rule] }; checks: the newest verdict of each check, manual item and gate, #{ name, ok, unknown, actual, target }), or () when there is none.",
             effectful: false,
         },
         move |ctx: NativeCallContext, script: &str, target: &str| last_run(&h, &ctx, script, target),

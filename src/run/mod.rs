@@ -1001,7 +1001,7 @@ pub fn latest_run(config: &Config, script: &str, target: &str) -> Result<Option<
     let store = store::of(config).map_err(|e| e.message().to_string())?;
     for id in store.run_ids().map_err(|e| e.message().to_string())?.into_iter().rev() {
         let Ok(record) = store.read(&id) else { continue };
-        let Some(Entry::RunStarted { script: path, target: t, run_id, at: started, .. }) = record.entries.first()
+        let Some(Entry::RunStarted { script: path, target: t, run_id, at: started, mode, .. }) = record.entries.first()
         else {
             continue;
         };
@@ -1033,6 +1033,7 @@ pub fn latest_run(config: &Config, script: &str, target: &str) -> Result<Option<
             decisions,
             watches,
             checks: prior.checks,
+            whole: mode != "only",
         }));
     }
     Ok(None)
