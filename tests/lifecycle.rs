@@ -227,14 +227,7 @@ fn execute(project: &Project, items: &[Item], op: &Op) -> Option<i32> {
             (vec!["resume".into(), "--reopen-gate".into(), gate], *answers, None)
         }
     };
-    match (answers, answers_file(items, answers)) {
-        (Answers::Yes, _) => args.push("--yes".into()),
-        (_, Some(text)) => {
-            project.write("answers.toml", &text);
-            args.extend(["--answers".into(), "answers.toml".into()]);
-        }
-        _ => {}
-    }
+    give_answers(project, items, answers, &mut args);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let mut child = project
         .command(&args)
@@ -257,6 +250,19 @@ fn execute(project: &Project, items: &[Item], op: &Op) -> Option<i32> {
     status.code()
 }
 
+/// The options that give a command these answers, the same for a run, a resume and a plan: `--yes`, or an
+/// answers file written into the project.
+fn give_answers(project: &Project, items: &[Item], answers: Answers, args: &mut Vec<String>) {
+    match (answers, answers_file(items, answers)) {
+        (Answers::Yes, _) => args.push("--yes".into()),
+        (_, Some(text)) => {
+            project.write("answers.toml", &text);
+            args.extend(["--answers".into(), "answers.toml".into()]);
+        }
+        _ => {}
+    }
+}
+
 /// What `golive plan --live-reads` with the run's answers predicts for a run that no signal will stop,
 /// before it starts. None when there is nothing to compare: a resume, a signal, or a write slower than its
 /// timeout (a plan performs no write, so it cannot see one time out).
@@ -266,14 +272,7 @@ fn predicted_code(project: &Project, items: &[Item], op: &Op) -> Option<Option<i
         return None;
     }
     let mut args = vec!["plan".to_string(), "runbook.rhai".into(), "--live-reads".into()];
-    match (answers, answers_file(items, *answers)) {
-        (Answers::Yes, _) => args.push("--yes".into()),
-        (_, Some(text)) => {
-            project.write("answers.toml", &text);
-            args.extend(["--answers".into(), "answers.toml".into()]);
-        }
-        _ => {}
-    }
+    give_answers(project, items, *answers, &mut args);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     Some(Some(project.golive(&args).code))
 }
