@@ -403,8 +403,9 @@ fn plans_predict_the_runs_outcome_on_the_test_bed() {
     assert!(planned.stdout.contains("not passed: [\"Stripe in live mode\"]"), "{}", planned.stdout);
     assert_eq!(drush_calls(), Vec::<String>::new(), "Saturday touched the stack after a red Friday");
     assert_eq!(testbed::http_status(SITE), "200");
-    // Friday resumed after the fix: green, and Saturday goes.
+    // Friday resumed after the fix: green, the rollback rehearsed, and Saturday goes.
     project.golive(&["resume", "scripts/friday.rhai", "--answers", FRIDAY_ANSWERS]).assert_code(0);
+    testbed::rehearse_quick_rollback(&project);
 
     let run = project.golive(&["scripts/saturday.rhai", "--answers", GO_ANSWERS]);
     let planned = plan("scripts/saturday.rhai", "saturday.happy");
@@ -1645,10 +1646,11 @@ fn a_v2_binary_named_docker_compose_still_finds_the_running_containers() {
     assert!(run.stdout.contains("found: [\"drupal running healthy\", \"mariadb running none\"]"), "{}", run.stdout);
 }
 
-/// The whole weekend rehearsed on the test bed, in one project: Friday green, Saturday GO (no rollback in the
-/// journals yet: "Rollback probado" is asked), the monitor's watch, the quick and the full rollback; then a
-/// Saturday deploying a broken release: "Rollback probado" is now read from the journals, and the gate
-/// recommends NO-GO because validation failed, while the answers say GO.
+/// The whole weekend rehearsed on the test bed, in one project: Friday green; Saturday with no rollback in
+/// the journals yet is a NO-GO board ("Rollback probado" failed: nobody's word stands for a rehearsal) that
+/// refuses a GO written before it; the quick rollback rehearsed, Saturday GO, the monitor's watch, the quick
+/// and the full rollback; then a Saturday deploying a broken release: the gate recommends NO-GO because
+/// validation failed, while the answers say GO.
 #[test]
 fn the_whole_weekend_rehearsed_then_a_broken_release_gets_no_go_from_validation() {
     let _bed = testbed::lock();
@@ -1657,17 +1659,20 @@ fn the_whole_weekend_rehearsed_then_a_broken_release_gets_no_go_from_validation(
     let started = Instant::now();
     project.golive(&["scripts/friday.rhai", "--yes", "--answers", FRIDAY_ANSWERS]).assert_code(0);
 
+    // (In a project of its own: this weekend's report holds the whole runs only.)
+    let unrehearsed = testbed::project().golive(&["run", "scripts/saturday.rhai", "--only", "Rollback probado"]);
+    unrehearsed.assert_code(1);
+    let rollback = unrehearsed.check_line("Rollback probado");
+    assert!(rollback.starts_with("  FAIL") && rollback.contains("no rollback_quick run"), "{}", unrehearsed.stderr);
+    testbed::rehearse_quick_rollback(&project);
+
     let saturday = project.golive(&["scripts/saturday.rhai", "--answers", GO_ANSWERS]);
     saturday.assert_code(0);
     assert!(saturday.stderr.contains("recommendation: GO"), "{}", saturday.stderr);
     let vitals = saturday.check_line("Core Web Vitals en navegador (LCP, INP, CLS)");
     assert!(vitals.starts_with("  ok") && vitals.contains("(/, median of 5)"), "{}", saturday.stderr);
-    assert!(
-        saturday.stderr.contains("ok    check \"Rollback probado\"")
-            && saturday.stderr.contains("no journaled rollback on rehearsal; rehearsed another way: yes"),
-        "{}",
-        saturday.stderr
-    );
+    let rehearsed = saturday.check_line("Rollback probado");
+    assert!(rehearsed.starts_with("  ok") && rehearsed.contains("rollback_quick run 20"), "{}", saturday.stderr);
     assert!(saturday.check_line("Checkout Stripe: suscripción activa").starts_with("  ok"), "{}", saturday.stderr);
     // The soft launch streamed the application's log over ssh line by line, before its step ended.
     let line_of = |wanted: &dyn Fn(&str) -> bool| saturday.stderr.lines().position(wanted);

@@ -28,6 +28,14 @@ pub enum Operator {
     Untrusted,
     /// The name resolves to another address.
     OtherAddress,
+    /// A journal's newest run is a year old.
+    Old,
+    /// A journal's newest run ran only some items (`--only`).
+    OnlySome,
+    /// A phase took twice as long as the scenario says.
+    Doubled,
+    /// The journal cannot be read: a journal's "nothing" (no run is an answer of its own).
+    Unreadable,
 }
 
 impl Operator {
@@ -43,6 +51,19 @@ impl Operator {
             Operator::WrongName => "names another host",
             Operator::Untrusted => "untrusted",
             Operator::OtherAddress => "another address",
+            Operator::Old => "a year old",
+            Operator::OnlySome => "a run of only some items (--only)",
+            Operator::Doubled => "twice as long",
+            Operator::Unreadable => "unreadable (an error)",
+        }
+    }
+
+    /// What a read of this kind answers when the world says nothing at all (the vacuity test): for a
+    /// journal, an error, since "no run" is a statement a check may rightly pass on.
+    pub fn silence(kind: &str) -> Operator {
+        match kind {
+            "journal" => Operator::Unreadable,
+            _ => Operator::Nothing,
         }
     }
 
@@ -54,6 +75,10 @@ impl Operator {
             "cert" => &[Operator::ExpiresTomorrow, Operator::WrongName, Operator::Untrusted],
             "dns" => &[Operator::Nothing, Operator::OtherAddress],
             "probe" | "browser" => &[Operator::Nothing],
+            // A journal read (`runbook::last_run`): no run, a failed one, an old one, a partial one.
+            "journal" => &[Operator::Nothing, Operator::Failed, Operator::Old, Operator::OnlySome],
+            // How long a phase took (a budget's read of the clock).
+            "phase" => &[Operator::Nothing, Operator::Doubled],
             _ => &[],
         }
     }
@@ -69,6 +94,51 @@ pub fn kind(effect: &Effect) -> Option<&'static str> {
         Effect::Dns(_) => Some("dns"),
         Effect::Browser(_) => Some("browser"),
         _ => None,
+    }
+}
+
+/// A journal's newest run (`runbook::last_run`) turned by `operator`: none; failed just now (exit 1, every
+/// verdict failed, no decision standing, its watches' alerts left open, after every other run: what a
+/// check for "no rollback since" must see); a year older; or a run of only some items.
+pub fn last_run(
+    operator: Operator,
+    run: Option<crate::verdict::LastRun>,
+) -> Result<Option<crate::verdict::LastRun>, String> {
+    if operator == Operator::Unreadable {
+        return Err("the journals cannot be read (a fault of golive test --faults)".into());
+    }
+    let Some(mut run) = run else { return Ok(None) };
+    match operator {
+        Operator::Nothing => return Ok(None),
+        Operator::Failed => {
+            run.days_ago = 0.0;
+            run.run_id = format!("99991231-235959{}", run.run_id.get(15..).unwrap_or_default());
+            run.exit_code = Some(1);
+            run.decisions.clear();
+            run.checks.iter_mut().for_each(|c| c.ok = false);
+            for watch in &mut run.watches {
+                watch.unresolved = vec!["every rule (a fault)".into()];
+            }
+        }
+        // A year older, and so is its id (ids begin with their start, YYYYMMDD-HHMMSS, and sort by it).
+        Operator::Old => {
+            run.days_ago += 365.0;
+            if let Some(year) = run.run_id.get(..4).and_then(|y| y.parse::<u32>().ok()) {
+                run.run_id = format!("{}{}", year.saturating_sub(1), &run.run_id[4..]);
+            }
+        }
+        Operator::OnlySome => run.whole = false,
+        _ => {}
+    }
+    Ok(Some(run))
+}
+
+/// How long a phase took, as the scenario says, turned by `operator`: unknown, or twice as long.
+pub fn phase_seconds(operator: Operator, seconds: f64) -> Option<f64> {
+    match operator {
+        Operator::Nothing => None,
+        Operator::Doubled => Some(seconds * 2.0),
+        _ => Some(seconds),
     }
 }
 

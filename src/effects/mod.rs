@@ -379,11 +379,13 @@ pub struct Budget<'a> {
     pub started: Option<&'a StartedLog<'a>>,
     /// Where a streamed command's stdout lines go as they arrive (the operator's terminal).
     pub lines: Option<&'a dyn Fn(&str)>,
+    /// The item (step, check) the effect is performed for: a plan's faults turn only its reads.
+    pub item: Option<&'a str>,
 }
 
 impl Budget<'_> {
     pub fn new(timeout: Option<Duration>, cancel: CancellationToken) -> Budget<'static> {
-        Budget { timeout, cancel, started: None, lines: None }
+        Budget { timeout, cancel, started: None, lines: None, item: None }
     }
 
     /// Tells where a command started: its line's number (0 when nothing is kept), None when that could
@@ -430,6 +432,12 @@ pub trait World {
 
     /// In a plan: how long the scenario says a phase with a budget takes (None: unknown).
     fn planned_phase_seconds(&self, _phase: &str) -> Option<f64> {
+        None
+    }
+
+    /// In a plan under `golive test --faults`: the fault that turns the read `what` (a journal's, a phase's
+    /// time: reads the controller answers rather than an effect) made for `item`.
+    fn fault_for(&self, _what: &str, _item: Option<&str>) -> Option<fault::Operator> {
         None
     }
 

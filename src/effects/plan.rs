@@ -18,13 +18,17 @@ pub struct PlanWorld {
     /// `golive test --faults`: reads answered adversarially, by what they read (`Effect::describe`): every
     /// time the plan reads it, as a world broken that way would answer a poll again and again.
     pub faults: std::collections::BTreeMap<String, Operator>,
+    /// The one item whose reads the faults turn: the same read made by an earlier item is answered as the
+    /// scenario says, so a fault is caught only by the verdict under test, never by an earlier step failing.
+    pub fault_item: Option<String>,
 }
 
 impl World for PlanWorld {
     fn perform(&self, effect: &Effect, budget: &Budget<'_>) -> Result<(Outcome, Provenance), EffectError> {
         if let Some((answer, rule)) = self.scenario.as_ref().and_then(|s| s.answer(effect)) {
             // Only a scenario's answer is turned: an assumed one makes its checks unknown already.
-            let fault = match (self.faults.is_empty(), super::fault::kind(effect)) {
+            let for_item = self.fault_item.as_deref().is_none_or(|item| budget.item == Some(item));
+            let fault = match (self.faults.is_empty() || !for_item, super::fault::kind(effect)) {
                 (false, Some(_)) => self.faults.get(&effect.describe()),
                 _ => None,
             };
@@ -140,6 +144,11 @@ impl World for PlanWorld {
 
     fn planned_last_run(&self, script: &str) -> Option<Option<crate::verdict::LastRun>> {
         self.scenario.as_ref().and_then(|s| s.last_run(script))
+    }
+
+    fn fault_for(&self, what: &str, item: Option<&str>) -> Option<Operator> {
+        let for_item = self.fault_item.as_deref().is_none_or(|wanted| item == Some(wanted));
+        self.faults.get(what).copied().filter(|_| for_item)
     }
 
     fn planned_phase_seconds(&self, phase: &str) -> Option<f64> {

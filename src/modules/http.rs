@@ -201,14 +201,33 @@ fn expect(
     ctx: &NativeCallContext,
     url: &str,
     status: i64,
-    opts: Map,
+    mut opts: Map,
 ) -> Result<Response, Box<EvalAltResult>> {
+    let page = match opts.remove("page") {
+        None => None,
+        Some(page) => Some(page.into_immutable_string().map_err(|t| {
+            runtime(format!("http::expect: `page` is the text the answer must contain, not a {t}"), ctx.call_position())
+        })?),
+    };
     let response = call(host, ctx, "GET", url, opts, None)?;
-    if !response.inner.assumed && i64::from(response.inner.status) != status {
+    if response.inner.assumed {
+        return Ok(response);
+    }
+    if i64::from(response.inner.status) != status {
         return Err(runtime(
             format!(
                 "GET {url} answered {}, expected {status}: {}",
                 response.inner.status,
+                excerpt(&response.inner.body)
+            ),
+            ctx.call_position(),
+        ));
+    }
+    // The status alone is any server's: a proxy's error page, or an empty answer, is not the site's page.
+    if let Some(page) = page.filter(|page| !response.inner.body.contains(page.as_str())) {
+        return Err(runtime(
+            format!(
+                "GET {url} answered {status} but not with the site's page (no \"{page}\"): {}",
                 excerpt(&response.inner.body)
             ),
             ctx.call_position(),
@@ -365,7 +384,7 @@ pub fn register(engine: &mut Engine, reg: &mut Registrar, host: &Rc<Host>) {
             name: "expect",
             params: &["url: string", "status: int"],
             returns: "Response",
-            doc: "GETs url and fails the step with the status, URL and a body excerpt unless it answers `status`. Options: those of http::get.",
+            doc: "GETs url and fails the step with the status, URL and a body excerpt unless it answers `status`, and with `page: \"text\"`, unless its body contains that text (the site's own page, not any server's answer). Options: those of http::get, and `page`.",
             effectful: true,
         },
         move |ctx: NativeCallContext, url: ImmutableString, status: i64, opts: Map| expect(&h, &ctx, &url, status, opts),

@@ -89,6 +89,8 @@ pub struct PlanRequest {
     pub live_reads: bool,
     /// `golive test --faults`: reads to answer adversarially, by what they read (see `PlanWorld::faults`).
     pub faults: std::collections::BTreeMap<String, crate::effects::fault::Operator>,
+    /// Only this item's reads are turned by `faults` (see `PlanWorld::fault_item`).
+    pub fault_item: Option<String>,
 }
 
 /// A script on disk, read and placed relative to its golive.toml.
@@ -282,7 +284,7 @@ fn world_for_plan(config: &Arc<Config>, request: &PlanRequest, runtime: &tokio::
     let live_reads = request
         .live_reads
         .then(|| LiveWorld::new(runtime.clone(), Arc::clone(config), Arc::new(Terminal::new(Redactor::new(), true))));
-    Ok(PlanWorld { scenario, live_reads, faults: request.faults.clone() })
+    Ok(PlanWorld { scenario, live_reads, faults: request.faults.clone(), fault_item: request.fault_item.clone() })
 }
 
 /// Evaluates the script and turns how it ended into golive's outcome, by the same rules for a run and its

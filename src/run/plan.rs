@@ -70,6 +70,9 @@ pub enum PlanItem {
         line: usize,
         #[serde(skip)]
         survives: Option<String>,
+        /// A verdict recorded beside the item's own (a watch's) did not pass: the item did not pass whole.
+        #[serde(skip)]
+        verdict_failed: bool,
     },
     Output {
         text: String,

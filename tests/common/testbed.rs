@@ -136,9 +136,17 @@ pub fn project() -> Project {
     project
 }
 
-/// `project()` whose journals hold one green Friday on `rehearsal`: Saturday deploys only onto one (its
-/// first check reads Friday's newest run). Friday runs for real once per process, on the test bed just
-/// reset (hold `lock()`); each project gets a copy of that run's folder.
+/// The quick rollback (7.1) rehearsed for real on the test bed, then the bed reset: Saturday's "Rollback
+/// probado" reads this run from the journals (none is a failed Go criterion).
+pub fn rehearse_quick_rollback(project: &Project) {
+    project.golive(&["scripts/rollback_quick.rhai", "--yes"]).assert_code(0);
+    reset();
+}
+
+/// `project()` whose journals hold one green Friday and one quick rollback rehearsed on `rehearsal`:
+/// Saturday deploys only onto a green Friday (its first check reads Friday's newest run), and its Go/No-Go
+/// wants the rollback rehearsed. Both run for real once per process, on the test bed just reset (hold
+/// `lock()`); each project gets a copy of those runs' folders.
 pub fn project_after_friday() -> Project {
     static FRIDAY: OnceLock<Vec<(PathBuf, Vec<u8>)>> = OnceLock::new();
     let files = FRIDAY.get_or_init(|| {
@@ -146,6 +154,7 @@ pub fn project_after_friday() -> Project {
         let answers = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/answers/friday.toml");
         let run = once.golive(&["scripts/friday.rhai", "--yes", "--answers", &answers.display().to_string()]);
         run.assert_code(0);
+        rehearse_quick_rollback(&once);
         let runs = once.file(".golive/runs");
         let mut files = Vec::new();
         let mut stack = vec![runs.clone()];
@@ -159,7 +168,7 @@ pub fn project_after_friday() -> Project {
                 }
             }
         }
-        assert!(!files.is_empty(), "friday left no journal");
+        assert!(!files.is_empty(), "friday and the rollback left no journal");
         files
     });
     let project = project();

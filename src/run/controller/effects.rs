@@ -136,6 +136,7 @@ impl Controller {
             cancel: self.interrupts.token(),
             started: if self.is_dry() { None } else { Some(&started_log) },
             lines: if (flags.is_some() || verbose) && !self.is_dry() { Some(&show_line) } else { None },
+            item: Some(&step),
         };
         let started = Instant::now();
         let results = if effects.len() == 1 {

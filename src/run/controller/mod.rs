@@ -117,6 +117,8 @@ struct Frame {
     flagged: Vec<String>,
     /// An effect of it was stopped before it ended (a timeout, Ctrl-C, a signal): what it did is not known.
     stopped: bool,
+    /// A verdict recorded beside its own (a watch's, a checklist item's) did not pass.
+    verdict_failed: bool,
 }
 
 impl Frame {
@@ -133,6 +135,7 @@ impl Frame {
             secret_placeholders: BTreeSet::new(),
             flagged: Vec::new(),
             stopped: false,
+            verdict_failed: false,
         }
     }
 }

@@ -129,11 +129,22 @@ impl ScriptRun for Controller {
         target: &str,
     ) -> Result<Option<crate::verdict::LastRun>, String> {
         if Controller::is_dry(self) {
-            Ok(self.world.planned_last_run(script).unwrap_or_else(|| {
-                // Unstated: "no run" would be an assumption that passes checks like "no rollback since".
-                self.rests_on_unknown_value();
-                None
-            }))
+            let what = format!("journal: the newest {script} run on {target}");
+            match self.world.planned_last_run(script) {
+                Some(run) => {
+                    let fault = self.planned_read(&what, "journal", format!("last_run \"{script}\""));
+                    match fault {
+                        Some(operator) => crate::effects::fault::last_run(operator, run),
+                        None => Ok(run),
+                    }
+                }
+                None => {
+                    // Unstated: "no run" would be an assumption that passes checks like "no rollback since".
+                    self.rests_on_unknown_value();
+                    self.planned_assumption(&what, "no run stated");
+                    Ok(None)
+                }
+            }
         } else {
             crate::run::latest_run(config, script, target)
         }

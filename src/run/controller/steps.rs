@@ -129,7 +129,17 @@ impl Controller {
         let target = format!("< {}", duration::short(budget));
         let judged = self.step(&spec, &mut || {
             if self.is_dry() {
-                let record = match self.world.planned_phase_seconds(name) {
+                let what = format!("clock: how long phase \"{name}\" takes");
+                let stated = self.world.planned_phase_seconds(name).map(|seconds| {
+                    match self.planned_read(&what, "phase", format!("[[phase]] \"{name}\"")) {
+                        Some(operator) => crate::effects::fault::phase_seconds(operator, seconds),
+                        None => Some(seconds),
+                    }
+                });
+                if stated.is_none() {
+                    self.planned_assumption(&what, "not stated");
+                }
+                let record = match stated.flatten() {
                     Some(seconds) => {
                         let took = Duration::from_secs_f64(seconds.max(0.0));
                         let actual = format!("takes {} (scenario)", duration::short(took));
@@ -856,7 +866,9 @@ impl Controller {
         let (line, survives) = {
             let outline = self.outline.borrow();
             let step = outline.step(&spec.name);
-            (step.map_or(0, |s| s.line), step.and_then(|s| s.survives.clone()))
+            // An item golive makes (a phase's budget) is where the script asks for it.
+            let line = step.map_or(spec.pos.line().unwrap_or(0), |s| s.line);
+            (line, step.and_then(|s| s.survives.clone()))
         };
         self.plan.borrow_mut().items.push(PlanItem::Step {
             kind: spec.kind,
@@ -866,6 +878,7 @@ impl Controller {
             conditional_on,
             line,
             survives,
+            verdict_failed: frame.verdict_failed,
         });
         outcome
     }
@@ -917,11 +930,42 @@ impl Controller {
 
     /// A verdict recorded inside a step besides the step's own (a checklist item): weighed by gates, and
     /// journaled so that resume restores it with the step.
+    /// In a plan: a read the controller answers itself (a journal's, a phase's time), shown beside the
+    /// step's effects as a scenario answered it; gives the fault that turns it under `golive test --faults`.
+    pub(super) fn planned_read(
+        &self,
+        what: &str,
+        kind: &'static str,
+        rule: String,
+    ) -> Option<crate::effects::fault::Operator> {
+        let mut state = self.state.borrow_mut();
+        let frame = state.step_mut()?;
+        let fault = self.world.fault_for(what, Some(&frame.name));
+        let answer = match fault {
+            Some(operator) => Provenance::Scenario(format!("{rule}, turned into {}", operator.describe())),
+            None => Provenance::Scenario(rule),
+        };
+        frame.effects.push(PlannedEffect { access: Access::Read, what: what.into(), answer, fault_kind: Some(kind) });
+        fault
+    }
+
+    /// In a plan: such a read that nothing answered (the step's verdict is then unknown).
+    pub(super) fn planned_assumption(&self, what: &str, assumed: &str) {
+        if let Some(frame) = self.state.borrow_mut().step_mut() {
+            frame.assumed = true;
+            let answer = Provenance::Assumed(assumed.into());
+            frame.effects.push(PlannedEffect { access: Access::Read, what: what.into(), answer, fault_kind: None });
+        }
+    }
+
     pub fn record_verdict(&self, mut check: CheckRecord) -> Result<(), Box<EvalAltResult>> {
         let (step, assumed) = self.state.borrow().step().map(|f| (f.name.clone(), f.assumed)).unwrap_or_default();
         // In a plan, a verdict beside the step's own (a checklist item) that rests on an assumed read (an
         // answer nobody gave) is unknown, as the step's own would be: never a pass on nothing.
         check.unknown |= self.is_dry() && assumed;
+        if let Some(frame) = self.state.borrow_mut().step_mut() {
+            frame.verdict_failed |= !check.ok || check.unknown;
+        }
         if !self.is_dry() {
             self.journal(Entry::Verdict { step, check: check.clone() }, false)?;
         }
