@@ -69,6 +69,9 @@ pub struct ReportSettings {
     pub team_section: Option<String>,
     /// The section that lists the emergency contacts ([[contacts]]), e.g. "10".
     pub contacts_section: Option<String>,
+    /// The document's work items and the script items that carry each out (TOML, relative to golive.toml):
+    /// what `golive coverage` weighs.
+    pub coverage: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq)]

@@ -282,6 +282,13 @@ enum Command {
         #[command(flatten)]
         script: ScriptArgs,
     },
+    /// How much of the runbook document the scripts carry out: each work item listed in `[report] coverage`
+    /// weighed measured, partial, asked or missing from the scripts' plans under their scenarios and `golive
+    /// test --faults` (Markdown on stdout: docs/coverage.md).
+    Coverage {
+        #[command(flatten)]
+        script: ScriptArgs,
+    },
     /// The runbook filled in from the journals: Markdown, self-contained HTML with the timeline, and PDF (by
     /// headless Chromium, where installed). Prints the files' paths.
     Report {
@@ -471,7 +478,8 @@ fn resolve(cli: Cli) -> Result<(Command, ScriptArgs, RunArgs), Failure> {
         Command::Plan { script, .. }
         | Command::Check { script, .. }
         | Command::Steps { script, .. }
-        | Command::Test { script, .. } => only(script.clone()),
+        | Command::Test { script, .. }
+        | Command::Coverage { script } => only(script.clone()),
         Command::Status { target, .. }
         | Command::Runs { target, .. }
         | Command::Report { target, .. }
@@ -500,6 +508,7 @@ fn prints_only(command: &Command) -> bool {
             | Command::Runs { .. }
             | Command::Report { .. }
             | Command::Test { .. }
+            | Command::Coverage { .. }
             | Command::Docs { .. }
             | Command::Completions { .. }
             | Command::Man
@@ -687,6 +696,24 @@ fn dispatch(command: Command, mut options: Options) -> Result<(), Failure> {
                         .into(),
                 )),
             }
+        }
+        Command::Coverage { .. } => {
+            let config = golive::config::Config::discover(std::path::Path::new("."))?;
+            let (path, map) = run::coverage::load(&config)?;
+            let cases = run::snapshots::cases(&config, &[])?;
+            let rt = runtime()?;
+            let results = run::faults::test(&cases, &options, rt.handle())?;
+            if let Some(failed) = results.iter().find(|r| r.error.is_some()) {
+                return Err(Failure::Runbook(format!(
+                    "error: the plan of {} failed, so its items cannot be weighed: {}",
+                    failed.case.name,
+                    failed.error.as_deref().unwrap_or_default()
+                )));
+            }
+            let weighed = run::coverage::weigh(&map, &config.root.join("scripts"), &results, &options)?;
+            let file = path.strip_prefix(&config.root).unwrap_or(&path).display().to_string();
+            print!("{}", run::coverage::render(&weighed, &map, &file));
+            Ok(())
         }
         Command::Test { scripts, accept, review, junit, .. } => {
             use std::io::IsTerminal;

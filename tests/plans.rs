@@ -44,3 +44,25 @@ fn the_shipped_runbooks_have_no_vacuous_check_and_no_unexplained_survivor() {
     let summary = run.stdout.lines().last().unwrap_or_default().to_string();
     assert!(summary.ends_with("0 vacuous; 0 error(s)") && summary.contains(" checks, "), "{}", run.all());
 }
+
+/// docs/coverage.md is `golive coverage`'s output, never written by hand: a script item renamed, a check
+/// weakened (a fault it now survives) or a `partial` reason added changes the table, and this test says so.
+#[test]
+fn the_coverage_table_is_what_golive_coverage_computes() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = Command::new(env!("CARGO_BIN_EXE_golive"))
+        .arg("coverage")
+        .current_dir(root)
+        .env("NO_COLOR", "1")
+        .env_remove("GOLIVE_STDLIB")
+        .output()
+        .unwrap();
+    let run = common::Run::from(out);
+    run.assert_code(0);
+    let written = std::fs::read_to_string(root.join("docs/coverage.md")).unwrap();
+    assert!(
+        run.stdout == written,
+        "docs/coverage.md differs from `golive coverage` (run `golive coverage > docs/coverage.md`):\n{}",
+        common::diff(&written, &run.stdout)
+    );
+}

@@ -2,6 +2,7 @@
 
 pub mod answers;
 pub mod controller;
+pub mod coverage;
 pub mod faults;
 pub mod history;
 pub mod identity;

@@ -152,3 +152,8 @@ impl Run {
         self
     }
 }
+
+/// Lines that differ between `old` and `new`, unified (`-` old, `+` new), for a whole-output comparison.
+pub fn diff(old: &str, new: &str) -> String {
+    similar::TextDiff::from_lines(old, new).unified_diff().context_radius(1).to_string()
+}
