@@ -259,7 +259,7 @@ fn the_plan_of_saturday_on_production_lists_every_step_to_the_soft_launch_with_i
     );
     assert!(
         steps[at("step \"deploy code\"")].contains(
-            "(only if required check \"Pre-Go-Live (Friday) passed\" passes, required check \"backup verified\" passes, required check \"rollback image kept (7.1)\" passes)"
+            "(only if required check \"Pre-Go-Live (Friday) passed\" passes, required check \"backup verified\" passes, required check \"rollback image kept (7.1)\" passes, step \"data snapshot before the deploy\" succeeds)"
         ),
         "{}",
         plan.stdout

@@ -110,6 +110,59 @@ fn the_deploy_phase_runs_against_the_test_bed_in_the_runbooks_order() {
     assert!(table.lines().any(|l| l.contains("API Response Time (p95)") && l.contains("0 errors")), "{table}");
 }
 
+/// Runbook 2.3 read from the rehearsal database (MariaDB, real SQL through the database service): green as
+/// seeded; a demo user, an administrator without Drupal's role, and content below the launch's minimum
+/// each turn exactly its own check red. Before, the three were questions a person answered "yes".
+#[test]
+fn fridays_data_preparation_is_read_from_the_database_and_each_fault_turns_its_check_red() {
+    let _bed = testbed::lock();
+    testbed::reset();
+    let project = testbed::project();
+    let checks = [
+        "Datos de demo/test eliminados",
+        "Usuarios admin de producción creados",
+        "Contenido inicial (KB, skills) verificado",
+    ];
+    let run_them = || {
+        let mut args = vec!["run", "scripts/friday.rhai"];
+        for check in checks {
+            args.extend(["--only", check]);
+        }
+        project.golive(&args)
+    };
+    let green = run_them();
+    green.assert_code(0);
+    let knobs = [
+        (
+            "INSERT INTO users VALUES (99, 'demo_buyer', 'buyer@jarabaimpact.com', 1)",
+            "DELETE FROM users WHERE uid = 99",
+            checks[0],
+            "1 of 41 users",
+        ),
+        (
+            "DELETE FROM user__roles",
+            "INSERT INTO user__roles (entity_id, revision_id, roles_target_id) VALUES (1, 1, 'administrator')",
+            checks[1],
+            "not active administrators: [\"admin\"]",
+        ),
+        ("DELETE FROM node WHERE type = 'producto' AND nid > 30", "", checks[2], "producto 10 < 20"),
+    ];
+    for (fault, undo, red, evidence) in knobs {
+        testbed::sql(fault);
+        let run = run_them();
+        run.assert_code(1);
+        let failed: Vec<&str> = checks.into_iter().filter(|c| run.check_line(c).starts_with("  FAIL")).collect();
+        assert_eq!(failed, vec![red], "{fault}:\n{}", run.stderr);
+        assert!(run.check_line(red).contains(evidence), "{}", run.stderr);
+        if undo.is_empty() {
+            testbed::reset();
+        } else {
+            testbed::sql(undo);
+        }
+    }
+    run_them().assert_code(0);
+}
+
 #[test]
 fn friday_is_green_on_the_test_bed_and_red_when_the_waf_is_off() {
     let _bed = testbed::lock();
@@ -185,15 +238,15 @@ fn friday_is_green_on_the_test_bed_and_red_when_the_waf_is_off() {
     // A 2.3 box answered "no" by the person who checked: Friday is red, and Saturday's first (required)
     // check names the box.
     let said_no = std::fs::read_to_string(FRIDAY_ANSWERS).unwrap().replace(
-        "\"Datos de demo/test eliminados\" = { answer = \"yes\"",
-        "\"Datos de demo/test eliminados\" = { answer = \"no\"",
+        "\"Scripts de migración probados\" = { answer = \"yes\"",
+        "\"Scripts de migración probados\" = { answer = \"no\"",
     );
     project.write("said-no.toml", &said_no);
     project.golive(&["scripts/friday.rhai", "--yes", "--answers", "said-no.toml"]).assert_code(1);
     let saturday = project.golive(&["run", "scripts/saturday.rhai", "--only", "Pre-Go-Live (Friday) passed"]);
     saturday.assert_code(1);
     let friday = saturday.check_line("Pre-Go-Live (Friday) passed");
-    assert!(friday.starts_with("  FAIL") && friday.contains("Datos de demo/test eliminados"), "{}", saturday.stderr);
+    assert!(friday.starts_with("  FAIL") && friday.contains("Scripts de migración probados"), "{}", saturday.stderr);
     // A run of one green item (--only) after that red Friday is the newest, and it does not stand for Friday.
     project.golive(&["run", "scripts/friday.rhai", "--only", "server reachable"]).assert_code(0);
     let saturday = project.golive(&["run", "scripts/saturday.rhai", "--only", "Pre-Go-Live (Friday) passed"]);

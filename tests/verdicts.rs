@@ -824,6 +824,35 @@ fn host_cpu_is_judged_over_a_window_and_the_evidence_says_what_was_measured() {
     assert!(bad.all().contains("`every` (5.0s) must be more than zero and at most the window (2.0s)"), "{}", bad.all());
 }
 
+/// "API: release desplegada" on a target that names no expected release: it passed whatever release
+/// answered (production's old one too); unset now fails, and the day's `--var expected_release` is held
+/// against the release the health API names.
+#[test]
+fn the_deployed_release_is_judged_against_the_expected_one_and_unset_fails() {
+    let project = common::testbed::project();
+    let scenario = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/scenarios/saturday.happy.toml");
+    // The rehearsal target as production is configured: no expected_release.
+    let config = project.read("golive.toml");
+    let unset = config.replacen("expected_release = \"new\"\n", "", 1);
+    assert_ne!(config, unset, "the shipped golive.toml names the rehearsal's release");
+    std::fs::write(project.file("golive.toml"), &unset).unwrap();
+    let check = |extra: &[&str]| {
+        let mut args = vec!["plan", "scripts/saturday.rhai", "--scenario", scenario];
+        args.extend(extra);
+        let plan = project.golive(&args);
+        let at = plan.stdout.find("check \"API: release desplegada y base de datos conectada\"").expect("the check");
+        plan.stdout[at..].lines().find(|l| l.trim_start().starts_with("= ")).unwrap_or_default().trim().to_string()
+    };
+    let unset = check(&[]);
+    assert!(unset.starts_with("= FAIL") && unset.contains("no expected_release set for this target"), "{unset}");
+    assert!(check(&["--var", "expected_release=new"]).starts_with("= pass"));
+    let other = check(&["--var", "expected_release=11.2.0"]);
+    assert!(
+        other.starts_with("= FAIL") && other.contains("release new") && other.contains("target release 11.2.0"),
+        "{other}"
+    );
+}
+
 /// The off-site backup (3.2), listed through the S3 API: nobody configured it is a visible failure on
 /// production, never a silent skip; a copy that is not the local dump's size, or is older than
 /// s3.max_age_hours, fails; the copy the test bed's S3 holds passes.
