@@ -44,6 +44,11 @@ pub fn reset() {
     testbed("reset");
 }
 
+/// Breaks production in one named way (`testbed.sh fault NAME`); `reset` puts it right.
+pub fn fault(name: &str) {
+    testbed(&format!("fault {name}"));
+}
+
 /// Tags the stand-in image of `release` (new, backup or broken) as the one the next deploy starts.
 pub fn next_release(release: &str) {
     testbed(&format!("release {release}"));

@@ -542,7 +542,29 @@ watchdog() {
   echo $! > "$T/watchdog.pid"
 }
 
+# fault NAME: production broken in one way a runbook item must see (`reset` puts it right); the knob matrix
+# (tests/stack.rs) holds each to the items it must turn red and no other.
+fault() {
+  vendors() { curl -fsS -X POST -H 'Content-Type: application/json' http://127.0.0.1:18090/_golive/state --data-binary "$1" >/dev/null; }
+  sql() { mariadb --no-defaults --socket="$T/mariadb/mysqld.sock" -uroot jaraba -e "$1"; }
+  case "$1" in
+    waf-off) vendors '{"waf_enabled": false}' ;;                     # Cloudflare WAF active
+    dns-record-gone) vendors '{"records": []}' ;;                     # Cloudflare DNS record
+    lists-gone) vendors '{"lists": ["Newsletter"]}' ;;                # ActiveCampaign lists
+    claude-key-revoked) vendors '{"anthropic_key": "sk-ant-revoked-0000"}' ;;  # Claude API key
+    qdrant-down) vendors '{"qdrant_ready": false}' ;;                 # Qdrant ready
+    staging-backup-truncated) printf 'truncated' > "$P/staging/latest.sql.gz" ;;  # staging backup verified
+    app-test-key) sed -i 's/^STRIPE_SECRET_KEY=.*/STRIPE_SECRET_KEY=sk_test_application_0001/' "$P/.env" ;;  # .env
+    demo-data) sql "INSERT INTO users VALUES (99, 'demo_buyer', 'buyer@jarabaimpact.com', 1)" ;;  # 2.3 demo data
+    admin-role-gone) sql "DELETE FROM user__roles" ;;                 # 2.3 administrators
+    content-short) sql "DELETE FROM node WHERE type = 'producto' AND nid > 30" ;;  # 2.3 initial content
+    *) echo "unknown fault '$1'; known: waf-off dns-record-gone lists-gone claude-key-revoked qdrant-down" \
+         "staging-backup-truncated app-test-key demo-data admin-role-gone content-short" >&2; exit 2 ;;
+  esac
+}
+
 case "${1:-up}" in
+  fault) fault "${2:?fault name}" ;;
   up)
     setup_users
     [ -f "$D/sshd_config" ] || setup_sshd
@@ -568,5 +590,5 @@ case "${1:-up}" in
     stop_services
     ;;
   status) sshd_running && echo "sshd up" || echo "sshd down"; docker images jaraba/drupal ;;
-  *) echo "usage: $0 up|reset|release NAME|down|status" >&2; exit 2 ;;
+  *) echo "usage: $0 up|reset|release NAME|fault NAME|down|status" >&2; exit 2 ;;
 esac
