@@ -1167,3 +1167,36 @@ fn a_phase_over_its_budget_fails_and_a_resume_counts_from_the_phases_first_start
     assert_eq!(slow.code, 1, "{}", slow.stdout);
     assert!(slow.stdout.contains("= FAIL (actual takes 7.0s (scenario), target < 5.0s)"), "{}", slow.stdout);
 }
+
+/// A plan records a write as accepted without performing it, so the plan can go on as the run would; a
+/// check whose verdict rests on that answer (a test message "delivered", a POST "answered 200") passed in
+/// the plan, which predicted exit 0 for a run nobody knew. Now such a check is unknown, as on an assumed
+/// read; a step that writes is still predicted done, and a scenario that answers the write decides.
+#[test]
+fn a_check_resting_on_a_write_the_plan_did_not_perform_is_unknown() {
+    let project = Project::new();
+    project.write(
+        "w.rhai",
+        r#"check "channel works" { let r = notify::slack("http://127.0.0.1:1/hook", "test"); #{ ok: r.ok, actual: `${r.ok}`, target: "delivered" } }
+step "post" { http::post("http://127.0.0.1:1/x", #{ json: #{ a: 1 } }); }
+"#,
+    );
+    let plan = project.golive(&["plan", "w.rhai"]);
+    plan.assert_code(1);
+    assert!(
+        plan.stdout.contains(
+            "check \"channel works\"\n    write  POST http://127.0.0.1:1/hook (json body)\n    = UNKNOWN (assumed)"
+        ),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        plan.stdout.contains("step \"post\"\n    write  POST http://127.0.0.1:1/x (json body)\n    = done"),
+        "{}",
+        plan.stdout
+    );
+    project.write("down.toml", "[[http]]\nmatch = \"POST http://127.0.0.1:1/hook\"\nstatus = 500\n");
+    let answered = project.golive(&["plan", "w.rhai", "--scenario", "down.toml"]);
+    answered.assert_code(1);
+    assert!(answered.stdout.contains("= FAIL (actual false, target delivered)"), "{}", answered.stdout);
+}

@@ -93,6 +93,10 @@ pub struct Sample {
     pub fid_ms: Option<f64>,
     pub fcp_ms: Option<f64>,
     pub ttfb_ms: Option<f64>,
+    /// The whole page loaded (its load event ended: images, scripts and styles in), from the navigation's
+    /// start: runbook 4.3's "Homepage Load Time".
+    #[serde(default)]
+    pub load_ms: Option<f64>,
 }
 
 /// The median of each vital over the runs; None when no run observed it (unknown, never zero).
@@ -132,7 +136,7 @@ impl BrowserOutcome {
         match self {
             BrowserOutcome::Vitals(r) if !r.error.is_empty() => format!("stopped: {}", r.error),
             BrowserOutcome::Vitals(r) => format!(
-                "median of {}: LCP {}, CLS {}, INP {}, FID {}, FCP {}, TTFB {}",
+                "median of {}: LCP {}, CLS {}, INP {}, FID {}, FCP {}, TTFB {}, load {}",
                 r.samples.len(),
                 shown(r.median.lcp_ms, " ms"),
                 r.median.cls.map(|c| format!("{c:.3}")).unwrap_or_else(|| "unknown".into()),
@@ -140,6 +144,7 @@ impl BrowserOutcome {
                 shown(r.median.fid_ms, " ms"),
                 shown(r.median.fcp_ms, " ms"),
                 shown(r.median.ttfb_ms, " ms"),
+                shown(r.median.load_ms, " ms"),
             ),
             BrowserOutcome::Flow(f) if f.ok => format!("{} actions done, at {}", f.done.len(), f.url),
             BrowserOutcome::Flow(f) => format!("failed: {}", f.error),
@@ -174,7 +179,11 @@ const OBSERVERS: &str = r#"(() => {
 
 /// Read after the page settled: two frames and a pause let the observers hear the last entries.
 const READ_VITALS: &str = r#"new Promise(done => setTimeout(() => requestAnimationFrame(() => requestAnimationFrame(() =>
-  setTimeout(() => done(JSON.stringify(window.__golive_vitals || null)), 50))), 100))"#;
+  setTimeout(() => {
+    const v = window.__golive_vitals, nav = performance.getEntriesByType('navigation')[0];
+    if (v && nav && nav.loadEventEnd > 0) v.load = nav.loadEventEnd;
+    done(JSON.stringify(v || null));
+  }, 50))), 100))"#;
 
 #[derive(Debug, Deserialize)]
 struct Observed {
@@ -182,6 +191,9 @@ struct Observed {
     cls: Option<f64>,
     fcp: Option<f64>,
     ttfb: Option<f64>,
+    /// The navigation's loadEventEnd (0 until the load event ended: then unknown).
+    #[serde(default)]
+    load: Option<f64>,
     status: Option<u16>,
     inp: Option<f64>,
     first_input: Option<f64>,
@@ -214,6 +226,7 @@ pub fn sample_from(observed_json: &str, interacted: bool) -> Result<Sample, Stri
         fid_ms: ms(fid_ms),
         fcp_ms: ms(o.fcp),
         ttfb_ms: ms(o.ttfb),
+        load_ms: ms(o.load),
     })
 }
 
@@ -239,6 +252,7 @@ pub fn median_of(samples: &[Sample]) -> Sample {
         fid_ms: median(|s| s.fid_ms),
         fcp_ms: median(|s| s.fcp_ms),
         ttfb_ms: median(|s| s.ttfb_ms),
+        load_ms: median(|s| s.load_ms),
     }
 }
 

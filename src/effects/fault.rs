@@ -74,7 +74,9 @@ impl Operator {
             "http" => &[Operator::Nothing, Operator::ServerError, Operator::Echo, Operator::EmptyJson],
             "cert" => &[Operator::ExpiresTomorrow, Operator::WrongName, Operator::Untrusted],
             "dns" => &[Operator::Nothing, Operator::OtherAddress],
-            "probe" | "browser" => &[Operator::Nothing],
+            "probe" => &[Operator::Nothing],
+            // A browser measures nothing, or the page answers 500 (an error page loads fast, and looks fine).
+            "browser" => &[Operator::Nothing, Operator::ServerError],
             // A journal read (`runbook::last_run`): no run, a failed one, an old one, a partial one.
             "journal" => &[Operator::Nothing, Operator::Failed, Operator::Old, Operator::OnlySome],
             // How long a phase took (a budget's read of the clock).
@@ -181,6 +183,15 @@ pub fn apply(operator: Operator, effect: &Effect, answered: Outcome) -> Outcome 
         }),
         (Outcome::Dns(_), _) => {
             Outcome::Dns(if operator == Operator::OtherAddress { vec!["192.0.2.1".into()] } else { Vec::new() })
+        }
+        (Outcome::Browser(BrowserOutcome::Vitals(report)), _) if operator == Operator::ServerError => {
+            let error_page = |s: super::browser::Sample| super::browser::Sample { status: Some(500), ..s };
+            let samples = report.samples.into_iter().map(error_page).collect();
+            Outcome::Browser(BrowserOutcome::Vitals(VitalsReport {
+                median: error_page(report.median),
+                samples,
+                ..report
+            }))
         }
         (Outcome::Browser(BrowserOutcome::Vitals(report)), _) => {
             Outcome::Browser(BrowserOutcome::Vitals(VitalsReport { url: report.url, ..VitalsReport::default() }))

@@ -201,6 +201,7 @@ struct BrowserRule {
     fid_ms: Option<f64>,
     fcp_ms: Option<f64>,
     ttfb_ms: Option<f64>,
+    load_ms: Option<f64>,
     #[serde(default = "yes")]
     ok: bool,
     #[serde(default)]
@@ -462,6 +463,7 @@ impl Scenario {
                             fid_ms: rule.fid_ms,
                             fcp_ms: rule.fcp_ms,
                             ttfb_ms: rule.ttfb_ms,
+                            load_ms: rule.load_ms,
                         };
                         let samples = vec![median.clone(); *runs as usize];
                         BrowserOutcome::Vitals(VitalsReport { url: url.clone(), median, samples, error: String::new() })

@@ -99,6 +99,7 @@ fn sample_map(sample: &Sample) -> Map {
     m.insert("fid_ms".into(), number(sample.fid_ms));
     m.insert("fcp_ms".into(), number(sample.fcp_ms));
     m.insert("ttfb_ms".into(), number(sample.ttfb_ms));
+    m.insert("load_ms".into(), number(sample.load_ms));
     m
 }
 
@@ -176,7 +177,7 @@ pub fn register(engine: &mut Engine, reg: &mut Registrar, host: &Rc<Host>) {
     const VITALS: &str = "A page's Core Web Vitals as headless Chromium measures them: loaded `runs` (5) times, \
         each in a fresh context with the cache off, doing the `interactions` after each load (#{ click: selector }, \
         #{ fill: selector, text }, #{ wait_for: selector }); ca_file trusts a CA besides the system's. Returns the \
-        medians #{ lcp_ms, cls, inp_ms, fid_ms, fcp_ms, ttfb_ms, status, runs, samples, error }; a vital no run observed is () \
+        medians #{ lcp_ms, cls, inp_ms, fid_ms, fcp_ms, ttfb_ms, load_ms, status, runs, samples, error }; a vital no run observed is () \
         (INP needs an interaction); an interaction the page does not allow stops the runs and says why in error.";
     let h = Rc::clone(host);
     reg.in_module_with_options(

@@ -175,7 +175,12 @@ impl Controller {
                         Ok((_, provenance)) => provenance.clone(),
                         Err(e) => Provenance::Assumed(format!("error: {e}")),
                     };
-                    if matches!(result, Ok((_, Provenance::Assumed(_)))) {
+                    // A check's verdict cannot rest on a write the plan did not perform (its "accepted" is
+                    // the plan's own word): like an assumed read, it makes the verdict unknown.
+                    let unperformed = frame.kind == ItemKind::Check
+                        && effect.access() == Access::Write
+                        && matches!(result, Ok((_, Provenance::Recorded)));
+                    if matches!(result, Ok((_, Provenance::Assumed(_)))) || unperformed {
                         frame.assumed = true;
                     }
                     frame.effects.push(PlannedEffect {
