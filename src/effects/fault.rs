@@ -90,7 +90,8 @@ impl Operator {
 pub fn kind(effect: &Effect) -> Option<&'static str> {
     match effect {
         Effect::Exec(exec) if exec.access == Access::Read => Some("exec"),
-        Effect::Http(request) if request.access == Access::Read => Some("http"),
+        // A write's answer too: a verdict that rests on it (a test message delivered) can be turned.
+        Effect::Http(_) => Some("http"),
         Effect::Probe(_) => Some("probe"),
         Effect::Cert(_) => Some("cert"),
         Effect::Dns(_) => Some("dns"),

@@ -125,9 +125,14 @@ fn merged(base: &Map, extra: Map) -> Map {
 
 fn build(method: &str, url: &str, options: Options, pos: Position) -> Result<HttpRequest, Box<EvalAltResult>> {
     let method = method.to_ascii_uppercase();
-    let parsed = url::Url::parse(url).map_err(|e| runtime(format!("`{url}` is not a URL: {e}"), pos))?;
-    if !matches!(parsed.scheme(), "http" | "https") {
-        return Err(runtime(format!("`{url}` is not an http:// or https:// URL"), pos));
+    // A plan knows a secret URL (a webhook's) only by its placeholder: it records the request all the same,
+    // and a scenario can answer it by that name.
+    let placeholder = url.starts_with("<secret:") && url.ends_with('>');
+    if !placeholder {
+        let parsed = url::Url::parse(url).map_err(|e| runtime(format!("`{url}` is not a URL: {e}"), pos))?;
+        if !matches!(parsed.scheme(), "http" | "https") {
+            return Err(runtime(format!("`{url}` is not an http:// or https:// URL"), pos));
+        }
     }
     let mut request = HttpRequest::new(&method, url);
     if options.read_only {

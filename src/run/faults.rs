@@ -21,6 +21,15 @@ pub struct Read {
     pub kind: &'static str,
     /// What it reads (`Effect::describe`): the fault answers every read of it.
     pub what: String,
+    /// The answer to a write (a POST whose answer the verdict rests on), not a read.
+    pub write: bool,
+}
+
+impl Read {
+    /// "http read `GET ...`", "http write `POST ...`".
+    pub fn shown(&self) -> String {
+        format!("{} {} `{}`", self.kind, if self.write { "write" } else { "read" }, self.what)
+    }
 }
 
 /// A fault the check's verdict did not notice.
@@ -146,7 +155,8 @@ fn passing_verdicts(plan: &Plan) -> Vec<Tested> {
         for effect in effects {
             let Some(fault_kind) = effect.fault_kind else { continue };
             if matches!(effect.answer, Provenance::Scenario(_)) && !reads.iter().any(|r| r.what == effect.what) {
-                reads.push(Read { kind: fault_kind, what: effect.what.clone() });
+                let write = effect.access == crate::effects::Access::Write;
+                reads.push(Read { kind: fault_kind, what: effect.what.clone(), write });
             }
         }
         if matches!(kind, ItemKind::Check | ItemKind::Step) && passes(result, *verdict_failed) && !reads.is_empty() {
@@ -221,13 +231,7 @@ pub fn render(results: &[CaseFaults], root: &std::path::Path) -> String {
                 let _ = writeln!(out, "          passes when every read answers nothing");
             }
             for s in &check.survivors {
-                let _ = writeln!(
-                    out,
-                    "          survived: {} read `{}` answered {}",
-                    s.read.kind,
-                    s.read.what,
-                    s.operator.describe()
-                );
+                let _ = writeln!(out, "          survived: {} answered {}", s.read.shown(), s.operator.describe());
             }
             if let (Some(why), false) = (&check.survives, check.survivors.is_empty()) {
                 let _ = writeln!(out, "          explained: {why}");
@@ -284,7 +288,7 @@ pub fn junit(results: &[CaseFaults], root: &std::path::Path) -> String {
             let detail: Vec<String> = check
                 .survivors
                 .iter()
-                .map(|s| xml(&format!("{} read `{}` answered {}", s.read.kind, s.read.what, s.operator.describe())))
+                .map(|s| xml(&format!("{} answered {}", s.read.shown(), s.operator.describe())))
                 .collect();
             let _ = writeln!(
                 out,
