@@ -307,8 +307,9 @@ fn the_no_go_rehearsal_stops_resume_refuses_and_a_reopened_gate_goes_on() {
 fn a_broken_release_fails_validation_and_the_gate_recommends_no_go_whatever_the_answers_file_said() {
     let _bed = testbed::lock();
     testbed::reset();
-    testbed::next_release("broken");
+    // (First: the first project of a process rehearses Friday and the rollback, then resets the bed.)
     let project = testbed::project_after_friday();
+    testbed::next_release("broken");
     let run = project.golive(&["scripts/saturday.rhai", "--answers", GO_ANSWERS]);
     run.assert_code(1);
     assert!(run.stderr.contains("ok    step \"maintenance off\""), "the home page still answers:\n{}", run.stderr);
@@ -356,8 +357,9 @@ fn a_broken_release_fails_validation_and_the_gate_recommends_no_go_whatever_the_
 fn a_janky_release_fails_the_browser_vitals_and_the_gate_recommends_no_go() {
     let _bed = testbed::lock();
     testbed::reset();
-    testbed::next_release("janky");
+    // (First: the first project of a process rehearses Friday and the rollback, then resets the bed.)
     let project = testbed::project_after_friday();
+    testbed::next_release("janky");
     let run = project.golive(&["scripts/saturday.rhai", "--answers", GO_ANSWERS]);
     run.assert_code(1);
     let home = run.stdout.lines().find(|l| l.starts_with("/: LCP ")).unwrap_or_default();
@@ -624,9 +626,12 @@ fn quick_rollback_swaps_the_image_tags_for_real_within_its_budget() {
     let deploy_backup =
         std::path::Path::new(testbed::ROOT).join("project/backups/pre-golive-99991231-000000-saturday-rehearsal");
     std::fs::create_dir_all(deploy_backup.join("files")).unwrap();
+    // A dump of a real size: the full rollback refuses one below backup_min_bytes (1 KiB), as an empty
+    // dump would restore an empty site.
+    let padding = "-- pre-golive dump of the rehearsal database\n".repeat(30);
     std::fs::write(
         deploy_backup.join("db.sql"),
-        "-- pre-golive dump\nCREATE TABLE restored_marker (id int);\nINSERT INTO restored_marker VALUES (42);\n",
+        format!("{padding}CREATE TABLE restored_marker (id int);\nINSERT INTO restored_marker VALUES (42);\n"),
     )
     .unwrap();
     std::fs::write(deploy_backup.join("files/restored.txt"), "restored\n").unwrap();
@@ -1892,8 +1897,8 @@ fn a_migration_that_loses_rows_fires_the_data_loss_trigger_and_the_full_rollback
 fn an_application_that_sends_no_mail_fails_the_mail_checks_read_over_imap() {
     let _bed = testbed::lock();
     testbed::reset();
-    testbed::set_fault("fault-mail");
     let project = testbed::project_after_friday();
+    testbed::set_fault("fault-mail");
     let run = project.golive(&["scripts/saturday.rhai", "--answers", NO_GO_ANSWERS]);
     run.assert_code(1);
     let registration = run.check_line("Registro nuevo usuario: email de verificación recibido");

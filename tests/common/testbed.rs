@@ -148,7 +148,8 @@ pub fn rehearse_quick_rollback(project: &Project) {
     reset();
 }
 
-/// `project()` whose journals hold one green Friday and one quick rollback rehearsed on `rehearsal`:
+/// `project()` whose journals hold one green Friday and one quick rollback rehearsed on `rehearsal` (the
+/// first call of a process resets the bed after them: set the bed up for a test after this call):
 /// Saturday deploys only onto a green Friday (its first check reads Friday's newest run), and its Go/No-Go
 /// wants the rollback rehearsed. Both run for real once per process, on the test bed just reset (hold
 /// `lock()`); each project gets a copy of those runs' folders.

@@ -175,13 +175,14 @@ impl Controller {
                         Ok((_, provenance)) => provenance.clone(),
                         Err(e) => Provenance::Assumed(format!("error: {e}")),
                     };
-                    // A check's verdict cannot rest on a write the plan did not perform (its "accepted" is
-                    // the plan's own word): like an assumed read, it makes the verdict unknown.
-                    let unperformed = frame.kind == ItemKind::Check
-                        && effect.access() == Access::Write
-                        && matches!(result, Ok((_, Provenance::Recorded)));
-                    if matches!(result, Ok((_, Provenance::Assumed(_)))) || unperformed {
+                    if matches!(result, Ok((_, Provenance::Assumed(_)))) {
                         frame.assumed = true;
+                    }
+                    // A write the plan did not perform: its "accepted" is the plan's own word (weighed
+                    // when the step ends, `Controller::plan_step`).
+                    if effect.access() == Access::Write && matches!(result, Ok((_, Provenance::Recorded))) {
+                        frame.unperformed_write = true;
+                        frame.unperformed_answer |= matches!(effect, Effect::Http(_));
                     }
                     frame.effects.push(PlannedEffect {
                         access: effect.access(),

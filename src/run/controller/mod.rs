@@ -119,6 +119,10 @@ struct Frame {
     stopped: bool,
     /// A verdict recorded beside its own (a watch's, a checklist item's) did not pass.
     verdict_failed: bool,
+    /// In a plan: it wrote, and the write was recorded, not performed; `unperformed_answer` when the write
+    /// has an answer a verdict judges (an HTTP response: "delivered", "accepted").
+    unperformed_write: bool,
+    unperformed_answer: bool,
 }
 
 impl Frame {
@@ -136,6 +140,8 @@ impl Frame {
             flagged: Vec::new(),
             stopped: false,
             verdict_failed: false,
+            unperformed_write: false,
+            unperformed_answer: false,
         }
     }
 }

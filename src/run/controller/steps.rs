@@ -752,6 +752,13 @@ impl Controller {
         self.state.borrow_mut().start_step(frame);
         let result = work();
         let mut frame = self.state.borrow_mut().take_step().expect("the plan step's frame");
+        // A check cannot pass on a write the plan did not perform (its "accepted" is the plan's own word),
+        // nor be judged on such a write's answer (a webhook's response): unknown, as on an assumed read. A
+        // check that fails beside a write whose answer it does not judge (a log line appended) stands.
+        let passed = matches!(&result, Ok(o) if o.check.as_ref().is_some_and(|c| c.ok));
+        if spec.kind == ItemKind::Check && (frame.unperformed_answer || (frame.unperformed_write && passed)) {
+            frame.assumed = true;
+        }
         // A step that performed nothing but was given a secret's placeholder computed on the placeholder
         // (`secret("KEY").starts_with("sk_live_")`): a plan does not know what the secret holds. One that
         // sent it in an effect used it to authenticate: its verdict rests on the effect's answer.
