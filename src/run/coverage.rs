@@ -121,9 +121,8 @@ struct Evidence {
     writes: bool,
     passed: bool,
     said: String,
-    /// Fault-tested in some case: faults tried, survivors (read kind and operator), vacuous, the reason.
+    /// Fault-tested in some case: survivors (read kind and operator), vacuous, the reason.
     tested: bool,
-    tried: usize,
     survivors: BTreeSet<String>,
     vacuous: bool,
     survives: Option<String>,
@@ -151,7 +150,6 @@ pub fn weigh<'a>(
         for check in &case.checks {
             let e = evidence.entry((stem.clone(), check.name.clone())).or_default();
             e.tested = true;
-            e.tried += check.tried;
             e.vacuous |= check.vacuous;
             e.survives = e.survives.take().or_else(|| check.survives.clone());
             for s in &check.survivors {
@@ -392,7 +390,7 @@ mod tests {
 
     #[test]
     fn a_survivor_lowers_a_check_and_a_write_alone_is_measured() {
-        let mut e = Evidence { tested: true, tried: 3, reads: true, passed: true, ..Evidence::default() };
+        let mut e = Evidence { tested: true, reads: true, passed: true, ..Evidence::default() };
         e.kinds.insert(ItemKind::Check);
         assert!(matches!(standing("c", None, &e), RefStanding::Measured));
         e.survivors.insert("exec 0s".into());
