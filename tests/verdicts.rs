@@ -1205,3 +1205,25 @@ step "post" { http::post("http://127.0.0.1:1/x", #{ json: #{ a: 1 } }); }
     answered.assert_code(1);
     assert!(answered.stdout.contains("= FAIL (actual false, target delivered)"), "{}", answered.stdout);
 }
+
+/// Words from golive.toml go into SQL only when they are plain: a demo-data prefix carrying a quote is
+/// refused by name, and the check fails rather than send it.
+#[test]
+fn a_demo_prefix_that_is_not_a_plain_word_never_reaches_sql() {
+    let project = common::testbed::project();
+    let config = project.read("golive.toml");
+    let quoted = config
+        .replace("demo_markers = [\"demo\", \"test\", \"prueba\"]", "demo_markers = [\"demo'; DROP TABLE users; --\"]");
+    assert_ne!(config, quoted, "the shipped golive.toml names demo_markers");
+    std::fs::write(project.file("golive.toml"), quoted).unwrap();
+    let scenario = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/scenarios/friday.happy.toml");
+    let plan = project.golive(&["plan", "scripts/friday.rhai", "--scenario", scenario]);
+    let at = plan.stdout.find("check \"Datos de demo/test eliminados\"").expect("the check");
+    let verdict = plan.stdout[at..].lines().find(|l| l.trim_start().starts_with("= ")).unwrap_or_default();
+    assert!(
+        verdict.contains("= FAIL")
+            && verdict.contains("is not a prefix golive will put in SQL (letters, digits, _ and - only)"),
+        "{verdict}"
+    );
+    assert!(!plan.stdout.contains("DROP TABLE users; --%"), "{}", plan.stdout);
+}

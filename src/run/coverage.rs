@@ -146,6 +146,7 @@ pub fn weigh<'a>(
             e.writes |= seen.writes;
             e.passed |= seen.passed;
             e.said.push_str(&seen.said);
+            e.said.push('\n');
         }
         for check in &case.checks {
             let e = evidence.entry((stem.clone(), check.name.clone())).or_default();
