@@ -139,8 +139,8 @@ impl ScriptRun for Controller {
                     }
                 }
                 None => {
-                    // Unstated: "no run" would be an assumption that passes checks like "no rollback since".
-                    self.rests_on_unknown_value();
+                    // Unstated: "no run" would be an assumption that passes checks like "no rollback since"
+                    // (the assumed read makes the item's verdict unknown).
                     self.planned_assumption(&what, "no run stated");
                     Ok(None)
                 }
